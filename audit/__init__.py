@@ -1,0 +1,34 @@
+"""The append-only, hash-chained audit trail.
+
+An event belongs to one stream (for example one form instance) and has a
+position ``seq`` in it (1, 2, 3, ...). Each event carries the hash of the one
+before it (``prev``) and its own ``hash``: SHA-256 over its canonical JSON.
+The pair ``(stream, seq)`` is unique, which gives optimistic concurrency: two
+writers that read the same version cannot both append.
+
+This package knows nothing of Flask, forms or the eCRF: it stores events,
+reads them back, folds them into a projection and verifies streams.
+"""
+
+from audit.events import (
+    GENESIS,
+    apply_changes,
+    canonical_json,
+    diff,
+    event_hash,
+    utc_now,
+)
+from audit.store import AuditStore, StaleVersion, StreamProblem, fold
+
+__all__ = [
+    "GENESIS",
+    "AuditStore",
+    "StaleVersion",
+    "StreamProblem",
+    "apply_changes",
+    "canonical_json",
+    "diff",
+    "event_hash",
+    "fold",
+    "utc_now",
+]

@@ -1,0 +1,154 @@
+"""Audit events as values: canonical form, hash, and the changes they carry.
+
+A change is ``{"path", "old", "new"}`` where ``path`` is a JSON pointer into
+the data. Repeating rows (lists of objects that carry a ``row_id``) are
+addressed by row id, never by position: ``/AE/r7f3a/AETERM``. A row that
+appears has ``old`` null and the whole row as ``new``; a row that goes has
+the whole row as ``old`` and ``new`` null. Any other value, lists of
+scalars included, changes as a whole.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import hashlib
+import json
+from typing import Any
+
+GENESIS = "0" * 64
+ROW_ID = "row_id"
+_MISSING = object()
+
+
+def utc_now() -> dt.datetime:
+    """The current UTC time, truncated to milliseconds (what MongoDB keeps)."""
+    now = dt.datetime.now(dt.timezone.utc)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def canonical_json(value: Any) -> bytes:
+    """Deterministic JSON bytes: sorted keys, no spaces, UTC times to the ms."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
+    ).encode("utf-8")
+
+
+def event_hash(event: dict) -> str:
+    """SHA-256 (hex) of the event's canonical JSON, without ``_id`` and ``hash``."""
+    body = {k: v for k, v in event.items() if k not in ("_id", "hash")}
+    return hashlib.sha256(canonical_json(body)).hexdigest()
+
+
+def _escape(key: str) -> str:
+    return str(key).replace("~", "~0").replace("/", "~1")
+
+
+def _unescape(token: str) -> str:
+    return token.replace("~1", "/").replace("~0", "~")
+
+
+def _is_rows(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(
+        isinstance(row, dict) and ROW_ID in row for row in value
+    )
+
+
+def diff(old: Any, new: Any, path: str = "") -> list[dict]:
+    """The changes that turn ``old`` into ``new``, smallest first-level paths.
+
+    Objects are compared key by key, repeating rows by row id; anything else
+    is one change when it differs.
+    """
+    if isinstance(old, dict) and isinstance(new, dict):
+        changes: list[dict] = []
+        for key in list(old) + [k for k in new if k not in old]:
+            before, after = old.get(key, _MISSING), new.get(key, _MISSING)
+            if before is _MISSING:
+                changes.append({"path": f"{path}/{_escape(key)}", "old": None, "new": after})
+            elif after is _MISSING:
+                changes.append({"path": f"{path}/{_escape(key)}", "old": before, "new": None})
+            else:
+                changes.extend(diff(before, after, f"{path}/{_escape(key)}"))
+        return changes
+    if (_is_rows(old) or old == []) and (_is_rows(new) or new == []) and (old or new):
+        changes = []
+        old_rows = {row[ROW_ID]: row for row in old}
+        new_rows = {row[ROW_ID]: row for row in new}
+        for rid, row in old_rows.items():
+            if rid not in new_rows:
+                changes.append({"path": f"{path}/{_escape(rid)}", "old": row, "new": None})
+            else:
+                changes.extend(diff(row, new_rows[rid], f"{path}/{_escape(rid)}"))
+        for rid, row in new_rows.items():
+            if rid not in old_rows:
+                changes.append({"path": f"{path}/{_escape(rid)}", "old": None, "new": row})
+        return changes
+    if old == new and isinstance(old, bool) == isinstance(new, bool):
+        return []
+    return [{"path": path, "old": old, "new": new}]
+
+
+def _child(container: Any, token: str, create: bool) -> Any:
+    if isinstance(container, list):
+        for row in container:
+            if isinstance(row, dict) and row.get(ROW_ID) == token:
+                return row
+        return None
+    if token not in container and create:
+        container[token] = {}
+    return container.get(token)
+
+
+def apply_changes(document: dict, changes: list[dict]) -> dict:
+    """A copy of ``document`` with ``changes`` applied in order.
+
+    Rows that appear are appended in the order their changes come; a change
+    with ``new`` null removes the key or row.
+    """
+    result = copy.deepcopy(document)
+    for change in changes:
+        tokens = [_unescape(t) for t in change["path"].split("/")[1:]]
+        if not tokens:
+            result = copy.deepcopy(change["new"]) if change["new"] is not None else {}
+            continue
+        parent = result
+        for token in tokens[:-1]:
+            parent = _child(parent, token, create=True)
+            if parent is None:
+                raise KeyError(f"no container at {change['path']}")
+        last, new = tokens[-1], copy.deepcopy(change["new"])
+        if isinstance(parent, list):
+            index = next(
+                (i for i, row in enumerate(parent) if isinstance(row, dict) and row.get(ROW_ID) == last),
+                None,
+            )
+            if new is None:
+                if index is not None:
+                    parent.pop(index)
+            elif index is None:
+                parent.append(new)
+            else:
+                parent[index] = new
+        elif new is None:
+            parent.pop(last, None)
+        else:
+            parent[last] = new
+    return _drop_empty_row_lists(result)
+
+
+def _drop_empty_row_lists(document: dict) -> dict:
+    # A row list whose last row went is the same as an item never entered.
+    for key in [k for k, v in document.items() if v == []]:
+        del document[key]
+    return document

@@ -1,0 +1,60 @@
+"""The eCRF engine: a Flask application over MongoDB and an append-only audit trail."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from ecrf.config import Settings
+
+__all__ = ["create_app"]
+
+
+def create_app(config: dict | Settings | None = None) -> Flask:
+    """Build the application.
+
+    ``config`` may be a :class:`Settings` or a dict of settings overriding the
+    ``ECRF_*`` environment (keys as in :class:`Settings`, e.g. ``mongodb_uri``).
+    """
+    if isinstance(config, Settings):
+        settings = config
+    else:
+        settings = Settings.from_env()
+        for key, value in (config or {}).items():
+            setattr(settings, key, value)
+    app = Flask(__name__, instance_path=str(settings.resolved_instance_path()))
+    app.config.update(
+        SECRET_KEY=settings.resolved_secret_key(),
+        MAX_CONTENT_LENGTH=settings.max_content_length,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        REMEMBER_COOKIE_SECURE=settings.secure_cookies,
+        PERMANENT_SESSION_LIFETIME=settings.session_timeout_minutes * 60,
+        WTF_CSRF_TIME_LIMIT=None,
+        TESTING=settings.testing,
+        ECRF=settings,
+    )
+    logging.getLogger("ecrf").setLevel(logging.INFO)
+
+    from ecrf import db
+
+    db.connect(settings)
+
+    from ecrf import auth, errorpages, i18n
+    from ecrf.api import api
+    from ecrf.cli import register_commands
+    from ecrf.views import register_views
+
+    auth.init_app(app)
+    i18n.init_app(app)
+    errorpages.init_app(app)
+    app.register_blueprint(api)
+    register_views(app)
+    register_commands(app)
+    with app.app_context():
+        from ecrf.setup import ensure_indexes
+
+        ensure_indexes()
+    return app

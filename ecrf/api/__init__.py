@@ -1,0 +1,149 @@
+"""The JSON API under ``/api/v1`` (see API.md): parse, call one service, render."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, jsonify, request
+
+from ecrf.api import schemas
+from ecrf.auth import api_user, csrf
+from ecrf.errors import BadRequest, FieldError, Invalid, NotFound, UnsupportedMediaType
+from ecrf.records import get_record, record_history, save_record
+from ecrf.roles import Action
+from ecrf.studies import loaded_studies, study_runtime
+from ecrf.subjects import get_subject, list_subjects, register_subject, require, status_matrix
+
+api = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(api)  # bearer tokens, never cookies: no cross-site request can carry them
+
+
+def iso(value) -> str | None:
+    """UTC ISO-8601 text of a datetime (``...Z``)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def json_body() -> dict:
+    """The request's JSON object; 415 for another content type, 400 for malformed JSON."""
+    if not request.is_json:
+        raise UnsupportedMediaType("send the body as application/json")
+    body = request.get_json(silent=True)
+    if body is None:
+        raise BadRequest("the body is not valid JSON")
+    if not isinstance(body, dict):
+        raise Invalid("the body must be a JSON object", [FieldError("/", "must be an object")])
+    return body
+
+
+def record_json(record: dict, form) -> dict:
+    """A stored record as the API shows it."""
+    return {
+        "study": record["study"], "subject": record["subject"], "site": record["site"],
+        "event": record["event"], "form": record["form"],
+        "data": record.get("data") or {}, "derived": record.get("derived") or {},
+        "status": record.get("status"), "missing": form.missing_items(record.get("data") or {}),
+        "version": record.get("version", 0), "definition": record.get("definition"),
+        "updated_at": iso(record.get("updated_at")), "updated_by": record.get("updated_by"),
+        "queries": [],
+    }
+
+
+def event_json(event: dict) -> dict:
+    """An audit event as the API shows it."""
+    context = event.get("context") or {}
+    return {
+        "stream": event["stream"], "seq": event["seq"], "at": iso(event["at"]), "actor": event["actor"],
+        "action": event["action"], "changes": event.get("changes") or [], "reason": event.get("reason"),
+        "event": context.get("event"), "form": context.get("form"),
+        "prev": event["prev"], "hash": event["hash"],
+    }
+
+
+@api.get("/studies")
+def studies():
+    api_user()
+    return jsonify([{"oid": s.oid, "name": s.name, "version": s.version} for s in loaded_studies()])
+
+
+@api.get("/studies/<study>")
+def study_metadata(study: str):
+    api_user()
+    return jsonify(study_runtime(study).metadata())
+
+
+@api.get("/studies/<study>/forms/<form>")
+def form_definition(study: str, form: str):
+    api_user()
+    return jsonify(study_runtime(study).form(form).schema)
+
+
+@api.post("/studies/<study>/subjects")
+def create_subject(study: str):
+    user = api_user()
+    runtime = study_runtime(study)
+    body = schemas.load(schemas.SubjectCreate(), json_body())
+    subject = register_subject(runtime, user, body["site"], body.get("subject_id"))
+    return jsonify(subject.as_dict()), 201
+
+
+@api.get("/studies/<study>/subjects")
+def subjects(study: str):
+    user = api_user()
+    runtime = study_runtime(study)
+    return jsonify([s.as_dict() for s in list_subjects(runtime, user, request.args.get("site"))])
+
+
+@api.get("/studies/<study>/subjects/<subject>")
+def subject_detail(study: str, subject: str):
+    user = api_user()
+    runtime = study_runtime(study)
+    found = get_subject(runtime, user, subject)
+    return jsonify({**found.as_dict(), "events": status_matrix(runtime, found)})
+
+
+@api.get("/studies/<study>/subjects/<subject>/events/<event>/forms/<form>")
+def read_record(study: str, subject: str, event: str, form: str):
+    user = api_user()
+    runtime = study_runtime(study)
+    record = get_record(runtime, user, subject, event, form)
+    if record is None:
+        raise NotFound(f"nothing saved yet for {form} at {event}")
+    return jsonify(record_json(record, runtime.form(form)))
+
+
+@api.put("/studies/<study>/subjects/<subject>/events/<event>/forms/<form>")
+def write_record(study: str, subject: str, event: str, form: str):
+    user = api_user()
+    runtime = study_runtime(study)
+    require(user, Action.ENTER_DATA)
+    get_subject(runtime, user, subject)
+    runtime.form_in_event(event, form)
+    body = schemas.load(schemas.RecordWrite(), json_body())
+    result = save_record(runtime, user, subject, event, form, body["data"], body.get("version"), body.get("reason"))
+    return jsonify(record_json(result.record, runtime.form(form))), 201 if result.created else 200
+
+
+@api.get("/studies/<study>/subjects/<subject>/audit")
+def subject_audit(study: str, subject: str):
+    user = api_user()
+    runtime = study_runtime(study)
+    return jsonify([event_json(e) for e in record_history(runtime, user, subject)])
+
+
+@api.get("/studies/<study>/subjects/<subject>/events/<event>/forms/<form>/audit")
+def record_audit(study: str, subject: str, event: str, form: str):
+    user = api_user()
+    runtime = study_runtime(study)
+    runtime.form_in_event(event, form)
+    return jsonify([event_json(e) for e in record_history(runtime, user, subject, event, form)])
+
+
+@api.get("/openapi.json")
+def openapi():
+    from ecrf.api.openapi import spec
+
+    return jsonify(spec())

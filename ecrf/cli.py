@@ -1,0 +1,221 @@
+"""The ``ecrf`` command line (a Flask CLI group), as API.md describes it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup, FlaskGroup, with_appcontext
+
+from ecrf.errors import DefinitionError, DomainError
+
+
+def _create_app(*_args) -> Flask:
+    from ecrf import create_app
+
+    return create_app()
+
+
+def _fail(error: DomainError) -> None:
+    click.echo(f"error: {error.detail}", err=True)
+    for item in error.errors:
+        click.echo(f"  {item.path}: {item.message}", err=True)
+    sys.exit(1)
+
+
+def _definition_faults(error: DefinitionError) -> None:
+    for line in error.faults.lines():
+        click.echo(line, err=True)
+    sys.exit(1)
+
+
+def _progress(label: str, total: int):
+    bar = click.progressbar(length=max(total, 1), label=label, file=sys.stderr, show_pos=True)
+    return bar
+
+
+# ------------------------------------------------------------------ study
+
+
+@click.group("study", cls=AppGroup)
+def study_group() -> None:
+    """Check and load study definitions."""
+
+
+@study_group.command("check", with_appcontext=False)
+@click.argument("path", type=click.Path(file_okay=False, path_type=Path))
+def study_check(path: Path) -> None:
+    """Validate a study folder; print `file: /pointer: message` per fault."""
+    from ecrf.definitions import read_study
+
+    try:
+        definition = read_study(path)
+    except DefinitionError as error:
+        _definition_faults(error)
+    click.echo(f"{path}: study {definition.oid} version {definition.version}: "
+               f"{len(definition.forms)} forms, {len(definition.study['events'])} events: ok")
+
+
+@study_group.command("load")
+@click.argument("path", type=click.Path(file_okay=False, path_type=Path))
+def study_load(path: Path) -> None:
+    """Validate and load (or upgrade) a study definition."""
+    from ecrf.studies import load_study
+
+    try:
+        study, created = load_study(path)
+    except DefinitionError as error:
+        _definition_faults(error)
+    verb = "loaded" if created else "already loaded; now current"
+    click.echo(f"study {study.oid} version {study.version} {verb} ({study.definition_hash[:12]})")
+
+
+# ------------------------------------------------------------------ users and sites
+
+
+@click.group("users", cls=AppGroup)
+def users_group() -> None:
+    """Manage users."""
+
+
+@users_group.command("add")
+@click.argument("username")
+@click.option("--role", required=True, help="site_staff, investigator, monitor, data_manager or admin")
+@click.option("--site", "sites", multiple=True, help="site code (repeat for several)")
+@click.option("--name", "full_name", default="", help="printed name (shown on signatures)")
+@click.option("--password-stdin", is_flag=True, help="read the password from standard input")
+def users_add(username: str, role: str, sites: tuple[str, ...], full_name: str, password_stdin: bool) -> None:
+    """Create a user."""
+    from ecrf.users import add_user
+
+    password = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    settings = current_app.config["ECRF"]
+    try:
+        add_user(username, role, list(sites), password, full_name=full_name, actor="cli",
+                 min_password_length=settings.password_min_length)
+    except DomainError as error:
+        _fail(error)
+    click.echo(f"user {username} ({role}) created")
+
+
+@users_group.command("token")
+@click.argument("username")
+def users_token(username: str) -> None:
+    """Print a new API token for the user (shown once)."""
+    from ecrf.users import issue_token
+
+    try:
+        click.echo(issue_token(username, actor="cli"))
+    except DomainError as error:
+        _fail(error)
+
+
+@users_group.command("revoke-tokens")
+@click.argument("username")
+def users_revoke(username: str) -> None:
+    """Revoke every API token of the user."""
+    from ecrf.users import get_user, revoke_tokens
+
+    try:
+        get_user(username)
+    except DomainError as error:
+        _fail(error)
+    click.echo(f"{revoke_tokens(username, actor='cli')} token(s) revoked")
+
+
+@click.group("sites", cls=AppGroup)
+def sites_group() -> None:
+    """Manage sites."""
+
+
+@sites_group.command("add")
+@click.argument("code")
+@click.option("--name", required=True)
+@click.option("--timezone", default="UTC", help="IANA time zone, e.g. Asia/Shanghai")
+def sites_add(code: str, name: str, timezone: str) -> None:
+    """Create a site."""
+    from ecrf.sites import add_site
+
+    try:
+        add_site(code, name, timezone, actor="cli")
+    except DomainError as error:
+        _fail(error)
+    click.echo(f"site {code} created")
+
+
+# ------------------------------------------------------------------ audit
+
+
+@click.group("audit", cls=AppGroup)
+def audit_group() -> None:
+    """Verify and replay the audit trail."""
+
+
+@audit_group.command("verify")
+def audit_verify() -> None:
+    """Check every audit stream's hash chain, sequence and projection."""
+    from ecrf.records import verify_all
+    from ecrf.trail import audit_store
+
+    total = audit_store().count()
+    with _progress("verifying", total) as bar:
+        problems = verify_all(progress=lambda n: bar.update(1))
+    if problems:
+        for problem in problems:
+            click.echo(f"BROKEN {problem}", err=False)
+        click.echo(f"{len({p.stream for p in problems})} stream(s) do not hold", err=True)
+        sys.exit(1)
+    click.echo(f"all streams hold ({total} events)")
+
+
+@audit_group.command("replay")
+def audit_replay() -> None:
+    """Rebuild every record projection from its audit stream."""
+    from ecrf.records import replay_all
+    from ecrf.trail import audit_store
+
+    with _progress("replaying", audit_store().count()) as bar:
+        count = replay_all(progress=lambda n: bar.update(1))
+    click.echo(f"{count} record(s) rebuilt from the audit trail")
+
+
+# ------------------------------------------------------------------ serve
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@with_appcontext
+def serve(host: str, port: int) -> None:
+    """Run the web app; starts the embedded database when no ECRF_MONGODB_URI is set."""
+    from werkzeug.serving import run_simple
+
+    from ecrf.setup import ensure_admin, ensure_study
+
+    settings = current_app.config["ECRF"]
+    password = ensure_admin(settings.admin_password or None)
+    if ensure_study(settings.study_path):
+        click.echo(f"loaded the bundled study from {settings.study_path}")
+    click.echo(f"eCRF running at http://{host}:{port}/")
+    if password:
+        click.echo(f"admin user: admin  password: {password}  (shown once; change it after login)")
+    elif settings.admin_password and not password:
+        click.echo("admin user: admin  password: from ECRF_ADMIN_PASSWORD")
+    app = current_app._get_current_object()
+    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+
+
+def register_commands(app: Flask) -> None:
+    """Attach the command groups to the app's CLI."""
+    for command in (study_group, users_group, sites_group, audit_group, serve):
+        app.cli.add_command(command)
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False,
+             add_version_option=False, load_dotenv=False)
+def main() -> None:
+    """eCRF engine command line."""

@@ -1,0 +1,76 @@
+"""Configuration: one place, read from ``ECRF_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SCHEMAS_DIR = PROJECT_ROOT / "schemas"
+BUNDLED_STUDY = PROJECT_ROOT / "forms" / "cd7-cart-saa"
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass
+class Settings:
+    """Every setting the engine reads, with its default.
+
+    Each field ``name`` is read from the environment variable ``ECRF_<NAME>``.
+    """
+
+    mongodb_uri: str = ""
+    mongodb_db: str = "ecrf"
+    instance_path: str = ""
+    secret_key: str = ""
+    admin_password: str = ""
+    study_path: str = str(BUNDLED_STUDY)
+    max_content_length: int = 1_000_000
+    session_timeout_minutes: int = 30
+    lockout_attempts: int = 5
+    lockout_minutes: int = 15
+    password_min_length: int = 12
+    password_history: int = 5
+    secure_cookies: bool = False
+    server_selection_timeout_ms: int = 5000
+    testing: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: dict | None = None) -> "Settings":
+        """Build settings from ``ECRF_*`` variables; unknown ones are ignored."""
+        environ = os.environ if environ is None else environ
+        values = {}
+        for f in fields(cls):
+            if f.name == "extra":
+                continue
+            raw = environ.get(f"ECRF_{f.name.upper()}")
+            if raw is None:
+                continue
+            if f.type in ("int", int):
+                values[f.name] = int(raw)
+            elif f.type in ("bool", bool):
+                values[f.name] = _bool(raw)
+            else:
+                values[f.name] = raw
+        return cls(**values)
+
+    def resolved_instance_path(self) -> Path:
+        """The instance folder (embedded database, secret key), created if missing."""
+        path = Path(self.instance_path) if self.instance_path else PROJECT_ROOT / "instance"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def resolved_secret_key(self) -> str:
+        """The configured secret key, or one kept in the instance folder across restarts."""
+        if self.secret_key:
+            return self.secret_key
+        key_file = self.resolved_instance_path() / "secret_key"
+        if not key_file.exists():
+            key_file.write_text(secrets.token_hex(32))
+            key_file.chmod(0o600)
+        return key_file.read_text().strip()

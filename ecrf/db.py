@@ -1,0 +1,70 @@
+"""The database connection: MongoDB from ``ECRF_MONGODB_URI``, or the embedded server.
+
+``mongomock://`` selects mongomock (fast unit tests only).
+"""
+
+from __future__ import annotations
+
+import atexit
+
+import mongoengine
+import pymongo
+from mongoengine.connection import get_db
+
+from ecrf.config import Settings
+from ecrf.embedded import EmbeddedServer
+
+_embedded: EmbeddedServer | None = None
+
+
+def database_uri(settings: Settings) -> str:
+    """The URI to connect to; starts (or attaches to) the embedded server when none is set."""
+    global _embedded
+    if settings.mongodb_uri:
+        return settings.mongodb_uri
+    if _embedded is None or _embedded.uri is None:
+        _embedded = EmbeddedServer(settings.resolved_instance_path())
+        _embedded.start()
+        atexit.register(stop_embedded)
+    return _embedded.uri
+
+
+def stop_embedded() -> None:
+    """Stop the embedded server if this process started it."""
+    global _embedded
+    if _embedded is not None:
+        _embedded.stop()
+        _embedded = None
+
+
+def connect(settings: Settings) -> pymongo.database.Database:
+    """Connect mongoengine's default alias and return the pymongo database."""
+    mongoengine.disconnect()
+    uri = database_uri(settings)
+    if uri.startswith("mongomock://"):
+        import mongomock
+
+        mongoengine.connect(settings.mongodb_db, host="mongodb://localhost", mongo_client_class=mongomock.MongoClient)
+    else:
+        mongoengine.connect(
+            settings.mongodb_db,
+            host=uri,
+            serverSelectionTimeoutMS=settings.server_selection_timeout_ms,
+            tz_aware=True,
+            uuidRepresentation="standard",
+        )
+    return get_db()
+
+
+def database() -> pymongo.database.Database:
+    """The connected pymongo database."""
+    return get_db()
+
+
+def ping() -> bool:
+    """True when the database answers."""
+    try:
+        database().client.admin.command("ping")
+        return True
+    except pymongo.errors.PyMongoError:
+        return False

@@ -1,0 +1,86 @@
+"""Errors at the edge: problem+json (RFC 9457) for the API, plain pages for people.
+
+No stack trace ever reaches a response.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from pymongo.errors import AutoReconnect, ConnectionFailure, ServerSelectionTimeoutError
+from werkzeug.exceptions import HTTPException
+
+from ecrf.errors import DomainError
+
+log = logging.getLogger("ecrf")
+
+
+def problem(status: int, title: str, detail: str, errors: list | None = None, headers: dict | None = None):
+    """A problem+json response."""
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    if errors:
+        body["errors"] = errors
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path == "/healthz"
+
+
+def init_app(app: Flask) -> None:
+    """Register the handlers that turn errors into responses."""
+
+    @app.errorhandler(DomainError)
+    def _domain(error: DomainError):
+        errors = [e.as_dict() for e in error.errors]
+        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+        if wants_json():
+            return problem(error.status, error.title, error.detail, errors, headers)
+        return render_template("error.html", status=error.status, title=error.title,
+                               detail=error.detail, errors=errors), error.status
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException):
+        if wants_json():
+            return problem(error.code or 500, error.name, error.description or error.name)
+        return render_template("error.html", status=error.code, title=error.name,
+                               detail=error.description, errors=[]), error.code
+
+    @app.errorhandler(ConnectionFailure)
+    @app.errorhandler(AutoReconnect)
+    @app.errorhandler(ServerSelectionTimeoutError)
+    def _database_down(error):
+        log.warning("database unavailable: %s", error)
+        if wants_json():
+            return problem(503, "Service unavailable", "the database does not answer; try again shortly",
+                           headers={"Retry-After": "5"})
+        return render_template("error.html", status=503, title="Service unavailable",
+                               detail="The database does not answer; try again shortly.", errors=[]), 503
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):
+        log.exception("unexpected error")
+        if wants_json():
+            return problem(500, "Internal server error", "an unexpected error occurred; it has been logged")
+        return render_template("error.html", status=500, title="Internal server error",
+                               detail="An unexpected error occurred; it has been logged.", errors=[]), 500
+
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "frame-ancestors 'none'; form-action 'self'; base-uri 'self'",
+        )
+        if request.is_secure:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        return response

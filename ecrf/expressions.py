@@ -1,0 +1,103 @@
+"""Safe expressions (CEL) for derivations and edit checks: compile once, evaluate per save.
+
+CEL is not Turing-complete and cannot reach Python objects other than the
+functions registered here. Every number handed to an expression is a
+double, so values compare the same however they were typed.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Callable
+
+import cel
+
+
+
+class ExpressionError(Exception):
+    """An expression failed to compile or to evaluate."""
+
+
+def get_path(value: Any, path: str) -> Any:
+    """The value at a dotted path in nested maps, or None when any step is missing."""
+    for key in str(path).split("."):
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def _safe(fn: Callable) -> Callable:
+    def call(*args):
+        try:
+            return fn(*args)
+        except (TypeError, ValueError, ArithmeticError, AttributeError):
+            return None
+
+    call.__name__ = fn.__name__
+    return call
+
+
+@lru_cache(maxsize=1)
+def functions() -> dict[str, Callable]:
+    """The functions expressions may call, by name (see docs/form-language.md)."""
+    from ecrf.clinical import aplastic, astct, ctcae, dates, dosing, units
+
+    return {
+        "get": get_path,
+        "bsa_mosteller": _safe(dosing.bsa_mosteller),
+        "dose_per_kg": _safe(dosing.dose_per_kg),
+        "dose_within_tolerance": _safe(dosing.dose_within_tolerance),
+        "expected_dose_mg": _safe(dosing.expected_dose_mg),
+        "dose_deviation": _safe(dosing.dose_deviation_fraction),
+        "ctcae_grade": _safe(lambda analyte, value, uln=None, lln=None, baseline=None: ctcae.grade_lab(
+            analyte, value, uln=uln, lln=lln, baseline=baseline)),
+        "crs_grade": _safe(astct.crs_grade),
+        "ice_score": _safe(astct.ice_score),
+        "icans_grade": _safe(astct.icans_grade),
+        "saa_severity": _safe(aplastic.saa_severity),
+        "aa_response": _safe(aplastic.response),
+        "age_years": _safe(dates.age_in_years),
+        "days_between": _safe(dates.days_between),
+        "convert_unit": _safe(units.convert),
+    }
+
+
+@lru_cache(maxsize=4096)
+def compile_expression(source: str) -> cel.Program:
+    """The compiled program for ``source``; :class:`ExpressionError` with the parser's message."""
+    try:
+        return cel.compile(source)
+    except (ValueError, RuntimeError) as exc:
+        raise ExpressionError(str(exc).splitlines()[0]) from None
+
+
+def as_doubles(value: Any) -> Any:
+    """``value`` with every int (not bool) turned into a float, recursively."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: as_doubles(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [as_doubles(v) for v in value]
+    return value
+
+
+def new_context(variables: dict[str, Any]) -> cel.Context:
+    """A CEL context holding ``variables`` (numbers as doubles) and the engine's functions."""
+    context = cel.Context()
+    for name, fn in functions().items():
+        context.add_function(name, fn)
+    for name, value in variables.items():
+        context.add_variable(name, as_doubles(value))
+    return context
+
+
+def evaluate(program: cel.Program, context: cel.Context) -> Any:
+    """The program's value in the context; :class:`ExpressionError` if evaluation fails."""
+    try:
+        return program.execute(context)
+    except Exception as exc:  # the CEL runtime raises assorted types for data-dependent faults
+        raise ExpressionError(f"{type(exc).__name__}: {exc}") from None

@@ -1,0 +1,46 @@
+"""The user's language (English or Simplified Chinese) and the interface's own words."""
+
+from __future__ import annotations
+
+from flask import Flask, request, session
+
+LANGUAGES = {"en": "English", "zh": "中文"}
+
+WORDS = {
+    "zh": {
+        "Sign in": "登录", "Sign out": "退出", "Username": "用户名", "Password": "密码",
+        "Subjects": "受试者", "Subject": "受试者", "Site": "中心", "Status": "状态",
+        "Register subject": "登记受试者", "Subject ID (optional)": "受试者编号（可选）",
+        "Save": "保存", "Reason for change": "修改原因", "Version": "版本",
+        "Derived values": "衍生值", "Audit trail": "稽查轨迹", "When": "时间", "Who": "操作人",
+        "Action": "操作", "Item": "条目", "Old": "原值", "New": "新值", "Reason": "原因",
+        "Add row": "添加行", "Remove row": "删除行", "Missing required items": "缺少必填条目",
+        "complete": "完成", "incomplete": "未完成", "not_started": "未开始", "locked": "已锁定",
+        "Saved": "已保存", "No changes": "无修改", "Nothing saved yet": "尚未保存",
+        "Yes": "是", "No": "否", "Events": "访视", "Forms": "表单", "Back to subject": "返回受试者",
+        "Required": "必填", "Please correct the errors below.": "请更正以下错误。",
+        "Studies": "研究", "Language": "语言", "Form": "表单", "Event": "访视",
+    }
+}
+
+
+def current_language() -> str:
+    """The language of this request: chosen in the session, else the browser's preference."""
+    chosen = session.get("lang")
+    if chosen in LANGUAGES:
+        return chosen
+    return request.accept_languages.best_match(list(LANGUAGES)) or "en"
+
+
+def translate(text: str, lang: str | None = None) -> str:
+    """The interface text in the current language (English when no translation exists)."""
+    return WORDS.get(lang or current_language(), {}).get(text, text)
+
+
+def init_app(app: Flask) -> None:
+    """Make ``_`` and ``lang`` available in every template."""
+
+    @app.context_processor
+    def _inject() -> dict:
+        lang = current_language()
+        return {"_": lambda text: translate(text, lang), "lang": lang, "languages": LANGUAGES}

@@ -1,0 +1,64 @@
+"""Roles and what each may do: the one permission matrix of the engine."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Role(str, Enum):
+    SITE_STAFF = "site_staff"
+    INVESTIGATOR = "investigator"
+    MONITOR = "monitor"
+    DATA_MANAGER = "data_manager"
+    ADMIN = "admin"
+
+
+class Action(str, Enum):
+    VIEW_DATA = "view data"
+    ENTER_DATA = "enter/change data"
+    REGISTER_SUBJECT = "register subject"
+    VERIFY = "verify (SDV)"
+    SIGN = "sign"
+    MANAGE_QUERIES = "raise/close/reopen query"
+    ANSWER_QUERIES = "answer query"
+    LOCK = "lock/unlock, freeze"
+    EXPORT = "export"
+    ADMINISTER = "users, sites, study load"
+
+
+ROLES = [role.value for role in Role]
+
+PERMISSIONS: dict[Action, frozenset[Role]] = {
+    Action.VIEW_DATA: frozenset({Role.SITE_STAFF, Role.INVESTIGATOR, Role.MONITOR, Role.DATA_MANAGER}),
+    Action.ENTER_DATA: frozenset({Role.SITE_STAFF, Role.INVESTIGATOR}),
+    Action.REGISTER_SUBJECT: frozenset({Role.SITE_STAFF, Role.INVESTIGATOR}),
+    Action.VERIFY: frozenset({Role.MONITOR}),
+    Action.SIGN: frozenset({Role.INVESTIGATOR}),
+    Action.MANAGE_QUERIES: frozenset({Role.MONITOR, Role.DATA_MANAGER}),
+    Action.ANSWER_QUERIES: frozenset({Role.SITE_STAFF, Role.INVESTIGATOR}),
+    Action.LOCK: frozenset({Role.DATA_MANAGER}),
+    Action.EXPORT: frozenset({Role.DATA_MANAGER}),
+    Action.ADMINISTER: frozenset({Role.ADMIN}),
+}
+
+# Roles whose work spans every site of the study.
+ALL_SITES = frozenset({Role.DATA_MANAGER, Role.ADMIN})
+
+
+def may(role: str, action: Action) -> bool:
+    """True when ``role`` is allowed to perform ``action``."""
+    try:
+        return Role(role) in PERMISSIONS[action]
+    except ValueError:
+        return False
+
+
+def matrix_markdown() -> str:
+    """The permission matrix as a Markdown table (rendered in the README)."""
+    head = "| action | " + " | ".join(ROLES) + " |"
+    rule = "|---|" + "---|" * len(ROLES)
+    rows = [
+        f"| {action.value} | " + " | ".join("✓" if Role(r) in roles else "" for r in ROLES) + " |"
+        for action, roles in PERMISSIONS.items()
+    ]
+    return "\n".join([head, rule, *rows])

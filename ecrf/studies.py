@@ -1,0 +1,154 @@
+"""Loaded studies: definitions stored by content hash, the current version per study."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import json
+
+from mongoengine import BooleanField, DateTimeField, Document, StringField
+
+from audit import utc_now
+from ecrf.definitions import CompiledForm, StudyDefinition, compile_form, read_study
+from ecrf.errors import NotFound
+from ecrf.trail import record_admin_event
+
+
+class Study(Document):
+    definition_hash = StringField(primary_key=True)
+    oid = StringField(required=True)
+    name = StringField()
+    version = StringField()
+    # Kept as JSON text: definitions may hold keys MongoDB refuses ("$schema").
+    study_json = StringField(required=True)
+    forms_json = StringField(required=True)
+    loaded_at = DateTimeField()
+    loaded_by = StringField()
+    current = BooleanField(default=False)
+    meta = {"collection": "studies", "indexes": [("oid", "current")]}
+
+
+@dataclass
+class StudyRuntime:
+    """A loaded study ready to use: its events and compiled forms."""
+
+    definition_hash: str
+    study: dict
+    forms: dict[str, CompiledForm]
+
+    @property
+    def oid(self) -> str:
+        return self.study["oid"]
+
+    @property
+    def name(self) -> str:
+        return self.study["name"]
+
+    @property
+    def version(self) -> str:
+        return self.study["version"]
+
+    @property
+    def events(self) -> list[dict]:
+        return self.study["events"]
+
+    @property
+    def parameters(self) -> dict:
+        return self.study.get("parameters", {})
+
+    def event(self, oid: str) -> dict:
+        """The event definition; :class:`NotFound` if the study has none by that OID."""
+        for event in self.study["events"]:
+            if event["oid"] == oid:
+                return event
+        raise NotFound(f"study {self.oid} has no event {oid!r}")
+
+    def form(self, oid: str) -> CompiledForm:
+        """The compiled form; :class:`NotFound` if the study has none by that OID."""
+        try:
+            return self.forms[oid]
+        except KeyError:
+            raise NotFound(f"study {self.oid} has no form {oid!r}") from None
+
+    def form_in_event(self, event_oid: str, form_oid: str) -> tuple[dict, CompiledForm]:
+        """The event and form, when the form belongs to the event; :class:`NotFound` otherwise."""
+        event = self.event(event_oid)
+        if form_oid not in event["forms"]:
+            raise NotFound(f"event {event_oid} has no form {form_oid!r}")
+        return event, self.form(form_oid)
+
+    def label(self, value: dict, lang: str, key: str = "name") -> str:
+        return value.get("labels", {}).get(lang) or value.get(key) or value.get("title", "")
+
+    def metadata(self) -> dict:
+        """The study as the API describes it."""
+        return {
+            "oid": self.oid,
+            "name": self.name,
+            "version": self.version,
+            "definition_hash": self.definition_hash,
+            "events": [
+                {"oid": e["oid"], "name": e["name"], "day": e.get("day"), "window": e.get("window"),
+                 "stage": e["stage"], "repeating": e.get("repeating", False), "log": e.get("log", False),
+                 "forms": list(e["forms"])}
+                for e in self.events
+            ],
+            "forms": [{"oid": f.oid, "title": f.title, "stage": f.stage} for f in self.forms.values()],
+            "stages": [{"oid": s["oid"], "title": s["title"]} for s in self.study["stages"]],
+            "parameters": self.parameters,
+        }
+
+
+@lru_cache(maxsize=32)
+def _runtime(definition_hash: str) -> StudyRuntime:
+    stored = Study.objects(definition_hash=definition_hash).first()
+    if stored is None:
+        raise NotFound(f"no study definition {definition_hash}")
+    forms = {oid: compile_form(oid, f["schema"], f["stage"]) for oid, f in json.loads(stored.forms_json).items()}
+    return StudyRuntime(definition_hash, json.loads(stored.study_json), forms)
+
+
+def study_runtime(oid: str) -> StudyRuntime:
+    """The current version of the study; :class:`NotFound` when it is not loaded."""
+    stored = Study.objects(oid=oid, current=True).only("definition_hash").first()
+    if stored is None:
+        raise NotFound(f"no study {oid!r}")
+    return _runtime(stored.definition_hash)
+
+
+def runtime_by_hash(definition_hash: str) -> StudyRuntime:
+    """A study version by its definition hash (an older one too)."""
+    return _runtime(definition_hash)
+
+
+def loaded_studies() -> list[Study]:
+    """The current version of every loaded study."""
+    return list(Study.objects(current=True).order_by("oid"))
+
+
+def load_study(path: str | Path, *, actor: str = "system") -> tuple[Study, bool]:
+    """Check and load a study folder, making it the current version.
+
+    Older versions stay stored: records remember the form definition hash
+    they were saved under. Returns the stored study and whether it is new.
+    """
+    definition: StudyDefinition = read_study(path)
+    digest = definition.hash
+    existing = Study.objects(definition_hash=digest).first()
+    created = existing is None
+    if created:
+        existing = Study(
+            definition_hash=digest, oid=definition.oid, name=definition.study["name"],
+            version=definition.version, study_json=json.dumps(definition.study, ensure_ascii=False),
+            forms_json=json.dumps(definition.forms, ensure_ascii=False),
+            loaded_at=utc_now(), loaded_by=actor,
+        ).save(force_insert=True)
+    if not existing.current:
+        Study.objects(oid=definition.oid, current=True).update(set__current=False)
+        Study.objects(definition_hash=digest).update(set__current=True)
+        existing.reload()
+        record_admin_event(f"study/{definition.oid}", actor, "study_loaded",
+                           {"version": definition.version, "definition_hash": digest})
+    return existing, created

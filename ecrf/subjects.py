@@ -1,0 +1,126 @@
+"""Subjects: registration at a site, visibility, and the event × form status matrix."""
+
+from __future__ import annotations
+
+import re
+
+from mongoengine import DateTimeField, Document, NotUniqueError, StringField
+
+from audit import utc_now
+from ecrf.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
+from ecrf.roles import Action, may
+from ecrf.sites import get_site
+from ecrf.studies import StudyRuntime
+from ecrf.trail import audit_store, subject_stream
+
+SUBJECT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
+
+
+class Subject(Document):
+    key = StringField(primary_key=True)  # "<study>/<subject_id>"
+    study = StringField(required=True)
+    subject_id = StringField(required=True)
+    site = StringField(required=True)
+    status = StringField(default="screening")
+    created_at = DateTimeField()
+    created_by = StringField()
+    meta = {"collection": "subjects", "indexes": [("study", "site"), ("study", "subject_id")]}
+
+    def as_dict(self) -> dict:
+        return {
+            "subject_id": self.subject_id, "site": self.site, "status": self.status,
+            "study": self.study, "created_at": self.created_at.isoformat() if self.created_at else None,
+        }
+
+
+def require(user, action: Action) -> None:
+    """:class:`Forbidden` unless the user's role allows the action."""
+    if not may(user.role, action):
+        raise Forbidden(f"a {user.role} may not {action.value}")
+
+
+def register_subject(study: StudyRuntime, user, site: str, subject_id: str | None = None) -> Subject:
+    """Register a subject at a site the user belongs to; assigns ``<site>-NNN`` when no id is given."""
+    require(user, Action.REGISTER_SUBJECT)
+    if not isinstance(site, str) or not site:
+        raise Invalid("site is required", [FieldError("/site", "site is required")])
+    get_site(site)
+    if not user.sees_site(site):
+        raise Forbidden(f"you do not work at site {site}", [FieldError("/site", "not one of your sites")])
+    if subject_id is not None and (not isinstance(subject_id, str) or not SUBJECT_ID.match(subject_id)):
+        raise Invalid("invalid subject id", [FieldError("/subject_id", "1-40 letters, digits, '-' or '_'")])
+    for attempt in range(50):
+        candidate = subject_id or _next_id(study.oid, site, attempt)
+        subject = Subject(
+            key=f"{study.oid}/{candidate}", study=study.oid, subject_id=candidate, site=site,
+            status="screening", created_at=utc_now(), created_by=user.username,
+        )
+        try:
+            subject.save(force_insert=True)
+        except NotUniqueError:
+            if subject_id:
+                raise Conflict(f"subject {subject_id!r} already exists",
+                               [FieldError("/subject_id", "already exists")]) from None
+            continue
+        audit_store().append(
+            subject_stream(study.oid, candidate), 0, actor=user.username, action="subject_registered",
+            changes=[{"path": "/site", "old": None, "new": site}],
+            state={"status": "screening"},
+            context={"study": study.oid, "subject": candidate, "site": site},
+        )
+        return subject
+    raise Conflict("could not assign a subject id; try again")
+
+
+def _next_id(study: str, site: str, attempt: int) -> str:
+    count = Subject.objects(study=study, site=site).count()
+    return f"{site}-{count + 1 + attempt:03d}"
+
+
+def get_subject(study: StudyRuntime, user, subject_id: str) -> Subject:
+    """The subject if the user may see it; :class:`NotFound` otherwise (never reveals other sites)."""
+    require(user, Action.VIEW_DATA)
+    subject = Subject.objects(key=f"{study.oid}/{subject_id}").first()
+    if subject is None or not user.sees_site(subject.site):
+        raise NotFound(f"no subject {subject_id!r}")
+    return subject
+
+
+def list_subjects(study: StudyRuntime, user, site: str | None = None) -> list[Subject]:
+    """The subjects the user may see, optionally of one site."""
+    require(user, Action.VIEW_DATA)
+    query = {"study": study.oid}
+    sites = user.site_filter()
+    if site is not None:
+        if sites is not None and site not in sites:
+            return []
+        query["site"] = site
+    elif sites is not None:
+        query["site__in"] = sites
+    return list(Subject.objects(**query).order_by("subject_id"))
+
+
+def status_matrix(study: StudyRuntime, subject: Subject) -> list[dict]:
+    """Each event with each of its forms' status (``not_started`` when nothing is saved)."""
+    from ecrf.records import Record
+
+    saved = {
+        (r.event, r.form): r for r in Record.objects(study=study.oid, subject=subject.subject_id)
+        .only("event", "form", "status", "version")
+    }
+    matrix = []
+    for event in study.events:
+        cells = []
+        for form in event["forms"]:
+            record = saved.get((event["oid"], form))
+            cells.append({"form": form, "status": record.status if record else "not_started",
+                          "version": record.version if record else 0})
+        matrix.append({"event": event["oid"], "name": event["name"], "forms": cells})
+    return matrix
+
+
+def require_site(user, subject: Subject) -> None:
+    """:class:`NotFound` when the subject is of a site the user does not see."""
+    if not user.sees_site(subject.site):
+        raise NotFound(f"no subject {subject.subject_id!r}")
+

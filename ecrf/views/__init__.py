@@ -1,0 +1,43 @@
+"""The HTML side: one blueprint per area; views parse, call one service, render."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import zoneinfo
+
+from flask import Flask
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def utc_text(value: dt.datetime | None) -> str:
+    """A stored time as UTC text."""
+    return "" if value is None else _aware(value).astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def site_time_text(value: dt.datetime | None, tz: zoneinfo.ZoneInfo) -> str:
+    """A stored (UTC) time shown in the site's time zone."""
+    return "" if value is None else _aware(value).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def audit_value(value) -> str:
+    """A changed value as short text."""
+    if value is None:
+        return "—"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def register_views(app: Flask) -> None:
+    """Register every HTML blueprint, the health check and the template filters."""
+    from ecrf.views import account, health, records, subjects
+
+    for module in (account, health, records, subjects):
+        app.register_blueprint(module.bp)
+    app.add_template_filter(utc_text, "utc")
+    app.add_template_filter(site_time_text, "sitetime")
+    app.add_template_filter(audit_value, "auditvalue")

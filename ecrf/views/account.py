@@ -1,0 +1,69 @@
+"""Signing in and out, and the interface language."""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired
+
+from ecrf.errors import NotAuthenticated
+from ecrf.i18n import LANGUAGES
+from ecrf.trail import record_admin_event
+from ecrf.users import authenticate
+
+bp = Blueprint("auth", __name__)
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Username", validators=[DataRequired()])
+    password = PasswordField("Password", validators=[DataRequired()])
+
+
+class LogoutForm(FlaskForm):
+    pass
+
+
+def _safe_next(target: str | None) -> str:
+    if target and not urlparse(target).netloc and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("subjects.home")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        settings = current_app.config["ECRF"]
+        try:
+            user = authenticate(form.username.data, form.password.data,
+                                lockout_attempts=settings.lockout_attempts,
+                                lockout_minutes=settings.lockout_minutes)
+        except NotAuthenticated as exc:
+            error = exc.detail
+        else:
+            session.clear()
+            login_user(user)
+            return redirect(_safe_next(request.args.get("next")))
+    return render_template("login.html", form=form, error=error), (401 if error else 200)
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    if LogoutForm().validate_on_submit():
+        record_admin_event(f"user/{current_user.username}", current_user.username, "logout")
+        logout_user()
+        session.clear()
+    return redirect(url_for("auth.login"))
+
+
+@bp.get("/lang/<code>")
+def language(code: str):
+    if code in LANGUAGES:
+        session["lang"] = code
+    return redirect(_safe_next(request.args.get("next")))

@@ -1,0 +1,107 @@
+"""One page per form instance: render, save through the write path, show the audit trail."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import login_required
+
+from ecrf.auth import web_user
+from ecrf.errors import DomainError
+from ecrf.i18n import current_language, translate
+from ecrf.records import get_record, record_history, save_record
+from ecrf.roles import Action, may
+from ecrf.sites import site_timezone
+from ecrf.studies import study_runtime
+from ecrf.subjects import get_subject
+from ecrf.webforms import data_to_form, field_name, form_class, form_to_data
+
+bp = Blueprint("records", __name__)
+
+PAGE = "/studies/<study>/subjects/<subject>/events/<event>/forms/<form>"
+
+
+def _row_action(wtform, name: str) -> bool:
+    """Handle the add/remove row buttons; True when the page must be shown again unsaved."""
+    add, remove = request.form.get("_add_row"), request.form.get("_remove_row")
+    if add and add in wtform and hasattr(wtform[add], "append_entry"):
+        wtform[add].append_entry()
+        return True
+    if remove:
+        group, _, index = remove.rpartition("-")
+        if group in wtform and index.isdigit() and hasattr(wtform[group], "entries"):
+            entries = wtform[group].entries
+            if int(index) < len(entries):
+                entries.pop(int(index))
+        return True
+    return False
+
+
+@bp.route(PAGE, methods=["GET", "POST"])
+@login_required
+def page(study: str, subject: str, event: str, form: str):
+    user = web_user()
+    lang = current_language()
+    runtime = study_runtime(study)
+    found = get_subject(runtime, user, subject)
+    event_def, compiled = runtime.form_in_event(event, form)
+    record = get_record(runtime, user, subject, event, form)
+    tz = site_timezone(found.site)
+    cls = form_class(compiled, lang)
+    errors, status, field_errors = [], 200, {}
+    if request.method == "POST":
+        wtform = cls()
+        if not wtform.validate():
+            errors = [{"path": f"/{name}", "message": "; ".join(map(str, msgs))}
+                      for name, msgs in wtform.errors.items() if name != "csrf_token"]
+            field_errors = {name: list(map(str, msgs)) for name, msgs in wtform.errors.items()}
+            if "csrf_token" in wtform.errors:
+                errors.append({"path": "/", "message": "the form expired; reload the page and try again"})
+            status = 400 if "csrf_token" in wtform.errors else 422
+        elif not _row_action(wtform, form):
+            version = wtform.version.data
+            try:
+                result = save_record(
+                    runtime, user, subject, event, form, form_to_data(compiled, wtform, tz),
+                    int(version) if version and version.isdigit() else None, wtform.reason.data,
+                )
+            except DomainError as exc:
+                errors = [e.as_dict() for e in exc.errors] or [{"path": "", "message": exc.detail}]
+                status = exc.status
+                for error in exc.errors:
+                    name = field_name(compiled, wtform, error.path)
+                    if name:
+                        field_errors.setdefault(name, []).append(error.message)
+            else:
+                flash(translate("Saved" if result.changed else "No changes", lang), "success")
+                return redirect(url_for("records.page", study=study, subject=subject, event=event, form=form))
+    else:
+        wtform = cls(formdata=None, data=data_to_form(compiled, (record or {}).get("data") or {}, tz))
+        wtform.version.data = str((record or {}).get("version", 0))
+    return render_template(
+        "record.html", study=runtime, subject=found, event=event_def, form=compiled, wtform=wtform,
+        record=record, errors=errors, field_errors=field_errors, editable=may(user.role, Action.ENTER_DATA) and not (record or {}).get("locked"),
+        missing=compiled.missing_items((record or {}).get("data") or {}) if record else [],
+    ), status
+
+
+@bp.get(PAGE + "/audit")
+@login_required
+def audit(study: str, subject: str, event: str, form: str):
+    user = web_user()
+    runtime = study_runtime(study)
+    found = get_subject(runtime, user, subject)
+    event_def, compiled = runtime.form_in_event(event, form)
+    events = record_history(runtime, user, subject, event, form)
+    return render_template("audit.html", study=runtime, subject=found, events=events, event=event_def,
+                           form=compiled, tz=site_timezone(found.site), item=request.args.get("item"))
+
+
+@bp.get("/studies/<study>/subjects/<subject>/audit")
+@login_required
+def subject_audit(study: str, subject: str):
+    user = web_user()
+    runtime = study_runtime(study)
+    found = get_subject(runtime, user, subject)
+    events = record_history(runtime, user, subject)
+    return render_template("audit.html", study=runtime, subject=found, events=events, event=None,
+                           form=None, tz=site_timezone(found.site), item=None)

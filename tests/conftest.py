@@ -1,0 +1,122 @@
+"""Shared fixtures: apps on mongomock (unit) or a real wire-protocol server (integration)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from ecrf import create_app
+
+FIXTURES = Path(__file__).parent / "fixtures"
+MINI_STUDY = FIXTURES / "mini-study"
+ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_STUDY = ROOT / "forms" / "cd7-cart-saa"
+PASSWORD = "correct horse battery"
+
+# name -> (role, sites)
+PEOPLE = {
+    "staff01": ("site_staff", ["01"]),
+    "staff02": ("site_staff", ["02"]),
+    "inv01": ("investigator", ["01"]),
+    "mon01": ("monitor", ["01"]),
+    "mon02": ("monitor", ["02"]),
+    "dm": ("data_manager", []),
+    "root": ("admin", []),
+}
+
+
+def make_app(tmp_path: Path, uri: str, study: Path | None = MINI_STUDY):
+    """An app on its own fresh database with two sites, the study and one user per role."""
+    app = create_app({
+        "mongodb_uri": uri, "mongodb_db": f"t_{uuid.uuid4().hex[:12]}", "instance_path": str(tmp_path / "instance"),
+        "testing": True, "secret_key": "test-secret", "password_min_length": 8,
+    })
+    with app.app_context():
+        from ecrf.sites import add_site
+        from ecrf.studies import load_study
+        from ecrf.users import add_user, issue_token
+
+        add_site("01", "Site one", "Asia/Shanghai")
+        add_site("02", "Site two", "Europe/Berlin")
+        if study is not None:
+            load_study(study)
+        app.tokens = {}
+        for name, (role, sites) in PEOPLE.items():
+            add_user(name, role, sites, PASSWORD, full_name=name.title())
+            app.tokens[name] = issue_token(name)
+    return app
+
+
+class Api:
+    """A JSON client acting as one user through a bearer token."""
+
+    def __init__(self, client, token: str, study: str = "MINI"):
+        self.client, self.token, self.study = client, token, study
+
+    def headers(self):
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def get(self, path: str, **kw):
+        return self.client.get(f"/api/v1{path}", headers=self.headers(), **kw)
+
+    def post(self, path: str, body=None, **kw):
+        return self.client.post(f"/api/v1{path}", json=body, headers=self.headers(), **kw)
+
+    def put(self, path: str, body=None, **kw):
+        return self.client.put(f"/api/v1{path}", json=body, headers=self.headers(), **kw)
+
+    def register(self, site: str = "01", subject_id: str | None = None) -> str:
+        body = {"site": site} | ({"subject_id": subject_id} if subject_id else {})
+        response = self.post(f"/studies/{self.study}/subjects", body)
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()["subject_id"]
+
+    def record_path(self, subject: str, event: str, form: str) -> str:
+        return f"/studies/{self.study}/subjects/{subject}/events/{event}/forms/{form}"
+
+    def save(self, subject: str, event: str, form: str, data: dict, version=None, reason=None):
+        body = {"data": data, "version": version}
+        if reason is not None:
+            body["reason"] = reason
+        return self.put(self.record_path(subject, event, form), body)
+
+
+@pytest.fixture
+def app(tmp_path):
+    """An app on mongomock with the mini study."""
+    return make_app(tmp_path, "mongomock://")
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def as_user(app, client):
+    """``as_user("staff01")`` -> an :class:`Api` acting as that user."""
+    return lambda name, study="MINI": Api(client, app.tokens[name], study)
+
+
+@pytest.fixture(scope="session")
+def wire_uri(tmp_path_factory):
+    """A real MongoDB wire-protocol server: ECRF_TEST_MONGODB_URI, or SecantusDB started here."""
+    configured = os.environ.get("ECRF_TEST_MONGODB_URI")
+    if configured:
+        yield configured
+        return
+    from ecrf.embedded import EmbeddedServer
+
+    server = EmbeddedServer(tmp_path_factory.mktemp("wire"))
+    uri = server.start()
+    yield uri
+    server.stop()
+
+
+@pytest.fixture
+def wire_app(tmp_path, wire_uri):
+    """An app on the real wire server (fresh database) with the mini study."""
+    return make_app(tmp_path, wire_uri)

@@ -1,0 +1,106 @@
+"""The event store: append with optimistic concurrency, fold, verify every kind of tampering."""
+
+import mongomock
+import pytest
+
+from audit import GENESIS, AuditStore, StaleVersion, event_hash, fold
+
+
+@pytest.fixture
+def store():
+    collection = mongomock.MongoClient().db.audit_events
+    store = AuditStore(collection)
+    store.ensure_indexes()
+    return store
+
+
+def append_three(store, stream="s"):
+    for version, value in enumerate([1, 2, 3]):
+        old = value - 1 if version else None
+        store.append(stream, version, actor="u", action="update",
+                     changes=[{"path": "/A", "old": old, "new": value}], state={"status": "complete"})
+
+
+def test_append_chains_each_event_to_the_one_before(store):
+    append_three(store)
+    events = store.events("s")
+    assert [e["seq"] for e in events] == [1, 2, 3]
+    assert events[0]["prev"] == GENESIS
+    assert events[1]["prev"] == events[0]["hash"] and events[2]["prev"] == events[1]["hash"]
+    assert all(event_hash(e) == e["hash"] for e in events)
+
+
+def test_append_with_a_stale_version_stores_nothing(store):
+    append_three(store)
+    with pytest.raises(StaleVersion):
+        store.append("s", 1, actor="u", action="update")
+    with pytest.raises(StaleVersion):
+        store.append("s", 7, actor="u", action="update")
+    assert len(store.events("s")) == 3
+
+
+def test_fold_rebuilds_data_and_state(store):
+    append_three(store)
+    projection = fold(store.events("s"))
+    assert projection["data"] == {"A": 3}
+    assert projection["status"] == "complete" and projection["version"] == 3
+
+
+def test_verify_accepts_an_untouched_stream(store):
+    append_three(store)
+    events = store.events("s")
+    assert store.verify_stream("s", events, fold(events)) == []
+
+
+def tamper_edit(store):
+    store.collection.update_one({"stream": "s", "seq": 2}, {"$set": {"changes.0.new": 99}})
+
+
+def tamper_delete_middle(store):
+    store.collection.delete_one({"stream": "s", "seq": 2})
+
+
+def tamper_delete_last(store):
+    store.collection.delete_one({"stream": "s", "seq": 3})
+
+
+def tamper_reorder(store):
+    one = store.collection.find_one({"stream": "s", "seq": 1})
+    two = store.collection.find_one({"stream": "s", "seq": 2})
+    store.collection.update_one({"_id": one["_id"]}, {"$set": {"seq": -1}})
+    store.collection.update_one({"_id": two["_id"]}, {"$set": {"seq": 1}})
+    store.collection.update_one({"_id": one["_id"]}, {"$set": {"seq": 2}})
+
+
+def tamper_forge_with_recomputed_hash(store):
+    head = store.head("s")
+    forged = {"stream": "s", "seq": 4, "at": head["at"], "actor": "mallory", "action": "update",
+              "changes": [{"path": "/A", "old": 3, "new": 0}], "reason": None, "state": {},
+              "context": {}, "prev": head["hash"]}
+    forged["hash"] = event_hash(forged)
+    store.collection.insert_one(forged)
+
+
+def tamper_forge_without_hash(store):
+    store.collection.insert_one({"stream": "s", "seq": 4, "actor": "mallory", "changes": [],
+                                 "prev": "f" * 64, "hash": "0" * 64})
+
+
+@pytest.mark.parametrize("tamper", [tamper_edit, tamper_delete_middle, tamper_delete_last, tamper_reorder,
+                                    tamper_forge_with_recomputed_hash, tamper_forge_without_hash])
+def test_verify_names_the_stream_after_any_tampering(store, tamper):
+    append_three(store)
+    append_three(store, "other")
+    projections = {s: fold(store.events(s)) for s in ("s", "other")}
+    tamper(store)
+    problems = {s: store.verify_stream(s, store.events(s), projections[s]) for s in ("s", "other")}
+    assert problems["s"], f"{tamper.__name__} went unnoticed"
+    assert all(p.stream == "s" for p in problems["s"])
+    assert problems["other"] == []
+
+
+def test_walk_yields_each_stream_once_in_order(store):
+    append_three(store, "b")
+    append_three(store, "a")
+    walked = [(s, [e["seq"] for e in events]) for s, events in store.walk()]
+    assert walked == [("a", [1, 2, 3]), ("b", [1, 2, 3])]
