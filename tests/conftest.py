@@ -120,3 +120,14 @@ def wire_uri(tmp_path_factory):
 def wire_app(tmp_path, wire_uri):
     """An app on the real wire server (fresh database) with the mini study."""
     return make_app(tmp_path, wire_uri)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing():
+    """Cheap argon2 parameters for tests: the algorithm is the same, only its cost differs."""
+    from argon2 import PasswordHasher
+
+    import ecrf.users
+
+    ecrf.users._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield

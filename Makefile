@@ -1,0 +1,34 @@
+# Two commands do all set-up on a fresh machine with Python 3.11+:
+#   make run   installs into .venv and runs the app on the embedded database
+#   make test  installs the test dependencies into .venv and runs every test
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+HOST ?= 127.0.0.1
+
+.PHONY: run test check-study clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[embedded]'
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[embedded,test]'
+	touch $@ $(VENV)/.installed-run
+
+run: $(VENV)/.installed-run
+	$(BIN)/ecrf serve --host $(HOST) --port $(PORT)
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+
+check-study: $(VENV)/.installed-run
+	$(BIN)/ecrf study check forms/cd7-cart-saa
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .hypothesis

@@ -1,0 +1,190 @@
+"""The browser side: sign in and out, CSRF on every form, form pages that render and save."""
+
+import re
+
+import pytest
+
+from conftest import PASSWORD
+
+
+def csrf_from(page: str) -> str:
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"', page).group(
+        1) or re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def token_in(html: str) -> str:
+    match = re.search(r'(?:id="csrf_token" name="csrf_token" type="hidden" value|name="csrf_token" value)="([^"]+)"', html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def login(client, username, password=PASSWORD):
+    page = client.get("/login").get_data(as_text=True)
+    return client.post("/login", data={"username": username, "password": password, "csrf_token": token_in(page)})
+
+
+def test_pages_need_login(client):
+    response = client.get("/studies/MINI/subjects")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_login_with_the_right_password_opens_the_study(client):
+    response = login(client, "staff01")
+    assert response.status_code == 302
+    assert client.get("/", follow_redirects=True).status_code == 200
+
+
+def test_login_with_a_wrong_password_is_refused_and_audited(app, client):
+    response = login(client, "staff01", "wrong password")
+    assert response.status_code == 401
+    assert "wrong username or password" in response.get_data(as_text=True)
+    with app.app_context():
+        from ecrf.trail import audit_store
+        actions = [e["action"] for e in audit_store().events("user/staff01")]
+    assert "login_failed" in actions
+
+
+def test_unknown_user_gets_the_same_message_as_a_wrong_password(client):
+    response = login(client, "nobody", "whatever")
+    assert response.status_code == 401 and "wrong username or password" in response.get_data(as_text=True)
+
+
+def test_five_failures_lock_the_account(client):
+    for _ in range(5):
+        login(client, "staff01", "wrong password")
+    response = login(client, "staff01")
+    assert response.status_code == 401 and "locked" in response.get_data(as_text=True)
+
+
+def test_logout_ends_the_session(client):
+    login(client, "staff01")
+    page = client.get("/studies/MINI/subjects").get_data(as_text=True)
+    assert client.post("/logout", data={"csrf_token": token_in(page)}).status_code == 302
+    assert client.get("/studies/MINI/subjects").status_code == 302
+
+
+def test_login_without_csrf_token_is_rejected(client):
+    response = client.post("/login", data={"username": "staff01", "password": PASSWORD})
+    assert response.status_code == 400
+
+
+def test_form_post_without_csrf_token_is_rejected_and_stores_nothing(client, as_user):
+    subject = as_user("staff01").register()
+    login(client, "staff01")
+    url = f"/studies/MINI/subjects/{subject}/events/SCREEN/forms/VS"
+    response = client.post(url, data={"WEIGHT": "70", "version": "0"})
+    assert response.status_code == 400
+    assert as_user("staff01").get(f"/api/v1/studies/MINI/subjects/{subject}/events/SCREEN/forms/VS".replace("/api/v1", "")).status_code == 404
+
+
+def test_register_subject_through_the_page(client):
+    login(client, "staff01")
+    page = client.get("/studies/MINI/subjects").get_data(as_text=True)
+    response = client.post("/studies/MINI/subjects", data={"site": "01", "subject_id": "", "csrf_token": token_in(page)})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/subjects/01-001")
+    matrix = client.get("/studies/MINI/subjects/01-001").get_data(as_text=True)
+    assert "Demographics" in matrix and 'data-status="not_started"' in matrix
+
+
+def test_form_page_renders_units_required_markers_help_and_conditions(client, as_user):
+    subject = as_user("staff01").register()
+    login(client, "staff01")
+    page = client.get(f"/studies/MINI/subjects/{subject}/events/SCREEN/forms/VS").get_data(as_text=True)
+    assert 'class="unit">kg<' in page and 'class="req"' in page
+    dm = client.get(f"/studies/MINI/subjects/{subject}/events/SCREEN/forms/DM").get_data(as_text=True)
+    assert 'data-item="CHILDPOT"' in dm and "data-conditions=" in dm
+
+
+def test_saving_through_the_page_goes_through_the_write_path(client, as_user):
+    staff = as_user("staff01")
+    subject = staff.register()
+    login(client, "staff01")
+    url = f"/studies/MINI/subjects/{subject}/events/SCREEN/forms/VS"
+    page = client.get(url).get_data(as_text=True)
+    response = client.post(url, data={"csrf_token": token_in(page), "version": "0", "VSDTC": "2026-01-05",
+                                      "HEIGHT": "170", "WEIGHT": "70.5", "MEASURED_AT": "2026-01-05T16:30"})
+    assert response.status_code == 302
+    record = staff.get(staff.record_path(subject, "SCREEN", "VS")).get_json()
+    assert record["data"] == {"VSDTC": "2026-01-05", "HEIGHT": 170, "WEIGHT": 70.5,
+                              "MEASURED_AT": "2026-01-05T08:30:00Z"}  # site 01 is Asia/Shanghai
+    assert record["status"] == "complete" and record["derived"]["DOUBLE_WEIGHT"] == 141.0
+
+
+def test_a_change_through_the_page_needs_a_reason_and_shows_the_error(client, as_user):
+    staff = as_user("staff01")
+    subject = staff.register()
+    staff.save(subject, "SCREEN", "VS", {"WEIGHT": 70})
+    login(client, "staff01")
+    url = f"/studies/MINI/subjects/{subject}/events/SCREEN/forms/VS"
+    page = client.get(url).get_data(as_text=True)
+    response = client.post(url, data={"csrf_token": token_in(page), "version": "1", "WEIGHT": "71"})
+    assert response.status_code == 400 and "reason for change" in response.get_data(as_text=True).lower()
+    response = client.post(url, data={"csrf_token": token_in(page), "version": "1", "WEIGHT": "71", "reason": "misread"})
+    assert response.status_code == 302
+    assert staff.get(staff.record_path(subject, "SCREEN", "VS")).get_json()["data"]["WEIGHT"] == 71
+
+
+def test_field_errors_are_shown_beside_the_item(client, as_user):
+    subject = as_user("staff01").register()
+    login(client, "staff01")
+    url = f"/studies/MINI/subjects/{subject}/events/SCREEN/forms/VS"
+    page = client.get(url).get_data(as_text=True)
+    response = client.post(url, data={"csrf_token": token_in(page), "version": "0", "HEIGHT": "900"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert re.search(r'data-item="HEIGHT"[^>]*>.*?class="field-error"', html, re.S)
+
+
+def test_rows_are_added_and_removed_on_the_page(client, as_user):
+    staff = as_user("staff01")
+    subject = staff.register()
+    login(client, "staff01")
+    url = f"/studies/MINI/subjects/{subject}/events/LOGS/forms/AE"
+    page = client.get(url).get_data(as_text=True)
+    token = token_in(page)
+    added = client.post(url, data={"csrf_token": token, "version": "0", "_add_row": "AE"}).get_data(as_text=True)
+    assert 'name="AE-0-AETERM"' in added
+    saved = client.post(url, data={"csrf_token": token, "version": "0", "AE-0-row_id": "", "AE-0-AETERM": "fever",
+                                   "AE-0-AESTDTC": "2026-01-02", "AE-1-AETERM": "rash", "AE-1-AESTDTC": "2026-01-03"})
+    assert saved.status_code == 302
+    rows = staff.get(staff.record_path(subject, "LOGS", "AE")).get_json()["data"]["AE"]
+    assert [r["AETERM"] for r in rows] == ["fever", "rash"]
+    page = client.get(url).get_data(as_text=True)
+    removed = client.post(url, data={"csrf_token": token, "version": "1", "AE-0-row_id": rows[0]["row_id"], "AE-0-AETERM": "fever",
+                                     "AE-0-AESTDTC": "2026-01-02", "AE-1-row_id": rows[1]["row_id"], "AE-1-AETERM": "rash",
+                                     "AE-1-AESTDTC": "2026-01-03", "_remove_row": "AE-0"}).get_data(as_text=True)
+    assert 'value="rash"' in removed and 'value="fever"' not in removed
+
+
+def test_script_in_data_and_reasons_is_escaped_on_every_page(client, as_user):
+    staff = as_user("staff01")
+    subject = staff.register()
+    evil = "<script>alert(1)</script>"
+    staff.save(subject, "SCREEN", "DM", {"NOTES": evil})
+    staff.save(subject, "SCREEN", "DM", {"NOTES": evil + "!"}, version=1, reason=evil)
+    login(client, "staff01")
+    for url in (f"/studies/MINI/subjects/{subject}/events/SCREEN/forms/DM",
+                f"/studies/MINI/subjects/{subject}/events/SCREEN/forms/DM/audit",
+                f"/studies/MINI/subjects/{subject}/audit"):
+        html = client.get(url).get_data(as_text=True)
+        assert evil not in html and "&lt;script&gt;" in html
+
+
+def test_pages_carry_security_headers(client):
+    response = client.get("/login")
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+
+
+def test_language_switch_shows_chinese_labels(client, as_user):
+    subject = as_user("staff01").register()
+    login(client, "staff01")
+    client.get("/lang/zh")
+    page = client.get(f"/studies/MINI/subjects/{subject}/events/SCREEN/forms/DM").get_data(as_text=True)
+    assert "人口学资料" in page and "出生日期" in page and "保存" in page
+
+
+def test_error_pages_leak_no_stack_trace(client):
+    login(client, "staff01")
+    response = client.get("/studies/NOPE/subjects")
+    assert response.status_code == 404 and "Traceback" not in response.get_data(as_text=True)
