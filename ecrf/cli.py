@@ -183,6 +183,75 @@ def audit_replay() -> None:
     click.echo(f"{count} record(s) rebuilt from the audit trail")
 
 
+# ------------------------------------------------------------------ checks and ranges
+
+
+@click.group("checks", cls=AppGroup)
+def checks_group() -> None:
+    """Edit checks."""
+
+
+@checks_group.command("run")
+@click.option("--study", "study_oid", default=None, help="study OID (default: every loaded study)")
+@click.option("--form", "form_oid", default=None, help="only records of this form")
+def checks_run(study_oid: str | None, form_oid: str | None) -> None:
+    """Re-run derivations and edit checks over existing data; opens and closes queries. Idempotent."""
+    from ecrf.records import Record, recheck_all
+    from ecrf.studies import loaded_studies, study_runtime
+
+    try:
+        studies = [study_runtime(study_oid)] if study_oid else [study_runtime(s.oid) for s in loaded_studies()]
+    except DomainError as error:
+        _fail(error)
+    for runtime in studies:
+        total = Record.objects(study=runtime.oid, **({"form": form_oid} if form_oid else {})).count()
+        with _progress(f"checking {runtime.oid}", total) as bar:
+            counts = recheck_all(runtime, form_oid, progress=bar.update)
+        summary = ", ".join(f"{n} {what}" for what, n in sorted(counts.items())) or "no records"
+        click.echo(f"{runtime.oid}: {summary}")
+
+
+@click.group("ranges", cls=AppGroup)
+def ranges_group() -> None:
+    """Site laboratory reference ranges."""
+
+
+@ranges_group.command("add")
+@click.option("--site", required=True)
+@click.option("--analyte", required=True, help="analyte code, e.g. ALT")
+@click.option("--unit", required=True)
+@click.option("--low", type=float, default=None)
+@click.option("--high", type=float, default=None)
+@click.option("--sex", type=click.Choice(["M", "F"]), default=None)
+@click.option("--age-min", type=int, default=None)
+@click.option("--age-max", type=int, default=None)
+@click.option("--valid-from", required=True, help="YYYY-MM-DD: applies to samples from this date")
+@click.option("--as", "acting", default="admin", help="data manager recorded as the author")
+def ranges_add(site, analyte, unit, low, high, sex, age_min, age_max, valid_from, acting) -> None:
+    """Add a site reference range (audited)."""
+    from ecrf.ranges import add_range
+    from ecrf.users import get_user
+
+    try:
+        entry = add_range(get_user(acting), site, analyte, unit, low, high, valid_from=valid_from,
+                          sex=sex, age_min=age_min, age_max=age_max)
+    except DomainError as error:
+        _fail(error)
+    click.echo(f"range {entry.range_id} added: {site} {analyte} {low}-{high} {unit} from {valid_from}")
+
+
+@ranges_group.command("list")
+@click.option("--site", default=None)
+def ranges_list(site: str | None) -> None:
+    """List site reference ranges."""
+    from ecrf.ranges import list_ranges
+
+    for entry in list_ranges(site):
+        flag = " (retired)" if entry.retired_at else ""
+        click.echo(f"{entry.range_id} {entry.site} {entry.analyte} {entry.sex or '*'} "
+                   f"{entry.low}-{entry.high} {entry.unit} from {entry.valid_from}{flag}")
+
+
 # ------------------------------------------------------------------ serve
 
 
@@ -211,7 +280,7 @@ def serve(host: str, port: int) -> None:
 
 def register_commands(app: Flask) -> None:
     """Attach the command groups to the app's CLI."""
-    for command in (study_group, users_group, sites_group, audit_group, serve):
+    for command in (study_group, users_group, sites_group, audit_group, checks_group, ranges_group, serve):
         app.cli.add_command(command)
 
 

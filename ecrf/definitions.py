@@ -312,6 +312,10 @@ class CompiledForm:
         """JSON pointers of required items that are shown and still empty."""
         return _missing(self.schema, self.items, data, "")
 
+    def hidden_items(self, data: dict) -> set[str]:
+        """JSON pointers of every item its condition hides for this data (rows included)."""
+        return set(_hidden(self.items, data, ""))
+
     def hidden_with_value(self, data: dict) -> list[str]:
         """JSON pointers of items that hold a value while their condition hides them."""
         return _hidden_filled(self.items, data, "")
@@ -343,6 +347,17 @@ def _hidden_filled(items: list[Item], data: dict, prefix: str) -> list[str]:
         elif item.kind == "group":
             for row in value:
                 found += _hidden_filled(item.children, row, f"{prefix}/{item.oid}/{row.get(ROW_ID)}")
+    return found
+
+
+def _hidden(items: list[Item], data: dict, prefix: str) -> list[str]:
+    found = []
+    for item in items:
+        if not is_shown(item, data):
+            found.append(f"{prefix}/{item.oid}")
+        elif item.kind == "group":
+            for row in data.get(item.oid) or []:
+                found += _hidden(item.children, row, f"{prefix}/{item.oid}/{row.get(ROW_ID)}")
     return found
 
 

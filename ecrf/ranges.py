@@ -1,6 +1,48 @@
-"""Reference (normal) ranges: the study's defaults, overridden per site."""
+"""Reference (normal) ranges: the study's defaults, overridden per site from a valid-from date.
+
+A range applies to one analyte, optionally one sex and an age band. For a
+subject, the entries of their site in force on the sample date win over the
+study's defaults; among candidates, one for the subject's sex beats one for
+both sexes, and the latest valid-from date wins.
+"""
 
 from __future__ import annotations
+
+import datetime as dt
+import re
+
+from bson import ObjectId
+from mongoengine import DateTimeField, Document, FloatField, IntField, StringField
+
+from audit import utc_now
+from ecrf.errors import FieldError, Invalid, NotFound
+from ecrf.roles import Action
+from ecrf.sites import get_site
+from ecrf.trail import record_admin_event
+
+ANALYTE = re.compile(r"^[A-Z][A-Z0-9_]*$")
+
+
+class LabRange(Document):
+    range_id = StringField(primary_key=True)
+    site = StringField(required=True)
+    analyte = StringField(required=True)
+    unit = StringField(required=True)
+    low = FloatField()
+    high = FloatField()
+    sex = StringField(choices=("M", "F", None))
+    age_min = IntField()
+    age_max = IntField()
+    valid_from = StringField(required=True)  # ISO date
+    retired_at = DateTimeField()
+    created_at = DateTimeField()
+    created_by = StringField()
+    meta = {"collection": "lab_ranges", "indexes": [("site", "analyte", "valid_from")]}
+
+    def as_dict(self) -> dict:
+        return {"id": self.range_id, "site": self.site, "analyte": self.analyte, "unit": self.unit,
+                "low": self.low, "high": self.high, "sex": self.sex, "age_min": self.age_min,
+                "age_max": self.age_max, "valid_from": self.valid_from, "retired": self.retired_at is not None}
 
 
 def _applies(entry: dict, sex: str | None, age: float | None) -> bool:
@@ -14,18 +56,87 @@ def _applies(entry: dict, sex: str | None, age: float | None) -> bool:
     return True
 
 
-def ranges_for(study: dict, site: str | None, sex: str | None, age: float | None, on_date: str | None = None) -> dict:
-    """``{analyte: {"low", "high", "unit"}}`` in force for this subject.
-
-    Entries for the subject's sex beat entries for both sexes.
-    """
+def _best(entries: list[dict], sex: str | None, age: float | None) -> dict[str, dict]:
     found: dict[str, dict] = {}
-    for entry in study.get("lab_ranges", []):
+    for entry in entries:
         if not _applies(entry, sex, age):
             continue
-        current = found.get(entry["analyte"])
-        if current is None or (entry.get("sex") and not current.get("_sex")):
-            found[entry["analyte"]] = {"low": entry.get("low"), "high": entry.get("high"),
-                                       "unit": entry["unit"], "_sex": entry.get("sex")}
-    return {analyte: {k: v for k, v in r.items() if not k.startswith("_") and v is not None}
-            for analyte, r in found.items()}
+        key = entry["analyte"]
+        rank = (1 if entry.get("sex") else 0, entry.get("valid_from") or "")
+        if key not in found or rank >= found[key]["_rank"]:
+            found[key] = {**entry, "_rank": rank}
+    return found
+
+
+def _shape(entry: dict) -> dict:
+    shaped = {"unit": entry["unit"]}
+    if entry.get("low") is not None:
+        shaped["low"] = shaped["lln"] = entry["low"]
+    if entry.get("high") is not None:
+        shaped["high"] = shaped["uln"] = entry["high"]
+    return shaped
+
+
+def ranges_for(study: dict, site: str | None, sex: str | None, age: float | None, on_date: str | None = None) -> dict:
+    """``{analyte: {"low", "high", "lln", "uln", "unit"}}`` in force for this subject on that date."""
+    chosen = _best(study.get("lab_ranges", []), sex, age)
+    if site:
+        today = on_date[:10] if isinstance(on_date, str) else utc_now().date().isoformat()
+        site_entries = [
+            r for r in LabRange.objects(site=site, retired_at=None, valid_from__lte=today).as_pymongo()
+        ]
+        chosen.update(_best(site_entries, sex, age))
+    return {analyte: _shape(entry) for analyte, entry in chosen.items()}
+
+
+def add_range(user, site: str, analyte: str, unit: str, low: float | None, high: float | None, *,
+              valid_from: str, sex: str | None = None, age_min: int | None = None, age_max: int | None = None) -> LabRange:
+    """Add a site reference range (data managers); audited. Refuses nonsense with the field named."""
+    from ecrf.subjects import require
+
+    require(user, Action.MANAGE_RANGES)
+    get_site(site)
+    errors = []
+    if not isinstance(analyte, str) or not ANALYTE.match(analyte):
+        errors.append(FieldError("/analyte", "analyte code: A-Z, 0-9, _"))
+    if not isinstance(unit, str) or not unit.strip():
+        errors.append(FieldError("/unit", "unit is required"))
+    for name, value in (("low", low), ("high", high)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            errors.append(FieldError(f"/{name}", "must be a number"))
+    if low is None and high is None:
+        errors.append(FieldError("/high", "give a low or a high limit"))
+    elif isinstance(low, (int, float)) and isinstance(high, (int, float)) and low > high:
+        errors.append(FieldError("/low", "low is above high"))
+    if sex not in (None, "M", "F"):
+        errors.append(FieldError("/sex", "M, F or empty"))
+    try:
+        dt.date.fromisoformat(valid_from)
+    except (TypeError, ValueError):
+        errors.append(FieldError("/valid_from", "a date YYYY-MM-DD"))
+    if errors:
+        raise Invalid("invalid reference range", errors)
+    entry = LabRange(range_id=str(ObjectId()), site=site, analyte=analyte, unit=unit.strip(),
+                     low=low, high=high, sex=sex, age_min=age_min, age_max=age_max, valid_from=valid_from,
+                     created_at=utc_now(), created_by=user.username).save(force_insert=True)
+    record_admin_event(f"ranges/{site}", user.username, "range_added", entry.as_dict(), context={"site": site})
+    return entry
+
+
+def retire_range(user, range_id: str) -> LabRange:
+    """Retire a site range (it stays stored and audited; it no longer applies)."""
+    from ecrf.subjects import require
+
+    require(user, Action.MANAGE_RANGES)
+    entry = LabRange.objects(range_id=range_id).first()
+    if entry is None or entry.retired_at is not None:
+        raise NotFound(f"no active range {range_id!r}")
+    entry.update(set__retired_at=utc_now())
+    record_admin_event(f"ranges/{entry.site}", user.username, "range_retired", {"id": range_id}, context={"site": entry.site})
+    return entry.reload()
+
+
+def list_ranges(site: str | None = None) -> list[LabRange]:
+    """Site ranges, newest first."""
+    query = {"site": site} if site else {}
+    return list(LabRange.objects(**query).order_by("site", "analyte", "-valid_from"))

@@ -15,10 +15,12 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from mongoengine import DictField, Document, IntField, StringField, DateTimeField
+from mongoengine import DateTimeField, DictField, Document, IntField, ListField, StringField
 from pymongo.errors import DuplicateKeyError
 
-from audit import StaleVersion, diff, fold
+import logging
+
+from audit import StaleVersion, diff, fold, utc_now
 from ecrf.definitions import ROW_ID, CompiledForm
 from ecrf.errors import (
     Conflict, FieldError, Invalid, Locked, NotFound, ReasonRequired,
@@ -30,8 +32,10 @@ from ecrf.studies import StudyRuntime
 from ecrf.subjects import Subject, get_subject, require
 from ecrf.trail import audit_store, record_stream
 
+log = logging.getLogger("ecrf")
+
 # Fields of a projection that its audit stream decides (the rest is identity).
-FOLDED = ("data", "derived", "status", "definition", "locked")
+FOLDED = ("data", "derived", "status", "definition", "flags", "locked")
 
 
 class Record(Document):
@@ -43,6 +47,7 @@ class Record(Document):
     form = StringField(required=True)
     data = DictField()
     derived = DictField()
+    flags = ListField(DictField())
     status = StringField()
     definition = StringField()
     locked = DictField()
@@ -309,6 +314,66 @@ def run_checks(form: CompiledForm, scope: Scope) -> tuple[list[Finding], list[di
     return findings, broken
 
 
+def range_flags(form: CompiledForm, data: dict, ranges: dict) -> list[dict]:
+    """``{"item", "flag": "H"|"L"}`` for each value outside the site's normal range."""
+    flags = []
+
+    def check(item, value, pointer):
+        limits = ranges.get(item.range_analyte or "")
+        if not limits or isinstance(value, bool) or not isinstance(value, (int, float)):
+            return
+        if "low" in limits and value < limits["low"]:
+            flags.append({"item": pointer, "flag": "L", "low": limits["low"], "high": limits.get("high")})
+        elif "high" in limits and value > limits["high"]:
+            flags.append({"item": pointer, "flag": "H", "low": limits.get("low"), "high": limits["high"]})
+
+    for item in form.items:
+        if item.kind == "group":
+            for row in data.get(item.oid) or []:
+                for child in item.children:
+                    if child.range_analyte:
+                        check(child, row.get(child.oid), f"/{item.oid}/{row.get(ROW_ID)}/{child.oid}")
+        elif item.range_analyte:
+            check(item, data.get(item.oid), f"/{item.oid}")
+    return flags
+
+
+def record_flags(form: CompiledForm, scope: Scope, findings: list[Finding]) -> list[dict]:
+    """What the record shows beside its items: range flags and warnings."""
+    flags = range_flags(form, scope.variables["data"], scope.variables["ranges"])
+    flags += [{"item": f.item, "flag": "warning", "check": f.check, "message": f.message}
+              for f in findings if f.severity == "warning"]
+    return flags
+
+
+def report_broken(study: StudyRuntime, form: CompiledForm, broken: list[dict], stream: str) -> None:
+    """Remember checks that failed to evaluate, for data managers to see; never raises."""
+    if not broken:
+        return
+    from ecrf.db import database
+
+    log.warning("broken edit checks in %s: %s", form.oid, broken)
+    try:
+        for entry in broken:
+            database().broken_checks.update_one(
+                {"_id": f"{study.oid}/{form.oid}/{entry['check']}"},
+                {"$set": {"study": study.oid, "form": form.oid, "check": entry["check"], "item": entry["item"],
+                          "error": entry["error"], "stream": stream, "at": utc_now()},
+                 "$inc": {"count": 1}},
+                upsert=True,
+            )
+    except Exception:  # reporting must never turn a save into an error
+        log.exception("could not record broken checks")
+
+
+def broken_checks(study: StudyRuntime) -> list[dict]:
+    """Checks of the study that failed to evaluate on some data, most recent first."""
+    from ecrf.db import database
+
+    return [{k: v for k, v in doc.items() if k != "_id"}
+            for doc in database().broken_checks.find({"study": study.oid}).sort("at", -1)]
+
+
 # ---------------------------------------------------------------- steps 6-7: append and project
 
 
@@ -401,7 +466,8 @@ def save_record(
     scope = build_scope(study, subject, event, form, new)
     derived = derive(form, scope)
     findings, broken = run_checks(form, scope)
-    state = {"derived": derived, "status": status, "definition": form.hash}
+    state = {"derived": derived, "status": status, "definition": form.hash,
+             "flags": record_flags(form, scope, findings)}
     unchanged = stored is not None and not changes and all(stored.get(k) == v for k, v in state.items())
     if unchanged:
         return SaveResult(stored, created=False, changed=False, findings=findings, missing=missing)
@@ -419,8 +485,43 @@ def save_record(
     except StaleVersion:
         raise Conflict("someone saved this record first; reload and try again") from None
     project(appended, identity)
+    report_broken(study, form, broken, stream)
+    sync_queries(study, form, identity, new, findings, f"change {appended['seq']} by {user.username}")
     record = Record._get_collection().find_one({"_id": stream})
     return SaveResult(record, created=stored is None, changed=True, findings=findings, missing=missing)
+
+
+def sync_queries(study: StudyRuntime, form: CompiledForm, identity: dict, data: dict, findings: list[Finding],
+                 change: str) -> dict:
+    """Open, auto-close and retire the record's queries after a write; never fails the write.
+
+    The write is already in the audit trail when this runs: a failure here is
+    logged and repaired by the next save or by ``ecrf checks run``.
+    """
+    from ecrf.queries import sync_system_queries
+
+    hidden = form.hidden_items(data)
+    for item in form.items:
+        if item.kind == "group":
+            present = {row.get(ROW_ID) for row in data.get(item.oid) or []}
+            hidden |= {f"/{item.oid}/{rid}" for rid in _queried_rows(identity, item.oid) - present}
+    try:
+        return sync_system_queries(study, identity, findings, hidden, actor="system", change=change)
+    except Exception:
+        log.exception("query sync failed for %s", identity)
+        return {}
+
+
+def _queried_rows(identity: dict, group: str) -> set[str]:
+    from ecrf.queries import OPEN_STATES, Query
+
+    prefix = f"/{group}/"
+    rows = set()
+    for query in Query.objects(study=identity["study"], subject=identity["subject"], event=identity["event"],
+                               form=identity["form"], state__in=list(OPEN_STATES)).only("item"):
+        if query.item.startswith(prefix):
+            rows.add(query.item[len(prefix):].split("/")[0])
+    return rows
 
 
 def get_record(study: StudyRuntime, user, subject_id: str, event_oid: str, form_oid: str) -> dict | None:
@@ -439,6 +540,54 @@ def record_history(study: StudyRuntime, user, subject_id: str, event_oid: str | 
         return store.events(record_stream(study.oid, subject.subject_id, event_oid, form_oid))
     query = {"context.study": study.oid, "context.subject": subject.subject_id}
     return list(store.collection.find(query, sort=[("at", 1), ("stream", 1), ("seq", 1)]))
+
+
+def recheck_record(study: StudyRuntime, stored: dict, actor: str = "system") -> str:
+    """Run a record's derivations and checks again (after a rule change); sync its queries.
+
+    Data never change. A record whose derived values or flags change gets a
+    ``recheck`` audit event; a locked record is left alone. Returns what
+    happened: ``locked``, ``unchanged`` or ``updated``.
+    """
+    if stored.get("locked"):
+        return "locked"
+    form = study.form(stored["form"])
+    event = study.event(stored["event"])
+    from ecrf.subjects import Subject
+
+    subject = Subject.objects(key=f"{study.oid}/{stored['subject']}").first()
+    data = stored.get("data") or {}
+    scope = build_scope(study, subject, event, form, data)
+    derived = derive(form, scope)
+    findings, broken = run_checks(form, scope)
+    status, _ = completeness(form, data)
+    state = {"derived": derived, "status": status, "definition": form.hash, "flags": record_flags(form, scope, findings)}
+    identity = {k: stored[k] for k in ("study", "subject", "site", "event", "form")}
+    report_broken(study, form, broken, stored["_id"])
+    outcome = "unchanged"
+    if any(stored.get(k) != v for k, v in state.items()):
+        try:
+            appended = audit_store().append(stored["_id"], stored["version"], actor=actor, action="recheck",
+                                            state=state, context=identity)
+        except StaleVersion:
+            return "conflict"
+        project(appended, identity)
+        outcome = "updated"
+    sync_queries(study, form, identity, data, findings, "checks re-run")
+    return outcome
+
+
+def recheck_all(study: StudyRuntime, form_oid: str | None = None, progress=None) -> dict:
+    """Re-run derivations and checks over every saved record of the study (optionally one form)."""
+    query = {"study": study.oid, **({"form": form_oid} if form_oid else {})}
+    counts: dict[str, int] = {}
+    for stored in Record._get_collection().find(query).sort("_id", 1):
+        stored = current(stored["_id"]) or stored
+        outcome = recheck_record(study, stored)
+        counts[outcome] = counts.get(outcome, 0) + 1
+        if progress:
+            progress(1)
+    return counts
 
 
 def replay_all(progress=None) -> int:

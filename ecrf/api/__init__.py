@@ -9,6 +9,7 @@ from flask import Blueprint, jsonify, request
 from ecrf.api import schemas
 from ecrf.auth import api_user, csrf
 from ecrf.errors import BadRequest, FieldError, Invalid, NotFound, UnsupportedMediaType
+from ecrf.queries import record_queries
 from ecrf.records import get_record, record_history, save_record
 from ecrf.roles import Action
 from ecrf.studies import loaded_studies, study_runtime
@@ -48,7 +49,8 @@ def record_json(record: dict, form) -> dict:
         "status": record.get("status"), "missing": form.missing_items(record.get("data") or {}),
         "version": record.get("version", 0), "definition": record.get("definition"),
         "updated_at": iso(record.get("updated_at")), "updated_by": record.get("updated_by"),
-        "queries": [],
+        "flags": record.get("flags") or [],
+        "queries": [q.as_dict() for q in record_queries(record["study"], record["subject"], record["event"], record["form"])],
     }
 
 
@@ -147,3 +149,71 @@ def openapi():
     from ecrf.api.openapi import spec
 
     return jsonify(spec())
+
+
+# ------------------------------------------------------------------ queries
+
+
+@api.get("/studies/<study>/queries")
+def queries(study: str):
+    from ecrf.queries import list_queries
+
+    user = api_user()
+    runtime = study_runtime(study)
+    filters = {k: request.args.get(k) for k in ("site", "subject", "event", "form", "item", "state", "origin")}
+    return jsonify([q.as_dict() for q in list_queries(runtime, user, **filters)])
+
+
+@api.post("/studies/<study>/queries")
+def create_query(study: str):
+    from ecrf.queries import raise_query
+
+    user = api_user()
+    runtime = study_runtime(study)
+    body = schemas.load(schemas.QueryCreate(), json_body())
+    query = raise_query(runtime, user, body["subject"], body["event"], body["form"], body["item"], body["text"])
+    return jsonify(query.as_dict()), 201
+
+
+@api.get("/studies/<study>/queries/<query_id>")
+def query_detail(study: str, query_id: str):
+    from ecrf.queries import get_query
+
+    user = api_user()
+    return jsonify(get_query(study_runtime(study), user, query_id).as_dict())
+
+
+@api.post("/studies/<study>/queries/<query_id>/replies")
+def query_reply(study: str, query_id: str):
+    from ecrf.queries import reply
+
+    user = api_user()
+    body = schemas.load(schemas.QueryText(), json_body())
+    return jsonify(reply(study_runtime(study), user, query_id, body.get("text")).as_dict())
+
+
+@api.post("/studies/<study>/queries/<query_id>/close")
+def query_close(study: str, query_id: str):
+    from ecrf.queries import close
+
+    user = api_user()
+    body = schemas.load(schemas.QueryText(), json_body() if request.content_length else {})
+    return jsonify(close(study_runtime(study), user, query_id, body.get("text")).as_dict())
+
+
+@api.post("/studies/<study>/queries/<query_id>/reopen")
+def query_reopen(study: str, query_id: str):
+    from ecrf.queries import reopen
+
+    user = api_user()
+    body = schemas.load(schemas.QueryText(), json_body())
+    return jsonify(reopen(study_runtime(study), user, query_id, body.get("text")).as_dict())
+
+
+@api.get("/studies/<study>/checks/broken")
+def broken_checks(study: str):
+    from ecrf.records import broken_checks as find_broken
+
+    user = api_user()
+    require(user, Action.MANAGE_QUERIES)
+    return jsonify([{**b, "at": iso(b["at"])} for b in find_broken(study_runtime(study))])

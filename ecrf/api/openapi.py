@@ -32,7 +32,8 @@ def spec() -> dict:
     doc.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     for name, schema in (("Problem", schemas.Problem), ("SubjectCreate", schemas.SubjectCreate),
                          ("Subject", schemas.Subject), ("RecordWrite", schemas.RecordWrite),
-                         ("Record", schemas.RecordOut), ("AuditEvent", schemas.AuditEvent)):
+                         ("Record", schemas.RecordOut), ("AuditEvent", schemas.AuditEvent),
+                         ("QueryCreate", schemas.QueryCreate), ("QueryText", schemas.QueryText), ("Query", schemas.QueryOut)):
         doc.components.schema(name, schema=schema)
     errors = lambda *codes: {c: _ERRORS[c] for c in codes}  # noqa: E731
     base = "/api/v1/studies"
@@ -59,6 +60,24 @@ def spec() -> dict:
         "get": {"summary": "Audit events of one form instance", "responses": {"200": _json({"type": "array", "items": "AuditEvent"}) | {"description": "events"}, **errors("401", "404")}}})
     doc.path(path=f"{base}/{_S}/subjects/{_SUBJ}/audit", parameters=_params("study", "subject"), operations={
         "get": {"summary": "The subject's audit events, oldest first", "responses": {"200": _json({"type": "array", "items": "AuditEvent"}) | {"description": "events"}, **errors("401", "404")}}})
+    queries = f"{base}/{_S}/queries"
+    doc.path(path=queries, parameters=_params("study"), operations={
+        "get": {"summary": "Queries the caller may see",
+                "parameters": [{"name": n, "in": "query", "schema": {"type": "string"}}
+                               for n in ("site", "subject", "event", "form", "item", "state", "origin")],
+                "responses": {"200": _json({"type": "array", "items": "Query"}) | {"description": "queries"}, **errors("401", "403", "404")}},
+        "post": {"summary": "Raise a manual query (monitor, data manager)", "requestBody": _json("QueryCreate"),
+                 "responses": {"201": _json("Query") | {"description": "raised"}, **errors("400", "401", "403", "404", "409", "415", "422")}}})
+    doc.path(path=f"{queries}/{{query_id}}", parameters=_params("study", "query_id"), operations={
+        "get": {"summary": "One query with its thread", "responses": {"200": _json("Query") | {"description": "query"}, **errors("401", "404")}}})
+    for verb, summary in (("replies", "Answer (site staff, investigator)"), ("close", "Close (monitor, data manager)"),
+                          ("reopen", "Reopen (monitor, data manager)")):
+        doc.path(path=f"{queries}/{{query_id}}/{verb}", parameters=_params("study", "query_id"), operations={
+            "post": {"summary": summary, "requestBody": _json("QueryText"),
+                     "responses": {"200": _json("Query") | {"description": "done"}, **errors("400", "401", "403", "404", "409", "415", "422")}}})
+    doc.path(path=f"{base}/{_S}/checks/broken", parameters=_params("study"), operations={
+        "get": {"summary": "Edit checks that failed to evaluate (monitors, data managers)",
+                "responses": {"200": {"description": "broken checks"}, **errors("401", "403", "404")}}})
     result = doc.to_dict()
     result["security"] = [{"bearer": []}]
     return result

@@ -97,3 +97,33 @@ def _field_errors(messages, prefix: str = "") -> list[FieldError]:
             else:
                 errors.append(FieldError(prefix or "/", str(message)))
     return errors
+
+
+class QueryCreate(Schema):
+    class Meta:
+        unknown = RAISE
+
+    subject = fields.String(required=True)
+    event = fields.String(required=True)
+    form = fields.String(required=True)
+    item = fields.String(required=True, metadata={"description": "JSON pointer, e.g. /ALT or /AE/<row_id>/AETERM"})
+    text = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+
+
+class QueryText(Schema):
+    class Meta:
+        unknown = RAISE
+
+    text = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=4000))
+
+
+class QueryOut(Schema):
+    id = fields.String()
+    subject = fields.String()
+    event = fields.String()
+    form = fields.String()
+    item = fields.String()
+    origin = fields.String()
+    check = fields.String(allow_none=True)
+    state = fields.String()
+    messages = fields.List(fields.Dict())

@@ -1,0 +1,248 @@
+"""Queries: field-level discrepancies with their message thread and workflow.
+
+A query points at one item of one record (row id included). System queries
+come from edit checks and close themselves when the data no longer fail;
+manual ones are raised by monitors and data managers. Every state change and
+message is an audit event on the query's own stream; nothing is deleted.
+
+    open --reply--> answered --close--> closed --reopen--> open
+    (any open or answered query on an item that becomes hidden) --> not_applicable
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from bson import ObjectId
+from mongoengine import DateTimeField, DictField, Document, IntField, ListField, StringField
+
+from audit import utc_now
+from ecrf.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
+from ecrf.roles import Action, may
+from ecrf.studies import StudyRuntime
+from ecrf.subjects import get_subject, require
+from ecrf.trail import audit_store
+
+OPEN_STATES = ("open", "answered")
+STATES = ("open", "answered", "closed", "not_applicable")
+MAX_TEXT = 4000
+
+
+class Query(Document):
+    query_id = StringField(primary_key=True)
+    study = StringField(required=True)
+    subject = StringField(required=True)
+    site = StringField(required=True)
+    event = StringField(required=True)
+    form = StringField(required=True)
+    item = StringField(required=True)
+    origin = StringField(required=True, choices=("system", "manual"))
+    check = StringField()
+    state = StringField(required=True, choices=STATES)
+    messages = ListField(DictField())
+    opened_at = DateTimeField()
+    closed_at = DateTimeField()
+    version = IntField(default=0)
+    meta = {
+        "collection": "queries",
+        "indexes": [("study", "subject", "event", "form", "state"), ("study", "site", "state"), ("study", "state", "opened_at")],
+    }
+
+    def as_dict(self) -> dict:
+        """The query as the API shows it."""
+        from ecrf.api import iso
+
+        return {
+            "id": self.query_id, "subject": self.subject, "site": self.site, "event": self.event,
+            "form": self.form, "item": self.item, "origin": self.origin, "check": self.check,
+            "state": self.state, "opened_at": iso(self.opened_at), "closed_at": iso(self.closed_at),
+            "age_days": self.age_days(),
+            "messages": [{"at": iso(m["at"]), "author": m["author"], "text": m["text"], "action": m.get("action")}
+                         for m in self.messages],
+        }
+
+    def age_days(self, now: dt.datetime | None = None) -> int:
+        """Whole days the query has been (or was) open."""
+        end = self.closed_at or now or utc_now()
+        start = self.opened_at
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=dt.timezone.utc)
+        if end.tzinfo is None:
+            end = end.replace(tzinfo=dt.timezone.utc)
+        return max((end - start).days, 0)
+
+
+def _transition(query: Query, actor: str, action: str, text: str | None, state: str, *, extra: dict | None = None) -> Query:
+    """Append the event for one state change or message and update the query."""
+    now = utc_now()
+    message = {"at": now, "author": actor, "text": text or "", "action": action}
+    event = audit_store().append(
+        f"query/{query.query_id}", query.version, actor=actor, action=f"query_{action}",
+        changes=[{"path": f"/messages/{len(query.messages)}", "old": None, "new": message},
+                 *([{"path": "/state", "old": query.state if query.version else None, "new": state}]
+                   if state != query.state or not query.version else [])],
+        state={"state": state, **(extra or {})},
+        context={"study": query.study, "subject": query.subject, "site": query.site, "event": query.event,
+                 "form": query.form, "item": query.item, "query": query.query_id},
+    )
+    update: dict[str, Any] = {"push__messages": message, "set__state": state, "set__version": event["seq"]}
+    if state in ("closed", "not_applicable"):
+        update["set__closed_at"] = now
+    elif query.version:
+        update["unset__closed_at"] = True
+    if query.version == 0:
+        query.messages, query.state, query.version = [message], state, event["seq"]
+        query.opened_at = now
+        query.save(force_insert=True)
+    else:
+        updated = Query.objects(query_id=query.query_id, version=query.version).update(**update)
+        if not updated:
+            raise Conflict("the query changed meanwhile; reload it")
+        query.reload()
+    return query
+
+
+def _text(text: Any, *, required: bool) -> str | None:
+    if text is None and not required:
+        return None
+    if not isinstance(text, str) or not text.strip():
+        raise Invalid("text is required", [FieldError("/text", "a message is required")])
+    if len(text) > MAX_TEXT:
+        raise Invalid("text too long", [FieldError("/text", f"at most {MAX_TEXT} characters")])
+    return text.strip()
+
+
+def open_query(study: StudyRuntime, subject: str, site: str, event: str, form: str, item: str, *,
+               actor: str, text: str, origin: str, check: str | None = None) -> Query:
+    """Open a new query (no permission check: callers decide who may)."""
+    query = Query(query_id=str(ObjectId()), study=study.oid, subject=subject, site=site, event=event, form=form,
+                  item=item, origin=origin, check=check, state="open", messages=[], version=0)
+    return _transition(query, actor, "opened", text, "open", extra={"origin": origin, "check": check})
+
+
+def raise_query(study: StudyRuntime, user, subject_id: str, event: str, form: str, item: Any, text: Any) -> Query:
+    """A monitor or data manager raises a manual query on one item of a saved record."""
+    require(user, Action.MANAGE_QUERIES)
+    subject = get_subject(study, user, subject_id)
+    _, compiled = study.form_in_event(event, form)
+    if not isinstance(item, str) or not _item_exists(compiled, item):
+        raise Invalid("unknown item", [FieldError("/item", f"{item!r} is not an item of {form}")])
+    text = _text(text, required=True)
+    from ecrf.records import current
+    from ecrf.trail import record_stream
+
+    if current(record_stream(study.oid, subject.subject_id, event, form)) is None:
+        raise Conflict("nothing is saved in that form yet; a query needs saved data")
+    return open_query(study, subject.subject_id, subject.site, event, form, item, actor=user.username,
+                      text=text, origin="manual")
+
+
+def _item_exists(form, pointer: str) -> bool:
+    parts = pointer.split("/")
+    if len(parts) < 2 or parts[0] != "":
+        return False
+    item = form.item_by_oid.get(parts[1])
+    if item is None:
+        return False
+    if len(parts) == 2:
+        return True
+    return item.kind == "group" and len(parts) == 4 and any(c.oid == parts[3] for c in item.children)
+
+
+def get_query(study: StudyRuntime, user, query_id: str) -> Query:
+    """The query if the user may see it; 404 otherwise."""
+    require(user, Action.VIEW_DATA)
+    query = Query.objects(query_id=query_id, study=study.oid).first() if ObjectId.is_valid(query_id) else None
+    if query is None or not user.sees_site(query.site):
+        raise NotFound(f"no query {query_id!r}")
+    return query
+
+
+def list_queries(study: StudyRuntime, user, **filters: Any) -> list[Query]:
+    """Queries the user may see, filtered by site, subject, event, form, item, state, origin."""
+    require(user, Action.VIEW_DATA)
+    criteria: dict[str, Any] = {"study": study.oid}
+    for key in ("site", "subject", "event", "form", "item", "state", "origin"):
+        value = filters.get(key)
+        if value:
+            criteria[key] = value
+    sites = user.site_filter()
+    if sites is not None:
+        if "site" in criteria and criteria["site"] not in sites:
+            return []
+        criteria.setdefault("site__in", sites)
+    return list(Query.objects(**criteria).order_by("opened_at"))
+
+
+def reply(study: StudyRuntime, user, query_id: str, text: Any) -> Query:
+    """Site staff or the investigator answer an open query."""
+    require(user, Action.ANSWER_QUERIES)
+    query = get_query(study, user, query_id)
+    text = _text(text, required=True)
+    if query.state not in OPEN_STATES:
+        raise Conflict(f"the query is {query.state}; only open or answered queries take replies")
+    return _transition(query, user.username, "answered", text, "answered")
+
+
+def close(study: StudyRuntime, user, query_id: str, text: Any = None) -> Query:
+    """A monitor or data manager closes an open or answered query."""
+    require(user, Action.MANAGE_QUERIES)
+    query = get_query(study, user, query_id)
+    text = _text(text, required=False)
+    if query.state not in OPEN_STATES:
+        raise Conflict(f"the query is already {query.state}")
+    return _transition(query, user.username, "closed", text, "closed")
+
+
+def reopen(study: StudyRuntime, user, query_id: str, text: Any) -> Query:
+    """A monitor or data manager reopens a closed query, saying why."""
+    require(user, Action.MANAGE_QUERIES)
+    query = get_query(study, user, query_id)
+    text = _text(text, required=True)
+    if query.state != "closed":
+        raise Conflict(f"only a closed query can be reopened; this one is {query.state}")
+    return _transition(query, user.username, "reopened", text, "open")
+
+
+def record_queries(study: str, subject: str, event: str, form: str, states=OPEN_STATES) -> list[Query]:
+    """The queries of one record in the given states, oldest first."""
+    return list(Query.objects(study=study, subject=subject, event=event, form=form, state__in=list(states))
+                .order_by("opened_at"))
+
+
+def sync_system_queries(study: StudyRuntime, identity: dict, findings: list, hidden: set[str], *,
+                        actor: str, change: str, lang_message=lambda m: m.get("en")) -> dict:
+    """Bring the record's queries in line with its latest check results.
+
+    Opens one query per failing (check, item) that has none open; closes each
+    open system query whose check now passes (naming the change that fixed
+    it); marks queries on items that became hidden as not applicable.
+    Returns counts of what it did.
+    """
+    done = {"opened": 0, "closed": 0, "not_applicable": 0}
+    failing = {(f.check, f.item): f for f in findings if f.severity == "query"}
+    existing = record_queries(study.oid, identity["subject"], identity["event"], identity["form"])
+    for query in existing:
+        if _is_hidden(query.item, hidden):
+            _transition(query, "system", "not_applicable", f"item no longer applies ({change})", "not_applicable")
+            done["not_applicable"] += 1
+        elif query.origin == "system" and (query.check, query.item) not in failing:
+            _transition(query, "system", "closed", f"closed automatically: the data now pass the check ({change})", "closed")
+            done["closed"] += 1
+    still_open = {(q.check, q.item) for q in existing if q.origin == "system" and (q.check, q.item) in failing
+                  and not _is_hidden(q.item, hidden)}
+    for key, finding in failing.items():
+        if key in still_open:
+            continue
+        text = finding.message.get("en", "")
+        if finding.message.get("zh"):
+            text = f"{text} / {finding.message['zh']}"
+        open_query(study, identity["subject"], identity["site"], identity["event"], identity["form"], finding.item,
+                   actor="system", text=text, origin="system", check=finding.check)
+        done["opened"] += 1
+    return done
+
+
+def _is_hidden(item: str, hidden: set[str]) -> bool:
+    return any(item == path or item.startswith(path + "/") for path in hidden)
