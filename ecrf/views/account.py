@@ -27,10 +27,11 @@ class LogoutForm(FlaskForm):
     pass
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None, default: str | None = None) -> str:
+    """``target`` when it is a path on this site, else ``default`` (no open redirects)."""
     if target and not urlparse(target).netloc and target.startswith("/") and not target.startswith("//"):
         return target
-    return url_for("subjects.home")
+    return default or url_for("subjects.home")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -48,7 +49,7 @@ def login():
         else:
             session.clear()
             login_user(user)
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(safe_next(request.args.get("next")))
     return render_template("login.html", form=form, error=error), (401 if error else 200)
 
 
@@ -66,4 +67,4 @@ def logout():
 def language(code: str):
     if code in LANGUAGES:
         session["lang"] = code
-    return redirect(_safe_next(request.args.get("next")))
+    return redirect(safe_next(request.args.get("next")))

@@ -8,6 +8,7 @@ from flask_login import login_required
 from ecrf.auth import web_user
 from ecrf.errors import DomainError
 from ecrf.i18n import current_language, translate
+from ecrf.queries import record_queries
 from ecrf.records import get_record, record_history, save_record
 from ecrf.roles import Action, may
 from ecrf.sites import site_timezone
@@ -77,8 +78,16 @@ def page(study: str, subject: str, event: str, form: str):
     else:
         wtform = cls(formdata=None, data=data_to_form(compiled, (record or {}).get("data") or {}, tz))
         wtform.version.data = str((record or {}).get("version", 0))
+    item_queries: dict[str, list] = {}
+    for query in record_queries(runtime.oid, found.subject_id, event, form, states=("open", "answered", "closed")):
+        item_queries.setdefault(query.item, []).append(query)
+    item_flags: dict[str, list] = {}
+    for flag in (record or {}).get("flags") or []:
+        item_flags.setdefault(flag["item"], []).append(flag)
+    can = {"answer": may(user.role, Action.ANSWER_QUERIES), "manage": may(user.role, Action.MANAGE_QUERIES)}
     return render_template(
         "record.html", study=runtime, subject=found, event=event_def, form=compiled, wtform=wtform,
+        item_queries=item_queries, item_flags=item_flags, can=can,
         record=record, errors=errors, field_errors=field_errors, editable=may(user.role, Action.ENTER_DATA) and not (record or {}).get("locked"),
         missing=compiled.missing_items((record or {}).get("data") or {}) if record else [],
     ), status

@@ -188,3 +188,49 @@ def test_error_pages_leak_no_stack_trace(client):
     login(client, "staff01")
     response = client.get("/studies/NOPE/subjects")
     assert response.status_code == 404 and "Traceback" not in response.get_data(as_text=True)
+
+
+def test_record_page_shows_flags_query_threads_and_lets_the_site_answer(client, as_user):
+    staff = as_user("staff01")
+    subject = staff.register()
+    staff.save(subject, "SCREEN", "LB", {"LBDTC": "2026-01-05", "ALT": 130})
+    login(client, "staff01")
+    url = f"/studies/MINI/subjects/{subject}/events/SCREEN/forms/LB"
+    page = client.get(url).get_data(as_text=True)
+    assert 'class="flag flag-H"' in page and "ALT above 3 x ULN" in page and "has-query" in page
+    qid = re.search(r'data-query="([0-9a-f]+)"', page).group(1)
+    answered = client.post(f"/studies/MINI/queries/{qid}/reply", data={"csrf_token": token_in(page), "text": "Repeat sample sent", "next": url})
+    assert answered.status_code == 302 and answered.headers["Location"].endswith(url)
+    assert staff.get(f"/studies/MINI/queries/{qid}").get_json()["state"] == "answered"
+    matrix = client.get(f"/studies/MINI/subjects/{subject}").get_data(as_text=True)
+    assert "⚑ 1" in matrix
+
+
+def test_monitor_raises_and_closes_a_query_from_the_pages(client, as_user):
+    staff = as_user("staff01")
+    subject = staff.register()
+    staff.save(subject, "SCREEN", "VS", {"WEIGHT": 70})
+    login(client, "mon01")
+    url = f"/studies/MINI/subjects/{subject}/events/SCREEN/forms/VS"
+    page = client.get(url).get_data(as_text=True)
+    assert "Raise query" in page and 'name="WEIGHT"' in page and "disabled" in page
+    client.post("/studies/MINI/queries", data={"csrf_token": token_in(page), "subject": subject, "event": "SCREEN",
+                                               "form": "VS", "item": "/WEIGHT", "text": "Source?", "next": url})
+    listing = client.get("/studies/MINI/queries?state=open").get_data(as_text=True)
+    qid = re.search(r'data-query="([0-9a-f]+)"', listing).group(1)
+    assert "Source?" in listing
+    client.post(f"/studies/MINI/queries/{qid}/close", data={"csrf_token": token_in(page), "next": url})
+    assert staff.get(f"/studies/MINI/queries/{qid}").get_json()["state"] == "closed"
+    forbidden = client.post(f"/studies/MINI/queries/{qid}/reply", data={"csrf_token": token_in(page), "text": "x", "next": url})
+    assert forbidden.status_code == 302
+    assert staff.get(f"/studies/MINI/queries/{qid}").get_json()["state"] == "closed"
+
+
+def test_query_actions_without_csrf_change_nothing(client, as_user):
+    staff = as_user("staff01")
+    subject = staff.register()
+    staff.save(subject, "SCREEN", "LB", {"LBDTC": "2026-01-05", "ALT": 130})
+    qid = staff.get(staff.record_path(subject, "SCREEN", "LB")).get_json()["queries"][0]["id"]
+    login(client, "staff01")
+    client.post(f"/studies/MINI/queries/{qid}/reply", data={"text": "no token"})
+    assert staff.get(f"/studies/MINI/queries/{qid}").get_json()["state"] == "open"

@@ -1,0 +1,72 @@
+"""Query pages: the filtered, aged list, and the actions on a thread (raise, answer, close, reopen)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import login_required
+from flask_wtf import FlaskForm
+
+from ecrf import queries as service
+from ecrf.auth import web_user
+from ecrf.errors import DomainError
+from ecrf.studies import study_runtime
+from ecrf.views.account import safe_next
+
+bp = Blueprint("queries", __name__)
+
+FILTERS = ("site", "subject", "event", "form", "state", "origin")
+
+
+@bp.get("/studies/<study>/queries")
+@login_required
+def index(study: str):
+    user = web_user()
+    runtime = study_runtime(study)
+    filters = {k: request.args.get(k) or None for k in FILTERS}
+    found = service.list_queries(runtime, user, **filters)
+    min_age = request.args.get("min_age", type=int)
+    if min_age:
+        found = [q for q in found if q.age_days() >= min_age]
+    return render_template("queries.html", study=runtime, queries=found, filters=filters, min_age=min_age)
+
+
+def _back(study: str) -> str:
+    return safe_next(request.form.get("next"), url_for("queries.index", study=study))
+
+
+@bp.post("/studies/<study>/queries")
+@login_required
+def raise_query(study: str):
+    user = web_user()
+    runtime = study_runtime(study)
+    if not FlaskForm().validate_on_submit():
+        flash("The form expired; try again.", "error")
+        return redirect(_back(study))
+    try:
+        service.raise_query(runtime, user, request.form.get("subject"), request.form.get("event"),
+                            request.form.get("form"), request.form.get("item"), request.form.get("text"))
+    except DomainError as error:
+        flash(f"{error.detail} " + " ".join(e.message for e in error.errors), "error")
+    else:
+        flash("Query raised", "success")
+    return redirect(_back(study))
+
+
+ACTIONS = {"reply": service.reply, "close": service.close, "reopen": service.reopen}
+
+
+@bp.post("/studies/<study>/queries/<query_id>/<action>")
+@login_required
+def act(study: str, query_id: str, action: str):
+    user = web_user()
+    runtime = study_runtime(study)
+    if action not in ACTIONS or not FlaskForm().validate_on_submit():
+        flash("The form expired or the action is unknown; try again.", "error")
+        return redirect(_back(study))
+    try:
+        ACTIONS[action](runtime, user, query_id, request.form.get("text") or None)
+    except DomainError as error:
+        flash(f"{error.detail} " + " ".join(e.message for e in error.errors), "error")
+    else:
+        flash({"reply": "Answer sent", "close": "Query closed", "reopen": "Query reopened"}[action], "success")
+    return redirect(_back(study))
