@@ -234,3 +234,26 @@ def test_query_actions_without_csrf_change_nothing(client, as_user):
     login(client, "staff01")
     client.post(f"/studies/MINI/queries/{qid}/reply", data={"text": "no token"})
     assert staff.get(f"/studies/MINI/queries/{qid}").get_json()["state"] == "open"
+
+
+def test_data_manager_adds_and_retires_a_site_range_in_the_ui(client, as_user):
+    login(client, "dm")
+    page = client.get("/studies/MINI/ranges").get_data(as_text=True)
+    response = client.post("/studies/MINI/ranges", data={"csrf_token": token_in(page), "site": "01", "analyte": "alt",
+                                                         "unit": "U/L", "low": "5", "high": "45", "sex": "",
+                                                         "valid_from": "2026-01-01"})
+    assert response.status_code == 302
+    page = client.get("/studies/MINI/ranges").get_data(as_text=True)
+    assert "<td>ALT</td>" in page and "<td>45.0</td>" in page
+    staff = as_user("staff01")
+    subject = staff.register()
+    assert staff.save(subject, "SCREEN", "LB", {"LBDTC": "2026-02-01", "ALT": 42}).get_json()["flags"] == []
+    range_id = re.search(r"/ranges/([0-9a-f]+)/retire", page).group(1)
+    client.post(f"/studies/MINI/ranges/{range_id}/retire", data={"csrf_token": token_in(page)})
+    assert staff.save(subject, "SCREEN", "LB", {"LBDTC": "2026-02-01", "ALT": 43}, version=1, reason="x").get_json()["flags"][0]["flag"] == "H"
+
+
+def test_only_data_managers_manage_ranges_and_see_broken_checks(client):
+    login(client, "staff01")
+    assert client.get("/studies/MINI/ranges").status_code == 403
+    assert client.get("/studies/MINI/checks/broken").status_code == 403

@@ -1,0 +1,83 @@
+"""Data-management pages: site reference ranges and edit checks that failed to evaluate."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import login_required
+from flask_wtf import FlaskForm
+from wtforms import DateField, DecimalField, IntegerField, SelectField, StringField
+from wtforms.validators import DataRequired, Optional
+
+from ecrf import ranges as service
+from ecrf.auth import web_user
+from ecrf.errors import DomainError
+from ecrf.records import broken_checks
+from ecrf.roles import Action
+from ecrf.sites import Site
+from ecrf.studies import study_runtime
+from ecrf.subjects import require
+
+bp = Blueprint("ranges", __name__)
+
+
+class RangeForm(FlaskForm):
+    site = SelectField("Site", validators=[DataRequired()])
+    analyte = StringField("Analyte", validators=[DataRequired()])
+    unit = StringField("Unit", validators=[DataRequired()])
+    low = DecimalField("Low", places=None, validators=[Optional()])
+    high = DecimalField("High", places=None, validators=[Optional()])
+    sex = SelectField("Sex", choices=[("", "both"), ("M", "M"), ("F", "F")], validators=[Optional()])
+    age_min = IntegerField("Age from", validators=[Optional()])
+    age_max = IntegerField("Age to", validators=[Optional()])
+    valid_from = DateField("Valid from", validators=[DataRequired()])
+
+
+@bp.route("/studies/<study>/ranges", methods=["GET", "POST"])
+@login_required
+def index(study: str):
+    user = web_user()
+    runtime = study_runtime(study)
+    require(user, Action.MANAGE_RANGES)
+    form = RangeForm()
+    form.site.choices = [(s.code, f"{s.code} — {s.name}") for s in Site.objects.order_by("code")]
+    status = 200
+    if form.validate_on_submit():
+        try:
+            service.add_range(
+                user, form.site.data, form.analyte.data.strip().upper(), form.unit.data,
+                float(form.low.data) if form.low.data is not None else None,
+                float(form.high.data) if form.high.data is not None else None,
+                valid_from=form.valid_from.data.isoformat(), sex=form.sex.data or None,
+                age_min=form.age_min.data, age_max=form.age_max.data)
+        except DomainError as error:
+            flash(f"{error.detail}: " + "; ".join(f"{e.path} {e.message}" for e in error.errors), "error")
+            status = error.status
+        else:
+            flash("Range added", "success")
+            return redirect(url_for("ranges.index", study=study))
+    elif request.method == "POST":
+        status = 422
+    defaults = runtime.study.get("lab_ranges", [])
+    return render_template("ranges.html", study=runtime, form=form, ranges=service.list_ranges(),
+                           defaults=defaults), status
+
+
+@bp.post("/studies/<study>/ranges/<range_id>/retire")
+@login_required
+def retire(study: str, range_id: str):
+    user = web_user()
+    if FlaskForm().validate_on_submit():
+        try:
+            service.retire_range(user, range_id)
+        except DomainError as error:
+            flash(error.detail, "error")
+    return redirect(url_for("ranges.index", study=study))
+
+
+@bp.get("/studies/<study>/checks/broken")
+@login_required
+def broken(study: str):
+    user = web_user()
+    runtime = study_runtime(study)
+    require(user, Action.MANAGE_QUERIES)
+    return render_template("broken_checks.html", study=runtime, broken=broken_checks(runtime))
