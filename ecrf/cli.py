@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -275,6 +276,8 @@ def serve(host: str, port: int) -> None:
     elif settings.admin_password and not password:
         click.echo("admin user: admin  password: from ECRF_ADMIN_PASSWORD")
     app = current_app._get_current_object()
+    # SIGTERM ends like Ctrl-C, so the embedded database is stopped cleanly (atexit).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
 
 

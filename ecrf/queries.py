@@ -18,8 +18,8 @@ from bson import ObjectId
 from mongoengine import DateTimeField, DictField, Document, IntField, ListField, StringField
 
 from audit import utc_now
-from ecrf.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
-from ecrf.roles import Action, may
+from ecrf.errors import Conflict, FieldError, Invalid, Locked, NotFound
+from ecrf.roles import Action
 from ecrf.studies import StudyRuntime
 from ecrf.subjects import get_subject, require
 from ecrf.trail import audit_store
@@ -132,8 +132,11 @@ def raise_query(study: StudyRuntime, user, subject_id: str, event: str, form: st
     from ecrf.records import current
     from ecrf.trail import record_stream
 
-    if current(record_stream(study.oid, subject.subject_id, event, form)) is None:
+    stored = current(record_stream(study.oid, subject.subject_id, event, form))
+    if stored is None:
         raise Conflict("nothing is saved in that form yet; a query needs saved data")
+    if stored.get("locked"):
+        raise Locked(f"{form} at {event} is locked; no new query can be raised")
     return open_query(study, subject.subject_id, subject.site, event, form, item, actor=user.username,
                       text=text, origin="manual")
 
@@ -175,11 +178,22 @@ def list_queries(study: StudyRuntime, user, **filters: Any) -> list[Query]:
     return list(Query.objects(**criteria).order_by("opened_at"))
 
 
+def _refuse_if_locked(study: str, subject: str, event: str, form: str) -> None:
+    """Queries on a locked record cannot move (a frozen one still can)."""
+    from ecrf.records import current
+    from ecrf.trail import record_stream
+
+    stored = current(record_stream(study, subject, event, form))
+    if stored and stored.get("locked"):
+        raise Locked(f"{form} at {event} is locked; its queries cannot change")
+
+
 def reply(study: StudyRuntime, user, query_id: str, text: Any) -> Query:
     """Site staff or the investigator answer an open query."""
     require(user, Action.ANSWER_QUERIES)
     query = get_query(study, user, query_id)
     text = _text(text, required=True)
+    _refuse_if_locked(query.study, query.subject, query.event, query.form)
     if query.state not in OPEN_STATES:
         raise Conflict(f"the query is {query.state}; only open or answered queries take replies")
     return _transition(query, user.username, "answered", text, "answered")
@@ -190,6 +204,7 @@ def close(study: StudyRuntime, user, query_id: str, text: Any = None) -> Query:
     require(user, Action.MANAGE_QUERIES)
     query = get_query(study, user, query_id)
     text = _text(text, required=False)
+    _refuse_if_locked(query.study, query.subject, query.event, query.form)
     if query.state not in OPEN_STATES:
         raise Conflict(f"the query is already {query.state}")
     return _transition(query, user.username, "closed", text, "closed")
@@ -200,6 +215,7 @@ def reopen(study: StudyRuntime, user, query_id: str, text: Any) -> Query:
     require(user, Action.MANAGE_QUERIES)
     query = get_query(study, user, query_id)
     text = _text(text, required=True)
+    _refuse_if_locked(query.study, query.subject, query.event, query.form)
     if query.state != "closed":
         raise Conflict(f"only a closed query can be reopened; this one is {query.state}")
     return _transition(query, user.username, "reopened", text, "open")

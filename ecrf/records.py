@@ -35,7 +35,7 @@ from ecrf.trail import audit_store, record_stream
 log = logging.getLogger("ecrf")
 
 # Fields of a projection that its audit stream decides (the rest is identity).
-FOLDED = ("data", "derived", "status", "definition", "flags", "locked")
+FOLDED = ("data", "derived", "status", "definition", "flags", "sdv", "sdv_items", "signature", "frozen", "locked")
 
 
 class Record(Document):
@@ -50,6 +50,10 @@ class Record(Document):
     flags = ListField(DictField())
     status = StringField()
     definition = StringField()
+    sdv = DictField()
+    sdv_items = DictField()
+    signature = DictField()
+    frozen = DictField()
     locked = DictField()
     version = IntField(default=0)
     head = StringField()
@@ -451,8 +455,14 @@ def save_record(
     reason = (reason or "").strip() or None
     stream = record_stream(study.oid, subject.subject_id, event_oid, form_oid)
     stored = current(stream)
-    if stored and stored.get("locked"):
-        raise Locked(f"{form_oid} at {event_oid} is locked; no change is possible")
+    if stored and (stored.get("locked") or stored.get("frozen")):
+        raise Locked(f"{form_oid} at {event_oid} is {'locked' if stored.get('locked') else 'frozen'}; no change is possible")
+    if stored is None:
+        from ecrf.lifecycle import container_state
+
+        held = container_state(study.oid, subject.subject_id)
+        if held:
+            raise Locked(f"subject {subject.subject_id} is {held}; no new data can be entered")
     old = (stored or {}).get("data") or {}
     new = normalise(form, data, old)
     errors = validate(form, new)
@@ -471,6 +481,11 @@ def save_record(
     unchanged = stored is not None and not changes and all(stored.get(k) == v for k, v in state.items())
     if unchanged:
         return SaveResult(stored, created=False, changed=False, findings=findings, missing=missing)
+    if changes:
+        # A change to verified or signed data clears the verification and the signature.
+        state.update({key: None for key in ("sdv", "signature") if (stored or {}).get(key)})
+        if (stored or {}).get("sdv_items"):
+            state["sdv_items"] = {}
     if stored is not None and changes and not reason:
         raise ReasonRequired("a reason for change is required once a record has been saved",
                              [FieldError("/reason", "required for a change to saved data")])

@@ -210,6 +210,44 @@ def authenticate(username: str, password: str, *, lockout_attempts: int = 5, loc
     return user
 
 
+def confirm_password(user: User, password: str, *, lockout_attempts: int = 5, lockout_minutes: int = 15) -> None:
+    """Re-authenticate a signed-in user (signing): a wrong password counts toward lockout."""
+    authenticate(user.username, password, lockout_attempts=lockout_attempts, lockout_minutes=lockout_minutes)
+
+
+def change_password(user: User, current: str, new: str, *, min_length: int = 12, history: int = 5,
+                    actor: str | None = None) -> None:
+    """Set a new password: policy (length, not the username, not one of the last ``history``); audited."""
+    if current is not None and not password_matches(user, current):
+        raise NotAuthenticated("current password is wrong")
+    problems = password_problems(user.username, new, min_length)
+    recent = [user.password_hash, *(user.password_history or [])][:history]
+    for old_hash in recent:
+        try:
+            if old_hash and _hasher.verify(old_hash, new):
+                problems.append(f"password must differ from the last {history}")
+                break
+        except (VerificationError, InvalidHashError):
+            continue
+    if problems:
+        raise Invalid("password refused", [FieldError("/password", p) for p in problems])
+    User.objects(username=user.username).update(
+        set__password_hash=hash_password(new),
+        set__password_history=[h for h in recent if h][: max(history - 1, 0)],
+    )
+    record_admin_event(f"user/{user.username}", actor or user.username, "password_changed")
+
+
+def set_active(username: str, active: bool, *, actor: str = "system") -> User:
+    """Disable or re-enable a user; users are never deleted. Disabling revokes their tokens."""
+    user = get_user(username)
+    User.objects(username=username).update(set__active=active)
+    if not active:
+        ApiToken.objects(username=username, revoked_at=None).update(revoked_at=utc_now())
+    record_admin_event(f"user/{username}", actor, "user_enabled" if active else "user_disabled")
+    return user.reload()
+
+
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=dt.timezone.utc)

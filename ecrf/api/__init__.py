@@ -9,6 +9,7 @@ from flask import Blueprint, jsonify, request
 from ecrf.api import schemas
 from ecrf.auth import api_user, csrf
 from ecrf.errors import BadRequest, FieldError, Invalid, NotFound, UnsupportedMediaType
+from ecrf.lifecycle import lifecycle_state
 from ecrf.queries import record_queries
 from ecrf.records import get_record, record_history, save_record
 from ecrf.roles import Action
@@ -50,8 +51,18 @@ def record_json(record: dict, form) -> dict:
         "version": record.get("version", 0), "definition": record.get("definition"),
         "updated_at": iso(record.get("updated_at")), "updated_by": record.get("updated_by"),
         "flags": record.get("flags") or [],
+        "lifecycle": lifecycle_state(record),
+        "sdv": _stamp(record.get("sdv")), "sdv_items": {k: _stamp(v) for k, v in (record.get("sdv_items") or {}).items()},
+        "signature": _stamp(record.get("signature")), "frozen": _stamp(record.get("frozen")),
+        "locked": _stamp(record.get("locked")),
         "queries": [q.as_dict() for q in record_queries(record["study"], record["subject"], record["event"], record["form"])],
     }
+
+
+def _stamp(entry: dict | None) -> dict | None:
+    if not entry:
+        return None
+    return {k: iso(v) if isinstance(v, dt.datetime) else v for k, v in entry.items()}
 
 
 def event_json(event: dict) -> dict:
@@ -217,3 +228,6 @@ def broken_checks(study: str):
     user = api_user()
     require(user, Action.MANAGE_QUERIES)
     return jsonify([{**b, "at": iso(b["at"])} for b in find_broken(study_runtime(study))])
+
+
+from ecrf.api import review  # noqa: E402,F401  (registers the review and lock routes)

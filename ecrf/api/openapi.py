@@ -33,7 +33,9 @@ def spec() -> dict:
     for name, schema in (("Problem", schemas.Problem), ("SubjectCreate", schemas.SubjectCreate),
                          ("Subject", schemas.Subject), ("RecordWrite", schemas.RecordWrite),
                          ("Record", schemas.RecordOut), ("AuditEvent", schemas.AuditEvent),
-                         ("QueryCreate", schemas.QueryCreate), ("QueryText", schemas.QueryText), ("Query", schemas.QueryOut)):
+                         ("QueryCreate", schemas.QueryCreate), ("QueryText", schemas.QueryText), ("Query", schemas.QueryOut),
+                         ("SdvRequest", schemas.SdvRequest), ("SignRequest", schemas.SignRequest),
+                         ("ReasonRequest", schemas.ReasonRequest)):
         doc.components.schema(name, schema=schema)
     errors = lambda *codes: {c: _ERRORS[c] for c in codes}  # noqa: E731
     base = "/api/v1/studies"
@@ -78,6 +80,27 @@ def spec() -> dict:
     doc.path(path=f"{base}/{_S}/checks/broken", parameters=_params("study"), operations={
         "get": {"summary": "Edit checks that failed to evaluate (monitors, data managers)",
                 "responses": {"200": {"description": "broken checks"}, **errors("401", "403", "404")}}})
+    subject = f"{base}/{_S}/subjects/{_SUBJ}"
+    review = ("400", "401", "403", "404", "409", "415", "422", "423")
+    doc.path(path=f"{record}/sdv", parameters=_params("study", "subject", "event", "form"), operations={
+        "post": {"summary": "Source data verification (monitor)", "requestBody": _json("SdvRequest"),
+                 "responses": {"200": _json("Record") | {"description": "verified"}, **errors(*review)}}})
+    for path, names in ((f"{record}/sign", ("study", "subject", "event", "form")),
+                        (f"{subject}/events/{_REC}/sign", ("study", "subject", "event")),
+                        (f"{subject}/sign", ("study", "subject"))):
+        doc.path(path=path, parameters=_params(*names), operations={
+            "post": {"summary": "Electronic signature (investigator, password re-entered)", "requestBody": _json("SignRequest"),
+                     "responses": {"201": {"description": "signature manifest"}, **errors(*review)}}})
+    doc.path(path=f"{subject}/signatures", parameters=_params("study", "subject"), operations={
+        "get": {"summary": "The subject's signatures and whether each still holds",
+                "responses": {"200": {"description": "signatures"}, **errors("401", "404")}}})
+    for verb in ("lock", "unlock", "freeze", "unfreeze"):
+        for path, names in ((f"{record}/{verb}", ("study", "subject", "event", "form")),
+                            (f"{subject}/{verb}", ("study", "subject")), (f"{base}/{_S}/{verb}", ("study",))):
+            doc.path(path=path, parameters=_params(*names), operations={
+                "post": {"summary": f"{verb.capitalize()} (data manager){'; reason required' if verb == 'unlock' else ''}",
+                         "requestBody": _json("ReasonRequest"),
+                         "responses": {"200": {"description": "done"}, **errors(*review)}}})
     result = doc.to_dict()
     result["security"] = [{"bearer": []}]
     return result

@@ -127,3 +127,26 @@ class QueryOut(Schema):
     check = fields.String(allow_none=True)
     state = fields.String()
     messages = fields.List(fields.Dict())
+
+
+class SdvRequest(Schema):
+    class Meta:
+        unknown = RAISE
+
+    items = fields.List(fields.String(), load_default=None, allow_none=True,
+                        metadata={"description": "verify only these items (JSON pointers); omit for the whole form"})
+
+
+class SignRequest(Schema):
+    class Meta:
+        unknown = RAISE
+
+    password = fields.String(required=True, metadata={"description": "the signer re-enters their password"})
+    meaning = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+
+
+class ReasonRequest(Schema):
+    class Meta:
+        unknown = RAISE
+
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))

@@ -1,0 +1,94 @@
+"""API for review and lock: SDV, signatures, freeze and lock at record, visit, subject and study level."""
+
+from __future__ import annotations
+
+from flask import current_app, jsonify, request
+
+from ecrf import lifecycle
+from ecrf.api import api, json_body, record_json
+from ecrf.api import schemas
+from ecrf.auth import api_user
+from ecrf.records import get_record
+from ecrf.studies import study_runtime
+from ecrf.users import confirm_password
+
+RECORD = "/studies/<study>/subjects/<subject>/events/<event>/forms/<form>"
+SUBJECT = "/studies/<study>/subjects/<subject>"
+LOCKS = {"lock": ("locked", True), "unlock": ("locked", False), "freeze": ("frozen", True), "unfreeze": ("frozen", False)}
+
+
+def _body(schema) -> dict:
+    return schemas.load(schema, json_body() if request.content_length else {})
+
+
+def _password_check(user, password):
+    settings = current_app.config["ECRF"]
+    confirm_password(user, password, lockout_attempts=settings.lockout_attempts, lockout_minutes=settings.lockout_minutes)
+
+
+def _record_response(runtime, user, subject, event, form):
+    return jsonify(record_json(get_record(runtime, user, subject, event, form), runtime.form(form)))
+
+
+@api.post(RECORD + "/sdv")
+def record_sdv(study, subject, event, form):
+    user = api_user()
+    runtime = study_runtime(study)
+    body = _body(schemas.SdvRequest())
+    lifecycle.verify(runtime, user, subject, event, form, body.get("items"))
+    return _record_response(runtime, user, subject, event, form)
+
+
+def _sign(study, subject, event=None, form=None):
+    user = api_user()
+    runtime = study_runtime(study)
+    body = _body(schemas.SignRequest())
+    signature = lifecycle.sign(runtime, user, body.get("password"), subject_id=subject, event=event, form=form,
+                               meaning=body.get("meaning"), check_password=_password_check)
+    return jsonify(signature.as_dict(valid=True)), 201
+
+
+@api.post(RECORD + "/sign")
+def record_sign(study, subject, event, form):
+    return _sign(study, subject, event, form)
+
+
+@api.post(SUBJECT + "/events/<event>/sign")
+def event_sign(study, subject, event):
+    return _sign(study, subject, event)
+
+
+@api.post(SUBJECT + "/sign")
+def subject_sign(study, subject):
+    return _sign(study, subject)
+
+
+@api.get(SUBJECT + "/signatures")
+def subject_signatures(study, subject):
+    user = api_user()
+    return jsonify([s.as_dict() for s in lifecycle.signatures_of(study_runtime(study), user, subject)])
+
+
+def _lock(verb, study, subject=None, event=None, form=None):
+    user = api_user()
+    runtime = study_runtime(study)
+    body = _body(schemas.ReasonRequest())
+    kind, on = LOCKS[verb]
+    changed = lifecycle.set_lock(runtime, user, kind, on, subject_id=subject, event=event, form=form,
+                                 reason=body.get("reason"))
+    if form:
+        return _record_response(runtime, user, subject, event, form)
+    return jsonify({"action": verb, "records": changed})
+
+
+def _register_locks():
+    for verb in LOCKS:
+        api.add_url_rule(RECORD + f"/{verb}", f"record_{verb}",
+                         lambda verb=verb, **kw: _lock(verb, **kw), methods=["POST"])
+        api.add_url_rule(SUBJECT + f"/{verb}", f"subject_{verb}",
+                         lambda verb=verb, **kw: _lock(verb, **kw), methods=["POST"])
+        api.add_url_rule(f"/studies/<study>/{verb}", f"study_{verb}",
+                         lambda verb=verb, **kw: _lock(verb, **kw), methods=["POST"])
+
+
+_register_locks()
