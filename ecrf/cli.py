@@ -128,6 +128,47 @@ def users_revoke(username: str) -> None:
     click.echo(f"{revoke_tokens(username, actor='cli')} token(s) revoked")
 
 
+@users_group.command("disable")
+@click.argument("username")
+def users_disable(username: str) -> None:
+    """Disable a user (never deleted); revokes their tokens."""
+    from ecrf.users import set_active
+
+    try:
+        set_active(username, False, actor="cli")
+    except DomainError as error:
+        _fail(error)
+    click.echo(f"user {username} disabled")
+
+
+@users_group.command("enable")
+@click.argument("username")
+def users_enable(username: str) -> None:
+    """Re-enable a disabled user."""
+    from ecrf.users import set_active
+
+    try:
+        set_active(username, True, actor="cli")
+    except DomainError as error:
+        _fail(error)
+    click.echo(f"user {username} enabled")
+
+
+@users_group.command("password")
+@click.argument("username")
+def users_password(username: str) -> None:
+    """Set a user's password from standard input (policy and history apply)."""
+    from ecrf.users import change_password, get_user
+
+    settings = current_app.config["ECRF"]
+    try:
+        change_password(get_user(username), None, sys.stdin.readline().rstrip("\n"), actor="cli",
+                        min_length=settings.password_min_length, history=settings.password_history)
+    except DomainError as error:
+        _fail(error)
+    click.echo(f"password of {username} changed")
+
+
 @click.group("sites", cls=AppGroup)
 def sites_group() -> None:
     """Manage sites."""
@@ -253,6 +294,57 @@ def ranges_list(site: str | None) -> None:
                    f"{entry.low}-{entry.high} {entry.unit} from {entry.valid_from}{flag}")
 
 
+# ------------------------------------------------------------------ lock
+
+
+@click.group("lock", cls=AppGroup)
+def lock_group() -> None:
+    """Lock, unlock, freeze or unfreeze a study or a subject in bulk."""
+
+
+def _bulk_lock(study_oid: str, subject: str | None, unlock: bool, freeze: bool, reason: str | None, acting: str) -> None:
+    from ecrf.lifecycle import set_lock
+    from ecrf.records import Record
+    from ecrf.studies import study_runtime
+    from ecrf.users import get_user
+
+    try:
+        runtime = study_runtime(study_oid)
+        user = get_user(acting)
+        total = Record.objects(study=runtime.oid, **({"subject": subject} if subject else {})).count()
+        verb = ("unfreeze" if unlock else "freeze") if freeze else ("unlock" if unlock else "lock")
+        with _progress(f"{verb} {subject or runtime.oid}", total) as bar:
+            changed = set_lock(runtime, user, "frozen" if freeze else "locked", not unlock, subject_id=subject,
+                               reason=reason, progress=bar.update)
+    except DomainError as error:
+        _fail(error)
+    past = {"lock": "locked", "unlock": "unlocked", "freeze": "frozen", "unfreeze": "unfrozen"}[verb]
+    click.echo(f"{changed} record(s) {past}")
+
+
+@lock_group.command("study")
+@click.argument("study_oid")
+@click.option("--unlock", is_flag=True, help="unlock (or unfreeze with --freeze) instead")
+@click.option("--freeze", is_flag=True, help="freeze instead of lock")
+@click.option("--reason", default=None, help="required to unlock")
+@click.option("--as", "acting", required=True, help="the data manager acting")
+def lock_study(study_oid, unlock, freeze, reason, acting) -> None:
+    """Lock (or unlock, freeze) the whole study: the database lock."""
+    _bulk_lock(study_oid, None, unlock, freeze, reason, acting)
+
+
+@lock_group.command("subject")
+@click.argument("study_oid")
+@click.argument("subject")
+@click.option("--unlock", is_flag=True)
+@click.option("--freeze", is_flag=True)
+@click.option("--reason", default=None)
+@click.option("--as", "acting", required=True)
+def lock_subject(study_oid, subject, unlock, freeze, reason, acting) -> None:
+    """Lock (or unlock, freeze) one subject's casebook."""
+    _bulk_lock(study_oid, subject, unlock, freeze, reason, acting)
+
+
 # ------------------------------------------------------------------ serve
 
 
@@ -283,7 +375,7 @@ def serve(host: str, port: int) -> None:
 
 def register_commands(app: Flask) -> None:
     """Attach the command groups to the app's CLI."""
-    for command in (study_group, users_group, sites_group, audit_group, checks_group, ranges_group, serve):
+    for command in (study_group, users_group, sites_group, audit_group, checks_group, ranges_group, lock_group, serve):
         app.cli.add_command(command)
 
 

@@ -261,6 +261,10 @@ def set_lock(study: StudyRuntime, user, kind: str, on: bool, *, subject_id: str 
     entry = {**_now_entry(user), **({"reason": reason.strip()} if isinstance(reason, str) and reason.strip() else {})}
 
     def apply(record: dict) -> bool:
+        if kind == "frozen" and record.get("locked"):
+            if form:
+                raise Locked("the record is locked; unlock it before freezing or unfreezing")
+            return False
         if bool(record.get(kind)) == on:
             return False
         state = {kind: entry if on else None}

@@ -68,3 +68,36 @@ def language(code: str):
     if code in LANGUAGES:
         session["lang"] = code
     return redirect(safe_next(request.args.get("next")))
+
+
+class PasswordForm(FlaskForm):
+    current = PasswordField("Current password", validators=[DataRequired()])
+    new = PasswordField("New password", validators=[DataRequired()])
+    confirm = PasswordField("Repeat new password", validators=[DataRequired()])
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def password():
+    from ecrf.errors import DomainError
+    from ecrf.users import change_password
+
+    form = PasswordForm()
+    error, status = None, 200
+    if form.validate_on_submit():
+        settings = current_app.config["ECRF"]
+        if form.new.data != form.confirm.data:
+            error, status = "the new passwords differ", 422
+        else:
+            try:
+                change_password(current_user._get_current_object(), form.current.data, form.new.data,
+                                min_length=settings.password_min_length, history=settings.password_history)
+            except DomainError as exc:
+                error = "; ".join(e.message for e in exc.errors) or exc.detail
+                status = exc.status
+            else:
+                flash("Password changed", "success")
+                return redirect(url_for("subjects.home"))
+    elif request.method == "POST":
+        status = 400
+    return render_template("password.html", form=form, error=error), status

@@ -8,6 +8,7 @@ from flask_login import login_required
 from ecrf.auth import web_user
 from ecrf.errors import DomainError
 from ecrf.i18n import current_language, translate
+from ecrf.lifecycle import lifecycle_state
 from ecrf.queries import record_queries
 from ecrf.records import get_record, record_history, save_record
 from ecrf.roles import Action, may
@@ -84,11 +85,13 @@ def page(study: str, subject: str, event: str, form: str):
     item_flags: dict[str, list] = {}
     for flag in (record or {}).get("flags") or []:
         item_flags.setdefault(flag["item"], []).append(flag)
-    can = {"answer": may(user.role, Action.ANSWER_QUERIES), "manage": may(user.role, Action.MANAGE_QUERIES)}
+    can = {"answer": may(user.role, Action.ANSWER_QUERIES), "manage": may(user.role, Action.MANAGE_QUERIES),
+           "verify": may(user.role, Action.VERIFY), "sign": may(user.role, Action.SIGN), "lock": may(user.role, Action.LOCK)}
     return render_template(
         "record.html", study=runtime, subject=found, event=event_def, form=compiled, wtform=wtform,
         item_queries=item_queries, item_flags=item_flags, can=can,
-        record=record, errors=errors, field_errors=field_errors, editable=may(user.role, Action.ENTER_DATA) and not (record or {}).get("locked"),
+        record=record, errors=errors, field_errors=field_errors, tz=tz, lifecycle=lifecycle_state(record),
+        editable=may(user.role, Action.ENTER_DATA) and not (record or {}).get("locked") and not (record or {}).get("frozen"),
         missing=compiled.missing_items((record or {}).get("data") or {}) if record else [],
     ), status
 
@@ -114,3 +117,68 @@ def subject_audit(study: str, subject: str):
     events = record_history(runtime, user, subject)
     return render_template("audit.html", study=runtime, subject=found, events=events, event=None,
                            form=None, tz=site_timezone(found.site), item=None)
+
+
+def _settings():
+    from flask import current_app
+
+    return current_app.config["ECRF"]
+
+
+@bp.post(PAGE + "/review/<action>")
+@login_required
+def review(study: str, subject: str, event: str, form: str, action: str):
+    """SDV or signature from the form page (signing re-enters the password)."""
+    from flask_wtf import FlaskForm
+
+    from ecrf import lifecycle
+    from ecrf.users import confirm_password
+
+    user = web_user()
+    runtime = study_runtime(study)
+    back = url_for("records.page", study=study, subject=subject, event=event, form=form)
+    if not FlaskForm().validate_on_submit() or action not in ("sdv", "sign", "sign-visit"):
+        flash("The form expired; try again.", "error")
+        return redirect(back)
+    settings = _settings()
+
+    def check(u, password):
+        confirm_password(u, password, lockout_attempts=settings.lockout_attempts, lockout_minutes=settings.lockout_minutes)
+
+    try:
+        if action == "sdv":
+            lifecycle.verify(runtime, user, subject, event, form)
+            flash("Verified", "success")
+        else:
+            lifecycle.sign(runtime, user, request.form.get("password"), subject_id=subject, event=event,
+                           form=form if action == "sign" else None, check_password=check)
+            flash("Signed", "success")
+    except DomainError as error:
+        flash(f"{error.detail}", "error")
+    return redirect(back)
+
+
+@bp.post(PAGE + "/lock/<action>")
+@login_required
+def lock(study: str, subject: str, event: str, form: str, action: str):
+    """Lock, unlock (with reason), freeze or unfreeze one record from its page."""
+    from flask_wtf import FlaskForm
+
+    from ecrf import lifecycle
+
+    user = web_user()
+    runtime = study_runtime(study)
+    back = url_for("records.page", study=study, subject=subject, event=event, form=form)
+    kinds = {"lock": ("locked", True), "unlock": ("locked", False), "freeze": ("frozen", True), "unfreeze": ("frozen", False)}
+    if not FlaskForm().validate_on_submit() or action not in kinds:
+        flash("The form expired; try again.", "error")
+        return redirect(back)
+    kind, on = kinds[action]
+    try:
+        lifecycle.set_lock(runtime, user, kind, on, subject_id=subject, event=event, form=form,
+                           reason=request.form.get("reason") or None)
+    except DomainError as error:
+        flash(f"{error.detail} " + " ".join(e.message for e in error.errors), "error")
+    else:
+        flash({"lock": "Locked", "unlock": "Unlocked", "freeze": "Frozen", "unfreeze": "Unfrozen"}[action], "success")
+    return redirect(back)

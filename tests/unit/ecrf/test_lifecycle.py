@@ -1,0 +1,237 @@
+"""Review and lock: every transition for every role, signatures bound to content, locks on every write path."""
+
+import time
+
+import pytest
+
+from conftest import PASSWORD, PEOPLE
+
+
+@pytest.fixture
+def staff(as_user):
+    return as_user("staff01")
+
+
+@pytest.fixture
+def saved(staff):
+    subject = staff.register()
+    staff.save(subject, "SCREEN", "VS", {"VSDTC": "2026-01-05", "HEIGHT": 170, "WEIGHT": 70})
+    staff.save(subject, "SCREEN", "DM", {"SEX": "M", "BRTHDTC": "1980-01-01"})
+    return subject
+
+
+def record(api, subject, form="VS", event="SCREEN"):
+    return api.get(api.record_path(subject, event, form)).get_json()
+
+
+TRANSITIONS = {
+    "sdv": ("mon01", {}),
+    "sign": ("inv01", {"password": PASSWORD}),
+    "freeze": ("dm", {}),
+    "lock": ("dm", {}),
+}
+
+
+@pytest.mark.parametrize("action", TRANSITIONS)
+@pytest.mark.parametrize("name", PEOPLE)
+def test_each_record_transition_is_allowed_to_its_role_only(as_user, staff, saved, action, name):
+    allowed, body = TRANSITIONS[action]
+    if action == "sign" and name != allowed:
+        body = {"password": PASSWORD}
+    before = record(staff, saved)
+    response = as_user(name).post(staff.record_path(saved, "SCREEN", "VS") + f"/{action}", body)
+    after = record(staff, saved)
+    if name == allowed:
+        assert response.status_code in (200, 201), response.get_json()
+        assert after["version"] == before["version"] + 1
+        expected = {"sdv": "verified", "sign": "signed", "freeze": "frozen", "lock": "locked"}[action]
+        assert after["lifecycle"] == expected
+        audit = staff.get(staff.record_path(saved, "SCREEN", "VS") + "/audit").get_json()
+        assert audit[-1]["action"] == action and audit[-1]["actor"] == name
+    else:
+        assert response.status_code in (403, 404), (name, response.status_code)
+        assert after == before
+
+
+def test_unlock_needs_a_reason_returns_the_prior_state_and_clears_the_signature(as_user, staff, saved):
+    path = staff.record_path(saved, "SCREEN", "VS")
+    as_user("mon01").post(path + "/sdv", {})
+    as_user("inv01").post(path + "/sign", {"password": PASSWORD})
+    dm = as_user("dm")
+    dm.post(path + "/lock", {})
+    assert record(staff, saved)["lifecycle"] == "locked"
+    no_reason = dm.post(path + "/unlock", {})
+    assert no_reason.status_code == 422 and no_reason.get_json()["errors"][0]["path"] == "/reason"
+    assert dm.post(path + "/unlock", {"reason": "late lab correction"}).status_code == 200
+    after = record(staff, saved)
+    assert after["lifecycle"] == "verified" and after["signature"] is None and after["sdv"]["by"] == "mon01"
+    assert staff.get(path + "/audit").get_json()[-1]["reason"] == "late lab correction"
+
+
+def test_a_change_after_verification_and_signature_clears_both_and_voids_the_signature(as_user, staff, saved):
+    path = staff.record_path(saved, "SCREEN", "VS")
+    as_user("mon01").post(path + "/sdv", {})
+    signed = as_user("inv01").post(path + "/sign", {"password": PASSWORD})
+    assert signed.status_code == 201
+    manifest = signed.get_json()
+    assert manifest["printed_name"] == "Inv01" and manifest["meaning"].startswith("I attest")
+    assert manifest["valid"] is True
+    version = record(staff, saved)["version"]
+    staff.save(saved, "SCREEN", "VS", {"VSDTC": "2026-01-05", "HEIGHT": 170, "WEIGHT": 71}, version=version,
+               reason="scale error")
+    after = record(staff, saved)
+    assert after["sdv"] is None and after["signature"] is None and after["lifecycle"] == "complete"
+    signatures = as_user("inv01").get(f"/studies/MINI/subjects/{saved}/signatures").get_json()
+    assert [s["valid"] for s in signatures] == [False]
+
+
+def test_investigator_signs_a_visit_and_a_whole_casebook(as_user, staff, saved):
+    inv = as_user("inv01")
+    visit = inv.post(f"/studies/MINI/subjects/{saved}/events/SCREEN/sign", {"password": PASSWORD})
+    assert visit.status_code == 201 and visit.get_json()["scope"] == "event"
+    assert len(visit.get_json()["records"]) == 2
+    assert record(staff, saved, "DM")["lifecycle"] == "signed"
+    book = inv.post(f"/studies/MINI/subjects/{saved}/sign", {"password": PASSWORD, "meaning": "Casebook reviewed"})
+    assert book.get_json()["scope"] == "subject" and book.get_json()["meaning"] == "Casebook reviewed"
+
+
+def test_a_wrong_signing_password_signs_nothing_and_counts_toward_lockout(as_user, staff, saved):
+    inv = as_user("inv01")
+    path = staff.record_path(saved, "SCREEN", "VS")
+    for _ in range(4):
+        assert inv.post(path + "/sign", {"password": "wrong one"}).status_code == 401
+    assert record(staff, saved)["signature"] is None
+    inv.post(path + "/sign", {"password": "wrong one"})
+    locked_out = inv.post(path + "/sign", {"password": PASSWORD})
+    assert locked_out.status_code == 401 and "locked" in locked_out.get_json()["detail"]
+
+
+def test_freeze_stops_data_changes_but_not_queries(as_user, staff, saved):
+    path = staff.record_path(saved, "SCREEN", "VS")
+    as_user("dm").post(path + "/freeze", {})
+    assert staff.save(saved, "SCREEN", "VS", {"WEIGHT": 80}, version=2, reason="x").status_code == 423
+    raised = as_user("mon01").post("/studies/MINI/queries", {"subject": saved, "event": "SCREEN", "form": "VS",
+                                                             "item": "/WEIGHT", "text": "source?"})
+    assert raised.status_code == 201
+    assert staff.post(f"/studies/MINI/queries/{raised.get_json()['id']}/replies", {"text": "ok"}).status_code == 200
+    as_user("dm").post(path + "/unfreeze", {})
+    version = record(staff, saved)["version"]
+    assert staff.save(saved, "SCREEN", "VS", {"WEIGHT": 80}, version=version, reason="x").status_code == 200
+
+
+def test_subject_lock_refuses_new_records_too_and_unlocks_in_bulk(as_user, staff, saved):
+    dm = as_user("dm")
+    locked = dm.post(f"/studies/MINI/subjects/{saved}/lock", {})
+    assert locked.get_json() == {"action": "lock", "records": 2}
+    assert staff.save(saved, "SCREEN", "LB", {"ALT": 20}).status_code == 423
+    assert record(staff, saved, "DM")["lifecycle"] == "locked"
+    other = staff.register()
+    assert staff.save(other, "SCREEN", "LB", {"ALT": 20}).status_code == 201
+    assert dm.post(f"/studies/MINI/subjects/{saved}/unlock", {"reason": "query resolution"}).get_json()["records"] == 2
+    assert staff.save(saved, "SCREEN", "LB", {"ALT": 20}).status_code == 201
+
+
+def test_study_lock_and_unlock_of_the_whole_study(app, as_user, staff, saved):
+    second = as_user("staff02").register("02")
+    as_user("staff02").save(second, "SCREEN", "VS", {"WEIGHT": 60})
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["lock", "study", "MINI", "--as", "dm"])
+    assert result.exit_code == 0 and "3 record(s) locked" in result.output
+    assert staff.save(saved, "SCREEN", "VS", {"WEIGHT": 1}, version=2, reason="x").status_code == 423
+    assert as_user("staff02").save(second, "SCREEN", "DM", {"SEX": "M"}).status_code == 423
+    refused = runner.invoke(args=["lock", "study", "MINI", "--unlock", "--as", "dm"])
+    assert refused.exit_code == 1 and "/reason" in refused.output
+    result = runner.invoke(args=["lock", "study", "MINI", "--unlock", "--reason", "post-lock query", "--as", "dm"])
+    assert result.exit_code == 0 and "3 record(s) unlocked" in result.output
+    assert as_user("staff02").save(second, "SCREEN", "DM", {"SEX": "M"}).status_code == 201
+
+
+def test_checks_rerun_leaves_locked_records_alone(app, as_user, staff, saved):
+    as_user("dm").post(staff.record_path(saved, "SCREEN", "VS") + "/lock", {})
+    before = record(staff, saved)
+    result = app.test_cli_runner().invoke(args=["checks", "run"])
+    assert "1 locked" in result.output
+    assert record(staff, saved) == before
+
+
+# Every write endpoint, classified. A new write endpoint fails this test until it is added here,
+# so nothing can slip past the lock.
+WRITE_ENDPOINTS = {
+    "api.write_record": "record-data", "api.record_sdv": "record-review", "api.record_sign": "record-review",
+    "api.event_sign": "record-review", "api.subject_sign": "record-review",
+    "api.record_lock": "lock-control", "api.record_unlock": "lock-control", "api.record_freeze": "lock-control",
+    "api.record_unfreeze": "lock-control", "api.subject_lock": "lock-control", "api.subject_unlock": "lock-control",
+    "api.subject_freeze": "lock-control", "api.subject_unfreeze": "lock-control", "api.study_lock": "lock-control",
+    "api.study_unlock": "lock-control", "api.study_freeze": "lock-control", "api.study_unfreeze": "lock-control",
+    "api.create_query": "query", "api.query_reply": "query", "api.query_close": "query", "api.query_reopen": "query",
+    "api.create_subject": "subject", "records.page": "record-data", "records.review": "record-review",
+    "queries.raise_query": "query", "queries.act": "query", "subjects.index": "subject",
+    "auth.login": "account", "auth.logout": "account", "auth.password": "account",
+    "ranges.index": "ranges", "ranges.retire": "ranges", "records.lock": "lock-control",
+}
+
+
+def test_every_write_endpoint_is_classified(app):
+    writes = {rule.endpoint for rule in app.url_map.iter_rules() if rule.methods & {"POST", "PUT", "PATCH", "DELETE"}}
+    assert writes == set(WRITE_ENDPOINTS), (writes ^ set(WRITE_ENDPOINTS))
+
+
+def test_a_locked_record_refuses_every_write_that_touches_it(as_user, staff, saved):
+    path = staff.record_path(saved, "SCREEN", "VS")
+    monitor, inv, dm = as_user("mon01"), as_user("inv01"), as_user("dm")
+    qid = monitor.post("/studies/MINI/queries", {"subject": saved, "event": "SCREEN", "form": "VS",
+                                                 "item": "/WEIGHT", "text": "before lock"}).get_json()["id"]
+    dm.post(path + "/lock", {})
+    before = record(staff, saved)
+    attempts = {
+        "api.write_record": staff.save(saved, "SCREEN", "VS", {"WEIGHT": 90}, version=before["version"], reason="x"),
+        "api.record_sdv": monitor.post(path + "/sdv", {}),
+        "api.record_sign": inv.post(path + "/sign", {"password": PASSWORD}),
+        "api.event_sign": inv.post(f"/studies/MINI/subjects/{saved}/events/SCREEN/sign", {"password": PASSWORD}),
+        "api.subject_sign": inv.post(f"/studies/MINI/subjects/{saved}/sign", {"password": PASSWORD}),
+        "api.record_freeze": dm.post(path + "/freeze", {}),
+        "api.create_query": monitor.post("/studies/MINI/queries", {"subject": saved, "event": "SCREEN", "form": "VS",
+                                                                   "item": "/WEIGHT", "text": "x"}),
+        "api.query_reply": staff.post(f"/studies/MINI/queries/{qid}/replies", {"text": "x"}),
+        "api.query_close": monitor.post(f"/studies/MINI/queries/{qid}/close", {}),
+    }
+    for endpoint, response in attempts.items():
+        assert response.status_code == 423, (endpoint, response.status_code, response.get_json())
+    assert record(staff, saved) == before
+
+
+def test_idle_sessions_time_out(app, client):
+    from test_web import login
+
+    app.config["PERMANENT_SESSION_LIFETIME"] = 1
+    login(client, "staff01")
+    assert client.get("/studies/MINI/subjects").status_code == 200
+    time.sleep(2.1)
+    assert client.get("/studies/MINI/subjects").status_code == 302
+
+
+def test_password_policy_and_history(app):
+    with app.app_context():
+        from ecrf.errors import Invalid
+        from ecrf.users import change_password, get_user
+
+        user = get_user("staff01")
+        with pytest.raises(Invalid, match="password refused"):
+            change_password(user, PASSWORD, PASSWORD, min_length=8)
+        with pytest.raises(Invalid):
+            change_password(user, PASSWORD, "short", min_length=8)
+        with pytest.raises(Invalid):
+            change_password(user, PASSWORD, "my staff01 secret", min_length=8)
+        change_password(user, PASSWORD, "first new secret", min_length=8)
+        change_password(get_user("staff01"), "first new secret", "second new secret", min_length=8)
+        with pytest.raises(Invalid, match="password refused"):
+            change_password(get_user("staff01"), "second new secret", PASSWORD, min_length=8)
+
+
+def test_disabled_users_are_kept_not_deleted(app, as_user):
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["users", "disable", "staff01"]).exit_code == 0
+    assert as_user("staff01").get("/studies").status_code == 401
+    with app.app_context():
+        from ecrf.users import User
+        assert User.objects(username="staff01").first().active is False
