@@ -44,7 +44,8 @@ def connect(settings: Settings) -> pymongo.database.Database:
     if uri.startswith("mongomock://"):
         import mongomock
 
-        mongoengine.connect(settings.mongodb_db, host="mongodb://localhost", mongo_client_class=mongomock.MongoClient)
+        mongoengine.connect(settings.mongodb_db, host="mongodb://localhost", mongo_client_class=mongomock.MongoClient,
+                            uuidRepresentation="standard")
     else:
         mongoengine.connect(
             settings.mongodb_db,

@@ -84,6 +84,7 @@ class Item:
     children: list["Item"] = field(default_factory=list)
     conditions: list[dict] = field(default_factory=list)  # any one holding shows the item
     range_analyte: str | None = None
+    range_value: str | None = None  # derived value to compare with the range instead
 
     def label(self, lang: str) -> str:
         return self.labels.get(lang) or self.title
@@ -149,6 +150,7 @@ def _items(container: dict) -> list[Item]:
             children=_items(schema["items"]) if kind == "group" else [],
             conditions=conditions.get(oid, []),
             range_analyte=schema.get("x-ecrf-range"),
+            range_value=schema.get("x-ecrf-range-value"),
         ))
     return items
 
@@ -278,6 +280,10 @@ class Check:
         return "/*/" in self.item
 
 
+# records.EVENT.FORM... or get(records, 'EVENT.FORM...')
+_RECORD_REF = re.compile(r"records(?:\s*,\s*['\"]|\.)([A-Z][A-Z0-9_]*)\.([A-Z][A-Z0-9_]*)")
+
+
 class CompiledForm:
     """A form definition made ready for rendering and saving."""
 
@@ -304,6 +310,11 @@ class CompiledForm:
         for program in [d.program for d in self.derivations] + [c.program for c in self.checks]:
             references.update(program.variables())
         self.reads_records = "records" in references
+        self.reads_subject = bool(references & {"subject", "ranges"})
+        sources = [d.spec["expr"] for d in self.derivations] + [c.rule for c in self.checks]
+        self.record_refs = {
+            (match[0], match[1]) for source in sources for match in _RECORD_REF.findall(source)
+        }
 
     def label(self, lang: str) -> str:
         return self.labels.get(lang) or self.title
@@ -505,6 +516,10 @@ def _check_form(oid: str, form: dict, faults: Faults) -> None:
             compile_expression(spec["expr"])
         except ExpressionError as exc:
             faults.add(file, f"/x-ecrf-derived/{name}/expr", f"expression does not compile: {exc}")
+    for oid, item in schema["properties"].items():
+        target = item.get("x-ecrf-range-value")
+        if target and target not in schema.get("x-ecrf-derived", {}):
+            faults.add(file, f"/properties/{oid}/x-ecrf-range-value", f"no derived value {target!r}")
     check_ids = set()
     for index, check in enumerate(schema.get("x-ecrf-checks", [])):
         at = f"/x-ecrf-checks/{index}"

@@ -318,9 +318,14 @@ def run_checks(form: CompiledForm, scope: Scope) -> tuple[list[Finding], list[di
     return findings, broken
 
 
-def range_flags(form: CompiledForm, data: dict, ranges: dict) -> list[dict]:
-    """``{"item", "flag": "H"|"L"}`` for each value outside the site's normal range."""
+def range_flags(form: CompiledForm, data: dict, ranges: dict, derived: dict | None = None) -> list[dict]:
+    """``{"item", "flag": "H"|"L"}`` for each value outside the site's normal range.
+
+    An item with ``x-ecrf-range-value`` is compared through that derived value
+    (for example the value converted to the range's unit).
+    """
     flags = []
+    derived = derived or {}
 
     def check(item, value, pointer):
         limits = ranges.get(item.range_analyte or "")
@@ -337,14 +342,15 @@ def range_flags(form: CompiledForm, data: dict, ranges: dict) -> list[dict]:
                 for child in item.children:
                     if child.range_analyte:
                         check(child, row.get(child.oid), f"/{item.oid}/{row.get(ROW_ID)}/{child.oid}")
-        elif item.range_analyte:
-            check(item, data.get(item.oid), f"/{item.oid}")
+        elif item.range_analyte and data.get(item.oid) is not None:
+            value = derived.get(item.range_value) if item.range_value else data.get(item.oid)
+            check(item, value, f"/{item.oid}")
     return flags
 
 
 def record_flags(form: CompiledForm, scope: Scope, findings: list[Finding]) -> list[dict]:
     """What the record shows beside its items: range flags and warnings."""
-    flags = range_flags(form, scope.variables["data"], scope.variables["ranges"])
+    flags = range_flags(form, scope.variables["data"], scope.variables["ranges"], scope.variables["derived"])
     flags += [{"item": f.item, "flag": "warning", "check": f.check, "message": f.message}
               for f in findings if f.severity == "warning"]
     return flags
@@ -502,6 +508,7 @@ def save_record(
     project(appended, identity)
     report_broken(study, form, broken, stream)
     sync_queries(study, form, identity, new, findings, f"change {appended['seq']} by {user.username}")
+    recheck_dependents(study, subject.subject_id, event_oid, form_oid)
     record = Record._get_collection().find_one({"_id": stream})
     return SaveResult(record, created=stored is None, changed=True, findings=findings, missing=missing)
 
@@ -590,6 +597,38 @@ def recheck_record(study: StudyRuntime, stored: dict, actor: str = "system") -> 
         outcome = "updated"
     sync_queries(study, form, identity, data, findings, "checks re-run")
     return outcome
+
+
+def dependent_forms(study: StudyRuntime, event_oid: str, form_oid: str) -> set[str]:
+    """Forms whose derivations or checks read the given form instance (directly or via subject facts)."""
+    fact_sources = {tuple(path.split(".")[:2]) for path in study.study.get("subject_facts", {}).values()}
+    touches_facts = (event_oid, form_oid) in fact_sources
+    return {
+        oid for oid, form in study.forms.items()
+        if (event_oid, form_oid) in form.record_refs or (touches_facts and form.reads_subject)
+    }
+
+
+def recheck_dependents(study: StudyRuntime, subject_id: str, event_oid: str, form_oid: str) -> int:
+    """Re-derive and re-check the subject's other records that read what was just saved.
+
+    A baseline lab changes later grades; a consent or infusion date moves
+    every visit window; a pregnancy test answers the demographics check.
+    Never fails the save that triggered it.
+    """
+    forms = dependent_forms(study, event_oid, form_oid)
+    if not forms:
+        return 0
+    done = 0
+    try:
+        query = {"study": study.oid, "subject": subject_id, "form": {"$in": sorted(forms)}}
+        own = record_stream(study.oid, subject_id, event_oid, form_oid)
+        for stored in Record._get_collection().find(query):
+            if stored["_id"] != own and recheck_record(study, stored) == "updated":
+                done += 1
+    except Exception:
+        log.exception("re-checking records that depend on %s/%s failed", event_oid, form_oid)
+    return done
 
 
 def recheck_all(study: StudyRuntime, form_oid: str | None = None, progress=None) -> dict:

@@ -131,3 +131,31 @@ def _fast_password_hashing():
 
     ecrf.users._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     yield
+
+
+@pytest.fixture
+def cd7_app(tmp_path):
+    """An app on mongomock with the bundled CD7-CAR-T study."""
+    return make_app(tmp_path, "mongomock://", study=BUNDLED_STUDY)
+
+
+@pytest.fixture
+def cd7(cd7_app):
+    """``cd7("staff01")`` -> an :class:`Api` for the CD7 study."""
+    client = cd7_app.test_client()
+    return lambda name: Api(client, cd7_app.tokens[name], "CD7_CART_SAA")
+
+
+def token_in(html: str) -> str:
+    """The CSRF token of the first form on a page."""
+    import re
+
+    match = re.search(r'(?:id="csrf_token" name="csrf_token" type="hidden" value|name="csrf_token" value)="([^"]+)"', html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def login(client, username: str, password: str = PASSWORD):
+    """Sign in through the login page like a browser would."""
+    page = client.get("/login").get_data(as_text=True)
+    return client.post("/login", data={"username": username, "password": password, "csrf_token": token_in(page)})

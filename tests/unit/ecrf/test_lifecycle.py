@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from conftest import PASSWORD, PEOPLE
+from conftest import PASSWORD, PEOPLE, login
 
 
 @pytest.fixture
@@ -201,8 +201,6 @@ def test_a_locked_record_refuses_every_write_that_touches_it(as_user, staff, sav
 
 
 def test_idle_sessions_time_out(app, client):
-    from test_web import login
-
     app.config["PERMANENT_SESSION_LIFETIME"] = 1
     login(client, "staff01")
     assert client.get("/studies/MINI/subjects").status_code == 200

@@ -4,23 +4,7 @@ import re
 
 import pytest
 
-from conftest import PASSWORD
-
-
-def csrf_from(page: str) -> str:
-    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"', page).group(
-        1) or re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-
-
-def token_in(html: str) -> str:
-    match = re.search(r'(?:id="csrf_token" name="csrf_token" type="hidden" value|name="csrf_token" value)="([^"]+)"', html)
-    assert match, "no CSRF token on the page"
-    return match.group(1)
-
-
-def login(client, username, password=PASSWORD):
-    page = client.get("/login").get_data(as_text=True)
-    return client.post("/login", data={"username": username, "password": password, "csrf_token": token_in(page)})
+from conftest import PASSWORD, login, token_in
 
 
 def test_pages_need_login(client):
