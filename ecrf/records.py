@@ -463,6 +463,8 @@ def save_record(
     stored = current(stream)
     if stored and (stored.get("locked") or stored.get("frozen")):
         raise Locked(f"{form_oid} at {event_oid} is {'locked' if stored.get('locked') else 'frozen'}; no change is possible")
+    if subject.status == "screen_failed" and event_oid not in study.study.get("enrollment", {}).get("screening_events", []):
+        raise Conflict(f"subject {subject.subject_id} failed screening; only screening data can be entered")
     if stored is None:
         from ecrf.lifecycle import container_state
 
@@ -510,6 +512,7 @@ def save_record(
     sync_queries(study, form, identity, new, findings, f"change {appended['seq']} by {user.username}")
     recheck_dependents(study, subject.subject_id, event_oid, form_oid)
     record = Record._get_collection().find_one({"_id": stream})
+    update_enrollment(study, subject, event_oid, form_oid, record, user.username)
     return SaveResult(record, created=stored is None, changed=True, findings=findings, missing=missing)
 
 
@@ -597,6 +600,31 @@ def recheck_record(study: StudyRuntime, stored: dict, actor: str = "system") -> 
         outcome = "updated"
     sync_queries(study, form, identity, data, findings, "checks re-run")
     return outcome
+
+
+def update_enrollment(study: StudyRuntime, subject: Subject, event_oid: str, form_oid: str, record: dict,
+                      actor: str) -> str:
+    """Move the subject to ``enrolled`` or ``screen_failed`` when its eligibility value changes (audited)."""
+    rule = study.study.get("enrollment")
+    if not rule:
+        return subject.status
+    event, form, name = rule["eligibility"].split(".")
+    if (event, form) != (event_oid, form_oid):
+        return subject.status
+    value = {**(record.get("data") or {}), **(record.get("derived") or {})}.get(name)
+    status = {True: "enrolled", False: "screen_failed"}.get(value, "screening")
+    if status != subject.status:
+        from ecrf.trail import subject_stream
+
+        stream = subject_stream(study.oid, subject.subject_id)
+        head = audit_store().head(stream)
+        audit_store().append(stream, head["seq"] if head else 0, actor=actor, action="subject_status",
+                             changes=[{"path": "/status", "old": subject.status, "new": status}],
+                             state={"status": status}, head=head,
+                             context={"study": study.oid, "subject": subject.subject_id, "site": subject.site})
+        Subject.objects(key=subject.key).update(set__status=status)
+        subject.status = status
+    return status
 
 
 def dependent_forms(study: StudyRuntime, event_oid: str, form_oid: str) -> set[str]:
