@@ -182,3 +182,12 @@ def test_infusion_must_follow_lymphodepletion_and_visits_keep_their_windows(staf
     assert "LBDTC_WINDOW" not in [q["check"] for q in d21_ok["queries"]]   # day 23 = 21 + 2
     d28_late = save(staff, subject, "D28", "LB_HEM", {"LBDTC": "2026-03-05", "HGB": 100, "WBC": 4, "NEUT": 2, "LYM": 1, "PLAT": 160, "RETI": 50})
     assert "LBDTC_WINDOW" in [q["check"] for q in d28_late["queries"]]     # day 32 > 28 + 3
+
+
+def test_missing_inputs_leave_derived_values_absent_without_error(staff, subject):
+    body = save(staff, subject, "SCREEN", "LB_CHEM", {"LBDTC": "2026-01-11", "AST": 20})
+    assert body["derived"] == {"AST_GRADE": 0} and body["status"] == "incomplete"
+    crs = save(staff, subject, "D1", "CRS", {"CRSDTC": "2026-02-01", "TEMP_MAX": 39})
+    assert "CRS_GRADE" not in crs["derived"]
+    resp = save(staff, subject, "M3", "RESP", {"RESPDTC": "2026-05-02", "HGB": 90})
+    assert resp["derived"] == {}

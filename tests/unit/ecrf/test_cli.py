@@ -98,7 +98,7 @@ def test_audit_verify_passes_on_untouched_data(cli, as_user):
     assert result.exit_code == 0 and "all streams hold" in result.output
 
 
-@pytest.mark.parametrize("tamper", ["edit", "delete", "projection"])
+@pytest.mark.parametrize("tamper", ["edit", "delete", "reorder", "forge", "forge_unhashed", "projection"])
 def test_audit_verify_names_the_stream_that_was_tampered_with(app, cli, as_user, tamper):
     subject = saved_records(as_user)
     stream = f"record/MINI/{subject}/SCREEN/VS"
@@ -109,6 +109,20 @@ def test_audit_verify_names_the_stream_that_was_tampered_with(app, cli, as_user,
             db.audit_events.update_one({"stream": stream, "seq": 1}, {"$set": {"changes.0.new": 700}})
         elif tamper == "delete":
             db.audit_events.delete_one({"stream": stream, "seq": 1})
+        elif tamper == "reorder":
+            first = db.audit_events.find_one({"stream": stream, "seq": 1})
+            second = db.audit_events.find_one({"stream": stream, "seq": 2})
+            db.audit_events.update_one({"_id": first["_id"]}, {"$set": {"seq": -1}})
+            db.audit_events.update_one({"_id": second["_id"]}, {"$set": {"seq": 1}})
+            db.audit_events.update_one({"_id": first["_id"]}, {"$set": {"seq": 2}})
+        elif tamper in ("forge", "forge_unhashed"):
+            from audit import event_hash
+            head = db.audit_events.find_one({"stream": stream}, sort=[("seq", -1)])
+            forged = {k: v for k, v in head.items() if k not in ("_id", "hash")}
+            forged.update(seq=head["seq"] + 1, prev=head["hash"], actor="mallory",
+                          changes=[{"path": "/WEIGHT", "old": 71, "new": 55}])
+            forged["hash"] = event_hash(forged) if tamper == "forge" else "0" * 64
+            db.audit_events.insert_one(forged)
         else:
             db.records.update_one({"_id": stream}, {"$set": {"data.WEIGHT": 1}})
     result = cli("audit", "verify")

@@ -53,6 +53,21 @@ def test_each_record_transition_is_allowed_to_its_role_only(as_user, staff, save
         assert after == before
 
 
+@pytest.mark.parametrize("name", PEOPLE)
+def test_unlock_and_unfreeze_are_for_data_managers_only(as_user, staff, saved, name):
+    path = staff.record_path(saved, "SCREEN", "VS")
+    dm = as_user("dm")
+    for on, off, body in (("lock", "unlock", {"reason": "correction"}), ("freeze", "unfreeze", {})):
+        dm.post(path + f"/{on}", {})
+        before = record(staff, saved)
+        response = as_user(name).post(path + f"/{off}", body)
+        if name == "dm":
+            assert response.status_code == 200 and record(staff, saved)["lifecycle"] == "complete"
+        else:
+            assert response.status_code in (403, 404) and record(staff, saved) == before
+            dm.post(path + f"/{off}", body)
+
+
 def test_unlock_needs_a_reason_returns_the_prior_state_and_clears_the_signature(as_user, staff, saved):
     path = staff.record_path(saved, "SCREEN", "VS")
     as_user("mon01").post(path + "/sdv", {})

@@ -241,3 +241,54 @@ def test_only_data_managers_manage_ranges_and_see_broken_checks(client):
     login(client, "staff01")
     assert client.get("/studies/MINI/ranges").status_code == 403
     assert client.get("/studies/MINI/checks/broken").status_code == 403
+
+
+def test_item_audit_view_lists_only_that_items_changes(client, as_user):
+    staff = as_user("staff01")
+    subject = staff.register()
+    staff.save(subject, "SCREEN", "VS", {"WEIGHT": 70, "HEIGHT": 170})
+    staff.save(subject, "SCREEN", "VS", {"WEIGHT": 72, "HEIGHT": 171}, version=1, reason="re-measured")
+    login(client, "staff01")
+    page = client.get(f"/studies/MINI/subjects/{subject}/events/SCREEN/forms/VS/audit?item=/WEIGHT").get_data(as_text=True)
+    assert "<code>/WEIGHT</code>" in page and "<code>/HEIGHT</code>" not in page and "re-measured" in page
+    assert "Asia/Shanghai" in page  # shown in site time
+
+
+def test_definition_labels_with_html_are_escaped(tmp_path, client):
+    import json
+    import shutil
+
+    from conftest import MINI_STUDY, make_app
+
+    evil = tmp_path / "evil"
+    shutil.copytree(MINI_STUDY, evil)
+    study = json.loads((evil / "study.json").read_text())
+    study["oid"], study["name"] = "EVIL", "<script>alert('study')</script>"
+    (evil / "study.json").write_text(json.dumps(study))
+    dm = json.loads((evil / "screening" / "DM.json").read_text())
+    dm["title"] = "<img src=x onerror=alert(1)>"
+    dm["properties"]["SEX"]["title"] = "<b>Sex</b>"
+    (evil / "screening" / "DM.json").write_text(json.dumps(dm))
+    app = make_app(tmp_path / "a", "mongomock://", study=evil)
+    web = app.test_client()
+    from conftest import Api
+    subject = Api(web, app.tokens["staff01"], "EVIL").register()
+    login(web, "staff01")
+    for url in (f"/studies/EVIL/subjects/{subject}", f"/studies/EVIL/subjects/{subject}/events/SCREEN/forms/DM"):
+        html = web.get(url).get_data(as_text=True)
+        assert "<img src=x" not in html and "<b>Sex</b>" not in html and "<script>alert" not in html
+        assert "&lt;img src=x" in html
+
+
+def test_first_start_creates_an_admin_with_a_random_password_shown_once(tmp_path):
+    from ecrf import create_app
+
+    app = create_app({"mongodb_uri": "mongomock://", "mongodb_db": "first_start", "instance_path": str(tmp_path),
+                      "secret_key": "x"})
+    with app.app_context():
+        from ecrf.setup import ensure_admin
+        from ecrf.users import authenticate
+        password = ensure_admin()
+        assert password and len(password) >= 16
+        assert authenticate("admin", password).role == "admin"
+        assert ensure_admin() is None  # never again
