@@ -354,7 +354,7 @@ def lock_subject(study_oid, subject, unlock, freeze, reason, acting) -> None:
 @with_appcontext
 def serve(host: str, port: int) -> None:
     """Run the web app; starts the embedded database when no ECRF_MONGODB_URI is set."""
-    from werkzeug.serving import run_simple
+    from werkzeug.serving import make_server
 
     from ecrf.setup import ensure_admin, ensure_study
 
@@ -370,7 +370,14 @@ def serve(host: str, port: int) -> None:
     app = current_app._get_current_object()
     # SIGTERM ends like Ctrl-C, so the embedded database is stopped cleanly (atexit).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+    server = make_server(host, port, app, threaded=True)
+    click.echo("Press Ctrl-C to stop (the embedded database stops with it).")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
 
 
 def register_commands(app: Flask) -> None:

@@ -30,6 +30,8 @@ def home():
     user = web_user()
     if len(studies) == 1 and may(user.role, Action.VIEW_DATA):
         return redirect(url_for("subjects.index", study=studies[0].oid))
+    if may(user.role, Action.ADMINISTER):
+        return redirect(url_for("admin.index"))
     return render_template("home.html", studies=studies)
 
 

@@ -292,3 +292,25 @@ def test_first_start_creates_an_admin_with_a_random_password_shown_once(tmp_path
         assert password and len(password) >= 16
         assert authenticate("admin", password).role == "admin"
         assert ensure_admin() is None  # never again
+
+
+def test_admin_adds_a_site_and_a_user_and_issues_a_token_once(client, app):
+    login(client, "root")
+    page = client.get("/admin/").get_data(as_text=True)
+    token = token_in(page)
+    assert client.post("/admin/sites", data={"csrf_token": token, "site-code": "03", "site-name": "Third",
+                                              "site-timezone": "Asia/Shanghai"}).status_code == 302
+    response = client.post("/admin/users", data={"csrf_token": token, "user-username": "newmon", "user-full_name": "New Monitor",
+                                                 "user-role": "monitor", "user-sites": ["03"], "user-password": "a long secret"})
+    assert response.status_code == 302
+    issued = client.post("/admin/users/newmon/token", data={"csrf_token": token}).get_data(as_text=True)
+    new_token = re.search(r'<pre id="new-token">(ecrf_[^<]+)</pre>', issued).group(1)
+    assert app.test_client().get("/api/v1/studies", headers={"Authorization": f"Bearer {new_token}"}).status_code == 200
+    bad = client.post("/admin/users", data={"csrf_token": token, "user-username": "x9", "user-role": "monitor",
+                                            "user-sites": [], "user-password": "a long secret"})
+    assert bad.status_code == 422 and "needs at least one site" in bad.get_data(as_text=True)
+
+
+def test_non_admins_cannot_reach_administration(client):
+    login(client, "dm")
+    assert client.get("/admin/").status_code == 403

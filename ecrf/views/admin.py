@@ -1,0 +1,103 @@
+"""Administration pages (admins only): sites and users; studies are loaded with the CLI."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import login_required
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms.validators import DataRequired, Optional
+
+from ecrf.auth import web_user
+from ecrf.errors import DomainError
+from ecrf.roles import ROLES, Action
+from ecrf.sites import Site, add_site
+from ecrf.studies import loaded_studies
+from ecrf.subjects import require
+from ecrf.users import User, add_user, issue_token, set_active
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+class SiteForm(FlaskForm):
+    code = StringField("Code", validators=[DataRequired()])
+    name = StringField("Name", validators=[DataRequired()])
+    timezone = StringField("Time zone", default="Asia/Shanghai", validators=[DataRequired()])
+
+
+class UserForm(FlaskForm):
+    username = StringField("Username", validators=[DataRequired()])
+    full_name = StringField("Printed name", validators=[Optional()])
+    role = SelectField("Role", choices=[(r, r) for r in ROLES])
+    sites = SelectMultipleField("Sites", validators=[Optional()])
+    password = PasswordField("Initial password", validators=[DataRequired()])
+
+
+def _page(site_form=None, user_form=None, token=None, status=200):
+    site_form = site_form or SiteForm(prefix="site")
+    user_form = user_form or UserForm(prefix="user")
+    user_form.sites.choices = [(s.code, f"{s.code} — {s.name}") for s in Site.objects.order_by("code")]
+    return render_template("admin.html", site_form=site_form, user_form=user_form, token=token,
+                           sites=Site.objects.order_by("code"), users=User.objects.order_by("username"),
+                           studies=loaded_studies()), status
+
+
+@bp.get("/")
+@login_required
+def index():
+    require(web_user(), Action.ADMINISTER)
+    return _page()
+
+
+@bp.post("/sites")
+@login_required
+def sites():
+    user = web_user()
+    require(user, Action.ADMINISTER)
+    form = SiteForm(prefix="site")
+    if not form.validate_on_submit():
+        return _page(site_form=form, status=422)
+    try:
+        add_site(form.code.data.strip(), form.name.data, form.timezone.data.strip(), actor=user.username)
+    except DomainError as error:
+        flash(f"{error.detail}: " + "; ".join(f"{e.path} {e.message}" for e in error.errors), "error")
+        return _page(site_form=form, status=error.status)
+    flash("Site added", "success")
+    return redirect(url_for("admin.index"))
+
+
+@bp.post("/users")
+@login_required
+def users():
+    user = web_user()
+    require(user, Action.ADMINISTER)
+    form = UserForm(prefix="user")
+    form.sites.choices = [(s.code, s.code) for s in Site.objects]
+    if not form.validate_on_submit():
+        return _page(user_form=form, status=422)
+    try:
+        add_user(form.username.data.strip(), form.role.data, form.sites.data, form.password.data,
+                 full_name=form.full_name.data or "", actor=user.username,
+                 min_password_length=current_app.config["ECRF"].password_min_length)
+    except DomainError as error:
+        flash(f"{error.detail}: " + "; ".join(f"{e.path} {e.message}" for e in error.errors), "error")
+        return _page(user_form=form, status=error.status)
+    flash("User added", "success")
+    return redirect(url_for("admin.index"))
+
+
+@bp.post("/users/<username>/<action>")
+@login_required
+def user_action(username: str, action: str):
+    user = web_user()
+    require(user, Action.ADMINISTER)
+    if not FlaskForm().validate_on_submit() or action not in ("disable", "enable", "token"):
+        flash("The form expired; try again.", "error")
+        return redirect(url_for("admin.index"))
+    try:
+        if action == "token":
+            return _page(token=(username, issue_token(username, actor=user.username)))
+        set_active(username, action == "enable", actor=user.username)
+    except DomainError as error:
+        flash(error.detail, "error")
+    return redirect(url_for("admin.index"))
