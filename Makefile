@@ -24,7 +24,15 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed-run
 	$(BIN)/ecrf serve --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.installed-test
+# Browser tests drive Debian's Chromium (never a browser downloaded by a test tool).
+CHROMIUM ?= /usr/bin/chromium
+
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	else echo "Browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi
+
+test: $(VENV)/.installed-test | $(CHROMIUM)
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
 check-study: $(VENV)/.installed-run

@@ -159,3 +159,41 @@ def login(client, username: str, password: str = PASSWORD):
     """Sign in through the login page like a browser would."""
     page = client.get("/login").get_data(as_text=True)
     return client.post("/login", data={"username": username, "password": password, "csrf_token": token_in(page)})
+
+
+# ---------------------------------------------------------------- browser tests
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Debian's Chromium, headless, with nothing reaching out to the network."""
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "headless": True,
+            "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                     "--disable-component-update", "--disable-sync"]}
+
+
+@pytest.fixture(scope="module")
+def live_app(tmp_path_factory, wire_uri):
+    """The CD7 study served over HTTP on loopback, on the real wire-protocol server."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    app = make_app(tmp_path_factory.mktemp("live"), wire_uri, study=BUNDLED_STUDY)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    app.base_url = f"http://127.0.0.1:{server.server_port}"
+    yield app
+    server.shutdown()
+
+
+def sign_in(page, base_url: str, username: str, password: str = PASSWORD) -> None:
+    """Sign in through the login page in a real browser."""
+    page.goto(f"{base_url}/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()

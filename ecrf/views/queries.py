@@ -43,8 +43,10 @@ def raise_query(study: str):
         flash("The form expired; try again.", "error")
         return redirect(_back(study))
     try:
+        item = request.form.get("item")
+        text = request.form.get(f"text:{item}", request.form.get("text"))
         service.raise_query(runtime, user, request.form.get("subject"), request.form.get("event"),
-                            request.form.get("form"), request.form.get("item"), request.form.get("text"))
+                            request.form.get("form"), item, text)
     except DomainError as error:
         flash(f"{error.detail} " + " ".join(e.message for e in error.errors), "error")
     else:
