@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Flask, g, request, session
+from flask import Flask, current_app, g, request, session
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 
 from ecrf.errors import NotAuthenticated
-from ecrf.users import User, user_for_token
+from ecrf.users import User, confirm_password, user_for_token
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
@@ -48,3 +48,14 @@ def api_user() -> User:
 def web_user() -> User:
     """The logged-in browser user (views are guarded by ``login_required``)."""
     return current_user._get_current_object()
+
+
+def password_check():
+    """A password re-check (for signing) that counts failures with this app's lockout settings."""
+    settings = current_app.config["ECRF"]
+
+    def check(user: User, password: str) -> None:
+        confirm_password(user, password, lockout_attempts=settings.lockout_attempts,
+                         lockout_minutes=settings.lockout_minutes)
+
+    return check

@@ -101,6 +101,18 @@ def as_user(app, client):
     return lambda name, study="MINI": Api(client, app.tokens[name], study)
 
 
+@pytest.fixture
+def staff(as_user):
+    """Site staff of site 01 on the mini study."""
+    return as_user("staff01")
+
+
+@pytest.fixture
+def subject(staff):
+    """A freshly registered subject at site 01."""
+    return staff.register()
+
+
 @pytest.fixture(scope="session")
 def wire_uri(tmp_path_factory):
     """A real MongoDB wire-protocol server: ECRF_TEST_MONGODB_URI, or SecantusDB started here."""

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from flask import current_app, jsonify, request
+from flask import jsonify, request
 
 from ecrf import lifecycle
 from ecrf.api import api, json_body, record_json
 from ecrf.api import schemas
-from ecrf.auth import api_user
+from ecrf.auth import api_user, password_check
 from ecrf.records import get_record
 from ecrf.studies import study_runtime
-from ecrf.users import confirm_password
 
 RECORD = "/studies/<study>/subjects/<subject>/events/<event>/forms/<form>"
 SUBJECT = "/studies/<study>/subjects/<subject>"
@@ -19,11 +18,6 @@ LOCKS = {"lock": ("locked", True), "unlock": ("locked", False), "freeze": ("froz
 
 def _body(schema) -> dict:
     return schemas.load(schema, json_body() if request.content_length else {})
-
-
-def _password_check(user, password):
-    settings = current_app.config["ECRF"]
-    confirm_password(user, password, lockout_attempts=settings.lockout_attempts, lockout_minutes=settings.lockout_minutes)
 
 
 def _record_response(runtime, user, subject, event, form):
@@ -44,7 +38,7 @@ def _sign(study, subject, event=None, form=None):
     runtime = study_runtime(study)
     body = _body(schemas.SignRequest())
     signature = lifecycle.sign(runtime, user, body.get("password"), subject_id=subject, event=event, form=form,
-                               meaning=body.get("meaning"), check_password=_password_check)
+                               meaning=body.get("meaning"), check_password=password_check())
     return jsonify(signature.as_dict(valid=True)), 201
 
 

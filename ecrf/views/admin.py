@@ -10,6 +10,7 @@ from wtforms.validators import DataRequired, Optional
 
 from ecrf.auth import web_user
 from ecrf.errors import DomainError
+from ecrf.views.messages import flash_error
 from ecrf.roles import ROLES, Action
 from ecrf.sites import Site, add_site
 from ecrf.studies import loaded_studies
@@ -60,7 +61,7 @@ def sites():
     try:
         add_site(form.code.data.strip(), form.name.data, form.timezone.data.strip(), actor=user.username)
     except DomainError as error:
-        flash(f"{error.detail}: " + "; ".join(f"{e.path} {e.message}" for e in error.errors), "error")
+        flash_error(error)
         return _page(site_form=form, status=error.status)
     flash("Site added", "success")
     return redirect(url_for("admin.index"))
@@ -80,7 +81,7 @@ def users():
                  full_name=form.full_name.data or "", actor=user.username,
                  min_password_length=current_app.config["ECRF"].password_min_length)
     except DomainError as error:
-        flash(f"{error.detail}: " + "; ".join(f"{e.path} {e.message}" for e in error.errors), "error")
+        flash_error(error)
         return _page(user_form=form, status=error.status)
     flash("User added", "success")
     return redirect(url_for("admin.index"))

@@ -9,6 +9,7 @@ from flask_wtf import FlaskForm
 from ecrf import queries as service
 from ecrf.auth import web_user
 from ecrf.errors import DomainError
+from ecrf.views.messages import flash_error
 from ecrf.studies import study_runtime
 from ecrf.views.account import safe_next
 
@@ -48,7 +49,7 @@ def raise_query(study: str):
         service.raise_query(runtime, user, request.form.get("subject"), request.form.get("event"),
                             request.form.get("form"), item, text)
     except DomainError as error:
-        flash(f"{error.detail} " + " ".join(e.message for e in error.errors), "error")
+        flash_error(error)
     else:
         flash("Query raised", "success")
     return redirect(_back(study))
@@ -68,7 +69,7 @@ def act(study: str, query_id: str, action: str):
     try:
         ACTIONS[action](runtime, user, query_id, request.form.get("text") or None)
     except DomainError as error:
-        flash(f"{error.detail} " + " ".join(e.message for e in error.errors), "error")
+        flash_error(error)
     else:
         flash({"reply": "Answer sent", "close": "Query closed", "reopen": "Query reopened"}[action], "success")
     return redirect(_back(study))

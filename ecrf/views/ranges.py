@@ -11,6 +11,7 @@ from wtforms.validators import DataRequired, Optional
 from ecrf import ranges as service
 from ecrf.auth import web_user
 from ecrf.errors import DomainError
+from ecrf.views.messages import flash_error
 from ecrf.records import broken_checks
 from ecrf.roles import Action
 from ecrf.sites import Site
@@ -50,7 +51,7 @@ def index(study: str):
                 valid_from=form.valid_from.data.isoformat(), sex=form.sex.data or None,
                 age_min=form.age_min.data, age_max=form.age_max.data)
         except DomainError as error:
-            flash(f"{error.detail}: " + "; ".join(f"{e.path} {e.message}" for e in error.errors), "error")
+            flash_error(error)
             status = error.status
         else:
             flash("Range added", "success")

@@ -7,6 +7,7 @@ from flask_login import login_required
 
 from ecrf.auth import web_user
 from ecrf.errors import DomainError
+from ecrf.views.messages import flash_error
 from ecrf.i18n import current_language, translate
 from ecrf.lifecycle import lifecycle_state
 from ecrf.queries import record_queries
@@ -119,66 +120,46 @@ def subject_audit(study: str, subject: str):
                            form=None, tz=site_timezone(found.site), item=None)
 
 
-def _settings():
-    from flask import current_app
 
-    return current_app.config["ECRF"]
-
-
-@bp.post(PAGE + "/review/<action>")
-@login_required
-def review(study: str, subject: str, event: str, form: str, action: str):
-    """SDV or signature from the form page (signing re-enters the password)."""
-    from flask_wtf import FlaskForm
-
+def _record_actions(runtime, user, subject: str, event: str, form: str) -> dict:
+    """What each review or lock button on a form page does, and what it then says."""
     from ecrf import lifecycle
-    from ecrf.users import confirm_password
+    from ecrf.auth import password_check
+
+    locks = lambda kind, on: lambda: lifecycle.set_lock(  # noqa: E731
+        runtime, user, kind, on, subject_id=subject, event=event, form=form, reason=request.form.get("reason") or None)
+    sign = lambda scope_form: lambda: lifecycle.sign(  # noqa: E731
+        runtime, user, request.form.get("password"), subject_id=subject, event=event, form=scope_form,
+        check_password=password_check())
+    return {
+        "sdv": (lambda: lifecycle.verify(runtime, user, subject, event, form), "Verified"),
+        "sign": (sign(form), "Signed"),
+        "sign-visit": (sign(None), "Visit signed"),
+        "lock": (locks("locked", True), "Locked"),
+        "unlock": (locks("locked", False), "Unlocked"),
+        "freeze": (locks("frozen", True), "Frozen"),
+        "unfreeze": (locks("frozen", False), "Unfrozen"),
+    }
+
+
+@bp.post(PAGE + "/do/<action>")
+@login_required
+def act(study: str, subject: str, event: str, form: str, action: str):
+    """SDV, signature (password re-entered), lock, unlock (reason), freeze or unfreeze from the form page."""
+    from flask_wtf import FlaskForm
 
     user = web_user()
     runtime = study_runtime(study)
     back = url_for("records.page", study=study, subject=subject, event=event, form=form)
-    if not FlaskForm().validate_on_submit() or action not in ("sdv", "sign", "sign-visit"):
+    actions = _record_actions(runtime, user, subject, event, form)
+    if not FlaskForm().validate_on_submit() or action not in actions:
         flash("The form expired; try again.", "error")
         return redirect(back)
-    settings = _settings()
-
-    def check(u, password):
-        confirm_password(u, password, lockout_attempts=settings.lockout_attempts, lockout_minutes=settings.lockout_minutes)
-
+    run, done = actions[action]
     try:
-        if action == "sdv":
-            lifecycle.verify(runtime, user, subject, event, form)
-            flash("Verified", "success")
-        else:
-            lifecycle.sign(runtime, user, request.form.get("password"), subject_id=subject, event=event,
-                           form=form if action == "sign" else None, check_password=check)
-            flash("Signed", "success")
+        run()
     except DomainError as error:
-        flash(f"{error.detail}", "error")
-    return redirect(back)
-
-
-@bp.post(PAGE + "/lock/<action>")
-@login_required
-def lock(study: str, subject: str, event: str, form: str, action: str):
-    """Lock, unlock (with reason), freeze or unfreeze one record from its page."""
-    from flask_wtf import FlaskForm
-
-    from ecrf import lifecycle
-
-    user = web_user()
-    runtime = study_runtime(study)
-    back = url_for("records.page", study=study, subject=subject, event=event, form=form)
-    kinds = {"lock": ("locked", True), "unlock": ("locked", False), "freeze": ("frozen", True), "unfreeze": ("frozen", False)}
-    if not FlaskForm().validate_on_submit() or action not in kinds:
-        flash("The form expired; try again.", "error")
-        return redirect(back)
-    kind, on = kinds[action]
-    try:
-        lifecycle.set_lock(runtime, user, kind, on, subject_id=subject, event=event, form=form,
-                           reason=request.form.get("reason") or None)
-    except DomainError as error:
-        flash(f"{error.detail} " + " ".join(e.message for e in error.errors), "error")
+        flash_error(error)
     else:
-        flash({"lock": "Locked", "unlock": "Unlocked", "freeze": "Frozen", "unfreeze": "Unfrozen"}[action], "success")
+        flash(done, "success")
     return redirect(back)

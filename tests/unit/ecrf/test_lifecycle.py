@@ -8,11 +8,6 @@ from conftest import PASSWORD, PEOPLE, login
 
 
 @pytest.fixture
-def staff(as_user):
-    return as_user("staff01")
-
-
-@pytest.fixture
 def saved(staff):
     subject = staff.register()
     staff.save(subject, "SCREEN", "VS", {"VSDTC": "2026-01-05", "HEIGHT": 170, "WEIGHT": 70})
@@ -179,10 +174,10 @@ WRITE_ENDPOINTS = {
     "api.subject_freeze": "lock-control", "api.subject_unfreeze": "lock-control", "api.study_lock": "lock-control",
     "api.study_unlock": "lock-control", "api.study_freeze": "lock-control", "api.study_unfreeze": "lock-control",
     "api.create_query": "query", "api.query_reply": "query", "api.query_close": "query", "api.query_reopen": "query",
-    "api.create_subject": "subject", "records.page": "record-data", "records.review": "record-review",
+    "api.create_subject": "subject", "records.page": "record-data", "records.act": "record-review",
     "queries.raise_query": "query", "queries.act": "query", "subjects.index": "subject",
     "auth.login": "account", "auth.logout": "account", "auth.password": "account",
-    "ranges.index": "ranges", "ranges.retire": "ranges", "records.lock": "lock-control",
+    "ranges.index": "ranges", "ranges.retire": "ranges",
     "admin.sites": "admin", "admin.users": "admin", "admin.user_action": "admin",
 }
 

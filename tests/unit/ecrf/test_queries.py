@@ -3,16 +3,6 @@
 import pytest
 
 
-@pytest.fixture
-def staff(as_user):
-    return as_user("staff01")
-
-
-@pytest.fixture
-def subject(staff):
-    return staff.register()
-
-
 def queries_of(api, subject, **filters):
     params = "&".join(f"{k}={v}" for k, v in {"subject": subject, **filters}.items())
     return api.get(f"/studies/MINI/queries?{params}").get_json()

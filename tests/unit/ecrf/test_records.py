@@ -5,16 +5,6 @@ import json
 import pytest
 
 
-@pytest.fixture
-def staff(as_user):
-    return as_user("staff01")
-
-
-@pytest.fixture
-def subject(staff):
-    return staff.register()
-
-
 def test_first_save_creates_version_one_and_later_saves_count_up(staff, subject):
     first = staff.save(subject, "SCREEN", "VS", {"VSDTC": "2026-01-05", "HEIGHT": 170, "WEIGHT": 70})
     assert first.status_code == 201 and first.get_json()["version"] == 1
