@@ -49,10 +49,14 @@ class Signature(Document):
 
     def as_dict(self, valid: bool | None = None) -> dict:
         from ecrf.api import iso
+        from ecrf.sites import site_timezone
 
+        tz = site_timezone(self.site)
+        at = self.at if self.at.tzinfo else self.at.replace(tzinfo=dt.timezone.utc)
         return {"id": self.signature_id, "scope": self.scope, "subject": self.subject, "event": self.event,
                 "form": self.form, "signer": self.signer, "printed_name": self.printed_name,
-                "meaning": self.meaning, "at": iso(self.at), "records": sorted(self.heads),
+                "meaning": self.meaning, "at": iso(self.at), "at_site": at.astimezone(tz).isoformat(timespec="seconds"),
+                "site_timezone": tz.key, "records": sorted(self.heads),
                 "valid": self.is_valid() if valid is None else valid}
 
     def is_valid(self) -> bool:

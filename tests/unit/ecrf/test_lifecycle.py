@@ -85,6 +85,7 @@ def test_a_change_after_verification_and_signature_clears_both_and_voids_the_sig
     assert signed.status_code == 201
     manifest = signed.get_json()
     assert manifest["printed_name"] == "Inv01" and manifest["meaning"].startswith("I attest")
+    assert manifest["at"].endswith("Z") and manifest["at_site"].endswith("+08:00")  # site 01: Asia/Shanghai
     assert manifest["valid"] is True
     version = record(staff, saved)["version"]
     staff.save(saved, "SCREEN", "VS", {"VSDTC": "2026-01-05", "HEIGHT": 170, "WEIGHT": 71}, version=version,
