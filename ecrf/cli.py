@@ -294,6 +294,38 @@ def ranges_list(site: str | None) -> None:
                    f"{entry.low}-{entry.high} {entry.unit} from {entry.valid_from}{flag}")
 
 
+# ------------------------------------------------------------------ export
+
+
+@click.command("export")
+@click.argument("kind", type=click.Choice(["odm", "csv", "xlsx"]))
+@click.option("--study", "study_oid", default=None, help="study OID (default: the only loaded study)")
+@click.option("--subject", default=None)
+@click.option("--site", default=None)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def export(kind: str, study_oid: str | None, subject: str | None, site: str | None, output: Path) -> None:
+    """Export ODM 1.3.2 (with audit trail, queries, signatures), a CSV zip or an Excel workbook."""
+    from ecrf.exports import count_subjects, export_subjects, write_export
+    from ecrf.studies import loaded_studies, study_runtime
+
+    try:
+        if study_oid is None:
+            studies = loaded_studies()
+            if len(studies) != 1:
+                raise DomainError("name the study with --study")
+            study_oid = studies[0].oid
+        runtime = study_runtime(study_oid)
+    except DomainError as error:
+        _fail(error)
+    subjects = export_subjects(runtime, site=site, subject=subject)
+    total = subjects.count() if kind == "odm" else len(runtime.forms)
+    partial = output.with_name(output.name + ".part")
+    with open(partial, "wb") as out, _progress(f"exporting {kind}", total) as bar:
+        write_export(kind, out, runtime, subjects, progress=bar.update)
+    partial.replace(output)
+    click.echo(f"{output}: {output.stat().st_size} bytes")
+
+
 # ------------------------------------------------------------------ lock
 
 
@@ -382,7 +414,7 @@ def serve(host: str, port: int) -> None:
 
 def register_commands(app: Flask) -> None:
     """Attach the command groups to the app's CLI."""
-    for command in (study_group, users_group, sites_group, audit_group, checks_group, ranges_group, lock_group, serve):
+    for command in (study_group, users_group, sites_group, audit_group, checks_group, ranges_group, lock_group, export, serve):
         app.cli.add_command(command)
 
 

@@ -230,4 +230,25 @@ def broken_checks(study: str):
     return jsonify([{**b, "at": iso(b["at"])} for b in find_broken(study_runtime(study))])
 
 
+@api.get("/studies/<study>/export/<kind>")
+def export(study: str, kind: str):
+    """An export as a download, built in a temporary file (flat memory) and streamed out."""
+    import tempfile
+
+    from flask import send_file
+
+    from ecrf.exports import FORMATS, export_subjects, write_export
+
+    user = api_user()
+    runtime = study_runtime(study)
+    if kind not in FORMATS:
+        raise NotFound(f"no export format {kind!r}; formats: {', '.join(FORMATS)}")
+    subjects = export_subjects(runtime, user, site=request.args.get("site"), subject=request.args.get("subject"))
+    spool = tempfile.TemporaryFile()
+    write_export(kind, spool, runtime, subjects)
+    spool.seek(0)
+    mimetype, suffix = FORMATS[kind]
+    return send_file(spool, mimetype=mimetype, as_attachment=True, download_name=f"{runtime.oid}.{suffix}")
+
+
 from ecrf.api import review  # noqa: E402,F401  (registers the review and lock routes)

@@ -101,6 +101,10 @@ def spec() -> dict:
                 "post": {"summary": f"{verb.capitalize()} (data manager){'; reason required' if verb == 'unlock' else ''}",
                          "requestBody": _json("ReasonRequest"),
                          "responses": {"200": {"description": "done"}, **errors(*review)}}})
+    doc.path(path=f"{base}/{_S}/export/{{kind}}", parameters=_params("study", "kind"), operations={
+        "get": {"summary": "Export: odm (ODM 1.3.2 with audit trail), csv (zip) or xlsx (data managers)",
+                "parameters": [{"name": n, "in": "query", "schema": {"type": "string"}} for n in ("site", "subject")],
+                "responses": {"200": {"description": "the export file"}, **errors("401", "403", "404")}}})
     result = doc.to_dict()
     result["security"] = [{"bearer": []}]
     return result

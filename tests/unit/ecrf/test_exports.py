@@ -1,0 +1,156 @@
+"""Exports: ODM 1.3.2 valid against the official XSD, loaded back by odmlib, carrying every audit event;
+CSV zip and Excel with coded labels, a data dictionary and the audit trail."""
+
+import csv
+import datetime as dt
+import io
+import zipfile
+
+import pytest
+from lxml import etree
+
+from synthetic import form_data, schedule
+
+NS = {"odm": "http://www.cdisc.org/ns/odm/v1.3"}
+
+
+@pytest.fixture
+def filled(cd7_app, cd7):
+    """Two subjects at two sites with history: a correction, a query, a signature, an AE row removed."""
+    staff, staff2 = cd7("staff01"), cd7("staff02")
+    meta = staff.get("/studies/CD7_CART_SAA").get_json()
+    infusion = dt.date(2026, 3, 2)
+    subjects = []
+    for api, site in ((staff, "01"), (staff2, "02")):
+        subject = api.register(site)
+        subjects.append(subject)
+        for event, form, visit, day in schedule(meta, infusion)[:40]:
+            data = {k: v for k, v in form_data(form, event, visit, infusion=infusion, day=day).items() if v is not None}
+            assert api.save(subject, event, form, data).status_code == 201
+    one = subjects[0]
+    staff.save(one, "SCREEN", "LB_CHEM", {"LBDTC": "2026-02-10", "ALT": 200, "AST": 28, "BILI": 12, "CREAT": 80},
+               version=1, reason="re-read the report")
+    ae = form_data("AE", "LOGS", "2026-03-03", infusion=infusion)
+    staff.save(one, "LOGS", "AE", ae)
+    staff.save(one, "LOGS", "AE", {"AE": []}, version=1, reason="entered in error")
+    cd7("inv01").post(staff.record_path(one, "SCREEN", "ECOG") + "/sign", {"password": "correct horse battery"})
+    return cd7_app, subjects
+
+
+def odm_bytes(app, **params):
+    client = app.test_client()
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    response = client.get(f"/api/v1/studies/CD7_CART_SAA/export/odm?{query}", headers={"Authorization": f"Bearer {app.tokens['dm']}"})
+    assert response.status_code == 200 and response.mimetype == "application/xml"
+    return response.data
+
+
+def test_odm_export_validates_against_the_official_xsd(filled):
+    app, _ = filled
+    with app.app_context():
+        from ecrf.exports.odm import odm_schema
+        document = etree.fromstring(odm_bytes(app))
+        schema = odm_schema()
+        assert schema.validate(document), [e.message for e in list(schema.error_log)[:5]]
+
+
+def test_odm_export_carries_every_audit_event_of_every_record(filled):
+    app, subjects = filled
+    document = etree.fromstring(odm_bytes(app))
+    source_ids = {e.text.split(":")[0] for e in document.iterfind(".//odm:AuditRecord/odm:SourceID", NS)}
+    with app.app_context():
+        from ecrf.db import database
+        events = {f"{e['stream']}#{e['seq']}" for e in database().audit_events.find(
+            {"stream": {"$regex": "^record/"}, "changes.0": {"$exists": True}})}
+    assert events and events <= source_ids
+    # A correction appears as an Update with the old value's history before it, and the reason kept.
+    alt = document.xpath("//odm:ItemData[@ItemOID='IT.LB_CHEM.ALT']", namespaces=NS)
+    assert [i.get("TransactionType") for i in alt[:2]] == ["Insert", "Update"]
+    assert alt[1].find("odm:AuditRecord/odm:ReasonForChange", NS).text == "re-read the report"
+    # The removed adverse-event row is a Remove transaction.
+    removed = document.xpath("//odm:ItemGroupData[@ItemGroupOID='IG.AE.AE'][@TransactionType='Remove']", namespaces=NS)
+    assert len(removed) == 1
+
+
+def test_odm_export_has_queries_signatures_and_metadata(filled):
+    app, subjects = filled
+    document = etree.fromstring(odm_bytes(app))
+    comments = [c.text for c in document.iterfind(".//odm:Annotation/odm:Comment", NS)]
+    assert any("ALT_SCREEN" in c for c in comments)
+    assert document.find(".//odm:FormData[@FormOID='F.ECOG']/odm:Signature/odm:SignatureRef", NS).get("SignatureOID") == "SD.ATTEST"
+    assert document.find(".//odm:ItemDef[@OID='IT.DM.SEX']/odm:CodeListRef", NS) is not None
+    assert document.find(".//odm:ItemDef[@OID='IT.VS.WEIGHT']/odm:RangeCheck[@Comparator='LE']/odm:CheckValue", NS).text == "300"
+    zh = document.find(".//odm:ItemDef[@OID='IT.LB_CHEM.ALT']/odm:Question/odm:TranslatedText[@{http://www.w3.org/XML/1998/namespace}lang='zh']", NS)
+    assert zh.text == "丙氨酸氨基转移酶"
+    assert [s.get("SubjectKey") for s in document.iterfind(".//odm:SubjectData", NS)] == subjects
+
+
+def test_odm_export_loads_back_with_odmlib(filled, tmp_path):
+    import odmlib.loader as loader_module
+    import odmlib.odm_loader as odm_loader
+
+    app, subjects = filled
+    path = tmp_path / "study.xml"
+    path.write_bytes(odm_bytes(app))
+    loader = loader_module.ODMLoader(odm_loader.XMLODMLoader(model_package="odm_1_3_2", ns_uri=NS["odm"]))
+    loader.open_odm_document(str(path))
+    odm = loader.load_odm()
+    assert odm.ODMVersion == "1.3.2" and odm.Study[0].OID == "CD7_CART_SAA"
+    assert len(odm.Study[0].MetaDataVersion[0].FormDef) == 29
+    assert [s.SubjectKey for s in odm.ClinicalData[0].SubjectData] == subjects
+
+
+def test_exports_are_for_data_managers_and_filter_by_site_and_subject(filled):
+    app, subjects = filled
+    client = app.test_client()
+    refused = client.get("/api/v1/studies/CD7_CART_SAA/export/odm", headers={"Authorization": f"Bearer {app.tokens['mon01']}"})
+    assert refused.status_code == 403
+    only_02 = etree.fromstring(odm_bytes(app, site="02"))
+    assert [s.get("SubjectKey") for s in only_02.iterfind(".//odm:SubjectData", NS)] == [subjects[1]]
+    one = etree.fromstring(odm_bytes(app, subject=subjects[0]))
+    assert [s.get("SubjectKey") for s in one.iterfind(".//odm:SubjectData", NS)] == [subjects[0]]
+
+
+def test_csv_zip_has_a_file_per_form_labels_beside_codes_a_dictionary_and_the_audit_trail(filled):
+    app, subjects = filled
+    client = app.test_client()
+    response = client.get("/api/v1/studies/CD7_CART_SAA/export/csv", headers={"Authorization": f"Bearer {app.tokens['dm']}"})
+    archive = zipfile.ZipFile(io.BytesIO(response.data))
+    names = set(archive.namelist())
+    assert {"DM.csv", "LB_CHEM.csv", "AE.csv", "LD.LD_DAYS.csv", "data_dictionary.csv", "audit_trail.csv"} <= names
+    dm = list(csv.DictReader(io.TextIOWrapper(archive.open("DM.csv"), encoding="utf-8-sig")))
+    assert [(r["subject"], r["SEX"], r["SEX_LABEL"]) for r in dm] == [(subjects[0], "M", "Male"), (subjects[1], "M", "Male")]
+    assert dm[0]["AGE"] != ""
+    ld = list(csv.DictReader(io.TextIOWrapper(archive.open("LD.LD_DAYS.csv"), encoding="utf-8-sig")))
+    assert len(ld) == 6 and all(r["row_id"] for r in ld)  # one row per repeating row
+    dictionary = list(csv.DictReader(io.TextIOWrapper(archive.open("data_dictionary.csv"), encoding="utf-8-sig")))
+    sex = next(r for r in dictionary if r["table"] == "DM" and r["item"] == "SEX")
+    assert sex["codes"] == "M=Male; F=Female" and sex["label_zh"] == "性别"
+    audit = list(csv.DictReader(io.TextIOWrapper(archive.open("audit_trail.csv"), encoding="utf-8-sig")))
+    assert any(r["path"] == "/ALT" and r["old"] == "30" and r["new"] == "200" and r["reason"] == "re-read the report" for r in audit)
+
+
+def test_excel_has_a_sheet_per_form_with_a_frozen_bold_header(filled):
+    from openpyxl import load_workbook
+
+    app, subjects = filled
+    response = app.test_client().get("/api/v1/studies/CD7_CART_SAA/export/xlsx",
+                                     headers={"Authorization": f"Bearer {app.tokens['dm']}"})
+    workbook = load_workbook(io.BytesIO(response.data))
+    sheet = workbook["VS"]
+    assert sheet.freeze_panes == "A2" and sheet["A1"].value == "subject" and sheet["A1"].font.bold
+    header = [c.value for c in sheet[1]]
+    rows = [dict(zip(header, r)) for r in sheet.iter_rows(min_row=2, values_only=True)]
+    assert {r["subject"] for r in rows} == set(subjects)
+    assert [r["BSA"] for r in rows if r["event"] == "SCREEN"] == [1.8181, 1.8181]
+    assert "data_dictionary" in workbook.sheetnames
+
+
+def test_cli_export_writes_the_file_with_progress(filled, tmp_path):
+    app, subjects = filled
+    target = tmp_path / "out.xml"
+    result = app.test_cli_runner().invoke(args=["export", "odm", "--site", "01", "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    document = etree.parse(str(target))
+    assert [s.get("SubjectKey") for s in document.iterfind(".//odm:SubjectData", NS)] == [subjects[0]]
+    assert not (tmp_path / "out.xml.part").exists()
