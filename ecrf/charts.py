@@ -1,0 +1,110 @@
+"""Charts drawn on the server as SVG (matplotlib, no browser library): each sits beside its numbers."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+COLOURS = ["#1565c0", "#2e7d32", "#ef6c00", "#6a1b9a", "#c62828", "#00838f", "#5d4037"]
+GRADE_COLOURS = {0: "#cfd8dc", 1: "#fff176", 2: "#ffb74d", 3: "#e57373", 4: "#b71c1c", 5: "#000000"}
+
+
+def _svg(figure) -> str:
+    buffer = io.StringIO()
+    figure.tight_layout()
+    figure.savefig(buffer, format="svg")
+    plt.close(figure)
+    text = buffer.getvalue()
+    return text[text.index("<svg"):]
+
+
+def _figure(width: float = 6.4, height: float = 3.2):
+    figure, axes = plt.subplots(figsize=(width, height))
+    axes.spines[["top", "right"]].set_visible(False)
+    return figure, axes
+
+
+def enrollment_chart(report: dict) -> str:
+    """Cumulative enrollment by site over months."""
+    figure, axes = _figure()
+    months = [row["month"] for row in report["cumulative"]]
+    for n, site in enumerate(report["sites"]):
+        axes.step(months, [row.get(site, 0) for row in report["cumulative"]], where="post", label=f"site {site}",
+                  color=COLOURS[n % len(COLOURS)])
+    axes.set_ylabel("subjects (cumulative)")
+    axes.legend(frameon=False)
+    axes.tick_params(axis="x", rotation=45)
+    return _svg(figure)
+
+
+def bars(labels: list[str], values: list[float], ylabel: str, colour: str = COLOURS[0]) -> str:
+    """A plain bar chart."""
+    figure, axes = _figure()
+    axes.bar([str(label) for label in labels], values, color=colour)
+    axes.set_ylabel(ylabel)
+    axes.tick_params(axis="x", rotation=45)
+    return _svg(figure)
+
+
+def grade_by_day_chart(report: dict, title: str) -> str:
+    """Subjects at each grade per day after infusion (stacked bars)."""
+    figure, axes = _figure()
+    days = report["days"]
+    bottom = [0] * len(days)
+    for grade in range(0, 5):
+        heights = [report["by_day"][d].get(grade, 0) for d in days]
+        if any(heights):
+            axes.bar([str(d) for d in days], heights, bottom=bottom, color=GRADE_COLOURS[grade], label=f"grade {grade}")
+            bottom = [b + h for b, h in zip(bottom, heights)]
+    axes.set_xlabel("day after infusion")
+    axes.set_ylabel("subjects")
+    axes.set_title(title)
+    axes.legend(frameon=False, fontsize=8)
+    return _svg(figure)
+
+
+def response_chart(rates: list[dict]) -> str:
+    """CR/PR/NR at each response visit, with ORR and its exact 95 % interval."""
+    figure, axes = _figure()
+    visits = [r["visit"] for r in rates]
+    bottom = [0] * len(visits)
+    for outcome, colour in (("CR", "#2e7d32"), ("PR", "#81c784"), ("NR", "#cfd8dc")):
+        heights = [r[outcome] for r in rates]
+        axes.bar(visits, heights, bottom=bottom, color=colour, label=outcome)
+        bottom = [b + h for b, h in zip(bottom, heights)]
+    axes.set_ylabel("subjects")
+    axes.legend(frameon=False)
+    return _svg(figure)
+
+
+def km_chart(curves: dict[str, dict]) -> str:
+    """Kaplan–Meier curves with the numbers at risk underneath."""
+    figure, axes = _figure(6.4, 3.8)
+    for n, (label, curve) in enumerate(curves.items()):
+        if curve["times"]:
+            axes.step(curve["times"], curve["survival"], where="post", label=label, color=COLOURS[n])
+    axes.set_ylim(0, 1.05)
+    axes.set_xlabel("days after infusion")
+    axes.set_ylabel("probability")
+    axes.legend(frameon=False)
+    lines = [f"{label}: " + "  ".join(f"{t}d:{n}" for t, n in curve["at_risk"]) for label, curve in curves.items()]
+    figure.text(0.01, 0.005, "At risk — " + " | ".join(lines), fontsize=7)
+    figure.subplots_adjust(bottom=0.25)
+    return _svg(figure)
+
+
+def counts_chart(series: dict[str, list], ylabel: str) -> str:
+    """One line per subject over study days."""
+    figure, axes = _figure()
+    for n, (subject, points) in enumerate(series.items()):
+        axes.plot([p[0] for p in points], [p[1] for p in points], marker=".", label=subject,
+                  color=COLOURS[n % len(COLOURS)], linewidth=1)
+    axes.set_xlabel("day after infusion")
+    axes.set_ylabel(ylabel)
+    if len(series) <= 8:
+        axes.legend(frameon=False, fontsize=7)
+    return _svg(figure)

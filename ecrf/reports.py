@@ -1,0 +1,320 @@
+"""Study reports as numbers: enrollment, visits, queries, review progress, safety and efficacy.
+
+Pure computations over the current records (charts are drawn elsewhere). Every
+report is scoped to the caller's sites and needs ``view data``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from collections import Counter, defaultdict
+from typing import Any
+
+from audit import utc_now
+from ecrf.clinical.dates import as_date, days_between
+from ecrf.roles import Action
+from ecrf.studies import StudyRuntime
+from ecrf.subjects import Subject, require
+
+
+def _scope(study: StudyRuntime, user) -> dict:
+    require(user, Action.VIEW_DATA)
+    query: dict[str, Any] = {"study": study.oid}
+    sites = user.site_filter()
+    if sites is not None:
+        query["site"] = {"$in": sites}
+    return query
+
+
+def _records(study: StudyRuntime, user, form: str, event: str | None = None) -> list[dict]:
+    from ecrf.records import Record
+
+    query = {**_scope(study, user), "form": form, **({"event": event} if event else {})}
+    return list(Record._get_collection().find(query, {"subject": 1, "site": 1, "event": 1, "data": 1, "derived": 1,
+                                                      "status": 1, "sdv": 1, "signature": 1, "locked": 1}))
+
+
+def _subjects(study: StudyRuntime, user) -> list[Subject]:
+    query = _scope(study, user)
+    if "site" in query:
+        return list(Subject.objects(study=study.oid, site__in=query["site"]["$in"]).order_by("subject_id"))
+    return list(Subject.objects(study=study.oid).order_by("subject_id"))
+
+
+def _fact(study: StudyRuntime, user, name: str) -> dict[str, Any]:
+    """A subject fact (e.g. infusion_date) for every subject in scope, by subject id."""
+    path = study.study.get("subject_facts", {}).get(name)
+    if not path:
+        return {}
+    event, form, item = path.split(".")
+    return {r["subject"]: (r.get("data") or {}).get(item) for r in _records(study, user, form, event)
+            if (r.get("data") or {}).get(item) is not None}
+
+
+# ---------------------------------------------------------------- enrollment
+
+
+def enrollment(study: StudyRuntime, user) -> dict:
+    """Cumulative registrations by month and site, screen failures and the criteria they failed."""
+    subjects = _subjects(study, user)
+    consent = _fact(study, user, "consent_date")
+    by_month: dict[str, Counter] = defaultdict(Counter)
+    for subject in subjects:
+        day = as_date(consent.get(subject.subject_id)) or (subject.created_at.date() if subject.created_at else None)
+        if day:
+            by_month[day.strftime("%Y-%m")][subject.site] += 1
+    sites = sorted({s.site for s in subjects})
+    months = sorted(by_month)
+    running = Counter()
+    cumulative = []
+    for month in months:
+        running.update(by_month[month])
+        cumulative.append({"month": month, **{site: running[site] for site in sites}, "total": sum(running.values())})
+    failed = [s.subject_id for s in subjects if s.status == "screen_failed"]
+    criteria: Counter = Counter()
+    rule = study.study.get("enrollment")
+    if rule and failed:
+        event, form, _ = rule["eligibility"].split(".")
+        for record in _records(study, user, form, event):
+            if record["subject"] in failed:
+                criteria.update((record.get("derived") or {}).get("FAILED") or [])
+    statuses = Counter(s.status for s in subjects)
+    return {"sites": sites, "cumulative": cumulative, "statuses": dict(statuses),
+            "screen_failures": len(failed), "failed_criteria": criteria.most_common()}
+
+
+# ---------------------------------------------------------------- visits
+
+
+def visit_status(study: StudyRuntime, user, today: dt.date | None = None, horizon_days: int = 30) -> dict:
+    """For each subject and scheduled event: done, incomplete, due, overdue, upcoming or later.
+
+    Planned dates count from the infusion date (day 0); an event is overdue once
+    its window has closed with nothing saved, due while its window is open.
+    """
+    from ecrf.records import Record
+
+    today = today or utc_now().date()
+    infusion = {k: as_date(v) for k, v in _fact(study, user, "infusion_date").items()}
+    saved: dict[tuple, set] = defaultdict(set)
+    for record in Record._get_collection().find(_scope(study, user), {"subject": 1, "event": 1, "form": 1}):
+        saved[(record["subject"], record["event"])].add(record["form"])
+    scheduled = [e for e in study.events if e.get("day") is not None and not e.get("repeating") and not e.get("log")]
+    rows, counts = [], Counter()
+    for subject in _subjects(study, user):
+        day0 = infusion.get(subject.subject_id)
+        cells = {}
+        for event in scheduled:
+            forms = saved.get((subject.subject_id, event["oid"]), set())
+            window = event.get("window") or {"before": 0, "after": 0}
+            if forms:
+                state = "done" if set(event["forms"]) <= forms else "incomplete"
+            elif day0 is None:
+                state = "later"
+            else:
+                planned = day0 + dt.timedelta(days=event["day"])
+                opens, closes = planned - dt.timedelta(days=window["before"]), planned + dt.timedelta(days=window["after"])
+                if today > closes:
+                    state = "overdue"
+                elif today >= opens:
+                    state = "due"
+                elif (opens - today).days <= horizon_days:
+                    state = "upcoming"
+                else:
+                    state = "later"
+            cells[event["oid"]] = state
+            counts[state] += 1
+        rows.append({"subject": subject.subject_id, "site": subject.site, "infusion": day0.isoformat() if day0 else None,
+                     "events": cells})
+    return {"events": [e["oid"] for e in scheduled], "subjects": rows, "counts": dict(counts), "today": today.isoformat()}
+
+
+# ---------------------------------------------------------------- queries
+
+
+AGE_BUCKETS = ((0, 7, "0–7 d"), (8, 14, "8–14 d"), (15, 30, "15–30 d"), (31, 10**6, "> 30 d"))
+
+
+def query_metrics(study: StudyRuntime, user, now: dt.datetime | None = None) -> dict:
+    """Open queries by site, form and age; days to resolution of closed ones."""
+    from ecrf.queries import OPEN_STATES, Query
+
+    query = {"study": study.oid}
+    sites = user.site_filter()
+    require(user, Action.VIEW_DATA)
+    found = Query.objects(**query, **({"site__in": sites} if sites is not None else {}))
+    now = now or utc_now()
+    open_by_site, open_by_form, by_age = Counter(), Counter(), Counter()
+    resolution = []
+    for q in found:
+        if q.state in OPEN_STATES:
+            open_by_site[q.site] += 1
+            open_by_form[q.form] += 1
+            age = q.age_days(now)
+            by_age[next(label for low, high, label in AGE_BUCKETS if low <= age <= high)] += 1
+        elif q.state == "closed" and q.closed_at:
+            resolution.append(q.age_days())
+    return {
+        "open_by_site": sorted(open_by_site.items()), "open_by_form": sorted(open_by_form.items()),
+        "open_by_age": [(label, by_age[label]) for _, _, label in AGE_BUCKETS],
+        "closed": len(resolution),
+        "median_days_to_close": statistics.median(resolution) if resolution else None,
+        "mean_days_to_close": round(statistics.fmean(resolution), 2) if resolution else None,
+    }
+
+
+# ---------------------------------------------------------------- review
+
+
+def review_progress(study: StudyRuntime, user) -> dict:
+    """Share of saved records complete, verified, signed and locked, by site and by form."""
+    from ecrf.records import Record
+
+    totals: dict[str, dict[str, Counter]] = {"site": defaultdict(Counter), "form": defaultdict(Counter)}
+    for record in Record._get_collection().find(_scope(study, user), {"site": 1, "form": 1, "status": 1, "sdv": 1,
+                                                                      "signature": 1, "locked": 1}):
+        for axis in ("site", "form"):
+            bucket = totals[axis][record[axis]]
+            bucket["saved"] += 1
+            bucket["complete"] += record.get("status") == "complete"
+            bucket["verified"] += bool(record.get("sdv"))
+            bucket["signed"] += bool(record.get("signature"))
+            bucket["locked"] += bool(record.get("locked"))
+
+    def shares(counter: Counter) -> dict:
+        saved = counter["saved"]
+        return {"saved": saved, **{k: round(100 * counter[k] / saved, 1) for k in ("complete", "verified", "signed", "locked")}}
+
+    return {axis: {key: shares(c) for key, c in sorted(groups.items())} for axis, groups in totals.items()}
+
+
+# ---------------------------------------------------------------- safety
+
+
+def _study_day(day0: dt.date | None, value: Any) -> int | None:
+    return days_between(day0, value) if day0 else None
+
+
+def toxicity_by_day(study: StudyRuntime, user, form: str, grade: str, date_item: str) -> dict:
+    """Worst grade per subject per day after infusion, and how many subjects reached each grade per day."""
+    infusion = {k: as_date(v) for k, v in _fact(study, user, "infusion_date").items()}
+    worst: dict[str, dict[int, int]] = defaultdict(dict)
+    for record in _records(study, user, form):
+        value = (record.get("derived") or {}).get(grade)
+        day = _study_day(infusion.get(record["subject"]), (record.get("data") or {}).get(date_item))
+        if value is None or day is None:
+            continue
+        worst[record["subject"]][day] = max(value, worst[record["subject"]].get(day, 0))
+    days = sorted({d for per in worst.values() for d in per})
+    by_day = {d: Counter(per[d] for per in worst.values() if d in per) for d in days}
+    max_grade = {s: max(per.values()) for s, per in worst.items()}
+    return {"days": days, "per_subject": {s: dict(sorted(p.items())) for s, p in sorted(worst.items())},
+            "by_day": {d: dict(sorted(c.items())) for d, c in by_day.items()},
+            "max_grade": dict(sorted(Counter(max_grade.values()).items()))}
+
+
+def adverse_events(study: StudyRuntime, user) -> list[tuple[str, int, int]]:
+    """(term, grade, count) over every adverse event row."""
+    counts = Counter()
+    for record in _records(study, user, "AE"):
+        for row in (record.get("data") or {}).get("AE", []):
+            if row.get("AETERM") and row.get("AETOXGR"):
+                counts[(row["AETERM"].strip(), row["AETOXGR"])] += 1
+    return sorted(((t, g, n) for (t, g), n in counts.items()), key=lambda x: (-x[2], x[0], x[1]))
+
+
+# ---------------------------------------------------------------- efficacy
+
+
+def clopper_pearson(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Exact (Clopper–Pearson) interval for a binomial proportion."""
+    from scipy.stats import beta
+
+    alpha = 1 - confidence
+    low = 0.0 if successes == 0 else float(beta.ppf(alpha / 2, successes, trials - successes + 1))
+    high = 1.0 if successes == trials else float(beta.ppf(1 - alpha / 2, successes + 1, trials - successes))
+    return low, high
+
+
+def response_rates(study: StudyRuntime, user) -> list[dict]:
+    """CR/PR/NR at each response visit and ORR (CR + PR) with its 95 % exact interval."""
+    visits = study.parameters.get("response_visits", [])
+    results = []
+    for visit in visits:
+        outcomes = Counter((r.get("derived") or {}).get("RESPONSE") for r in _records(study, user, "RESP", visit))
+        outcomes.pop(None, None)
+        evaluable = sum(outcomes.values())
+        responders = outcomes["CR"] + outcomes["PR"]
+        low, high = clopper_pearson(responders, evaluable) if evaluable else (None, None)
+        results.append({"visit": visit, "CR": outcomes["CR"], "PR": outcomes["PR"], "NR": outcomes["NR"],
+                        "evaluable": evaluable, "orr": responders / evaluable if evaluable else None,
+                        "ci_low": low, "ci_high": high})
+    return results
+
+
+def survival_data(study: StudyRuntime, user) -> dict[str, list[tuple[str, int, bool]]]:
+    """(subject, days from infusion, event happened) for overall and progression-free survival.
+
+    OS: death, else censored at the last date the subject was known alive.
+    PFS: progression or relapse (or death), whichever first, else censored at
+    the last assessment.
+    """
+    infusion = {k: as_date(v) for k, v in _fact(study, user, "infusion_date").items()}
+    death = {r["subject"]: as_date((r.get("data") or {}).get("DTHDTC")) for r in _records(study, user, "DEATH")}
+    last_seen: dict[str, dt.date] = {}
+    progression: dict[str, dt.date] = {}
+    for record in _records(study, user, "SURV"):
+        data = record.get("data") or {}
+        seen = as_date(data.get("SURVDTC"))
+        if seen and (record["subject"] not in last_seen or seen > last_seen[record["subject"]]):
+            last_seen[record["subject"]] = seen
+        if data.get("DISSTAT") == "progression" and data.get("PROGDTC"):
+            when = as_date(data["PROGDTC"])
+            if when and (record["subject"] not in progression or when < progression[record["subject"]]):
+                progression[record["subject"]] = when
+    overall, pfs = [], []
+    for subject, day0 in sorted(infusion.items()):
+        if day0 is None:
+            continue
+        died = death.get(subject)
+        last = max([d for d in (last_seen.get(subject), died) if d] or [day0])
+        overall.append((subject, (died - day0).days if died else (last - day0).days, died is not None))
+        firsts = [d for d in (progression.get(subject), died) if d]
+        if firsts:
+            pfs.append((subject, (min(firsts) - day0).days, True))
+        else:
+            pfs.append((subject, (last - day0).days, False))
+    return {"os": overall, "pfs": pfs}
+
+
+def kaplan_meier(points: list[tuple[str, int, bool]], at: list[int] | None = None) -> dict:
+    """Kaplan–Meier estimate (lifelines): the survival curve and numbers at risk at given days."""
+    from lifelines import KaplanMeierFitter
+
+    if not points:
+        return {"times": [], "survival": [], "at_risk": [], "median": None, "n": 0, "events": 0}
+    durations = [max(p[1], 0) for p in points]
+    events = [p[2] for p in points]
+    fitter = KaplanMeierFitter().fit(durations, events)
+    curve = fitter.survival_function_.iloc[:, 0]
+    at = at if at is not None else [0, 90, 180, 365, 730, 1095]
+    at_risk = [(t, sum(1 for d in durations if d >= t)) for t in at]
+    median = fitter.median_survival_time_
+    return {"times": [float(t) for t in curve.index], "survival": [float(s) for s in curve.values], "at_risk": at_risk,
+            "median": None if median == float("inf") else float(median), "n": len(points), "events": sum(events)}
+
+
+def blood_counts(study: StudyRuntime, user, analytes=("NEUT", "HGB_STD", "PLAT")) -> dict:
+    """Per subject, each analyte by study day (from the haematology form)."""
+    infusion = {k: as_date(v) for k, v in _fact(study, user, "infusion_date").items()}
+    series: dict[str, dict[str, list]] = {a: defaultdict(list) for a in analytes}
+    for record in _records(study, user, "LB_HEM"):
+        day = _study_day(infusion.get(record["subject"]), (record.get("data") or {}).get("LBDTC"))
+        if day is None:
+            continue
+        values = {**(record.get("data") or {}), **(record.get("derived") or {})}
+        for analyte in analytes:
+            if values.get(analyte) is not None:
+                series[analyte][record["subject"]].append((day, values[analyte]))
+    return {a: {s: sorted(points) for s, points in sorted(per.items())} for a, per in series.items()}

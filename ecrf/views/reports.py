@@ -1,0 +1,44 @@
+"""The reports page: each chart with its numbers in a table beside it."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+from flask_login import login_required
+from markupsafe import Markup
+
+from ecrf import charts, reports
+from ecrf.auth import web_user
+from ecrf.studies import study_runtime
+
+bp = Blueprint("reports", __name__)
+
+
+@bp.get("/studies/<study>/reports")
+@login_required
+def index(study: str):
+    user = web_user()
+    runtime = study_runtime(study)
+    enrollment = reports.enrollment(runtime, user)
+    visits = reports.visit_status(runtime, user)
+    queries = reports.query_metrics(runtime, user)
+    review = reports.review_progress(runtime, user)
+    crs = reports.toxicity_by_day(runtime, user, "CRS", "CRS_GRADE", "CRSDTC") if "CRS" in runtime.forms else None
+    icans = reports.toxicity_by_day(runtime, user, "ICANS", "ICANS_GRADE", "ICANSDTC") if "ICANS" in runtime.forms else None
+    rates = reports.response_rates(runtime, user) if "RESP" in runtime.forms else []
+    survival = reports.survival_data(runtime, user)
+    curves = {"Overall survival": reports.kaplan_meier(survival["os"]),
+              "Progression-free survival": reports.kaplan_meier(survival["pfs"])}
+    counts = reports.blood_counts(runtime, user) if "LB_HEM" in runtime.forms else {}
+    svg = lambda text: Markup(text)  # noqa: E731  (matplotlib's own SVG, no user text in it but labels we escape below)
+    drawn = {
+        "enrollment": svg(charts.enrollment_chart(enrollment)) if enrollment["cumulative"] else None,
+        "queries": svg(charts.bars([a for a, _ in queries["open_by_age"]], [n for _, n in queries["open_by_age"]], "open queries")),
+        "crs": svg(charts.grade_by_day_chart(crs, "CRS (ASTCT)")) if crs and crs["days"] else None,
+        "icans": svg(charts.grade_by_day_chart(icans, "ICANS (ASTCT)")) if icans and icans["days"] else None,
+        "response": svg(charts.response_chart(rates)) if any(r["evaluable"] for r in rates) else None,
+        "km": svg(charts.km_chart(curves)) if any(c["n"] for c in curves.values()) else None,
+        "counts": {a: svg(charts.counts_chart(s, a)) for a, s in counts.items() if s},
+    }
+    return render_template("reports.html", study=runtime, enrollment=enrollment, visits=visits, queries=queries,
+                           review=review, crs=crs, icans=icans, aes=reports.adverse_events(runtime, user) if "AE" in runtime.forms else [],
+                           rates=rates, curves=curves, counts=counts, charts=drawn)

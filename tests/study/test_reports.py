@@ -1,0 +1,153 @@
+"""Reports on a seeded synthetic study with known answers: ORR and its exact interval, Kaplan–Meier,
+query aging, overdue visits, safety by day."""
+
+import datetime as dt
+
+import pytest
+from scipy.stats import binomtest
+
+STUDY = "CD7_CART_SAA"
+DAY0 = dt.date(2026, 3, 2)
+
+
+def on(day: int) -> str:
+    return (DAY0 + dt.timedelta(days=day)).isoformat()
+
+
+# subject -> (M3 response data or None, death day or None, last SURV day, progression day or None)
+SEED = {
+    "S1": ({"HGB": 100, "NEUT": 1.0, "PLAT": 100, "RETI": 80, "TRANSFUSED_28D": False}, 100, 90, None),    # CR
+    "S2": ({"HGB": 90, "NEUT": 0.6, "PLAT": 30, "RETI": 80, "TRANSFUSED_28D": False}, None, 200, 150),     # PR
+    "S3": ({"HGB": 90, "NEUT": 0.6, "PLAT": 30, "RETI": 80, "TRANSFUSED_28D": False}, 300, 270, None),     # PR
+    "S4": ({"HGB": 70, "NEUT": 0.3, "PLAT": 10, "RETI": 10, "TRANSFUSED_28D": True}, None, 90, None),      # NR
+    "S5": ({"HGB": 90, "NEUT": 0.6, "PLAT": 30, "RETI": 80, "TRANSFUSED_28D": True}, None, 365, 60),       # NR (transfused)
+    "S6": (None, None, 30, None),                                                                           # not evaluable
+}
+
+
+@pytest.fixture
+def seeded(cd7_app, cd7):
+    staff = cd7("staff01")
+    for subject, (response, death, last, progression) in SEED.items():
+        staff.register("01", subject)
+        assert staff.save(subject, "SCREEN", "IC", {"RFICDTC": "2026-02-01", "ICVER": "1", "ICREAD": True}).status_code == 201
+        assert staff.save(subject, "D0", "INF", {"INFDTC": f"{DAY0.isoformat()}T02:00:00Z", "LOT": "L", "WEIGHT_BASIS": 70,
+                                                 "CAR_CELLS": 2.1e8, "PREMED": True, "INFREACT": False}).status_code == 201
+        if response:
+            assert staff.save(subject, "M3", "RESP", {"RESPDTC": on(90), **response}).status_code == 201
+        surv = {"SURVDTC": on(last), "ALIVE": True, "DISSTAT": "progression" if progression else "response"}
+        if progression:
+            surv.update(PROGDTC=on(progression), PROGTYPE=["counts_saa"])
+        assert staff.save(subject, "M12", "SURV", surv).status_code == 201, subject
+        if death:
+            assert staff.save(subject, "LOGS", "DEATH", {"DTHDTC": on(death), "DTHCAUSE": "infection"}).status_code == 201
+    # Safety: S1 has CRS grade 2 on day 1 and grade 1 on day 2; S2 grade 1 on day 1.
+    staff.save("S1", "D1", "CRS", {"CRSDTC": on(1), "TEMP_MAX": 38.5, "HYPOTENSION": "fluids_only", "O2_DEVICE": "room_air", "ANTICYTOKINE_GIVEN": False})
+    staff.save("S1", "D2", "CRS", {"CRSDTC": on(2), "TEMP_MAX": 38.5, "HYPOTENSION": "none", "O2_DEVICE": "room_air", "ANTICYTOKINE_GIVEN": False})
+    staff.save("S2", "D1", "CRS", {"CRSDTC": on(1), "TEMP_MAX": 38.1, "HYPOTENSION": "none", "O2_DEVICE": "room_air", "ANTICYTOKINE_GIVEN": False})
+    return cd7_app
+
+
+def run(app, fn, *args, **kw):
+    with app.app_context():
+        from ecrf.studies import study_runtime
+        from ecrf.users import User
+        return fn(study_runtime(STUDY), User.objects(username="dm").first(), *args, **kw)
+
+
+def test_orr_at_m3_with_its_exact_interval(seeded):
+    from ecrf import reports
+
+    (m3, m6) = run(seeded, reports.response_rates)
+    assert (m3["CR"], m3["PR"], m3["NR"], m3["evaluable"]) == (1, 2, 2, 5)
+    assert m3["orr"] == pytest.approx(0.6)
+    expected = binomtest(3, 5).proportion_ci(confidence_level=0.95, method="exact")
+    assert (m3["ci_low"], m3["ci_high"]) == pytest.approx((expected.low, expected.high))
+    assert (round(m3["ci_low"], 4), round(m3["ci_high"], 4)) == (0.1466, 0.9473)  # published Clopper–Pearson for 3/5
+    assert m6["evaluable"] == 0 and m6["orr"] is None
+
+
+def product_limit(points):
+    """Kaplan–Meier by hand: S(t) just after each event time."""
+    survival, curve = 1.0, {}
+    for time in sorted({t for t, e in points if e}):
+        at_risk = sum(1 for t, _ in points if t >= time)
+        deaths = sum(1 for t, e in points if t == time and e)
+        survival *= 1 - deaths / at_risk
+        curve[time] = survival
+    return curve
+
+
+def test_kaplan_meier_matches_the_product_limit_estimate(seeded):
+    from ecrf import reports
+
+    data = run(seeded, reports.survival_data)
+    os_points = {s: (t, e) for s, t, e in data["os"]}
+    assert os_points == {"S1": (100, True), "S2": (200, False), "S3": (300, True), "S4": (90, False),
+                         "S5": (365, False), "S6": (30, False)}
+    pfs_points = {s: (t, e) for s, t, e in data["pfs"]}
+    assert pfs_points["S2"] == (150, True) and pfs_points["S5"] == (60, True) and pfs_points["S1"] == (100, True)
+    for points in (data["os"], data["pfs"]):
+        km = reports.kaplan_meier(points)
+        by_hand = product_limit([(t, e) for _, t, e in points])
+        curve = dict(zip(km["times"], km["survival"]))
+        for time, value in by_hand.items():
+            assert curve[time] == pytest.approx(value)
+    os_km = reports.kaplan_meier(data["os"], at=[0, 100, 365])
+    assert os_km["at_risk"] == [(0, 6), (100, 4), (365, 1)] and os_km["events"] == 2
+
+
+def test_query_aging_buckets_and_time_to_close(seeded, cd7):
+    from audit import utc_now
+    from ecrf import reports
+
+    monitor = cd7("mon01")
+    first = monitor.post(f"/studies/{STUDY}/queries", {"subject": "S1", "event": "M3", "form": "RESP", "item": "/HGB", "text": "?"})
+    second = monitor.post(f"/studies/{STUDY}/queries", {"subject": "S2", "event": "M3", "form": "RESP", "item": "/HGB", "text": "?"})
+    monitor.post(f"/studies/{STUDY}/queries/{second.get_json()['id']}/close", {})
+    metrics = run(seeded, reports.query_metrics, now=utc_now() + dt.timedelta(days=10))
+    assert dict(metrics["open_by_age"])["8–14 d"] >= 1
+    assert ("RESP", 1) in metrics["open_by_form"] and metrics["closed"] == 1 and metrics["median_days_to_close"] == 0
+    assert first.status_code == 201
+
+
+def test_visits_outside_their_window_are_overdue_and_the_next_ones_upcoming(seeded):
+    from ecrf import reports
+
+    status = run(seeded, reports.visit_status, today=DAY0 + dt.timedelta(days=24))
+    s1 = next(r for r in status["subjects"] if r["subject"] == "S1")["events"]
+    assert s1["D0"] == "incomplete"           # only the infusion form is saved
+    assert s1["D14"] == "overdue"             # window 14 ± 0 closed with nothing saved
+    assert s1["D21"] == "overdue"             # 21 + 2 = day 23 < day 24
+    assert s1["D28"] == "upcoming"            # window opens on day 25
+    assert s1["M3"] == "incomplete"           # RESP saved, other M3 forms not
+    at_22 = run(seeded, reports.visit_status, today=DAY0 + dt.timedelta(days=22))
+    assert next(r for r in at_22["subjects"] if r["subject"] == "S1")["events"]["D21"] == "due"
+
+
+def test_crs_worst_grade_per_subject_per_day(seeded):
+    from ecrf import reports
+
+    crs = run(seeded, reports.toxicity_by_day, "CRS", "CRS_GRADE", "CRSDTC")
+    assert crs["per_subject"] == {"S1": {1: 2, 2: 1}, "S2": {1: 1}}
+    assert crs["by_day"] == {1: {1: 1, 2: 1}, 2: {1: 1}} and crs["max_grade"] == {1: 1, 2: 1}
+
+
+def test_enrollment_counts_by_month_and_site(seeded):
+    from ecrf import reports
+
+    enrollment = run(seeded, reports.enrollment)
+    assert enrollment["cumulative"] == [{"month": "2026-02", "01": 6, "total": 6}]
+
+
+def test_the_reports_page_shows_charts_with_their_numbers(seeded):
+    from conftest import login
+
+    client = seeded.test_client()
+    login(client, "dm")
+    page = client.get(f"/studies/{STUDY}/reports").get_data(as_text=True)
+    assert page.count("<svg") >= 5
+    assert "60.0" in page and "14.7–94.7" in page   # ORR 60 %, exact 95 % CI
+    assert "Overall survival (n=6, events=2" in page
+    login(client, "root")
+    assert client.get(f"/studies/{STUDY}/reports").status_code == 403
