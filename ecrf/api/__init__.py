@@ -251,4 +251,21 @@ def export(study: str, kind: str):
     return send_file(spool, mimetype=mimetype, as_attachment=True, download_name=f"{runtime.oid}.{suffix}")
 
 
+@api.get("/studies/<study>/subjects/<subject>/casebook.pdf")
+def casebook(study: str, subject: str):
+    """The subject's complete casebook as PDF."""
+    import tempfile
+
+    from flask import send_file
+
+    from ecrf.exports.casebook import write_casebook
+
+    user = api_user()
+    runtime = study_runtime(study)
+    spool = tempfile.TemporaryFile()
+    write_casebook(spool, runtime, user, subject)
+    spool.seek(0)
+    return send_file(spool, mimetype="application/pdf", as_attachment=True, download_name=f"casebook-{subject}.pdf")
+
+
 from ecrf.api import review  # noqa: E402,F401  (registers the review and lock routes)

@@ -105,6 +105,9 @@ def spec() -> dict:
         "get": {"summary": "Export: odm (ODM 1.3.2 with audit trail), csv (zip) or xlsx (data managers)",
                 "parameters": [{"name": n, "in": "query", "schema": {"type": "string"}} for n in ("site", "subject")],
                 "responses": {"200": {"description": "the export file"}, **errors("401", "403", "404")}}})
+    doc.path(path=f"{subject}/casebook.pdf", parameters=_params("study", "subject"), operations={
+        "get": {"summary": "The subject's complete casebook (PDF)",
+                "responses": {"200": {"description": "PDF"}, **errors("401", "403", "404")}}})
     result = doc.to_dict()
     result["security"] = [{"bearer": []}]
     return result

@@ -109,6 +109,22 @@ def audit(study: str, subject: str, event: str, form: str):
                            form=compiled, tz=site_timezone(found.site), item=request.args.get("item"))
 
 
+@bp.get("/studies/<study>/subjects/<subject>/casebook.pdf")
+@login_required
+def casebook(study: str, subject: str):
+    """Download the subject's casebook PDF from the subject page."""
+    import tempfile
+
+    from flask import send_file
+
+    from ecrf.exports.casebook import write_casebook
+
+    spool = tempfile.TemporaryFile()
+    write_casebook(spool, study_runtime(study), web_user(), subject)
+    spool.seek(0)
+    return send_file(spool, mimetype="application/pdf", as_attachment=True, download_name=f"casebook-{subject}.pdf")
+
+
 @bp.get("/studies/<study>/subjects/<subject>/audit")
 @login_required
 def subject_audit(study: str, subject: str):

@@ -154,3 +154,21 @@ def test_cli_export_writes_the_file_with_progress(filled, tmp_path):
     document = etree.parse(str(target))
     assert [s.get("SubjectKey") for s in document.iterfind(".//odm:SubjectData", NS)] == [subjects[0]]
     assert not (tmp_path / "out.xml.part").exists()
+
+
+def test_casebook_pdf_holds_forms_derived_values_queries_audit_and_signatures(filled):
+    from pypdf import PdfReader
+
+    app, subjects = filled
+    response = app.test_client().get(f"/api/v1/studies/CD7_CART_SAA/subjects/{subjects[0]}/casebook.pdf",
+                                     headers={"Authorization": f"Bearer {app.tokens['inv01']}"})
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(response.data)).pages)
+    flat = " ".join(text.split())
+    for expected in (f"subject {subjects[0]}", "Demographics (DM)", "Body surface area", "1.8181",
+                     "ALT above 3 × ULN", "re-read the report", "entered in error", "Electronically signed by Inv01",
+                     "I attest that I have reviewed the data", "Audit trail", "Asia/Shanghai"):
+        assert expected in flat, expected
+    other_site = app.test_client().get(f"/api/v1/studies/CD7_CART_SAA/subjects/{subjects[1]}/casebook.pdf",
+                                       headers={"Authorization": f"Bearer {app.tokens['inv01']}"})
+    assert other_site.status_code == 404
