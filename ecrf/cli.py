@@ -73,6 +73,29 @@ def study_load(path: Path) -> None:
     click.echo(f"study {study.oid} version {study.version} {verb} ({study.definition_hash[:12]})")
 
 
+@study_group.command("import-odm", with_appcontext=False)
+@click.argument("odm_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="new folder for the draft study")
+def study_import_odm(odm_file: Path, output: Path) -> None:
+    """Turn ODM 1.3 metadata into a draft study folder, then check it."""
+    from ecrf.definitions import read_study
+    from ecrf.odm_import import ImportError_, write_draft
+
+    try:
+        write_draft(odm_file, output)
+    except ImportError_ as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(1)
+    try:
+        definition = read_study(output)
+    except DefinitionError as error:
+        click.echo(f"{output}: draft written, but it needs work:", err=True)
+        _definition_faults(error)
+    click.echo(f"{output}: draft study {definition.oid} with {len(definition.forms)} forms and "
+               f"{len(definition.study['events'])} events; add days, windows, derivations and checks")
+
+
 # ------------------------------------------------------------------ users and sites
 
 

@@ -172,3 +172,30 @@ def test_casebook_pdf_holds_forms_derived_values_queries_audit_and_signatures(fi
     other_site = app.test_client().get(f"/api/v1/studies/CD7_CART_SAA/subjects/{subjects[1]}/casebook.pdf",
                                        headers={"Authorization": f"Bearer {app.tokens['inv01']}"})
     assert other_site.status_code == 404
+
+
+def test_odm_metadata_import_makes_a_draft_study_that_passes_its_check(cd7_app, tmp_path):
+    import json
+
+    odm = tmp_path / "cd7.xml"
+    with cd7_app.app_context():
+        from ecrf.exports.odm import write_odm
+        from ecrf.studies import study_runtime
+        with open(odm, "wb") as out:
+            write_odm(out, study_runtime("CD7_CART_SAA"), [])
+    result = cd7_app.test_cli_runner().invoke(args=["study", "import-odm", str(odm), "-o", str(tmp_path / "draft")])
+    assert result.exit_code == 0, result.output
+    assert "29 forms and 31 events" in result.output
+    dm = json.loads((tmp_path / "draft" / "imported" / "DM.json").read_text())
+    assert [c["const"] for c in dm["properties"]["SEX"]["oneOf"]] == ["M", "F"]
+    assert dm["properties"]["SEX"]["x-ecrf-labels"] == {"zh": "性别"}
+    vs = json.loads((tmp_path / "draft" / "imported" / "VS.json").read_text())
+    assert vs["properties"]["WEIGHT"]["maximum"] == 300 and vs["properties"]["WEIGHT"]["x-ecrf-unit"] == "kg"
+    assert vs["properties"]["VSDTC"]["format"] == "date"
+    ae = json.loads((tmp_path / "draft" / "imported" / "AE.json").read_text())
+    assert ae["properties"]["AE"]["type"] == "array" and "AETERM" in ae["properties"]["AE"]["items"]["properties"]
+    refused = cd7_app.test_cli_runner().invoke(args=["study", "import-odm", str(odm), "-o", str(tmp_path / "draft")])
+    assert refused.exit_code == 1 and "not empty" in refused.output
+    broken = tmp_path / "broken.xml"
+    broken.write_text("<ODM")
+    assert cd7_app.test_cli_runner().invoke(args=["study", "import-odm", str(broken), "-o", str(tmp_path / "d2")]).exit_code == 1
