@@ -10,12 +10,16 @@ from ecrf.studies import Study, load_study, loaded_studies
 from ecrf.subjects import Subject
 from ecrf.trail import audit_store
 from ecrf.users import ApiToken, User, add_user
+from ecrf.exports.jobs import ExportJob
+from ecrf.queries import Query
+from ecrf.ranges import LabRange
+from ecrf.lifecycle import ContainerLock, Signature
 
 
 def ensure_indexes() -> None:
     """Create every collection's indexes (idempotent)."""
     audit_store().ensure_indexes()
-    for model in (Record, Site, Study, Subject, User, ApiToken):
+    for model in (Record, Site, Study, Subject, User, ApiToken, ExportJob, Query, LabRange, ContainerLock, Signature):
         model.ensure_indexes()
 
 

@@ -314,3 +314,24 @@ def test_admin_adds_a_site_and_a_user_and_issues_a_token_once(client, app):
 def test_non_admins_cannot_reach_administration(client):
     login(client, "dm")
     assert client.get("/admin/").status_code == 403
+
+
+def test_data_manager_runs_an_export_in_the_background_and_downloads_it(client, as_user):
+    import time
+
+    staff = as_user("staff01")
+    subject = staff.register()
+    staff.save(subject, "SCREEN", "VS", {"WEIGHT": 70})
+    login(client, "dm")
+    page = client.get("/studies/MINI/exports").get_data(as_text=True)
+    assert client.post("/studies/MINI/exports", data={"csrf_token": token_in(page), "kind": "odm"}).status_code == 302
+    for _ in range(100):
+        page = client.get("/studies/MINI/exports").get_data(as_text=True)
+        if 'data-state="done"' in page:
+            break
+        time.sleep(0.1)
+    link = re.search(r'class="download" href="([^"]+)"', page).group(1)
+    download = client.get(link)
+    assert download.status_code == 200 and b"<ODM" in download.data and subject.encode() in download.data
+    login(client, "staff01")
+    assert client.get(link).status_code == 403
