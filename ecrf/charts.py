@@ -91,10 +91,14 @@ def km_chart(curves: dict[str, dict]) -> str:
     axes.set_xlabel("days after infusion")
     axes.set_ylabel("probability")
     axes.legend(frameon=False)
-    lines = [f"{label}: " + "  ".join(f"{t}d:{n}" for t, n in curve["at_risk"]) for label, curve in curves.items()]
-    figure.text(0.01, 0.005, "At risk — " + " | ".join(lines), fontsize=7)
-    figure.subplots_adjust(bottom=0.25)
-    return _svg(figure)
+    lines = [f"at risk, {label}: " + "  ".join(f"d{t}: {n}" for t, n in curve["at_risk"]) for label, curve in curves.items()]
+    figure.tight_layout(rect=(0, 0.06 * len(lines), 1, 1))
+    for n, line in enumerate(lines):
+        figure.text(0.01, 0.01 + 0.05 * (len(lines) - 1 - n), line, fontsize=7)
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg")
+    plt.close(figure)
+    return buffer.getvalue()[buffer.getvalue().index("<svg"):]
 
 
 def counts_chart(series: dict[str, list], ylabel: str) -> str:
