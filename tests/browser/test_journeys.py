@@ -142,3 +142,15 @@ def test_investigator_signs_a_visit_then_the_data_manager_locks_and_edits_are_re
                                        "reason": "try"})
     assert response.status == 423
     assert staff.get(staff.record_path(subject, "SCREEN", "ECOG")).get_json()["data"]["ECOG"] == 1
+
+
+def test_reports_draw_their_charts_in_the_browser(live_app, page):
+    staff = Api(live_app.test_client(), live_app.tokens["staff01"], "CD7_CART_SAA")
+    subject = staff.register()
+    staff.save(subject, "SCREEN", "IC", {"RFICDTC": "2026-01-05", "ICVER": "1", "ICREAD": True})
+    sign_in(page, live_app.base_url, "dm")
+    page.click("#nav-reports")
+    chart = page.locator("#enrollment img.chart-img")
+    expect(chart).to_be_visible()
+    assert chart.evaluate("img => img.complete && img.naturalWidth > 0")
+    assert page.evaluate("() => performance.getEntriesByType('resource').every(r => r.name.startsWith(location.origin) || r.name.startsWith('data:'))")
