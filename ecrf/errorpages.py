@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, render_template, request
-from pymongo.errors import AutoReconnect, ConnectionFailure, ServerSelectionTimeoutError
+from pymongo.errors import AutoReconnect, ConnectionFailure, PyMongoError, ServerSelectionTimeoutError
 from werkzeug.exceptions import HTTPException
 
 from ecrf.errors import DomainError
@@ -62,6 +62,16 @@ def init_app(app: Flask) -> None:
                            headers={"Retry-After": "5"})
         return render_template("error.html", status=503, title="Service unavailable",
                                detail="The database does not answer; try again shortly.", errors=[]), 503
+
+    @app.errorhandler(PyMongoError)
+    def _database_refused(error):
+        # Disk full, timeouts, write concern failures: nothing was stored, the caller may retry.
+        log.error("database refused an operation: %s", error)
+        if wants_json():
+            return problem(503, "Service unavailable", "the database refused the operation; nothing was stored, try again",
+                           headers={"Retry-After": "5"})
+        return render_template("error.html", status=503, title="Service unavailable",
+                               detail="The database refused the operation; nothing was stored. Try again.", errors=[]), 503
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
