@@ -157,6 +157,7 @@ def record_audit(study: str, subject: str, event: str, form: str):
 
 @api.get("/openapi.json")
 def openapi():
+    """The API description: public, it holds no data."""
     from ecrf.api.openapi import spec
 
     return jsonify(spec())

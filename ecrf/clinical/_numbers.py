@@ -19,3 +19,8 @@ def dec(value: Any) -> Decimal | None:
             return None
         return number if number.is_finite() else None
     return None
+
+
+def malformed(*pairs: tuple[Any, Any]) -> bool:
+    """True when an input was given (not None) but did not parse: such input gives None, never a guess."""
+    return any(raw is not None and parsed is None for raw, parsed in pairs)

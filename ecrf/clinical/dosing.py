@@ -1,4 +1,8 @@
-"""Body surface area and doses."""
+"""Body surface area and doses: CAR-T cells per kg against its target, lymphodepletion mg by BSA.
+
+The target dose, its tolerance and the mg/m² of each drug are study
+parameters, passed in. Missing, malformed or out-of-range input gives None.
+"""
 
 from __future__ import annotations
 
@@ -7,42 +11,62 @@ from typing import Any
 
 from ecrf.clinical._numbers import dec
 
+BSA_PLACES = Decimal("0.0001")
+MG_PLACES = Decimal("0.01")
+
+
+def _positive(value: Any) -> Decimal | None:
+    number = dec(value)
+    return number if number is not None and number > 0 else None
+
+
+def _non_negative(value: Any) -> Decimal | None:
+    number = dec(value)
+    return number if number is not None and number >= 0 else None
+
 
 def bsa_mosteller(height_cm: Any, weight_kg: Any) -> float | None:
-    """Mosteller BSA = √(height cm × weight kg / 3600) m², to 4 dp (170 cm, 70 kg → 1.8181)."""
-    h, w = dec(height_cm), dec(weight_kg)
-    if h is None or w is None or h <= 0 or w <= 0:
+    """Mosteller BSA = √(height cm × weight kg / 3600) m², rounded half-up to 4 dp (170 cm, 70 kg → 1.8181).
+
+    Height or weight missing or not positive → None.
+    """
+    h, w = _positive(height_cm), _positive(weight_kg)
+    if h is None or w is None:
         return None
-    return float((h * w / 3600).sqrt().quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP))
+    return float((h * w / 3600).sqrt().quantize(BSA_PLACES, rounding=ROUND_HALF_UP))
 
 
 def dose_per_kg(total_cells: Any, weight_kg: Any) -> float | None:
-    """Cells per kg of body weight."""
-    cells, w = dec(total_cells), dec(weight_kg)
-    if cells is None or w is None or w <= 0 or cells < 0:
+    """CAR⁺ cells per kg of body weight, unrounded (weight missing or not positive, or cells negative → None)."""
+    cells, w = _non_negative(total_cells), _positive(weight_kg)
+    if cells is None or w is None:
         return None
     return float(cells / w)
 
 
-def dose_within_tolerance(dose: Any, target: Any, tolerance_fraction: Any) -> bool | None:
-    """True when the dose lies in [target × (1 − tol), target × (1 + tol)], bounds included."""
-    d, t, tol = dec(dose), dec(target), dec(tolerance_fraction)
-    if d is None or t is None or tol is None or t <= 0 or tol < 0:
+def dose_within_tolerance(dose_per_kg: Any, target_per_kg: Any, tolerance_fraction: Any) -> bool | None:
+    """True when the dose lies in [target × (1 − tol), target × (1 + tol)], both bounds included.
+
+    3 × 10⁶/kg ± 20 % accepts 2.4 × 10⁶ to 3.6 × 10⁶ inclusive. Target not
+    positive, tolerance outside [0, 1] or dose negative → None.
+    """
+    dose, target, tol = _non_negative(dose_per_kg), _positive(target_per_kg), _non_negative(tolerance_fraction)
+    if dose is None or target is None or tol is None or tol > 1:
         return None
-    return t * (1 - tol) <= d <= t * (1 + tol)
+    return target * (1 - tol) <= dose <= target * (1 + tol)
 
 
 def expected_dose_mg(bsa_m2: Any, mg_per_m2: Any) -> float | None:
-    """The BSA-based dose in mg, to 2 dp."""
-    b, m = dec(bsa_m2), dec(mg_per_m2)
-    if b is None or m is None or b <= 0 or m < 0:
+    """BSA × mg/m², in mg rounded half-up to 2 dp (BSA not positive or mg/m² negative → None)."""
+    bsa, per_m2 = _positive(bsa_m2), _non_negative(mg_per_m2)
+    if bsa is None or per_m2 is None:
         return None
-    return float((b * m).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    return float((bsa * per_m2).quantize(MG_PLACES, rounding=ROUND_HALF_UP))
 
 
 def dose_deviation_fraction(actual_mg: Any, expected_mg: Any) -> float | None:
-    """|actual − expected| / expected."""
-    a, e = dec(actual_mg), dec(expected_mg)
-    if a is None or e is None or e <= 0:
+    """|actual − expected| / expected, unrounded (expected missing or not positive, actual negative → None)."""
+    actual, expected = _non_negative(actual_mg), _positive(expected_mg)
+    if actual is None or expected is None:
         return None
-    return float(abs(a - e) / e)
+    return float(abs(actual - expected) / expected)

@@ -28,7 +28,7 @@ def audit_value(value) -> str:
     if value is None:
         return "—"
     if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False)
+        return json.dumps(value, ensure_ascii=False, default=str)
     return str(value)
 
 
