@@ -129,6 +129,16 @@ def test_investigator_signs_a_visit_then_the_data_manager_locks_and_edits_are_re
     manager.click("#lock")
     expect(manager.locator("#locked")).to_be_visible()
 
+    # The data manager exports ODM in the background and downloads it.
+    manager.click("#nav-exports")
+    manager.select_option("#kind", "odm")
+    manager.click("#start-export")
+    expect(manager.locator('#export-jobs tr[data-state="done"] a.download').first).to_be_visible(timeout=30000)
+    with manager.expect_download() as download_info:
+        manager.locator('#export-jobs tr[data-state="done"] a.download').first.click()
+    downloaded = download_info.value.path().read_bytes()
+    assert b'ODMVersion="1.3.2"' in downloaded and subject.encode() in downloaded
+
     site = browser.new_page()
     sign_in(site, live_app.base_url, "staff01")
     site.goto(record_url(live_app, subject, "SCREEN", "ECOG"))
