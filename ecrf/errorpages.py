@@ -33,53 +33,44 @@ def wants_json() -> bool:
     return request.path.startswith("/api/") or request.path == "/healthz"
 
 
+def respond(status: int, title: str, detail: str, errors: list | None = None, headers: dict | None = None):
+    """The error as problem+json for the API, or as a plain page for people."""
+    if wants_json():
+        return problem(status, title, detail, errors, headers)
+    return render_template("error.html", status=status, title=title, detail=detail, errors=errors or []), status, headers or {}
+
+
 def init_app(app: Flask) -> None:
     """Register the handlers that turn errors into responses."""
 
     @app.errorhandler(DomainError)
     def _domain(error: DomainError):
-        errors = [e.as_dict() for e in error.errors]
         headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
-        if wants_json():
-            return problem(error.status, error.title, error.detail, errors, headers)
-        return render_template("error.html", status=error.status, title=error.title,
-                               detail=error.detail, errors=errors), error.status
+        return respond(error.status, error.title, error.detail, [e.as_dict() for e in error.errors], headers)
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):
-        if wants_json():
-            return problem(error.code or 500, error.name, error.description or error.name)
-        return render_template("error.html", status=error.code, title=error.name,
-                               detail=error.description, errors=[]), error.code
+        return respond(error.code or 500, error.name, error.description or error.name)
 
     @app.errorhandler(ConnectionFailure)
     @app.errorhandler(AutoReconnect)
     @app.errorhandler(ServerSelectionTimeoutError)
     def _database_down(error):
         log.warning("database unavailable: %s", error)
-        if wants_json():
-            return problem(503, "Service unavailable", "the database does not answer; try again shortly",
-                           headers={"Retry-After": "5"})
-        return render_template("error.html", status=503, title="Service unavailable",
-                               detail="The database does not answer; try again shortly.", errors=[]), 503
+        return respond(503, "Service unavailable", "the database does not answer; try again shortly",
+                       headers={"Retry-After": "5"})
 
     @app.errorhandler(PyMongoError)
     def _database_refused(error):
         # Disk full, timeouts, write concern failures: nothing was stored, the caller may retry.
         log.error("database refused an operation: %s", error)
-        if wants_json():
-            return problem(503, "Service unavailable", "the database refused the operation; nothing was stored, try again",
-                           headers={"Retry-After": "5"})
-        return render_template("error.html", status=503, title="Service unavailable",
-                               detail="The database refused the operation; nothing was stored. Try again.", errors=[]), 503
+        return respond(503, "Service unavailable", "the database refused the operation; nothing was stored, try again",
+                       headers={"Retry-After": "5"})
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
         log.exception("unexpected error")
-        if wants_json():
-            return problem(500, "Internal server error", "an unexpected error occurred; it has been logged")
-        return render_template("error.html", status=500, title="Internal server error",
-                               detail="An unexpected error occurred; it has been logged.", errors=[]), 500
+        return respond(500, "Internal server error", "an unexpected error occurred; it has been logged")
 
     @app.after_request
     def _security_headers(response):

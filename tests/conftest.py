@@ -209,3 +209,21 @@ def sign_in(page, base_url: str, username: str, password: str = PASSWORD) -> Non
     page.fill("#password", password)
     page.click("button[type=submit]")
     page.wait_for_load_state()
+
+
+def wait_until_healthy(base_url: str, process, seconds: float = 90) -> None:
+    """Poll ``/healthz`` until the server answers 200; fail with its output if it dies or stays silent."""
+    import time
+
+    import requests
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if requests.get(f"{base_url}/healthz", timeout=5).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        assert process.poll() is None, f"server exited with {process.returncode}"
+        assert time.monotonic() < deadline, "server did not become healthy"
+        time.sleep(0.3)

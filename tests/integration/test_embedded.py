@@ -11,6 +11,7 @@ import pymongo
 import pytest
 import requests
 
+from conftest import wait_until_healthy
 from ecrf.embedded import EmbeddedServer, free_port
 
 pytestmark = pytest.mark.integration
@@ -69,15 +70,7 @@ def test_cli_and_serve_share_the_embedded_database(tmp_path):
     serve = subprocess.Popen([ECRF, "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline and serve.poll() is None, "ecrf serve did not come up"
-            time.sleep(0.3)
+        wait_until_healthy(f"http://127.0.0.1:{port}", serve)
         # While serve runs, the CLI connects to its database instead of starting a rival.
         user = run_cli(env, "users", "add", "alice", "--role", "site_staff", "--site", "01")
         assert user.returncode == 0, user.stderr
