@@ -1,0 +1,152 @@
+"""Exports (ODM 1.3.2 with the audit trail, CSV zip) at two study sizes, and audit verification speed.
+
+Time is measured without tracing; peak memory in a second run of the same
+export under ``tracemalloc`` (Python allocations, including lxml's Python
+objects but not libxml2's own C buffers). Output goes to a temporary file, so
+the document itself is never held in memory by the benchmark.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tempfile
+import time
+import tracemalloc
+
+from bench import plans
+from bench.common import STUDY, bundled_app, progress
+from bench.synth import Synth, write_subjects
+
+
+def _export(kind: str, runtime, path: str) -> int:
+    from ecrf.exports import export_subjects, write_export
+
+    with open(path, "wb") as out:
+        return write_export(kind, out, runtime, export_subjects(runtime))
+
+
+def measure_export(kind: str, runtime, folder: str) -> dict:
+    path = os.path.join(folder, f"export.{kind}")
+    t0 = time.perf_counter()
+    subjects = _export(kind, runtime, path)
+    elapsed = time.perf_counter() - t0
+    size = os.path.getsize(path)
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        _export(kind, runtime, path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    os.unlink(path)
+    return {"seconds": round(elapsed, 3), "peak_mib": round(peak / 2**20, 3), "bytes": size, "subjects": subjects}
+
+
+def verify(db) -> dict:
+    """Events/s of ``verify_all`` against raw SHA-256 over the same canonical bytes (and steps between)."""
+    from audit import AuditStore, canonical_json, event_hash
+    from ecrf.records import verify_all
+
+    t0 = time.perf_counter()
+    problems = verify_all()
+    verify_s = time.perf_counter() - t0
+    events = list(db.audit_events.find({}))
+    count = len(events)
+
+    t0 = time.perf_counter()
+    store = AuditStore(db.audit_events)
+    walked = 0
+    for stream, batch in store.walk():
+        store.verify_stream(stream, batch)
+        walked += len(batch)
+    walk_s = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    for event in events:
+        event_hash(event)
+    hash_s = time.perf_counter() - t0
+
+    bodies = [canonical_json({k: v for k, v in e.items() if k not in ("_id", "hash")}) for e in events]
+    rounds = 5  # raw hashing is fast: repeat it to time it reliably
+    t0 = time.perf_counter()
+    for _ in range(rounds):
+        for body in bodies:
+            hashlib.sha256(body).hexdigest()
+    raw_s = (time.perf_counter() - t0) / rounds
+    rate = {"verify_all": count / verify_s, "walk_verify_stream": walked / walk_s,
+            "event_hash_in_memory": count / hash_s, "raw_sha256": count / raw_s}
+    return {
+        "events": count, "problems": len(problems), "verify_all_s": round(verify_s, 3),
+        "mean_canonical_bytes": round(sum(map(len, bodies)) / max(1, count)),
+        "events_per_s": {k: round(v) for k, v in rate.items()},
+        "ratios_to_raw_sha256": {k: round(v / rate["raw_sha256"], 4) for k, v in rate.items()},
+    }
+
+
+def run(uri: str, quick: bool) -> dict:
+    """CSV at two small sizes first (its cost grows with the square of the study), then ODM at two larger ones."""
+    csv_sizes, odm_sizes = ((4, 8), (20, 100)) if quick else ((5, 15), (100, 1000))
+    forms = 24 if quick else None
+    app = bundled_app(uri)
+    folder = tempfile.mkdtemp(prefix="ecrf-bench-export-")
+    results: dict[str, dict] = {"csv": {}, "odm": {}}
+    query_plans, verified = {}, None
+    with app.app_context():
+        from ecrf.db import database
+        from ecrf.exports.odm import write_odm
+        from ecrf.exports.tables import write_csv_zip
+        from ecrf.studies import study_runtime
+        from ecrf.subjects import Subject
+
+        db = database()
+        runtime = study_runtime(STUDY)
+        synth = Synth(runtime, forms)
+        records_per_subject = len(synth.plan)
+        progress(f"export: subjects of {records_per_subject} records each; CSV at {csv_sizes}, ODM at {odm_sizes} subjects")
+        done = 0
+        steps = [(size, "csv") for size in csv_sizes] + [(size, "odm") for size in odm_sizes]
+        for size, kind in steps:
+            ids = [f"X-{n:05d}" for n in range(done, size)]
+            write_subjects(db, synth, ids, status="enrolled", label=f"export: filling to {size} subjects")
+            done = max(done, size)
+            progress(f"export: {kind} of {size} subjects (timed, then under tracemalloc)")
+            results[kind][size] = measure_export(kind, runtime, folder)
+            if size == max(csv_sizes) and kind == "csv":
+                query_plans["csv, one subject"] = plans.capture(
+                    lambda: write_csv_zip(io.BytesIO(), runtime, ["X-00000"]), db)
+            if size == max(odm_sizes) and kind == "odm":
+                subject = Subject.objects(key=f"{STUDY}/X-00000").first()
+                query_plans["odm, one subject"] = plans.capture(
+                    lambda: write_odm(io.BytesIO(), runtime, [subject]), db)
+            if size == (max(odm_sizes) if quick else min(odm_sizes)) and kind == "odm":
+                progress(f"export: verify_all over the {size}-subject database")
+                verified = verify(db)
+    os.rmdir(folder)
+    small, large = odm_sizes
+    odm, csv_ = results["odm"], results["csv"]
+    odm_ratio = odm[large]["peak_mib"] / odm[small]["peak_mib"]
+    csv_ratio = csv_[max(csv_sizes)]["peak_mib"] / csv_[min(csv_sizes)]["peak_mib"]
+    csv_growth = csv_[max(csv_sizes)]["seconds"] / csv_[min(csv_sizes)]["seconds"]
+    return {
+        "export_memory_ratio": round(max(odm_ratio, csv_ratio), 3),
+        "export_memory_ratio_odm": round(odm_ratio, 3),
+        "export_memory_ratio_csv": round(csv_ratio, 3),
+        "odm_export_s1k_s": round(odm[large]["seconds"] * 1000 / large, 2),
+        "odm_export_s1k_measured": large == 1000,
+        "odm_export_large_s": odm[large]["seconds"],
+        "odm_export_small_s": odm[small]["seconds"],
+        "odm_export_ms_per_record": round(odm[large]["seconds"] * 1000 / (large * records_per_subject), 3),
+        "csv_export_large_s": csv_[max(csv_sizes)]["seconds"],
+        "csv_export_time_growth": round(csv_growth, 2),
+        "csv_export_size_growth": round(max(csv_sizes) / min(csv_sizes), 2),
+        "verify_vs_sha256": verified["ratios_to_raw_sha256"]["verify_all"],
+        "verify_events_per_s": verified["events_per_s"]["verify_all"],
+        "raw_sha256_events_per_s": verified["events_per_s"]["raw_sha256"],
+        "verify_problems": verified["problems"],
+        "collscans_export": [f"{op}: {line}" for op, shapes in query_plans.items() for line in plans.collscans(shapes)],
+        "details_export": {"records_per_subject": records_per_subject,
+                           "csv": {str(k): v for k, v in csv_.items()}, "odm": {str(k): v for k, v in odm.items()},
+                           "verify": verified, "query_plans": query_plans},
+    }

@@ -1,0 +1,92 @@
+"""The results: targets from issue 9, the printed table and the JSON document."""
+
+from __future__ import annotations
+
+import json
+import operator
+
+# key -> (comparison, target, unit, what)
+TARGETS = {
+    "save_overhead_ratio": ("<=", 1.3, "×", "full save of the largest form ÷ bare insert+update (SecantusDB)"),
+    "save_overhead_ratio_mongomock": ("<=", 1.3, "×", "the same on mongomock"),
+    "engine_cpu_ms_per_save": ("<=", 1.0, "ms", "client CPU of a full save − client CPU of the bare writes"),
+    "scaling_ratio_1e6_vs_1e3": ("<=", 1.2, "×", "save p50 with many ÷ with 1e3 audit events stored"),
+    "verify_vs_sha256": (">=", 0.25, "×", "verify_all events/s ÷ raw SHA-256 events/s"),
+    "export_memory_ratio": ("<=", 1.2, "×", "peak export memory, large ÷ small study (worst of ODM, CSV)"),
+    "odm_export_s1k_s": ("<=", 30.0, "s", "ODM export of 1,000 subjects"),
+    "audit_history_p95_ms": ("<=", 200.0, "ms", "GET …/subjects/{s}/audit, p95"),
+    "matrix_p95_ms": ("<=", 300.0, "ms", "GET …/subjects/{s} (event × form matrix), p95"),
+}
+
+# Shown in the table without a target.
+INFO = {
+    "engine_pure_steps_cpu_ms_per_save": ("ms", "CPU of the write path's non-database steps alone"),
+    "save_full_p50_ms": ("ms", "full save p50 (SecantusDB)"),
+    "save_bare_p50_ms": ("ms", "bare insert+update p50 (SecantusDB)"),
+    "save_db_commands_per_save": ("", "database commands per save of the largest form (bare: 2)"),
+    "api_put_db_commands": ("", "database commands per PUT of the largest form through the JSON API"),
+    "http_saves_per_s": ("/s", "saves per second through gunicorn"),
+    "http_p50_ms": ("ms", "HTTP save p50"),
+    "http_p95_ms": ("ms", "HTTP save p95"),
+    "http_vs_bare_throughput_ratio": ("×", "bare write pairs/s ÷ HTTP saves/s, same concurrency"),
+    "scaling_ratio_bare_writes": ("×", "as the scaling ratio, for the bare insert+update (the server itself)"),
+    "scaling_ratio_normalised": ("×", "scaling ratio ÷ bare-writes scaling ratio (machine drift removed)"),
+    "scaling_ratio_lb_chem": ("×", "as the scaling ratio, for SCREEN/LB_CHEM (re-checks dependents)"),
+    "scaling_large_events": ("", "audit events stored at the large scaling size"),
+    "odm_export_large_s": ("s", "ODM export at the largest size measured"),
+    "csv_export_time_growth": ("×", "CSV export time growth (see csv_export_size_growth for the size step)"),
+    "verify_events_per_s": ("/s", "verify_all throughput"),
+}
+
+OPS = {"<=": operator.le, ">=": operator.ge}
+
+
+def judge(results: dict) -> dict:
+    """``{key: {"target", "value", "met"}}`` for each target whose key was measured."""
+    verdicts = {}
+    for key, (op, target, unit, _) in TARGETS.items():
+        value = results.get(key)
+        if isinstance(value, (int, float)):
+            verdicts[key] = {"target": f"{op} {target:g}{unit if unit != '×' else ''}", "value": value,
+                             "met": bool(OPS[op](value, target))}
+    return verdicts
+
+
+def _fmt(value) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.4f}" if abs(value) < 0.1 else f"{value:,.2f}"
+    return str(value)
+
+
+def table(results: dict) -> str:
+    """The short table printed at the end of a run."""
+    verdicts = results.get("targets", {})
+    lines = [f"{'metric':36} {'value':>12}  {'target':>9}  {'':6} meaning", "-" * 110]
+    for key, (op, target, unit, what) in TARGETS.items():
+        if key not in results:
+            lines.append(f"{key:36} {'(not run)':>12}")
+            continue
+        verdict = verdicts.get(key, {})
+        status = "met" if verdict.get("met") else "MISSED"
+        lines.append(f"{key:36} {_fmt(results[key]):>12}  {op + ' ' + format(target, 'g'):>9}  {status:6} {what}")
+    lines.append("-" * 110)
+    for key, (unit, what) in INFO.items():
+        if key in results:
+            lines.append(f"{key:36} {_fmt(results[key]):>12}  {'':9}  {'':6} {what}")
+    for key in ("collscans_scale", "collscans_export"):
+        for line in results.get(key) or []:
+            lines.append(f"COLLSCAN ({key.split('_')[1]}): {line}")
+    if results.get("errors"):
+        for step, error in results["errors"].items():
+            lines.append(f"step {step} FAILED: {error}")
+    return "\n".join(lines)
+
+
+def write_json(results: dict, path: str) -> None:
+    with open(path, "w") as out:
+        json.dump(results, out, indent=2, default=str, sort_keys=False)
+        out.write("\n")
