@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import jsonschema_rs
 from jsonschema.exceptions import best_match
 
 from audit import canonical_json
@@ -229,6 +230,28 @@ def _is_time(value: object) -> bool:
     return True
 
 
+def _passes(check) -> Any:
+    def passes(value: str) -> bool:
+        try:
+            return bool(check(value))
+        except ValueError:
+            return False
+    return passes
+
+
+# The same format rules for the fast validator (which only says yes or no).
+_FAST_FORMATS = {"date": _passes(_is_date), "date-time": _passes(_is_datetime), "time": _passes(_is_time)}
+
+
+def fast_validator(schema: dict):
+    """A compiled (Rust) validator of ``schema`` with the engine's formats: a quick yes for valid data.
+
+    Only its yes is trusted; data it rejects go to the ``jsonschema``
+    validator, which names each fault.
+    """
+    return jsonschema_rs.Draft202012Validator(schema, formats=_FAST_FORMATS, validate_formats=True)
+
+
 def _hard_schema(container: dict) -> dict:
     """The schema of what may be stored: types, formats, code lists, bounds; no required."""
     properties = {}
@@ -274,10 +297,43 @@ class Check:
     message: dict
     severity: str
     program: Any
+    inputs: frozenset[str] | None = None  # items and derived values the rule reads; None: anything
 
     @property
     def per_row(self) -> bool:
         return "/*/" in self.item
+
+    def reads_any(self, changed: set[str]) -> bool:
+        """Whether the rule may give another answer once ``changed`` (item and derived OIDs) differ."""
+        return self.inputs is None or bool(self.inputs & changed)
+
+
+# Rules reading these may change their answer without this record changing.
+_OUTSIDE_RECORD = {"records", "subject", "ranges", "event", "params"}
+_RECORD_VARIABLE = re.compile(r"\b(data|derived|row)\b")
+_RECORD_MEMBER = re.compile(r"\b(data|derived|row)\.([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def rule_inputs(program: Any, source: str, item: str) -> frozenset[str] | None:
+    """The item and derived OIDs a check reads, or None when it may read anything.
+
+    Only rules that name each value they read (``data.X``, ``derived.X``,
+    ``row.X`` for the check's own group) get a set: a rule that reads other
+    records, the subject, ranges, the event or parameters, or passes ``data``
+    whole to a function, is re-evaluated on every save.
+    """
+    if set(program.variables()) & _OUTSIDE_RECORD:
+        return None
+    members = _RECORD_MEMBER.findall(source)
+    if len(members) != len(_RECORD_VARIABLE.findall(source)):
+        return None
+    group = item.split("/")[1] if "/*/" in item else None
+    inputs = {name for variable, name in members if variable != "row"}
+    if any(variable == "row" for variable, _ in members):
+        if group is None:
+            return None
+        inputs.add(group)
+    return frozenset(inputs)
 
 
 # records.EVENT.FORM... or get(records, 'EVENT.FORM...')
@@ -297,24 +353,36 @@ class CompiledForm:
         self.items = _items(schema)
         self.item_by_oid = {item.oid: item for item in self.items}
         self.date_item = schema.get("x-ecrf-date-item")
-        self.validator = jsonschema.Draft202012Validator(_hard_schema(schema), format_checker=_formats)
+        hard = _hard_schema(schema)
+        self.validator = jsonschema.Draft202012Validator(hard, format_checker=_formats)
+        self.fast_validator = fast_validator(hard)
         self.derivations = [
             Derivation(oid, spec, compile_expression(spec["expr"]))
             for oid, spec in schema.get("x-ecrf-derived", {}).items()
         ]
-        self.checks = [
-            Check(c["id"], c["rule"], c["item"], c["message"], c.get("severity", "query"), compile_expression(c["rule"]))
-            for c in schema.get("x-ecrf-checks", [])
-        ]
+        self.checks = []
+        for c in schema.get("x-ecrf-checks", []):
+            program = compile_expression(c["rule"])
+            self.checks.append(Check(c["id"], c["rule"], c["item"], c["message"], c.get("severity", "query"),
+                                     program, rule_inputs(program, c["rule"], c["item"])))
         references = set()
         for program in [d.program for d in self.derivations] + [c.program for c in self.checks]:
             references.update(program.variables())
+        self.references = frozenset(references)
         self.reads_records = "records" in references
         self.reads_subject = bool(references & {"subject", "ranges"})
+        self.has_ranges = any(item.range_analyte or any(child.range_analyte for child in item.children)
+                              for item in self.items)
+        # Subject facts (sex, age) pick a lab's reference range.
+        self.reads_other_records = self.reads_records or self.reads_subject or self.has_ranges
         sources = [d.spec["expr"] for d in self.derivations] + [c.rule for c in self.checks]
         self.record_refs = {
             (match[0], match[1]) for source in sources for match in _RECORD_REF.findall(source)
         }
+        # Every mention of ``records`` names its event and form: only those records need reading.
+        self.record_refs_complete = all(
+            len(re.findall(r"\brecords\b", source)) == len(_RECORD_REF.findall(source)) for source in sources
+        )
 
     def label(self, lang: str) -> str:
         return self.labels.get(lang) or self.title

@@ -122,10 +122,11 @@ def _append(stored: dict, actor: str, action: str, state: dict, reason: str | No
     identity = {k: stored[k] for k in ("study", "subject", "site", "event", "form")}
     try:
         event = audit_store().append(stored["_id"], stored["version"], actor=actor, action=action,
-                                     state=state, reason=reason, context=identity)
+                                     state=state, reason=reason, context=identity,
+                                     head={"seq": stored["version"], "hash": stored.get("head")})
     except StaleVersion:
         raise Conflict(f"{stored['form']} at {stored['event']} changed meanwhile; reload and try again") from None
-    project(event, identity)
+    project(event, identity, stored)
     return event
 
 

@@ -228,17 +228,19 @@ def record_queries(study: str, subject: str, event: str, form: str, states=OPEN_
 
 
 def sync_system_queries(study: StudyRuntime, identity: dict, findings: list, hidden: set[str], *,
-                        actor: str, change: str, lang_message=lambda m: m.get("en")) -> dict:
+                        actor: str, change: str, existing: list | None = None) -> dict:
     """Bring the record's queries in line with its latest check results.
 
     Opens one query per failing (check, item) that has none open; closes each
     open system query whose check now passes (naming the change that fixed
     it); marks queries on items that became hidden as not applicable.
+    ``existing`` are the record's open queries when the caller has read them.
     Returns counts of what it did.
     """
     done = {"opened": 0, "closed": 0, "not_applicable": 0}
     failing = {(f.check, f.item): f for f in findings if f.severity == "query"}
-    existing = record_queries(study.oid, identity["subject"], identity["event"], identity["form"])
+    if existing is None:
+        existing = record_queries(study.oid, identity["subject"], identity["event"], identity["form"])
     for query in existing:
         if _is_hidden(query.item, hidden):
             _transition(query, "system", "not_applicable", f"item no longer applies ({change})", "not_applicable")

@@ -20,12 +20,12 @@ from pymongo.errors import DuplicateKeyError
 
 import logging
 
-from audit import StaleVersion, diff, fold, utc_now
+from audit import GENESIS, StaleVersion, diff, fold, utc_now
 from ecrf.definitions import ROW_ID, CompiledForm
 from ecrf.errors import (
     Conflict, FieldError, Invalid, Locked, NotFound, ReasonRequired,
 )
-from ecrf.expressions import ExpressionError, evaluate, new_context
+from ecrf.expressions import ExpressionError, as_doubles, evaluate, new_context
 from ecrf.ranges import ranges_for
 from ecrf.roles import Action
 from ecrf.studies import StudyRuntime
@@ -35,7 +35,8 @@ from ecrf.trail import audit_store, record_stream
 log = logging.getLogger("ecrf")
 
 # Fields of a projection that its audit stream decides (the rest is identity).
-FOLDED = ("data", "derived", "status", "definition", "flags", "sdv", "sdv_items", "signature", "frozen", "locked")
+FOLDED = ("data", "derived", "status", "definition", "flags", "failing", "sdv", "sdv_items", "signature", "frozen",
+          "locked")
 
 
 class Record(Document):
@@ -48,6 +49,7 @@ class Record(Document):
     data = DictField()
     derived = DictField()
     flags = ListField(DictField())
+    failing = ListField(ListField(StringField()))  # [check, item] of each failing check, for incremental re-checks
     status = StringField()
     definition = StringField()
     sdv = DictField()
@@ -157,6 +159,8 @@ def _error_path(error, data: dict) -> str:
 
 def validate(form: CompiledForm, data: dict) -> list[FieldError]:
     """Every hard fault: unknown items, types, formats, code lists, bounds, hidden items with a value."""
+    if _surely_valid(form, data):
+        return [FieldError(path, HIDDEN_WITH_VALUE) for path in sorted(form.hidden_with_value(data))]
     errors = []
     for key in data:
         if key not in form.item_by_oid:
@@ -173,8 +177,19 @@ def validate(form: CompiledForm, data: dict) -> list[FieldError]:
         errors.append(FieldError(path, _message(error)))
     if not errors:
         for path in form.hidden_with_value(data):
-            errors.append(FieldError(path, "not applicable for the answers given (hidden by its condition); leave it empty"))
+            errors.append(FieldError(path, HIDDEN_WITH_VALUE))
     return sorted(errors, key=lambda e: e.path)
+
+
+HIDDEN_WITH_VALUE = "not applicable for the answers given (hidden by its condition); leave it empty"
+
+
+def _surely_valid(form: CompiledForm, data: dict) -> bool:
+    # The compiled validator is ~50x faster; anything it doubts gets the full, explaining one.
+    try:
+        return form.fast_validator.is_valid(data)
+    except Exception:  # a value it cannot take (NaN, a huge int): let jsonschema decide
+        return False
 
 
 def _message(error) -> str:
@@ -204,9 +219,13 @@ class Scope:
     """What derivations and checks see (see docs/form-language.md)."""
 
     variables: dict[str, Any]
+    _context: Any = None
 
     def context(self):
-        return new_context(self.variables)
+        """One expression context per save, shared by derivations and checks."""
+        if self._context is None:
+            self._context = new_context(self.variables)
+        return self._context
 
 
 def subject_facts(study: StudyRuntime, subject: Subject, records: dict) -> dict:
@@ -226,21 +245,62 @@ def subject_facts(study: StudyRuntime, subject: Subject, records: dict) -> dict:
     return facts
 
 
-def subject_records(study: StudyRuntime, subject_id: str) -> dict:
-    """``{event: {form: data + derived}}`` of every saved record of the subject."""
+def _values(document: dict) -> dict:
+    return {**(document.get("data") or {}), **(document.get("derived") or {})}
+
+
+def records_by_form(documents) -> dict:
+    """``{event: {form: data + derived}}`` of the given record projections."""
     found: dict[str, dict] = {}
-    for doc in Record.objects(study=study.oid, subject=subject_id).only("event", "form", "data", "derived").as_pymongo():
-        found.setdefault(doc["event"], {})[doc["form"]] = {**(doc.get("data") or {}), **(doc.get("derived") or {})}
+    for doc in documents:
+        found.setdefault(doc["event"], {})[doc["form"]] = _values(doc)
     return found
 
 
-def build_scope(study: StudyRuntime, subject: Subject, event: dict, form: CompiledForm, data: dict) -> Scope:
-    """The evaluation scope for one save."""
-    records = subject_records(study, subject.subject_id)
+def subject_records(study: StudyRuntime, subject_id: str) -> dict:
+    """``{event: {form: data + derived}}`` of every saved record of the subject."""
+    documents = Record._get_collection().find({"study": study.oid, "subject": subject_id},
+                                              {"event": 1, "form": 1, "data": 1, "derived": 1})
+    return records_by_form(documents)
+
+
+def read_for_save(study: StudyRuntime, subject_id: str, form: CompiledForm, stream: str) -> tuple[dict | None, list]:
+    """The stored projection of ``stream``, and the subject's other records that the form's rules read.
+
+    One query: by ``_id`` when the rules name every record they read (and
+    the subject facts' sources), else every record of the subject.
+    """
+    collection = Record._get_collection()
+    if not form.reads_other_records:
+        return collection.find_one({"_id": stream}), []
+    if form.record_refs_complete:
+        wanted = {stream, *(record_stream(study.oid, subject_id, e, f) for e, f in form.record_refs)}
+        if form.reads_subject or form.has_ranges:
+            wanted |= {record_stream(study.oid, subject_id, e, f) for e, f in study.fact_sources}
+        query = {"_id": {"$in": sorted(wanted)}}
+    else:
+        query = {"study": study.oid, "subject": subject_id}
+    others, stored = [], None
+    for document in collection.find(query):
+        if document["_id"] == stream:
+            stored = document
+        else:
+            others.append(document)
+    return stored, others
+
+
+def build_scope(study: StudyRuntime, subject: Subject, event: dict, form: CompiledForm, data: dict,
+                records: dict | None = None) -> Scope:
+    """The evaluation scope for one save (``records`` as :func:`subject_records` gives them, if already read)."""
+    if records is None:
+        stream = record_stream(study.oid, subject.subject_id, event["oid"], form.oid)
+        records = records_by_form(read_for_save(study, subject.subject_id, form, stream)[1])
     records.setdefault(event["oid"], {})[form.oid] = data
     facts = subject_facts(study, subject, records)
     on_date = data.get(form.date_item) if form.date_item else None
     window = event.get("window") or {}
+    ranges = ranges_for(study.study, subject.site, facts.get("sex"), facts.get("age"), on_date) if (
+        form.has_ranges or "ranges" in form.references) else {}
     return Scope({
         "data": data,
         "derived": {},
@@ -248,7 +308,7 @@ def build_scope(study: StudyRuntime, subject: Subject, event: dict, form: Compil
         "event": {"oid": event["oid"], "day": event.get("day"), "window": window,
                   **({"date": on_date[:10]} if isinstance(on_date, str) else {})},
         "records": records,
-        "ranges": ranges_for(study.study, subject.site, facts.get("sex"), facts.get("age"), on_date),
+        "ranges": ranges,
         "params": study.parameters,
     })
 
@@ -275,6 +335,7 @@ def derive(form: CompiledForm, scope: Scope) -> dict:
         derived[derivation.oid] = _typed(value, derivation.spec["type"])
         context.add_variable("derived", dict(derived))
     scope.variables["derived"] = derived
+    context.add_variable("derived", as_doubles(derived))
     return derived
 
 
@@ -291,13 +352,25 @@ class Finding:
     message: dict
 
 
-def run_checks(form: CompiledForm, scope: Scope) -> tuple[list[Finding], list[dict]]:
-    """The failing checks, and the checks that could not be evaluated (broken)."""
+def run_checks(form: CompiledForm, scope: Scope, changed: set[str] | None = None,
+               failing_before: list | None = None) -> tuple[list[Finding], list[dict]]:
+    """The failing checks, and the checks that could not be evaluated (broken).
+
+    With ``changed`` (the item and derived OIDs that differ from the stored
+    record) and ``failing_before`` (its ``failing`` list, same definition),
+    a check that reads none of what changed keeps its stored answer
+    instead of being evaluated again.
+    """
     findings, broken = [], []
     if not form.checks:
         return findings, broken
-    context = scope.context()
+    context = None
     for check in form.checks:
+        if changed is not None and failing_before is not None and not check.reads_any(changed):
+            findings += [Finding(check.id, item, check.severity, check.message)
+                         for check_id, item in failing_before if check_id == check.id]
+            continue
+        context = context or scope.context()
         targets = [(check.item, None)]
         if check.per_row:
             group, _, item = check.item.split("/")[1:]
@@ -387,25 +460,34 @@ def broken_checks(study: StudyRuntime) -> list[dict]:
 # ---------------------------------------------------------------- steps 6-7: append and project
 
 
-def project(event: dict, identity: dict) -> None:
-    """Bring the projection to ``event`` (no-op when it is already there or beyond)."""
+def project(event: dict, identity: dict, base: Any = False) -> dict:
+    """Bring the projection to ``event`` (no-op when it is already there or beyond); return it.
+
+    ``base`` is the projection as the caller read it (None: there was none);
+    when it stands just before ``event``, only ``event`` is folded onto it.
+    Otherwise the stream is read from where the stored projection stands.
+    """
     collection = Record._get_collection()
-    stored = collection.find_one({"_id": event["stream"]}, {"version": 1})
-    if stored and stored.get("version", 0) >= event["seq"]:
-        return
-    events = audit_store().events(event["stream"], after=stored.get("version", 0) if stored else 0)
-    base = collection.find_one({"_id": event["stream"]}) if stored else None
+    if base is False:
+        base = collection.find_one({"_id": event["stream"]})
+    at = base.get("version", 0) if base else 0
+    if at >= event["seq"]:
+        return base
+    events = [event] if at == event["seq"] - 1 else audit_store().events(event["stream"], after=at)
     projection = fold(events, _folded(base) if base else None)
     update = {**{k: projection.get(k) for k in FOLDED if k in projection},
               "version": projection["version"], "head": projection["head"],
               "updated_at": events[-1]["at"], "updated_by": events[-1]["actor"], **identity}
     try:
-        collection.update_one(
+        result = collection.update_one(
             {"_id": event["stream"], "version": {"$lt": projection["version"]}},
             {"$set": update}, upsert=True,
         )
     except DuplicateKeyError:
-        pass  # another process projected the same or a later version first
+        return collection.find_one({"_id": event["stream"]})  # another process projected it first
+    if not result.matched_count and not result.upserted_id:
+        return collection.find_one({"_id": event["stream"]})
+    return {**(base or {}), "_id": event["stream"], **update}
 
 
 def _folded(document: dict) -> dict:
@@ -421,8 +503,8 @@ def current(stream: str) -> dict | None:
         return document
     if document is None or document.get("version", 0) < head["seq"]:
         context = head.get("context") or {}
-        project(head, {k: context[k] for k in ("study", "subject", "site", "event", "form") if k in context})
-        document = collection.find_one({"_id": stream})
+        document = project(head, {k: context[k] for k in ("study", "subject", "site", "event", "form") if k in context},
+                           document)
     return document
 
 
@@ -444,15 +526,19 @@ def save_record(
     data: Any,
     version: Any = None,
     reason: Any = None,
+    *,
+    subject: Subject | None = None,
 ) -> SaveResult:
     """Save one form instance through the whole write path.
 
     Refuses with 404 (unknown or invisible subject, event, form), 403 (role),
     423 (locked), 422 (hard validation, with JSON pointers), 409 (stale
     version) or 400 (a change without a reason) and then stores nothing.
+    ``subject`` may be passed when the caller has just read it with
+    :func:`get_subject` for this user.
     """
     require(user, Action.ENTER_DATA)
-    subject = get_subject(study, user, subject_id)
+    subject = subject or get_subject(study, user, subject_id)
     event, form = study.form_in_event(event_oid, form_oid)
     if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 0):
         raise Invalid("version must be a whole number or null", [FieldError("/version", "must be an integer ≥ 0 or null")])
@@ -460,7 +546,9 @@ def save_record(
         raise Invalid("reason must be text", [FieldError("/reason", "must be a string")])
     reason = (reason or "").strip() or None
     stream = record_stream(study.oid, subject.subject_id, event_oid, form_oid)
-    stored = current(stream)
+    # The projection stands for its stream's head; if it lags (a crash between
+    # append and projection) the append below collides and the save is refused.
+    stored, others = read_for_save(study, subject.subject_id, form, stream)
     if stored and (stored.get("locked") or stored.get("frozen")):
         raise Locked(f"{form_oid} at {event_oid} is {'locked' if stored.get('locked') else 'frozen'}; no change is possible")
     if subject.status == "screen_failed" and event_oid not in study.study.get("enrollment", {}).get("screening_events", []):
@@ -481,12 +569,13 @@ def save_record(
         raise Conflict(f"the record is at version {at_version}, not {version or 0}; reload and try again")
     changes = diff(old, new)
     status, missing = completeness(form, new)
-    scope = build_scope(study, subject, event, form, new)
+    scope = build_scope(study, subject, event, form, new, records_by_form(others))
     derived = derive(form, scope)
-    findings, broken = run_checks(form, scope)
+    findings, broken = run_checks(form, scope, *_incremental(form, stored, changes, derived))
     state = {"derived": derived, "status": status, "definition": form.hash,
-             "flags": record_flags(form, scope, findings)}
-    unchanged = stored is not None and not changes and all(stored.get(k) == v for k, v in state.items())
+             "flags": record_flags(form, scope, findings), "failing": failing(findings)}
+    unchanged = stored is not None and not changes and all(
+        stored.get(k) == v for k, v in state.items() if k != "failing")
     if unchanged:
         return SaveResult(stored, created=False, changed=False, findings=findings, missing=missing)
     if changes:
@@ -499,54 +588,70 @@ def save_record(
                              [FieldError("/reason", "required for a change to saved data")])
     identity = {"study": study.oid, "subject": subject.subject_id, "site": subject.site,
                 "event": event_oid, "form": form_oid}
+    head = {"seq": at_version, "hash": stored.get("head")} if stored else {"seq": 0, "hash": GENESIS}
     try:
         appended = audit_store().append(
             stream, at_version, actor=user.username,
             action="create" if stored is None else ("update" if changes else "rederive"),
-            changes=changes, reason=reason, state=state, context=identity,
+            changes=changes, reason=reason, state=state, context=identity, head=head,
         )
     except StaleVersion:
+        current(stream)  # bring a lagging projection forward for the retry
         raise Conflict("someone saved this record first; reload and try again") from None
-    project(appended, identity)
+    record = project(appended, identity, stored)
     report_broken(study, form, broken, stream)
-    sync_queries(study, form, identity, new, findings, f"change {appended['seq']} by {user.username}")
-    recheck_dependents(study, subject.subject_id, event_oid, form_oid)
-    record = Record._get_collection().find_one({"_id": stream})
+    sync_queries(study, form, identity, new, findings, f"change {appended['seq']} by {user.username}",
+                 new_record=stored is None)
+    recheck_dependents(study, subject, event_oid, form_oid)
     update_enrollment(study, subject, event_oid, form_oid, record, user.username)
     return SaveResult(record, created=stored is None, changed=True, findings=findings, missing=missing)
 
 
+def failing(findings: list[Finding]) -> list[list[str]]:
+    """What a record keeps of its failing checks: ``[check, item]`` pairs."""
+    return [[f.check, f.item] for f in findings]
+
+
+def _incremental(form: CompiledForm, stored: dict | None, changes: list[dict], derived: dict) -> tuple:
+    """``(changed OIDs, failing before)`` when checks may reuse the stored answers, else ``(None, None)``."""
+    if not stored or stored.get("definition") != form.hash or stored.get("failing") is None:
+        return None, None
+    changed = {change["path"].split("/")[1].replace("~1", "/").replace("~0", "~") for change in changes}
+    before = stored.get("derived") or {}
+    changed |= {oid for oid in set(before) | set(derived) if before.get(oid) != derived.get(oid)}
+    return changed, stored["failing"]
+
+
 def sync_queries(study: StudyRuntime, form: CompiledForm, identity: dict, data: dict, findings: list[Finding],
-                 change: str) -> dict:
+                 change: str, new_record: bool = False) -> dict:
     """Open, auto-close and retire the record's queries after a write; never fails the write.
 
     The write is already in the audit trail when this runs: a failure here is
-    logged and repaired by the next save or by ``ecrf checks run``.
+    logged and repaired by the next save or by ``ecrf checks run``. A record
+    saved for the first time has no queries yet (a query needs saved data).
     """
-    from ecrf.queries import sync_system_queries
+    from ecrf.queries import record_queries, sync_system_queries
 
-    hidden = form.hidden_items(data)
-    for item in form.items:
-        if item.kind == "group":
-            present = {row.get(ROW_ID) for row in data.get(item.oid) or []}
-            hidden |= {f"/{item.oid}/{rid}" for rid in _queried_rows(identity, item.oid) - present}
     try:
-        return sync_system_queries(study, identity, findings, hidden, actor="system", change=change)
+        if new_record and not any(f.severity == "query" for f in findings):
+            return {}
+        existing = [] if new_record else record_queries(
+            study.oid, identity["subject"], identity["event"], identity["form"])
+        hidden = form.hidden_items(data)
+        for item in form.items:
+            if item.kind == "group":
+                present = {row.get(ROW_ID) for row in data.get(item.oid) or []}
+                hidden |= {f"/{item.oid}/{rid}" for rid in _queried_rows(existing, item.oid) - present}
+        return sync_system_queries(study, identity, findings, hidden, actor="system", change=change,
+                                   existing=existing)
     except Exception:
         log.exception("query sync failed for %s", identity)
         return {}
 
 
-def _queried_rows(identity: dict, group: str) -> set[str]:
-    from ecrf.queries import OPEN_STATES, Query
-
+def _queried_rows(queries: list, group: str) -> set[str]:
     prefix = f"/{group}/"
-    rows = set()
-    for query in Query.objects(study=identity["study"], subject=identity["subject"], event=identity["event"],
-                               form=identity["form"], state__in=list(OPEN_STATES)).only("item"):
-        if query.item.startswith(prefix):
-            rows.add(query.item[len(prefix):].split("/")[0])
-    return rows
+    return {query.item[len(prefix):].split("/")[0] for query in queries if query.item.startswith(prefix)}
 
 
 def get_record(study: StudyRuntime, user, subject_id: str, event_oid: str, form_oid: str) -> dict | None:
@@ -567,7 +672,7 @@ def record_history(study: StudyRuntime, user, subject_id: str, event_oid: str | 
     return list(store.collection.find(query, sort=[("at", 1), ("stream", 1), ("seq", 1)]))
 
 
-def recheck_record(study: StudyRuntime, stored: dict, actor: str = "system") -> str:
+def recheck_record(study: StudyRuntime, stored: dict, actor: str = "system", subject: Subject | None = None) -> str:
     """Run a record's derivations and checks again (after a rule change); sync its queries.
 
     Data never change. A record whose derived values or flags change gets a
@@ -578,25 +683,28 @@ def recheck_record(study: StudyRuntime, stored: dict, actor: str = "system") -> 
         return "locked"
     form = study.form(stored["form"])
     event = study.event(stored["event"])
-    from ecrf.subjects import Subject
-
-    subject = Subject.objects(key=f"{study.oid}/{stored['subject']}").first()
+    if subject is None:
+        subject = Subject.objects(key=f"{study.oid}/{stored['subject']}").first()
     data = stored.get("data") or {}
     scope = build_scope(study, subject, event, form, data)
     derived = derive(form, scope)
     findings, broken = run_checks(form, scope)
     status, _ = completeness(form, data)
-    state = {"derived": derived, "status": status, "definition": form.hash, "flags": record_flags(form, scope, findings)}
+    state = {"derived": derived, "status": status, "definition": form.hash,
+             "flags": record_flags(form, scope, findings), "failing": failing(findings)}
     identity = {k: stored[k] for k in ("study", "subject", "site", "event", "form")}
     report_broken(study, form, broken, stored["_id"])
     outcome = "unchanged"
-    if any(stored.get(k) != v for k, v in state.items()):
+    # ``failing`` alone never warrants an event: it only caches what the checks said.
+    if any(stored.get(k) != v for k, v in state.items() if k != "failing"):
         try:
             appended = audit_store().append(stored["_id"], stored["version"], actor=actor, action="recheck",
-                                            state=state, context=identity)
+                                            state=state, context=identity,
+                                            head={"seq": stored["version"], "hash": stored.get("head")})
         except StaleVersion:
+            current(stored["_id"])
             return "conflict"
-        project(appended, identity)
+        project(appended, identity, stored)
         outcome = "updated"
     sync_queries(study, form, identity, data, findings, "checks re-run")
     return outcome
@@ -628,16 +736,17 @@ def update_enrollment(study: StudyRuntime, subject: Subject, event_oid: str, for
 
 
 def dependent_forms(study: StudyRuntime, event_oid: str, form_oid: str) -> set[str]:
-    """Forms whose derivations or checks read the given form instance (directly or via subject facts)."""
-    fact_sources = {tuple(path.split(".")[:2]) for path in study.study.get("subject_facts", {}).values()}
-    touches_facts = (event_oid, form_oid) in fact_sources
+    """Forms whose derivations, checks or range flags read the given form instance (directly or via subject facts)."""
+    touches_facts = (event_oid, form_oid) in study.fact_sources
     return {
         oid for oid, form in study.forms.items()
-        if (event_oid, form_oid) in form.record_refs or (touches_facts and form.reads_subject)
+        if (event_oid, form_oid) in form.record_refs
+        or (form.reads_records and not form.record_refs_complete)
+        or (touches_facts and (form.reads_subject or form.has_ranges))
     }
 
 
-def recheck_dependents(study: StudyRuntime, subject_id: str, event_oid: str, form_oid: str) -> int:
+def recheck_dependents(study: StudyRuntime, subject: Subject, event_oid: str, form_oid: str) -> int:
     """Re-derive and re-check the subject's other records that read what was just saved.
 
     A baseline lab changes later grades; a consent or infusion date moves
@@ -649,10 +758,11 @@ def recheck_dependents(study: StudyRuntime, subject_id: str, event_oid: str, for
         return 0
     done = 0
     try:
-        query = {"study": study.oid, "subject": subject_id, "form": {"$in": sorted(forms)}}
-        own = record_stream(study.oid, subject_id, event_oid, form_oid)
-        for stored in Record._get_collection().find(query):
-            if stored["_id"] != own and recheck_record(study, stored) == "updated":
+        own = record_stream(study.oid, subject.subject_id, event_oid, form_oid)
+        streams = sorted({record_stream(study.oid, subject.subject_id, event["oid"], oid)
+                          for event in study.events for oid in event["forms"] if oid in forms} - {own})
+        for stored in Record._get_collection().find({"_id": {"$in": streams}}).sort("_id", 1):
+            if recheck_record(study, stored, subject=subject) == "updated":
                 done += 1
     except Exception:
         log.exception("re-checking records that depend on %s/%s failed", event_oid, form_oid)

@@ -58,6 +58,11 @@ class StudyRuntime:
     def parameters(self) -> dict:
         return self.study.get("parameters", {})
 
+    @property
+    def fact_sources(self) -> set[tuple[str, str]]:
+        """``(event, form)`` of each record the subject facts are read from."""
+        return {tuple(path.split(".")[:2]) for path in self.study.get("subject_facts", {}).values()}
+
     def event(self, oid: str) -> dict:
         """The event definition; :class:`NotFound` if the study has none by that OID."""
         for event in self.study["events"]:

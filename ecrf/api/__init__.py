@@ -133,10 +133,11 @@ def write_record(study: str, subject: str, event: str, form: str):
     user = api_user()
     runtime = study_runtime(study)
     require(user, Action.ENTER_DATA)
-    get_subject(runtime, user, subject)
+    found = get_subject(runtime, user, subject)
     runtime.form_in_event(event, form)
     body = schemas.load(schemas.RecordWrite(), json_body())
-    result = save_record(runtime, user, subject, event, form, body["data"], body.get("version"), body.get("reason"))
+    result = save_record(runtime, user, subject, event, form, body["data"], body.get("version"), body.get("reason"),
+                         subject=found)
     return jsonify(record_json(result.record, runtime.form(form))), 201 if result.created else 200
 
 

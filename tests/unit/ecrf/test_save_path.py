@@ -1,0 +1,91 @@
+"""What a save reads and re-evaluates: only the checks that depend on what changed; a lagging projection."""
+
+from __future__ import annotations
+
+import pytest
+
+import ecrf.records
+from ecrf.definitions import rule_inputs
+from ecrf.expressions import compile_expression
+
+
+@pytest.mark.parametrize("rule, item, expected", [
+    ("data.A > 1.0", "/A", {"A"}),
+    ("!has(data.A) || data.A < data.B", "/A", {"A", "B"}),
+    ("!has(derived.BMI) || derived.BMI < 40.0", "/WEIGHT", {"BMI"}),
+    ("size(row.AETERM) > 2", "/AE/*/AETERM", {"AE"}),
+    ("data.AE.all(r, r.AETERM != '')", "/AE", {"AE"}),
+    ("size(data) > 0", "/A", None),                                   # reads the whole record
+    ("data.A <= params.limit", "/A", None),                           # study parameters
+    ("data.A <= ranges.ALT.high", "/A", None),                        # site ranges (subject facts pick them)
+    ("get(records, 'SCREEN.VS.VSDTC') == null", "/A", None),          # another record
+    ("subject.age >= 18.0", "/A", None),
+    ("event.day == 0.0", "/A", None),
+    ("size(row.X) > 2", "/A", None),                                  # a row outside a row check
+])
+def test_a_check_knows_which_values_it_reads(rule, item, expected):
+    inputs = rule_inputs(compile_expression(rule), rule, item)
+    assert inputs == (frozenset(expected) if expected is not None else None)
+
+
+@pytest.fixture
+def evaluated(monkeypatch):
+    """The sources of the expressions evaluated from now on."""
+    seen: list[str] = []
+    original = ecrf.records.evaluate
+
+    def counting(program, context):
+        seen.append(program.source)
+        return original(program, context)
+
+    monkeypatch.setattr(ecrf.records, "evaluate", counting)
+    return seen
+
+
+def test_a_save_re_evaluates_only_the_checks_that_read_what_changed(staff, subject, evaluated):
+    staff.save(subject, "SCREEN", "DM", {"SEX": "F", "NOTES": "7"})
+    assert any("CHILDPOT" in s for s in evaluated) and any("NOTES" in s for s in evaluated)
+    evaluated.clear()
+    staff.save(subject, "SCREEN", "DM", {"SEX": "F", "NOTES": "8"}, version=1, reason="typo")
+    assert evaluated == ["!has(data.NOTES) || int(data.NOTES) >= 0"]
+
+
+def test_a_finding_whose_check_was_not_re_run_keeps_its_query_open(staff, subject, app):
+    staff.save(subject, "SCREEN", "DM", {"SEX": "F"})
+    queries = staff.get(staff.record_path(subject, "SCREEN", "DM")).get_json()["queries"]
+    assert [q["check"] for q in queries] == ["CHILDPOT_IF_FEMALE"]
+    second = staff.save(subject, "SCREEN", "DM", {"SEX": "F", "NOTES": "1"}, version=1, reason="more")
+    assert second.status_code == 200
+    record = staff.get(staff.record_path(subject, "SCREEN", "DM")).get_json()
+    assert [q["state"] for q in record["queries"]] == ["open"]
+    fixed = staff.save(subject, "SCREEN", "DM", {"SEX": "F", "NOTES": "1", "CHILDPOT": False}, version=2,
+                       reason="answered")
+    assert fixed.status_code == 200
+    assert staff.get(staff.record_path(subject, "SCREEN", "DM")).get_json()["queries"] == []
+
+
+def test_a_changed_definition_re_runs_every_check(staff, subject, app, evaluated):
+    staff.save(subject, "SCREEN", "DM", {"SEX": "M", "NOTES": "1"})
+    with app.app_context():
+        from ecrf.db import database
+        database().records.update_one({}, {"$set": {"definition": "an older form version"}})
+    evaluated.clear()
+    staff.save(subject, "SCREEN", "DM", {"SEX": "M", "NOTES": "2"}, version=1, reason="typo")
+    assert len(evaluated) == 2
+
+
+def test_a_save_onto_a_lagging_projection_is_refused_then_the_projection_catches_up(staff, subject, app):
+    staff.save(subject, "SCREEN", "VS", {"WEIGHT": 70})
+    with app.app_context():
+        from ecrf.trail import audit_store, record_stream
+        stream = record_stream("MINI", subject, "SCREEN", "VS")
+        head = audit_store().head(stream)
+        # as if a process died right after appending version 2
+        audit_store().append(stream, 1, actor="staff01", action="update", reason="lost",
+                             changes=[{"path": "/WEIGHT", "old": 70, "new": 71}], state={}, head=head)
+    refused = staff.save(subject, "SCREEN", "VS", {"WEIGHT": 72}, version=1, reason="again")
+    assert refused.status_code == 409
+    record = staff.get(staff.record_path(subject, "SCREEN", "VS")).get_json()
+    assert record["version"] == 2 and record["data"]["WEIGHT"] == 71
+    retried = staff.save(subject, "SCREEN", "VS", {"WEIGHT": 72}, version=2, reason="again")
+    assert retried.status_code == 200 and retried.get_json()["version"] == 3
