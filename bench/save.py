@@ -148,7 +148,7 @@ def pure_steps(uri: str, repeat: int) -> dict:
         form = rig.runtime.form(BIG_FORM[1])
         event = rig.runtime.event(BIG_FORM[0])
         subject = Subject.objects(key=f"{STUDY}/{rig.subjects[0]}").first()
-        base = build_scope(rig.runtime, subject, event, form, normalise(form, dict(rig.data), {})).variables
+        template = build_scope(rig.runtime, subject, event, form, normalise(form, dict(rig.data), {}))
         totals: dict[str, float] = {}
 
         def step(name, fn):
@@ -162,7 +162,7 @@ def pure_steps(uri: str, repeat: int) -> dict:
             step("validate", lambda: validate(form, new))
             changes = step("diff", lambda: diff({}, new))
             status, _ = step("completeness", lambda: completeness(form, new))
-            scope = Scope({**base, "data": new, "derived": {}})
+            scope = Scope({**template.variables, "data": new, "derived": {}}, reads=template.reads, key=template.key)
             derived = step("derive", lambda: derive(form, scope))
             findings, _ = step("checks", lambda: run_checks(form, scope))
             flags = step("flags", lambda: record_flags(form, scope, findings))

@@ -336,8 +336,8 @@ def rule_inputs(program: Any, source: str, item: str) -> frozenset[str] | None:
     return frozenset(inputs)
 
 
-# records.EVENT.FORM... or get(records, 'EVENT.FORM...')
-_RECORD_REF = re.compile(r"records(?:\s*,\s*['\"]|\.)([A-Z][A-Z0-9_]*)\.([A-Z][A-Z0-9_]*)")
+# records.EVENT.FORM.ITEM or get(records, 'EVENT.FORM.ITEM')
+_RECORD_REF = re.compile(r"records(?:\s*,\s*['\"]|\.)([A-Z][A-Z0-9_]*)\.([A-Z][A-Z0-9_]*)(?:\.([A-Z][A-Z0-9_]*))?")
 
 
 class CompiledForm:
@@ -376,13 +376,18 @@ class CompiledForm:
         # Subject facts (sex, age) pick a lab's reference range.
         self.reads_other_records = self.reads_records or self.reads_subject or self.has_ranges
         sources = [d.spec["expr"] for d in self.derivations] + [c.rule for c in self.checks]
-        self.record_refs = {
-            (match[0], match[1]) for source in sources for match in _RECORD_REF.findall(source)
-        }
+        mentions = [match for source in sources for match in _RECORD_REF.findall(source)]
+        self.record_refs = {(event, form) for event, form, _ in mentions}
         # Every mention of ``records`` names its event and form: only those records need reading.
         self.record_refs_complete = all(
             len(re.findall(r"\brecords\b", source)) == len(_RECORD_REF.findall(source)) for source in sources
         )
+        # ... and when every one names its item too, expressions are handed only those items.
+        self.record_items: dict[tuple[str, str], set[str]] | None = None
+        if self.record_refs_complete and all(item for _, _, item in mentions):
+            self.record_items = {}
+            for event, form, item in mentions:
+                self.record_items.setdefault((event, form), set()).add(item)
 
     def label(self, lang: str) -> str:
         return self.labels.get(lang) or self.title

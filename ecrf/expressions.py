@@ -7,6 +7,7 @@ double, so values compare the same however they were typed.
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from typing import Any, Callable
 
@@ -85,14 +86,61 @@ def as_doubles(value: Any) -> Any:
     return value
 
 
+class Bindings:
+    """A CEL context with the engine's functions, and the values bound in it.
+
+    Converting values into CEL is the costly part of evaluating a form's
+    rules, so binding a value the same as the one already bound does nothing.
+    """
+
+    def __init__(self):
+        self.context = cel.Context()
+        for name, fn in functions().items():
+            self.context.add_function(name, fn)
+        self.values: dict[str, Any] = {}
+
+    def bind(self, name: str, value: Any, doubles: bool = True) -> None:
+        """Bind ``name`` to ``value`` (its numbers as doubles unless ``doubles`` is false)."""
+        if doubles:
+            value = as_doubles(value)
+        if not same_value(self.values.get(name, _UNSET), value):
+            self.context.add_variable(name, value)
+            self.values[name] = value
+
+
+_UNSET = object()
+_kept = threading.local()
+
+
+def bindings(key: Any = None) -> Bindings:
+    """Fresh bindings, or with a ``key`` the ones kept on this thread for it (callers bind every variable they read)."""
+    if key is None:
+        return Bindings()
+    kept = _kept.__dict__.setdefault("bindings", {})
+    if key not in kept:
+        if len(kept) >= 256:
+            kept.clear()
+        kept[key] = Bindings()
+    return kept[key]
+
+
 def new_context(variables: dict[str, Any]) -> cel.Context:
     """A CEL context holding ``variables`` (numbers as doubles) and the engine's functions."""
-    context = cel.Context()
-    for name, fn in functions().items():
-        context.add_function(name, fn)
+    fresh = Bindings()
     for name, value in variables.items():
-        context.add_variable(name, as_doubles(value))
-    return context
+        fresh.bind(name, value)
+    return fresh.context
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Equal and of the same types all the way down (``True`` is not ``1.0`` in an expression)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same_value(v, b[k]) for k, v in a.items())
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b))
+    return a == b
 
 
 def evaluate(program: cel.Program, context: cel.Context) -> Any:

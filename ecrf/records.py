@@ -25,7 +25,7 @@ from ecrf.definitions import ROW_ID, CompiledForm
 from ecrf.errors import (
     Conflict, FieldError, Invalid, Locked, NotFound, ReasonRequired,
 )
-from ecrf.expressions import ExpressionError, as_doubles, evaluate, new_context
+from ecrf.expressions import ExpressionError, bindings, evaluate
 from ecrf.ranges import ranges_for
 from ecrf.roles import Action
 from ecrf.studies import StudyRuntime
@@ -219,13 +219,23 @@ class Scope:
     """What derivations and checks see (see docs/form-language.md)."""
 
     variables: dict[str, Any]
-    _context: Any = None
+    reads: frozenset[str] | None = None  # the variables expressions read (None: all)
+    key: Any = None  # reuse the bindings of this study and form (see ecrf.expressions.Bindings)
+    _bindings: Any = None
 
     def context(self):
         """One expression context per save, shared by derivations and checks."""
-        if self._context is None:
-            self._context = new_context(self.variables)
-        return self._context
+        if self._bindings is None:
+            self._bindings = bindings(self.key)
+            for name, value in self.variables.items():
+                if self.reads is None or name in self.reads:
+                    self._bindings.bind(name, value)
+        return self._bindings.context
+
+    def bind(self, name: str, value: Any, doubles: bool = True) -> None:
+        """Set one variable of the context (after :meth:`context`)."""
+        self.context()
+        self._bindings.bind(name, value, doubles)
 
 
 def subject_facts(study: StudyRuntime, subject: Subject, records: dict) -> dict:
@@ -307,10 +317,21 @@ def build_scope(study: StudyRuntime, subject: Subject, event: dict, form: Compil
         "subject": facts,
         "event": {"oid": event["oid"], "day": event.get("day"), "window": window,
                   **({"date": on_date[:10]} if isinstance(on_date, str) else {})},
-        "records": records,
+        "records": _named_items(records, form.record_items),
         "ranges": ranges,
         "params": study.parameters,
-    })
+    }, reads=form.references | {"derived"}, key=(study.definition_hash, form.hash))
+
+
+def _named_items(records: dict, wanted: dict | None) -> dict:
+    if wanted is None:
+        return records
+    named: dict[str, dict] = {}
+    for (event, form), items in wanted.items():
+        values = records.get(event, {}).get(form)
+        if values is not None:
+            named.setdefault(event, {})[form] = {item: values[item] for item in items if item in values}
+    return named
 
 
 def _typed(value: Any, kind: str) -> Any:
@@ -333,9 +354,9 @@ def derive(form: CompiledForm, scope: Scope) -> dict:
         if value is None:
             continue
         derived[derivation.oid] = _typed(value, derivation.spec["type"])
-        context.add_variable("derived", dict(derived))
+        scope.bind("derived", dict(derived), doubles=False)
     scope.variables["derived"] = derived
-    context.add_variable("derived", as_doubles(derived))
+    scope.bind("derived", derived)
     return derived
 
 
@@ -377,7 +398,7 @@ def run_checks(form: CompiledForm, scope: Scope, changed: set[str] | None = None
             targets = [(f"/{group}/{row[ROW_ID]}/{item}", row) for row in scope.variables["data"].get(group, [])]
         for pointer, row in targets:
             if row is not None:
-                context.add_variable("row", row)
+                scope.bind("row", row, doubles=False)
             try:
                 ok = evaluate(check.program, context)
             except ExpressionError as exc:

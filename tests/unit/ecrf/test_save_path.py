@@ -89,3 +89,24 @@ def test_a_save_onto_a_lagging_projection_is_refused_then_the_projection_catches
     assert record["version"] == 2 and record["data"]["WEIGHT"] == 71
     retried = staff.save(subject, "SCREEN", "VS", {"WEIGHT": 72}, version=2, reason="again")
     assert retried.status_code == 200 and retried.get_json()["version"] == 3
+
+
+def test_kept_bindings_never_leak_one_save_into_the_next(staff, app):
+    """The expression context of a form is reused between saves: each save must see only its own values."""
+    first, second = staff.register(), staff.register()
+    high = staff.save(first, "SCREEN", "LB", {"LBDTC": "2026-01-05", "ALT": 400}).get_json()
+    normal = staff.save(second, "SCREEN", "LB", {"LBDTC": "2026-01-05", "ALT": 20}).get_json()
+    again = staff.save(first, "SCREEN", "LB", {"LBDTC": "2026-01-06", "ALT": 400}, version=1, reason="date").get_json()
+    assert high["derived"]["ALT_X_ULN"] == 10.0 and normal["derived"]["ALT_X_ULN"] == 0.5
+    assert "ALT_RATIO" in {q["check"] for q in high["queries"]}
+    assert "ALT_RATIO" not in {q["check"] for q in normal["queries"]}
+    assert "ALT_RATIO" in {q["check"] for q in again["queries"]}
+
+
+@pytest.mark.parametrize("a, b, same", [
+    (1.0, 1.0, True), (True, 1.0, False), (1, 1.0, False), ({"a": 1.0}, {"a": 1.0}, True),
+    ({"a": 1.0}, {"a": 1.0, "b": None}, False), ([True], [1.0], False), ({"a": [1.0, "x"]}, {"a": [1.0, "x"]}, True),
+])
+def test_a_value_is_bound_again_unless_equal_in_type_too(a, b, same):
+    from ecrf.expressions import same_value
+    assert same_value(a, b) is same
