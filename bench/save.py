@@ -198,11 +198,71 @@ def profile(uri: str, saves: int, top: int = 30) -> str:
         rig.close()
 
 
+INCREMENTAL_FORMS = [("SCREEN", "LB_HEM"), ("SCREEN", "LB_CHEM"), ("SCREEN", "VS"), ("SCREEN", "LB_VIRO"),
+                     ("D1", "CRS"), ("D1", "ICANS"), ("SCREEN", "IE")]
+
+
+def incremental_checks(uri: str) -> dict:
+    """Checks evaluated when one item of a saved record changes, against all of the form's checks.
+
+    For each form: save a full record, then change one item (the first
+    number, else the first choice, that some check names) and count the
+    check evaluations (``ecrf.records.evaluate`` calls that run a check).
+    """
+    import ecrf.records
+
+    rig = SaveRig(uri, 1)
+    original = ecrf.records.evaluate
+    try:
+        subject = rig.fresh_subject()
+        per_form = {}
+        for event, oid in INCREMENTAL_FORMS:
+            form = rig.runtime.form(oid)
+            data = big_form_data(oid, event)
+            rig.save(subject, event, oid, data)
+            item = _item_to_change(form, data)
+            if item is None:
+                continue
+            changed = dict(data)
+            changed[item] = data[item] + 1 if isinstance(data[item], (int, float)) else _other_choice(form, item, data)
+            rules = {check.program for check in form.checks}
+            counted = []
+            ecrf.records.evaluate = lambda program, context: (counted.append(program in rules)
+                                                              or original(program, context))
+            from ecrf.records import save_record
+            save_record(rig.runtime, rig.user, subject, event, oid, changed, version=1, reason="bench")
+            ecrf.records.evaluate = original
+            per_form[f"{event}/{oid}"] = {"item": item, "evaluated": sum(counted), "checks": len(form.checks)}
+        evaluated = sum(v["evaluated"] for v in per_form.values())
+        total = sum(v["checks"] for v in per_form.values())
+        return {"per_form": per_form, "evaluated": evaluated, "checks": total,
+                "fraction": round(evaluated / total, 3) if total else None}
+    finally:
+        ecrf.records.evaluate = original
+        rig.close()
+
+
+def _item_to_change(form, data: dict) -> str | None:
+    named = set().union(*(check.inputs or set() for check in form.checks)) if form.checks else set()
+    for kinds in (("number", "integer"), ("choice",)):
+        for item in form.items:
+            if item.kind in kinds and item.oid in named and item.oid in data:
+                return item.oid
+    return None
+
+
+def _other_choice(form, item: str, data: dict):
+    values = [choice.value for choice in form.item_by_oid[item].choices if choice.value != data[item]]
+    return values[0]
+
+
 def run(uri: str, quick: bool, do_profile: bool = False) -> dict:
     saves, warmup = (40, 5) if quick else (200, 10)
     embedded = measure(uri, saves, warmup, "embedded SecantusDB", count_commands=True)
     mock = measure("mongomock://", saves, warmup, "mongomock")
     steps = pure_steps(uri, 50 if quick else 300)
+    progress("save: checks evaluated when one item changes")
+    incremental = incremental_checks(uri)
     result = {
         "save_overhead_ratio": embedded["ratio"],
         "save_overhead_ratio_mongomock": mock["ratio"],
@@ -214,7 +274,9 @@ def run(uri: str, quick: bool, do_profile: bool = False) -> dict:
         "save_full_p50_ms_mongomock": mock["full_p50_ms"],
         "save_bare_p50_ms_mongomock": mock["bare_p50_ms"],
         "save_db_commands_per_save": embedded.get("db_commands_per_save"),
+        "checks_evaluated_fraction_one_item_change": incremental["fraction"],
         "details_save": {"embedded": embedded, "mongomock": mock, "pure_steps_cpu_ms": steps,
+                         "incremental_checks": incremental,
                          "form": "/".join(BIG_FORM)},
     }
     if do_profile:

@@ -309,7 +309,10 @@ class Check:
 
 
 # Rules reading these may change their answer without this record changing.
-_OUTSIDE_RECORD = {"records", "subject", "ranges", "event", "params"}
+# (Parameters and the event's day and window are fixed for one study version,
+# and a record only reuses answers given under the same version.)
+_OUTSIDE_RECORD = {"records", "subject", "ranges"}
+EVENT_INPUT = "event"  # the input that stands for the event (its date is the record's date item)
 _RECORD_VARIABLE = re.compile(r"\b(data|derived|row)\b")
 _RECORD_MEMBER = re.compile(r"\b(data|derived|row)\.([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -318,17 +321,21 @@ def rule_inputs(program: Any, source: str, item: str) -> frozenset[str] | None:
     """The item and derived OIDs a check reads, or None when it may read anything.
 
     Only rules that name each value they read (``data.X``, ``derived.X``,
-    ``row.X`` for the check's own group) get a set: a rule that reads other
-    records, the subject, ranges, the event or parameters, or passes ``data``
-    whole to a function, is re-evaluated on every save.
+    ``row.X`` for the check's own group) get a set; reading the event adds
+    :data:`EVENT_INPUT`. A rule that reads other records, the subject or
+    ranges, or passes ``data`` whole to a function, is re-evaluated on every
+    save.
     """
-    if set(program.variables()) & _OUTSIDE_RECORD:
+    variables = set(program.variables())
+    if variables & _OUTSIDE_RECORD:
         return None
     members = _RECORD_MEMBER.findall(source)
     if len(members) != len(_RECORD_VARIABLE.findall(source)):
         return None
     group = item.split("/")[1] if "/*/" in item else None
     inputs = {name for variable, name in members if variable != "row"}
+    if "event" in variables:
+        inputs.add(EVENT_INPUT)
     if any(variable == "row" for variable, _ in members):
         if group is None:
             return None

@@ -46,7 +46,8 @@ class Query(Document):
     version = IntField(default=0)
     meta = {
         "collection": "queries",
-        "indexes": [("study", "subject", "event", "form", "state"), ("study", "site", "state"), ("study", "state", "opened_at")],
+        "indexes": [("study", "subject", "event", "form", "state"), ("study", "subject", "state"), ("study", "site", "state"),
+                    ("study", "state", "opened_at")],
     }
 
     def as_dict(self) -> dict:

@@ -37,7 +37,7 @@ class LabRange(Document):
     retired_at = DateTimeField()
     created_at = DateTimeField()
     created_by = StringField()
-    meta = {"collection": "lab_ranges", "indexes": [("site", "analyte", "valid_from")]}
+    meta = {"collection": "lab_ranges", "indexes": [("site", "analyte", "valid_from"), ("site", "retired_at", "valid_from")]}
 
     def as_dict(self) -> dict:
         return {"id": self.range_id, "site": self.site, "analyte": self.analyte, "unit": self.unit,

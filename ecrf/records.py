@@ -21,7 +21,7 @@ from pymongo.errors import DuplicateKeyError
 import logging
 
 from audit import GENESIS, StaleVersion, diff, fold, utc_now
-from ecrf.definitions import ROW_ID, CompiledForm
+from ecrf.definitions import EVENT_INPUT, ROW_ID, CompiledForm
 from ecrf.errors import (
     Conflict, FieldError, Invalid, Locked, NotFound, ReasonRequired,
 )
@@ -49,7 +49,7 @@ class Record(Document):
     data = DictField()
     derived = DictField()
     flags = ListField(DictField())
-    failing = ListField(ListField(StringField()))  # [check, item] of each failing check, for incremental re-checks
+    failing = DictField()  # what the checks found, for incremental re-checks (see failing())
     status = StringField()
     definition = StringField()
     sdv = DictField()
@@ -378,9 +378,10 @@ def run_checks(form: CompiledForm, scope: Scope, changed: set[str] | None = None
     """The failing checks, and the checks that could not be evaluated (broken).
 
     With ``changed`` (the item and derived OIDs that differ from the stored
-    record) and ``failing_before`` (its ``failing`` list, same definition),
-    a check that reads none of what changed keeps its stored answer
-    instead of being evaluated again.
+    record) and ``failing_before`` (the ``[check, item]`` pairs that failed
+    then, under the same study and form definitions), a check that reads
+    none of what changed keeps its stored answer instead of being
+    evaluated again.
     """
     findings, broken = [], []
     if not form.checks:
@@ -592,9 +593,9 @@ def save_record(
     status, missing = completeness(form, new)
     scope = build_scope(study, subject, event, form, new, records_by_form(others))
     derived = derive(form, scope)
-    findings, broken = run_checks(form, scope, *_incremental(form, stored, changes, derived))
+    findings, broken = run_checks(form, scope, *_incremental(study, form, stored, changes, derived))
     state = {"derived": derived, "status": status, "definition": form.hash,
-             "flags": record_flags(form, scope, findings), "failing": failing(findings)}
+             "flags": record_flags(form, scope, findings), "failing": failing(study, findings)}
     unchanged = stored is not None and not changes and all(
         stored.get(k) == v for k, v in state.items() if k != "failing")
     if unchanged:
@@ -628,19 +629,23 @@ def save_record(
     return SaveResult(record, created=stored is None, changed=True, findings=findings, missing=missing)
 
 
-def failing(findings: list[Finding]) -> list[list[str]]:
-    """What a record keeps of its failing checks: ``[check, item]`` pairs."""
-    return [[f.check, f.item] for f in findings]
+def failing(study: StudyRuntime, findings: list[Finding]) -> dict:
+    """What a record keeps of its failing checks: the study version, and ``[check, item]`` pairs."""
+    return {"study": study.definition_hash, "found": [[f.check, f.item] for f in findings]}
 
 
-def _incremental(form: CompiledForm, stored: dict | None, changes: list[dict], derived: dict) -> tuple:
-    """``(changed OIDs, failing before)`` when checks may reuse the stored answers, else ``(None, None)``."""
-    if not stored or stored.get("definition") != form.hash or stored.get("failing") is None:
+def _incremental(study: StudyRuntime, form: CompiledForm, stored: dict | None, changes: list[dict],
+                 derived: dict) -> tuple:
+    """``(changed inputs, failing before)`` when checks may reuse the stored answers, else ``(None, None)``."""
+    before = (stored or {}).get("failing") or {}
+    if not stored or stored.get("definition") != form.hash or before.get("study") != study.definition_hash:
         return None, None
     changed = {change["path"].split("/")[1].replace("~1", "/").replace("~0", "~") for change in changes}
-    before = stored.get("derived") or {}
-    changed |= {oid for oid in set(before) | set(derived) if before.get(oid) != derived.get(oid)}
-    return changed, stored["failing"]
+    derived_before = stored.get("derived") or {}
+    changed |= {oid for oid in set(derived_before) | set(derived) if derived_before.get(oid) != derived.get(oid)}
+    if form.date_item in changed:
+        changed.add(EVENT_INPUT)
+    return changed, before["found"]
 
 
 def sync_queries(study: StudyRuntime, form: CompiledForm, identity: dict, data: dict, findings: list[Finding],
@@ -712,7 +717,7 @@ def recheck_record(study: StudyRuntime, stored: dict, actor: str = "system", sub
     findings, broken = run_checks(form, scope)
     status, _ = completeness(form, data)
     state = {"derived": derived, "status": status, "definition": form.hash,
-             "flags": record_flags(form, scope, findings), "failing": failing(findings)}
+             "flags": record_flags(form, scope, findings), "failing": failing(study, findings)}
     identity = {k: stored[k] for k in ("study", "subject", "site", "event", "form")}
     report_broken(study, form, broken, stored["_id"])
     outcome = "unchanged"

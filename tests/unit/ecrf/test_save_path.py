@@ -16,11 +16,11 @@ from ecrf.expressions import compile_expression
     ("size(row.AETERM) > 2", "/AE/*/AETERM", {"AE"}),
     ("data.AE.all(r, r.AETERM != '')", "/AE", {"AE"}),
     ("size(data) > 0", "/A", None),                                   # reads the whole record
-    ("data.A <= params.limit", "/A", None),                           # study parameters
+    ("data.A <= params.limit", "/A", {"A"}),                          # parameters are fixed for a study version
     ("data.A <= ranges.ALT.high", "/A", None),                        # site ranges (subject facts pick them)
     ("get(records, 'SCREEN.VS.VSDTC') == null", "/A", None),          # another record
     ("subject.age >= 18.0", "/A", None),
-    ("event.day == 0.0", "/A", None),
+    ("event.day == 0.0 && data.A > 1.0", "/A", {"event", "A"}),     # the event's date is the record's date item
     ("size(row.X) > 2", "/A", None),                                  # a row outside a row check
 ])
 def test_a_check_knows_which_values_it_reads(rule, item, expected):
@@ -69,6 +69,16 @@ def test_a_changed_definition_re_runs_every_check(staff, subject, app, evaluated
     with app.app_context():
         from ecrf.db import database
         database().records.update_one({}, {"$set": {"definition": "an older form version"}})
+    evaluated.clear()
+    staff.save(subject, "SCREEN", "DM", {"SEX": "M", "NOTES": "2"}, version=1, reason="typo")
+    assert len(evaluated) == 2
+
+
+def test_answers_given_under_another_study_version_are_not_reused(staff, subject, app, evaluated):
+    staff.save(subject, "SCREEN", "DM", {"SEX": "M", "NOTES": "1"})
+    with app.app_context():
+        from ecrf.db import database
+        database().records.update_one({}, {"$set": {"failing.study": "an older study version"}})
     evaluated.clear()
     staff.save(subject, "SCREEN", "DM", {"SEX": "M", "NOTES": "2"}, version=1, reason="typo")
     assert len(evaluated) == 2
