@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 HOST ?= 127.0.0.1
 
-.PHONY: run test check-study clean
+.PHONY: run test bench check-study clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ $(CHROMIUM):
 
 test: $(VENV)/.installed-test | $(CHROMIUM)
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python -m bench --quick --json bench-results.json
 
 check-study: $(VENV)/.installed-run
 	$(BIN)/ecrf study check forms/cd7-cart-saa
