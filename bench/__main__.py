@@ -14,7 +14,7 @@ from bench import plans
 from bench.common import install_counter, progress
 from bench.report import judge, table, write_json
 
-STEPS = ("save", "http", "scale", "export")
+STEPS = ("save", "http", "scale", "export", "render", "checks")
 
 
 def notes(args, results: dict) -> list[str]:
@@ -43,6 +43,13 @@ def notes(args, results: dict) -> list[str]:
         "export: time without tracing, peak memory from a second run under tracemalloc (Python allocations); output to "
         "a temporary file. CSV is measured at small sizes before the ODM sizes are filled, because its cost grows with "
         "the square of the study on SecantusDB (see collscans_export). export_memory_ratio is the worse of ODM and CSV.",
+        "render: GET of the SCREEN/IE form page (a saved record) through a Flask test client signed in as site staff, "
+        "against flask.render_template of the same template with the keyword arguments the view passed (captured "
+        "during one GET), in a request context of the same user, after each GET.",
+        "checks: every scheduled record of one synthetic subject (scopes built by build_scope and derive in visit "
+        "order), all checks through the engine's run_checks with a new CEL context per record (not the bindings the "
+        "engine keeps per form and thread), compiled programs vs "
+        "cel.evaluate(source) per evaluation; both rates include building the contexts (the _eval_only ratio not).",
         "Synthetic records carry no derived values (their derivations are not run).",
         "collscans_*: query shapes captured with pymongo command monitoring during one save / read / export of one "
         "subject at the largest size, explained by the server; only filtered shapes planned as COLLSCAN are listed.",
@@ -100,6 +107,12 @@ def main(argv: list[str] | None = None) -> int:
                 elif step == "export":
                     from bench import export
                     results.update(export.run(uri, args.quick))
+                elif step == "render":
+                    from bench import render
+                    results.update(render.run(uri, args.quick))
+                elif step == "checks":
+                    from bench import checks
+                    results.update(checks.run(uri, args.quick))
             except Exception as exc:  # one failed step must not lose the others' results
                 traceback.print_exc()
                 results["errors"][step] = f"{type(exc).__name__}: {exc}"

@@ -36,6 +36,13 @@ INFO = {
     "odm_export_large_s": ("s", "ODM export at the largest size measured"),
     "csv_export_time_growth": ("×", "CSV export time growth (see csv_export_size_growth for the size step)"),
     "verify_events_per_s": ("/s", "verify_all throughput"),
+    "form_render_p50_ms": ("ms", "GET of the SCREEN/IE form page (test client, signed in), p50"),
+    "form_jinja_render_p50_ms": ("ms", "render_template of the same page with the same context, p50"),
+    "form_render_vs_jinja_ratio": ("×", "form page GET p50 ÷ its template render p50"),
+    "form_render_db_commands": ("", "database commands per GET of the form page"),
+    "checks_per_s_compiled": ("/s", "edit checks/s over a full casebook, compiled CEL programs"),
+    "checks_per_s_interpreted": ("/s", "the same, parsing each rule per evaluation (cel.evaluate)"),
+    "checks_compiled_vs_interpreted": ("×", "compiled ÷ interpreted checks/s (contexts built per record in both)"),
 }
 
 OPS = {"<=": operator.le, ">=": operator.ge}
