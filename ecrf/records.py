@@ -11,6 +11,7 @@ and is brought forward whenever it is found behind.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -159,6 +160,9 @@ def _error_path(error, data: dict) -> str:
 
 def validate(form: CompiledForm, data: dict) -> list[FieldError]:
     """Every hard fault: unknown items, types, formats, code lists, bounds, hidden items with a value."""
+    not_numbers = [FieldError(path, "must be a finite number (not NaN or infinity)") for path in _non_finite(data, "")]
+    if not_numbers:
+        return not_numbers
     if _surely_valid(form, data):
         return [FieldError(path, HIDDEN_WITH_VALUE) for path in sorted(form.hidden_with_value(data))]
     errors = []
@@ -179,6 +183,18 @@ def validate(form: CompiledForm, data: dict) -> list[FieldError]:
         for path in form.hidden_with_value(data):
             errors.append(FieldError(path, HIDDEN_WITH_VALUE))
     return sorted(errors, key=lambda e: e.path)
+
+
+def _non_finite(value: Any, path: str):
+    if isinstance(value, float) and not math.isfinite(value):
+        yield path
+    elif isinstance(value, dict):
+        for key, child in value.items():
+            yield from _non_finite(child, f"{path}/{key}")
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            key = child.get(ROW_ID, index) if isinstance(child, dict) else index
+            yield from _non_finite(child, f"{path}/{key}")
 
 
 HIDDEN_WITH_VALUE = "not applicable for the answers given (hidden by its condition); leave it empty"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from flask import Blueprint, jsonify, request
 
@@ -29,13 +30,18 @@ def iso(value) -> str | None:
     return value.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def json_body() -> dict:
     """The request's JSON object; 415 for another content type, 400 for malformed JSON."""
     if not request.is_json:
         raise UnsupportedMediaType("send the body as application/json")
-    body = request.get_json(silent=True)
-    if body is None:
-        raise BadRequest("the body is not valid JSON")
+    try:
+        body = json.loads(request.get_data(), parse_constant=_refuse_constant)
+    except ValueError as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise Invalid("the body must be a JSON object", [FieldError("/", "must be an object")])
     return body

@@ -204,3 +204,21 @@ def test_subject_ids_are_assigned_per_site_or_taken_as_given(staff):
     assert unknown_site.status_code == 400 and "/site" in json.dumps(unknown_site.get_json())
     bad_id = staff.post("/studies/MINI/subjects", {"site": "01", "subject_id": "a b$"})
     assert bad_id.status_code == 422
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_json_that_is_not_json_is_refused_naming_what(staff, subject, client, literal):
+    response = client.put(f"/api/v1{staff.record_path(subject, 'SCREEN', 'VS')}", headers=staff.headers(),
+                          data=f'{{"data": {{"WEIGHT": {literal}}}, "version": null}}', content_type="application/json")
+    assert response.status_code == 400 and literal.lstrip("-") in response.get_json()["detail"]
+    assert staff.get(staff.record_path(subject, "SCREEN", "VS")).status_code == 404
+
+
+def test_a_number_that_is_not_finite_never_reaches_the_store(app, subject):
+    from ecrf.records import validate
+    from ecrf.studies import study_runtime
+
+    with app.app_context():
+        form = study_runtime("MINI").form("VS")
+        assert [(e.path, "finite" in e.message) for e in validate(form, {"WEIGHT": float("nan")})] == [("/WEIGHT", True)]
+        assert [e.path for e in validate(form, {"HEIGHT": float("-inf")})] == ["/HEIGHT"]
