@@ -766,14 +766,27 @@ def update_enrollment(study: StudyRuntime, subject: Subject, event_oid: str, for
     if status != subject.status:
         from ecrf.trail import subject_stream
 
-        stream = subject_stream(study.oid, subject.subject_id)
-        head = audit_store().head(stream)
-        audit_store().append(stream, head["seq"] if head else 0, actor=actor, action="subject_status",
-                             changes=[{"path": "/status", "old": subject.status, "new": status}],
-                             state={"status": status}, head=head,
-                             context={"study": study.oid, "subject": subject.subject_id, "site": subject.site})
-        Subject.objects(key=subject.key).update(set__status=status)
-        subject.status = status
+        store, stream = audit_store(), subject_stream(study.oid, subject.subject_id)
+        head = {"seq": subject.version, "hash": subject.head} if subject.head else store.head(stream)
+        for _ in range(3):
+            try:
+                appended = store.append(
+                    stream, head["seq"] if head else 0, actor=actor, action="subject_status",
+                    changes=[{"path": "/status", "old": subject.status, "new": status}], state={"status": status},
+                    head=head, context={"study": study.oid, "subject": subject.subject_id, "site": subject.site})
+                break
+            except StaleVersion:  # the subject document was behind its stream: take the stream's word
+                events = store.events(stream)
+                head, subject.status = events[-1], fold(events).get("status", subject.status)
+                if subject.status == status:
+                    return status
+        else:  # the record is saved; its next save moves the subject
+            log.warning("subject %s changed meanwhile; its status stays %s", subject.subject_id, subject.status)
+            return subject.status
+        Subject._get_collection().update_one(  # never back to an older version (subjects from before: no version)
+            {"_id": subject.key, "$or": [{"version": {"$lt": appended["seq"]}}, {"version": {"$exists": False}}]},
+            {"$set": {"status": status, "version": appended["seq"], "head": appended["hash"]}})
+        subject.status, subject.version, subject.head = status, appended["seq"], appended["hash"]
     return status
 
 

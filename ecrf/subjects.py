@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from mongoengine import DateTimeField, Document, NotUniqueError, StringField
+from mongoengine import DateTimeField, Document, IntField, NotUniqueError, StringField
 
-from audit import utc_now
+from audit import GENESIS, StaleVersion, fold, utc_now
 from ecrf.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 from ecrf.roles import Action, may
 from ecrf.sites import get_site
@@ -24,6 +24,9 @@ class Subject(Document):
     status = StringField(default="screening")
     created_at = DateTimeField()
     created_by = StringField()
+    # The subject document is the projection of the subject's audit stream, as a record is of its own.
+    version = IntField(default=0)
+    head = StringField()
     meta = {"collection": "subjects", "indexes": [("study", "site"), ("study", "subject_id")]}
 
     def as_dict(self) -> dict:
@@ -51,23 +54,26 @@ def register_subject(study: StudyRuntime, user, site: str, subject_id: str | Non
         raise Invalid("invalid subject id", [FieldError("/subject_id", "1-40 letters, digits, '-' or '_'")])
     for attempt in range(50):
         candidate = subject_id or _next_id(study.oid, site, attempt)
-        subject = Subject(
-            key=f"{study.oid}/{candidate}", study=study.oid, subject_id=candidate, site=site,
-            status="screening", created_at=utc_now(), created_by=user.username,
-        )
+        # Audit first, as every write: the stream's first event also claims the id.
         try:
+            event = audit_store().append(
+                subject_stream(study.oid, candidate), 0, actor=user.username, action="subject_registered",
+                changes=[{"path": "/site", "old": None, "new": site}],
+                state={"status": "screening"},
+                context={"study": study.oid, "subject": candidate, "site": site},
+                head={"seq": 0, "hash": GENESIS},
+            )
+            subject = Subject(
+                key=f"{study.oid}/{candidate}", study=study.oid, subject_id=candidate, site=site,
+                status="screening", created_at=event["at"], created_by=user.username,
+                version=event["seq"], head=event["hash"],
+            )
             subject.save(force_insert=True)
-        except NotUniqueError:
+        except (StaleVersion, NotUniqueError):
             if subject_id:
                 raise Conflict(f"subject {subject_id!r} already exists",
                                [FieldError("/subject_id", "already exists")]) from None
             continue
-        audit_store().append(
-            subject_stream(study.oid, candidate), 0, actor=user.username, action="subject_registered",
-            changes=[{"path": "/site", "old": None, "new": site}],
-            state={"status": "screening"},
-            context={"study": study.oid, "subject": candidate, "site": site},
-        )
         return subject
     raise Conflict("could not assign a subject id; try again")
 
@@ -80,9 +86,28 @@ def _next_id(study: str, site: str, attempt: int) -> str:
 def get_subject(study: StudyRuntime, user, subject_id: str) -> Subject:
     """The subject if the user may see it; :class:`NotFound` otherwise (never reveals other sites)."""
     require(user, Action.VIEW_DATA)
-    subject = Subject.objects(key=f"{study.oid}/{subject_id}").first()
+    subject = Subject.objects(key=f"{study.oid}/{subject_id}").first() or _restored(study, subject_id)
     if subject is None or not user.sees_site(subject.site):
         raise NotFound(f"no subject {subject_id!r}")
+    return subject
+
+
+def _restored(study: StudyRuntime, subject_id: str) -> Subject | None:
+    """The subject rebuilt from its stream when the process registering it stopped before storing it."""
+    if not isinstance(subject_id, str) or not SUBJECT_ID.match(subject_id):
+        return None
+    events = audit_store().events(subject_stream(study.oid, subject_id))
+    if not events:
+        return None
+    site = (events[0].get("context") or {}).get("site")
+    projection = fold(events)
+    subject = Subject(key=f"{study.oid}/{subject_id}", study=study.oid, subject_id=subject_id, site=site,
+                      status=projection.get("status", "screening"), created_at=events[0]["at"],
+                      created_by=events[0]["actor"], version=projection["version"], head=projection["head"])
+    try:
+        subject.save(force_insert=True)
+    except NotUniqueError:
+        return Subject.objects(key=subject.key).first()
     return subject
 
 
