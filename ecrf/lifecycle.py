@@ -80,7 +80,9 @@ class ContainerLock(Document):
 
 def container_state(study: str, subject: str) -> str | None:
     """``"locked"``, ``"frozen"`` or None for the subject (its own lock or the study's)."""
-    kinds = {c.kind for c in ContainerLock.objects(key__in=[f"study/{study}", f"subject/{study}/{subject}"])}
+    held = ContainerLock._get_collection().find({"_id": {"$in": [f"study/{study}", f"subject/{study}/{subject}"]}},
+                                                {"kind": 1})
+    kinds = {c.get("kind") for c in held}
     return "locked" if "locked" in kinds else ("frozen" if "frozen" in kinds else None)
 
 

@@ -82,9 +82,8 @@ def ranges_for(study: dict, site: str | None, sex: str | None, age: float | None
     chosen = _best(study.get("lab_ranges", []), sex, age)
     if site:
         today = on_date[:10] if isinstance(on_date, str) else utc_now().date().isoformat()
-        site_entries = [
-            r for r in LabRange.objects(site=site, retired_at=None, valid_from__lte=today).as_pymongo()
-        ]
+        site_entries = list(LabRange._get_collection().find(
+            {"site": site, "retired_at": None, "valid_from": {"$lte": today}}))
         chosen.update(_best(site_entries, sex, age))
     return {analyte: _shape(entry) for analyte, entry in chosen.items()}
 

@@ -86,7 +86,8 @@ def _next_id(study: str, site: str, attempt: int) -> str:
 def get_subject(study: StudyRuntime, user, subject_id: str) -> Subject:
     """The subject if the user may see it; :class:`NotFound` otherwise (never reveals other sites)."""
     require(user, Action.VIEW_DATA)
-    subject = Subject.objects(key=f"{study.oid}/{subject_id}").first() or _restored(study, subject_id)
+    found = Subject._get_collection().find_one({"_id": f"{study.oid}/{subject_id}"})
+    subject = Subject._from_son(found) if found else _restored(study, subject_id)
     if subject is None or not user.sees_site(subject.site):
         raise NotFound(f"no subject {subject_id!r}")
     return subject
