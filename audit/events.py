@@ -16,6 +16,11 @@ import hashlib
 import json
 from typing import Any
 
+try:
+    import orjson
+except ImportError:  # the fast path is optional: canonical_json's bytes never depend on it
+    orjson = None
+
 GENESIS = "0" * 64
 ROW_ID = "row_id"
 _MISSING = object()
@@ -38,10 +43,77 @@ def _json_default(value: Any) -> Any:
 
 
 def canonical_json(value: Any) -> bytes:
-    """Deterministic JSON bytes: sorted keys, no spaces, UTC times to the ms."""
+    """Deterministic JSON bytes: sorted keys, no spaces, UTC times to the ms.
+
+    The bytes are those of ``json.dumps(value, sort_keys=True,
+    separators=(",", ":"), ensure_ascii=False, default=...)`` encoded as
+    UTF-8, for every input: stored hashes were computed that way.
+    """
+    if orjson is not None:
+        try:
+            if _fast_path_safe(value):
+                return orjson.dumps(value, default=_orjson_default, option=_ORJSON_OPTIONS)
+        except (orjson.JSONEncodeError, RecursionError):
+            pass  # non-str keys, surrogates, ints beyond 64 bits, deep nesting: json.dumps decides
+    return _reference_json(value)
+
+
+def _reference_json(value: Any) -> bytes:
     return json.dumps(
         value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
     ).encode("utf-8")
+
+
+# Subclasses, dataclasses and date/time values go to the default hook rather
+# than orjson's own formatting; the hook takes exact datetimes only.
+_ORJSON_OPTIONS = (
+    (orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATETIME
+     | orjson.OPT_PASSTHROUGH_DATACLASS) if orjson is not None else 0
+)
+_ZERO = dt.timedelta(0)
+
+
+def _orjson_default(value: Any) -> str:
+    if type(value) is not dt.datetime:
+        raise TypeError("not a datetime")  # turned into JSONEncodeError: the reference path runs
+    return _utc_text(value)
+
+
+def _utc_text(value: dt.datetime) -> str:
+    """``_json_default`` of a datetime, without its astimezone/strftime where they change nothing."""
+    if value.tzinfo is not None and value.utcoffset() != _ZERO:
+        return _json_default(value)
+    if value.year < 1000:
+        return _json_default(value)  # whether %Y pads years below 1000 depends on the C library
+    return (f"{value.year}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:{value.minute:02d}:"
+            f"{value.second:02d}.{value.microsecond // 1000:03d}Z")
+
+
+def _fast_path_safe(value: Any) -> bool:
+    """True when orjson writes ``value`` exactly as json.dumps does.
+
+    That holds for exact dicts, lists, strings, ints, bools and None, exact
+    datetimes (formatted by the default hook), and finite floats that repr
+    writes without an exponent (1e-4 <= |x| < 1e16, or zero); there both write
+    the shortest round-tripping digits. Anything else (NaN, 1e-05, 1e+16,
+    enums, UUIDs, tuples, subclasses) takes the reference path.
+    """
+    kind = type(value)
+    if kind is dict:
+        for item in value.values():
+            if type(item) is not str and not _fast_path_safe(item):
+                return False
+        return True
+    if kind is list:
+        for item in value:
+            if type(item) is not str and not _fast_path_safe(item):
+                return False
+        return True
+    if kind is str or kind is int or kind is bool or value is None or kind is dt.datetime:
+        return True
+    if kind is float:
+        return 1e-4 <= value < 1e16 or -1e16 < value <= -1e-4 or value == 0.0
+    return False
 
 
 def event_hash(event: dict) -> str:
@@ -110,24 +182,28 @@ def _child(container: Any, token: str, create: bool) -> Any:
     return container.get(token)
 
 
-def apply_changes(document: dict, changes: list[dict]) -> dict:
+def apply_changes(document: dict, changes: list[dict], *, share: bool = False) -> dict:
     """A copy of ``document`` with ``changes`` applied in order.
 
     Rows that appear are appended in the order their changes come; a change
-    with ``new`` null removes the key or row.
+    with ``new`` null removes the key or row. With ``share`` nothing is
+    copied: ``document`` is changed in place and the result holds the
+    changes' own values (later changes may modify them), which is only for
+    callers that own both and drop the changes afterwards.
     """
-    result = copy.deepcopy(document)
+    clone = _same if share else copy.deepcopy
+    result = clone(document)
     for change in changes:
         tokens = [_unescape(t) for t in change["path"].split("/")[1:]]
         if not tokens:
-            result = copy.deepcopy(change["new"]) if change["new"] is not None else {}
+            result = clone(change["new"]) if change["new"] is not None else {}
             continue
         parent = result
         for token in tokens[:-1]:
             parent = _child(parent, token, create=True)
             if parent is None:
                 raise KeyError(f"no container at {change['path']}")
-        last, new = tokens[-1], copy.deepcopy(change["new"])
+        last, new = tokens[-1], clone(change["new"])
         if isinstance(parent, list):
             index = next(
                 (i for i, row in enumerate(parent) if isinstance(row, dict) and row.get(ROW_ID) == last),
@@ -145,6 +221,10 @@ def apply_changes(document: dict, changes: list[dict]) -> dict:
         else:
             parent[last] = new
     return _drop_empty_row_lists(result)
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def _drop_empty_row_lists(document: dict) -> dict:

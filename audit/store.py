@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 import pymongo
 from pymongo.errors import DuplicateKeyError
@@ -31,15 +31,17 @@ class StreamProblem:
         return f"{self.stream}: {self.message}"
 
 
-def fold(events: Iterable[dict], projection: dict | None = None) -> dict:
+def fold(events: Iterable[dict], projection: dict | None = None, *, share: bool = False) -> dict:
     """Fold events, oldest first, into a projection.
 
     A projection is ``{"data", "version", "head"}`` plus whatever each event
-    sets in its ``state`` (derived values, status, ...).
+    sets in its ``state`` (derived values, status, ...). ``share`` skips the
+    copies (see :func:`audit.apply_changes`): for events read only to be
+    folded once, whose values the result may then hold and modify.
     """
     projection = dict(projection or {"data": {}, "version": 0, "head": GENESIS})
     for event in events:
-        projection["data"] = apply_changes(projection.get("data") or {}, event.get("changes") or [])
+        projection["data"] = apply_changes(projection.get("data") or {}, event.get("changes") or [], share=share)
         projection.update(event.get("state") or {})
         projection["version"] = event["seq"]
         projection["head"] = event["hash"]
@@ -135,12 +137,15 @@ class AuditStore:
             yield stream, batch
 
     def verify_stream(
-        self, stream: str, events: list[dict], projection: dict | None = None
+        self, stream: str, events: list[dict], projection: dict | None = None, *, owned: bool = False
     ) -> list[StreamProblem]:
         """Everything wrong with one stream: sequence, chain, hashes, projection.
 
         ``projection`` is the stored current record of the stream, if the
         caller keeps one (with ``version``, ``head`` and the folded fields).
+        ``owned`` says the caller drops ``events`` afterwards: the comparison
+        with the projection may then fold them without copying (and modify
+        their values).
         """
         problems = []
         prev = GENESIS
@@ -154,7 +159,7 @@ class AuditStore:
                 problems.append(StreamProblem(stream, f"event at seq {position} was altered: hash does not match its content"))
             prev = event.get("hash")
         if projection is not None and not problems:
-            expected = fold(events)
+            expected = fold(events, share=owned)  # every hash is checked above, before any value is shared
             if projection.get("version") != expected["version"] or projection.get("head") != expected["head"]:
                 problems.append(StreamProblem(
                     stream,

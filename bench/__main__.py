@@ -38,7 +38,7 @@ def notes(args, results: dict) -> list[str]:
         "(scaling_ratio_lb_chem, a form whose save re-checks dependent records) on fresh subjects; a form's saves stop "
         "early after a time budget (at least 3). Audit history and matrix reads are GETs through the Flask test client "
         "for subjects with a full casebook (176 events, 175 records).",
-        "verify_vs_sha256: events/s of ecrf.records.verify_all() over the export database ÷ events/s of "
+        "verify_vs_sha256: events/s of ecrf.integrity.verify_all() over the export database ÷ events/s of "
         "hashlib.sha256 over the same events' canonical bytes (audit.canonical_json), precomputed.",
         "export: time without tracing, peak memory from a second run under tracemalloc (Python allocations); output to "
         "a temporary file. CSV is measured at small sizes before the ODM sizes are filled, because its cost grows with "

@@ -47,7 +47,7 @@ def measure_export(kind: str, runtime, folder: str) -> dict:
 def verify(db) -> dict:
     """Events/s of ``verify_all`` against raw SHA-256 over the same canonical bytes (and steps between)."""
     from audit import AuditStore, canonical_json, event_hash
-    from ecrf.records import verify_all
+    from ecrf.integrity import verify_all
 
     t0 = time.perf_counter()
     problems = verify_all()

@@ -223,7 +223,7 @@ def audit_group() -> None:
 @audit_group.command("verify")
 def audit_verify() -> None:
     """Check every audit stream's hash chain, sequence and projection."""
-    from ecrf.records import verify_all
+    from ecrf.integrity import verify_all
     from ecrf.trail import audit_store
 
     total = audit_store().count()
@@ -240,7 +240,7 @@ def audit_verify() -> None:
 @audit_group.command("replay")
 def audit_replay() -> None:
     """Rebuild every record projection from its audit stream."""
-    from ecrf.records import replay_all
+    from ecrf.integrity import replay_all
     from ecrf.trail import audit_store
 
     with _progress("replaying", audit_store().count()) as bar:
@@ -328,7 +328,7 @@ def ranges_list(site: str | None) -> None:
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
 def export(kind: str, study_oid: str | None, subject: str | None, site: str | None, output: Path) -> None:
     """Export ODM 1.3.2 (with audit trail, queries, signatures), a CSV zip or an Excel workbook."""
-    from ecrf.exports import count_subjects, export_subjects, write_export
+    from ecrf.exports import export_subjects, write_export
     from ecrf.studies import loaded_studies, study_runtime
 
     try:

@@ -8,7 +8,6 @@ are cached by the content hash of their definition.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import hashlib
 import json

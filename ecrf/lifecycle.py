@@ -21,10 +21,10 @@ from bson import ObjectId
 from mongoengine import DateTimeField, DictField, Document, StringField
 
 from audit import StaleVersion, utc_now
-from ecrf.errors import Conflict, FieldError, Invalid, Locked, NotAuthenticated, NotFound
+from ecrf.errors import Conflict, FieldError, Invalid, Locked, NotFound
 from ecrf.roles import Action
 from ecrf.studies import StudyRuntime
-from ecrf.subjects import Subject, get_subject, require
+from ecrf.subjects import get_subject, require
 from ecrf.trail import audit_store, record_admin_event
 
 SIGNATURE_MEANING = "I attest that I have reviewed the data and it is accurate and complete"

@@ -24,7 +24,7 @@ import logging
 from audit import GENESIS, StaleVersion, diff, fold, utc_now
 from ecrf.definitions import EVENT_INPUT, ROW_ID, CompiledForm
 from ecrf.errors import (
-    Conflict, FieldError, Invalid, Locked, NotFound, ReasonRequired,
+    Conflict, FieldError, Invalid, Locked, ReasonRequired,
 )
 from ecrf.expressions import ExpressionError, bindings, evaluate
 from ecrf.ranges import ranges_for
@@ -835,46 +835,3 @@ def recheck_all(study: StudyRuntime, form_oid: str | None = None, progress=None)
         if progress:
             progress(1)
     return counts
-
-
-def replay_all(progress=None) -> int:
-    """Rebuild every record projection from its stream; returns how many."""
-    store = audit_store()
-    collection = Record._get_collection()
-    count = 0
-    for stream, events in store.walk():
-        if not stream.startswith("record/"):
-            continue
-        projection = fold(events)
-        context = events[-1].get("context") or {}
-        document = {k: projection.get(k) for k in FOLDED if k in projection}
-        document.update(version=projection["version"], head=projection["head"],
-                        updated_at=events[-1]["at"], updated_by=events[-1]["actor"],
-                        **{k: context[k] for k in ("study", "subject", "site", "event", "form") if k in context})
-        collection.replace_one({"_id": stream}, document, upsert=True)
-        count += 1
-        if progress:
-            progress(count)
-    return count
-
-
-def verify_all(progress=None) -> list:
-    """Every problem of every audit stream and record projection (empty when all hold)."""
-    store = audit_store()
-    collection = Record._get_collection()
-    problems, seen = [], set()
-    for stream, events in store.walk():
-        seen.add(stream)
-        projection = collection.find_one({"_id": stream}) if stream.startswith("record/") else None
-        if stream.startswith("record/") and projection is None:
-            from audit import StreamProblem
-            problems.append(StreamProblem(stream, "stream has no projection (run ecrf audit replay)"))
-            projection = None
-        problems += store.verify_stream(stream, events, _folded(projection) if projection else None)
-        if progress:
-            progress(len(seen))
-    for document in collection.find({}, {"_id": 1}):
-        if document["_id"] not in seen:
-            from audit import StreamProblem
-            problems.append(StreamProblem(document["_id"], "projection has no audit stream (events deleted)"))
-    return problems

@@ -6,7 +6,7 @@ import re
 
 from mongoengine import DateTimeField, Document, IntField, NotUniqueError, StringField
 
-from audit import GENESIS, StaleVersion, fold, utc_now
+from audit import GENESIS, StaleVersion, fold
 from ecrf.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 from ecrf.roles import Action, may
 from ecrf.sites import get_site

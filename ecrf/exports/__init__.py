@@ -8,6 +8,8 @@ from ecrf.roles import Action
 from ecrf.studies import StudyRuntime
 from ecrf.subjects import Subject, require
 
+SUBJECT_BATCH = 10
+
 
 def export_subjects(study: StudyRuntime, user=None, *, site: str | None = None,
                     subject: str | None = None) -> Iterator[Subject]:
@@ -28,7 +30,9 @@ def export_subjects(study: StudyRuntime, user=None, *, site: str | None = None,
         query["site__in"] = sites if not site else [s for s in sites if s == site]
     if subject:
         query["subject_id"] = subject
-    return Subject.objects(**query).order_by("subject_id").no_cache().timeout(False)
+    # A small batch: the cursor holds one batch of decoded subjects while the export runs.
+    return (Subject.objects(**query).order_by("subject_id").only("subject_id", "site")
+            .batch_size(SUBJECT_BATCH).no_cache().timeout(False))
 
 
 FORMATS = {

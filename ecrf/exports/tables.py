@@ -1,14 +1,17 @@
 """Analysis-ready tables: a CSV zip (one file per form, coded values beside their labels, a data
 dictionary, the audit trail) and an Excel workbook (one sheet per form, frozen header). Streamed
-form by form, subject by subject."""
+subject by subject: each subject's records are read once for all tables."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import shutil
+import tempfile
 import zipfile
-from typing import BinaryIO, Callable, Iterator
+from contextlib import ExitStack
+from typing import BinaryIO, Callable, Iterable, Iterator
 
 from ecrf.definitions import ROW_ID, CompiledForm, Item
 from ecrf.studies import StudyRuntime
@@ -58,30 +61,50 @@ def _label(item: Item, value) -> str:
     return item.choice_label(value) if value is not None else ""
 
 
-def rows(study: StudyRuntime, form: CompiledForm, group: Item | None, subject_ids: list[str]) -> Iterator[list]:
-    """The table's rows for these subjects, in subject, event order."""
-    from ecrf.lifecycle import lifecycle_state
+def records_by_form(study: StudyRuntime, subject: str) -> dict[str, list[dict]]:
+    """The subject's records by form, each list in schedule order: one query on the subject's index prefix."""
     from ecrf.records import Record
 
     order = {e["oid"]: n for n, e in enumerate(study.events)}
+    by_form: dict[str, list[dict]] = {}
+    for record in Record._get_collection().find({"study": study.oid, "subject": subject}):
+        by_form.setdefault(record["form"], []).append(record)
+    for records in by_form.values():
+        # Events no longer in the schedule go last, by name (as the records index would return them).
+        records.sort(key=lambda r: (order.get(r["event"], 999), r["event"]))
+    return by_form
+
+
+def table_rows(form: CompiledForm, group: Item | None, records: list[dict]) -> Iterator[list]:
+    """The table's rows for these records of its form, in their order."""
+    from ecrf.lifecycle import lifecycle_state
+
     items = group.children if group else [i for i in form.items if i.kind != "group"]
+    for record in records:
+        data = record.get("data") or {}
+        head = [record["subject"], record["site"], record["event"]]
+        tail = [record.get("status"), lifecycle_state(record), record.get("version"),
+                record["updated_at"].isoformat() if record.get("updated_at") else "", record.get("updated_by")]
+        instances = [(row.get(ROW_ID), row) for row in data.get(group.oid, [])] if group else [(None, data)]
+        for row_id, values in instances:
+            line = head + ([row_id] if group else []) + tail
+            for item in items:
+                line.append(_plain(values.get(item.oid)))
+                if item.choices:
+                    line.append(_label(item, values.get(item.oid)))
+            if not group:
+                line += [_plain((record.get("derived") or {}).get(d.oid)) for d in form.derivations]
+            yield line
+
+
+def subject_tables(study: StudyRuntime, found: list[tuple[str, CompiledForm, Item | None]],
+                   subject_ids: Iterable[str]) -> Iterator[tuple[int, list]]:
+    """``(table index in found, row)`` for every table, subject by subject, each subject's records read once."""
     for subject in subject_ids:
-        records = list(Record._get_collection().find({"study": study.oid, "subject": subject, "form": form.oid}))
-        for record in sorted(records, key=lambda r: order.get(r["event"], 999)):
-            data = record.get("data") or {}
-            head = [record["subject"], record["site"], record["event"]]
-            tail = [record.get("status"), lifecycle_state(record), record.get("version"),
-                    record["updated_at"].isoformat() if record.get("updated_at") else "", record.get("updated_by")]
-            instances = [(row.get(ROW_ID), row) for row in data.get(group.oid, [])] if group else [(None, data)]
-            for row_id, values in instances:
-                line = head + ([row_id] if group else []) + tail
-                for item in items:
-                    line.append(_plain(values.get(item.oid)))
-                    if item.choices:
-                        line.append(_label(item, values.get(item.oid)))
-                if not group:
-                    line += [_plain((record.get("derived") or {}).get(d.oid)) for d in form.derivations]
-                yield line
+        by_form = records_by_form(study, subject)
+        for index, (_, form, group) in enumerate(found):
+            for line in table_rows(form, group, by_form.get(form.oid, [])):
+                yield index, line
 
 
 def dictionary(study: StudyRuntime) -> Iterator[list]:
@@ -134,13 +157,52 @@ def _csv_member(archive: zipfile.ZipFile, name: str, header: list, lines) -> Non
         text.detach()
 
 
+class _Switch:
+    """A file for one csv writer that writes each line wherever ``target`` points."""
+
+    target = None
+
+    def write(self, text: str):
+        return self.target.write(text)
+
+
+def _spooled_tables(study: StudyRuntime, found: list, subject_ids: list[str], stack: ExitStack) -> list:
+    """Each table as CSV bytes in its own temporary file (rewound), written subject by subject.
+
+    A zip member must be written whole before the next starts, while each
+    subject's records are read once for all tables: the tables wait on disk.
+    One csv writer serves them all (each holds a 128 KiB record buffer).
+    """
+    switch = _Switch()
+    writer = csv.writer(switch)
+    texts = []
+    for _, form, group in found:
+        switch.target = io.TextIOWrapper(stack.enter_context(tempfile.TemporaryFile()), encoding="utf-8-sig",
+                                         newline="")
+        texts.append(switch.target)
+        writer.writerow(columns(form, group))
+    for index, line in subject_tables(study, found, subject_ids):
+        switch.target = texts[index]
+        writer.writerow(line)
+    files = []
+    for text in texts:
+        text.flush()
+        raw = text.detach()
+        raw.seek(0)
+        files.append(raw)
+    return files
+
+
 def write_csv_zip(out: BinaryIO, study: StudyRuntime, subject_ids: list[str], *,
                   progress: Callable[[int], None] | None = None) -> int:
     """Write the CSV zip; returns how many tables it holds (plus dictionary and audit trail)."""
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        found = tables(study)
-        for name, form, group in found:
-            _csv_member(archive, f"{name}.csv", columns(form, group), rows(study, form, group, subject_ids))
+    found = tables(study)
+    with ExitStack() as stack, zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        spools = _spooled_tables(study, found, subject_ids, stack)
+        for (name, _, _), spool in zip(found, spools):
+            with archive.open(f"{name}.csv", "w", force_zip64=True) as member:
+                shutil.copyfileobj(spool, member)
+            spool.close()
             if progress:
                 progress(1)
         _csv_member(archive, "data_dictionary.csv", [], dictionary(study))
@@ -156,14 +218,17 @@ def write_xlsx(out: BinaryIO, study: StudyRuntime, subject_ids: list[str], *,
 
     workbook = Workbook(write_only=True)
     found = tables(study)
+    sheets = []
     for name, form, group in found:
         sheet = workbook.create_sheet(title=name[:31])
         sheet.freeze_panes = "A2"
-        header = columns(form, group)
-        sheet.append([_bold(sheet, h, Font) for h in header])
-        for line in rows(study, form, group, subject_ids):
-            sheet.append(line)
-        if progress:
+        sheet.append([_bold(sheet, h, Font) for h in columns(form, group)])
+        sheets.append(sheet)
+    # Write-only sheets each stream to their own file, so rows may go to any of them in turn.
+    for index, line in subject_tables(study, found, subject_ids):
+        sheets[index].append(line)
+    if progress:
+        for _ in found:
             progress(1)
     dictionary_sheet = workbook.create_sheet(title="data_dictionary")
     dictionary_sheet.freeze_panes = "A2"

@@ -94,7 +94,7 @@ def test_a_crash_between_append_and_projection_loses_nothing(wire_app, wire_uri,
         from ecrf.db import database
         stored = database().records.find_one({"_id": f"record/MINI/{subject}/SCREEN/VS"})
         assert stored["version"] == 1  # the projection is behind its stream ...
-        from ecrf.records import verify_all
+        from ecrf.integrity import verify_all
         assert verify_all(), "verify must notice the lagging projection"
     record = staff.get(staff.record_path(subject, "SCREEN", "VS")).get_json()
     assert record["version"] == 2 and record["data"]["WEIGHT"] == 99  # ... and a read brings it forward

@@ -90,5 +90,5 @@ def test_concurrent_writers_lose_nothing(served):
         from ecrf.db import database
         seqs = [e["seq"] for e in database().audit_events.find({"stream": f"record/MINI/{shared}/SCREEN/VS"}).sort("seq", 1)]
         assert seqs == list(range(1, 32))                                   # no duplicate, no gap
-        from ecrf.records import verify_all
+        from ecrf.integrity import verify_all
         assert verify_all() == []

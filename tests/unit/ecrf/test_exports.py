@@ -199,3 +199,153 @@ def test_odm_metadata_import_makes_a_draft_study_that_passes_its_check(cd7_app, 
     broken = tmp_path / "broken.xml"
     broken.write_text("<ODM")
     assert cd7_app.test_cli_runner().invoke(args=["study", "import-odm", str(broken), "-o", str(tmp_path / "d2")]).exit_code == 1
+
+
+# ---------------------------------------------------------------- what the exports read, and that it changes nothing
+
+
+def counting_finds(monkeypatch) -> list:
+    """Collection names of every find on mongomock from now on."""
+    import mongomock
+
+    calls = []
+    original = mongomock.collection.Collection.find
+
+    def find(self, *args, **kwargs):
+        calls.append(self.name)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(mongomock.collection.Collection, "find", find)
+    return calls
+
+
+def odm_export(app, monkeypatch, **patches) -> bytes:
+    """write_odm of every subject, at a fixed creation time, with module attributes patched."""
+    import ecrf.exports.odm as odm
+    from ecrf.exports import export_subjects
+    from ecrf.studies import study_runtime
+
+    with monkeypatch.context() as patch:
+        patch.setattr(odm, "utc_now", lambda: dt.datetime(2026, 5, 1, tzinfo=dt.timezone.utc))
+        for name, value in patches.items():
+            patch.setattr(odm, name, value)
+        with app.app_context():
+            out = io.BytesIO()
+            runtime = study_runtime("CD7_CART_SAA")
+            odm.write_odm(out, runtime, export_subjects(runtime))
+    return out.getvalue()
+
+
+def per_record_odm(app, monkeypatch) -> bytes:
+    """The export as it was made before: every record's stream read on its own, by name."""
+    return odm_export(app, monkeypatch, _subject_events=lambda store, study, subject_id: {})
+
+
+def test_odm_reads_a_subjects_events_with_one_query_and_writes_what_per_record_reads_wrote(filled, monkeypatch):
+    app, subjects = filled
+    expected = per_record_odm(app, monkeypatch)
+    calls = counting_finds(monkeypatch)
+    assert odm_export(app, monkeypatch) == expected
+    assert calls.count("audit_events") == len(subjects)
+    assert calls.count("records") == calls.count("queries") == calls.count("signatures") == len(subjects)
+
+
+def test_odm_keeps_each_stream_in_sequence_order_when_clocks_disagree(filled, monkeypatch):
+    app, subjects = filled
+    with app.app_context():
+        from ecrf.db import database
+
+        stream = f"record/CD7_CART_SAA/{subjects[0]}/SCREEN/LB_CHEM"
+        first = database().audit_events.find_one({"stream": stream, "seq": 1})
+        database().audit_events.update_one({"stream": stream, "seq": 2},
+                                            {"$set": {"at": first["at"] - dt.timedelta(days=1)}})
+    calls = counting_finds(monkeypatch)
+    document = odm_export(app, monkeypatch)
+    assert calls.count("audit_events") == len(subjects)  # sorted, not read again by name
+    assert document == per_record_odm(app, monkeypatch)
+    alt = etree.fromstring(document).xpath("//odm:ItemData[@ItemOID='IT.LB_CHEM.ALT']", namespaces=NS)
+    assert [i.get("TransactionType") for i in alt[:2]] == ["Insert", "Update"]
+
+
+def test_odm_reads_a_stream_by_name_when_some_event_lacks_the_subjects_context(filled, monkeypatch):
+    app, subjects = filled
+    stream = f"record/CD7_CART_SAA/{subjects[0]}/SCREEN/LB_CHEM"
+    with app.app_context():
+        from ecrf.db import database
+
+        database().audit_events.update_one({"stream": stream, "seq": 1}, {"$unset": {"context": ""}})
+    document = odm_export(app, monkeypatch)
+    assert document == per_record_odm(app, monkeypatch)
+    assert f"{stream}#1:create".encode() in document
+
+
+def reference_table(study, form, group, subject_ids) -> list[list]:
+    """A table's rows as they were read before: one records query per table and subject."""
+    from ecrf.definitions import ROW_ID
+    from ecrf.exports.tables import _label, _plain
+    from ecrf.lifecycle import lifecycle_state
+    from ecrf.records import Record
+
+    order = {e["oid"]: n for n, e in enumerate(study.events)}
+    items = group.children if group else [i for i in form.items if i.kind != "group"]
+    lines = []
+    for subject in subject_ids:
+        records = list(Record._get_collection().find({"study": study.oid, "subject": subject, "form": form.oid}))
+        for record in sorted(records, key=lambda r: order.get(r["event"], 999)):
+            data = record.get("data") or {}
+            head = [record["subject"], record["site"], record["event"]]
+            tail = [record.get("status"), lifecycle_state(record), record.get("version"),
+                    record["updated_at"].isoformat() if record.get("updated_at") else "", record.get("updated_by")]
+            instances = [(row.get(ROW_ID), row) for row in data.get(group.oid, [])] if group else [(None, data)]
+            for row_id, values in instances:
+                line = head + ([row_id] if group else []) + tail
+                for item in items:
+                    line.append(_plain(values.get(item.oid)))
+                    if item.choices:
+                        line.append(_label(item, values.get(item.oid)))
+                if not group:
+                    line += [_plain((record.get("derived") or {}).get(d.oid)) for d in form.derivations]
+                lines.append(line)
+    return lines
+
+
+def reference_csv(header, lines) -> bytes:
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(header)
+    writer.writerows(lines)
+    return text.getvalue().encode("utf-8-sig")
+
+
+def test_tables_read_each_subjects_records_once_and_write_what_per_table_reads_wrote(filled, monkeypatch):
+    from openpyxl import load_workbook
+
+    app, subjects = filled
+    with app.app_context():
+        from ecrf.db import database
+        from ecrf.exports.tables import columns, tables, write_csv_zip, write_xlsx
+        from ecrf.studies import study_runtime
+
+        stored = list(database().records.find())  # stored against schedule order: the export sorts
+        database().records.delete_many({})
+        database().records.insert_many(stored[::-1])
+
+        runtime = study_runtime("CD7_CART_SAA")
+        expected = {name: (columns(form, group), reference_table(runtime, form, group, subjects))
+                    for name, form, group in tables(runtime)}
+        calls = counting_finds(monkeypatch)
+        zipped, workbook, progress = io.BytesIO(), io.BytesIO(), []
+        assert write_csv_zip(zipped, runtime, subjects, progress=progress.append) == len(expected)
+        assert calls.count("records") == len(subjects)
+        write_xlsx(workbook, runtime, subjects, progress=progress.append)
+    assert progress == [1] * 2 * len(expected)
+    archive = zipfile.ZipFile(io.BytesIO(zipped.getvalue()))
+    assert archive.namelist() == [f"{name}.csv" for name in expected] + ["data_dictionary.csv", "audit_trail.csv"]
+    assert sum(len(lines) for _, lines in expected.values()) > 40
+    for name, (header, lines) in expected.items():
+        assert archive.read(f"{name}.csv") == reference_csv(header, lines), name
+    sheets = load_workbook(io.BytesIO(workbook.getvalue()))
+    assert sheets.sheetnames == [name[:31] for name in expected] + ["data_dictionary"]
+    for name, (header, lines) in expected.items():
+        rows = [["" if v is None else v for v in row] for row in sheets[name[:31]].iter_rows(values_only=True)]
+        assert rows == [header] + [["" if v is None else v for v in line] for line in lines], name

@@ -47,7 +47,7 @@ def test_replaying_every_stream_reproduces_every_projection(tmp_path_factory, sa
         versions[key] = response.get_json()["version"]
     with app.app_context():
         from ecrf.db import database
-        from ecrf.records import replay_all, verify_all
+        from ecrf.integrity import replay_all, verify_all
 
         before = {d["_id"]: d for d in database().records.find()}
         database().records.delete_many({})
