@@ -24,6 +24,7 @@ INFO = {
     "save_full_p50_ms": ("ms", "full save p50 (SecantusDB)"),
     "save_bare_p50_ms": ("ms", "bare insert+update p50 (SecantusDB)"),
     "save_db_commands_per_save": ("", "database commands per save of the largest form (bare: 2)"),
+    "checks_evaluated_fraction_one_item_change": ("×", "checks evaluated ÷ the form's checks, when one item changes"),
     "api_put_db_commands": ("", "database commands per PUT of the largest form through the JSON API"),
     "http_saves_per_s": ("/s", "saves per second through gunicorn"),
     "http_p50_ms": ("ms", "HTTP save p50"),
