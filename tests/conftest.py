@@ -84,6 +84,18 @@ class Api:
         return self.put(self.record_path(subject, event, form), body)
 
 
+def save_several_streams(staff: Api) -> list[str]:
+    """Two subjects of the mini study with several record streams, corrections and repeating rows."""
+    subjects = [staff.register(), staff.register()]
+    for subject in subjects:
+        staff.save(subject, "SCREEN", "VS", {"WEIGHT": 70})
+        staff.save(subject, "SCREEN", "VS", {"WEIGHT": 71}, version=1, reason="fix")
+        staff.save(subject, "SCREEN", "DM", {"SEX": "M"})
+        staff.save(subject, "LOGS", "AE", {"AE": [{"AETERM": "fever"}, {"AETERM": "rash"}]})
+        staff.save(subject, "LOGS", "AE", {"AE": [{"AETERM": "fever"}]}, version=1, reason="entered in error")
+    return subjects
+
+
 @pytest.fixture
 def app(tmp_path):
     """An app on mongomock with the mini study."""

@@ -6,21 +6,14 @@ import zipfile
 
 import pytest
 
-from conftest import Api
+from conftest import Api, save_several_streams
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def filled(wire_app):
-    staff = Api(wire_app.test_client(), wire_app.tokens["staff01"])
-    subjects = [staff.register(), staff.register()]
-    for subject in subjects:
-        staff.save(subject, "SCREEN", "VS", {"WEIGHT": 70})
-        staff.save(subject, "SCREEN", "VS", {"WEIGHT": 71}, version=1, reason="fix")
-        staff.save(subject, "SCREEN", "DM", {"SEX": "M"})
-        staff.save(subject, "LOGS", "AE", {"AE": [{"AETERM": "fever"}, {"AETERM": "rash"}]})
-    return wire_app, subjects
+    return wire_app, save_several_streams(Api(wire_app.test_client(), wire_app.tokens["staff01"]))
 
 
 def test_verify_all_holds_then_names_each_problem(filled):

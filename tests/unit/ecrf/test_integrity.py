@@ -4,19 +4,12 @@ import mongomock
 import pytest
 
 from audit import StreamProblem, event_hash
+from conftest import save_several_streams
 
 
 def saved(as_user):
     """Two subjects with several record streams, corrections and repeating rows."""
-    staff = as_user("staff01")
-    subjects = [staff.register(), staff.register()]
-    for subject in subjects:
-        staff.save(subject, "SCREEN", "VS", {"WEIGHT": 70})
-        staff.save(subject, "SCREEN", "VS", {"WEIGHT": 71}, version=1, reason="fix")
-        staff.save(subject, "SCREEN", "DM", {"SEX": "M"})
-        staff.save(subject, "LOGS", "AE", {"AE": [{"AETERM": "fever"}, {"AETERM": "rash"}]})
-        staff.save(subject, "LOGS", "AE", {"AE": [{"AETERM": "fever"}]}, version=1, reason="entered in error")
-    return subjects
+    return save_several_streams(as_user("staff01"))
 
 
 def reference_verify():
