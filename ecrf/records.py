@@ -696,9 +696,13 @@ def _queried_rows(queries: list, group: str) -> set[str]:
     return {query.item[len(prefix):].split("/")[0] for query in queries if query.item.startswith(prefix)}
 
 
-def get_record(study: StudyRuntime, user, subject_id: str, event_oid: str, form_oid: str) -> dict | None:
-    """The current record (None while nothing is saved); 404 for what the user may not see."""
-    subject = get_subject(study, user, subject_id)
+def get_record(study: StudyRuntime, user, subject_id: str, event_oid: str, form_oid: str, *,
+               subject: Subject | None = None) -> dict | None:
+    """The current record (None while nothing is saved); 404 for what the user may not see.
+
+    ``subject`` may be passed when the caller has just read it with :func:`get_subject` for this user.
+    """
+    subject = subject or get_subject(study, user, subject_id)
     study.form_in_event(event_oid, form_oid)
     return current(record_stream(study.oid, subject.subject_id, event_oid, form_oid))
 

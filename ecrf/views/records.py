@@ -47,7 +47,7 @@ def page(study: str, subject: str, event: str, form: str):
     runtime = study_runtime(study)
     found = get_subject(runtime, user, subject)
     event_def, compiled = runtime.form_in_event(event, form)
-    record = get_record(runtime, user, subject, event, form)
+    record = get_record(runtime, user, subject, event, form, subject=found)
     tz = site_timezone(found.site)
     cls = form_class(compiled, lang)
     errors, status, field_errors = [], 200, {}
@@ -65,7 +65,7 @@ def page(study: str, subject: str, event: str, form: str):
             try:
                 result = save_record(
                     runtime, user, subject, event, form, form_to_data(compiled, wtform, tz),
-                    int(version) if version and version.isdigit() else None, wtform.reason.data,
+                    int(version) if version and version.isdigit() else None, wtform.reason.data, subject=found,
                 )
             except DomainError as exc:
                 errors = [e.as_dict() for e in exc.errors] or [{"path": "", "message": exc.detail}]
