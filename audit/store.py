@@ -7,17 +7,25 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
 import pymongo
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from audit.events import GENESIS, apply_changes, event_hash, utc_now
 
 
+DUPLICATE_KEY = 11000
+
+
 class StaleVersion(Exception):
-    """The writer read a version of the stream that is no longer its head."""
+    """The writer read a version of the stream that is no longer its head.
+
+    ``stored`` lists the events of the same :meth:`AuditStore.append_all`
+    call that were stored before this one failed.
+    """
 
     def __init__(self, stream: str, expected: int, actual: int):
         super().__init__(f"{stream}: expected version {expected}, stream is at {actual}")
         self.stream, self.expected, self.actual = stream, expected, actual
+        self.stored: list[dict] = []
 
 
 @dataclass(frozen=True)
@@ -87,6 +95,40 @@ class AuditStore:
         :class:`StaleVersion` when the stream is not at ``expected_version``,
         including when another writer appends first.
         """
+        event = self._next_event(stream, expected_version, actor=actor, action=action, changes=changes,
+                                 reason=reason, state=state, context=context, head=head)
+        try:
+            self.collection.insert_one(event)
+        except DuplicateKeyError:
+            raise StaleVersion(stream, expected_version, expected_version + 1) from None
+        return event
+
+    def append_all(self, appends: list[dict]) -> list[dict]:
+        """Append one event to each of several distinct streams in one round trip, in order.
+
+        Each entry holds :meth:`append`'s arguments by name (pass ``head``
+        to spare a read per stream). Returns the events. If a
+        stream has moved on, the events before it are stored, it and those
+        after it are not, and :class:`StaleVersion` is raised with
+        ``stored`` set to the events that were.
+        """
+        events = [self._next_event(**entry) for entry in appends]
+        try:
+            self.collection.insert_many(events, ordered=True)
+        except BulkWriteError as exc:
+            failed = (exc.details.get("writeErrors") or [{}])[0]
+            if failed.get("code") != DUPLICATE_KEY:
+                raise
+            index = failed.get("index", 0)
+            stale = StaleVersion(events[index]["stream"], events[index]["seq"] - 1, events[index]["seq"])
+            stale.stored = events[:index]
+            raise stale from None
+        return events
+
+    def _next_event(self, stream: str, expected_version: int, *, actor: str, action: str,
+                    changes: list[dict] | None = None, reason: str | None = None, state: dict | None = None,
+                    context: dict | None = None, head: dict | None = None) -> dict:
+        """The event at ``expected_version + 1``, hashed; :class:`StaleVersion` if ``head`` is not there."""
         if head is None:
             head = self.head(stream)
         actual = head["seq"] if head else 0
@@ -105,10 +147,6 @@ class AuditStore:
             "prev": head["hash"] if head else GENESIS,
         }
         event["hash"] = event_hash(event)
-        try:
-            self.collection.insert_one(event)
-        except DuplicateKeyError:
-            raise StaleVersion(stream, expected_version, expected_version + 1) from None
         return event
 
     def events(self, stream: str, after: int = 0) -> list[dict]:

@@ -627,21 +627,25 @@ def save_record(
     identity = {"study": study.oid, "subject": subject.subject_id, "site": subject.site,
                 "event": event_oid, "form": form_oid}
     head = {"seq": at_version, "hash": stored.get("head")} if stored else {"seq": 0, "hash": GENESIS}
+    record_event = {"stream": stream, "expected_version": at_version, "actor": user.username,
+                    "action": "create" if stored is None else ("update" if changes else "rederive"),
+                    "changes": changes, "reason": reason, "state": state, "context": identity, "head": head}
+    # A save that moves the subject's status appends both events in one round trip, the record's first.
+    status_event = _status_event(study, subject, enrollment_status(study, event_oid, form_oid, {**new, **derived}),
+                                 user.username, head=_subject_head(subject))
     try:
-        appended = audit_store().append(
-            stream, at_version, actor=user.username,
-            action="create" if stored is None else ("update" if changes else "rederive"),
-            changes=changes, reason=reason, state=state, context=identity, head=head,
-        )
-    except StaleVersion:
-        current(stream)  # bring a lagging projection forward for the retry
-        raise Conflict("someone saved this record first; reload and try again") from None
+        appended, *moved = audit_store().append_all([record_event, *([status_event] if status_event else [])])
+    except StaleVersion as stale:
+        if not stale.stored:
+            current(stream)  # bring a lagging projection forward for the retry
+            raise Conflict("someone saved this record first; reload and try again") from None
+        appended, moved = stale.stored[0], []  # the subject moved meanwhile: update_enrollment reads it
     record = project(appended, identity, stored)
     report_broken(study, form, broken, stream)
     sync_queries(study, form, identity, new, findings, f"change {appended['seq']} by {user.username}",
                  new_record=stored is None)
     recheck_dependents(study, subject, event_oid, form_oid)
-    update_enrollment(study, subject, event_oid, form_oid, record, user.username)
+    update_enrollment(study, subject, event_oid, form_oid, record, user.username, moved=moved[0] if moved else None)
     return SaveResult(record, created=stored is None, changed=True, findings=findings, missing=missing)
 
 
@@ -756,28 +760,53 @@ def recheck_record(study: StudyRuntime, stored: dict, actor: str = "system", sub
     return outcome
 
 
-def update_enrollment(study: StudyRuntime, subject: Subject, event_oid: str, form_oid: str, record: dict,
-                      actor: str) -> str:
-    """Move the subject to ``enrolled`` or ``screen_failed`` when its eligibility value changes (audited)."""
+def enrollment_status(study: StudyRuntime, event_oid: str, form_oid: str, values: dict) -> str | None:
+    """The subject status that the eligibility value among ``values`` calls for; None if this form does not decide it."""
     rule = study.study.get("enrollment")
     if not rule:
-        return subject.status
+        return None
     event, form, name = rule["eligibility"].split(".")
     if (event, form) != (event_oid, form_oid):
+        return None
+    return {True: "enrolled", False: "screen_failed"}.get(values.get(name), "screening")
+
+
+def _subject_head(subject: Subject) -> dict | None:
+    """The head of the subject's stream as its document last saw it (None for documents from before heads)."""
+    return {"seq": subject.version, "hash": subject.head} if subject.head else None
+
+
+def _status_event(study: StudyRuntime, subject: Subject, status: str | None, actor: str,
+                  head: dict | None) -> dict | None:
+    """:meth:`audit.AuditStore.append` arguments that move the subject to ``status`` (None: no move or no head)."""
+    if status is None or status == subject.status or head is None:
+        return None
+    from ecrf.trail import subject_stream
+
+    return {"stream": subject_stream(study.oid, subject.subject_id), "expected_version": head["seq"],
+            "actor": actor, "action": "subject_status",
+            "changes": [{"path": "/status", "old": subject.status, "new": status}], "state": {"status": status},
+            "head": head, "context": {"study": study.oid, "subject": subject.subject_id, "site": subject.site}}
+
+
+def update_enrollment(study: StudyRuntime, subject: Subject, event_oid: str, form_oid: str, record: dict,
+                      actor: str, moved: dict | None = None) -> str:
+    """Move the subject to ``enrolled`` or ``screen_failed`` when its eligibility value changes (audited).
+
+    ``moved`` is the status event when the caller has already appended it.
+    """
+    status = enrollment_status(study, event_oid, form_oid,
+                               {**(record.get("data") or {}), **(record.get("derived") or {})})
+    if status is None:
         return subject.status
-    value = {**(record.get("data") or {}), **(record.get("derived") or {})}.get(name)
-    status = {True: "enrolled", False: "screen_failed"}.get(value, "screening")
-    if status != subject.status:
+    if moved is None and status != subject.status:
         from ecrf.trail import subject_stream
 
         store, stream = audit_store(), subject_stream(study.oid, subject.subject_id)
-        head = {"seq": subject.version, "hash": subject.head} if subject.head else store.head(stream)
+        head = _subject_head(subject) or store.head(stream) or {"seq": 0, "hash": GENESIS}
         for _ in range(3):
             try:
-                appended = store.append(
-                    stream, head["seq"] if head else 0, actor=actor, action="subject_status",
-                    changes=[{"path": "/status", "old": subject.status, "new": status}], state={"status": status},
-                    head=head, context={"study": study.oid, "subject": subject.subject_id, "site": subject.site})
+                moved = store.append(**_status_event(study, subject, status, actor, head))
                 break
             except StaleVersion:  # the subject document was behind its stream: take the stream's word
                 events = store.events(stream)
@@ -787,10 +816,11 @@ def update_enrollment(study: StudyRuntime, subject: Subject, event_oid: str, for
         else:  # the record is saved; its next save moves the subject
             log.warning("subject %s changed meanwhile; its status stays %s", subject.subject_id, subject.status)
             return subject.status
+    if moved is not None:
         Subject._get_collection().update_one(  # never back to an older version (subjects from before: no version)
-            {"_id": subject.key, "$or": [{"version": {"$lt": appended["seq"]}}, {"version": {"$exists": False}}]},
-            {"$set": {"status": status, "version": appended["seq"], "head": appended["hash"]}})
-        subject.status, subject.version, subject.head = status, appended["seq"], appended["hash"]
+            {"_id": subject.key, "$or": [{"version": {"$lt": moved["seq"]}}, {"version": {"$exists": False}}]},
+            {"$set": {"status": status, "version": moved["seq"], "head": moved["hash"]}})
+        subject.status, subject.version, subject.head = status, moved["seq"], moved["hash"]
     return status
 
 

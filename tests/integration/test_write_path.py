@@ -99,3 +99,19 @@ def test_a_crash_between_append_and_projection_loses_nothing(wire_app, wire_uri,
     record = staff.get(staff.record_path(subject, "SCREEN", "VS")).get_json()
     assert record["version"] == 2 and record["data"]["WEIGHT"] == 99  # ... and a read brings it forward
     assert wire_app.test_cli_runner().invoke(args=["audit", "verify"]).exit_code == 0
+
+
+def test_appending_to_several_streams_at_once_stops_at_a_stale_one_on_the_real_server(wire_app):
+    from audit import GENESIS, StaleVersion
+    from ecrf.trail import audit_store
+
+    start = {"seq": 0, "hash": GENESIS}
+    with wire_app.app_context():
+        store = audit_store()
+        store.append("wire/b", 0, actor="u", action="create")
+        with pytest.raises(StaleVersion) as raised:
+            store.append_all([{"stream": f"wire/{name}", "expected_version": 0, "actor": "u", "action": "create",
+                               "head": start} for name in "abc"])
+        assert raised.value.stream == "wire/b"
+        assert [e["stream"] for e in raised.value.stored] == ["wire/a"]
+        assert [len(store.events(f"wire/{name}")) for name in "abc"] == [1, 1, 0]

@@ -39,6 +39,32 @@ def test_append_with_a_stale_version_stores_nothing(store):
     assert len(store.events("s")) == 3
 
 
+def test_append_all_writes_to_several_streams_in_one_call(store):
+    store.append("a", 0, actor="u", action="create")
+    events = store.append_all([
+        {"stream": "a", "expected_version": 1, "actor": "u", "action": "update", "head": store.head("a")},
+        {"stream": "b", "expected_version": 0, "actor": "u", "action": "create", "head": None},
+    ])
+    assert [(e["stream"], e["seq"]) for e in events] == [("a", 2), ("b", 1)]
+    assert store.events("a")[1]["prev"] == store.events("a")[0]["hash"]
+    assert store.events("b")[0]["prev"] == GENESIS
+    assert all(event_hash(e) == e["hash"] for e in store.events("a") + store.events("b"))
+
+
+def test_append_all_stores_the_events_before_a_stale_stream_and_none_after(store):
+    store.append("b", 0, actor="u", action="create")
+    stale_head = {"seq": 0, "hash": GENESIS}  # what a writer that read "b" before its first event holds
+    with pytest.raises(StaleVersion) as raised:
+        store.append_all([
+            {"stream": "a", "expected_version": 0, "actor": "u", "action": "create", "head": {"seq": 0, "hash": GENESIS}},
+            {"stream": "b", "expected_version": 0, "actor": "u", "action": "update", "head": stale_head},
+            {"stream": "c", "expected_version": 0, "actor": "u", "action": "create", "head": {"seq": 0, "hash": GENESIS}},
+        ])
+    assert raised.value.stream == "b"
+    assert [e["stream"] for e in raised.value.stored] == ["a"]
+    assert len(store.events("a")) == 1 and len(store.events("b")) == 1 and store.events("c") == []
+
+
 def test_fold_rebuilds_data_and_state(store):
     append_three(store)
     projection = fold(store.events("s"))

@@ -86,3 +86,23 @@ def test_enrollment_takes_the_streams_word_when_the_subject_document_lags(staff,
     assert [e["seq"] for e in events] == [1, 2]
     stored = stored_subject(cd7_app, subject)
     assert (stored["status"], stored["version"], stored["head"]) == ("enrolled", 2, events[-1]["hash"])
+
+
+def test_the_save_that_enrolls_appends_the_record_and_the_status_events_in_one_write(staff, cd7_app, monkeypatch):
+    from audit import AuditStore
+
+    subject = staff.register()
+    visit = (INFUSION - dt.timedelta(days=20)).isoformat()
+    for form in SCREENING[:-1]:
+        data = {k: v for k, v in form_data(form, "SCREEN", visit, infusion=INFUSION).items() if v is not None}
+        assert staff.save(subject, "SCREEN", form, data).status_code == 201, form
+    writes, append_all = [], AuditStore.append_all
+    monkeypatch.setattr(AuditStore, "append_all",
+                        lambda store, appends: writes.append([a["stream"] for a in appends]) or append_all(store, appends))
+    monkeypatch.setattr(AuditStore, "append", lambda *a, **k: pytest.fail("a second write for the status event"))
+    ie = {k: v for k, v in form_data("IE", "SCREEN", visit, infusion=INFUSION).items() if v is not None}
+    assert staff.save(subject, "SCREEN", "IE", ie).status_code == 201
+    assert writes == [[f"record/CD7_CART_SAA/{subject}/SCREEN/IE", f"subject/CD7_CART_SAA/{subject}"]]
+    events = stream_events(cd7_app, subject)
+    assert [e["action"] for e in events] == ["subject_registered", "subject_status"]
+    assert stored_subject(cd7_app, subject)["status"] == "enrolled"
