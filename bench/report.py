@@ -37,6 +37,7 @@ INFO = {
     "odm_export_large_s": ("s", "ODM export at the largest size measured"),
     "csv_export_time_growth": ("×", "CSV export time growth (see csv_export_size_growth for the size step)"),
     "verify_events_per_s": ("/s", "verify_all throughput"),
+    "verify_ceiling_bson_decode_vs_sha256": ("×", "pymongo's BSON decoding alone of the same events (in memory) ÷ raw SHA-256"),
     "form_render_p50_ms": ("ms", "GET of the SCREEN/IE form page (test client, signed in), p50"),
     "form_jinja_render_p50_ms": ("ms", "render_template of the same page with the same context, p50"),
     "form_render_vs_jinja_ratio": ("×", "form page GET p50 ÷ its template render p50"),
