@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO, Callable
@@ -15,6 +16,7 @@ from lxml import etree
 
 from audit import AuditStore, utc_now
 from ecrf.definitions import ROW_ID, CompiledForm, Item
+from ecrf.exports import read_ahead
 from ecrf.lifecycle import Signature
 from ecrf.queries import Query
 from ecrf.sites import Site
@@ -227,13 +229,20 @@ def _audit_record(event: dict, site: str) -> etree._Element:
              E("SourceID", text=f"{event['stream']}#{event['seq']}:{event['action']}"))
 
 
+ITEM_DATA = f"{{{NS}}}ItemData"
+
+
 def _item_data(form: str, item: str, value, transaction: str, audit) -> etree._Element:
+    # The most frequent element of an export: built without E's generic attribute filtering.
     attrib = {"ItemOID": item_oid(form, item), "TransactionType": transaction}
     if value is None:
         attrib["IsNull"] = "Yes"
     else:
         attrib["Value"] = _value(value)
-    return E("ItemData", attrib, audit)
+    element = etree.Element(ITEM_DATA, attrib)
+    if audit is not None:
+        element.append(audit)
+    return element
 
 
 def _audit_copies(event: dict, site: str) -> Callable[[], etree._Element]:
@@ -359,26 +368,48 @@ def _current_values(form: CompiledForm, record: dict, last: dict | None, site: s
     return current if len(current) else None
 
 
-def subject_data(study: StudyRuntime, subject, *, with_audit: bool = True,
-                 store: AuditStore | None = None) -> etree._Element:
-    """One ``SubjectData`` element with every record's history, queries and signatures.
+@dataclass
+class SubjectDocuments:
+    """What one subject's ``SubjectData`` is built from, read with one query each."""
 
-    Reads the subject's records, queries, signatures and audit events with
-    one query each (raw documents: nothing of the subject outlives the call).
-    ``store`` is the audit store to read, made once per export by the caller.
-    """
+    records: dict[tuple, dict]
+    queries: dict[tuple, list]
+    signatures: dict
+    streams: dict[str, list[dict]]
+
+
+# What SubjectData needs of a record projection; its data only in a snapshot (with the audit trail the changes carry it).
+RECORD_FIELDS = {"event": 1, "form": 1, "version": 1, "derived": 1, "signature.id": 1}
+
+
+def read_subject(study: StudyRuntime, subject, store: AuditStore, *, with_audit: bool = True) -> SubjectDocuments:
+    """The subject's records, queries, signatures and audit events (raw documents, one query each)."""
     from ecrf.records import Record
 
-    store = store or audit_store()
     key = {"study": study.oid, "subject": subject.subject_id}
-    element = E("SubjectData", {"SubjectKey": subject.subject_id, "TransactionType": "Insert"},
-                E("SiteRef", {"LocationOID": f"LOC.{_oid_part(subject.site)}"}))
-    records = {(r["event"], r["form"]): r for r in Record._get_collection().find(key)}
+    fields = RECORD_FIELDS if with_audit else {**RECORD_FIELDS, "data": 1}
+    records = {(r["event"], r["form"]): r for r in Record._get_collection().find(key, fields)}
     queries: dict[tuple, list] = {}
     for query in Query._get_collection().find(key, sort=[("opened_at", 1)]):
         queries.setdefault((query["event"], query["form"]), []).append(query)
     signatures = {s["_id"]: s for s in Signature._get_collection().find(key, {"signer": 1, "at": 1})}
     streams = _subject_events(store, study, subject.subject_id) if records else {}
+    return SubjectDocuments(records, queries, signatures, streams)
+
+
+def subject_data(study: StudyRuntime, subject, *, with_audit: bool = True,
+                 store: AuditStore | None = None, documents: SubjectDocuments | None = None) -> etree._Element:
+    """One ``SubjectData`` element with every record's history, queries and signatures.
+
+    ``documents`` are the subject's as :func:`read_subject` gives them
+    (read here if not given; nothing of the subject outlives the call).
+    ``store`` is the audit store to read, made once per export by the caller.
+    """
+    store = store or audit_store()
+    found = documents or read_subject(study, subject, store, with_audit=with_audit)
+    records, queries, signatures, streams = found.records, found.queries, found.signatures, found.streams
+    element = E("SubjectData", {"SubjectKey": subject.subject_id, "TransactionType": "Insert"},
+                E("SiteRef", {"LocationOID": f"LOC.{_oid_part(subject.site)}"}))
     for event_def in study.events:
         forms = []
         for form_oid in event_def["forms"]:
@@ -423,8 +454,12 @@ def write_odm(out: BinaryIO, study: StudyRuntime, subjects, *, progress: Callabl
             xf.write(metadata(study))
             xf.write(admin_data(study))
             with xf.element(f"{{{NS}}}ClinicalData", {"StudyOID": study.oid, "MetaDataVersionOID": mdv_oid(study)}):
-                for subject in subjects:
-                    xf.write(subject_data(study, subject, with_audit=with_audit, store=store))
+                # The next subject's documents are read while this one's XML is built and written.
+                def read(subject):
+                    return read_subject(study, subject, store, with_audit=with_audit)
+
+                for subject, documents in read_ahead(subjects, read):
+                    xf.write(subject_data(study, subject, with_audit=with_audit, store=store, documents=documents))
                     xf.flush()
                     written += 1
                     if progress:

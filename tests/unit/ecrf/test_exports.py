@@ -349,3 +349,59 @@ def test_tables_read_each_subjects_records_once_and_write_what_per_table_reads_w
     for name, (header, lines) in expected.items():
         rows = [["" if v is None else v for v in row] for row in sheets[name[:31]].iter_rows(values_only=True)]
         assert rows == [header] + [["" if v is None else v for v in line] for line in lines], name
+
+
+def test_read_ahead_pairs_each_item_with_its_reading_in_order_holding_one_ahead():
+    from ecrf.exports import read_ahead
+
+    started, consumed, ahead = [], [], []
+
+    def read(item):
+        started.append(item)
+        return item * 10
+
+    for item, value in read_ahead(range(6), read):
+        ahead.append(len(started) - len(consumed))
+        consumed.append(item)
+        assert value == item * 10
+    assert consumed == list(range(6))
+    assert max(ahead) <= 2  # the current item and the one being read next
+
+
+def test_read_ahead_raises_what_reading_raised():
+    from ecrf.exports import read_ahead
+
+    def read(item):
+        if item == 2:
+            raise ValueError("subject 2 unreadable")
+        return item
+
+    got = []
+    with pytest.raises(ValueError, match="subject 2"):
+        for item, _ in read_ahead(range(5), read):
+            got.append(item)
+    assert got == [0, 1]
+
+
+def test_odm_snapshot_carries_each_records_current_data(filled, monkeypatch):
+    import ecrf.exports.odm as odm
+    from ecrf.exports import export_subjects
+    from ecrf.studies import study_runtime
+
+    app, subjects = filled
+    with app.app_context():
+        from ecrf.db import database
+
+        stored = database().records.find_one({"subject": subjects[0], "event": "SCREEN", "form": "VS"})
+        out = io.BytesIO()
+        runtime = study_runtime("CD7_CART_SAA")
+        odm.write_odm(out, runtime, export_subjects(runtime), with_audit=False)
+    document = etree.fromstring(out.getvalue())
+    odm.odm_schema().assertValid(document)
+    assert document.get("FileType") == "Snapshot"
+    assert {i.get("TransactionType") for i in document.iter(f"{{{NS['odm']}}}ItemData")} == {"Upsert"}
+    form = document.xpath(f"//odm:SubjectData[@SubjectKey='{subjects[0]}']/odm:StudyEventData[@StudyEventOID='SE.SCREEN']"
+                          "/odm:FormData[@FormOID='F.VS']", namespaces=NS)[0]
+    values = {i.get("ItemOID"): i.get("Value") for i in form.iter(f"{{{NS['odm']}}}ItemData")}
+    assert values["IT.VS.WEIGHT"] == odm._value(stored["data"]["WEIGHT"])
+    assert len(values) >= len(stored["data"])
