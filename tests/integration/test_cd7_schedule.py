@@ -16,7 +16,9 @@ def cd7_wire(tmp_path_factory, wire_uri):
     return app, Api(app.test_client(), app.tokens["staff01"], "CD7_CART_SAA")
 
 
-def test_a_subject_runs_from_screening_to_month_36(cd7_wire):
+@pytest.fixture(scope="module")
+def full_casebook(cd7_wire):
+    """One subject with every scheduled form saved, each answered 201 and complete; (subject, forms saved)."""
     app, staff = cd7_wire
     meta = staff.get("/studies/CD7_CART_SAA").get_json()
     subject = staff.register()
@@ -28,6 +30,12 @@ def test_a_subject_runs_from_screening_to_month_36(cd7_wire):
         assert response.status_code == 201, (event, form, response.get_json())
         assert response.get_json()["status"] == "complete", (event, form, response.get_json()["missing"])
         saved += 1
+    return subject, saved
+
+
+def test_a_subject_runs_from_screening_to_month_36(cd7_wire, full_casebook):
+    app, staff = cd7_wire
+    subject, saved = full_casebook
     assert saved > 150
     body = staff.get(f"/studies/CD7_CART_SAA/subjects/{subject}").get_json()
     assert body["status"] == "enrolled"
@@ -70,3 +78,37 @@ def test_a_screen_failed_subject_stops_at_screening(cd7_wire):
     events = [e["action"] for e in staff.get(f"/studies/CD7_CART_SAA/subjects/{subject}/audit").get_json()
               if e["stream"].startswith("subject/")]
     assert events == ["subject_registered", "subject_status"]
+
+
+def test_the_full_casebook_exports_as_odm_valid_against_the_xsd_carrying_every_audit_event(cd7_wire, full_casebook,
+                                                                                          tmp_path):
+    import odmlib.loader as loader_module
+    import odmlib.odm_loader as odm_loader
+    from lxml import etree
+
+    app, _ = cd7_wire
+    subject, saved = full_casebook
+    ns = {"odm": "http://www.cdisc.org/ns/odm/v1.3"}
+    response = app.test_client().get(f"/api/v1/studies/CD7_CART_SAA/export/odm?subject={subject}",
+                                     headers={"Authorization": f"Bearer {app.tokens['dm']}"})
+    assert response.status_code == 200
+    document = etree.fromstring(response.data)
+    with app.app_context():
+        from ecrf.db import database
+        from ecrf.exports.odm import odm_schema
+
+        schema = odm_schema()
+        assert schema.validate(document), [e.message for e in list(schema.error_log)[:5]]
+        events = {f"{e['stream']}#{e['seq']}" for e in database().audit_events.find(
+            {"context.subject": subject, "stream": {"$regex": "^record/"}}, {"stream": 1, "seq": 1})}
+    forms = document.xpath(f"//odm:SubjectData[@SubjectKey='{subject}']//odm:FormData", namespaces=ns)
+    assert len(forms) == saved
+    exported = {e.text.split(":")[0] for e in document.iterfind(".//odm:AuditRecord/odm:SourceID", ns)}
+    assert len(events) >= saved and events <= exported
+    path = tmp_path / "casebook.xml"
+    path.write_bytes(response.data)
+    loader = loader_module.ODMLoader(odm_loader.XMLODMLoader(model_package="odm_1_3_2", ns_uri=ns["odm"]))
+    loader.open_odm_document(str(path))
+    loaded = loader.load_odm()
+    assert [s.SubjectKey for s in loaded.ClinicalData[0].SubjectData] == [subject]
+    assert sum(len(e.FormData) for e in loaded.ClinicalData[0].SubjectData[0].StudyEventData) == saved

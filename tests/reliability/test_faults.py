@@ -45,19 +45,21 @@ def test_a_refused_audit_append_stores_nothing_and_verify_still_passes(wire_app,
     staff = Api(wire_app.test_client(), wire_app.tokens["staff01"])
     subject = staff.register()
     staff.save(subject, "SCREEN", "VS", {"WEIGHT": 70})
-    from audit.store import AuditStore
+    from pymongo.collection import Collection
 
-    real = AuditStore.append
+    def refusing(real):
+        def write(self, documents, *args, **kwargs):
+            batch = [documents] if isinstance(documents, dict) else list(documents)
+            if self.name == "audit_events" and any(str(d.get("stream")).startswith("record/") for d in batch):
+                raise failure  # the server refuses the record's audit event, whichever call carries it
+            return real(self, documents, *args, **kwargs)
+        return write
 
-    def failing(self, stream, *args, **kwargs):
-        if stream.startswith("record/"):
-            raise failure
-        return real(self, stream, *args, **kwargs)
-
-    monkeypatch.setattr(AuditStore, "append", failing)
-    response = staff.save(subject, "SCREEN", "VS", {"WEIGHT": 71}, version=1, reason="disk full")
+    with monkeypatch.context() as patch:
+        patch.setattr(Collection, "insert_one", refusing(Collection.insert_one))
+        patch.setattr(Collection, "insert_many", refusing(Collection.insert_many))
+        response = staff.save(subject, "SCREEN", "VS", {"WEIGHT": 71}, version=1, reason="disk full")
     assert response.status_code == 503 and response.mimetype == "application/problem+json"
-    monkeypatch.setattr(AuditStore, "append", real)
     record = staff.get(staff.record_path(subject, "SCREEN", "VS")).get_json()
     assert record["version"] == 1 and record["data"]["WEIGHT"] == 70
     assert wire_app.test_cli_runner().invoke(args=["audit", "verify"]).exit_code == 0
