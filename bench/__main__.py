@@ -41,8 +41,9 @@ def notes(args, results: dict) -> list[str]:
         "verify_vs_sha256: events/s of ecrf.integrity.verify_all() over the export database ÷ events/s of "
         "hashlib.sha256 over the same events' canonical bytes (audit.canonical_json), precomputed.",
         "export: time without tracing, peak memory from a second run under tracemalloc (Python allocations); output to "
-        "a temporary file. CSV is measured at small sizes before the ODM sizes are filled, because its cost grows with "
-        "the square of the study on SecantusDB (see collscans_export). export_memory_ratio is the worse of ODM and CSV.",
+        "a temporary file. CSV is measured at small sizes before the ODM sizes are filled (sizes kept from when its cost "
+        "grew with the square of the study; it reads one subject's records in one query now). export_memory_ratio is the "
+        "worse of ODM and CSV.",
         "render: GET of the SCREEN/IE form page (a saved record) through a Flask test client signed in as site staff, "
         "against flask.render_template of the same template with the keyword arguments the view passed (captured "
         "during one GET), in a request context of the same user, after each GET.",

@@ -96,7 +96,7 @@ def verify(db) -> dict:
 
 
 def run(uri: str, quick: bool) -> dict:
-    """CSV at two small sizes first (its cost grows with the square of the study), then ODM at two larger ones."""
+    """CSV at two small sizes first, then ODM at two larger ones (the same database, filled as it goes)."""
     csv_sizes, odm_sizes = ((4, 8), (20, 100)) if quick else ((5, 15), (100, 1000))
     forms = 24 if quick else None
     app = bundled_app(uri)
