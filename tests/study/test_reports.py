@@ -4,6 +4,7 @@ query aging, overdue visits, safety by day."""
 import datetime as dt
 
 import pytest
+from lifelines import KaplanMeierFitter
 from scipy.stats import binomtest
 
 STUDY = "CD7_CART_SAA"
@@ -93,6 +94,8 @@ def test_kaplan_meier_matches_the_product_limit_estimate(seeded):
         curve = dict(zip(km["times"], km["survival"]))
         for time, value in by_hand.items():
             assert curve[time] == pytest.approx(value)
+        fitted = KaplanMeierFitter().fit([t for _, t, _ in points], [e for _, _, e in points])  # lifelines itself
+        assert km["survival"] == pytest.approx(list(fitted.survival_function_at_times(km["times"])))
     os_km = reports.kaplan_meier(data["os"], at=[0, 100, 365])
     assert os_km["at_risk"] == [(0, 6), (100, 4), (365, 1)] and os_km["events"] == 2
 
