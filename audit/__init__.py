@@ -16,6 +16,7 @@ from audit.events import (
     canonical_json,
     diff,
     event_hash,
+    unescape_token,
     utc_now,
 )
 from audit.store import AuditStore, StaleVersion, StreamProblem, fold
@@ -30,5 +31,6 @@ __all__ = [
     "diff",
     "event_hash",
     "fold",
+    "unescape_token",
     "utc_now",
 ]

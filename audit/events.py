@@ -126,7 +126,8 @@ def _escape(key: str) -> str:
     return str(key).replace("~", "~0").replace("/", "~1")
 
 
-def _unescape(token: str) -> str:
+def unescape_token(token: str) -> str:
+    """One token of a change's JSON pointer path, as the key or row id it names."""
     return token.replace("~1", "/").replace("~0", "~")
 
 
@@ -194,7 +195,7 @@ def apply_changes(document: dict, changes: list[dict], *, share: bool = False) -
     clone = _same if share else copy.deepcopy
     result = clone(document)
     for change in changes:
-        tokens = [_unescape(t) for t in change["path"].split("/")[1:]]
+        tokens = [unescape_token(t) for t in change["path"].split("/")[1:]]
         if not tokens:
             result = clone(change["new"]) if change["new"] is not None else {}
             continue

@@ -119,14 +119,18 @@ class CommandCounter(pymongo.monitoring.CommandListener):
 
 
 COUNTER = CommandCounter()
-_installed = False
+_registered: set[int] = set()
+
+
+def register_listener(listener) -> None:
+    """Register a pymongo command listener once (it sees only clients created afterwards)."""
+    if id(listener) not in _registered:
+        pymongo.monitoring.register(listener)
+        _registered.add(id(listener))
 
 
 def install_counter() -> None:
-    global _installed
-    if not _installed:
-        pymongo.monitoring.register(COUNTER)
-        _installed = True
+    register_listener(COUNTER)
 
 
 @contextmanager

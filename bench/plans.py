@@ -12,6 +12,8 @@ import json
 
 import pymongo.monitoring
 
+from bench.common import register_listener
+
 _capture: list | None = None
 
 
@@ -47,15 +49,11 @@ class _Capture(pymongo.monitoring.CommandListener):
 
 
 LISTENER = _Capture()
-_registered = False
 
 
 def install() -> None:
     """Register the listener (before the clients to watch are created)."""
-    global _registered
-    if not _registered:
-        pymongo.monitoring.register(LISTENER)
-        _registered = True
+    register_listener(LISTENER)
 
 
 def capture(fn, db) -> list[dict]:

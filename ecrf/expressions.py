@@ -124,14 +124,6 @@ def bindings(key: Any = None) -> Bindings:
     return kept[key]
 
 
-def new_context(variables: dict[str, Any]) -> cel.Context:
-    """A CEL context holding ``variables`` (numbers as doubles) and the engine's functions."""
-    fresh = Bindings()
-    for name, value in variables.items():
-        fresh.bind(name, value)
-    return fresh.context
-
-
 def same_value(a: Any, b: Any) -> bool:
     """Equal and of the same types all the way down (``True`` is not ``1.0`` in an expression)."""
     if type(a) is not type(b):

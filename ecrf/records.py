@@ -21,7 +21,7 @@ from pymongo.errors import DuplicateKeyError
 
 import logging
 
-from audit import GENESIS, StaleVersion, diff, fold, utc_now
+from audit import GENESIS, StaleVersion, diff, fold, unescape_token, utc_now
 from ecrf.definitions import EVENT_INPUT, ROW_ID, CompiledForm
 from ecrf.errors import (
     Conflict, FieldError, Invalid, Locked, ReasonRequired,
@@ -275,19 +275,12 @@ def _values(document: dict) -> dict:
     return {**(document.get("data") or {}), **(document.get("derived") or {})}
 
 
-def records_by_form(documents) -> dict:
+def records_by_event(documents) -> dict:
     """``{event: {form: data + derived}}`` of the given record projections."""
     found: dict[str, dict] = {}
     for doc in documents:
         found.setdefault(doc["event"], {})[doc["form"]] = _values(doc)
     return found
-
-
-def subject_records(study: StudyRuntime, subject_id: str) -> dict:
-    """``{event: {form: data + derived}}`` of every saved record of the subject."""
-    documents = Record._get_collection().find({"study": study.oid, "subject": subject_id},
-                                              {"event": 1, "form": 1, "data": 1, "derived": 1})
-    return records_by_form(documents)
 
 
 def read_for_save(study: StudyRuntime, subject_id: str, form: CompiledForm, stream: str) -> tuple[dict | None, list]:
@@ -317,10 +310,10 @@ def read_for_save(study: StudyRuntime, subject_id: str, form: CompiledForm, stre
 
 def build_scope(study: StudyRuntime, subject: Subject, event: dict, form: CompiledForm, data: dict,
                 records: dict | None = None) -> Scope:
-    """The evaluation scope for one save (``records`` as :func:`subject_records` gives them, if already read)."""
+    """The evaluation scope for one save (``records`` as :func:`records_by_event` gives them, if already read)."""
     if records is None:
         stream = record_stream(study.oid, subject.subject_id, event["oid"], form.oid)
-        records = records_by_form(read_for_save(study, subject.subject_id, form, stream)[1])
+        records = records_by_event(read_for_save(study, subject.subject_id, form, stream)[1])
     records.setdefault(event["oid"], {})[form.oid] = data
     facts = subject_facts(study, subject, records)
     on_date = data.get(form.date_item) if form.date_item else None
@@ -607,7 +600,7 @@ def save_record(
         raise Conflict(f"the record is at version {at_version}, not {version or 0}; reload and try again")
     changes = diff(old, new)
     status, missing = completeness(form, new)
-    scope = build_scope(study, subject, event, form, new, records_by_form(others))
+    scope = build_scope(study, subject, event, form, new, records_by_event(others))
     derived = derive(form, scope)
     findings, broken = run_checks(form, scope, *_incremental(study, form, stored, changes, derived))
     state = {"derived": derived, "status": status, "definition": form.hash,
@@ -631,8 +624,8 @@ def save_record(
                     "action": "create" if stored is None else ("update" if changes else "rederive"),
                     "changes": changes, "reason": reason, "state": state, "context": identity, "head": head}
     # A save that moves the subject's status appends both events in one round trip, the record's first.
-    status_event = _status_event(study, subject, enrollment_status(study, event_oid, form_oid, {**new, **derived}),
-                                 user.username, head=_subject_head(subject))
+    status = enrollment_status(study, event_oid, form_oid, {**new, **derived})
+    status_event = _status_event(study, subject, status, user.username, head=_subject_head(subject))
     try:
         appended, *moved = audit_store().append_all([record_event, *([status_event] if status_event else [])])
     except StaleVersion as stale:
@@ -645,7 +638,7 @@ def save_record(
     sync_queries(study, form, identity, new, findings, f"change {appended['seq']} by {user.username}",
                  new_record=stored is None)
     recheck_dependents(study, subject, event_oid, form_oid)
-    update_enrollment(study, subject, event_oid, form_oid, record, user.username, moved=moved[0] if moved else None)
+    update_enrollment(study, subject, status, user.username, moved=moved[0] if moved else None)
     return SaveResult(record, created=stored is None, changed=True, findings=findings, missing=missing)
 
 
@@ -660,7 +653,7 @@ def _incremental(study: StudyRuntime, form: CompiledForm, stored: dict | None, c
     before = (stored or {}).get("failing") or {}
     if not stored or stored.get("definition") != form.hash or before.get("study") != study.definition_hash:
         return None, None
-    changed = {change["path"].split("/")[1].replace("~1", "/").replace("~0", "~") for change in changes}
+    changed = {unescape_token(change["path"].split("/")[1]) for change in changes}
     derived_before = stored.get("derived") or {}
     changed |= {oid for oid in set(derived_before) | set(derived) if derived_before.get(oid) != derived.get(oid)}
     if form.date_item in changed:
@@ -789,14 +782,12 @@ def _status_event(study: StudyRuntime, subject: Subject, status: str | None, act
             "head": head, "context": {"study": study.oid, "subject": subject.subject_id, "site": subject.site}}
 
 
-def update_enrollment(study: StudyRuntime, subject: Subject, event_oid: str, form_oid: str, record: dict,
-                      actor: str, moved: dict | None = None) -> str:
-    """Move the subject to ``enrolled`` or ``screen_failed`` when its eligibility value changes (audited).
+def update_enrollment(study: StudyRuntime, subject: Subject, status: str | None, actor: str,
+                      moved: dict | None = None) -> str:
+    """Move the subject to ``status`` (:func:`enrollment_status` of the record just saved; None: stay), audited.
 
     ``moved`` is the status event when the caller has already appended it.
     """
-    status = enrollment_status(study, event_oid, form_oid,
-                               {**(record.get("data") or {}), **(record.get("derived") or {})})
     if status is None:
         return subject.status
     if moved is None and status != subject.status:

@@ -84,6 +84,21 @@ class Api:
         return self.put(self.record_path(subject, event, form), body)
 
 
+def counting_calls(monkeypatch, method: str) -> list[str]:
+    """Collection names of every call of ``method`` (find, find_one, ...) on mongomock from now on."""
+    import mongomock
+
+    calls: list[str] = []
+    original = getattr(mongomock.collection.Collection, method)
+
+    def counted(self, *args, **kwargs):
+        calls.append(self.name)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(mongomock.collection.Collection, method, counted)
+    return calls
+
+
 def save_several_streams(staff: Api) -> list[str]:
     """Two subjects of the mini study with several record streams, corrections and repeating rows."""
     subjects = [staff.register(), staff.register()]

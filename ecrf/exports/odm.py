@@ -229,20 +229,13 @@ def _audit_record(event: dict, site: str) -> etree._Element:
              E("SourceID", text=f"{event['stream']}#{event['seq']}:{event['action']}"))
 
 
-ITEM_DATA = f"{{{NS}}}ItemData"
-
-
 def _item_data(form: str, item: str, value, transaction: str, audit) -> etree._Element:
-    # The most frequent element of an export: built without E's generic attribute filtering.
     attrib = {"ItemOID": item_oid(form, item), "TransactionType": transaction}
     if value is None:
         attrib["IsNull"] = "Yes"
     else:
         attrib["Value"] = _value(value)
-    element = etree.Element(ITEM_DATA, attrib)
-    if audit is not None:
-        element.append(audit)
-    return element
+    return E("ItemData", attrib, audit)
 
 
 def _audit_copies(event: dict, site: str) -> Callable[[], etree._Element]:

@@ -9,6 +9,7 @@ import zipfile
 import pytest
 from lxml import etree
 
+from conftest import counting_calls
 from synthetic import form_data, schedule
 
 NS = {"odm": "http://www.cdisc.org/ns/odm/v1.3"}
@@ -204,21 +205,6 @@ def test_odm_metadata_import_makes_a_draft_study_that_passes_its_check(cd7_app, 
 # ---------------------------------------------------------------- what the exports read, and that it changes nothing
 
 
-def counting_finds(monkeypatch) -> list:
-    """Collection names of every find on mongomock from now on."""
-    import mongomock
-
-    calls = []
-    original = mongomock.collection.Collection.find
-
-    def find(self, *args, **kwargs):
-        calls.append(self.name)
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(mongomock.collection.Collection, "find", find)
-    return calls
-
-
 def odm_export(app, monkeypatch, **patches) -> bytes:
     """write_odm of every subject, at a fixed creation time, with module attributes patched."""
     import ecrf.exports.odm as odm
@@ -244,7 +230,7 @@ def per_record_odm(app, monkeypatch) -> bytes:
 def test_odm_reads_a_subjects_events_with_one_query_and_writes_what_per_record_reads_wrote(filled, monkeypatch):
     app, subjects = filled
     expected = per_record_odm(app, monkeypatch)
-    calls = counting_finds(monkeypatch)
+    calls = counting_calls(monkeypatch, "find")
     assert odm_export(app, monkeypatch) == expected
     assert calls.count("audit_events") == len(subjects)
     assert calls.count("records") == calls.count("queries") == calls.count("signatures") == len(subjects)
@@ -259,7 +245,7 @@ def test_odm_keeps_each_stream_in_sequence_order_when_clocks_disagree(filled, mo
         first = database().audit_events.find_one({"stream": stream, "seq": 1})
         database().audit_events.update_one({"stream": stream, "seq": 2},
                                             {"$set": {"at": first["at"] - dt.timedelta(days=1)}})
-    calls = counting_finds(monkeypatch)
+    calls = counting_calls(monkeypatch, "find")
     document = odm_export(app, monkeypatch)
     assert calls.count("audit_events") == len(subjects)  # sorted, not read again by name
     assert document == per_record_odm(app, monkeypatch)
@@ -281,31 +267,14 @@ def test_odm_reads_a_stream_by_name_when_some_event_lacks_the_subjects_context(f
 
 def reference_table(study, form, group, subject_ids) -> list[list]:
     """A table's rows as they were read before: one records query per table and subject."""
-    from ecrf.definitions import ROW_ID
-    from ecrf.exports.tables import _label, _plain
-    from ecrf.lifecycle import lifecycle_state
+    from ecrf.exports.tables import table_rows
     from ecrf.records import Record
 
     order = {e["oid"]: n for n, e in enumerate(study.events)}
-    items = group.children if group else [i for i in form.items if i.kind != "group"]
     lines = []
     for subject in subject_ids:
         records = list(Record._get_collection().find({"study": study.oid, "subject": subject, "form": form.oid}))
-        for record in sorted(records, key=lambda r: order.get(r["event"], 999)):
-            data = record.get("data") or {}
-            head = [record["subject"], record["site"], record["event"]]
-            tail = [record.get("status"), lifecycle_state(record), record.get("version"),
-                    record["updated_at"].isoformat() if record.get("updated_at") else "", record.get("updated_by")]
-            instances = [(row.get(ROW_ID), row) for row in data.get(group.oid, [])] if group else [(None, data)]
-            for row_id, values in instances:
-                line = head + ([row_id] if group else []) + tail
-                for item in items:
-                    line.append(_plain(values.get(item.oid)))
-                    if item.choices:
-                        line.append(_label(item, values.get(item.oid)))
-                if not group:
-                    line += [_plain((record.get("derived") or {}).get(d.oid)) for d in form.derivations]
-                lines.append(line)
+        lines += table_rows(form, group, sorted(records, key=lambda r: order.get(r["event"], 999)))
     return lines
 
 
@@ -333,7 +302,7 @@ def test_tables_read_each_subjects_records_once_and_write_what_per_table_reads_w
         runtime = study_runtime("CD7_CART_SAA")
         expected = {name: (columns(form, group), reference_table(runtime, form, group, subjects))
                     for name, form, group in tables(runtime)}
-        calls = counting_finds(monkeypatch)
+        calls = counting_calls(monkeypatch, "find")
         zipped, workbook, progress = io.BytesIO(), io.BytesIO(), []
         assert write_csv_zip(zipped, runtime, subjects, progress=progress.append) == len(expected)
         assert calls.count("records") == len(subjects)

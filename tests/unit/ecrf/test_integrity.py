@@ -1,10 +1,9 @@
 """verify_all (ecrf.integrity) finds what the one-lookup-per-stream verification found, without the lookups."""
 
-import mongomock
 import pytest
 
 from audit import StreamProblem, event_hash
-from conftest import save_several_streams
+from conftest import counting_calls, save_several_streams
 
 
 def saved(as_user):
@@ -134,14 +133,7 @@ def test_orphans_come_last_in_id_order(app, as_user):
 
 def test_verify_reads_projections_through_one_cursor_not_one_lookup_per_stream(app, as_user, monkeypatch):
     saved(as_user)
-    lookups = []
-    original = mongomock.collection.Collection.find_one
-
-    def counting(self, *args, **kwargs):
-        lookups.append(self.name)
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(mongomock.collection.Collection, "find_one", counting)
+    lookups = counting_calls(monkeypatch, "find_one")
     with app.app_context():
         from ecrf.integrity import verify_all
 
