@@ -78,12 +78,25 @@ class ContainerLock(Document):
     meta = {"collection": "container_locks"}
 
 
+def container_key(study: str, subject: str | None = None) -> str:
+    """The key of the lock over a whole subject, or over the whole study when no subject is given."""
+    return f"subject/{study}/{subject}" if subject else f"study/{study}"
+
+
+def container_keys(study: str, subject: str) -> list[str]:
+    """The keys of every container lock that covers the subject: the study's and its own."""
+    return [container_key(study), container_key(study, subject)]
+
+
+def held_kind(locks: Iterable[dict]) -> str | None:
+    """``"locked"``, ``"frozen"`` or None, of the container lock documents covering one subject."""
+    kinds = {lock.get("kind") for lock in locks}
+    return "locked" if "locked" in kinds else ("frozen" if "frozen" in kinds else None)
+
+
 def container_state(study: str, subject: str) -> str | None:
     """``"locked"``, ``"frozen"`` or None for the subject (its own lock or the study's)."""
-    held = ContainerLock._get_collection().find({"_id": {"$in": [f"study/{study}", f"subject/{study}/{subject}"]}},
-                                                {"kind": 1})
-    kinds = {c.get("kind") for c in held}
-    return "locked" if "locked" in kinds else ("frozen" if "frozen" in kinds else None)
+    return held_kind(ContainerLock._get_collection().find({"_id": {"$in": container_keys(study, subject)}}, {"kind": 1}))
 
 
 def lifecycle_state(record: dict | None) -> str:
@@ -282,7 +295,7 @@ def set_lock(study: StudyRuntime, user, kind: str, on: bool, *, subject_id: str 
 
     changed = _bulk(records, apply, progress)
     if not form and (subject or not event):
-        key = f"subject/{study.oid}/{subject.subject_id}" if subject else f"study/{study.oid}"
+        key = container_key(study.oid, subject.subject_id if subject else None)
         if on:
             ContainerLock.objects(key=key).update_one(
                 set__kind=kind, set__by=user.username, set__at=utc_now(), upsert=True)

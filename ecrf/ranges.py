@@ -3,7 +3,8 @@
 A range applies to one analyte, optionally one sex and an age band. For a
 subject, the entries of their site in force on the sample date win over the
 study's defaults; among candidates, one for the subject's sex beats one for
-both sexes, and the latest valid-from date wins.
+both sexes, the latest valid-from date wins and, on the same date, the entry
+made last.
 """
 
 from __future__ import annotations
@@ -62,7 +63,9 @@ def _best(entries: list[dict], sex: str | None, age: float | None) -> dict[str, 
         if not _applies(entry, sex, age):
             continue
         key = entry["analyte"]
-        rank = (1 if entry.get("sex") else 0, entry.get("valid_from") or "")
+        # Read order never decides: on the same valid-from date the range entered last wins.
+        rank = (1 if entry.get("sex") else 0, entry.get("valid_from") or "", str(entry.get("created_at") or ""),
+                str(entry.get("_id") or ""))
         if key not in found or rank >= found[key]["_rank"]:
             found[key] = {**entry, "_rank": rank}
     return found
@@ -77,14 +80,23 @@ def _shape(entry: dict) -> dict:
     return shaped
 
 
-def ranges_for(study: dict, site: str | None, sex: str | None, age: float | None, on_date: str | None = None) -> dict:
-    """``{analyte: {"low", "high", "lln", "uln", "unit"}}`` in force for this subject on that date."""
+def _in_force(entry: dict, day: str) -> bool:
+    return entry.get("retired_at") is None and isinstance(entry.get("valid_from"), str) and entry["valid_from"] <= day
+
+
+def ranges_for(study: dict, site: str | None, sex: str | None, age: float | None, on_date: str | None = None,
+               site_entries: list[dict] | None = None) -> dict:
+    """``{analyte: {"low", "high", "lln", "uln", "unit"}}`` in force for this subject on that date.
+
+    ``site_entries`` are every stored range of the site (retired or not), when
+    the caller has read them already; otherwise they are read here.
+    """
     chosen = _best(study.get("lab_ranges", []), sex, age)
     if site:
-        today = on_date[:10] if isinstance(on_date, str) else utc_now().date().isoformat()
-        site_entries = list(LabRange._get_collection().find(
-            {"site": site, "retired_at": None, "valid_from": {"$lte": today}}))
-        chosen.update(_best(site_entries, sex, age))
+        day = on_date[:10] if isinstance(on_date, str) else utc_now().date().isoformat()
+        if site_entries is None:
+            site_entries = LabRange._get_collection().find({"site": site})
+        chosen.update(_best([entry for entry in site_entries if _in_force(entry, day)], sex, age))
     return {analyte: _shape(entry) for analyte, entry in chosen.items()}
 
 

@@ -23,14 +23,12 @@ import logging
 
 from audit import GENESIS, StaleVersion, diff, fold, unescape_token, utc_now
 from ecrf.definitions import EVENT_INPUT, ROW_ID, CompiledForm
-from ecrf.errors import (
-    Conflict, FieldError, Invalid, Locked, ReasonRequired,
-)
+from ecrf.errors import Conflict, FieldError, Invalid, Locked, NotFound, ReasonRequired
 from ecrf.expressions import ExpressionError, bindings, evaluate
 from ecrf.ranges import ranges_for
 from ecrf.roles import Action
 from ecrf.studies import StudyRuntime
-from ecrf.subjects import Subject, get_subject, require
+from ecrf.subjects import Subject, get_subject, require, subject_key, visible_subject
 from ecrf.trail import audit_store, record_stream
 
 log = logging.getLogger("ecrf")
@@ -283,24 +281,25 @@ def records_by_event(documents) -> dict:
     return found
 
 
-def read_for_save(study: StudyRuntime, subject_id: str, form: CompiledForm, stream: str) -> tuple[dict | None, list]:
-    """The stored projection of ``stream``, and the subject's other records that the form's rules read.
+def _streams_read(study: StudyRuntime, subject_id: str, form: CompiledForm, stream: str) -> list[str] | None:
+    """The record streams a save of ``form`` reads, its own among them; None: every record of the subject.
 
-    One query: by ``_id`` when the rules name every record they read (and
-    the subject facts' sources), else every record of the subject.
+    Only the records its rules name (and the subject facts' sources) when
+    the rules name every record they read.
     """
-    collection = Record._get_collection()
     if not form.reads_other_records:
-        return collection.find_one({"_id": stream}), []
-    if form.record_refs_complete:
-        wanted = {stream, *(record_stream(study.oid, subject_id, e, f) for e, f in form.record_refs)}
-        if form.reads_subject or form.has_ranges:
-            wanted |= {record_stream(study.oid, subject_id, e, f) for e, f in study.fact_sources}
-        query = {"_id": {"$in": sorted(wanted)}}
-    else:
-        query = {"study": study.oid, "subject": subject_id}
-    others, stored = [], None
-    for document in collection.find(query):
+        return [stream]
+    if not form.record_refs_complete:
+        return None
+    wanted = {stream, *(record_stream(study.oid, subject_id, e, f) for e, f in form.record_refs)}
+    if form.reads_subject or form.has_ranges:
+        wanted |= {record_stream(study.oid, subject_id, e, f) for e, f in study.fact_sources}
+    return sorted(wanted)
+
+
+def _split(documents, stream: str) -> tuple[dict | None, list]:
+    stored, others = None, []
+    for document in documents:
         if document["_id"] == stream:
             stored = document
         else:
@@ -308,17 +307,82 @@ def read_for_save(study: StudyRuntime, subject_id: str, form: CompiledForm, stre
     return stored, others
 
 
+def read_records(study: StudyRuntime, subject_id: str, form: CompiledForm, stream: str) -> tuple[dict | None, list]:
+    """The stored projection of ``stream``, and the subject's other records that the form's rules read (one query)."""
+    streams = _streams_read(study, subject_id, form, stream)
+    query = {"_id": {"$in": streams}} if streams else {"study": study.oid, "subject": subject_id}
+    return _split(Record._get_collection().find(query), stream)
+
+
+@dataclass
+class SaveInputs:
+    """What a save reads before it writes."""
+
+    subject: Subject
+    stored: dict | None  # the record's projection (None: a new record)
+    others: list[dict]  # the subject's other records that the form's rules read
+    held: str | None  # the subject's or the study's container lock ("locked", "frozen"), which refuses new records
+    site_ranges: list[dict] | None  # every stored reference range of the subject's site, if the form uses ranges
+
+
+def read_for_save(study: StudyRuntime, user, subject_id: str, form: CompiledForm, stream: str) -> SaveInputs:
+    """Everything a save of ``stream`` reads, in one database command.
+
+    The subject (:class:`NotFound` unless this user may see it), the record
+    and the records its rules read, the container locks over the subject and,
+    for forms that use reference ranges, its site's ranges: one aggregation
+    on the subject's document that looks each of them up by an indexed key.
+    Forms whose rules read records they do not name read the subject's
+    records in one more query.
+    """
+    from ecrf.lifecycle import ContainerLock, container_keys, held_kind
+    from ecrf.ranges import LabRange
+
+    require(user, Action.VIEW_DATA)
+    streams = _streams_read(study, subject_id, form, stream)
+    uses_ranges = form.has_ranges or "ranges" in form.references
+    pipeline = [
+        {"$match": {"_id": subject_key(study.oid, subject_id)}},
+        {"$addFields": {"_streams": {"$literal": streams or [stream]},
+                        "_locks": {"$literal": container_keys(study.oid, subject_id)}}},
+        _lookup(Record, "_streams", "_id", "_records"),
+        _lookup(ContainerLock, "_locks", "_id", "_held"),
+        *([_lookup(LabRange, "site", "site", "_ranges")] if uses_ranges else []),
+    ]
+    found = next(Subject._get_collection().aggregate(pipeline), None)
+    if found is None:
+        visible_subject(study, user, subject_id, None)  # NotFound, or restores a subject registered half-way
+        found = next(Subject._get_collection().aggregate(pipeline), None)
+        if found is None:
+            raise NotFound(f"no subject {subject_id!r}")
+    looked_up = {key: found.pop(key, None) for key in ("_streams", "_locks", "_records", "_held", "_ranges")}
+    subject = visible_subject(study, user, subject_id, found)
+    stored, others = (_split(looked_up["_records"], stream) if streams is not None
+                      else read_records(study, subject_id, form, stream))
+    return SaveInputs(subject, stored, others, held_kind(looked_up["_held"]),
+                      looked_up["_ranges"] if uses_ranges else None)
+
+
+def _lookup(document: type[Document], local: str, foreign: str, into: str) -> dict:
+    return {"$lookup": {"from": document._get_collection_name(), "localField": local, "foreignField": foreign,
+                        "as": into}}
+
+
 def build_scope(study: StudyRuntime, subject: Subject, event: dict, form: CompiledForm, data: dict,
-                records: dict | None = None) -> Scope:
-    """The evaluation scope for one save (``records`` as :func:`records_by_event` gives them, if already read)."""
+                records: dict | None = None, site_ranges: list[dict] | None = None) -> Scope:
+    """The evaluation scope for one save.
+
+    ``records`` as :func:`records_by_event` gives them and ``site_ranges`` as
+    :func:`read_for_save` does, if already read; otherwise they are read here.
+    """
     if records is None:
         stream = record_stream(study.oid, subject.subject_id, event["oid"], form.oid)
-        records = records_by_event(read_for_save(study, subject.subject_id, form, stream)[1])
+        records = records_by_event(read_records(study, subject.subject_id, form, stream)[1])
     records.setdefault(event["oid"], {})[form.oid] = data
     facts = subject_facts(study, subject, records)
     on_date = data.get(form.date_item) if form.date_item else None
     window = event.get("window") or {}
-    ranges = ranges_for(study.study, subject.site, facts.get("sex"), facts.get("age"), on_date) if (
+    ranges = ranges_for(study.study, subject.site, facts.get("sex"), facts.get("age"), on_date, site_ranges) if (
         form.has_ranges or "ranges" in form.references) else {}
     return Scope({
         "data": data,
@@ -557,39 +621,31 @@ def save_record(
     data: Any,
     version: Any = None,
     reason: Any = None,
-    *,
-    subject: Subject | None = None,
 ) -> SaveResult:
     """Save one form instance through the whole write path.
 
     Refuses with 404 (unknown or invisible subject, event, form), 403 (role),
     423 (locked), 422 (hard validation, with JSON pointers), 409 (stale
     version) or 400 (a change without a reason) and then stores nothing.
-    ``subject`` may be passed when the caller has just read it with
-    :func:`get_subject` for this user.
     """
     require(user, Action.ENTER_DATA)
-    subject = subject or get_subject(study, user, subject_id)
     event, form = study.form_in_event(event_oid, form_oid)
+    stream = record_stream(study.oid, subject_id, event_oid, form_oid)
+    # The projection stands for its stream's head; if it lags (a crash between
+    # append and projection) the append below collides and the save is refused.
+    read = read_for_save(study, user, subject_id, form, stream)
+    subject, stored = read.subject, read.stored
     if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 0):
         raise Invalid("version must be a whole number or null", [FieldError("/version", "must be an integer ≥ 0 or null")])
     if reason is not None and not isinstance(reason, str):
         raise Invalid("reason must be text", [FieldError("/reason", "must be a string")])
     reason = (reason or "").strip() or None
-    stream = record_stream(study.oid, subject.subject_id, event_oid, form_oid)
-    # The projection stands for its stream's head; if it lags (a crash between
-    # append and projection) the append below collides and the save is refused.
-    stored, others = read_for_save(study, subject.subject_id, form, stream)
     if stored and (stored.get("locked") or stored.get("frozen")):
         raise Locked(f"{form_oid} at {event_oid} is {'locked' if stored.get('locked') else 'frozen'}; no change is possible")
     if subject.status == "screen_failed" and event_oid not in study.study.get("enrollment", {}).get("screening_events", []):
         raise Conflict(f"subject {subject.subject_id} failed screening; only screening data can be entered")
-    if stored is None:
-        from ecrf.lifecycle import container_state
-
-        held = container_state(study.oid, subject.subject_id)
-        if held:
-            raise Locked(f"subject {subject.subject_id} is {held}; no new data can be entered")
+    if stored is None and read.held:
+        raise Locked(f"subject {subject.subject_id} is {read.held}; no new data can be entered")
     old = (stored or {}).get("data") or {}
     new = normalise(form, data, old)
     errors = validate(form, new)
@@ -600,7 +656,7 @@ def save_record(
         raise Conflict(f"the record is at version {at_version}, not {version or 0}; reload and try again")
     changes = diff(old, new)
     status, missing = completeness(form, new)
-    scope = build_scope(study, subject, event, form, new, records_by_event(others))
+    scope = build_scope(study, subject, event, form, new, records_by_event(read.others), read.site_ranges)
     derived = derive(form, scope)
     findings, broken = run_checks(form, scope, *_incremental(study, form, stored, changes, derived))
     state = {"derived": derived, "status": status, "definition": form.hash,
@@ -727,7 +783,7 @@ def recheck_record(study: StudyRuntime, stored: dict, actor: str = "system", sub
     form = study.form(stored["form"])
     event = study.event(stored["event"])
     if subject is None:
-        subject = Subject.objects(key=f"{study.oid}/{stored['subject']}").first()
+        subject = Subject.objects(key=subject_key(study.oid, stored["subject"])).first()
     data = stored.get("data") or {}
     scope = build_scope(study, subject, event, form, data)
     derived = derive(form, scope)

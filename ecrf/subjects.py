@@ -64,7 +64,7 @@ def register_subject(study: StudyRuntime, user, site: str, subject_id: str | Non
                 head={"seq": 0, "hash": GENESIS},
             )
             subject = Subject(
-                key=f"{study.oid}/{candidate}", study=study.oid, subject_id=candidate, site=site,
+                key=subject_key(study.oid, candidate), study=study.oid, subject_id=candidate, site=site,
                 status="screening", created_at=event["at"], created_by=user.username,
                 version=event["seq"], head=event["hash"],
             )
@@ -83,11 +83,24 @@ def _next_id(study: str, site: str, attempt: int) -> str:
     return f"{site}-{count + 1 + attempt:03d}"
 
 
+def subject_key(study: str, subject_id: str) -> str:
+    """The ``_id`` of a subject's document."""
+    return f"{study}/{subject_id}"
+
+
 def get_subject(study: StudyRuntime, user, subject_id: str) -> Subject:
     """The subject if the user may see it; :class:`NotFound` otherwise (never reveals other sites)."""
     require(user, Action.VIEW_DATA)
-    found = Subject._get_collection().find_one({"_id": f"{study.oid}/{subject_id}"})
-    subject = Subject._from_son(found) if found else _restored(study, subject_id)
+    found = Subject._get_collection().find_one({"_id": subject_key(study.oid, subject_id)})
+    return visible_subject(study, user, subject_id, found)
+
+
+def visible_subject(study: StudyRuntime, user, subject_id: str, document: dict | None) -> Subject:
+    """The subject of its stored ``document`` (None: rebuilt from its stream, if it has one) if the user may see it.
+
+    :class:`NotFound` otherwise, the same for a subject that does not exist and one at another site.
+    """
+    subject = Subject._from_son(document) if document else _restored(study, subject_id)
     if subject is None or not user.sees_site(subject.site):
         raise NotFound(f"no subject {subject_id!r}")
     return subject
@@ -102,7 +115,7 @@ def _restored(study: StudyRuntime, subject_id: str) -> Subject | None:
         return None
     site = (events[0].get("context") or {}).get("site")
     projection = fold(events)
-    subject = Subject(key=f"{study.oid}/{subject_id}", study=study.oid, subject_id=subject_id, site=site,
+    subject = Subject(key=subject_key(study.oid, subject_id), study=study.oid, subject_id=subject_id, site=site,
                       status=projection.get("status", "screening"), created_at=events[0]["at"],
                       created_by=events[0]["actor"], version=projection["version"], head=projection["head"])
     try:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
+import pymongo.monitoring
 import pytest
 
 from ecrf import create_app
@@ -82,6 +84,37 @@ class Api:
         if reason is not None:
             body["reason"] = reason
         return self.put(self.record_path(subject, event, form), body)
+
+
+class _CommandLog(pymongo.monitoring.CommandListener):
+    """Names the commands that wire clients send while :func:`sent_commands` records."""
+
+    recording: list[str] | None = None
+
+    def started(self, event):
+        if self.recording is not None:
+            target = event.command.get(event.command_name)
+            self.recording.append(f"{event.command_name} {target}" if isinstance(target, str) else event.command_name)
+
+    def succeeded(self, event):
+        pass
+
+    def failed(self, event):
+        pass
+
+
+_COMMAND_LOG = _CommandLog()
+pymongo.monitoring.register(_COMMAND_LOG)  # at import, before any client: it sees only clients created afterwards
+
+
+@contextmanager
+def sent_commands():
+    """``"command collection"`` of every command a wire client (not mongomock) sends inside the block."""
+    _COMMAND_LOG.recording = []
+    try:
+        yield _COMMAND_LOG.recording
+    finally:
+        _COMMAND_LOG.recording = None
 
 
 def counting_calls(monkeypatch, method: str) -> list[str]:

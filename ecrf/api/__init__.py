@@ -9,7 +9,7 @@ from flask import Blueprint, jsonify, request
 
 from ecrf.api import schemas
 from ecrf.auth import api_user, csrf
-from ecrf.errors import BadRequest, FieldError, Invalid, NotFound, UnsupportedMediaType
+from ecrf.errors import BadRequest, DomainError, FieldError, Invalid, NotFound, UnsupportedMediaType
 from ecrf.lifecycle import lifecycle_state
 from ecrf.queries import record_queries
 from ecrf.records import get_record, record_history, save_record
@@ -139,11 +139,13 @@ def write_record(study: str, subject: str, event: str, form: str):
     user = api_user()
     runtime = study_runtime(study)
     require(user, Action.ENTER_DATA)
-    found = get_subject(runtime, user, subject)
     runtime.form_in_event(event, form)
-    body = schemas.load(schemas.RecordWrite(), json_body())
-    result = save_record(runtime, user, subject, event, form, body["data"], body.get("version"), body.get("reason"),
-                         subject=found)
+    try:
+        body = schemas.load(schemas.RecordWrite(), json_body())
+    except DomainError:
+        get_subject(runtime, user, subject)  # an unknown subject is said before a bad body
+        raise
+    result = save_record(runtime, user, subject, event, form, body["data"], body.get("version"), body.get("reason"))
     return jsonify(record_json(result.record, runtime.form(form))), 201 if result.created else 200
 
 

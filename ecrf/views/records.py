@@ -65,7 +65,7 @@ def page(study: str, subject: str, event: str, form: str):
             try:
                 result = save_record(
                     runtime, user, subject, event, form, form_to_data(compiled, wtform, tz),
-                    int(version) if version and version.isdigit() else None, wtform.reason.data, subject=found,
+                    int(version) if version and version.isdigit() else None, wtform.reason.data,
                 )
             except DomainError as exc:
                 errors = [e.as_dict() for e in exc.errors] or [{"path": "", "message": exc.detail}]

@@ -115,3 +115,33 @@ def test_appending_to_several_streams_at_once_stops_at_a_stale_one_on_the_real_s
         assert raised.value.stream == "wire/b"
         assert [e["stream"] for e in raised.value.stored] == ["wire/a"]
         assert [len(store.events(f"wire/{name}")) for name in "abc"] == [1, 1, 0]
+
+
+def test_a_save_reads_everything_it_needs_in_one_command_before_it_writes(wire_app, staff):
+    from conftest import sent_commands
+
+    subject = staff.register()
+    runner = wire_app.test_cli_runner()
+    added = runner.invoke(args=["ranges", "add", "--site", "01", "--analyte", "ALT", "--unit", "U/L", "--low", "5",
+                                "--high", "50", "--valid-from", "2026-03-01", "--as", "dm"])
+    assert added.exit_code == 0, added.output
+    assert staff.save(subject, "SCREEN", "DM", {"SEX": "M", "BRTHDTC": "1980-01-01"}).status_code == 201
+    assert staff.save(subject, "SCREEN", "LB", {"LBDTC": "2026-02-28", "ALT": 45}).status_code == 201
+    with sent_commands() as sent:
+        changed = staff.save(subject, "SCREEN", "LB", {"LBDTC": "2026-03-01", "ALT": 45}, version=1, reason="date")
+    assert changed.status_code == 200, changed.get_json()
+    # before its writes: who calls and which study version (every request), then one read for the save itself:
+    # the subject, the record with the DM record its rules read, the locks over the subject and the site's ranges
+    writes = next(i for i, name in enumerate(sent) if name.startswith(("insert", "update")))
+    assert sent[:writes] == ["find api_tokens", "find users", "find studies", "aggregate subjects"], sent
+    assert changed.get_json()["derived"]["ALT_X_ULN"] == 45 / 50 and changed.get_json()["flags"] == []
+
+
+def test_a_frozen_subject_refuses_new_records_on_the_real_server(wire_app, staff):
+    subject = staff.register()
+    assert staff.save(subject, "SCREEN", "VS", {"WEIGHT": 70}).status_code == 201
+    dm = Api(wire_app.test_client(), wire_app.tokens["dm"])
+    frozen = dm.post(f"/studies/MINI/subjects/{subject}/freeze", {})
+    assert frozen.status_code == 200, frozen.get_json()
+    refused = staff.save(subject, "SCREEN", "LB", {"LBDTC": "2026-02-28", "ALT": 45})
+    assert refused.status_code == 423 and "frozen" in refused.get_json()["detail"]

@@ -120,3 +120,30 @@ def test_kept_bindings_never_leak_one_save_into_the_next(staff, app):
 def test_a_value_is_bound_again_unless_equal_in_type_too(a, b, same):
     from ecrf.expressions import same_value
     assert same_value(a, b) is same
+
+
+def test_a_subject_whose_document_was_never_stored_is_restored_by_a_save(staff, subject, app):
+    with app.app_context():
+        from ecrf.db import database
+        database().subjects.delete_one({"_id": f"MINI/{subject}"})  # as if registration stopped after its append
+    response = staff.save(subject, "SCREEN", "VS", {"VSDTC": "2026-01-05", "WEIGHT": 70, "HEIGHT": 175})
+    assert response.status_code == 201, response.get_json()
+    with app.app_context():
+        from ecrf.db import database
+        assert database().subjects.find_one({"_id": f"MINI/{subject}"})["site"] == "01"
+
+
+def test_a_save_for_a_subject_of_another_site_or_none_is_not_found_and_stores_nothing(staff, subject, as_user, app):
+    other = as_user("staff02")
+    for who, subject_id in ((other, subject), (staff, "NOPE-1")):
+        response = who.save(subject_id, "SCREEN", "VS", {"VSDTC": "2026-01-05", "WEIGHT": 70, "HEIGHT": 175})
+        assert response.status_code == 404 and subject_id in response.get_json()["detail"]
+    with app.app_context():
+        from ecrf.db import database
+        assert database().records.count_documents({}) == 0
+
+
+def test_a_bad_body_for_an_unknown_subject_is_said_to_be_an_unknown_subject(staff, subject):
+    path = "/studies/MINI/subjects/{}/events/SCREEN/forms/VS"
+    assert staff.put(path.format("NOPE-1"), {"data": "not an object"}).status_code == 404
+    assert staff.put(path.format(subject), {"data": "not an object"}).status_code == 422
