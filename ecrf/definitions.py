@@ -379,6 +379,8 @@ class CompiledForm:
         self.reads_subject = bool(references & {"subject", "ranges"})
         self.has_ranges = any(item.range_analyte or any(child.range_analyte for child in item.children)
                               for item in self.items)
+        # Reference ranges flag the form's lab items or its rules read them.
+        self.uses_ranges = self.has_ranges or "ranges" in references
         # Subject facts (sex, age) pick a lab's reference range.
         self.reads_other_records = self.reads_records or self.reads_subject or self.has_ranges
         sources = [d.spec["expr"] for d in self.derivations] + [c.rule for c in self.checks]

@@ -340,14 +340,13 @@ def read_for_save(study: StudyRuntime, user, subject_id: str, form: CompiledForm
 
     require(user, Action.VIEW_DATA)
     streams = _streams_read(study, subject_id, form, stream)
-    uses_ranges = form.has_ranges or "ranges" in form.references
     pipeline = [
         {"$match": {"_id": subject_key(study.oid, subject_id)}},
         {"$addFields": {"_streams": {"$literal": streams or [stream]},
                         "_locks": {"$literal": container_keys(study.oid, subject_id)}}},
         _lookup(Record, "_streams", "_id", "_records"),
         _lookup(ContainerLock, "_locks", "_id", "_held"),
-        *([_lookup(LabRange, "site", "site", "_ranges")] if uses_ranges else []),
+        *([_lookup(LabRange, "site", "site", "_ranges")] if form.uses_ranges else []),
     ]
     found = next(Subject._get_collection().aggregate(pipeline), None)
     if found is None:
@@ -360,7 +359,7 @@ def read_for_save(study: StudyRuntime, user, subject_id: str, form: CompiledForm
     stored, others = (_split(looked_up["_records"], stream) if streams is not None
                       else read_records(study, subject_id, form, stream))
     return SaveInputs(subject, stored, others, held_kind(looked_up["_held"]),
-                      looked_up["_ranges"] if uses_ranges else None)
+                      looked_up["_ranges"] if form.uses_ranges else None)
 
 
 def _lookup(document: type[Document], local: str, foreign: str, into: str) -> dict:
@@ -382,8 +381,8 @@ def build_scope(study: StudyRuntime, subject: Subject, event: dict, form: Compil
     facts = subject_facts(study, subject, records)
     on_date = data.get(form.date_item) if form.date_item else None
     window = event.get("window") or {}
-    ranges = ranges_for(study.study, subject.site, facts.get("sex"), facts.get("age"), on_date, site_ranges) if (
-        form.has_ranges or "ranges" in form.references) else {}
+    ranges = ranges_for(study.study, subject.site, facts.get("sex"), facts.get("age"), on_date,
+                        site_ranges) if form.uses_ranges else {}
     return Scope({
         "data": data,
         "derived": {},

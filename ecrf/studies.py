@@ -117,10 +117,11 @@ def _runtime(definition_hash: str) -> StudyRuntime:
 
 def study_runtime(oid: str) -> StudyRuntime:
     """The current version of the study; :class:`NotFound` when it is not loaded."""
-    stored = Study.objects(oid=oid, current=True).only("definition_hash").first()
+    # Every request asks this: one plain find, without a mongoengine query set around it.
+    stored = Study._get_collection().find_one({"oid": oid, "current": True}, {"_id": 1})
     if stored is None:
         raise NotFound(f"no study {oid!r}")
-    return _runtime(stored.definition_hash)
+    return _runtime(stored["_id"])
 
 
 def runtime_by_hash(definition_hash: str) -> StudyRuntime:
