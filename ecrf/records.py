@@ -863,8 +863,10 @@ def update_enrollment(study: StudyRuntime, subject: Subject, status: str | None,
             log.warning("subject %s changed meanwhile; its status stays %s", subject.subject_id, subject.status)
             return subject.status
     if moved is not None:
-        Subject._get_collection().update_one(  # never back to an older version (subjects from before: no version)
-            {"_id": subject.key, "$or": [{"version": {"$lt": moved["seq"]}}, {"version": {"$exists": False}}]},
+        # Never back to an older version; "not ≥" also matches subjects from before versions (none stored).
+        # Not an $or: the embedded server plans an $or beside the _id as a scan of every subject.
+        Subject._get_collection().update_one(
+            {"_id": subject.key, "version": {"$not": {"$gte": moved["seq"]}}},
             {"$set": {"status": status, "version": moved["seq"], "head": moved["hash"]}})
         subject.status, subject.version, subject.head = status, moved["seq"], moved["hash"]
     return status

@@ -145,3 +145,30 @@ def test_a_frozen_subject_refuses_new_records_on_the_real_server(wire_app, staff
     assert frozen.status_code == 200, frozen.get_json()
     refused = staff.save(subject, "SCREEN", "LB", {"LBDTC": "2026-02-28", "ALT": 45})
     assert refused.status_code == 423 and "frozen" in refused.get_json()["detail"]
+
+
+@pytest.mark.parametrize("backend", ["app", "wire_app"])  # mongomock and the real server must agree
+@pytest.mark.parametrize("stored_version, moved_to, moves", [
+    (None, 2, True),   # a subject document from before versions
+    (1, 2, True),
+    (2, 2, False),     # already there
+    (3, 2, False),     # ahead: never back to an older version
+])
+def test_a_subject_document_only_ever_moves_forward(request, backend, stored_version, moved_to, moves):
+    app = request.getfixturevalue(backend)
+    with app.app_context():
+        from ecrf.db import database
+        from ecrf.records import update_enrollment
+        from ecrf.studies import study_runtime
+        from ecrf.subjects import register_subject
+        from ecrf.users import get_user
+
+        runtime = study_runtime("MINI")
+        subject = register_subject(runtime, get_user("staff01"), "01")
+        subjects = database().subjects
+        subjects.update_one({"_id": subject.key}, {"$unset": {"version": ""}} if stored_version is None
+                            else {"$set": {"version": stored_version}})
+        update_enrollment(runtime, subject, "enrolled", "staff01", moved={"seq": moved_to, "hash": "h"})
+        stored = subjects.find_one({"_id": subject.key})
+        assert (stored["status"] == "enrolled") is moves
+        assert stored.get("version") == (moved_to if moves else stored_version)
