@@ -59,6 +59,7 @@ class Synth:
                       "reason": None, "state": {"status": "screening"},
                       "context": {"study": STUDY, "subject": subject_id, "site": site}, "prev": GENESIS}
         registered["hash"] = event_hash(registered)
+        subject.update(version=1, head=registered["hash"])  # the subject document is its stream's projection
         events, documents = [registered], []
         if not records:
             return subject, events, documents
