@@ -130,10 +130,10 @@ def test_a_save_reads_everything_it_needs_in_one_command_before_it_writes(wire_a
     with sent_commands() as sent:
         changed = staff.save(subject, "SCREEN", "LB", {"LBDTC": "2026-03-01", "ALT": 45}, version=1, reason="date")
     assert changed.status_code == 200, changed.get_json()
-    # before its writes: who calls and which study version (every request), then one read for the save itself:
-    # the subject, the record with the DM record its rules read, the locks over the subject and the site's ranges
+    # before its writes: who calls (the token with its user) and which study version, as every request, then one
+    # read for the save itself: the subject, the record with the DM record its rules read, the locks, the site's ranges
     writes = next(i for i, name in enumerate(sent) if name.startswith(("insert", "update")))
-    assert sent[:writes] == ["find api_tokens", "find users", "find studies", "aggregate subjects"], sent
+    assert sent[:writes] == ["aggregate api_tokens", "find studies", "aggregate subjects"], sent
     assert changed.get_json()["derived"]["ALT_X_ULN"] == 45 / 50 and changed.get_json()["flags"] == []
 
 

@@ -34,11 +34,15 @@ def test_a_revoked_token_stops_working(app, as_user):
     assert response.status_code == 401 and "revoked" in response.get_json()["detail"]
 
 
-def test_a_disabled_users_token_stops_working(app, as_user):
+@pytest.mark.parametrize("change", ["disabled", "removed"])
+def test_a_token_stops_working_when_its_user_is_disabled_or_gone(app, as_user, change):
+    assert as_user("staff01").get("/studies").status_code == 200
     with app.app_context():
         from ecrf.users import User
-        User.objects(username="staff01").update(set__active=False)
-    assert as_user("staff01").get("/studies").status_code == 401
+        users = User.objects(username="staff01")
+        users.update(set__active=False) if change == "disabled" else users.delete()
+    response = as_user("staff01").get("/studies")
+    assert response.status_code == 401 and response.get_json()["detail"] == "user disabled"
 
 
 def test_studies_lists_the_loaded_study(as_user):
