@@ -101,12 +101,16 @@ def km_chart(curves: dict[str, dict]) -> str:
     return buffer.getvalue()[buffer.getvalue().index("<svg"):]
 
 
+MARKED_SUBJECTS = 20  # above this many lines, points are not marked: one SVG element per point made the page megabytes
+
+
 def counts_chart(series: dict[str, list], ylabel: str) -> str:
     """One line per subject over study days."""
     figure, axes = _figure()
+    few = len(series) <= MARKED_SUBJECTS
     for n, (subject, points) in enumerate(series.items()):
-        axes.plot([p[0] for p in points], [p[1] for p in points], marker=".", label=subject,
-                  color=COLOURS[n % len(COLOURS)], linewidth=1)
+        axes.plot([p[0] for p in points], [p[1] for p in points], marker="." if few else None, label=subject,
+                  color=COLOURS[n % len(COLOURS)], linewidth=1 if few else 0.6)
     axes.set_xlabel("day after infusion")
     axes.set_ylabel(ylabel)
     if len(series) <= 8:

@@ -87,18 +87,30 @@ def enrollment(study: StudyRuntime, user) -> dict:
 # ---------------------------------------------------------------- visits
 
 
-def visit_status(study: StudyRuntime, user, today: dt.date | None = None, horizon_days: int = 30) -> dict:
+def record_states(study: StudyRuntime, user) -> list[dict]:
+    """Where every record in the user's scope stands (subject, site, event, form, status, review stamps).
+
+    One read of the whole study, shared by :func:`visit_status` and
+    :func:`review_progress`: the server's cost is per record read.
+    """
+    from ecrf.records import Record
+
+    return list(Record._get_collection().find(_scope(study, user), {
+        "subject": 1, "site": 1, "event": 1, "form": 1, "status": 1, "sdv": 1, "signature": 1, "locked": 1}))
+
+
+def visit_status(study: StudyRuntime, user, today: dt.date | None = None, horizon_days: int = 30,
+                 records: list[dict] | None = None) -> dict:
     """For each subject and scheduled event: done, incomplete, due, overdue, upcoming or later.
 
     Planned dates count from the infusion date (day 0); an event is overdue once
     its window has closed with nothing saved, due while its window is open.
+    ``records`` as :func:`record_states` gives them, if already read.
     """
-    from ecrf.records import Record
-
     today = today or utc_now().date()
     infusion = {k: as_date(v) for k, v in _fact(study, user, "infusion_date").items()}
     saved: dict[tuple, set] = defaultdict(set)
-    for record in Record._get_collection().find(_scope(study, user), {"subject": 1, "event": 1, "form": 1}):
+    for record in record_states(study, user) if records is None else records:
         saved[(record["subject"], record["event"])].add(record["form"])
     scheduled = [e for e in study.events if e.get("day") is not None and not e.get("repeating") and not e.get("log")]
     rows, counts = [], Counter()
@@ -167,13 +179,13 @@ def query_metrics(study: StudyRuntime, user, now: dt.datetime | None = None) -> 
 # ---------------------------------------------------------------- review
 
 
-def review_progress(study: StudyRuntime, user) -> dict:
-    """Share of saved records complete, verified, signed and locked, by site and by form."""
-    from ecrf.records import Record
+def review_progress(study: StudyRuntime, user, records: list[dict] | None = None) -> dict:
+    """Share of saved records complete, verified, signed and locked, by site and by form.
 
+    ``records`` as :func:`record_states` gives them, if already read.
+    """
     totals: dict[str, dict[str, Counter]] = {"site": defaultdict(Counter), "form": defaultdict(Counter)}
-    for record in Record._get_collection().find(_scope(study, user), {"site": 1, "form": 1, "status": 1, "sdv": 1,
-                                                                      "signature": 1, "locked": 1}):
+    for record in record_states(study, user) if records is None else records:
         for axis in ("site", "form"):
             bucket = totals[axis][record[axis]]
             bucket["saved"] += 1

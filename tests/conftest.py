@@ -87,14 +87,16 @@ class Api:
 
 
 class _CommandLog(pymongo.monitoring.CommandListener):
-    """Names the commands that wire clients send while :func:`sent_commands` records."""
+    """Names (or keeps) the commands that wire clients send while :func:`sent_commands` records."""
 
-    recording: list[str] | None = None
+    recording: list | None = None
+    whole = False
 
     def started(self, event):
         if self.recording is not None:
             target = event.command.get(event.command_name)
-            self.recording.append(f"{event.command_name} {target}" if isinstance(target, str) else event.command_name)
+            name = f"{event.command_name} {target}" if isinstance(target, str) else event.command_name
+            self.recording.append((name, dict(event.command)) if self.whole else name)
 
     def succeeded(self, event):
         pass
@@ -108,9 +110,12 @@ pymongo.monitoring.register(_COMMAND_LOG)  # at import, before any client: it se
 
 
 @contextmanager
-def sent_commands():
-    """``"command collection"`` of every command a wire client (not mongomock) sends inside the block."""
-    _COMMAND_LOG.recording = []
+def sent_commands(whole: bool = False):
+    """``"command collection"`` of every command a wire client (not mongomock) sends inside the block.
+
+    With ``whole``: ``("command collection", command document)`` pairs.
+    """
+    _COMMAND_LOG.recording, _COMMAND_LOG.whole = [], whole
     try:
         yield _COMMAND_LOG.recording
     finally:

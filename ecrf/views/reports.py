@@ -21,9 +21,10 @@ def index(study: str):
     user = web_user()
     runtime = study_runtime(study)
     enrollment = reports.enrollment(runtime, user)
-    visits = reports.visit_status(runtime, user)
+    states = reports.record_states(runtime, user)
+    visits = reports.visit_status(runtime, user, records=states)
     queries = reports.query_metrics(runtime, user)
-    review = reports.review_progress(runtime, user)
+    review = reports.review_progress(runtime, user, records=states)
     crs = reports.toxicity_by_day(runtime, user, "CRS", "CRS_GRADE", "CRSDTC") if "CRS" in runtime.forms else None
     icans = reports.toxicity_by_day(runtime, user, "ICANS", "ICANS_GRADE", "ICANSDTC") if "ICANS" in runtime.forms else None
     rates = reports.response_rates(runtime, user) if "RESP" in runtime.forms else []

@@ -154,3 +154,36 @@ def test_the_reports_page_shows_charts_with_their_numbers(seeded):
     assert "Overall survival (n=6, events=2" in page
     login(client, "root")
     assert client.get(f"/studies/{STUDY}/reports").status_code == 403
+
+
+def test_visit_status_and_review_progress_share_one_read_and_agree_with_reading_alone(seeded, monkeypatch):
+    from conftest import login
+    from ecrf import reports
+
+    today = DAY0 + dt.timedelta(days=24)
+    alone = run(seeded, reports.visit_status, today=today), run(seeded, reports.review_progress)
+    states = run(seeded, reports.record_states)
+    shared = (run(seeded, reports.visit_status, today=today, records=states),
+              run(seeded, reports.review_progress, records=states))
+    assert shared == alone
+    assert alone[1]["form"]["SURV"] == {"saved": 6, "complete": 100.0, "verified": 0.0, "signed": 0.0, "locked": 0.0}
+    reads = []
+    monkeypatch.setattr(reports, "record_states", lambda *a, **k: reads.append(1) or states)
+    client = seeded.test_client()
+    login(client, "dm")
+    assert client.get(f"/studies/{STUDY}/reports").status_code == 200
+    assert reads == [1]   # the page reads every record of the study once, not once per report
+
+
+@pytest.mark.parametrize("subjects, markers", [(3, 15), (20, 100), (21, 0), (300, 0)])
+def test_blood_count_charts_mark_points_only_while_few_subjects_are_drawn(subjects, markers):
+    from ecrf.charts import counts_chart
+
+    series = {f"S{n}": [(day, 1.0 + n / 10 + day / 100) for day in (0, 7, 14, 21, 28)] for n in range(subjects)}
+    from lxml import etree
+
+    svg = etree.fromstring(counts_chart(series, "neutrophils").encode())
+    ns = {"svg": "http://www.w3.org/2000/svg"}
+    lines = svg.xpath("//svg:g[@id='axes_1']/svg:g[starts-with(@id, 'line2d_')]", namespaces=ns)  # not the ticks
+    assert len(lines) == subjects                                                  # every subject's line is drawn
+    assert sum(len(line.xpath(".//svg:use", namespaces=ns)) for line in lines) == markers  # one element per point

@@ -1,0 +1,41 @@
+"""The reports read records by form through an index on the real server, for a data manager and for site staff.
+
+The embedded server uses an index only when it covers every field of a
+filter (a user's sites, an ``$in``, in the last place); without one, each of
+the reports page's by-form reads scanned every record of the study.
+"""
+
+import pytest
+
+from conftest import login, sent_commands
+
+pytestmark = pytest.mark.integration
+
+
+def planned_stage(db, command: dict) -> str:
+    plan = db.command({"explain": {"find": command["find"], "filter": command["filter"]},
+                       "verbosity": "queryPlanner"})["queryPlanner"]["winningPlan"]
+    stages = []
+    while plan:
+        stages.append(plan.get("stage"))
+        plan = plan.get("inputStage")
+    return " <- ".join(stages)
+
+
+@pytest.mark.parametrize("username", ["dm", "staff01"])
+def test_every_records_read_of_the_reports_page_uses_an_index(tmp_path, wire_uri, username):
+    from conftest import BUNDLED_STUDY, Api, make_app
+
+    app = make_app(tmp_path, wire_uri, study=BUNDLED_STUDY)  # its reports read by form, by event and by fact
+    Api(app.test_client(), app.tokens["staff01"], "CD7_CART_SAA").register()
+    client = app.test_client()
+    login(client, username)
+    with sent_commands(whole=True) as sent:
+        assert client.get("/studies/CD7_CART_SAA/reports").status_code == 200
+    reads = [command for name, command in sent if name == "find records" and command.get("filter")]
+    with app.app_context():
+        from ecrf.db import database
+
+        plans = {repr(sorted(c["filter"])): planned_stage(database(), c) for c in reads}
+    assert len(plans) >= 3, plans   # the whole study; by form; by form and event (each within the user's sites)
+    assert all("COLLSCAN" not in stage for stage in plans.values()), plans
