@@ -74,6 +74,26 @@ def bundled_app(uri: str, folder: Path | None = None):
     return make_app(folder, uri, study=bundled)
 
 
+def signed_in_client(app, username: str):
+    """A test client signed in as ``username`` through the login page (CSRF token and all)."""
+    test_helpers()  # puts tests/ on the path
+    from conftest import login
+
+    client = app.test_client()
+    response = login(client, username)
+    if response.status_code not in (302, 303):
+        raise RuntimeError(f"login answered {response.status_code}")
+    return client
+
+
+def get_ok(client, path: str) -> str:
+    """GET ``path``; its HTML, or RuntimeError unless it answered 200."""
+    response = client.get(path)
+    if response.status_code != 200:
+        raise RuntimeError(f"GET {path} answered {response.status_code}: {response.get_data(as_text=True)[:300]}")
+    return response.get_data(as_text=True)
+
+
 def db_name(app) -> str:
     return app.config["ECRF"].mongodb_db
 

@@ -18,7 +18,7 @@ import tracemalloc
 import bson
 
 from bench import plans
-from bench.common import STUDY, bundled_app, progress
+from bench.common import STUDY, bundled_app, get_ok, progress, signed_in_client
 from bench.synth import Synth, write_subjects
 
 
@@ -95,13 +95,20 @@ def verify(db) -> dict:
     }
 
 
+def reports_page(client) -> dict:
+    """One GET of the study's reports page with ``client`` (the data manager's: every site): seconds and size."""
+    started = time.perf_counter()
+    html = get_ok(client, f"/studies/{STUDY}/reports")
+    return {"seconds": round(time.perf_counter() - started, 3), "bytes": len(html.encode())}
+
+
 def run(uri: str, quick: bool) -> dict:
     """CSV at two small sizes first, then ODM at two larger ones (the same database, filled as it goes)."""
     csv_sizes, odm_sizes = ((4, 8), (20, 100)) if quick else ((5, 15), (100, 1000))
     forms = 24 if quick else None
     app = bundled_app(uri)
     folder = tempfile.mkdtemp(prefix="ecrf-bench-export-")
-    results: dict[str, dict] = {"csv": {}, "odm": {}}
+    results: dict[str, dict] = {"csv": {}, "odm": {}, "reports": {}}
     query_plans, verified = {}, None
     with app.app_context():
         from ecrf.db import database
@@ -112,6 +119,7 @@ def run(uri: str, quick: bool) -> dict:
 
         db = database()
         runtime = study_runtime(STUDY)
+        manager = signed_in_client(app, "dm")  # once: Flask-WTF keeps its CSRF token in this app context's g
         synth = Synth(runtime, forms)
         records_per_subject = len(synth.plan)
         progress(f"export: subjects of {records_per_subject} records each; CSV at {csv_sizes}, ODM at {odm_sizes} subjects")
@@ -123,6 +131,9 @@ def run(uri: str, quick: bool) -> dict:
             done = max(done, size)
             progress(f"export: {kind} of {size} subjects (timed, then under tracemalloc)")
             results[kind][size] = measure_export(kind, runtime, folder)
+            if kind == "odm":
+                progress(f"export: the reports page at {size} subjects")
+                results["reports"][size] = reports_page(manager)
             if size == max(csv_sizes) and kind == "csv":
                 query_plans["csv, one subject"] = plans.capture(
                     lambda: write_csv_zip(io.BytesIO(), runtime, ["X-00000"]), db)
@@ -130,6 +141,7 @@ def run(uri: str, quick: bool) -> dict:
                 subject = Subject.objects(key=f"{STUDY}/X-00000").first()
                 query_plans["odm, one subject"] = plans.capture(
                     lambda: write_odm(io.BytesIO(), runtime, [subject]), db)
+                query_plans["reports page"] = plans.capture(lambda: reports_page(manager), db)
             if size == (max(odm_sizes) if quick else min(odm_sizes)) and kind == "odm":
                 progress(f"export: verify_all over the {size}-subject database")
                 verified = verify(db)
@@ -148,6 +160,9 @@ def run(uri: str, quick: bool) -> dict:
         "odm_export_large_s": odm[large]["seconds"],
         "odm_export_small_s": odm[small]["seconds"],
         "odm_export_ms_per_record": round(odm[large]["seconds"] * 1000 / (large * records_per_subject), 3),
+        "reports_page_small_s": results["reports"][small]["seconds"],
+        "reports_page_large_s": results["reports"][large]["seconds"],
+        "reports_page_large_mib": round(results["reports"][large]["bytes"] / 2**20, 2),
         "csv_export_large_s": csv_[max(csv_sizes)]["seconds"],
         "csv_export_time_growth": round(csv_growth, 2),
         "csv_export_size_growth": round(max(csv_sizes) / min(csv_sizes), 2),
@@ -159,5 +174,6 @@ def run(uri: str, quick: bool) -> dict:
         "collscans_export": [f"{op}: {line}" for op, shapes in query_plans.items() for line in plans.collscans(shapes)],
         "details_export": {"records_per_subject": records_per_subject,
                            "csv": {str(k): v for k, v in csv_.items()}, "odm": {str(k): v for k, v in odm.items()},
+                           "reports": {str(k): v for k, v in results["reports"].items()},
                            "verify": verified, "query_plans": query_plans},
     }

@@ -16,7 +16,8 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 
-from bench.common import BIG_FORM, COUNTER, STUDY, bundled_app, median, ms, percentile, progress, test_helpers
+from bench.common import (BIG_FORM, COUNTER, STUDY, bundled_app, get_ok, median, ms, percentile, progress,
+                          signed_in_client, test_helpers)
 from bench.save import big_form_data
 
 USER = "staff01"
@@ -40,26 +41,6 @@ def saved_subject(app) -> str:
         subject = register_subject(runtime, user, "01").subject_id
         save_record(runtime, user, subject, *BIG_FORM, big_form_data())
     return subject
-
-
-def signed_in_client(app):
-    """A test client signed in as :data:`USER` through the login page (CSRF token and all)."""
-    test_helpers()  # puts tests/ on the path
-    from conftest import login
-
-    client = app.test_client()
-    response = login(client, USER)
-    if response.status_code not in (302, 303):
-        raise RuntimeError(f"login answered {response.status_code}")
-    return client
-
-
-def get_ok(client, path: str) -> str:
-    """GET ``path``; its HTML, or RuntimeError unless it answered 200."""
-    response = client.get(path)
-    if response.status_code != 200:
-        raise RuntimeError(f"GET {path} answered {response.status_code}: {response.get_data(as_text=True)[:300]}")
-    return response.get_data(as_text=True)
 
 
 @contextmanager
@@ -165,7 +146,7 @@ def run(uri: str, quick: bool) -> dict:
     app = bundled_app(uri)
     subject = saved_subject(app)
     path = page_path(subject)
-    client = signed_in_client(app)
+    client = signed_in_client(app, USER)
     for _ in range(warmup):
         get_ok(client, path)
     name, context, page_length = capture_context(client, path)

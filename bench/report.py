@@ -35,6 +35,8 @@ INFO = {
     "scaling_ratio_lb_chem": ("×", "as the scaling ratio, for SCREEN/LB_CHEM (re-checks dependents)"),
     "scaling_large_events": ("", "audit events stored at the large scaling size"),
     "odm_export_large_s": ("s", "ODM export at the largest size measured"),
+    "reports_page_large_s": ("s", "GET of the reports page by the data manager at the largest export size"),
+    "reports_page_large_mib": ("MiB", "its HTML"),
     "csv_export_time_growth": ("×", "CSV export time growth (see csv_export_size_growth for the size step)"),
     "verify_events_per_s": ("/s", "verify_all throughput"),
     "verify_ceiling_bson_decode_vs_sha256": ("×", "pymongo's BSON decoding alone of the same events (in memory) ÷ raw SHA-256"),
