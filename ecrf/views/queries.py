@@ -12,6 +12,7 @@ from ecrf.errors import DomainError
 from ecrf.views.messages import flash_error
 from ecrf.studies import study_runtime
 from ecrf.views.account import safe_next
+from ecrf.views.paging import page_of
 
 bp = Blueprint("queries", __name__)
 
@@ -28,7 +29,10 @@ def index(study: str):
     min_age = request.args.get("min_age", type=int)
     if min_age:
         found = [q for q in found if q.age_days() >= min_age]
-    return render_template("queries.html", study=runtime, queries=found, filters=filters, min_age=min_age)
+    page = page_of(found, request.args.get("page", type=int))
+    kept = {k: v for k, v in request.args.items() if k != "page" and v}  # the filters, for the page links
+    return render_template("queries.html", study=runtime, queries=page.items, page=page, kept=kept, filters=filters,
+                           min_age=min_age)
 
 
 def _back(study: str) -> str:

@@ -335,3 +335,45 @@ def test_data_manager_runs_an_export_in_the_background_and_downloads_it(client, 
     assert download.status_code == 200 and b"<ODM" in download.data and subject.encode() in download.data
     login(client, "staff01")
     assert client.get(link).status_code == 403
+
+
+@pytest.mark.parametrize("items, asked, number, shown, first, last", [
+    (0, None, 1, 0, 0, 0),
+    (250, None, 1, 100, 1, 100),
+    (250, 2, 2, 100, 101, 200),
+    (250, 3, 3, 50, 201, 250),
+    (250, 4, 3, 50, 201, 250),     # past the end: the last page
+    (250, 0, 1, 100, 1, 100),      # nonsense: the first
+    (250, -2, 1, 100, 1, 100),
+    (100, 2, 1, 100, 1, 100),      # exactly one page
+])
+def test_a_long_list_is_shown_a_page_at_a_time(items, asked, number, shown, first, last):
+    from ecrf.views.paging import page_of
+
+    page = page_of(list(range(1, items + 1)), asked)
+    assert (page.number, len(page.items), page.first, page.last, page.total) == (number, shown, first, last, items)
+    assert list(page.items) == (list(range(first, last + 1)) if shown else [])
+
+
+def test_the_query_list_pages_through_thousands_keeping_its_filters(client, as_user, app):
+    import datetime as dt
+
+    staff = as_user("staff01")
+    subject = staff.register()
+    with app.app_context():
+        from ecrf.queries import Query
+        opened = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+        Query._get_collection().insert_many([
+            {"_id": f"q{n:04d}", "study": "MINI", "subject": subject, "site": "01", "event": "SCREEN", "form": "VS",
+             "item": "/WEIGHT", "origin": "manual", "state": "open" if n % 2 else "closed", "version": 1,
+             "messages": [{"at": opened, "author": "mon01", "text": f"query {n}", "action": "open"}],
+             "opened_at": opened + dt.timedelta(minutes=n)} for n in range(500)])
+    login(client, "mon01")
+    first = client.get("/studies/MINI/queries?state=open").get_data(as_text=True)
+    assert first.count("data-query=") == 100 and "1–100 of 250 queries" in first
+    assert 'rel="prev"' not in first
+    following = re.search(r'rel="next" href="([^"]+)"', first).group(1).replace("&amp;", "&")
+    assert "state=open" in following and "page=2" in following
+    last = client.get("/studies/MINI/queries?state=open&page=3").get_data(as_text=True)
+    assert last.count("data-query=") == 50 and "201–250 of 250 queries" in last and 'rel="next"' not in last
+    assert "query 499" in last and "query 1<" not in last   # oldest first, the newest on the last page
