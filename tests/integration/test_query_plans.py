@@ -15,6 +15,7 @@ pytestmark = pytest.mark.integration
 def planned_stage(db, command: dict) -> str:
     plan = db.command({"explain": {"find": command["find"], "filter": command["filter"]},
                        "verbosity": "queryPlanner"})["queryPlanner"]["winningPlan"]
+    plan = plan.get("queryPlan", plan)  # MongoDB's slot-based engine nests the plan one level down
     stages = []
     while plan:
         stages.append(plan.get("stage"))
