@@ -74,6 +74,13 @@ def bundled_app(uri: str, folder: Path | None = None):
     return make_app(folder, uri, study=bundled)
 
 
+def indexed_like(target, source) -> None:
+    """Give collection ``target`` every index ``source`` has (the bare baselines write against the same indexes)."""
+    for name, spec in source.index_information().items():
+        if name != "_id_":
+            target.create_index(spec["key"], name=name, unique=spec.get("unique", False))
+
+
 def signed_in_client(app, username: str):
     """A test client signed in as ``username`` through the login page (CSRF token and all)."""
     test_helpers()  # puts tests/ on the path

@@ -22,7 +22,7 @@ import time
 import pymongo
 import requests
 
-from bench.common import BIG_FORM, ROOT, STUDY, bundled_app, db_name, median, ms, percentile, progress
+from bench.common import BIG_FORM, ROOT, STUDY, bundled_app, db_name, indexed_like, median, ms, percentile, progress
 from bench.save import big_form_data
 from bench.synth import Synth, write_subjects
 
@@ -146,10 +146,8 @@ def run(uri: str, quick: bool) -> dict:
     try:
         db = client[database]
         audit, records = db.bench_bare_audit, db.bench_bare_records
-        audit.create_index([("stream", 1), ("seq", 1)], unique=True, name="stream_seq")
-        audit.create_index([("context.study", 1), ("context.subject", 1), ("at", 1)], name="subject_time")
-        records.create_index([("study", 1), ("subject", 1), ("event", 1), ("form", 1)])
-        records.create_index([("study", 1), ("site", 1), ("form", 1)])
+        indexed_like(audit, db.audit_events)
+        indexed_like(records, db.records)
         event_doc = {k: v for k, v in db.audit_events.find_one({"stream": {"$regex": "^record/"}}).items() if k != "_id"}
         projection = {k: v for k, v in db.records.find_one().items() if k != "_id"}
 

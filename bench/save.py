@@ -15,7 +15,8 @@ import io
 import pstats
 import time
 
-from bench.common import BIG_FORM, COUNTER, STUDY, bundled_app, median, ms, percentile, progress, test_helpers
+from bench.common import (BIG_FORM, COUNTER, STUDY, bundled_app, indexed_like, median, ms, percentile, progress,
+                          test_helpers)
 
 INFUSION = dt.date(2026, 3, 2)
 
@@ -70,10 +71,8 @@ class SaveRig:
 
         db = database()
         self.bare_audit, self.bare_records = db.bench_bare_audit, db.bench_bare_records
-        self.bare_audit.create_index([("stream", 1), ("seq", 1)], unique=True, name="stream_seq")
-        self.bare_audit.create_index([("context.study", 1), ("context.subject", 1), ("at", 1)], name="subject_time")
-        self.bare_records.create_index([("study", 1), ("subject", 1), ("event", 1), ("form", 1)])
-        self.bare_records.create_index([("study", 1), ("site", 1), ("form", 1)])
+        indexed_like(self.bare_audit, db.audit_events)
+        indexed_like(self.bare_records, db.records)
         stream = record_stream(STUDY, subject, *BIG_FORM)
         self.sample_event = {k: v for k, v in audit_store().head(stream).items() if k != "_id"}
         self.sample_projection = {k: v for k, v in Record._get_collection().find_one({"_id": stream}).items()

@@ -62,6 +62,14 @@ def database() -> pymongo.database.Database:
     return get_db()
 
 
+def lookup(document, local: str, foreign: str, into: str) -> dict:
+    """An aggregation stage that puts the ``document`` class's documents whose ``foreign`` field equals
+    ``local`` (or one of its values) into ``into``: an equality on an indexed key, which every server plans
+    as an index lookup (a ``pipeline`` lookup the embedded server runs as a scan)."""
+    return {"$lookup": {"from": document._get_collection_name(), "localField": local, "foreignField": foreign,
+                        "as": into}}
+
+
 def ping() -> bool:
     """True when the database answers."""
     try:

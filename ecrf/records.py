@@ -338,6 +338,7 @@ def read_for_save(study: StudyRuntime, user, subject_id: str, form: CompiledForm
     Forms whose rules read records they do not name read the subject's
     records in one more query.
     """
+    from ecrf.db import lookup
     from ecrf.lifecycle import ContainerLock, container_keys, held_kind
     from ecrf.ranges import LabRange
 
@@ -345,11 +346,11 @@ def read_for_save(study: StudyRuntime, user, subject_id: str, form: CompiledForm
     streams = _streams_read(study, subject_id, form, stream)
     pipeline = [
         {"$match": {"_id": subject_key(study.oid, subject_id)}},
-        {"$addFields": {"_streams": {"$literal": streams or [stream]},
+        {"$addFields": {"_streams": {"$literal": streams or []},
                         "_locks": {"$literal": container_keys(study.oid, subject_id)}}},
-        _lookup(Record, "_streams", "_id", "_records"),
-        _lookup(ContainerLock, "_locks", "_id", "_held"),
-        *([_lookup(LabRange, "site", "site", "_ranges")] if form.uses_ranges else []),
+        *([lookup(Record, "_streams", "_id", "_records")] if streams is not None else []),
+        lookup(ContainerLock, "_locks", "_id", "_held"),
+        *([lookup(LabRange, "site", "site", "_ranges")] if form.uses_ranges else []),
     ]
     found = next(Subject._get_collection().aggregate(pipeline), None)
     if found is None:
@@ -363,11 +364,6 @@ def read_for_save(study: StudyRuntime, user, subject_id: str, form: CompiledForm
                       else read_records(study, subject_id, form, stream))
     return SaveInputs(subject, stored, others, held_kind(looked_up["_held"]),
                       looked_up["_ranges"] if form.uses_ranges else None)
-
-
-def _lookup(document: type[Document], local: str, foreign: str, into: str) -> dict:
-    return {"$lookup": {"from": document._get_collection_name(), "localField": local, "foreignField": foreign,
-                        "as": into}}
 
 
 def build_scope(study: StudyRuntime, subject: Subject, event: dict, form: CompiledForm, data: dict,

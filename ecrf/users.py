@@ -13,6 +13,7 @@ from flask_login import UserMixin
 from mongoengine import BooleanField, DateTimeField, Document, IntField, ListField, StringField
 
 from audit import utc_now
+from ecrf.db import lookup
 from ecrf.errors import BadRequest, Conflict, FieldError, Invalid, NotAuthenticated
 from ecrf.roles import ALL_SITES, ROLES, Role
 from ecrf.sites import Site
@@ -165,10 +166,7 @@ def user_for_token(token: str) -> User:
         raise NotAuthenticated("malformed API token")
     # Every API request asks this: the token and its user in one command.
     record = next(ApiToken._get_collection().aggregate([
-        {"$match": {"_id": _token_hash(token)}},
-        {"$lookup": {"from": User._get_collection_name(), "localField": "username", "foreignField": "_id",
-                     "as": "users"}},
-    ]), None)
+        {"$match": {"_id": _token_hash(token)}}, lookup(User, "username", "_id", "users")]), None)
     if record is None:
         raise NotAuthenticated("unknown API token")
     if record.get("revoked_at") is not None:
