@@ -31,8 +31,8 @@ def index(study: str):
         found = [q for q in found if q.age_days() >= min_age]
     page = page_of(found, request.args.get("page", type=int))
     kept = {k: v for k, v in request.args.items() if k != "page" and v}  # the filters, for the page links
-    return render_template("queries.html", study=runtime, queries=page.items, page=page, kept=kept, filters=filters,
-                           min_age=min_age)
+    return render_template("queries.html", study=runtime, queries=page.items, page=page, filters=filters,
+                           min_age=min_age, page_href=lambda n: url_for("queries.index", study=study, page=n, **kept))
 
 
 def _back(study: str) -> str:

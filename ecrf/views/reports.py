@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, request, url_for
 from flask_login import login_required
 from markupsafe import Markup
 
 from ecrf import charts, reports
 from ecrf.auth import web_user
 from ecrf.studies import study_runtime
+from ecrf.views.paging import page_of
 
 bp = Blueprint("reports", __name__)
 
@@ -23,6 +24,8 @@ def index(study: str):
     enrollment = reports.enrollment(runtime, user)
     states = reports.record_states(runtime, user)
     visits = reports.visit_status(runtime, user, records=states)
+    # The counts cover every subject; the table shows a page of them (a study runs to a thousand and more).
+    visit_page = page_of(visits["subjects"], request.args.get("visits_page", type=int))
     queries = reports.query_metrics(runtime, user)
     review = reports.review_progress(runtime, user, records=states)
     crs = reports.toxicity_by_day(runtime, user, "CRS", "CRS_GRADE", "CRSDTC") if "CRS" in runtime.forms else None
@@ -48,4 +51,5 @@ def index(study: str):
     }
     return render_template("reports.html", study=runtime, enrollment=enrollment, visits=visits, queries=queries,
                            review=review, crs=crs, icans=icans, aes=reports.adverse_events(runtime, user) if "AE" in runtime.forms else [],
-                           rates=rates, curves=curves, counts=counts, charts=drawn)
+                           rates=rates, curves=curves, counts=counts, charts=drawn, visit_page=visit_page,
+                           visit_href=lambda n: url_for("reports.index", study=study, visits_page=n, _anchor="visits"))

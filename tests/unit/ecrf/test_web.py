@@ -377,3 +377,19 @@ def test_the_query_list_pages_through_thousands_keeping_its_filters(client, as_u
     last = client.get("/studies/MINI/queries?state=open&page=3").get_data(as_text=True)
     assert last.count("data-query=") == 50 and "201–250 of 250 queries" in last and 'rel="next"' not in last
     assert "query 499" in last and "query 1<" not in last   # oldest first, the newest on the last page
+
+
+def test_the_reports_visit_table_pages_through_subjects_while_its_counts_cover_all(client, as_user):
+    staff = as_user("staff01")
+    registered = sorted(staff.register() for _ in range(130))
+    login(client, "dm")
+    first = client.get("/studies/MINI/reports").get_data(as_text=True)
+    rows = re.findall(r"<tr><td>([^<]+)</td><td class=\"visit ", first)
+    assert rows == registered[:100]
+    assert "1–100 of 130 subjects" in first and 'rel="prev"' not in first
+    assert re.search(r'<span class="visit later">later</span> 130', first)  # every subject counted, not the page's
+    following = re.search(r'rel="next" href="([^"]+)"', first).group(1).replace("&amp;", "&")
+    assert following.endswith("visits_page=2#visits")
+    second = client.get(following).get_data(as_text=True)
+    assert re.findall(r"<tr><td>([^<]+)</td><td class=\"visit ", second) == registered[100:]
+    assert "101–130 of 130 subjects" in second and 'rel="next"' not in second
