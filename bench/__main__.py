@@ -25,7 +25,9 @@ def notes(args, results: dict) -> list[str]:
         "save_overhead_ratio: median of full save_record() calls of SCREEN/IE (26 items, the most of any form; a create on "
         "a freshly registered subject, which also moves the subject to 'enrolled') ÷ median of one insert_one of the "
         "event the engine wrote + one update_one upsert of its projection, into scratch collections indexed like "
-        "audit_events and records; the two are interleaved.",
+        "audit_events and records; the two are interleaved. save_overhead_floor_ratio adds to the bare writes the "
+        "save's one read alone (records.read_for_save of the same subject, timed after each pair) and the pure steps' "
+        "CPU: the least a save that reads before it writes could cost, ÷ the bare writes.",
         "engine_cpu_ms_per_save: time.process_time() of the benchmark process (the app: engine, mongoengine and pymongo; "
         "the database runs in its own process) around a full save, median, minus the same around the bare writes. "
         "engine_wall_extra_ms_per_save is the wall-clock difference of the medians; engine_pure_steps_cpu_ms_per_save "
@@ -39,7 +41,9 @@ def notes(args, results: dict) -> list[str]:
         "early after a time budget (at least 3). Audit history and matrix reads are GETs through the Flask test client "
         "for subjects with a full casebook (176 events, 175 records).",
         "verify_vs_sha256: events/s of ecrf.integrity.verify_all() over the export database ÷ events/s of "
-        "hashlib.sha256 over the same events' canonical bytes (audit.canonical_json), precomputed.",
+        "hashlib.sha256 over the same events' canonical bytes (audit.canonical_json), precomputed. The ceilings: "
+        "verify_ceiling_server_read_vs_sha256 is the server sending every event in stream order as raw BSON (no "
+        "decoding: RawBSONDocument), verify_ceiling_bson_decode_vs_sha256 is decoding them in memory, each ÷ raw SHA-256.",
         "export: time without tracing, peak memory from a second run under tracemalloc (Python allocations); output to "
         "a temporary file. CSV is measured at small sizes before the ODM sizes are filled (sizes kept from when its cost "
         "grew with the square of the study; it reads one subject's records in one query now). export_memory_ratio is the "

@@ -63,6 +63,14 @@ class SaveRig:
 
         return save_record(self.runtime, self.user, subject, event, form, dict(data or self.data))
 
+    def read(self, subject: str) -> None:
+        """The one read a save of the largest form makes before it writes (subject, record, locks, ranges)."""
+        from ecrf.records import read_for_save
+        from ecrf.trail import record_stream
+
+        read_for_save(self.runtime, self.user, subject, self.runtime.form(BIG_FORM[1]),
+                      record_stream(STUDY, subject, *BIG_FORM))
+
     def prepare_bare(self, subject: str) -> None:
         """Scratch collections indexed like the real ones; the documents of one real save as templates."""
         from ecrf.db import database
@@ -99,7 +107,7 @@ def measure(uri: str, saves: int, warmup: int, label: str, count_commands: bool 
         for _ in range(warmup):
             rig.bare_save()
         progress(f"save: {label}: {saves} full saves of {BIG_FORM[1]} interleaved with {saves} bare write pairs")
-        full_wall, full_cpu, bare_wall, bare_cpu = [], [], [], []
+        full_wall, full_cpu, bare_wall, bare_cpu, read_wall, read_cpu = [], [], [], [], [], []
 
         def timed(fn, walls, cpus):
             c0, t0 = time.process_time(), time.perf_counter()
@@ -112,11 +120,13 @@ def measure(uri: str, saves: int, warmup: int, label: str, count_commands: bool 
             steps = [(lambda: rig.save(subject), full_wall, full_cpu), (rig.bare_save, bare_wall, bare_cpu)]
             for fn, walls, cpus in (steps if i % 2 == 0 else steps[::-1]):
                 timed(fn, walls, cpus)
+            timed(lambda: rig.read(subject), read_wall, read_cpu)
         result = {
             "full_p50_ms": ms(median(full_wall)), "full_p95_ms": ms(percentile(full_wall, 95)),
             "bare_p50_ms": ms(median(bare_wall)), "bare_p95_ms": ms(percentile(bare_wall, 95)),
             "ratio": round(median(full_wall) / median(bare_wall), 2),
             "full_cpu_ms": ms(median(full_cpu)), "bare_cpu_ms": ms(median(bare_cpu)),
+            "read_p50_ms": ms(median(read_wall)), "read_cpu_ms": ms(median(read_cpu)),
             "saves": saves,
         }
         if count_commands:
@@ -273,6 +283,11 @@ def run(uri: str, quick: bool, do_profile: bool = False) -> dict:
         "save_full_p50_ms_mongomock": mock["full_p50_ms"],
         "save_bare_p50_ms_mongomock": mock["bare_p50_ms"],
         "save_db_commands_per_save": embedded.get("db_commands_per_save"),
+        "save_read_p50_ms": embedded["read_p50_ms"],
+        # The least any save that must read before it writes could cost: its one read, the bare writes and
+        # the write path's own computation, with nothing else (no second stream, no bookkeeping).
+        "save_overhead_floor_ratio": round(
+            (embedded["read_p50_ms"] + embedded["bare_p50_ms"] + steps["total"]) / embedded["bare_p50_ms"], 2),
         "checks_evaluated_fraction_one_item_change": incremental["fraction"],
         "details_save": {"embedded": embedded, "mongomock": mock, "pure_steps_cpu_ms": steps,
                          "incremental_checks": incremental,
