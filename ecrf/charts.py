@@ -101,18 +101,35 @@ def km_chart(curves: dict[str, dict]) -> str:
     return buffer.getvalue()[buffer.getvalue().index("<svg"):]
 
 
-MARKED_SUBJECTS = 20  # above this many lines, points are not marked: one SVG element per point made the page megabytes
+FEW_SUBJECTS = 20  # up to this many, one marked line per subject; beyond it the spread by visit over faint lines
 
 
-def counts_chart(series: dict[str, list], ylabel: str) -> str:
-    """One line per subject over study days."""
+def counts_chart(counts: dict, ylabel: str) -> str:
+    """Blood counts over study days, as :func:`ecrf.reports.blood_counts` gives one analyte's.
+
+    Up to :data:`FEW_SUBJECTS` subjects: one coloured line per subject, points marked. Beyond that a
+    line per subject says nothing (and one SVG element per point made the page megabytes): each
+    subject's line is drawn faint and as one bitmap, under the median and interquartile range by visit.
+    """
+    series, visits = counts["subjects"], counts["visits"]
     figure, axes = _figure()
-    few = len(series) <= MARKED_SUBJECTS
-    for n, (subject, points) in enumerate(series.items()):
-        axes.plot([p[0] for p in points], [p[1] for p in points], marker="." if few else None, label=subject,
-                  color=COLOURS[n % len(COLOURS)], linewidth=1 if few else 0.6)
+    if len(series) <= FEW_SUBJECTS:
+        for n, (subject, points) in enumerate(series.items()):
+            axes.plot([p[0] for p in points], [p[1] for p in points], marker=".", label=subject,
+                      color=COLOURS[n % len(COLOURS)], linewidth=1)
+        if len(series) <= 8:
+            axes.legend(frameon=False, fontsize=7)
+    else:
+        for points in series.values():
+            axes.plot([p[0] for p in points], [p[1] for p in points], color="#b0bec5", linewidth=0.5, alpha=0.5,
+                      rasterized=True)
+        if visits:
+            days = [v["day"] for v in visits]
+            band = axes.fill_between(days, [v["q1"] for v in visits], [v["q3"] for v in visits], color=COLOURS[0],
+                                     alpha=0.35, linewidth=0, zorder=3)  # over the subjects' lines, not under
+            (median,) = axes.plot(days, [v["median"] for v in visits], color=COLOURS[0], linewidth=2, marker=".",
+                                  zorder=4)
+            axes.legend([median, band], ["median", "interquartile range"], frameon=False, fontsize=7)
     axes.set_xlabel("day after infusion")
     axes.set_ylabel(ylabel)
-    if len(series) <= 8:
-        axes.legend(frameon=False, fontsize=7)
     return _svg(figure)

@@ -318,15 +318,40 @@ def kaplan_meier(points: list[tuple[str, int, bool]], at: list[int] | None = Non
 
 
 def blood_counts(study: StudyRuntime, user, analytes=("NEUT", "HGB_STD", "PLAT")) -> dict:
-    """Per subject, each analyte by study day (from the haematology form)."""
+    """Per analyte of the haematology form: each subject's values by study day, and their spread by visit.
+
+    ``{analyte: {"subjects": {subject: [(day, value), ...]}, "visits": [spread, ...]}}``; a spread is
+    ``{"visit", "day", "n", "q1", "median", "q3"}`` over the subjects' values at one scheduled visit
+    (quartiles inclusive of the extremes, as numpy and R compute them by default), at the visit's planned
+    study day, or at the median day measured for a visit without one (screening). Values without a
+    study day (no infusion date yet) and from unscheduled or log events are left out.
+    """
     infusion = {k: as_date(v) for k, v in _fact(study, user, "infusion_date").items()}
+    scheduled = {e["oid"]: e for e in study.events if not e.get("repeating") and not e.get("log")}
     series: dict[str, dict[str, list]] = {a: defaultdict(list) for a in analytes}
+    at_visit: dict[str, dict[str, list]] = {a: defaultdict(list) for a in analytes}
+    days_at_visit: dict[str, list[int]] = defaultdict(list)
     for record in _records(study, user, "LB_HEM"):
         day = _study_day(infusion.get(record["subject"]), (record.get("data") or {}).get("LBDTC"))
         if day is None:
             continue
         values = {**(record.get("data") or {}), **(record.get("derived") or {})}
+        visit = record.get("event") if record.get("event") in scheduled else None
+        if visit:
+            days_at_visit[visit].append(day)
         for analyte in analytes:
             if values.get(analyte) is not None:
                 series[analyte][record["subject"]].append((day, values[analyte]))
-    return {a: {s: sorted(points) for s, points in sorted(per.items())} for a, per in series.items()}
+                if visit:
+                    at_visit[analyte][visit].append(values[analyte])
+    planned = {oid: scheduled[oid].get("day") if scheduled[oid].get("day") is not None
+               else statistics.median(days) for oid, days in days_at_visit.items()}
+    return {a: {"subjects": {s: sorted(points) for s, points in sorted(series[a].items())},
+                "visits": sorted((_spread(visit, planned[visit], values) for visit, values in at_visit[a].items()),
+                                 key=lambda spread: spread["day"])}
+            for a in analytes}
+
+
+def _spread(visit: str, day: float, values: list[float]) -> dict:
+    q1, median, q3 = (statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1 else values * 3)
+    return {"visit": visit, "day": day, "n": len(values), "q1": q1, "median": median, "q3": q3}

@@ -175,15 +175,80 @@ def test_visit_status_and_review_progress_share_one_read_and_agree_with_reading_
     assert reads == [1]   # the page reads every record of the study once, not once per report
 
 
-@pytest.mark.parametrize("subjects, markers", [(3, 15), (20, 100), (21, 0), (300, 0)])
-def test_blood_count_charts_mark_points_only_while_few_subjects_are_drawn(subjects, markers):
-    from ecrf.charts import counts_chart
+def hem(day: int, neut: float) -> dict:
+    return {"LBDTC": on(day), "HGB": 72, "WBC": 1.1, "NEUT": neut, "LYM": 0.6, "PLAT": 12, "RETI": 18}
 
+
+def test_blood_counts_give_each_subject_and_the_spread_at_each_visit(seeded, cd7):
+    from ecrf import reports
+
+    staff = cd7("staff01")
+    for n, subject in enumerate(["S1", "S2", "S3", "S4", "S5"], start=1):
+        assert staff.save(subject, "D7", "LB_HEM", hem(7, n / 10)).status_code == 201
+    for subject, day, neut in (("S1", -30, 0.5), ("S2", -29, 0.7)):
+        assert staff.save(subject, "SCREEN", "LB_HEM", hem(day, neut)).status_code == 201
+    assert staff.save("S1", "UNSCHED", "LB_HEM", hem(40, 9.9)).status_code == 201
+
+    neut = run(seeded, reports.blood_counts)["NEUT"]
+    assert neut["subjects"]["S1"] == [(-30, 0.5), (7, 0.1), (40, 9.9)]   # every value of the subject, by study day
+    assert neut["subjects"]["S5"] == [(7, 0.5)]
+    screening, day7 = neut["visits"]                                      # unscheduled values are in no visit
+    # Quartiles inclusive of the extremes (numpy's and R's default); screening has no planned day: its measured median.
+    assert screening == {"visit": "SCREEN", "day": -29.5, "n": 2,
+                         "q1": pytest.approx(0.55), "median": pytest.approx(0.6), "q3": pytest.approx(0.65)}
+    assert day7["visit"] == "D7" and day7["day"] == 7 and day7["n"] == 5
+    assert (day7["q1"], day7["median"], day7["q3"]) == pytest.approx((0.2, 0.3, 0.4))
+
+
+@pytest.mark.parametrize("values, spread", [
+    ([4.0], (4.0, 4.0, 4.0)),
+    ([1.0, 2.0], (1.25, 1.5, 1.75)),
+    ([1.0, 2.0, 3.0, 4.0], (1.75, 2.5, 3.25)),
+])
+def test_a_visits_spread_is_its_median_and_quartiles(values, spread):
+    from ecrf.reports import _spread
+
+    found = _spread("D7", 7, values)
+    assert (found["q1"], found["median"], found["q3"]) == pytest.approx(spread) and found["n"] == len(values)
+
+
+def counts(subjects: int) -> dict:
     series = {f"S{n}": [(day, 1.0 + n / 10 + day / 100) for day in (0, 7, 14, 21, 28)] for n in range(subjects)}
+    visits = [{"visit": f"D{day}", "day": day, "n": subjects, "q1": 1.0, "median": 1.5, "q3": 2.0}
+              for day in (0, 7, 14, 21, 28)]
+    return {"subjects": series, "visits": visits}
+
+
+SVG = {"svg": "http://www.w3.org/2000/svg"}
+
+
+def drawn(chart: str):
     from lxml import etree
 
-    svg = etree.fromstring(counts_chart(series, "neutrophils").encode())
-    ns = {"svg": "http://www.w3.org/2000/svg"}
-    lines = svg.xpath("//svg:g[@id='axes_1']/svg:g[starts-with(@id, 'line2d_')]", namespaces=ns)  # not the ticks
-    assert len(lines) == subjects                                                  # every subject's line is drawn
-    assert sum(len(line.xpath(".//svg:use", namespaces=ns)) for line in lines) == markers  # one element per point
+    svg = etree.fromstring(chart.encode())
+    lines = svg.xpath("//svg:g[@id='axes_1']/svg:g[starts-with(@id, 'line2d_')]", namespaces=SVG)  # not the ticks
+    return svg, lines
+
+
+@pytest.mark.parametrize("subjects", [3, 20])
+def test_blood_count_charts_of_few_subjects_draw_a_marked_line_each(subjects):
+    from ecrf.charts import counts_chart
+
+    svg, lines = drawn(counts_chart(counts(subjects), "neutrophils"))
+    assert len(lines) == subjects
+    assert sum(len(line.xpath(".//svg:use", namespaces=SVG)) for line in lines) == 5 * subjects  # every point marked
+    assert not svg.xpath("//svg:image", namespaces=SVG)
+
+
+@pytest.mark.parametrize("subjects", [21, 300])
+def test_blood_count_charts_of_many_subjects_show_the_spread_over_one_bitmap_of_faint_lines(subjects):
+    from ecrf.charts import counts_chart
+
+    chart = counts_chart(counts(subjects), "neutrophils")
+    svg, lines = drawn(chart)
+    assert len(svg.xpath("//svg:image", namespaces=SVG)) == 1       # the subjects' lines, as one bitmap
+    assert len(lines) == 1                                           # the median, the only line drawn as vectors
+    assert len(lines[0].xpath(".//svg:use", namespaces=SVG)) == 5    # marked at each visit
+    assert svg.xpath("//svg:g[starts-with(@id, 'FillBetweenPolyCollection_') or starts-with(@id, 'PolyCollection_')]",
+                     namespaces=SVG)                                 # the interquartile band
+    assert "interquartile range" in chart and len(chart) < 120_000   # the page stays small however many subjects
