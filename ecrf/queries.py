@@ -12,6 +12,7 @@ message is an audit event on the query's own stream; nothing is deleted.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Any
 
 from bson import ObjectId
@@ -19,6 +20,7 @@ from mongoengine import DateTimeField, DictField, Document, IntField, ListField,
 
 from audit import utc_now
 from ecrf.errors import Conflict, FieldError, Invalid, Locked, NotFound
+from ecrf.paging import PER_PAGE, Page, page_of
 from ecrf.roles import Action
 from ecrf.studies import StudyRuntime
 from ecrf.subjects import get_subject, require
@@ -46,8 +48,10 @@ class Query(Document):
     version = IntField(default=0)
     meta = {
         "collection": "queries",
+        # The embedded server uses an index only if it holds every field of a filter, a user's sites (an $in)
+        # last: the last two serve the query list of site staff and monitors by subject and by state.
         "indexes": [("study", "subject", "event", "form", "state"), ("study", "subject", "state"), ("study", "site", "state"),
-                    ("study", "state", "opened_at")],
+                    ("study", "state", "opened_at"), ("study", "subject", "site"), ("study", "state", "site")],
     }
 
     def as_dict(self) -> dict:
@@ -65,13 +69,18 @@ class Query(Document):
 
     def age_days(self, now: dt.datetime | None = None) -> int:
         """Whole days the query has been (or was) open."""
-        end = self.closed_at or now or utc_now()
-        start = self.opened_at
-        if start.tzinfo is None:
-            start = start.replace(tzinfo=dt.timezone.utc)
-        if end.tzinfo is None:
-            end = end.replace(tzinfo=dt.timezone.utc)
-        return max((end - start).days, 0)
+        return age_days(self.opened_at, self.closed_at, now)
+
+
+def age_days(opened_at: dt.datetime, closed_at: dt.datetime | None, now: dt.datetime | None = None) -> int:
+    """Whole days from opening to closing, or to ``now`` (default: this moment) while not closed."""
+    end = closed_at or now or utc_now()
+    start = opened_at
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=dt.timezone.utc)
+    if end.tzinfo is None:
+        end = end.replace(tzinfo=dt.timezone.utc)
+    return max((end - start).days, 0)
 
 
 def _transition(query: Query, actor: str, action: str, text: str | None, state: str, *, extra: dict | None = None) -> Query:
@@ -165,6 +174,32 @@ def get_query(study: StudyRuntime, user, query_id: str) -> Query:
 
 def list_queries(study: StudyRuntime, user, **filters: Any) -> list[Query]:
     """Queries the user may see, filtered by site, subject, event, form, item, state, origin."""
+    criteria = _visible(study, user, filters)
+    return [] if criteria is None else list(Query.objects(__raw__=criteria).order_by("opened_at"))
+
+
+def query_page(study: StudyRuntime, user, number: int | None, *, min_age: int | None = None,
+               per_page: int = PER_PAGE, **filters: Any) -> Page:
+    """Page ``number`` of the queries :func:`list_queries` gives, oldest first, open at least ``min_age`` days.
+
+    Only the page's queries are read whole: the others only as their id and times, to order and count
+    them (a study's queries run to tens of thousands, and building each costs more than reading it).
+    """
+    criteria = _visible(study, user, filters)
+    if criteria is None:
+        return page_of([], number, per_page)
+    stamps = Query._get_collection().find(criteria, {"opened_at": 1, "closed_at": 1})
+    if min_age:
+        now = utc_now()
+        stamps = [s for s in stamps if age_days(s["opened_at"], s.get("closed_at"), now) >= min_age]
+    ordered = sorted(stamps, key=lambda s: (s["opened_at"], s["_id"]))
+    page = page_of(ordered, number, per_page)
+    found = {q.query_id: q for q in Query.objects(query_id__in=[s["_id"] for s in page.items])}
+    return replace(page, items=[found[s["_id"]] for s in page.items if s["_id"] in found])
+
+
+def _visible(study: StudyRuntime, user, filters: dict) -> dict | None:
+    """The raw filter of the queries this user may see under ``filters`` (None: none can be)."""
     require(user, Action.VIEW_DATA)
     criteria: dict[str, Any] = {"study": study.oid}
     for key in ("site", "subject", "event", "form", "item", "state", "origin"):
@@ -174,9 +209,9 @@ def list_queries(study: StudyRuntime, user, **filters: Any) -> list[Query]:
     sites = user.site_filter()
     if sites is not None:
         if "site" in criteria and criteria["site"] not in sites:
-            return []
-        criteria.setdefault("site__in", sites)
-    return list(Query.objects(**criteria).order_by("opened_at"))
+            return None
+        criteria.setdefault("site", {"$in": sites})
+    return criteria
 
 
 def _refuse_if_locked(study: str, subject: str, event: str, form: str) -> None:

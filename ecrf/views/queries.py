@@ -12,7 +12,6 @@ from ecrf.errors import DomainError
 from ecrf.views.messages import flash_error
 from ecrf.studies import study_runtime
 from ecrf.views.account import safe_next
-from ecrf.views.paging import page_of
 
 bp = Blueprint("queries", __name__)
 
@@ -25,11 +24,8 @@ def index(study: str):
     user = web_user()
     runtime = study_runtime(study)
     filters = {k: request.args.get(k) or None for k in FILTERS}
-    found = service.list_queries(runtime, user, **filters)
     min_age = request.args.get("min_age", type=int)
-    if min_age:
-        found = [q for q in found if q.age_days() >= min_age]
-    page = page_of(found, request.args.get("page", type=int))
+    page = service.query_page(runtime, user, request.args.get("page", type=int), min_age=min_age, **filters)
     kept = {k: v for k, v in request.args.items() if k != "page" and v}  # the filters, for the page links
     return render_template("queries.html", study=runtime, queries=page.items, page=page, filters=filters,
                            min_age=min_age, page_href=lambda n: url_for("queries.index", study=study, page=n, **kept))

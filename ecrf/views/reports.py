@@ -11,7 +11,7 @@ from markupsafe import Markup
 from ecrf import charts, reports
 from ecrf.auth import web_user
 from ecrf.studies import study_runtime
-from ecrf.views.paging import page_of
+from ecrf.paging import page_of
 
 bp = Blueprint("reports", __name__)
 

@@ -1,4 +1,4 @@
-"""The reports read records by form through an index on the real server, for a data manager and for site staff.
+"""The reports and the query list read through an index on the real server, for a data manager and for site staff.
 
 The embedded server uses an index only when it covers every field of a
 filter (a user's sites, an ``$in``, in the last place); without one, each of
@@ -40,3 +40,22 @@ def test_every_records_read_of_the_reports_page_uses_an_index(tmp_path, wire_uri
         plans = {repr(sorted(c["filter"])): planned_stage(database(), c) for c in reads}
     assert len(plans) >= 3, plans   # the whole study; by form; by form and event (each within the user's sites)
     assert all("COLLSCAN" not in stage for stage in plans.values()), plans
+
+
+@pytest.mark.parametrize("username", ["dm", "staff01"])
+@pytest.mark.parametrize("filters", ["", "?state=open", "?subject=01-001", "?site=01&state=answered"])
+def test_every_read_of_the_query_list_uses_an_index(tmp_path, wire_uri, username, filters):
+    from conftest import Api, make_app
+
+    app = make_app(tmp_path, wire_uri)
+    subject = Api(app.test_client(), app.tokens["staff01"], "MINI").register()
+    client = app.test_client()
+    login(client, username)
+    with sent_commands(whole=True) as sent:
+        assert client.get(f"/studies/MINI/queries{filters.replace('01-001', subject)}").status_code == 200
+    reads = [command for name, command in sent if name == "find queries"]
+    with app.app_context():
+        from ecrf.db import database
+
+        plans = {repr(sorted(c["filter"])): planned_stage(database(), c) for c in reads}
+    assert plans and all("COLLSCAN" not in stage for stage in plans.values()), plans

@@ -199,3 +199,59 @@ def test_site_ranges_override_study_defaults_from_their_valid_from_date(app, as_
     not_dm = runner.invoke(args=["ranges", "add", "--site", "01", "--analyte", "ALT", "--unit", "U/L", "--high", "50",
                                  "--valid-from", "2026-03-01", "--as", "staff01"])
     assert not_dm.exit_code == 1
+
+
+def stored_queries(app, specs):
+    """Queries written straight into the collection: (id, site, state, opened days ago, closed days ago or None)."""
+    import datetime as dt
+
+    from audit import utc_now
+
+    now = utc_now()
+    with app.app_context():
+        from ecrf.queries import Query
+        Query._get_collection().insert_many([
+            {"_id": key, "study": "MINI", "subject": f"{site}-001", "site": site, "event": "SCREEN", "form": "VS",
+             "item": "/WEIGHT", "origin": "manual", "state": state, "version": 1,
+             "messages": [{"at": now, "author": "mon01", "text": key, "action": "open"}],
+             "opened_at": now - dt.timedelta(days=opened, minutes=1),
+             "closed_at": None if closed is None else now - dt.timedelta(days=closed)}
+            for key, site, state, opened, closed in specs])
+
+
+def paged(app, username, number, **kw):
+    with app.app_context():
+        from ecrf.queries import query_page
+        from ecrf.studies import study_runtime
+        from ecrf.users import get_user
+        page = query_page(study_runtime("MINI"), get_user(username), number, **kw)
+        return [q.query_id for q in page.items], page.total, page.pages
+
+
+def test_a_page_of_queries_is_ordered_counted_and_scoped_like_the_whole_list(app):
+    # q-b and q-a opened at the same moment: the id orders them.
+    stored_queries(app, [("q-d", "01", "open", 1, None), ("q-c", "02", "open", 2, None),
+                         ("q-b", "01", "closed", 3, 0), ("q-a", "01", "open", 3, None), ("q-e", "01", "answered", 0, None)])
+    assert paged(app, "dm", 1, per_page=2) == (["q-a", "q-b"], 5, 3)
+    assert paged(app, "dm", 3, per_page=2) == (["q-e"], 5, 3)
+    assert paged(app, "dm", 9, per_page=2) == (["q-e"], 5, 3)                # past the end: the last page
+    assert paged(app, "staff01", 1, per_page=2) == (["q-a", "q-b"], 4, 2)    # site 02's query is not counted
+    assert paged(app, "staff01", 1, site="02") == ([], 0, 1)                 # nor shown when asked for
+    assert paged(app, "dm", 1, state="open") == (["q-a", "q-c", "q-d"], 3, 1)
+    assert paged(app, "dm", 1, site="01", state="open") == (["q-a", "q-d"], 2, 1)
+
+
+@pytest.mark.parametrize("min_age, expected", [
+    (None, ["q-old-closed-fast", "q-old-open", "q-new-open"]),
+    (0, ["q-old-closed-fast", "q-old-open", "q-new-open"]),    # 0: no filter, as an empty box
+    (1, ["q-old-closed-fast", "q-old-open", "q-new-open"]),
+    (2, ["q-old-closed-fast", "q-old-open"]),    # closed after 8 of its 10 days: its age stops at closing
+    (8, ["q-old-closed-fast", "q-old-open"]),
+    (9, ["q-old-open"]),
+    (11, []),
+])
+def test_the_minimum_age_counts_an_open_query_to_now_and_a_closed_one_to_its_closing(app, min_age, expected):
+    stored_queries(app, [("q-old-open", "01", "open", 10, None), ("q-old-closed-fast", "01", "closed", 10, 2),
+                         ("q-new-open", "01", "open", 1, None)])
+    found, total, _ = paged(app, "dm", 1, min_age=min_age)
+    assert sorted(found) == sorted(expected) and total == len(expected)

@@ -348,7 +348,7 @@ def test_data_manager_runs_an_export_in_the_background_and_downloads_it(client, 
     (100, 2, 1, 100, 1, 100),      # exactly one page
 ])
 def test_a_long_list_is_shown_a_page_at_a_time(items, asked, number, shown, first, last):
-    from ecrf.views.paging import page_of
+    from ecrf.paging import page_of
 
     page = page_of(list(range(1, items + 1)), asked)
     assert (page.number, len(page.items), page.first, page.last, page.total) == (number, shown, first, last, items)
