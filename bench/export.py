@@ -8,6 +8,7 @@ the document itself is never held in memory by the benchmark.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import os
@@ -110,6 +111,40 @@ def reports_page(client) -> dict:
     return {"seconds": round(time.perf_counter() - started, 3), "bytes": len(html.encode())}
 
 
+QUERIES_PER_SUBJECT = 20
+
+
+def query_list(db, clients: dict, subjects: list[str]) -> dict:
+    """GETs of the query list with ``QUERIES_PER_SUBJECT`` synthetic queries per subject: median seconds of 3.
+
+    Per user (``clients``: name -> signed-in test client): the first page, open ones, the last page and
+    one subject's queries.
+    """
+    opened = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    owners = [subject for subject in subjects for _ in range(QUERIES_PER_SUBJECT)]
+    documents = [{"_id": f"bench-q-{n:07d}", "study": STUDY, "subject": subject, "site": "01", "event": "D7",
+                  "form": "LB_HEM", "item": "/NEUT", "origin": "system", "check": "bench",
+                  "state": ("open", "answered", "closed")[n % 3], "version": 1,
+                  "messages": [{"at": opened, "author": "mon01", "text": f"query {n}", "action": "open"}],
+                  "opened_at": opened + dt.timedelta(minutes=n)} for n, subject in enumerate(owners)]
+    for start in range(0, len(documents), 1000):
+        db.queries.insert_many(documents[start:start + 1000])
+    last = -(-len(documents) // 100)
+    paths = {"first page": "", "open": "?state=open", "last page": f"?page={last}", "one subject": f"?subject={subjects[0]}"}
+    seconds = {}
+    for who, client in clients.items():
+        for label, query in paths.items():
+            url = f"/studies/{STUDY}/queries{query}"
+            get_ok(client, url)
+            times = []
+            for _ in range(3):
+                started = time.perf_counter()
+                get_ok(client, url)
+                times.append(time.perf_counter() - started)
+            seconds[f"{who}, {label}"] = round(sorted(times)[1], 3)
+    return {"queries": len(documents), "seconds": seconds}
+
+
 def run(uri: str, quick: bool) -> dict:
     """CSV at two small sizes first, then ODM at two larger ones (the same database, filled as it goes)."""
     csv_sizes, odm_sizes = ((4, 8), (20, 100)) if quick else ((5, 15), (100, 1000))
@@ -117,7 +152,7 @@ def run(uri: str, quick: bool) -> dict:
     app = bundled_app(uri)
     folder = tempfile.mkdtemp(prefix="ecrf-bench-export-")
     results: dict[str, dict] = {"csv": {}, "odm": {}, "reports": {}}
-    query_plans, verified = {}, None
+    query_plans, verified, queries = {}, None, None
     with app.app_context():
         from ecrf.db import database
         from ecrf.exports.odm import write_odm
@@ -128,6 +163,8 @@ def run(uri: str, quick: bool) -> dict:
         db = database()
         runtime = study_runtime(STUDY)
         manager = signed_in_client(app, "dm")  # once: Flask-WTF keeps its CSRF token in this app context's g
+        with app.app_context():  # its own g, so its own CSRF token
+            staff = signed_in_client(app, "staff01")
         synth = Synth(runtime, forms)
         records_per_subject = len(synth.plan)
         progress(f"export: subjects of {records_per_subject} records each; CSV at {csv_sizes}, ODM at {odm_sizes} subjects")
@@ -150,6 +187,8 @@ def run(uri: str, quick: bool) -> dict:
                 query_plans["odm, one subject"] = plans.capture(
                     lambda: write_odm(io.BytesIO(), runtime, [subject]), db)
                 query_plans["reports page"] = plans.capture(lambda: reports_page(manager), db)
+                progress(f"export: the query list with {QUERIES_PER_SUBJECT * size:,} queries")
+                queries = query_list(db, {"data manager": manager, "site staff": staff}, [f"X-{n:05d}" for n in range(size)])
             if size == (max(odm_sizes) if quick else min(odm_sizes)) and kind == "odm":
                 progress(f"export: verify_all over the {size}-subject database")
                 verified = verify(db)
@@ -171,6 +210,9 @@ def run(uri: str, quick: bool) -> dict:
         "reports_page_small_s": results["reports"][small]["seconds"],
         "reports_page_large_s": results["reports"][large]["seconds"],
         "reports_page_large_mib": round(results["reports"][large]["bytes"] / 2**20, 2),
+        "query_list_queries": queries["queries"],
+        "query_list_dm_s": queries["seconds"]["data manager, first page"],
+        "query_list_staff_subject_s": queries["seconds"]["site staff, one subject"],
         "csv_export_large_s": csv_[max(csv_sizes)]["seconds"],
         "csv_export_time_growth": round(csv_growth, 2),
         "csv_export_size_growth": round(max(csv_sizes) / min(csv_sizes), 2),
@@ -184,5 +226,5 @@ def run(uri: str, quick: bool) -> dict:
         "details_export": {"records_per_subject": records_per_subject,
                            "csv": {str(k): v for k, v in csv_.items()}, "odm": {str(k): v for k, v in odm.items()},
                            "reports": {str(k): v for k, v in results["reports"].items()},
-                           "verify": verified, "query_plans": query_plans},
+                           "verify": verified, "query_list": queries, "query_plans": query_plans},
     }
