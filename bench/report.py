@@ -35,6 +35,7 @@ INFO = {
     "scaling_ratio_bare_writes": ("×", "as the scaling ratio, for the bare insert+update (the server itself)"),
     "scaling_ratio_normalised": ("×", "scaling ratio ÷ bare-writes scaling ratio (machine drift removed)"),
     "scaling_ratio_lb_chem": ("×", "as the scaling ratio, for SCREEN/LB_CHEM (re-checks dependents)"),
+    "scaling_ratio_1e5_vs_1e3": ("×", "IE save p50 with 1e5 ÷ with 1e3 audit events stored (full runs)"),
     "scaling_large_events": ("", "audit events stored at the large scaling size"),
     "odm_export_large_s": ("s", "ODM export at the largest size measured"),
     "reports_page_large_s": ("s", "GET of the reports page by the data manager at the largest export size"),

@@ -197,16 +197,20 @@ class ScaleRig:
         return found
 
 
+MIDDLE = 100_000  # the 1e5, measured on the way to a larger size
+
+
 def run(uri: str, quick: bool, large: int | None = None) -> dict:
     small, large = 1_000, large or (30_000 if quick else 1_000_000)
+    sizes = [small, *([MIDDLE] if large > MIDDLE else []), large]
     saves, warmup, reads = (40, 3, 30) if quick else (200, 3, 200)
     budget = 3.0 if quick else 120.0  # seconds of measured saves per form and size (a scan can make saves slow)
-    progress(f"scale: sizes {small:,} and {large:,} audit events; {saves} saves each of "
+    progress(f"scale: sizes {', '.join(f'{n:,}' for n in sizes)} audit events; {saves} saves each of "
              f"{', '.join(FORMS)} per size")
-    rig = ScaleRig(uri, saves, warmup, 2)
+    rig = ScaleRig(uri, saves, warmup, len(sizes))
     try:
         results = {}
-        for target in (small, large):
+        for target in sizes:
             stored = rig.fill_to(target)
             progress(f"scale: {stored:,} events stored; measuring saves and reads")
             entry = {"events_stored": stored, "records_stored": rig.db.records.estimated_document_count(),
@@ -217,7 +221,11 @@ def run(uri: str, quick: bool, large: int | None = None) -> dict:
             results[target] = entry
         plans_large = rig.query_plans()
         small_r, large_r = results[small], results[large]
+        middle = {"scaling_ratio_1e5_vs_1e3": round(results[MIDDLE]["save_IE"]["p50_ms"] / small_r["save_IE"]["p50_ms"], 3),
+                  "save_p50_ms_1e5": results[MIDDLE]["save_IE"]["p50_ms"],
+                  "scaling_1e5_events": results[MIDDLE]["events_stored"]} if MIDDLE in results else {}
         return {
+            **middle,
             "scaling_ratio_1e6_vs_1e3": round(large_r["save_IE"]["p50_ms"] / small_r["save_IE"]["p50_ms"], 3),
             "scaling_ratio_bare_writes": round(large_r["save_IE"]["bare_p50_ms"] / small_r["save_IE"]["bare_p50_ms"], 3),
             "scaling_ratio_normalised": round(
