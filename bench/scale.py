@@ -51,7 +51,7 @@ def read_times(client, paths: list[str], requests: int) -> dict:
 
 
 class ScaleRig:
-    def __init__(self, uri: str, saves_per_size: int, warmup: int, sizes: int):
+    def __init__(self, uri: str, saves_per_size: int, warmup: int):
         from ecrf.db import database
         from ecrf.studies import study_runtime
         from ecrf.users import get_user
@@ -66,10 +66,7 @@ class ScaleRig:
         self.data = {name: big_form_data(form, event) for name, (event, form) in FORMS.items()}
         self.per_size = saves_per_size + warmup
         self.warmup = warmup
-        # registered, nothing saved yet: one batch per (size, form), plus a few for the query plans
-        count = self.per_size * sizes * len(FORMS) + 2 * len(FORMS) + 1
-        self.fresh = [f"M-{n:05d}" for n in range(count)]
-        write_subjects(self.db, self.synth, self.fresh, records=False)
+        self.registered = 0
         self.synthetic = 0
         self.casebooks: list[str] = []
 
@@ -80,8 +77,12 @@ class ScaleRig:
         return self.db.audit_events.count_documents({})
 
     def take(self, count: int) -> list[str]:
-        taken, self.fresh = self.fresh[:count], self.fresh[count:]
-        return taken
+        """``count`` subjects registered just now with nothing saved (registered when taken, so that the
+        smallest size is still mostly full casebooks)."""
+        ids = [f"M-{n:05d}" for n in range(self.registered, self.registered + count)]
+        self.registered += count
+        write_subjects(self.db, self.synth, ids, records=False)
+        return ids
 
     def fill_to(self, target: int) -> int:
         """Add synthetic full-casebook subjects (events and projections) until about ``target`` events are stored."""
@@ -218,7 +219,7 @@ def run(uri: str, quick: bool, large: int | None = None) -> dict:
     budget = 3.0 if quick else 120.0  # seconds of measured saves per form and size (a scan can make saves slow)
     progress(f"scale: sizes {', '.join(f'{n:,}' for n in sizes)} audit events; {saves} saves each of "
              f"{', '.join(FORMS)} per size")
-    rig = ScaleRig(uri, saves, warmup, len(sizes))
+    rig = ScaleRig(uri, saves, warmup)
     try:
         results = {}
         for target in sizes:
