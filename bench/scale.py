@@ -56,7 +56,10 @@ class ScaleRig:
         from ecrf.studies import study_runtime
         from ecrf.users import get_user
 
+        from ecrf import ready_to_serve
+
         self.app = bundled_app(uri)
+        ready_to_serve()  # as `ecrf serve` and wsgi.py do: the reads measured are a serving process's
         self.context = self.app.app_context()
         self.context.push()
         self.db = database()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 
 from flask import Flask
 
 from ecrf.config import Settings
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "ready_to_serve"]
 
 
 def create_app(config: dict | Settings | None = None) -> Flask:
@@ -58,3 +59,15 @@ def create_app(config: dict | Settings | None = None) -> Flask:
 
         ensure_indexes()
     return app
+
+
+def ready_to_serve() -> None:
+    """Take everything built so far out of the cyclic garbage collector's walks; call it once the app is
+    built, in the process that serves it.
+
+    The study, its compiled forms and schemas, the templates and the libraries live as long as the
+    process, and every full collection walked all of them: ~55 ms in the middle of a large page (the
+    subject's audit trail: p95 79 ms, 31 ms with them frozen). Objects made later are collected as usual.
+    """
+    gc.collect()
+    gc.freeze()

@@ -411,6 +411,7 @@ def serve(host: str, port: int) -> None:
     """Run the web app; starts the embedded database when no ECRF_MONGODB_URI is set."""
     from werkzeug.serving import make_server
 
+    from ecrf import ready_to_serve
     from ecrf.setup import ensure_admin, ensure_study
 
     settings = current_app.config["ECRF"]
@@ -426,6 +427,7 @@ def serve(host: str, port: int) -> None:
     # SIGTERM ends like Ctrl-C, so the embedded database is stopped cleanly (atexit).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     server = make_server(host, port, app, threaded=True)
+    ready_to_serve()
     click.echo("Press Ctrl-C to stop (the embedded database stops with it).")
     try:
         server.serve_forever()
