@@ -52,11 +52,10 @@ def read_times(client, paths: list[str], requests: int) -> dict:
 
 class ScaleRig:
     def __init__(self, uri: str, saves_per_size: int, warmup: int):
+        from ecrf import ready_to_serve
         from ecrf.db import database
         from ecrf.studies import study_runtime
         from ecrf.users import get_user
-
-        from ecrf import ready_to_serve
 
         self.app = bundled_app(uri)
         ready_to_serve()  # as `ecrf serve` and wsgi.py do: the reads measured are a serving process's
@@ -177,11 +176,12 @@ class ScaleRig:
 
     def reads(self, requests: int) -> dict:
         """Each read through the JSON API (bearer token) and as the HTML page (signed-in site staff)."""
+        reads = self.paths()
         with self.requests_only():
             api, browser = _api(self.app), signed_in_client(self.app, "staff01")
-            found = {name: read_times(api, paths, requests) for name, paths in self.paths().items()}
-            found.update({f"{name}_page": read_times(browser, paths, requests) for name, paths in self.paths().items()})
-            found["subjects_read"] = len(self.paths()["matrix"])
+            found = {name: read_times(api, paths, requests) for name, paths in reads.items()}
+            found.update({f"{name}_page": read_times(browser, paths, requests) for name, paths in reads.items()})
+            found["subjects_read"] = len(reads["matrix"])
             return found
 
     def query_plans(self) -> dict:
