@@ -1,20 +1,45 @@
-"""Who is calling: browser sessions (Flask-Login, CSRF) and API bearer tokens."""
+"""Who is calling: browser sessions (Flask-Login, CSRF) and API bearer tokens.
+
+A browser session holds the user's session generation from the moment it began and the time of
+sign-in. Each request checks both against the database, so that one update of the user (logout,
+password change, disable, role or site change, "sign out everywhere") ends every session of that
+user in every worker process, and no session outlives ``session_max_hours``.
+"""
 
 from __future__ import annotations
 
 from flask import Flask, current_app, g, request, session
-from flask_login import LoginManager, current_user
+from flask.sessions import SecureCookieSessionInterface
+from flask_login import LoginManager, current_user, login_user
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from audit import utc_now
 from ecrf.errors import NotAuthenticated
 from ecrf.users import User, confirm_password, user_for_token
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
+SESSION_GENERATION = "ecrf_session_generation"
+SIGNED_IN_AT = "ecrf_signed_in_at"
+
+
+class TransportAwareSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, whose cookie is ``Secure`` whenever the request came over TLS
+    (directly, or through a proxy trusted by ``ECRF_PROXY_FIX``), not only when configured so."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return super().get_cookie_secure(app) or request.is_secure
 
 
 def init_app(app: Flask) -> None:
-    """Install session login, CSRF protection on every HTML form, and the idle timeout."""
+    """Install session login, CSRF protection on every HTML form, the idle timeout, and the proxy headers
+    to trust (``ECRF_PROXY_FIX``)."""
+    settings = app.config["ECRF"]
+    if settings.proxy_fix:
+        hops = settings.proxy_fix
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops)
+    app.session_interface = TransportAwareSessionInterface()
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "strong"
@@ -25,10 +50,31 @@ def init_app(app: Flask) -> None:
         session.permanent = True  # the cookie's lifetime restarts on each request: an idle timeout
 
 
+def start_session(user: User) -> None:
+    """Sign ``user`` in on this browser, in a fresh session bound to their current session generation.
+
+    Only the interface language is carried over from the session before.
+    """
+    language = session.get("lang")
+    session.clear()
+    if language:
+        session["lang"] = language
+    login_user(user)
+    session[SESSION_GENERATION] = user.session_generation or 0
+    session[SIGNED_IN_AT] = utc_now().timestamp()
+
+
 @login_manager.user_loader
 def _load_user(username: str) -> User | None:
+    """The session's user while the session holds: user active, same generation, within the absolute lifetime."""
     user = User.objects(username=username).first()
-    return user if user is not None and user.active else None
+    if user is None or not user.active or session.get(SESSION_GENERATION) != (user.session_generation or 0):
+        return None
+    max_age = current_app.config["ECRF"].session_max_hours * 3600
+    signed_in_at = session.get(SIGNED_IN_AT)
+    if not isinstance(signed_in_at, (int, float)) or utc_now().timestamp() - signed_in_at > max_age:
+        return None
+    return user
 
 
 def api_user() -> User:

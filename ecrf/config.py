@@ -38,6 +38,11 @@ class Settings:
     secure_cookies: bool = False
     server_selection_timeout_ms: int = 5000
     testing: bool = False
+    # A browser session ends this long after sign-in, however active (the idle timeout ends it sooner).
+    session_max_hours: int = 12
+    # How many reverse proxies in front of the app set X-Forwarded-For/-Proto/-Host/-Port/-Prefix
+    # (Werkzeug's ProxyFix); 0 trusts none of these headers.
+    proxy_fix: int = 0
     extra: dict = field(default_factory=dict)
 
     @classmethod

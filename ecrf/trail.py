@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import random
+import time
+
 from audit import AuditStore, StaleVersion
 from ecrf.db import database
 
 AUDIT_COLLECTION = "audit_events"
+# How long an admin event keeps retrying a busy stream before the request fails: bursts of parallel
+# logins to one account append to one user stream, and each attempt must be recorded.
+ADMIN_APPEND_PATIENCE_SECONDS = 30.0
 
 
 def audit_store() -> AuditStore:
@@ -28,10 +34,14 @@ def record_admin_event(stream: str, actor: str, action: str, details: dict | Non
     """Append an event that no one edits concurrently in practice (users, sites, logins).
 
     Retries on a concurrent append instead of failing, since nothing is being
-    overwritten: each event only adds a fact.
+    overwritten: each event only adds a fact. Between retries it waits a random
+    while that grows with each collision, so that writers who collided once do
+    not collide again in step: a burst of parallel appends drains one by one.
     """
     store = audit_store()
-    for _ in range(20):
+    deadline = time.monotonic() + ADMIN_APPEND_PATIENCE_SECONDS
+    collisions = 0
+    while True:
         head = store.head(stream)
         try:
             return store.append(
@@ -39,5 +49,7 @@ def record_admin_event(stream: str, actor: str, action: str, details: dict | Non
                 state={"details": details or {}}, context=context or {}, head=head,
             )
         except StaleVersion:
-            continue
-    raise RuntimeError(f"could not append to {stream}")
+            collisions += 1
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"could not append to {stream} after {collisions} collisions") from None
+            time.sleep(random.uniform(0, min(0.001 * 2 ** collisions, 0.05)))

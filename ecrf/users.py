@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
+import logging
 import re
 import secrets
 
@@ -11,10 +13,12 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask_login import UserMixin
 from mongoengine import BooleanField, DateTimeField, Document, IntField, ListField, StringField
+from pymongo import ReturnDocument
 
 from audit import utc_now
 from ecrf.db import lookup
 from ecrf.errors import BadRequest, Conflict, FieldError, Invalid, NotAuthenticated
+from ecrf.passwords import password_problems
 from ecrf.roles import ALL_SITES, ROLES, Role
 from ecrf.sites import Site
 from ecrf.trail import record_admin_event
@@ -23,6 +27,7 @@ USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{1,63}$")
 TOKEN_PREFIX = "ecrf_"
 TOKEN = re.compile(r"^ecrf_[A-Za-z0-9_-]{43}$")
 _hasher = PasswordHasher()
+log = logging.getLogger("ecrf.users")
 
 
 class User(UserMixin, Document):
@@ -35,6 +40,8 @@ class User(UserMixin, Document):
     active = BooleanField(default=True)
     failed_logins = IntField(default=0)
     locked_until = DateTimeField()
+    # Raised to end every browser session of the user at once: a session holds the generation it began in.
+    session_generation = IntField(default=0)
     created_at = DateTimeField()
     meta = {"collection": "users"}
 
@@ -77,22 +84,22 @@ def hash_password(password: str) -> str:
 
 def password_matches(user: User, password: str) -> bool:
     """True when ``password`` is the user's password."""
-    if not user.password_hash or not password:
-        return False
+    return _verify(user.password_hash, password)
+
+
+def _verify(password_hash: str | None, password: str) -> bool:
+    """One argon2 verification, whatever the input: a user without a hash is checked against a dummy one,
+    so that every answer costs the same work."""
     try:
-        return _hasher.verify(user.password_hash, password)
+        return _hasher.verify(password_hash or _dummy_hash(_hasher), password or "") and bool(password_hash)
     except (VerificationError, InvalidHashError):
         return False
 
 
-def password_problems(username: str, password: str, min_length: int) -> list[str]:
-    """Why the password is not acceptable (empty list when it is)."""
-    problems = []
-    if len(password or "") < min_length:
-        problems.append(f"password must have at least {min_length} characters")
-    if password and username and username.lower() in password.lower():
-        problems.append("password must not contain the username")
-    return problems
+@functools.cache
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    """A hash of a random password made once with ``hasher``'s parameters (those of real users' hashes)."""
+    return hasher.hash(secrets.token_urlsafe(32))
 
 
 def add_user(
@@ -113,16 +120,10 @@ def add_user(
     errors = []
     if not USERNAME.match(username or ""):
         errors.append(FieldError("/username", "username must be 2-64 letters, digits or . _ @ -"))
-    if role not in ROLES:
-        errors.append(FieldError("/role", f"unknown role {role!r}; roles: {', '.join(ROLES)}"))
-    known = {s.code for s in Site.objects(code__in=sites).only("code")}
-    for code in sites:
-        if code not in known:
-            errors.append(FieldError("/sites", f"unknown site {code!r}"))
-    if role in ROLES and Role(role) not in ALL_SITES and not sites:
-        errors.append(FieldError("/sites", f"a {role} needs at least one site"))
+    errors += _role_problems(role, sites)
     if password is not None:
-        errors += [FieldError("/password", p) for p in password_problems(username, password, min_password_length)]
+        errors += [FieldError("/password", p) for p in password_problems(
+            password, min_length=min_password_length, username=username, full_name=full_name)]
     if errors:
         raise Invalid("invalid user", errors)
     if User.objects(username=username).first():
@@ -134,6 +135,20 @@ def add_user(
     ).save(force_insert=True)
     record_admin_event(f"user/{username}", actor, "user_created", {"role": role, "sites": sites})
     return user
+
+
+def _role_problems(role: str, sites: list[str]) -> list[FieldError]:
+    """Why ``role`` with ``sites`` cannot be given to a user: an unknown role or site, a site role without a site."""
+    errors = []
+    if role not in ROLES:
+        errors.append(FieldError("/role", f"unknown role {role!r}; roles: {', '.join(ROLES)}"))
+    known = {s.code for s in Site.objects(code__in=sites).only("code")}
+    for code in sites:
+        if code not in known:
+            errors.append(FieldError("/sites", f"unknown site {code!r}"))
+    if role in ROLES and Role(role) not in ALL_SITES and not sites:
+        errors.append(FieldError("/sites", f"a {role} needs at least one site"))
+    return errors
 
 
 def get_user(username: str) -> User:
@@ -161,7 +176,7 @@ def revoke_tokens(username: str, *, actor: str = "system") -> int:
 
 
 def user_for_token(token: str) -> User:
-    """The active user holding this token; :class:`NotAuthenticated` saying why not."""
+    """The active, unlocked user holding this token; :class:`NotAuthenticated` saying why not."""
     if not TOKEN.match(token or ""):
         raise NotAuthenticated("malformed API token")
     # Every API request asks this: the token and its user in one command.
@@ -174,6 +189,8 @@ def user_for_token(token: str) -> User:
     user = User._from_son(record["users"][0]) if record["users"] else None
     if user is None or not user.active:
         raise NotAuthenticated("user disabled")
+    if is_locked(user, utc_now()):
+        raise NotAuthenticated("user locked after repeated failed logins; try again later")
     return user
 
 
@@ -181,36 +198,93 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def authenticate(username: str, password: str, *, lockout_attempts: int = 5, lockout_minutes: int = 15) -> User:
-    """The user if the password is right; counts failures and locks the account.
-
-    Every outcome is audited. Raises :class:`NotAuthenticated` with a message
-    that does not reveal whether the username exists.
-    """
-    user = User.objects(username=username).first() if username else None
-    now = utc_now()
-    if user is None:
-        raise NotAuthenticated("wrong username or password")
+def is_locked(user: User, now: dt.datetime) -> bool:
+    """True while the user is locked out after repeated failed logins."""
     locked_until = _aware(user.locked_until)
-    if locked_until and locked_until > now:
-        record_admin_event(f"user/{user.username}", user.username, "login_refused_locked")
-        raise NotAuthenticated("account locked after repeated failed logins; try again later")
-    if not user.active:
-        record_admin_event(f"user/{user.username}", user.username, "login_refused_disabled")
-        raise NotAuthenticated("wrong username or password")
+    return locked_until is not None and locked_until > now
+
+
+def login_refused_message(lockout_attempts: int, lockout_minutes: int) -> str:
+    """The one answer to every refused login: a wrong password, an unknown, disabled or locked account.
+
+    Saying "locked" only for accounts that exist would tell an attacker which usernames do.
+    """
+    return (f"wrong username or password (after {lockout_attempts} failed attempts an account is "
+            f"locked for {lockout_minutes} minutes)")
+
+
+def authenticate(username: str, password: str, *, lockout_attempts: int = 5, lockout_minutes: int = 15) -> User:
+    """The user if the password is right, else :class:`NotAuthenticated` with :func:`login_refused_message`.
+
+    Bursts of parallel attempts cannot check more than ``lockout_attempts`` passwords before the lock,
+    and an unknown username costs the same password check as a known one:
+
+    1. claim: one conditional update counts the attempt as failed *before* the check, and only while the
+       account is active, unlocked and under the limit; the claim that reaches the limit locks the account;
+    2. check: one argon2 verification, against the user's hash when the claim succeeded, otherwise
+       against a dummy hash (unknown, disabled or locked: the same work, the same answer);
+    3. settle: the right password clears the count and the lock;
+    4. audit: every attempt on an existing account is an event on its user stream.
+    """
+    now = utc_now()
+    refused = NotAuthenticated(login_refused_message(lockout_attempts, lockout_minutes))
+    claimed = _claim_attempt(username, lockout_attempts, now) if username else None
+    if claimed is None:
+        _verify(None, password)
+        _refuse(username, lockout_attempts, lockout_minutes, now)
+        raise refused
+    user = User._from_son(claimed)
+    locked = claimed["failed_logins"] >= lockout_attempts and _lock(user.username, lockout_attempts,
+                                                                      lockout_minutes, now)
     if not password_matches(user, password):
-        failed = (user.failed_logins or 0) + 1
-        update = {"set__failed_logins": failed}
-        if failed >= lockout_attempts:
-            update.update(set__locked_until=now + dt.timedelta(minutes=lockout_minutes), set__failed_logins=0)
-        User.objects(username=user.username).update(**update)
-        record_admin_event(f"user/{user.username}", user.username, "login_failed", {"attempt": failed})
-        if failed >= lockout_attempts:
+        record_admin_event(f"user/{user.username}", user.username, "login_failed",
+                           {"attempt": claimed["failed_logins"]})
+        if locked:
             record_admin_event(f"user/{user.username}", user.username, "account_locked")
-        raise NotAuthenticated("wrong username or password")
+        raise refused
     User.objects(username=user.username).update(set__failed_logins=0, unset__locked_until=True)
+    user.failed_logins, user.locked_until = 0, None
     record_admin_event(f"user/{user.username}", user.username, "login")
     return user
+
+
+def _claim_attempt(username: str, lockout_attempts: int, now: dt.datetime) -> dict | None:
+    """Count one attempt on an active account that is neither locked nor at its limit: the user document
+    as it is afterwards, or None when there is no such account (unknown, disabled, locked, at the limit)."""
+    return User._get_collection().find_one_and_update(
+        {"_id": username, "active": True,
+         "$and": [{"$or": [{"failed_logins": {"$lt": lockout_attempts}}, {"failed_logins": None}]},
+                  {"$or": [{"locked_until": None}, {"locked_until": {"$lte": now}}]}]},
+        {"$inc": {"failed_logins": 1}}, return_document=ReturnDocument.AFTER)
+
+
+def _lock(username: str, lockout_attempts: int, lockout_minutes: int, now: dt.datetime) -> bool:
+    """Lock an account whose count has reached the limit and that is not locked yet; True if this call did.
+
+    The count starts again from zero when the lock ends.
+    """
+    result = User._get_collection().update_one(
+        {"_id": username, "failed_logins": {"$gte": lockout_attempts},
+         "$or": [{"locked_until": None}, {"locked_until": {"$lte": now}}]},
+        {"$set": {"locked_until": now + dt.timedelta(minutes=lockout_minutes), "failed_logins": 0}})
+    return result.modified_count == 1
+
+
+def _refuse(username: str, lockout_attempts: int, lockout_minutes: int, now: dt.datetime) -> None:
+    """Audit a refused attempt on an existing account (an unknown name is only logged: it has no stream).
+
+    An account left at its limit without a lock (a process died between claim and lock) is locked here.
+    """
+    user = User.objects(username=username).first() if username else None
+    if user is None:
+        log.warning("login refused for an unknown username %r", (username or "")[:64])
+        return
+    if not user.active:
+        record_admin_event(f"user/{user.username}", user.username, "login_refused_disabled")
+        return
+    if not is_locked(user, now) and _lock(user.username, lockout_attempts, lockout_minutes, now):
+        record_admin_event(f"user/{user.username}", user.username, "account_locked")
+    record_admin_event(f"user/{user.username}", user.username, "login_refused_locked")
 
 
 def confirm_password(user: User, password: str, *, lockout_attempts: int = 5, lockout_minutes: int = 15) -> None:
@@ -220,10 +294,14 @@ def confirm_password(user: User, password: str, *, lockout_attempts: int = 5, lo
 
 def change_password(user: User, current: str, new: str, *, min_length: int = 12, history: int = 5,
                     actor: str | None = None) -> None:
-    """Set a new password: policy (length, not the username, not one of the last ``history``); audited."""
+    """Set a new password and end every session of the user; audited.
+
+    Policy: :func:`ecrf.passwords.password_problems` (length, strength, not the username) and not one of
+    the last ``history`` passwords.
+    """
     if current is not None and not password_matches(user, current):
         raise NotAuthenticated("current password is wrong")
-    problems = password_problems(user.username, new, min_length)
+    problems = password_problems(new, min_length=min_length, username=user.username, full_name=user.full_name)
     recent = [user.password_hash, *(user.password_history or [])][:history]
     for old_hash in recent:
         try:
@@ -234,21 +312,60 @@ def change_password(user: User, current: str, new: str, *, min_length: int = 12,
             continue
     if problems:
         raise Invalid("password refused", [FieldError("/password", p) for p in problems])
-    User.objects(username=user.username).update(
-        set__password_hash=hash_password(new),
-        set__password_history=[h for h in recent if h][: max(history - 1, 0)],
-    )
-    record_admin_event(f"user/{user.username}", actor or user.username, "password_changed")
+    generation = _update_ending_sessions(user.username, {
+        "password_hash": hash_password(new), "password_history": [h for h in recent if h][: max(history - 1, 0)]})
+    record_admin_event(f"user/{user.username}", actor or user.username, "password_changed",
+                       {"session_generation": generation})
 
 
 def set_active(username: str, active: bool, *, actor: str = "system") -> User:
-    """Disable or re-enable a user; users are never deleted. Disabling revokes their tokens."""
-    user = get_user(username)
-    User.objects(username=username).update(set__active=active)
-    if not active:
+    """Disable or re-enable a user; users are never deleted. Disabling revokes their tokens and ends
+    their sessions."""
+    get_user(username)
+    if active:
+        User.objects(username=username).update(set__active=True)
+        record_admin_event(f"user/{username}", actor, "user_enabled")
+    else:
+        generation = _update_ending_sessions(username, {"active": False})
         ApiToken.objects(username=username, revoked_at=None).update(revoked_at=utc_now())
-    record_admin_event(f"user/{username}", actor, "user_enabled" if active else "user_disabled")
-    return user.reload()
+        record_admin_event(f"user/{username}", actor, "user_disabled", {"session_generation": generation})
+    return get_user(username)
+
+
+def change_role(username: str, role: str, sites: list[str] | None = None, *, actor: str = "system") -> User:
+    """Give the user another role and sites, ending every session they have; audited.
+
+    Refuses an unknown role or site, or a site role without a site; nothing is stored then.
+    """
+    get_user(username)
+    sites = list(dict.fromkeys(sites or []))
+    errors = _role_problems(role, sites)
+    if errors:
+        raise Invalid("invalid role", errors)
+    generation = _update_ending_sessions(username, {"role": role, "sites": sites})
+    record_admin_event(f"user/{username}", actor, "user_role_changed",
+                       {"role": role, "sites": sites, "session_generation": generation})
+    return get_user(username)
+
+
+def end_sessions(username: str, *, actor: str = "system", action: str = "sessions_ended") -> int:
+    """End every browser session of the user: each browser must sign in again. Audited as ``action``
+    (``logout`` when the user signs out, ``sessions_ended`` when an administrator signs them out everywhere).
+
+    Returns the user's new session generation.
+    """
+    get_user(username)
+    generation = _update_ending_sessions(username, {})
+    record_admin_event(f"user/{username}", actor, action, {"session_generation": generation})
+    return generation
+
+
+def _update_ending_sessions(username: str, changes: dict) -> int:
+    """Apply ``changes`` to the user and raise their session generation in the same update; the new one."""
+    updated = User._get_collection().find_one_and_update(
+        {"_id": username}, {"$set": changes, "$inc": {"session_generation": 1}} if changes
+        else {"$inc": {"session_generation": 1}}, return_document=ReturnDocument.AFTER)
+    return updated["session_generation"]
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:

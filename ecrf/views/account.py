@@ -5,15 +5,15 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
-from ecrf.errors import NotAuthenticated
+from ecrf.auth import start_session, web_user
+from ecrf.errors import DomainError, NotAuthenticated
 from ecrf.i18n import LANGUAGES
-from ecrf.trail import record_admin_event
-from ecrf.users import authenticate
+from ecrf.users import authenticate, change_password, end_sessions, get_user
 
 bp = Blueprint("auth", __name__)
 
@@ -47,8 +47,7 @@ def login():
         except NotAuthenticated as exc:
             error = exc.detail
         else:
-            session.clear()
-            login_user(user)
+            start_session(user)
             return redirect(safe_next(request.args.get("next")))
     return render_template("login.html", form=form, error=error), (401 if error else 200)
 
@@ -57,7 +56,8 @@ def login():
 @login_required
 def logout():
     if LogoutForm().validate_on_submit():
-        record_admin_event(f"user/{current_user.username}", current_user.username, "logout")
+        # Signing out ends every session of the user, including copies of this one's cookie.
+        end_sessions(current_user.username, actor=current_user.username, action="logout")
         logout_user()
         session.clear()
     return redirect(url_for("auth.login"))
@@ -79,9 +79,6 @@ class PasswordForm(FlaskForm):
 @bp.route("/account/password", methods=["GET", "POST"])
 @login_required
 def password():
-    from ecrf.errors import DomainError
-    from ecrf.users import change_password
-
     form = PasswordForm()
     error, status = None, 200
     if form.validate_on_submit():
@@ -90,12 +87,14 @@ def password():
             error, status = "the new passwords differ", 422
         else:
             try:
-                change_password(current_user._get_current_object(), form.current.data, form.new.data,
+                change_password(web_user(), form.current.data, form.new.data,
                                 min_length=settings.password_min_length, history=settings.password_history)
             except DomainError as exc:
                 error = "; ".join(e.message for e in exc.errors) or exc.detail
                 status = exc.status
             else:
+                # Every other session of the user has ended; this browser carries on in a new one.
+                start_session(get_user(current_user.username))
                 flash("Password changed", "success")
                 return redirect(url_for("subjects.home"))
     elif request.method == "POST":

@@ -15,7 +15,7 @@ from ecrf.roles import ROLES, Action
 from ecrf.sites import Site, add_site
 from ecrf.studies import loaded_studies
 from ecrf.subjects import require
-from ecrf.users import User, add_user, issue_token, set_active
+from ecrf.users import User, add_user, change_role, end_sessions, issue_token, set_active
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -34,11 +34,26 @@ class UserForm(FlaskForm):
     password = PasswordField("Initial password", validators=[DataRequired()])
 
 
-def _page(site_form=None, user_form=None, token=None, status=200):
+class RoleForm(FlaskForm):
+    username = SelectField("User")
+    role = SelectField("Role", choices=[(r, r) for r in ROLES])
+    sites = SelectMultipleField("Sites", validators=[Optional()])
+
+
+def _role_form(form: RoleForm | None = None) -> RoleForm:
+    """The role form with today's users and sites to choose from."""
+    form = form or RoleForm(prefix="role")
+    form.username.choices = [(u.username, u.username) for u in User.objects.order_by("username").only("username")]
+    form.sites.choices = [(s.code, f"{s.code} — {s.name}") for s in Site.objects.order_by("code")]
+    return form
+
+
+def _page(site_form=None, user_form=None, token=None, status=200, role_form=None):
     site_form = site_form or SiteForm(prefix="site")
     user_form = user_form or UserForm(prefix="user")
     user_form.sites.choices = [(s.code, f"{s.code} — {s.name}") for s in Site.objects.order_by("code")]
     return render_template("admin.html", site_form=site_form, user_form=user_form, token=token,
+                           role_form=_role_form(role_form),
                            sites=Site.objects.order_by("code"), users=User.objects.order_by("username"),
                            studies=loaded_studies()), status
 
@@ -87,18 +102,40 @@ def users():
     return redirect(url_for("admin.index"))
 
 
+@bp.post("/roles")
+@login_required
+def roles():
+    """Give a user another role and sites; every session of that user ends."""
+    user = web_user()
+    require(user, Action.ADMINISTER)
+    form = _role_form(RoleForm(prefix="role"))
+    if not form.validate_on_submit():
+        return _page(role_form=form, status=422)
+    try:
+        change_role(form.username.data, form.role.data, form.sites.data, actor=user.username)
+    except DomainError as error:
+        flash_error(error)
+        return _page(role_form=form, status=error.status)
+    flash(f"Role of {form.username.data} changed; their sessions have ended", "success")
+    return redirect(url_for("admin.index"))
+
+
 @bp.post("/users/<username>/<action>")
 @login_required
 def user_action(username: str, action: str):
     user = web_user()
     require(user, Action.ADMINISTER)
-    if not FlaskForm().validate_on_submit() or action not in ("disable", "enable", "token"):
+    if not FlaskForm().validate_on_submit() or action not in ("disable", "enable", "token", "sign-out"):
         flash("The form expired; try again.", "error")
         return redirect(url_for("admin.index"))
     try:
         if action == "token":
             return _page(token=(username, issue_token(username, actor=user.username)))
-        set_active(username, action == "enable", actor=user.username)
+        if action == "sign-out":
+            end_sessions(username, actor=user.username)
+            flash(f"Every session of {username} has ended", "success")
+        else:
+            set_active(username, action == "enable", actor=user.username)
     except DomainError as error:
         flash(error.detail, "error")
     return redirect(url_for("admin.index"))

@@ -179,7 +179,8 @@ WRITE_ENDPOINTS = {
     "queries.raise_query": "query", "queries.act": "query", "subjects.index": "subject",
     "auth.login": "account", "auth.logout": "account", "auth.password": "account",
     "ranges.index": "ranges", "ranges.retire": "ranges",
-    "admin.sites": "admin", "admin.users": "admin", "admin.user_action": "admin", "exports.index": "export",
+    "admin.sites": "admin", "admin.users": "admin", "admin.user_action": "admin", "admin.roles": "admin",
+    "exports.index": "export",
 }
 
 
