@@ -31,7 +31,7 @@ def subject_stream(study: str, subject: str) -> str:
 
 def record_admin_event(stream: str, actor: str, action: str, details: dict | None = None,
                        context: dict | None = None) -> dict:
-    """Append an event that no one edits concurrently in practice (users, sites, logins).
+    """Append an event that only adds a fact to its stream (users, sites, logins), however many append at once.
 
     Retries on a concurrent append instead of failing, since nothing is being
     overwritten: each event only adds a fact. Between retries it waits a random
