@@ -99,4 +99,5 @@ def password():
                 return redirect(url_for("subjects.home"))
     elif request.method == "POST":
         status = 400
-    return render_template("password.html", form=form, error=error), status
+    return render_template("password.html", form=form, error=error,
+                           min_length=current_app.config["ECRF"].password_min_length), status

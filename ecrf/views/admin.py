@@ -8,6 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Optional
 
+from audit import utc_now
 from ecrf.auth import web_user
 from ecrf.errors import DomainError
 from ecrf.views.messages import flash_error
@@ -15,7 +16,7 @@ from ecrf.roles import ROLES, Action
 from ecrf.sites import Site, add_site
 from ecrf.studies import loaded_studies
 from ecrf.subjects import require
-from ecrf.users import User, add_user, change_role, end_sessions, issue_token, set_active
+from ecrf.users import User, add_user, change_role, end_sessions, issue_token, set_active, unlock
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -48,12 +49,17 @@ def _role_form(form: RoleForm | None = None) -> RoleForm:
     return form
 
 
+def _locked_users() -> set[str]:
+    """Usernames locked out after repeated failed logins, right now."""
+    return {u.username for u in User.objects(locked_until__gt=utc_now()).only("username")}
+
+
 def _page(site_form=None, user_form=None, token=None, status=200, role_form=None):
     site_form = site_form or SiteForm(prefix="site")
     user_form = user_form or UserForm(prefix="user")
     user_form.sites.choices = [(s.code, f"{s.code} — {s.name}") for s in Site.objects.order_by("code")]
     return render_template("admin.html", site_form=site_form, user_form=user_form, token=token,
-                           role_form=_role_form(role_form),
+                           role_form=_role_form(role_form), locked=_locked_users(),
                            sites=Site.objects.order_by("code"), users=User.objects.order_by("username"),
                            studies=loaded_studies()), status
 
@@ -125,7 +131,7 @@ def roles():
 def user_action(username: str, action: str):
     user = web_user()
     require(user, Action.ADMINISTER)
-    if not FlaskForm().validate_on_submit() or action not in ("disable", "enable", "token", "sign-out"):
+    if not FlaskForm().validate_on_submit() or action not in ("disable", "enable", "token", "sign-out", "unlock"):
         flash("The form expired; try again.", "error")
         return redirect(url_for("admin.index"))
     try:
@@ -134,6 +140,8 @@ def user_action(username: str, action: str):
         if action == "sign-out":
             end_sessions(username, actor=user.username)
             flash(f"Every session of {username} has ended", "success")
+        elif action == "unlock":
+            unlock(username, actor=user.username)
         else:
             set_active(username, action == "enable", actor=user.username)
     except DomainError as error:

@@ -242,3 +242,18 @@ def test_the_password_page_says_why_a_password_is_refused(client):
                                                       "new": "aaaaaaaaaaaa", "confirm": "aaaaaaaaaaaa"})
     assert response.status_code == 422
     assert "too easy to guess" in response.get_data(as_text=True)
+
+
+def test_an_administrator_sees_a_locked_user_and_unlocks_them_audited(app, client):
+    from conftest import token_in
+
+    lock(app, "staff01")
+    login(client, "root")
+    page = client.get("/admin/").get_data(as_text=True)
+    assert "active, locked" in page and "/admin/users/staff01/unlock" in page
+    assert client.post("/admin/users/staff01/unlock", data={"csrf_token": token_in(page)}).status_code == 302
+    assert "/admin/users/staff01/unlock" not in client.get("/admin/").get_data(as_text=True)
+    with app.app_context():
+        from ecrf.users import authenticate
+        assert authenticate("staff01", PASSWORD).username == "staff01"
+    assert "account_unlocked" in user_actions(app, "staff01")
