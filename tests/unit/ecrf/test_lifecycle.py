@@ -106,15 +106,147 @@ def test_investigator_signs_a_visit_and_a_whole_casebook(as_user, staff, saved):
     assert book.get_json()["scope"] == "subject" and book.get_json()["meaning"] == "Casebook reviewed"
 
 
+def signatures(api, subject) -> dict:
+    """The subject's signatures by scope name ("VS", "SCREEN", "casebook"): valid flag and void reason."""
+    found = api.get(f"/studies/MINI/subjects/{subject}/signatures").get_json()
+    return {s["form"] or s["event"] or "casebook": (s["valid"], s["voided_reason"]) for s in found}
+
+
+def valid(api, subject) -> dict:
+    return {scope: ok for scope, (ok, _) in signatures(api, subject).items()}
+
+
+@pytest.fixture
+def signed_three_ways(as_user, staff, saved):
+    """VS signed, then the SCREEN visit, then the casebook; a D28 form signed on its own as a bystander."""
+    staff.save(saved, "D28", "LB", {"LBDTC": "2026-02-01", "ALT": 20})
+    inv = as_user("inv01")
+    for path in (staff.record_path(saved, "SCREEN", "VS"), staff.record_path(saved, "D28", "LB"),
+                 f"/studies/MINI/subjects/{saved}/events/SCREEN", f"/studies/MINI/subjects/{saved}"):
+        assert inv.post(path + "/sign", {"password": PASSWORD}).status_code == 201, path
+    return saved
+
+
+def test_signing_at_one_scope_never_voids_another(as_user, staff, signed_three_ways):
+    assert valid(staff, signed_three_ways) == {"VS": True, "LB": True, "SCREEN": True, "casebook": True}
+
+
+# Which signatures an action voids: the ones covering the changed record, and only those.
+SCOPE_TABLE = {
+    "change VS": ("SCREEN", "VS", {"VS": False, "LB": True, "SCREEN": False, "casebook": False}),
+    "change DM": ("SCREEN", "DM", {"VS": True, "LB": True, "SCREEN": False, "casebook": False}),
+    "change LB at D28": ("D28", "LB", {"VS": True, "LB": False, "SCREEN": True, "casebook": False}),
+}
+
+
+@pytest.mark.parametrize("change", SCOPE_TABLE)
+def test_a_data_change_voids_exactly_the_signatures_that_cover_it(as_user, staff, signed_three_ways, change):
+    event, form, expected = SCOPE_TABLE[change]
+    subject = signed_three_ways
+    before = record(staff, subject, form, event)
+    new = {**before["data"], **({"ALT": 99} if form == "LB" else {"WEIGHT": 71} if form == "VS" else {"SEX": "F"})}
+    assert staff.save(subject, event, form, new, version=before["version"], reason="transcription").status_code == 200
+    found = signatures(staff, subject)
+    assert {scope: ok for scope, (ok, _) in found.items()} == expected
+    for scope, (ok, why) in found.items():
+        if ok:
+            assert why is None
+        else:
+            assert why.startswith(f"{form} at {event} changed by staff01") and why.endswith(": transcription")
+
+
+def test_verification_locking_and_freezing_never_void_a_signature(as_user, staff, signed_three_ways):
+    path = staff.record_path(signed_three_ways, "SCREEN", "VS")
+    assert as_user("mon01").post(path + "/sdv", {}).status_code == 200
+    for action in ("freeze", "unfreeze", "lock"):
+        assert as_user("dm").post(path + f"/{action}", {}).status_code == 200, action
+    assert valid(staff, signed_three_ways) == {"VS": True, "LB": True, "SCREEN": True, "casebook": True}
+
+
+def test_an_unlock_clears_the_signatures_over_the_record_and_says_so(as_user, staff, signed_three_ways):
+    path = staff.record_path(signed_three_ways, "SCREEN", "DM")
+    dm = as_user("dm")
+    dm.post(path + "/lock", {})
+    assert dm.post(path + "/unlock", {"reason": "query on birth date"}).status_code == 200
+    found = signatures(staff, signed_three_ways)
+    assert {scope: ok for scope, (ok, _) in found.items()} == {"VS": True, "LB": True, "SCREEN": False, "casebook": False}
+    assert found["SCREEN"][1].startswith("DM at SCREEN unlocked") and found["SCREEN"][1].endswith(": query on birth date")
+
+
+def test_re_signing_a_changed_form_leaves_the_visit_signature_as_it_was(as_user, staff, signed_three_ways):
+    subject = signed_three_ways
+    before = record(staff, subject, "VS")
+    staff.save(subject, "SCREEN", "VS", {**before["data"], "WEIGHT": 72}, version=before["version"], reason="re-weighed")
+    voided = signatures(staff, subject)["SCREEN"]
+    assert as_user("inv01").post(staff.record_path(subject, "SCREEN", "VS") + "/sign", {"password": PASSWORD}).status_code == 201
+    found = staff.get(f"/studies/MINI/subjects/{subject}/signatures").get_json()
+    assert [s["valid"] for s in found if s["form"] == "VS"] == [False, True]
+    assert signatures(staff, subject)["SCREEN"] == voided and voided[0] is False
+
+
+def test_a_form_added_to_a_signed_visit_voids_the_visit_and_casebook_signatures(as_user, staff, signed_three_ways):
+    assert staff.save(signed_three_ways, "SCREEN", "LB", {"LBDTC": "2026-01-06", "ALT": 30}).status_code == 201
+    found = signatures(staff, signed_three_ways)
+    assert {scope: ok for scope, (ok, _) in found.items()} == {"VS": True, "LB": True, "SCREEN": False, "casebook": False}
+    assert found["SCREEN"][1].startswith("LB at SCREEN added after signing by staff01")
+
+
+def test_a_signature_binds_to_a_digest_of_exactly_the_heads_it_covers(as_user, staff, signed_three_ways):
+    found = {s["form"] or s["event"] or "casebook": s
+             for s in staff.get(f"/studies/MINI/subjects/{signed_three_ways}/signatures").get_json()}
+    streams = {scope: s["records"] for scope, s in found.items()}
+    prefix = f"record/MINI/{signed_three_ways}"
+    assert streams == {"VS": [f"{prefix}/SCREEN/VS"], "LB": [f"{prefix}/D28/LB"],
+                       "SCREEN": [f"{prefix}/SCREEN/DM", f"{prefix}/SCREEN/VS"],
+                       "casebook": [f"{prefix}/D28/LB", f"{prefix}/SCREEN/DM", f"{prefix}/SCREEN/VS"]}
+    assert len({s["digest"] for s in found.values()}) == 4
+
+
+def test_every_signature_is_its_own_audit_event_and_its_document_is_brought_back_from_it(app, as_user, staff,
+                                                                                        signed_three_ways):
+    with app.app_context():
+        from ecrf.db import database
+
+        db = database()
+        events = list(db.audit_events.find({"stream": {"$regex": "^signature/"}, "action": "sign"}))
+        assert sorted(e["state"]["signature"]["id"] for e in events) == sorted(d["_id"] for d in db.signatures.find())
+        db.signatures.delete_one({"_id": events[0]["state"]["signature"]["id"]})
+    assert valid(staff, signed_three_ways) == {"VS": True, "LB": True, "SCREEN": True, "casebook": True}
+    with app.app_context():
+        assert database().signatures.count_documents({}) == 4
+
+
 def test_a_wrong_signing_password_signs_nothing_and_counts_toward_lockout(as_user, staff, saved):
     inv = as_user("inv01")
     path = staff.record_path(saved, "SCREEN", "VS")
     for _ in range(4):
         assert inv.post(path + "/sign", {"password": "wrong one"}).status_code == 401
     assert record(staff, saved)["signature"] is None
+    assert inv.get(f"/studies/MINI/subjects/{saved}/signatures").get_json() == []
     inv.post(path + "/sign", {"password": "wrong one"})
     locked_out = inv.post(path + "/sign", {"password": PASSWORD})
     assert locked_out.status_code == 401 and "locked" in locked_out.get_json()["detail"]
+
+
+def test_a_save_landing_while_the_password_is_checked_refuses_the_sign_and_leaves_nothing(app, staff, saved):
+    from ecrf import lifecycle
+    from ecrf.db import database
+    from ecrf.errors import Conflict
+    from ecrf.studies import study_runtime
+    from ecrf.users import User
+
+    def save_meanwhile(user, password):
+        current = record(staff, saved)
+        assert staff.save(saved, "SCREEN", "VS", {**current["data"], "WEIGHT": 75}, version=current["version"],
+                          reason="late correction").status_code == 200
+
+    with app.app_context():
+        with pytest.raises(Conflict):
+            lifecycle.sign(study_runtime("MINI"), User.objects(username="inv01").get(), PASSWORD, subject_id=saved,
+                           event="SCREEN", check_password=save_meanwhile)
+        assert database().signatures.count_documents({}) == 0
+        assert database().audit_events.count_documents({"action": "sign"}) == 0
+    assert record(staff, saved)["signature"] is None
 
 
 def test_freeze_stops_data_changes_but_not_queries(as_user, staff, saved):
