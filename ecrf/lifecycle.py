@@ -57,7 +57,7 @@ class Signature(Document):
     stream = StringField()  # the signature's audit stream (None for signatures made before they had one)
     meta = {"collection": "signatures", "indexes": [("study", "subject")]}
 
-    standing: "Standing | None" = None  # set by subject_signatures(); not stored
+    standing: Standing | None = None  # set by subject_signatures(); not stored
 
     def as_dict(self, valid: bool | None = None) -> dict:
         from ecrf.api import iso
@@ -74,7 +74,7 @@ class Signature(Document):
                 "valid": standing.valid, "voided_reason": standing.reason,
                 "voided_by": None if voided is None else {**voided, "at": iso(voided.get("at"))}}
 
-    def current_standing(self) -> "Standing":
+    def current_standing(self) -> Standing:
         """Whether the signature holds now, and if not the first event that voided it."""
         for signature in subject_signatures(self.study, self.subject):
             if signature.signature_id == self.signature_id:
@@ -214,6 +214,8 @@ def verify(study: StudyRuntime, user, subject_id: str, event: str, form: str, it
 
 # Events on a record stream that may change what a signature covers (its data or derived values).
 DATA_ACTIONS = ("create", "update", "rederive", "recheck")
+# The events a signature's standing is decided by: data events, unlocks and signs.
+TRAIL_ACTIONS = (*DATA_ACTIONS, "unlock", "sign")
 # What standing needs of the subject's events: one query on the ``subject_time`` index.
 TRAIL_FIELDS = {"_id": 0, "stream": 1, "seq": 1, "hash": 1, "at": 1, "actor": 1, "action": 1, "reason": 1,
                 "changes.path": 1, "state.derived": 1, "state.signature": 1, "context.event": 1, "context.form": 1}
@@ -325,7 +327,7 @@ def subject_trail(study_oid: str, subject_id: str) -> list[dict]:
     """The subject's events that decide its signatures' standing, oldest first."""
     cursor = audit_store().collection.find(
         {"context.study": study_oid, "context.subject": subject_id,
-         "action": {"$in": [*DATA_ACTIONS, "unlock", "sign"]}}, TRAIL_FIELDS)
+         "action": {"$in": list(TRAIL_ACTIONS)}}, TRAIL_FIELDS)
     return sorted(cursor, key=lambda e: (e["stream"], e["seq"]))
 
 

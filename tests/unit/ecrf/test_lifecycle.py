@@ -148,7 +148,7 @@ def test_a_data_change_voids_exactly_the_signatures_that_cover_it(as_user, staff
     assert staff.save(subject, event, form, new, version=before["version"], reason="transcription").status_code == 200
     found = signatures(staff, subject)
     assert {scope: ok for scope, (ok, _) in found.items()} == expected
-    for scope, (ok, why) in found.items():
+    for ok, why in found.values():
         if ok:
             assert why is None
         else:
