@@ -216,6 +216,38 @@ def test_every_signature_is_its_own_audit_event_and_its_document_is_brought_back
         assert database().signatures.count_documents({}) == 4
 
 
+def test_the_api_subject_page_record_page_and_casebook_say_the_same_of_each_signature(app, as_user, staff,
+                                                                                       signed_three_ways):
+    import html
+    import io
+
+    from pypdf import PdfReader
+
+    subject = signed_three_ways
+    before = record(staff, subject)
+    staff.save(subject, "SCREEN", "VS", {**before["data"], "WEIGHT": 71}, version=before["version"], reason="scale error")
+    listed = staff.get(f"/studies/MINI/subjects/{subject}/signatures").get_json()
+    assert sorted(s["valid"] for s in listed) == [False, False, False, True]
+    client = app.test_client()
+    login(client, "inv01")
+    page = html.unescape(client.get(f"/studies/MINI/subjects/{subject}").get_data(as_text=True))
+    form_page = html.unescape(client.get(f"/studies/MINI/subjects/{subject}/events/SCREEN/forms/VS").get_data(as_text=True))
+    pdf = client.get(f"/api/v1/studies/MINI/subjects/{subject}/casebook.pdf",
+                     headers={"Authorization": f"Bearer {app.tokens['inv01']}"})
+    text = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages).split())
+    for signature in listed:
+        said = "yes" if signature["valid"] else "no"
+        assert f'data-signature="{signature["id"]}" data-valid="{said}"' in page
+        covers_vs = f"record/MINI/{subject}/SCREEN/VS" in signature["records"]
+        assert (f'data-signature="{signature["id"]}" data-valid="{said}"' in form_page) == covers_vs
+        if not signature["valid"]:
+            reason = signature["voided_reason"]
+            assert f"no — voided: {reason}" in page and f"no — voided: {reason}" in form_page
+            assert f"still valid: no — voided: {reason}" in text
+    # Under each form, one line per signature covering it.
+    assert text.count("still valid: yes") == sum(len(s["records"]) for s in listed if s["valid"])
+
+
 def test_a_wrong_signing_password_signs_nothing_and_counts_toward_lockout(as_user, staff, saved):
     inv = as_user("inv01")
     path = staff.record_path(saved, "SCREEN", "VS")
