@@ -248,6 +248,36 @@ def test_the_api_subject_page_record_page_and_casebook_say_the_same_of_each_sign
     assert text.count("still valid: yes") == sum(len(s["records"]) for s in listed if s["valid"])
 
 
+def test_signatures_from_before_signature_streams_are_judged_by_their_record_stamps_or_said_to_be_unrecorded(
+        app, as_user, staff, saved):
+    """A database from before: a signature document with a ``sign`` stamp on its record, and one whose sign failed
+    after the document was written (no audit event at all): the first holds, the second says why it does not."""
+    import datetime as dt
+
+    from ecrf.lifecycle import Signature, _append
+    from ecrf.records import current
+    from ecrf.trail import record_stream
+
+    stream = record_stream("MINI", saved, "SCREEN", "VS")
+    with app.app_context():
+        stored = current(stream)
+        for signature_id in ("legacy-stamped", "legacy-orphan"):
+            Signature(signature_id=signature_id, study="MINI", subject=saved, site="01", scope="record", event="SCREEN",
+                      form="VS", signer="inv01", printed_name="Inv01", meaning="old meaning",
+                      at=dt.datetime(2026, 1, 1), heads={stream: stored["head"]}).save(force_insert=True)
+        _append(stored, "inv01", "sign", {"signature": {"id": "legacy-stamped", "by": "inv01", "name": "Inv01",
+                                                        "at": dt.datetime(2026, 1, 1), "meaning": "old meaning",
+                                                        "signed_head": stored["head"]}})
+    found = {s["id"]: s for s in staff.get(f"/studies/MINI/subjects/{saved}/signatures").get_json()}
+    assert found["legacy-stamped"]["valid"] is True and found["legacy-stamped"]["meaning"] == "old meaning"
+    assert found["legacy-orphan"]["valid"] is False
+    assert found["legacy-orphan"]["voided_reason"].startswith("no audit event records this signature")
+    before = record(staff, saved)
+    staff.save(saved, "SCREEN", "VS", {**before["data"], "WEIGHT": 90}, version=before["version"], reason="fix")
+    found = {s["id"]: s for s in staff.get(f"/studies/MINI/subjects/{saved}/signatures").get_json()}
+    assert found["legacy-stamped"]["valid"] is False and found["legacy-stamped"]["voided_reason"].endswith(": fix")
+
+
 def test_a_wrong_signing_password_signs_nothing_and_counts_toward_lockout(as_user, staff, saved):
     inv = as_user("inv01")
     path = staff.record_path(saved, "SCREEN", "VS")
