@@ -10,6 +10,14 @@ lifecycle replays like its data:
 
 Locks and freezes can cover one record, a visit, a subject or the whole study;
 a subject or study lock also refuses records not saved yet.
+
+A signature (form, visit or casebook) is first of all its own audit event, on
+``signature/<study>/<subject>/<id>``: it names the audit heads of exactly the
+records its scope covers, and the ``signatures`` collection is its projection.
+Its standing is read from the trail, never stored: it holds until a record it
+covers changes (data or a recomputed derived value) or is unlocked, or a record
+is added to the signed visit or casebook. Signing, verifying, freezing or
+locking never voids a signature.
 """
 
 from __future__ import annotations
@@ -59,13 +67,14 @@ class Signature(Document):
 
     standing: Standing | None = None  # set by subject_signatures(); not stored
 
-    def as_dict(self, valid: bool | None = None) -> dict:
+    def as_dict(self) -> dict:
+        """The manifest as the API gives it, with its standing (computed now if not set)."""
         from ecrf.api import iso
         from ecrf.sites import site_timezone
 
         tz = site_timezone(self.site)
         at = self.at if self.at.tzinfo else self.at.replace(tzinfo=dt.timezone.utc)
-        standing = self.standing or (Standing(True) if valid else None) or self.current_standing()
+        standing = self.standing or self.current_standing()
         voided = standing.voided_by
         return {"id": self.signature_id, "scope": self.scope, "subject": self.subject, "event": self.event,
                 "form": self.form, "signer": self.signer, "printed_name": self.printed_name,
@@ -217,7 +226,7 @@ DATA_ACTIONS = ("create", "update", "rederive", "recheck")
 # The events a signature's standing is decided by: data events, unlocks and signs.
 TRAIL_ACTIONS = (*DATA_ACTIONS, "unlock", "sign")
 # What standing needs of the subject's events: one query on the ``subject_time`` index.
-TRAIL_FIELDS = {"_id": 0, "stream": 1, "seq": 1, "hash": 1, "at": 1, "actor": 1, "action": 1, "reason": 1,
+TRAIL_FIELDS = {"_id": 0, "stream": 1, "seq": 1, "at": 1, "actor": 1, "action": 1, "reason": 1,
                 "changes.path": 1, "state.derived": 1, "state.signature": 1, "context.event": 1, "context.form": 1}
 SCOPE_NAMES = {"record": "form", "event": "visit", "subject": "casebook"}
 

@@ -590,10 +590,13 @@ def subject_data(study: StudyRuntime, subject, *, with_audit: bool = True,
 
 def casebook_signatures(subject, documents: SubjectDocuments) -> list[etree._Element]:
     """One Context ``SubjectData`` per casebook signature of the subject (ODM allows one Signature per element)."""
-    return [E("SubjectData", {"SubjectKey": subject.subject_id, "TransactionType": "Context"},
-              *_signature(sig)[:1], E("SiteRef", {"LocationOID": f"LOC.{_oid_part(subject.site)}"}),
-              *_signature(sig)[1:], nsmap=NSMAP)
-            for sig in documents.signatures if sig.scope == "subject"]
+    elements = []
+    for sig in documents.signatures:
+        if sig.scope == "subject":
+            signature, annotation = _signature(sig)
+            elements.append(E("SubjectData", {"SubjectKey": subject.subject_id, "TransactionType": "Context"}, signature,
+                              E("SiteRef", {"LocationOID": f"LOC.{_oid_part(subject.site)}"}), annotation, nsmap=NSMAP))
+    return elements
 
 
 def write_odm(out: BinaryIO, study: StudyRuntime, subjects, *, progress: Callable[[int], None] | None = None,
