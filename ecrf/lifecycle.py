@@ -309,16 +309,21 @@ def sign(study: StudyRuntime, user, password: Any, *, subject_id: str, event: st
     return signature
 
 
-def _project_signature(event: dict) -> Signature:
-    """The ``signatures`` document of a ``sign`` event (inserted unless already there)."""
+def signature_from_event(event: dict) -> Signature:
+    """The ``signatures`` document a ``sign`` event on a signature stream projects to (not saved)."""
     manifest, context = event["state"]["signature"], event.get("context") or {}
     covers = manifest["covers"]
-    signature = Signature(
+    return Signature(
         signature_id=manifest["id"], study=context["study"], subject=context["subject"], site=context["site"],
         scope=manifest["scope"], event=context.get("event"), form=context.get("form"), signer=manifest["signer"],
         printed_name=manifest["printed_name"], meaning=manifest["meaning"], at=event["at"],
         heads={c["stream"]: c["hash"] for c in covers}, covers=covers, digest=manifest["digest"],
         stream=event["stream"])
+
+
+def _project_signature(event: dict) -> Signature:
+    """The ``signatures`` document of a ``sign`` event (inserted unless already there)."""
+    signature = signature_from_event(event)
     try:
         signature.save(force_insert=True)
     except NotUniqueError:
