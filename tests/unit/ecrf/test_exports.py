@@ -440,7 +440,7 @@ def _value(value):
     return odm_value(value)
 
 
-def test_odm_exports_every_signature_valid_and_voided_with_the_meaning_signed(filled, cd7):
+def test_odm_exports_every_signature_valid_and_voided_with_the_meaning_signed(filled, cd7, tmp_path):
     app, subjects = filled
     subject, staff, inv = subjects[0], cd7("staff01"), cd7("inv01")
     path = staff.record_path(subject, "SCREEN", "VS")
@@ -475,6 +475,21 @@ def test_odm_exports_every_signature_valid_and_voided_with_the_meaning_signed(fi
                          "signature_scope": {"record": "form", "event": "visit", "subject": "casebook"}[signature["scope"]]}
         assert comment.endswith("valid" if signature["valid"] else f"voided: {signature['voided_reason']}")
     assert {"Reviewed as principal investigator", "Re-reviewed after correction"} <= set(meanings.values())
+    # odmlib still loads it: the casebook signature is a second, Context, SubjectData of the same subject.
+    odm = load_with_odmlib(etree.tostring(document), tmp_path)
+    assert [(s.SubjectKey, s.TransactionType) for s in odm.ClinicalData[0].SubjectData] == [
+        (subjects[0], "Insert"), (subjects[0], "Context"), (subjects[1], "Insert")]
+
+
+def load_with_odmlib(data: bytes, tmp_path):
+    import odmlib.loader as loader_module
+    import odmlib.odm_loader as odm_loader
+
+    path = tmp_path / "study.xml"
+    path.write_bytes(data)
+    loader = loader_module.ODMLoader(odm_loader.XMLODMLoader(model_package="odm_1_3_2", ns_uri=NS["odm"]))
+    loader.open_odm_document(str(path))
+    return loader.load_odm()
 
 
 def test_odm_exports_registration_sdv_freeze_lock_and_unlock_with_their_own_audit_records(filled, cd7):

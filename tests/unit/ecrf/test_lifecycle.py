@@ -278,6 +278,32 @@ def test_signatures_from_before_signature_streams_are_judged_by_their_record_sta
     assert found["legacy-stamped"]["valid"] is False and found["legacy-stamped"]["voided_reason"].endswith(": fix")
 
 
+def test_a_database_error_while_signing_leaves_no_signature_behind(app, as_user, staff, saved, monkeypatch):
+    from pymongo.errors import AutoReconnect
+
+    from audit import AuditStore
+
+    original = AuditStore.append
+
+    def failing(self, stream, *args, **kwargs):
+        if stream.startswith("signature/"):
+            raise AutoReconnect("connection lost")
+        return original(self, stream, *args, **kwargs)
+
+    monkeypatch.setattr(AuditStore, "append", failing)
+    before = record(staff, saved)
+    response = as_user("inv01").post(f"/studies/MINI/subjects/{saved}/events/SCREEN/sign", {"password": PASSWORD})
+    assert response.status_code == 503
+    monkeypatch.setattr(AuditStore, "append", original)
+    assert staff.get(f"/studies/MINI/subjects/{saved}/signatures").get_json() == []
+    assert record(staff, saved) == before
+    with app.app_context():
+        from ecrf.db import database
+
+        assert database().signatures.count_documents({}) == 0
+        assert database().audit_events.count_documents({"action": "sign"}) == 0
+
+
 def test_a_wrong_signing_password_signs_nothing_and_counts_toward_lockout(as_user, staff, saved):
     inv = as_user("inv01")
     path = staff.record_path(saved, "SCREEN", "VS")
