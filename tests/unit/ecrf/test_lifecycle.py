@@ -131,6 +131,17 @@ def test_signing_at_one_scope_never_voids_another(as_user, staff, signed_three_w
     assert valid(staff, signed_three_ways) == {"VS": True, "LB": True, "SCREEN": True, "casebook": True}
 
 
+def test_signature_manifests_carry_exactly_the_fields_the_api_description_lists(as_user, staff, signed_three_ways):
+    spec = staff.get("/openapi.json").get_json()
+    fields = set(spec["components"]["schemas"]["Signature"]["properties"])
+    voiding = set(spec["components"]["schemas"]["VoidingEvent"]["properties"])
+    before = record(staff, signed_three_ways)
+    staff.save(signed_three_ways, "SCREEN", "VS", {**before["data"], "WEIGHT": 66}, version=before["version"], reason="x")
+    listed = staff.get(f"/studies/MINI/subjects/{signed_three_ways}/signatures").get_json()
+    assert all(set(s) == fields for s in listed)
+    assert [set(s["voided_by"]) for s in listed if s["voided_by"]] == [voiding] * 3
+
+
 # Which signatures an action voids: the ones covering the changed record, and only those.
 SCOPE_TABLE = {
     "change VS": ("SCREEN", "VS", {"VS": False, "LB": True, "SCREEN": False, "casebook": False}),
