@@ -417,7 +417,7 @@ def _first_voiding(cover: dict, events: list[dict]) -> tuple[dict, str] | None:
         if event["seq"] <= cover["seq"]:
             continue
         if event["action"] == "unlock":
-            return event, "unlocked, which clears signatures,"
+            return event, "unlocked"
         if event["action"] in DATA_ACTIONS and (event.get("changes") or changes_derived):
             return event, "changed" if event.get("changes") else "derived values recomputed"
     return None

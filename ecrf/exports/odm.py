@@ -444,7 +444,8 @@ def signature_def_oid(meaning: str) -> str:
 def _signature(sig: Signature) -> list[etree._Element]:
     """The Signature element and the Annotation that tells its scope, meaning, coverage and standing."""
     standing = sig.standing
-    covers = ", ".join(f"{c['stream']}#{c['seq']}" for c in (sig.covers or [{"stream": s, "seq": "?"} for s in sorted(sig.heads)]))
+    # A signature from before signature streams names only the streams it covered, not their positions.
+    covers = ", ".join(f"{c['stream']}#{c['seq']}" for c in sig.covers) if sig.covers else ", ".join(sorted(sig.heads))
     comment = (f"{SCOPE_NAMES[sig.scope]} signature {sig.signature_id} by {sig.printed_name} ({sig.signer}); "
                f"meaning: “{sig.meaning}”; covers {covers}; digest {sig.digest or 'none'}; "
                + ("valid" if standing.valid else f"voided: {standing.reason}"))
