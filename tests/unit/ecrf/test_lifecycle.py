@@ -1,5 +1,6 @@
 """Review and lock: every transition for every role, signatures bound to content, locks on every write path."""
 
+import datetime as dt
 import time
 
 import pytest
@@ -313,6 +314,53 @@ def test_a_database_error_while_signing_leaves_no_signature_behind(app, as_user,
 
         assert database().signatures.count_documents({}) == 0
         assert database().audit_events.count_documents({"action": "sign"}) == 0
+
+
+def trail_event(stream: str, seq: int, action: str, **extra) -> dict:
+    event, form = stream.split("/")[-2:]
+    return {"stream": stream, "seq": seq, "action": action, "actor": "someone", "reason": extra.pop("reason", None),
+            "at": dt.datetime(2026, 1, 1, 0, 0, seq), "context": {"event": event, "form": form}, **extra}
+
+
+VS, DM, LB = "record/S/1/SCREEN/VS", "record/S/1/SCREEN/DM", "record/S/1/D28/LB"
+SIGNED_TRAIL = [trail_event(VS, 1, "create", changes=[{"path": "/W"}], state={"derived": {"BSA": 1.8}}),
+                trail_event(DM, 1, "create", changes=[{"path": "/SEX"}], state={"derived": {}})]
+# What happens after signing (both SCREEN records at seq 1) -> does a form (VS), visit or casebook signature hold?
+STANDING_TABLE = {
+    "nothing": ([], (True, True, True)),
+    "sdv, sign, freeze, lock": ([trail_event(VS, n, a) for n, a in enumerate(("sdv", "sign", "freeze", "lock"), 2)],
+                                (True, True, True)),
+    "VS changed": ([trail_event(VS, 2, "update", changes=[{"path": "/W"}], state={"derived": {"BSA": 1.9}})],
+                   (False, False, False)),
+    "DM changed": ([trail_event(DM, 2, "update", changes=[{"path": "/SEX"}], state={"derived": {}})],
+                   (True, False, False)),
+    "VS re-checked, derived unchanged": ([trail_event(VS, 2, "recheck", state={"derived": {"BSA": 1.8}})],
+                                         (True, True, True)),
+    "VS re-checked, derived changed": ([trail_event(VS, 2, "recheck", state={"derived": {"BSA": 2.0}})],
+                                       (False, False, False)),
+    "VS unlocked": ([trail_event(VS, 2, "lock"), trail_event(VS, 3, "unlock", reason="correction")],
+                    (False, False, False)),
+    "a form added to the visit": ([trail_event("record/S/1/SCREEN/LB", 1, "create", changes=[{"path": "/ALT"}])],
+                                  (True, False, False)),
+    "a form added to another visit": ([trail_event(LB, 1, "create", changes=[{"path": "/ALT"}])],
+                                      (True, True, False)),
+}
+
+
+@pytest.mark.parametrize("after", STANDING_TABLE)
+def test_standing_of_each_scope_after_each_kind_of_event(after):
+    from ecrf.lifecycle import Signature, standing
+
+    events, expected = STANDING_TABLE[after]
+    trail = sorted(SIGNED_TRAIL + events, key=lambda e: (e["stream"], e["seq"]))
+    covers = {"record": [VS], "event": [DM, VS], "subject": [DM, VS]}
+    found = []
+    for scope, event in (("record", "SCREEN"), ("event", "SCREEN"), ("subject", None)):
+        signature = Signature(signature_id=scope, scope=scope, event=event, stream=f"signature/S/1/{scope}",
+                              covers=[{"stream": s, "seq": 1, "hash": "h"} for s in covers[scope]])
+        found.append(standing(signature, trail))
+    assert tuple(f.valid for f in found) == expected
+    assert all((f.reason is None) == f.valid for f in found)
 
 
 def test_a_wrong_signing_password_signs_nothing_and_counts_toward_lockout(as_user, staff, saved):
