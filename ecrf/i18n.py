@@ -9,6 +9,8 @@ LANGUAGES = {"en": "English", "zh": "中文"}
 WORDS = {
     "zh": {
         "Sign in": "登录", "Sign out": "退出", "Username": "用户名", "Password": "密码",
+        "Signatures": "电子签名", "Signer": "签署人", "Scope": "范围", "Meaning": "含义", "Still valid": "仍有效",
+        "form": "表单", "visit": "访视", "casebook": "病例簿", "yes": "是", "no — voided": "否 — 已失效",
         "Subjects": "受试者", "Subject": "受试者", "Site": "中心", "Status": "状态",
         "Register subject": "登记受试者", "Subject ID (optional)": "受试者编号（可选）",
         "Save": "保存", "Reason for change": "修改原因", "Version": "版本",

@@ -35,6 +35,7 @@ def spec() -> dict:
                          ("Record", schemas.RecordOut), ("AuditEvent", schemas.AuditEvent),
                          ("QueryCreate", schemas.QueryCreate), ("QueryText", schemas.QueryText), ("Query", schemas.QueryOut),
                          ("SdvRequest", schemas.SdvRequest), ("SignRequest", schemas.SignRequest),
+                         ("Signature", schemas.SignatureOut),
                          ("ReasonRequest", schemas.ReasonRequest)):
         doc.components.schema(name, schema=schema)
     errors = lambda *codes: {c: _ERRORS[c] for c in codes}  # noqa: E731
@@ -90,10 +91,12 @@ def spec() -> dict:
                         (f"{subject}/sign", ("study", "subject"))):
         doc.path(path=path, parameters=_params(*names), operations={
             "post": {"summary": "Electronic signature (investigator, password re-entered)", "requestBody": _json("SignRequest"),
-                     "responses": {"201": {"description": "signature manifest"}, **errors(*review)}}})
+                     "responses": {"201": _json("Signature") | {"description": "signature manifest"},
+                                   **errors(*review)}}})
     doc.path(path=f"{subject}/signatures", parameters=_params("study", "subject"), operations={
         "get": {"summary": "The subject's signatures and whether each still holds",
-                "responses": {"200": {"description": "signatures"}, **errors("401", "404")}}})
+                "responses": {"200": _json({"type": "array", "items": "Signature"}) | {"description": "signatures"},
+                              **errors("401", "404")}}})
     for verb in ("lock", "unlock", "freeze", "unfreeze"):
         for path, names in ((f"{record}/{verb}", ("study", "subject", "event", "form")),
                             (f"{subject}/{verb}", ("study", "subject")), (f"{base}/{_S}/{verb}", ("study",))):

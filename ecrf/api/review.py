@@ -39,7 +39,7 @@ def _sign(study, subject, event=None, form=None):
     body = _body(schemas.SignRequest())
     signature = lifecycle.sign(runtime, user, body.get("password"), subject_id=subject, event=event, form=form,
                                meaning=body.get("meaning"), check_password=password_check())
-    return jsonify(signature.as_dict(valid=True)), 201
+    return jsonify(signature.as_dict()), 201
 
 
 @api.post(RECORD + "/sign")

@@ -145,6 +145,34 @@ class SignRequest(Schema):
     meaning = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
 
 
+class VoidingEvent(Schema):
+    stream = fields.String()
+    seq = fields.Integer()
+    action = fields.String()
+    actor = fields.String()
+    at = fields.String()
+    reason = fields.String(allow_none=True)
+
+
+class SignatureOut(Schema):
+    id = fields.String()
+    scope = fields.String(metadata={"enum": ["record", "event", "subject"]})
+    subject = fields.String()
+    event = fields.String(allow_none=True)
+    form = fields.String(allow_none=True)
+    signer = fields.String()
+    printed_name = fields.String()
+    meaning = fields.String(metadata={"description": "the meaning that was signed"})
+    at = fields.String()
+    at_site = fields.String()
+    site_timezone = fields.String()
+    records = fields.List(fields.String(), metadata={"description": "the record streams the signature covers"})
+    digest = fields.String(allow_none=True, metadata={"description": "SHA-256 of the record heads it covers"})
+    valid = fields.Boolean()
+    voided_reason = fields.String(allow_none=True, metadata={"description": "why it no longer holds"})
+    voided_by = fields.Nested(VoidingEvent, allow_none=True, metadata={"description": "the event that voided it"})
+
+
 class ReasonRequest(Schema):
     class Meta:
         unknown = RAISE

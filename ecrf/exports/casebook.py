@@ -17,7 +17,7 @@ from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer, 
 
 from audit import utc_now
 from ecrf.definitions import ROW_ID
-from ecrf.lifecycle import Signature, lifecycle_state
+from ecrf.lifecycle import SCOPE_NAMES, Signature, lifecycle_state, subject_signatures
 from ecrf.queries import Query
 from ecrf.records import Record, record_history
 from ecrf.sites import site_timezone
@@ -68,6 +68,16 @@ def _display(item, value) -> str:
     return f"{value} {item.unit or ''}".strip()
 
 
+def _standing(sig: Signature) -> str:
+    """What the API says of a signature, in words: ``yes``, or ``no — voided:`` and the event that voided it."""
+    return "yes" if sig.standing.valid else f"no — voided: {sig.standing.reason}"
+
+
+def _signed(sig: Signature, tz) -> str:
+    return (f"Electronically signed by {sig.printed_name} ({sig.signer}) on {_when(sig.at, tz)} "
+            f"({SCOPE_NAMES[sig.scope]} signature; still valid: {_standing(sig)}). Meaning: “{sig.meaning}”.")
+
+
 def write_casebook(out: BinaryIO, study: StudyRuntime, user, subject_id: str) -> None:
     """Write the subject's casebook PDF (only subjects the user may see)."""
     subject = get_subject(study, user, subject_id)
@@ -81,6 +91,7 @@ def write_casebook(out: BinaryIO, study: StudyRuntime, user, subject_id: str) ->
              Spacer(1, 4 * mm)]
     records = {(r["event"], r["form"]): r for r in Record._get_collection().find(
         {"study": study.oid, "subject": subject.subject_id})}
+    signatures = subject_signatures(study.oid, subject.subject_id)
     queries: dict[tuple, list] = {}
     for query in Query.objects(study=study.oid, subject=subject.subject_id).order_by("opened_at"):
         queries.setdefault((query.event, query.form), []).append(query)
@@ -111,22 +122,20 @@ def write_casebook(out: BinaryIO, study: StudyRuntime, user, subject_id: str) ->
             for stamp, label in (("sdv", "Source data verified"), ("frozen", "Frozen"), ("locked", "Locked")):
                 if record.get(stamp):
                     story.append(_p(f"{label} by {record[stamp].get('name')} ({record[stamp].get('by')}) on {_when(record[stamp].get('at'), tz)}"))
-            if record.get("signature"):
-                sig = record["signature"]
-                story.append(_p(f"Electronically signed by {sig['name']} ({sig['by']}) on {_when(sig['at'], tz)}. "
-                                f"Meaning: “{sig['meaning']}”."))
+            for sig in signatures:
+                if record["_id"] in sig.heads:
+                    story.append(_p(_signed(sig, tz)))
             for query in queries.get((event["oid"], form_oid), []):
                 thread = " | ".join(f"{_when(m['at'], tz)} {m['author']} ({m.get('action')}): {m['text']}" for m in query.messages)
                 story.append(_p(f"Query on {query.item} [{query.origin}, {query.state}]: {thread}"))
             story.append(Spacer(1, 3 * mm))
-    signatures = Signature.objects(study=study.oid, subject=subject.subject_id).order_by("at")
     if signatures:
         story.append(Paragraph("Signatures", H2))
         rows = [["When", "Signer", "Scope", "Meaning", "Still valid"]]
         for sig in signatures:
-            rows.append([_when(sig.at, tz), f"{sig.printed_name} ({sig.signer})", f"{sig.scope} {sig.event or ''} {sig.form or ''}",
-                         sig.meaning, "yes" if sig.is_valid() else "no — data changed after signing"])
-        story.append(_table(rows, [42 * mm, 30 * mm, 28 * mm, 55 * mm, 20 * mm]))
+            rows.append([_when(sig.at, tz), f"{sig.printed_name} ({sig.signer})",
+                         f"{SCOPE_NAMES[sig.scope]} {sig.event or ''} {sig.form or ''}", sig.meaning, _standing(sig)])
+        story.append(_table(rows, [32 * mm, 26 * mm, 24 * mm, 45 * mm, 48 * mm]))
     story += [PageBreak(), Paragraph("Audit trail", H2)]
     rows = [["#", "When", "Who", "Action", "Where", "Changes", "Reason"]]
     for event in record_history(study, user, subject.subject_id):

@@ -9,7 +9,7 @@ from ecrf.auth import web_user
 from ecrf.errors import DomainError
 from ecrf.views.messages import flash_error
 from ecrf.i18n import current_language, translate
-from ecrf.lifecycle import lifecycle_state
+from ecrf.lifecycle import lifecycle_state, signatures_of
 from ecrf.queries import record_queries
 from ecrf.records import get_record, record_history, save_record
 from ecrf.roles import Action, may
@@ -94,6 +94,7 @@ def page(study: str, subject: str, event: str, form: str):
         record=record, errors=errors, field_errors=field_errors, tz=tz, lifecycle=lifecycle_state(record),
         editable=may(user.role, Action.ENTER_DATA) and not (record or {}).get("locked") and not (record or {}).get("frozen"),
         missing=compiled.missing_items((record or {}).get("data") or {}) if record else [],
+        signatures=[s for s in signatures_of(runtime, user, subject) if record and record["_id"] in s.heads],
     ), status
 
 

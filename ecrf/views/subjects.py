@@ -10,8 +10,9 @@ from wtforms.validators import Optional
 
 from ecrf.auth import web_user
 from ecrf.errors import DomainError
+from ecrf.lifecycle import signatures_of
 from ecrf.roles import Action, may
-from ecrf.sites import Site
+from ecrf.sites import Site, site_timezone
 from ecrf.studies import loaded_studies, study_runtime
 from ecrf.subjects import get_subject, list_subjects, register_subject, status_matrix
 
@@ -68,4 +69,5 @@ def detail(study: str, subject: str):
     user = web_user()
     runtime = study_runtime(study)
     found = get_subject(runtime, user, subject)
-    return render_template("subject.html", study=runtime, subject=found, matrix=status_matrix(runtime, found))
+    return render_template("subject.html", study=runtime, subject=found, matrix=status_matrix(runtime, found),
+                           signatures=signatures_of(runtime, user, subject), tz=site_timezone(found.site))

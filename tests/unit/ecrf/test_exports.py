@@ -4,12 +4,13 @@ CSV zip and Excel with coded labels, a data dictionary and the audit trail."""
 import csv
 import datetime as dt
 import io
+import re
 import zipfile
 
 import pytest
 from lxml import etree
 
-from conftest import counting_calls
+from conftest import PASSWORD, counting_calls
 from synthetic import form_data, schedule
 
 NS = {"odm": "http://www.cdisc.org/ns/odm/v1.3"}
@@ -232,7 +233,7 @@ def test_odm_reads_a_subjects_events_with_one_query_and_writes_what_per_record_r
     expected = per_record_odm(app, monkeypatch)
     calls = counting_calls(monkeypatch, "find")
     assert odm_export(app, monkeypatch) == expected
-    assert calls.count("audit_events") == len(subjects)
+    assert calls.count("audit_events") == len(subjects) + 1  # and one for the study's signature meanings
     assert calls.count("records") == calls.count("queries") == calls.count("signatures") == len(subjects)
 
 
@@ -247,7 +248,7 @@ def test_odm_keeps_each_stream_in_sequence_order_when_clocks_disagree(filled, mo
                                             {"$set": {"at": first["at"] - dt.timedelta(days=1)}})
     calls = counting_calls(monkeypatch, "find")
     document = odm_export(app, monkeypatch)
-    assert calls.count("audit_events") == len(subjects)  # sorted, not read again by name
+    assert calls.count("audit_events") == len(subjects) + 1  # sorted, not read again by name
     assert document == per_record_odm(app, monkeypatch)
     alt = etree.fromstring(document).xpath("//odm:ItemData[@ItemOID='IT.LB_CHEM.ALT']", namespaces=NS)
     assert [i.get("TransactionType") for i in alt[:2]] == ["Insert", "Update"]
@@ -368,9 +369,180 @@ def test_odm_snapshot_carries_each_records_current_data(filled, monkeypatch):
     document = etree.fromstring(out.getvalue())
     odm.odm_schema().assertValid(document)
     assert document.get("FileType") == "Snapshot"
-    assert {i.get("TransactionType") for i in document.iter(f"{{{NS['odm']}}}ItemData")} == {"Upsert"}
+    items = list(document.iter(f"{{{NS['odm']}}}ItemData"))
+    # Values are upserts; Context items carry only the queries that name them.
+    assert {i.get("TransactionType") for i in items} == {"Upsert", "Context"}
+    assert all(i.get("Value") is None and i.find("odm:Annotation", NS) is not None
+               for i in items if i.get("TransactionType") == "Context")
     form = document.xpath(f"//odm:SubjectData[@SubjectKey='{subjects[0]}']/odm:StudyEventData[@StudyEventOID='SE.SCREEN']"
                           "/odm:FormData[@FormOID='F.VS']", namespaces=NS)[0]
     values = {i.get("ItemOID"): i.get("Value") for i in form.iter(f"{{{NS['odm']}}}ItemData")}
     assert values["IT.VS.WEIGHT"] == odm._value(stored["data"]["WEIGHT"])
     assert len(values) >= len(stored["data"])
+
+
+# ---------------------------------------------------------------- the ODM is an exact copy of the trail
+
+
+def odm_document(app):
+    """The study's ODM, parsed, after checking it against the ODM 1.3.2 XSD."""
+    document = etree.fromstring(odm_bytes(app))
+    with app.app_context():
+        from ecrf.exports.odm import odm_schema
+
+        odm_schema().assertValid(document)
+    return document
+
+
+def form_history(document, subject: str, event: str, form: str) -> list[tuple]:
+    """Every value of the form's main FormData with its AuditRecord: who, where, when, why and which event."""
+    rows = []
+    for item in document.xpath(f"//odm:SubjectData[@SubjectKey='{subject}']/odm:StudyEventData[@StudyEventOID='SE.{event}']"
+                               f"/odm:FormData[@FormOID='F.{form}'][@TransactionType='Upsert']//odm:ItemData", namespaces=NS):
+        audit = item.find("odm:AuditRecord", NS)
+        rows.append((item.get("ItemOID"), item.get("TransactionType"), item.get("Value"),
+                     audit.find("odm:UserRef", NS).get("UserOID"), audit.find("odm:LocationRef", NS).get("LocationOID"),
+                     audit.find("odm:DateTimeStamp", NS).text, audit.findtext("odm:ReasonForChange", None, NS),
+                     audit.findtext("odm:SourceID", None, NS)))
+    return rows
+
+
+def test_odm_audit_records_are_not_restamped_by_a_later_verification_signature_or_lock(filled, cd7):
+    app, subjects = filled
+    before = form_history(odm_document(app), subjects[0], "SCREEN", "VS")
+    path = cd7("staff01").record_path(subjects[0], "SCREEN", "VS")
+    assert cd7("mon01").post(path + "/sdv", {}).status_code == 200
+    assert cd7("inv01").post(path + "/sign", {"password": PASSWORD}).status_code == 201
+    assert cd7("dm").post(path + "/lock", {}).status_code == 200
+    after = form_history(odm_document(app), subjects[0], "SCREEN", "VS")
+    assert after == before
+    # The derived BSA carries the save that computed it, not a system stamp or the lock.
+    bsa = [row for row in after if row[0] == "IT.VS.BSA"]
+    assert [(row[3], row[7]) for row in bsa] == [("USR.staff01", f"record/CD7_CART_SAA/{subjects[0]}/SCREEN/VS#1:create")]
+
+
+def test_odm_derived_values_carry_the_event_whose_recomputation_changed_them(filled, cd7):
+    app, subjects = filled
+    staff = cd7("staff01")
+    stored = staff.get(staff.record_path(subjects[0], "SCREEN", "VS")).get_json()
+    changed = staff.save(subjects[0], "SCREEN", "VS", {**stored["data"], "WEIGHT": stored["data"]["WEIGHT"] + 10},
+                         version=stored["version"], reason="re-weighed")
+    assert changed.status_code == 200
+    rows = [row for row in form_history(odm_document(app), subjects[0], "SCREEN", "VS") if row[0] == "IT.VS.BSA"]
+    assert [(row[1], row[2], row[6], row[7].rsplit("#", 1)[1]) for row in rows] == [
+        ("Insert", _value(stored["derived"]["BSA"]), None, "1:create"),
+        ("Update", _value(changed.get_json()["derived"]["BSA"]), "re-weighed", f"{stored['version'] + 1}:update")]
+
+
+def _value(value):
+    from ecrf.exports.odm import _value as odm_value
+
+    return odm_value(value)
+
+
+def test_odm_exports_every_signature_valid_and_voided_with_the_meaning_signed(filled, cd7, tmp_path):
+    app, subjects = filled
+    subject, staff, inv = subjects[0], cd7("staff01"), cd7("inv01")
+    path = staff.record_path(subject, "SCREEN", "VS")
+    visit = f"/studies/CD7_CART_SAA/subjects/{subject}/events/SCREEN"
+    assert inv.post(path + "/sign", {"password": PASSWORD, "meaning": "Reviewed as principal investigator"}).status_code == 201
+    assert inv.post(visit + "/sign", {"password": PASSWORD}).status_code == 201
+    stored = staff.get(path).get_json()
+    staff.save(subject, "SCREEN", "VS", {**stored["data"], "HR": 80}, version=stored["version"], reason="monitor finding")
+    assert inv.post(path + "/sign", {"password": PASSWORD, "meaning": "Re-reviewed after correction"}).status_code == 201
+    assert inv.post(f"/studies/CD7_CART_SAA/subjects/{subject}/sign", {"password": PASSWORD}).status_code == 201
+    listed = staff.get(f"/studies/CD7_CART_SAA/subjects/{subject}/signatures").get_json()
+    assert [(s["scope"], s["valid"]) for s in listed] == [
+        ("record", True), ("record", False), ("event", False), ("record", True), ("subject", True)]
+
+    document = odm_document(app)
+    meanings = {d.get("OID"): d.findtext("odm:Meaning", None, NS) for d in document.iterfind(".//odm:SignatureDef", NS)}
+    exported = {}
+    for signature in document.iterfind(".//odm:Signature", NS):
+        holder = signature.getparent()
+        flags = {f.findtext("odm:FlagType", None, NS): f.findtext("odm:FlagValue", None, NS)
+                 for f in holder.iterfind("odm:Annotation/odm:Flag", NS)}
+        exported[signature.get("ID")] = (etree.QName(holder).localname, holder.get("TransactionType"),
+                                         meanings[signature.find("odm:SignatureRef", NS).get("SignatureOID")],
+                                         flags, holder.findtext("odm:Annotation/odm:Comment", None, NS))
+    assert set(exported) == {f"SIG.{s['id']}" for s in listed}
+    for signature in listed:
+        element, transaction, meaning, flags, comment = exported[f"SIG.{signature['id']}"]
+        assert (element, transaction) == ({"record": "FormData", "event": "StudyEventData",
+                                           "subject": "SubjectData"}[signature["scope"]], "Context")
+        assert meaning == signature["meaning"]
+        assert flags == {"signature": "valid" if signature["valid"] else "voided",
+                         "signature_scope": {"record": "form", "event": "visit", "subject": "casebook"}[signature["scope"]]}
+        assert comment.endswith("valid" if signature["valid"] else f"voided: {signature['voided_reason']}")
+    assert {"Reviewed as principal investigator", "Re-reviewed after correction"} <= set(meanings.values())
+    # odmlib still loads it: the casebook signature is a second, Context, SubjectData of the same subject.
+    odm = load_with_odmlib(etree.tostring(document), tmp_path)
+    assert [(s.SubjectKey, s.TransactionType) for s in odm.ClinicalData[0].SubjectData] == [
+        (subjects[0], "Insert"), (subjects[0], "Context"), (subjects[1], "Insert")]
+
+
+def load_with_odmlib(data: bytes, tmp_path):
+    import odmlib.loader as loader_module
+    import odmlib.odm_loader as odm_loader
+
+    path = tmp_path / "study.xml"
+    path.write_bytes(data)
+    loader = loader_module.ODMLoader(odm_loader.XMLODMLoader(model_package="odm_1_3_2", ns_uri=NS["odm"]))
+    loader.open_odm_document(str(path))
+    return loader.load_odm()
+
+
+def test_odm_exports_registration_sdv_freeze_lock_and_unlock_with_their_own_audit_records(filled, cd7):
+    app, subjects = filled
+    subject = subjects[0]
+    path = cd7("staff01").record_path(subject, "SCREEN", "LB_CHEM")
+    mon, dm = cd7("mon01"), cd7("dm")
+    assert mon.post(path + "/sdv", {"items": ["/ALT"]}).status_code == 200
+    assert mon.post(path + "/sdv", {}).status_code == 200
+    for action, body in (("freeze", {}), ("unfreeze", {}), ("lock", {}), ("unlock", {"reason": "late lab report"})):
+        assert dm.post(path + f"/{action}", body).status_code == 200, action
+    assert dm.post(f"/studies/CD7_CART_SAA/subjects/{subject}/lock", {}).status_code == 200
+    document = odm_document(app)
+    with app.app_context():
+        from ecrf.db import database
+
+        steps = list(database().audit_events.find(
+            {"stream": f"record/CD7_CART_SAA/{subject}/SCREEN/LB_CHEM",
+             "action": {"$in": ["sdv", "sdv_items", "freeze", "unfreeze", "lock", "unlock"]}}, sort=[("seq", 1)]))
+    main = document.find(f".//odm:SubjectData[@SubjectKey='{subject}'][@TransactionType='Insert']", NS)
+    contexts = main.xpath("odm:StudyEventData[@StudyEventOID='SE.SCREEN']/odm:FormData[@FormOID='F.LB_CHEM']"
+                          "[@TransactionType='Context'][odm:AuditRecord]", namespaces=NS)
+    assert [c.findtext("odm:Annotation/odm:Flag/odm:FlagValue", None, NS) for c in contexts] == [
+        "sdv_items", "sdv", "freeze", "unfreeze", "lock", "unlock", "lock"]  # the last: the subject's lock
+    assert [c.findtext("odm:AuditRecord/odm:SourceID", None, NS) for c in contexts] == [
+        f"{e['stream']}#{e['seq']}:{e['action']}" for e in steps]
+    assert contexts[0].findtext("odm:Annotation/odm:Comment", None, NS) == "source data verified: /ALT"
+    assert contexts[5].findtext("odm:AuditRecord/odm:ReasonForChange", None, NS) == "late lab report"
+    assert contexts[5].find("odm:AuditRecord/odm:UserRef", NS).get("UserOID") == "USR.dm"
+    # Registration is the SubjectData's own AuditRecord; the subject lock an Annotation flagged against the code list.
+    assert main.findtext("odm:AuditRecord/odm:SourceID", None, NS) == f"subject/CD7_CART_SAA/{subject}#1:subject_registered"
+    assert main.find("odm:AuditRecord/odm:UserRef", NS).get("UserOID") == "USR.staff01"
+    flags = [f.text for f in main.iterfind("odm:Annotation/odm:Flag/odm:FlagValue", NS)]
+    assert "lock" in flags
+    codes = {i.get("CodedValue") for i in document.iterfind(".//odm:CodeList[@OID='CL.ECRF_LIFECYCLE']/odm:CodeListItem", NS)}
+    assert set(flags) | {c.findtext("odm:Annotation/odm:Flag/odm:FlagValue", None, NS) for c in contexts} <= codes
+
+
+def test_odm_attaches_a_query_naming_an_item_to_that_item(filled):
+    app, subjects = filled
+    document = odm_document(app)
+    annotations = document.xpath(
+        f"//odm:SubjectData[@SubjectKey='{subjects[0]}']//odm:FormData[@FormOID='F.LB_CHEM']/odm:ItemGroupData"
+        "[@TransactionType='Context']/odm:ItemData[@ItemOID='IT.LB_CHEM.ALT'][@TransactionType='Context']/odm:Annotation",
+        namespaces=NS)
+    assert annotations and "ALT_SCREEN" in annotations[0].findtext("odm:Comment", None, NS)
+    form_level = document.xpath("//odm:FormData/odm:Annotation/odm:Comment", namespaces=NS)
+    assert not any("ALT_SCREEN" in c.text for c in form_level)
+
+
+def test_odm_is_written_in_the_default_namespace_without_prefixes(filled):
+    app, _ = filled
+    data = odm_bytes(app)
+    assert re.search(rb"</?[A-Za-z0-9_.-]+:", data) is None  # no element carries a prefix
+    assert b"xmlns:" not in data
+    assert b"<Study " in data and b"<AdminData " in data and b"<SubjectData " in data
