@@ -6,7 +6,7 @@ lifecycle replays like its data:
     incomplete/complete --sdv--> verified --sign--> signed --lock--> locked
     a data change clears sdv and signature (audited with its reason)
     unlock (reason required) returns the record to its state before the lock, signature cleared
-    freeze: data cannot change, queries still can
+    freeze: data cannot change, queries, SDV and signatures still can (a study's freeze stops them too)
 
 Locks and freezes can cover one record, a visit, a subject or the whole study;
 a subject or study lock also refuses records not saved yet.
