@@ -209,6 +209,18 @@ def test_the_command_line_is_refused_like_the_api_under_a_study_lock(app, as_use
     assert world.snapshot() == before
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_rerunning_the_checks_leaves_a_locked_or_frozen_studys_records_alone(app, as_user, kind):
+    world = World(app, as_user)
+    world.lock("study", kind)
+    with app.app_context():  # derived values that a rule change would recompute
+        database().records.update_many({}, {"$set": {"derived": {}}})
+    before = world.snapshot()
+    result = app.test_cli_runner().invoke(args=["checks", "run"])
+    assert result.exit_code == 0 and f"MINI: 2 {kind}" in result.output
+    assert world.snapshot() == before
+
+
 def test_a_subjects_freeze_lets_its_review_finish_while_a_lock_stops_it(app, as_user):
     world = World(app, as_user)
     world.lock("subject", "frozen")
