@@ -253,3 +253,18 @@ def test_a_visit_lock_covers_its_records_and_leaves_the_subjects_other_visits_op
     assert staff.save(world.subject, "D28", "LB", {"ALT": 20}).status_code == 201
     with app.app_context():
         assert database().container_locks.count_documents({}) == 0
+
+
+def test_the_api_description_names_423_on_every_api_route_a_lock_refuses(app):
+    from ecrf.api.openapi import spec
+
+    with app.app_context():
+        paths = spec()["paths"]
+    undocumented = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in ROUTES and rule.endpoint.startswith("api."):
+            path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+            for method in rule.methods & {"POST", "PUT", "PATCH", "DELETE"}:
+                if "423" not in paths[path][method.lower()]["responses"]:
+                    undocumented.append(f"{method} {path}")
+    assert undocumented == []
