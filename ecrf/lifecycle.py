@@ -326,13 +326,15 @@ def set_lock(study: StudyRuntime, user, kind: str, on: bool, *, subject_id: str 
         _append(record, user.username, action, state, reason if isinstance(reason, str) else None)
         return True
 
+    # A visit's lock covers its records only, never the subject's container.
+    key = container_key(study.oid, subject.subject_id if subject else None) if not form and not event else None
+    if key and on and not (kind == "frozen" and ContainerLock.objects(key=key, kind="locked").first()):
+        # Held before the records are locked one by one, so that nothing new slips in meanwhile;
+        # a lock is never weakened to a freeze.
+        ContainerLock.objects(key=key).update_one(set__kind=kind, set__by=user.username, set__at=utc_now(), upsert=True)
     changed = _bulk(records, apply, progress)
-    if not form and not event:  # a visit's lock covers its records only, never the subject's container
-        key = container_key(study.oid, subject.subject_id if subject else None)
-        if on:
-            ContainerLock.objects(key=key).update_one(
-                set__kind=kind, set__by=user.username, set__at=utc_now(), upsert=True)
-        else:
+    if key:
+        if not on:
             ContainerLock.objects(key=key, kind=kind).delete()
         record_admin_event(key, user.username, action, {"records": changed},
                            context={"study": study.oid, **({"subject": subject.subject_id} if subject else {})})

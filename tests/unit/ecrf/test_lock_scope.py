@@ -268,3 +268,27 @@ def test_the_api_description_names_423_on_every_api_route_a_lock_refuses(app):
                 if "423" not in paths[path][method.lower()]["responses"]:
                     undocumented.append(f"{method} {path}")
     assert undocumented == []
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_study_is_held_before_its_records_are_locked_one_by_one(app, as_user, kind):
+    from ecrf.lifecycle import set_lock, study_closure
+    from ecrf.studies import study_runtime
+    from ecrf.users import get_user
+
+    world = World(app, as_user)
+    seen = []
+    with app.app_context():
+        set_lock(study_runtime("MINI"), get_user("dm"), kind, True, progress=lambda n: seen.append(study_closure("MINI")))
+    assert seen == [kind, kind]  # while each record was being locked, the study already refused new writes
+    assert world.api["staff01"].post("/studies/MINI/subjects", {"site": "01"}).status_code == 423
+
+
+def test_freezing_a_locked_study_keeps_it_locked(app, as_user):
+    world = World(app, as_user)
+    dm = world.api["dm"]
+    assert dm.post("/studies/MINI/lock", {}).status_code == 200
+    assert dm.post("/studies/MINI/freeze", {}).get_json() == {"action": "freeze", "records": 0}
+    assert dm.post("/studies/MINI/unfreeze", {}).status_code == 200
+    refused = world.api["staff01"].post("/studies/MINI/subjects", {"site": "01"})
+    assert refused.status_code == 423 and refused.get_json()["detail"] == "study MINI is locked; no subject can be registered"
