@@ -292,3 +292,22 @@ def test_freezing_a_locked_study_keeps_it_locked(app, as_user):
     assert dm.post("/studies/MINI/unfreeze", {}).status_code == 200
     refused = world.api["staff01"].post("/studies/MINI/subjects", {"site": "01"})
     assert refused.status_code == 423 and refused.get_json()["detail"] == "study MINI is locked; no subject can be registered"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("scope, neighbour", [
+    ("form", ("own", "SCREEN", "DM")),       # the visit's other form
+    ("visit", ("own", "D28", "LB")),         # the subject's other visit
+    ("subject", ("other", "SCREEN", "VS")),  # another subject
+])
+def test_a_lock_is_no_wider_than_its_scope(app, as_user, scope, neighbour, kind):
+    world = World(app, as_user)
+    staff = world.api["staff01"]
+    other = staff.register()
+    world.lock(scope, kind)
+    whose, event, form = neighbour
+    subject = world.subject if whose == "own" else other
+    version = (staff.get(staff.record_path(subject, event, form)).get_json() or {}).get("version")
+    saved = staff.save(subject, event, form, {"SEX": "F"} if form == "DM" else {"ALT": 21} if form == "LB" else {"WEIGHT": 61},
+                       version=version, reason="corrected" if version else None)
+    assert saved.status_code in (200, 201), saved.get_json()
