@@ -112,7 +112,8 @@ def refuse_if_ranges_closed(site: str) -> None:
     for study in loaded_studies():
         kind = study_closure(study.oid)
         if kind and Subject.objects(study=study.oid, site=site).first() is not None:
-            raise Locked(f"study {study.oid} is {kind} and has subjects at site {site}; its reference ranges cannot change")
+            raise Locked(f"study {study.oid} is {kind} and has subjects at site {site}; "
+                         "the site's reference ranges cannot change")
 
 
 def add_range(user, site: str, analyte: str, unit: str, low: float | None, high: float | None, *,

@@ -17,12 +17,19 @@ import re
 import pytest
 
 from conftest import PASSWORD, login, token_in
+from ecrf.api.openapi import spec
 from ecrf.db import database
+from ecrf.lifecycle import set_lock, study_closure
+from ecrf.ranges import add_range
+from ecrf.studies import study_runtime
+from ecrf.users import get_user
+from ecrf.views.queries import ACTIONS
+from ecrf.views.records import _record_actions
 
 RECORD = "/studies/MINI/subjects/{s}/events/SCREEN/forms/VS"
 SCOPES = ("form", "visit", "subject", "study")
 KINDS = ("locked", "frozen")
-DATA = ("mongo", "records", "subjects", "queries", "signatures", "lab_ranges", "container_locks", "audit_events")
+DATA = ("records", "subjects", "queries", "signatures", "lab_ranges", "container_locks", "audit_events")
 
 # Write routes that no lock refuses, and why. Everything else is walked below.
 ALLOWED_UNDER_LOCK = {
@@ -70,9 +77,6 @@ class World:
         for name in ("reopen", "html-reopen"):
             assert monitor.post(f"/studies/MINI/queries/{self.queries[name]}/close", {}).status_code == 200
         with app.app_context():
-            from ecrf.ranges import add_range
-            from ecrf.users import get_user
-
             self.range_id = add_range(get_user("dm"), "01", "ALT", "U/L", 5, 45, valid_from="2026-01-01").range_id
         self.web, self.tokens = {}, {}
         for name in ("staff01", "mon01", "inv01", "dm"):
@@ -92,10 +96,6 @@ class World:
         verb = "lock" if kind == "locked" else "freeze"
         if scope == "visit":  # no route locks a visit: the service does, as a bulk lock would
             with self.app.app_context():
-                from ecrf.lifecycle import set_lock
-                from ecrf.studies import study_runtime
-                from ecrf.users import get_user
-
                 set_lock(study_runtime("MINI"), get_user("dm"), kind, True, subject_id=self.subject, event="SCREEN")
             return
         path = {"form": self.record, "subject": f"/studies/MINI/subjects/{self.subject}", "study": "/studies/MINI"}[scope]
@@ -160,9 +160,6 @@ def _text(response) -> str:
 
 
 def test_every_write_route_has_a_lock_decision(app):
-    from ecrf.views.queries import ACTIONS
-    from ecrf.views.records import _record_actions
-
     actions = {"queries.act": set(ACTIONS), "records.act": set(_record_actions(None, None, "s", "e", "f"))}
     routes = set()
     for rule in app.url_map.iter_rules():
@@ -256,8 +253,6 @@ def test_a_visit_lock_covers_its_records_and_leaves_the_subjects_other_visits_op
 
 
 def test_the_api_description_names_423_on_every_api_route_a_lock_refuses(app):
-    from ecrf.api.openapi import spec
-
     with app.app_context():
         paths = spec()["paths"]
     undocumented = []
@@ -272,10 +267,6 @@ def test_the_api_description_names_423_on_every_api_route_a_lock_refuses(app):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_study_is_held_before_its_records_are_locked_one_by_one(app, as_user, kind):
-    from ecrf.lifecycle import set_lock, study_closure
-    from ecrf.studies import study_runtime
-    from ecrf.users import get_user
-
     world = World(app, as_user)
     seen = []
     with app.app_context():

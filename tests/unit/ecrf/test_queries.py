@@ -2,6 +2,8 @@
 
 import pytest
 
+from ecrf import queries
+
 
 def queries_of(api, subject, **filters):
     params = "&".join(f"{k}={v}" for k, v in {"subject": subject, **filters}.items())
@@ -265,8 +267,6 @@ def _raised(as_user, staff, subject) -> str:
 
 def _stale_reads(monkeypatch, app, qid):
     """Make the next query actions start from the query as it stands now, as a request that lost a race does."""
-    from ecrf import queries
-
     with app.app_context():
         stale = queries.Query.objects(query_id=qid).first()
     monkeypatch.setattr(queries, "get_query", lambda study, user, query_id: queries.Query._from_son(stale.to_mongo()))
@@ -293,8 +293,6 @@ def test_a_reply_that_loses_a_race_to_a_close_is_409_and_stores_nothing(app, as_
 
 def test_a_transition_whose_projection_was_never_stored_is_caught_up_by_the_next(app, as_user, staff, subject,
                                                                                   monkeypatch):
-    from ecrf import queries
-
     qid = _raised(as_user, staff, subject)
     projected = queries._project
     monkeypatch.setattr(queries, "_project", lambda query, event: (_ for _ in ()).throw(RuntimeError("crash")))
