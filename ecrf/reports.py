@@ -261,24 +261,29 @@ def _rate(responders: int, n: int) -> dict:
     return {"responders": responders, "n": n, "rate": responders / n if n else None, "ci_low": low, "ci_high": high}
 
 
-def response_rates(study: StudyRuntime, user) -> list[dict]:
+def response_rates(study: StudyRuntime, user, today: dt.date | None = None) -> list[dict]:
     """CR/PR/NR at each response visit and the ORR (CR + PR) intention-to-treat and among the evaluable.
 
     Per visit: ``CR``, ``PR``, ``NR`` of the infused subjects assessed there;
     ``infused``; ``not_assessed`` and ``died_before`` (no assessment, and the
-    death date before the visit's planned day); ``evaluable`` (assessed); and
-    ``orr`` = ``{"itt": rate, "evaluable": rate}`` (see :data:`ORR_POPULATIONS`),
-    each rate ``{"responders", "n", "rate", "ci_low", "ci_high"}`` with its exact
-    95 % interval (None without subjects). A subject is infused once the
-    study's ``infusion_date`` fact is recorded; assessments of others are left out.
+    death date before the visit's planned day), ``not_yet_due`` of the not
+    assessed (the visit's window still open or ahead on ``today``: the ITT
+    rate counts them as non-responders all the same); ``evaluable``
+    (assessed); and ``orr`` = ``{"itt": rate, "evaluable": rate}`` (see
+    :data:`ORR_POPULATIONS`), each rate ``{"responders", "n", "rate",
+    "ci_low", "ci_high"}`` with its exact 95 % interval (None without
+    subjects). A subject is infused once the study's ``infusion_date`` fact
+    is recorded; assessments of others are left out.
     """
+    today = today or utc_now().date()
     infusion = {k: d for k, v in _fact(study, user, "infusion_date").items() if (d := as_date(v))}
     death = {r["subject"]: d for r in _records(study, user, "DEATH") if (d := as_date((r.get("data") or {}).get("DTHDTC")))}
     results = []
     for visit in study.parameters.get("response_visits", []):
-        day = study.event(visit).get("day") or 0
+        event = study.event(visit)
+        day, after = event.get("day") or 0, (event.get("window") or {}).get("after", 0)
         assessed = {r["subject"]: (r.get("derived") or {}).get("RESPONSE") for r in _records(study, user, "RESP", visit)}
-        outcomes, not_assessed, died_before = Counter(), 0, 0
+        outcomes, not_assessed, died_before, not_yet_due = Counter(), 0, 0, 0
         for subject, day0 in infusion.items():
             outcome = assessed.get(subject)
             if outcome in ("CR", "PR", "NR"):
@@ -287,10 +292,11 @@ def response_rates(study: StudyRuntime, user) -> list[dict]:
                 died_before += 1
             else:
                 not_assessed += 1
+                not_yet_due += today <= day0 + dt.timedelta(days=day + after)
         responders, evaluable = outcomes["CR"] + outcomes["PR"], sum(outcomes.values())
         results.append({"visit": visit, "day": day, "CR": outcomes["CR"], "PR": outcomes["PR"], "NR": outcomes["NR"],
                         "infused": len(infusion), "not_assessed": not_assessed, "died_before": died_before,
-                        "evaluable": evaluable,
+                        "not_yet_due": not_yet_due, "evaluable": evaluable,
                         "orr": {"itt": _rate(responders, len(infusion)), "evaluable": _rate(responders, evaluable)}})
     return results
 

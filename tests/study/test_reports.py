@@ -109,15 +109,19 @@ def test_orr_intention_to_treat_counts_every_infused_subject_and_the_evaluable_o
         if death:
             assert staff.save(subject, "LOGS", "DEATH", {"DTHDTC": on(death), "DTHCAUSE": "infection"}).status_code == 201
 
-    m3 = run(cd7_app, reports.response_rates)[0]
+    m3 = run(cd7_app, reports.response_rates, today=DAY0 + dt.timedelta(days=98))[0]   # M3's window (90 ± 7) closed
 
     assert (m3["CR"], m3["PR"], m3["NR"], m3["not_assessed"], m3["died_before"], m3["infused"]) == (1, 1, 1, 1, 1, 5)
+    assert m3["not_yet_due"] == 0
     itt, evaluable = m3["orr"]["itt"], m3["orr"]["evaluable"]
     assert (itt["responders"], itt["n"]) == (2, 5) and itt["rate"] == pytest.approx(0.4)
     assert (evaluable["responders"], evaluable["n"]) == (2, 3) and evaluable["rate"] == pytest.approx(2 / 3)
     assert (itt["ci_low"], itt["ci_high"]) == pytest.approx(exact(2, 5))
     assert (evaluable["ci_low"], evaluable["ci_high"]) == pytest.approx(exact(2, 3))
     assert (round(itt["ci_low"], 4), round(itt["ci_high"], 4)) == (0.0527, 0.8534)  # Clopper–Pearson for 2/5
+    # While M3's window is still open, the subject who missed it is said to be not yet due: still a non-responder by ITT.
+    early = run(cd7_app, reports.response_rates, today=DAY0 + dt.timedelta(days=97))[0]
+    assert (early["not_assessed"], early["not_yet_due"], early["orr"]["itt"]["n"]) == (1, 1, 5)
 
 
 def product_limit(points):
