@@ -302,3 +302,13 @@ def test_a_lock_is_no_wider_than_its_scope(app, as_user, scope, neighbour, kind)
     saved = staff.save(subject, event, form, {"SEX": "F"} if form == "DM" else {"ALT": 21} if form == "LB" else {"WEIGHT": 61},
                        version=version, reason="corrected" if version else None)
     assert saved.status_code in (200, 201), saved.get_json()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_subjects_page_offers_no_registration_while_the_study_is_closed(app, as_user, kind):
+    world = World(app, as_user)
+    page = world.web["staff01"].get("/studies/MINI/subjects").get_data(as_text=True)
+    assert 'id="register"' in page and 'id="study-closed"' not in page
+    world.lock("study", kind)
+    page = world.web["staff01"].get("/studies/MINI/subjects").get_data(as_text=True)
+    assert 'id="register"' not in page and f"Study MINI is {kind}: no subject can be registered." in page
