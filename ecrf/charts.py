@@ -69,25 +69,32 @@ def grade_by_day_chart(report: dict, title: str) -> str:
 
 
 def response_chart(rates: list[dict]) -> str:
-    """CR/PR/NR at each response visit, with ORR and its exact 95 % interval."""
+    """Every infused subject at each response visit: CR, PR, NR assessed, then the non-responders by intention-to-treat."""
     figure, axes = _figure()
     visits = [r["visit"] for r in rates]
     bottom = [0] * len(visits)
-    for outcome, colour in (("CR", "#2e7d32"), ("PR", "#81c784"), ("NR", "#cfd8dc")):
-        heights = [r[outcome] for r in rates]
-        axes.bar(visits, heights, bottom=bottom, color=colour, label=outcome)
-        bottom = [b + h for b, h in zip(bottom, heights)]
-    axes.set_ylabel("subjects")
-    axes.legend(frameon=False)
+    for key, label, colour in (("CR", "CR", "#2e7d32"), ("PR", "PR", "#81c784"), ("NR", "NR", "#cfd8dc"),
+                               ("not_assessed", "not assessed (NR, ITT)", "#eceff1"),
+                               ("died_before", "died before the visit (NR, ITT)", "#455a64")):
+        heights = [r[key] for r in rates]
+        if any(heights):
+            axes.bar(visits, heights, bottom=bottom, color=colour, label=label, edgecolor="#90a4ae", linewidth=0.5)
+            bottom = [b + h for b, h in zip(bottom, heights)]
+    axes.set_ylabel("infused subjects")
+    axes.legend(frameon=False, fontsize=7)
     return _svg(figure)
 
 
 def km_chart(curves: dict[str, dict]) -> str:
-    """Kaplan–Meier curves with the numbers at risk underneath."""
+    """Kaplan–Meier curves, each censored observation marked on its curve, with the numbers at risk underneath."""
     figure, axes = _figure(6.4, 3.8)
     for n, (label, curve) in enumerate(curves.items()):
         if curve["times"]:
             axes.step(curve["times"], curve["survival"], where="post", label=label, color=COLOURS[n])
+        if curve.get("censored"):
+            axes.plot([t for t, _ in curve["censored"]], [s for _, s in curve["censored"]], linestyle="none",
+                      marker="|", markersize=8, color=COLOURS[n])
+    axes.plot([], [], linestyle="none", marker="|", markersize=8, color="#607d8b", label="censored")
     axes.set_ylim(0, 1.05)
     axes.set_xlabel("days after infusion")
     axes.set_ylabel("probability")

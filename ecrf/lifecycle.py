@@ -6,7 +6,7 @@ lifecycle replays like its data:
     incomplete/complete --sdv--> verified --sign--> signed --lock--> locked
     a data change clears sdv and signature (audited with its reason)
     unlock (reason required) returns the record to its state before the lock, signature cleared
-    freeze: data cannot change, queries still can
+    freeze: data cannot change, queries, SDV and signatures still can (a study's freeze stops them too)
 
 Locks and freezes can cover one record, a visit, a subject or the whole study;
 a subject or study lock also refuses records not saved yet.
@@ -126,6 +126,39 @@ def container_state(study: str, subject: str) -> str | None:
     return held_kind(ContainerLock._get_collection().find({"_id": {"$in": container_keys(study, subject)}}, {"kind": 1}))
 
 
+def study_closure(study: str) -> str | None:
+    """``"locked"``, ``"frozen"`` or None: the lock or freeze over the whole study."""
+    found = ContainerLock._get_collection().find_one({"_id": container_key(study)}, {"kind": 1})
+    return held_kind([found] if found else [])
+
+
+def refuse_if_study_closed(study: str, what: str) -> None:
+    """:class:`Locked` (423) while the whole study is locked or frozen; ``what`` says what was refused.
+
+    Freezing the study is the database's soft lock: like its lock, it stops every write in it.
+    """
+    kind = study_closure(study)
+    if kind:
+        raise Locked(f"study {study} is {kind}; {what}")
+
+
+def refuse_review_if_locked(study: str, subject: str, record: dict | None, what: str) -> None:
+    """:class:`Locked` (423) unless a review action (query, SDV, signature) may touch the subject's record.
+
+    A lock refuses it at every scope (record or visit, subject, study), and so
+    does a freeze of the whole study; a freeze of a record, visit or subject
+    stops only its data, so that its review can finish.
+    """
+    kinds = {doc["_id"]: doc.get("kind") for doc in
+             ContainerLock._get_collection().find({"_id": {"$in": container_keys(study, subject)}}, {"kind": 1})}
+    if kinds.get(container_key(study)):
+        raise Locked(f"study {study} is {kinds[container_key(study)]}; {what}")
+    if kinds.get(container_key(study, subject)) == "locked":
+        raise Locked(f"subject {subject} is locked; {what}")
+    if record and record.get("locked"):
+        raise Locked(f"{record['form']} at {record['event']} is locked; {what}")
+
+
 def lifecycle_state(record: dict | None) -> str:
     """The one word that says where a record stands."""
     if not record:
@@ -201,8 +234,7 @@ def verify(study: StudyRuntime, user, subject_id: str, event: str, form: str, it
     """Source data verification by a monitor: the whole form, or the listed items only."""
     require(user, Action.VERIFY)
     stored = _one(study, user, subject_id, event, form)
-    if stored.get("locked"):
-        raise Locked("the record is locked")
+    refuse_review_if_locked(study.oid, stored["subject"], stored, "no source data verification is possible")
     entry = {**_now_entry(user), "version": stored["version"]}
     if items:
         if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
@@ -282,6 +314,7 @@ def sign(study: StudyRuntime, user, password: Any, *, subject_id: str, event: st
     if meaning is not None and not isinstance(meaning, str):
         raise Invalid("meaning must be text", [FieldError("/meaning", "must be a string")])
     subject = get_subject(study, user, subject_id)
+    refuse_review_if_locked(study.oid, subject.subject_id, None, "nothing in it can be signed")
     scope, records = _in_scope(study, user, subject, event, form)
     if not records:
         raise Conflict("nothing saved to sign")
@@ -480,13 +513,15 @@ def set_lock(study: StudyRuntime, user, kind: str, on: bool, *, subject_id: str 
         _append(record, user.username, action, state, reason if isinstance(reason, str) else None)
         return True
 
+    # A visit's lock covers its records only, never the subject's container.
+    key = container_key(study.oid, subject.subject_id if subject else None) if not form and not event else None
+    if key and on and not (kind == "frozen" and ContainerLock.objects(key=key, kind="locked").first()):
+        # Held before the records are locked one by one, so that nothing new slips in meanwhile;
+        # a lock is never weakened to a freeze.
+        ContainerLock.objects(key=key).update_one(set__kind=kind, set__by=user.username, set__at=utc_now(), upsert=True)
     changed = _bulk(records, apply, progress)
-    if not form and (subject or not event):
-        key = container_key(study.oid, subject.subject_id if subject else None)
-        if on:
-            ContainerLock.objects(key=key).update_one(
-                set__kind=kind, set__by=user.username, set__at=utc_now(), upsert=True)
-        else:
+    if key:
+        if not on:
             ContainerLock.objects(key=key, kind=kind).delete()
         record_admin_event(key, user.username, action, {"records": changed},
                            context={"study": study.oid, **({"subject": subject.subject_id} if subject else {})})

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import replace
-from typing import Any
+from typing import Any, Callable
 
 from bson import ObjectId
 from mongoengine import DateTimeField, DictField, Document, IntField, ListField, StringField
 
-from audit import utc_now
-from ecrf.errors import Conflict, FieldError, Invalid, Locked, NotFound
+from audit import StaleVersion, utc_now
+from ecrf.errors import Conflict, FieldError, Invalid, NotFound
+from ecrf.lifecycle import refuse_review_if_locked
 from ecrf.paging import PER_PAGE, Page, page_of
 from ecrf.roles import Action
 from ecrf.studies import StudyRuntime
@@ -29,6 +30,9 @@ from ecrf.trail import audit_store
 OPEN_STATES = ("open", "answered")
 STATES = ("open", "answered", "closed", "not_applicable")
 MAX_TEXT = 4000
+# A transition that loses a race is tried again on the state that won, this many times at most: each lost
+# race means another transition landed, so only a flood of them on one query can exhaust it.
+RACE_RETRIES = 64
 
 
 class Query(Document):
@@ -84,11 +88,16 @@ def age_days(opened_at: dt.datetime, closed_at: dt.datetime | None, now: dt.date
 
 
 def _transition(query: Query, actor: str, action: str, text: str | None, state: str, *, extra: dict | None = None) -> Query:
-    """Append the event for one state change or message and update the query."""
+    """Append the event for one state change or message and update the query.
+
+    Raises :class:`StaleVersion`, having stored nothing, when the query's
+    stream has moved past the version read; once the event is appended the
+    transition has happened, whoever brings the projection forward.
+    """
     now = utc_now()
     message = {"at": now, "author": actor, "text": text or "", "action": action}
     event = audit_store().append(
-        f"query/{query.query_id}", query.version, actor=actor, action=f"query_{action}",
+        _stream(query), query.version, actor=actor, action=f"query_{action}",
         changes=[{"path": f"/messages/{len(query.messages)}", "old": None, "new": message},
                  *([{"path": "/state", "old": query.state if query.version else None, "new": state}]
                    if state != query.state or not query.version else [])],
@@ -96,21 +105,63 @@ def _transition(query: Query, actor: str, action: str, text: str | None, state: 
         context={"study": query.study, "subject": query.subject, "site": query.site, "event": query.event,
                  "form": query.form, "item": query.item, "query": query.query_id},
     )
-    update: dict[str, Any] = {"push__messages": message, "set__state": state, "set__version": event["seq"]}
-    if state in ("closed", "not_applicable"):
-        update["set__closed_at"] = now
-    elif query.version:
-        update["unset__closed_at"] = True
     if query.version == 0:
         query.messages, query.state, query.version = [message], state, event["seq"]
         query.opened_at = now
         query.save(force_insert=True)
-    else:
-        updated = Query.objects(query_id=query.query_id, version=query.version).update(**update)
-        if not updated:
-            raise Conflict("the query changed meanwhile; reload it")
-        query.reload()
+        return query
+    _project(query, event)
+    query.reload()
     return query
+
+
+def _stream(query: Query) -> str:
+    return f"query/{query.query_id}"
+
+
+def _project(query: Query, event: dict) -> None:
+    """Move the stored query from ``event["seq"] - 1`` to ``event``; a no-op if it is there already."""
+    message = event["changes"][0]["new"]
+    state = event["state"]["state"]
+    update: dict[str, Any] = {"push__messages": message, "set__state": state, "set__version": event["seq"]}
+    if state in ("closed", "not_applicable"):
+        update["set__closed_at"] = message["at"]
+    else:
+        update["unset__closed_at"] = True
+    Query.objects(query_id=query.query_id, version=event["seq"] - 1).update(**update)
+
+
+def _caught_up(query: Query) -> Query:
+    """The query with every event of its stream projected (a transition that won a race may not have yet)."""
+    for event in audit_store().events(_stream(query), after=query.version):
+        _project(query, event)
+    return query.reload()
+
+
+def _act(query: Query, actor: str, action: str, text: str | None, state: str,
+         refusal: Callable[[Query], str | None]) -> Query:
+    """Apply one transition, trying again on the newer state when another transition wins the race.
+
+    ``refusal(query)`` says why the transition does not apply to the query as it
+    now stands (None: it does); that is 409, and a lock 423, with nothing stored.
+    """
+    for _ in range(RACE_RETRIES):
+        refuse_review_if_locked(query.study, query.subject, _record_of(query), "its queries cannot change")
+        reason = refusal(query)
+        if reason:
+            raise Conflict(reason)
+        try:
+            return _transition(query, actor, action, text, state)
+        except StaleVersion:
+            query = _caught_up(query)
+    raise Conflict("the query kept changing while this was tried; reload it and try again")
+
+
+def _record_of(query: Query) -> dict | None:
+    from ecrf.records import current
+    from ecrf.trail import record_stream
+
+    return current(record_stream(query.study, query.subject, query.event, query.form))
 
 
 def _text(text: Any, *, required: bool) -> str | None:
@@ -143,10 +194,9 @@ def raise_query(study: StudyRuntime, user, subject_id: str, event: str, form: st
     from ecrf.trail import record_stream
 
     stored = current(record_stream(study.oid, subject.subject_id, event, form))
+    refuse_review_if_locked(study.oid, subject.subject_id, stored, "no new query can be raised")
     if stored is None:
         raise Conflict("nothing is saved in that form yet; a query needs saved data")
-    if stored.get("locked"):
-        raise Locked(f"{form} at {event} is locked; no new query can be raised")
     return open_query(study, subject.subject_id, subject.site, event, form, item, actor=user.username,
                       text=text, origin="manual")
 
@@ -214,25 +264,13 @@ def _visible(study: StudyRuntime, user, filters: dict) -> dict | None:
     return criteria
 
 
-def _refuse_if_locked(study: str, subject: str, event: str, form: str) -> None:
-    """Queries on a locked record cannot move (a frozen one still can)."""
-    from ecrf.records import current
-    from ecrf.trail import record_stream
-
-    stored = current(record_stream(study, subject, event, form))
-    if stored and stored.get("locked"):
-        raise Locked(f"{form} at {event} is locked; its queries cannot change")
-
-
 def reply(study: StudyRuntime, user, query_id: str, text: Any) -> Query:
     """Site staff or the investigator answer an open query."""
     require(user, Action.ANSWER_QUERIES)
     query = get_query(study, user, query_id)
     text = _text(text, required=True)
-    _refuse_if_locked(query.study, query.subject, query.event, query.form)
-    if query.state not in OPEN_STATES:
-        raise Conflict(f"the query is {query.state}; only open or answered queries take replies")
-    return _transition(query, user.username, "answered", text, "answered")
+    return _act(query, user.username, "answered", text, "answered", lambda q: None if q.state in OPEN_STATES else
+                f"the query is {q.state}; only open or answered queries take replies")
 
 
 def close(study: StudyRuntime, user, query_id: str, text: Any = None) -> Query:
@@ -240,10 +278,8 @@ def close(study: StudyRuntime, user, query_id: str, text: Any = None) -> Query:
     require(user, Action.MANAGE_QUERIES)
     query = get_query(study, user, query_id)
     text = _text(text, required=False)
-    _refuse_if_locked(query.study, query.subject, query.event, query.form)
-    if query.state not in OPEN_STATES:
-        raise Conflict(f"the query is already {query.state}")
-    return _transition(query, user.username, "closed", text, "closed")
+    return _act(query, user.username, "closed", text, "closed", lambda q: None if q.state in OPEN_STATES else
+                f"the query is already {q.state}")
 
 
 def reopen(study: StudyRuntime, user, query_id: str, text: Any) -> Query:
@@ -251,10 +287,8 @@ def reopen(study: StudyRuntime, user, query_id: str, text: Any) -> Query:
     require(user, Action.MANAGE_QUERIES)
     query = get_query(study, user, query_id)
     text = _text(text, required=True)
-    _refuse_if_locked(query.study, query.subject, query.event, query.form)
-    if query.state != "closed":
-        raise Conflict(f"only a closed query can be reopened; this one is {query.state}")
-    return _transition(query, user.username, "reopened", text, "open")
+    return _act(query, user.username, "reopened", text, "open", lambda q: None if q.state == "closed" else
+                f"only a closed query can be reopened; this one is {q.state}")
 
 
 def record_queries(study: str, subject: str, event: str, form: str, states=OPEN_STATES) -> list[Query]:

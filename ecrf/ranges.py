@@ -16,9 +16,12 @@ from bson import ObjectId
 from mongoengine import DateTimeField, Document, FloatField, IntField, StringField
 
 from audit import utc_now
-from ecrf.errors import FieldError, Invalid, NotFound
+from ecrf.errors import FieldError, Invalid, Locked, NotFound
+from ecrf.lifecycle import study_closure
 from ecrf.roles import Action
 from ecrf.sites import get_site
+from ecrf.studies import loaded_studies
+from ecrf.subjects import Subject, require
 from ecrf.trail import record_admin_event
 
 ANALYTE = re.compile(r"^[A-Z][A-Z0-9_]*$")
@@ -100,13 +103,25 @@ def ranges_for(study: dict, site: str | None, sex: str | None, age: float | None
     return {analyte: _shape(entry) for analyte, entry in chosen.items()}
 
 
+def refuse_if_ranges_closed(site: str) -> None:
+    """:class:`Locked` (423) while a study with subjects at the site is locked or frozen.
+
+    A site's ranges grade and flag its subjects' data in every study, so a
+    change to them is a change to a locked study's data.
+    """
+    for study in loaded_studies():
+        kind = study_closure(study.oid)
+        if kind and Subject.objects(study=study.oid, site=site).first() is not None:
+            raise Locked(f"study {study.oid} is {kind} and has subjects at site {site}; "
+                         "the site's reference ranges cannot change")
+
+
 def add_range(user, site: str, analyte: str, unit: str, low: float | None, high: float | None, *,
               valid_from: str, sex: str | None = None, age_min: int | None = None, age_max: int | None = None) -> LabRange:
     """Add a site reference range (data managers); audited. Refuses nonsense with the field named."""
-    from ecrf.subjects import require
-
     require(user, Action.MANAGE_RANGES)
     get_site(site)
+    refuse_if_ranges_closed(site)
     errors = []
     if not isinstance(analyte, str) or not ANALYTE.match(analyte):
         errors.append(FieldError("/analyte", "analyte code: A-Z, 0-9, _"))
@@ -136,12 +151,11 @@ def add_range(user, site: str, analyte: str, unit: str, low: float | None, high:
 
 def retire_range(user, range_id: str) -> LabRange:
     """Retire a site range (it stays stored and audited; it no longer applies)."""
-    from ecrf.subjects import require
-
     require(user, Action.MANAGE_RANGES)
     entry = LabRange.objects(range_id=range_id).first()
     if entry is None or entry.retired_at is not None:
         raise NotFound(f"no active range {range_id!r}")
+    refuse_if_ranges_closed(entry.site)
     entry.update(set__retired_at=utc_now())
     record_admin_event(f"ranges/{entry.site}", user.username, "range_retired", {"id": range_id}, context={"site": entry.site})
     return entry.reload()

@@ -773,11 +773,12 @@ def recheck_record(study: StudyRuntime, stored: dict, actor: str = "system", sub
     """Run a record's derivations and checks again (after a rule change); sync its queries.
 
     Data never change. A record whose derived values or flags change gets a
-    ``recheck`` audit event; a locked record is left alone. Returns what
-    happened: ``locked``, ``unchanged`` or ``updated``.
+    ``recheck`` audit event; a locked or frozen record is left alone (its
+    derived values are data too). Returns what happened: ``locked``,
+    ``frozen``, ``unchanged`` or ``updated``.
     """
-    if stored.get("locked"):
-        return "locked"
+    if stored.get("locked") or stored.get("frozen"):
+        return "locked" if stored.get("locked") else "frozen"
     form = study.form(stored["form"])
     event = study.event(stored["event"])
     if subject is None:

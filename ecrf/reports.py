@@ -249,28 +249,70 @@ def clopper_pearson(successes: int, trials: int, confidence: float = 0.95) -> tu
     return low, high
 
 
-def response_rates(study: StudyRuntime, user) -> list[dict]:
-    """CR/PR/NR at each response visit and ORR (CR + PR) with its 95 % exact interval."""
-    visits = study.parameters.get("response_visits", [])
+ORR_POPULATIONS = {
+    "itt": "Intention-to-treat: every infused subject; a subject with no assessment at the visit, "
+           "or who died before it, counts as a non-responder",
+    "evaluable": "Evaluable: the infused subjects with a response assessment at the visit",
+}
+
+
+def _rate(responders: int, n: int) -> dict:
+    low, high = clopper_pearson(responders, n) if n else (None, None)
+    return {"responders": responders, "n": n, "rate": responders / n if n else None, "ci_low": low, "ci_high": high}
+
+
+def response_rates(study: StudyRuntime, user, today: dt.date | None = None) -> list[dict]:
+    """CR/PR/NR at each response visit and the ORR (CR + PR) intention-to-treat and among the evaluable.
+
+    Per visit: ``CR``, ``PR``, ``NR`` of the infused subjects assessed there;
+    ``infused``; ``not_assessed`` and ``died_before`` (no assessment, and the
+    death date before the visit's planned day), ``not_yet_due`` of the not
+    assessed (the visit's window still open or ahead on ``today``: the ITT
+    rate counts them as non-responders all the same); ``evaluable``
+    (assessed); and ``orr`` = ``{"itt": rate, "evaluable": rate}`` (see
+    :data:`ORR_POPULATIONS`), each rate ``{"responders", "n", "rate",
+    "ci_low", "ci_high"}`` with its exact 95 % interval (None without
+    subjects). A subject is infused once the study's ``infusion_date`` fact
+    is recorded; assessments of others are left out.
+    """
+    today = today or utc_now().date()
+    infusion = {k: d for k, v in _fact(study, user, "infusion_date").items() if (d := as_date(v))}
+    death = {r["subject"]: d for r in _records(study, user, "DEATH") if (d := as_date((r.get("data") or {}).get("DTHDTC")))}
     results = []
-    for visit in visits:
-        outcomes = Counter((r.get("derived") or {}).get("RESPONSE") for r in _records(study, user, "RESP", visit))
-        outcomes.pop(None, None)
-        evaluable = sum(outcomes.values())
-        responders = outcomes["CR"] + outcomes["PR"]
-        low, high = clopper_pearson(responders, evaluable) if evaluable else (None, None)
-        results.append({"visit": visit, "CR": outcomes["CR"], "PR": outcomes["PR"], "NR": outcomes["NR"],
-                        "evaluable": evaluable, "orr": responders / evaluable if evaluable else None,
-                        "ci_low": low, "ci_high": high})
+    for visit in study.parameters.get("response_visits", []):
+        event = study.event(visit)
+        day, after = event.get("day") or 0, (event.get("window") or {}).get("after", 0)
+        assessed = {r["subject"]: (r.get("derived") or {}).get("RESPONSE") for r in _records(study, user, "RESP", visit)}
+        outcomes, not_assessed, died_before, not_yet_due = Counter(), 0, 0, 0
+        for subject, day0 in infusion.items():
+            outcome = assessed.get(subject)
+            if outcome in ("CR", "PR", "NR"):
+                outcomes[outcome] += 1
+            elif subject in death and death[subject] < day0 + dt.timedelta(days=day):
+                died_before += 1
+            else:
+                not_assessed += 1
+                not_yet_due += today <= day0 + dt.timedelta(days=day + after)
+        responders, evaluable = outcomes["CR"] + outcomes["PR"], sum(outcomes.values())
+        results.append({"visit": visit, "day": day, "CR": outcomes["CR"], "PR": outcomes["PR"], "NR": outcomes["NR"],
+                        "infused": len(infusion), "not_assessed": not_assessed, "died_before": died_before,
+                        "not_yet_due": not_yet_due, "evaluable": evaluable,
+                        "orr": {"itt": _rate(responders, len(infusion)), "evaluable": _rate(responders, evaluable)}})
     return results
+
+
+SURVIVAL_RULES = {
+    "os": "Event: death from any cause. Censored at the last date the subject was known alive "
+          "(the latest survival follow-up), or at infusion without one. Day 0 = infusion.",
+    "pfs": "Event: progression or relapse, or death, whichever comes first. Censored at the last "
+           "survival follow-up without either, or at infusion without one. Day 0 = infusion.",
+}
 
 
 def survival_data(study: StudyRuntime, user) -> dict[str, list[tuple[str, int, bool]]]:
     """(subject, days from infusion, event happened) for overall and progression-free survival.
 
-    OS: death, else censored at the last date the subject was known alive.
-    PFS: progression or relapse (or death), whichever first, else censored at
-    the last assessment.
+    Every infused subject, by the rules :data:`SURVIVAL_RULES` states (shown beside the charts).
     """
     infusion = {k: as_date(v) for k, v in _fact(study, user, "infusion_date").items()}
     death = {r["subject"]: as_date((r.get("data") or {}).get("DTHDTC")) for r in _records(study, user, "DEATH")}
@@ -301,11 +343,12 @@ def survival_data(study: StudyRuntime, user) -> dict[str, list[tuple[str, int, b
 
 
 def kaplan_meier(points: list[tuple[str, int, bool]], at: list[int] | None = None) -> dict:
-    """Kaplan–Meier estimate (lifelines): the survival curve and numbers at risk at given days."""
+    """Kaplan–Meier estimate (lifelines): the survival curve, numbers at risk at given days, and the censored
+    observations as ``(day, survival there)``, for the chart's censoring marks."""
     from lifelines import KaplanMeierFitter
 
     if not points:
-        return {"times": [], "survival": [], "at_risk": [], "median": None, "n": 0, "events": 0}
+        return {"times": [], "survival": [], "at_risk": [], "median": None, "n": 0, "events": 0, "censored": []}
     durations = [max(p[1], 0) for p in points]
     events = [p[2] for p in points]
     fitter = KaplanMeierFitter().fit(durations, events)
@@ -313,8 +356,10 @@ def kaplan_meier(points: list[tuple[str, int, bool]], at: list[int] | None = Non
     at = at if at is not None else [0, 90, 180, 365, 730, 1095]
     at_risk = [(t, sum(1 for d in durations if d >= t)) for t in at]
     median = fitter.median_survival_time_
+    censored = sorted(d for d, event in zip(durations, events) if not event)
     return {"times": [float(t) for t in curve.index], "survival": [float(s) for s in curve.values], "at_risk": at_risk,
-            "median": None if median == float("inf") else float(median), "n": len(points), "events": sum(events)}
+            "median": None if median == float("inf") else float(median), "n": len(points), "events": sum(events),
+            "censored": [(float(t), float(fitter.survival_function_at_times(t).iloc[0])) for t in censored]}
 
 
 def blood_counts(study: StudyRuntime, user, analytes=("NEUT", "HGB_STD", "PLAT")) -> dict:

@@ -43,8 +43,14 @@ def require(user, action: Action) -> None:
 
 
 def register_subject(study: StudyRuntime, user, site: str, subject_id: str | None = None) -> Subject:
-    """Register a subject at a site the user belongs to; assigns ``<site>-NNN`` when no id is given."""
+    """Register a subject at a site the user belongs to; assigns ``<site>-NNN`` when no id is given.
+
+    :raise 423: while the study is locked or frozen.
+    """
+    from ecrf.lifecycle import refuse_if_study_closed  # lifecycle reads subjects through this module
+
     require(user, Action.REGISTER_SUBJECT)
+    refuse_if_study_closed(study.oid, "no subject can be registered")
     if not isinstance(site, str) or not site:
         raise Invalid("site is required", [FieldError("/site", "site is required")])
     get_site(site)

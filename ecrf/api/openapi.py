@@ -51,7 +51,7 @@ def spec() -> dict:
                 "parameters": [{"name": "site", "in": "query", "schema": {"type": "string"}}],
                 "responses": {"200": _json({"type": "array", "items": "Subject"}) | {"description": "subjects"}, **errors("401", "403", "404")}},
         "post": {"summary": "Register a subject", "requestBody": _json("SubjectCreate"),
-                 "responses": {"201": _json("Subject") | {"description": "registered"}, **errors("400", "401", "403", "404", "409", "415", "422")}}})
+                 "responses": {"201": _json("Subject") | {"description": "registered"}, **errors("400", "401", "403", "404", "409", "415", "422", "423")}}})
     doc.path(path=f"{base}/{_S}/subjects/{_SUBJ}", parameters=_params("study", "subject"), operations={
         "get": {"summary": "Subject with its event/form status matrix", "responses": {"200": {"description": "subject"}, **errors("401", "404")}}})
     doc.path(path=record, parameters=_params("study", "subject", "event", "form"), operations={
@@ -70,14 +70,14 @@ def spec() -> dict:
                                for n in ("site", "subject", "event", "form", "item", "state", "origin")],
                 "responses": {"200": _json({"type": "array", "items": "Query"}) | {"description": "queries"}, **errors("401", "403", "404")}},
         "post": {"summary": "Raise a manual query (monitor, data manager)", "requestBody": _json("QueryCreate"),
-                 "responses": {"201": _json("Query") | {"description": "raised"}, **errors("400", "401", "403", "404", "409", "415", "422")}}})
+                 "responses": {"201": _json("Query") | {"description": "raised"}, **errors("400", "401", "403", "404", "409", "415", "422", "423")}}})
     doc.path(path=f"{queries}/{{query_id}}", parameters=_params("study", "query_id"), operations={
         "get": {"summary": "One query with its thread", "responses": {"200": _json("Query") | {"description": "query"}, **errors("401", "404")}}})
     for verb, summary in (("replies", "Answer (site staff, investigator)"), ("close", "Close (monitor, data manager)"),
                           ("reopen", "Reopen (monitor, data manager)")):
         doc.path(path=f"{queries}/{{query_id}}/{verb}", parameters=_params("study", "query_id"), operations={
             "post": {"summary": summary, "requestBody": _json("QueryText"),
-                     "responses": {"200": _json("Query") | {"description": "done"}, **errors("400", "401", "403", "404", "409", "415", "422")}}})
+                     "responses": {"200": _json("Query") | {"description": "done"}, **errors("400", "401", "403", "404", "409", "415", "422", "423")}}})
     doc.path(path=f"{base}/{_S}/checks/broken", parameters=_params("study"), operations={
         "get": {"summary": "Edit checks that failed to evaluate (monitors, data managers)",
                 "responses": {"200": {"description": "broken checks"}, **errors("401", "403", "404")}}})

@@ -8,7 +8,7 @@ from flask_wtf import FlaskForm
 
 from ecrf import queries as service
 from ecrf.auth import web_user
-from ecrf.errors import DomainError
+from ecrf.errors import DomainError, Locked
 from ecrf.views.messages import flash_error
 from ecrf.studies import study_runtime
 from ecrf.views.account import safe_next
@@ -48,6 +48,8 @@ def raise_query(study: str):
         text = request.form.get(f"text:{item}", request.form.get("text"))
         service.raise_query(runtime, user, request.form.get("subject"), request.form.get("event"),
                             request.form.get("form"), item, text)
+    except Locked:
+        raise  # a lock is answered 423 with its own page, as the API answers it
     except DomainError as error:
         flash_error(error)
     else:
@@ -68,6 +70,8 @@ def act(study: str, query_id: str, action: str):
         return redirect(_back(study))
     try:
         ACTIONS[action](runtime, user, query_id, request.form.get("text") or None)
+    except Locked:
+        raise  # a lock is answered 423 with its own page, as the API answers it
     except DomainError as error:
         flash_error(error)
     else:

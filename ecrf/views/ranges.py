@@ -10,7 +10,7 @@ from wtforms.validators import DataRequired, Optional
 
 from ecrf import ranges as service
 from ecrf.auth import web_user
-from ecrf.errors import DomainError
+from ecrf.errors import DomainError, Locked
 from ecrf.views.messages import flash_error
 from ecrf.records import broken_checks
 from ecrf.roles import Action
@@ -70,6 +70,8 @@ def retire(study: str, range_id: str):
     if FlaskForm().validate_on_submit():
         try:
             service.retire_range(user, range_id)
+        except Locked:
+            raise  # a lock is answered 423 with its own page, as the API answers it
         except DomainError as error:
             flash(error.detail, "error")
     return redirect(url_for("ranges.index", study=study))

@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
 from ecrf.auth import web_user
-from ecrf.errors import DomainError
+from ecrf.errors import DomainError, Locked
 from ecrf.views.messages import flash_error
 from ecrf.i18n import current_language, translate
 from ecrf.lifecycle import lifecycle_state, signatures_of
@@ -175,6 +175,8 @@ def act(study: str, subject: str, event: str, form: str, action: str):
     run, done = actions[action]
     try:
         run()
+    except Locked:
+        raise  # a lock is answered 423 with its own page, as the API answers it
     except DomainError as error:
         flash_error(error)
     else:

@@ -45,12 +45,15 @@ def index(study: str):
         "queries": svg(charts.bars([a for a, _ in queries["open_by_age"]], [n for _, n in queries["open_by_age"]], "open queries")),
         "crs": svg(charts.grade_by_day_chart(crs, "CRS (ASTCT)")) if crs and crs["days"] else None,
         "icans": svg(charts.grade_by_day_chart(icans, "ICANS (ASTCT)")) if icans and icans["days"] else None,
-        "response": svg(charts.response_chart(rates)) if any(r["evaluable"] for r in rates) else None,
+        "response": svg(charts.response_chart(rates)) if any(r["infused"] for r in rates) else None,
         "km": svg(charts.km_chart(curves)) if any(c["n"] for c in curves.values()) else None,
         "counts": {a: svg(charts.counts_chart(c, a)) for a, c in counts.items() if c["subjects"]},
     }
     return render_template("reports.html", study=runtime, enrollment=enrollment, visits=visits, queries=queries,
                            review=review, crs=crs, icans=icans, aes=reports.adverse_events(runtime, user) if "AE" in runtime.forms else [],
                            rates=rates, curves=curves, counts=counts, charts=drawn, few_subjects=charts.FEW_SUBJECTS,
+                           orr_populations=reports.ORR_POPULATIONS,
+                           censoring={"Overall survival": reports.SURVIVAL_RULES["os"],
+                                      "Progression-free survival": reports.SURVIVAL_RULES["pfs"]},
                            visit_page=visit_page,
                            visit_href=lambda n: url_for("reports.index", study=study, visits_page=n, _anchor="visits"))

@@ -10,7 +10,7 @@ from wtforms.validators import Optional
 
 from ecrf.auth import web_user
 from ecrf.errors import DomainError
-from ecrf.lifecycle import signatures_of
+from ecrf.lifecycle import signatures_of, study_closure
 from ecrf.roles import Action, may
 from ecrf.sites import Site, site_timezone
 from ecrf.studies import loaded_studies, study_runtime
@@ -60,7 +60,8 @@ def index(study: str):
             return redirect(url_for("subjects.detail", study=study, subject=subject.subject_id))
     subjects = list_subjects(runtime, user, request.args.get("site") or None)
     return render_template("subjects.html", study=runtime, subjects=subjects, form=form, error=error,
-                           may_register=may(user.role, Action.REGISTER_SUBJECT)), (error.status if error else 200)
+                           may_register=may(user.role, Action.REGISTER_SUBJECT), closed=study_closure(runtime.oid)), \
+        (error.status if error else 200)
 
 
 @bp.get("/studies/<study>/subjects/<subject>")

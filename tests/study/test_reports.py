@@ -2,6 +2,7 @@
 query aging, overdue visits, safety by day."""
 
 import datetime as dt
+import re
 
 import pytest
 from lifelines import KaplanMeierFitter
@@ -56,16 +57,71 @@ def run(app, fn, *args, **kw):
         return fn(study_runtime(STUDY), User.objects(username="dm").first(), *args, **kw)
 
 
+def exact(successes: int, trials: int) -> tuple[float, float]:
+    interval = binomtest(successes, trials).proportion_ci(confidence_level=0.95, method="exact")
+    return interval.low, interval.high
+
+
 def test_orr_at_m3_with_its_exact_interval(seeded):
     from ecrf import reports
 
     (m3, m6) = run(seeded, reports.response_rates)
     assert (m3["CR"], m3["PR"], m3["NR"], m3["evaluable"]) == (1, 2, 2, 5)
-    assert m3["orr"] == pytest.approx(0.6)
-    expected = binomtest(3, 5).proportion_ci(confidence_level=0.95, method="exact")
-    assert (m3["ci_low"], m3["ci_high"]) == pytest.approx((expected.low, expected.high))
-    assert (round(m3["ci_low"], 4), round(m3["ci_high"], 4)) == (0.1466, 0.9473)  # published Clopper–Pearson for 3/5
-    assert m6["evaluable"] == 0 and m6["orr"] is None
+    assert (m3["infused"], m3["not_assessed"], m3["died_before"]) == (6, 1, 0)   # S6 missed M3
+    evaluable, itt = m3["orr"]["evaluable"], m3["orr"]["itt"]
+    assert (evaluable["responders"], evaluable["n"], evaluable["rate"]) == (3, 5, pytest.approx(0.6))
+    assert (evaluable["ci_low"], evaluable["ci_high"]) == pytest.approx(exact(3, 5))
+    assert (round(evaluable["ci_low"], 4), round(evaluable["ci_high"], 4)) == (0.1466, 0.9473)  # published, 3/5
+    assert (itt["responders"], itt["n"], itt["rate"]) == (3, 6, pytest.approx(0.5))
+    assert (itt["ci_low"], itt["ci_high"]) == pytest.approx(exact(3, 6))
+    # At M6 nobody is assessed: S1 died on day 100, before it; the other five are non-responders by ITT.
+    assert (m6["evaluable"], m6["infused"], m6["not_assessed"], m6["died_before"]) == (0, 6, 5, 1)
+    assert m6["orr"]["evaluable"] == {"responders": 0, "n": 0, "rate": None, "ci_low": None, "ci_high": None}
+    assert m6["orr"]["itt"]["rate"] == 0 and (m6["orr"]["itt"]["ci_low"], m6["orr"]["itt"]["ci_high"]) == \
+        pytest.approx(exact(0, 6))
+
+
+CR = {"HGB": 100, "NEUT": 1.0, "PLAT": 100, "RETI": 80, "TRANSFUSED_28D": False}
+PR = {"HGB": 90, "NEUT": 0.6, "PLAT": 30, "RETI": 80, "TRANSFUSED_28D": False}
+NR = {"HGB": 70, "NEUT": 0.3, "PLAT": 10, "RETI": 10, "TRANSFUSED_28D": True}
+# subject -> (infused, M3 assessment or None, death day or None)
+COHORT = {
+    "A1": (True, CR, None), "A2": (True, PR, None),   # two responders
+    "A3": (True, NR, None),                           # a non-responder, assessed
+    "A4": (True, None, None),                         # missed the visit
+    "A5": (True, None, 60),                           # died on day 60, before M3 (day 90)
+    "A6": (False, CR, None),                          # assessed but never infused: in neither population
+}
+
+
+def test_orr_intention_to_treat_counts_every_infused_subject_and_the_evaluable_only_the_assessed(cd7_app, cd7):
+    from ecrf import reports
+
+    staff = cd7("staff01")
+    for subject, (infused, response, death) in COHORT.items():
+        staff.register("01", subject)
+        if infused:
+            assert staff.save(subject, "D0", "INF", {"INFDTC": f"{DAY0.isoformat()}T02:00:00Z", "LOT": "L",
+                                                     "WEIGHT_BASIS": 70, "CAR_CELLS": 2.1e8, "PREMED": True,
+                                                     "INFREACT": False}).status_code == 201
+        if response:
+            assert staff.save(subject, "M3", "RESP", {"RESPDTC": on(90), **response}).status_code == 201
+        if death:
+            assert staff.save(subject, "LOGS", "DEATH", {"DTHDTC": on(death), "DTHCAUSE": "infection"}).status_code == 201
+
+    m3 = run(cd7_app, reports.response_rates, today=DAY0 + dt.timedelta(days=98))[0]   # M3's window (90 ± 7) closed
+
+    assert (m3["CR"], m3["PR"], m3["NR"], m3["not_assessed"], m3["died_before"], m3["infused"]) == (1, 1, 1, 1, 1, 5)
+    assert m3["not_yet_due"] == 0
+    itt, evaluable = m3["orr"]["itt"], m3["orr"]["evaluable"]
+    assert (itt["responders"], itt["n"]) == (2, 5) and itt["rate"] == pytest.approx(0.4)
+    assert (evaluable["responders"], evaluable["n"]) == (2, 3) and evaluable["rate"] == pytest.approx(2 / 3)
+    assert (itt["ci_low"], itt["ci_high"]) == pytest.approx(exact(2, 5))
+    assert (evaluable["ci_low"], evaluable["ci_high"]) == pytest.approx(exact(2, 3))
+    assert (round(itt["ci_low"], 4), round(itt["ci_high"], 4)) == (0.0527, 0.8534)  # Clopper–Pearson for 2/5
+    # While M3's window is still open, the subject who missed it is said to be not yet due: still a non-responder by ITT.
+    early = run(cd7_app, reports.response_rates, today=DAY0 + dt.timedelta(days=97))[0]
+    assert (early["not_assessed"], early["not_yet_due"], early["orr"]["itt"]["n"]) == (1, 1, 5)
 
 
 def product_limit(points):
@@ -98,6 +154,24 @@ def test_kaplan_meier_matches_the_product_limit_estimate(seeded):
         assert km["survival"] == pytest.approx(list(fitted.survival_function_at_times(km["times"])))
     os_km = reports.kaplan_meier(data["os"], at=[0, 100, 365])
     assert os_km["at_risk"] == [(0, 6), (100, 4), (365, 1)] and os_km["events"] == 2
+    # Censored at 30, 90, 200, 365; S(t) there: 1 before the first death (day 100, 4 at risk), 3/4 after it,
+    # 3/4 · 1/2 after the second (day 300, 2 at risk).
+    assert [t for t, _ in os_km["censored"]] == [30, 90, 200, 365]
+    assert [s for _, s in os_km["censored"]] == pytest.approx([1.0, 1.0, 0.75, 0.375])
+
+
+def test_kaplan_meier_charts_mark_each_censored_observation():
+    from lxml import etree
+
+    from ecrf.charts import km_chart
+    from ecrf.reports import kaplan_meier
+
+    curves = {"Overall survival": kaplan_meier([("a", 10, True), ("b", 20, False), ("c", 30, False), ("d", 40, True)])}
+    svg = etree.fromstring(km_chart(curves).encode())
+    lines = svg.xpath("//svg:g[@id='axes_1']/svg:g[starts-with(@id, 'line2d_')]", namespaces=SVG)
+    marks = [len(line.xpath(".//svg:use", namespaces=SVG)) for line in lines]
+    assert 2 in marks   # the two censored subjects, marked on the curve
+    assert "censored" in km_chart(curves)
 
 
 def test_query_aging_buckets_and_time_to_close(seeded, cd7):
@@ -145,13 +219,20 @@ def test_enrollment_counts_by_month_and_site(seeded):
 
 def test_the_reports_page_shows_charts_with_their_numbers(seeded):
     from conftest import login
+    from ecrf import reports
 
     client = seeded.test_client()
     login(client, "dm")
     page = client.get(f"/studies/{STUDY}/reports").get_data(as_text=True)
     assert page.count('src="data:image/svg+xml;base64,') >= 5
-    assert "60.0" in page and "14.7–94.7" in page   # ORR 60 %, exact 95 % CI
+    orr = re.search(r'<table id="orr-rates">.*?</table>', page, re.S).group(0)
+    rows = [re.sub(r"<[^>]+>|\s+", " ", row).split() for row in re.findall(r"<tr class=.*?</tr>", orr, re.S)]
+    assert rows[:2] == [["M3", "intention-to-treat", "3", "/", "6", "50.0", "11.8–88.2"],
+                        ["M3", "evaluable", "3", "/", "5", "60.0", "14.7–94.7"]]  # ORR with its exact 95 % CI, labelled
+    assert reports.ORR_POPULATIONS["itt"] in page and reports.ORR_POPULATIONS["evaluable"] in page
     assert "Overall survival (n=6, events=2" in page
+    assert f"Overall survival: {reports.SURVIVAL_RULES['os']}" in page     # each curve's censoring rule beside it
+    assert f"Progression-free survival: {reports.SURVIVAL_RULES['pfs']}" in page
     login(client, "root")
     assert client.get(f"/studies/{STUDY}/reports").status_code == 403
 

@@ -2,6 +2,8 @@
 
 import pytest
 
+from ecrf import queries
+
 
 def queries_of(api, subject, **filters):
     params = "&".join(f"{k}={v}" for k, v in {"subject": subject, **filters}.items())
@@ -255,3 +257,48 @@ def test_the_minimum_age_counts_an_open_query_to_now_and_a_closed_one_to_its_clo
                          ("q-new-open", "01", "open", 1, None)])
     found, total, _ = paged(app, "dm", 1, min_age=min_age)
     assert sorted(found) == sorted(expected) and total == len(expected)
+
+
+def _raised(as_user, staff, subject) -> str:
+    staff.save(subject, "SCREEN", "VS", {"WEIGHT": 70})
+    return as_user("mon01").post("/studies/MINI/queries", {"subject": subject, "event": "SCREEN", "form": "VS",
+                                                           "item": "/WEIGHT", "text": "check"}).get_json()["id"]
+
+
+def _stale_reads(monkeypatch, app, qid):
+    """Make the next query actions start from the query as it stands now, as a request that lost a race does."""
+    with app.app_context():
+        stale = queries.Query.objects(query_id=qid).first()
+    monkeypatch.setattr(queries, "get_query", lambda study, user, query_id: queries.Query._from_son(stale.to_mongo()))
+
+
+def test_a_reply_that_loses_a_race_to_another_reply_lands_after_it(app, as_user, staff, subject, monkeypatch):
+    qid = _raised(as_user, staff, subject)
+    _stale_reads(monkeypatch, app, qid)
+    assert staff.post(f"/studies/MINI/queries/{qid}/replies", {"text": "first"}).status_code == 200
+    second = staff.post(f"/studies/MINI/queries/{qid}/replies", {"text": "second"})
+    assert second.status_code == 200
+    assert [m["text"] for m in second.get_json()["messages"]] == ["check", "first", "second"]
+
+
+def test_a_reply_that_loses_a_race_to_a_close_is_409_and_stores_nothing(app, as_user, staff, subject, monkeypatch):
+    qid = _raised(as_user, staff, subject)
+    _stale_reads(monkeypatch, app, qid)
+    assert as_user("mon01").post(f"/studies/MINI/queries/{qid}/close", {}).status_code == 200
+    late = staff.post(f"/studies/MINI/queries/{qid}/replies", {"text": "late"})
+    assert late.status_code == 409 and "the query is closed" in late.get_json()["detail"]
+    events = staff.get(f"/studies/MINI/subjects/{subject}/audit").get_json()
+    assert [e["action"] for e in events if e["stream"] == f"query/{qid}"] == ["query_opened", "query_closed"]
+
+
+def test_a_transition_whose_projection_was_never_stored_is_caught_up_by_the_next(app, as_user, staff, subject,
+                                                                                  monkeypatch):
+    qid = _raised(as_user, staff, subject)
+    projected = queries._project
+    monkeypatch.setattr(queries, "_project", lambda query, event: (_ for _ in ()).throw(RuntimeError("crash")))
+    assert staff.post(f"/studies/MINI/queries/{qid}/replies", {"text": "stored, not projected"}).status_code == 500
+    monkeypatch.setattr(queries, "_project", projected)
+    closed = as_user("mon01").post(f"/studies/MINI/queries/{qid}/close", {"text": "thanks"})
+    assert closed.status_code == 200
+    assert [(m["action"], m["text"]) for m in closed.get_json()["messages"]] == [
+        ("opened", "check"), ("answered", "stored, not projected"), ("closed", "thanks")]
