@@ -39,6 +39,7 @@ ALLOWED_UNDER_LOCK = {
     "admin.sites": "sites are administration, shared by every study",
     "admin.users": "users are administration, shared by every study",
     "admin.user_action": "users are administration, shared by every study",
+    "admin.roles": "users' roles and sites are administration, shared by every study",
     "exports.index": "an export reads the locked data: it is what a lock is for",
     **{f"api.{scope}_{verb}": "the lock's own controls: the data manager's way in and out"
        for scope in ("record", "subject", "study") for verb in ("lock", "unlock", "freeze", "unfreeze")},
