@@ -12,7 +12,8 @@ projection without its stream and every stream without its projection.
     subject/<study>/<subj>         subjects              study, subject id, site, status, created_at/by, version, head
     subject/..., study/<oid>       container_locks       kind and who set it (lock/freeze/unlock/unfreeze events)
     query/<id>                     queries               identity, item, origin, check, state, messages, opened/closed_at, version
-    user/<username>                users, api_tokens     role, sites, active; how many tokens were issued and are live
+    user/<username>                users, api_tokens     role, sites, active, last login, full name and password hash
+                                                         (as a digest); how many tokens were issued and are live
     site/<code>                    sites                 name, time zone
     ranges/<site>                  lab_ranges            every field of each range, who added it, whether retired
     study/<oid>                    studies               versions loaded, which is current, who loaded it, content hash
@@ -23,7 +24,8 @@ the walk comes, the others (studies, signatures, container locks) whole at
 the end, since their keys do not follow stream names.
 
 Not derived from any audit event, so not verified here: a user's
-``full_name``, ``password_hash`` and ``password_history``, ``failed_logins``
+``password_history``, ``full_name`` and ``password_hash`` where the stream
+predates their digest (users created and passwords set before it), ``failed_logins``
 and ``locked_until`` (a lockout counter, written before its event and racing
 it), ``created_at`` of users and sites, ``created_at`` and ``retired_at`` of
 ranges, ``at`` of a container lock (each a clock read next to its event, not
@@ -46,7 +48,7 @@ from ecrf.ranges import LabRange
 from ecrf.sites import Site
 from ecrf.studies import Study
 from ecrf.subjects import Subject, subject_fields
-from ecrf.users import ApiToken, User
+from ecrf.users import ApiToken, User, password_digest
 
 RECORD_IDENTITY = ("study", "subject", "site", "event", "form")
 # What the record walk must read of each record for record_problems, beside the folded fields.
@@ -54,6 +56,7 @@ RECORD_FIELDS = (*RECORD_IDENTITY, "updated_at", "updated_by")
 LOCK_ACTIONS = {"lock": ("locked", True), "unlock": ("locked", False),
                 "freeze": ("frozen", True), "unfreeze": ("frozen", False)}
 TOKEN_ENDS = ("tokens_revoked", "user_disabled")  # every live token of the user is revoked by these
+PASSWORD_DIGEST = "password_hash digest"
 SHOWN = 80  # characters of a value a problem shows
 
 
@@ -182,7 +185,8 @@ class ProjectionCheck:
         problems = self._token_problems(stream, key, events)
         if not found:
             return [StreamProblem(stream, "stream has no projection in users"), *problems]
-        return _differences(stream, "users", user_fields(events), found[0]) + problems
+        stored = {**found[0], PASSWORD_DIGEST: password_digest(found[0].get("password_hash"))}
+        return _differences(stream, "users", user_fields(events), stored) + problems
 
     def _token_problems(self, stream: str, username: str, events: list[dict]) -> list[StreamProblem]:
         issued = live = 0
@@ -278,13 +282,29 @@ def query_fields(events: list[dict]) -> dict:
 
 
 def user_fields(events: list[dict]) -> dict:
-    """The fields of a user document that its stream decides: role, sites, active."""
+    """The fields of a user document that its stream decides.
+
+    Role and sites (as created), active (the last enable or disable),
+    ``last_login`` (the newest login event) and, where the stream keeps
+    them (users created or given a password since it does), the full name
+    and the SHA-256 of the password hash (``password_hash digest``).
+    """
     details = _details(events, "user_created")
-    active = True
+    fields = {"role": details.get("role"), "sites": details.get("sites") or [], "active": True, "last_login": None}
+    if "full_name" in details:
+        fields["full_name"] = details["full_name"]
     for event in events:
-        if event.get("action") in ("user_enabled", "user_disabled"):
-            active = event["action"] == "user_enabled"
-    return {"role": details.get("role"), "sites": details.get("sites") or [], "active": active}
+        action, said = event.get("action"), (event.get("state") or {}).get("details") or {}
+        if action in ("user_enabled", "user_disabled"):
+            fields["active"] = action == "user_enabled"
+        elif action == "login":
+            fields["last_login"] = _later(fields["last_login"], event.get("at"))
+        if action in ("user_created", "password_changed"):
+            if "password" in said:
+                fields[PASSWORD_DIGEST] = said["password"]
+            else:  # set by a version that kept no digest: nothing to compare the hash with
+                fields.pop(PASSWORD_DIGEST, None)
+    return fields
 
 
 def range_fields(events: list[dict]) -> dict[str, dict]:
@@ -299,6 +319,10 @@ def range_fields(events: list[dict]) -> dict[str, dict]:
         elif event.get("action") == "range_retired" and details.get("id") in ranges:
             ranges[details["id"]]["retired"] = True
     return ranges
+
+
+def _later(one: dt.datetime | None, other: dt.datetime | None) -> dt.datetime | None:
+    return max((_utc(v) for v in (one, other) if isinstance(v, dt.datetime)), default=None)
 
 
 def _details(events: list[dict], action: str) -> dict:
@@ -381,15 +405,23 @@ def _differences(stream: str, collection: str, expected: dict, stored: dict, lab
 
 
 def _leaves(path: str, expected: Any, stored: Any) -> Iterator[tuple[str, Any, Any]]:
-    """``(path, expected, stored)`` of each differing leaf: into dicts by key, lists of equal length by index."""
+    """``(path, expected, stored)`` of each differing leaf.
+
+    Into dicts by key and lists of objects by index (then their lengths, if
+    they differ: a message thread one message short); lists of plain values
+    differ as a whole (a user's sites).
+    """
     if _same(expected, stored):
         return
     if isinstance(expected, dict) and isinstance(stored, dict):
         for key in [*expected, *(k for k in stored if k not in expected)]:
             yield from _leaves(f"{path}/{key}", expected.get(key), stored.get(key))
-    elif isinstance(expected, list) and isinstance(stored, list) and len(expected) == len(stored):
+    elif isinstance(expected, list) and isinstance(stored, list) and (
+            len(expected) == len(stored) or all(isinstance(v, dict) for v in (*expected, *stored))):
         for index, (left, right) in enumerate(zip(expected, stored)):
             yield from _leaves(f"{path}/{index}", left, right)
+        if len(expected) != len(stored):
+            yield f"{path} (entries)", len(expected), len(stored)
     else:
         yield path, expected, stored
 

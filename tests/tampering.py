@@ -18,6 +18,7 @@ from typing import Callable
 from bson import ObjectId
 
 from conftest import PASSWORD, Api
+from ecrf.users import hash_password
 
 NEW_PASSWORD = "another battery horse staple"
 
@@ -148,6 +149,15 @@ TAMPERINGS = [
     Tampering("disabled user made active again",
               lambda db, ids: db.users.update_one({"_id": "mon02"}, {"$set": {"active": True}}),
               lambda ids: "user/mon02", lambda ids: "field 'active' is True in users, False in the stream"),
+    Tampering("user's last login event deleted",
+              lambda db, ids: _last_event(db, "user/inv01"),
+              lambda ids: "user/inv01", lambda ids: "field 'last_login' is "),
+    Tampering("user's password hash replaced",
+              lambda db, ids: db.users.update_one({"_id": "staff01"}, {"$set": {"password_hash": hash_password("mallory")}}),
+              lambda ids: "user/staff01", lambda ids: "field 'password_hash digest' is "),
+    Tampering("user's printed name edited",
+              lambda db, ids: db.users.update_one({"_id": "inv01"}, {"$set": {"full_name": "Dr Mallory"}}),
+              lambda ids: "user/inv01", lambda ids: "field 'full_name' is 'Dr Mallory' in users, 'Inv01' in the stream"),
     Tampering("API token inserted",
               _insert_token, lambda ids: "user/staff01",
               lambda ids: "field 'tokens issued' is 2 in api_tokens, 1 in the stream"),

@@ -8,7 +8,7 @@ pytestmark = pytest.mark.integration
 
 # A few of the tamperings, one per collection kind that sorts or stores differently on a real server.
 ON_THE_WIRE = ("subject moved to another site", "whole subject stream deleted, its document kept",
-               "query close event deleted", "user given another site", "revoked API token made live again",
+               "query close event deleted", "user given another site", "user's last login event deleted", "revoked API token made live again",
                "signature without its audit event", "record updated_by edited", "lab range limits edited",
                "container lock removed", "study definition edited in studies")
 
@@ -41,5 +41,5 @@ def test_verify_names_every_direct_edit_on_the_wire(history):
             tampering.edit(database(), ids)
     problems = [str(p) for p in verify(app)]
     for tampering in chosen:
-        assert f"{tampering.stream(ids)}: {tampering.says(ids)}" in problems, tampering.name
+        assert any(p.startswith(f"{tampering.stream(ids)}: {tampering.says(ids)}") for p in problems), tampering.name
     assert {p.split(": ")[0] for p in problems} == {t.stream(ids) for t in chosen}

@@ -31,5 +31,5 @@ def test_verify_names_each_direct_edit_of_a_projection_or_stream(history, tamper
         tampering.edit(database(), ids)
     problems = verify(app)
     named = tampering.stream(ids)
-    assert f"{named}: {tampering.says(ids)}" in [str(p) for p in problems]
+    assert any(str(p).startswith(f"{named}: {tampering.says(ids)}") for p in problems), problems
     assert {p.stream for p in problems} == {named}
