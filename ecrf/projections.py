@@ -463,6 +463,7 @@ class _Sorted:
         self.cursor: Iterator[dict] = iter(collection.find({}, fields, sort=[(field, 1), ("_id", 1)]))
         self.pending: dict | None = None
         self.passed: dict[Any, dict] = {}  # _id -> document, in cursor order
+        self.looked_up: set = set()  # ids handed out out of order: the cursor may still bring them
 
     def take(self, key: str, *, wanted: bool) -> list[dict]:
         """The documents whose ``field`` is ``key`` (looked up alone if ``wanted`` and none met in order)."""
@@ -483,12 +484,12 @@ class _Sorted:
         if found or not wanted:
             return found
         found = list(self.collection.find({self.field: key}, self.fields))
-        for document in found:
-            self.passed.pop(document["_id"], None)
+        self.looked_up.update(document["_id"] for document in found)
         return found
 
     def unmatched(self) -> list[dict]:
         """Documents never handed out: passed over, or left after the last key."""
         rest = [self.pending] if self.pending is not None else []
         self.pending = None
-        return [*self.passed.values(), *rest, *self.cursor]
+        return [document for document in (*self.passed.values(), *rest, *self.cursor)
+                if document["_id"] not in self.looked_up]
