@@ -16,7 +16,8 @@ projection without its stream and every stream without its projection.
                                                          (as a digest); how many tokens were issued and are live
     site/<code>                    sites                 name, time zone
     ranges/<site>                  lab_ranges            every field of each range, who added it, whether retired
-    study/<oid>                    studies               versions loaded, which is current, who loaded it, content hash
+    study/<oid>                    studies               versions loaded, which is current, who loaded it; the stored
+                                                         definition against its content hash, its oid and name
 
 Collections are read once each: those keyed like their streams (subjects,
 queries, users, sites, lab ranges, tokens) through one cursor sorted the way
@@ -29,7 +30,7 @@ predates their digest (users created and passwords set before it), ``failed_logi
 and ``locked_until`` (a lockout counter, written before its event and racing
 it), ``created_at`` of users and sites, ``created_at`` and ``retired_at`` of
 ranges, ``at`` of a container lock (each a clock read next to its event, not
-the event's time), a study's ``name`` and ``loaded_at``, tokens' hashes and
+the event's time), a study's ``loaded_at``, tokens' hashes and
 times (no event names a token), ``broken_checks`` and export jobs (reports,
 not facts of the trail).
 """
@@ -376,20 +377,22 @@ def _study_differences(stream: str, loads: list[dict], documents: list[dict]) ->
             continue
         expected = {"version": event["state"]["details"].get("version"), "loaded_by": event.get("actor"),
                     "current": key == current}
-        problems += _differences(stream, "studies", expected, document, label=f"version {key}: ")
-        if _definition_hash(document) != key:
+        definition = _definition(document)
+        if definition is None or content_hash(definition) != key:
             problems.append(StreamProblem(stream, f"version {key}: the stored definition does not hash to its id (altered)"))
+        else:  # the definition holds: what the document repeats of it must match it
+            expected.update(oid=definition["study"].get("oid"), name=definition["study"].get("name"))
+        problems += _differences(stream, "studies", expected, document, label=f"version {key}: ")
     problems += [StreamProblem(stream, f"study version {key} loaded in the stream is missing from studies")
                  for key in first_load]
     return problems
 
 
-def _definition_hash(document: dict) -> str | None:
-    """The content hash of a stored study definition, as :attr:`ecrf.definitions.StudyDefinition.hash` computes it."""
+def _definition(document: dict) -> dict | None:
+    """What :attr:`ecrf.definitions.StudyDefinition.hash` hashes, read back from a stored study (None: unreadable)."""
     try:
-        forms = json.loads(document.get("forms_json") or "")
-        return content_hash({"study": json.loads(document.get("study_json") or ""),
-                             "forms": {oid: form["schema"] for oid, form in forms.items()}})
+        study, forms = json.loads(document.get("study_json") or ""), json.loads(document.get("forms_json") or "")
+        return {"study": study, "forms": {oid: form["schema"] for oid, form in forms.items()}}
     except (ValueError, TypeError, KeyError, AttributeError):
         return None
 

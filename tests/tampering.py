@@ -108,6 +108,11 @@ def _edit_definition(db, ids: dict) -> None:
     ids["study_hash"] = study["_id"]
 
 
+def _rename_study(db, ids: dict) -> None:
+    ids["study_hash"] = db.studies.find_one({"oid": "MINI"})["_id"]
+    db.studies.update_one({"_id": ids["study_hash"]}, {"$set": {"name": "Another study"}})
+
+
 def _record(ids: dict, subject: str = "s1", form: str = "VS") -> str:
     return f"record/MINI/{ids[subject]}/SCREEN/{form}"
 
@@ -198,6 +203,10 @@ TAMPERINGS = [
     Tampering("container lock forged",
               lambda db, ids: db.container_locks.insert_one({"_id": f"subject/MINI/{ids['s3']}", "kind": "frozen"}),
               lambda ids: f"subject/MINI/{ids['s3']}", lambda ids: "frozen lock in container_locks has no lock event"),
+    Tampering("study renamed in studies",
+              _rename_study, lambda ids: "study/MINI",
+              lambda ids: f"version {ids['study_hash']}: field 'name' is 'Another study' in studies, "
+                          "'Mini study for engine tests' in the stream"),
     Tampering("study definition edited in studies",
               _edit_definition, lambda ids: "study/MINI",
               lambda ids: f"version {ids['study_hash']}: the stored definition does not hash to its id (altered)"),
