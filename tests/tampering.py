@@ -2,7 +2,7 @@
 
 ``realistic_history(app)`` drives an app through the API and the services the
 CLI calls: subjects at two sites, saves and corrections, a system query that
-opens and closes itself, manual queries answered and closed, record and visit
+opens and closes itself, manual queries answered, closed and reopened, SDV, record and visit
 signatures, record, subject and study locks and freezes, site reference
 ranges added and retired, a site added, users disabled and enabled, logins,
 a password change, tokens revoked. ``TAMPERINGS`` lists edits an attacker
@@ -12,6 +12,7 @@ the problem it must report there.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Callable
 
@@ -42,11 +43,18 @@ def realistic_history(app) -> dict:
     assert mon.post(f"{queries}/{closed}/close", {"text": "thanks"}).status_code == 200
     still_open = mon.post(queries, {"subject": s2, "event": "SCREEN", "form": "DM", "item": "/SEX", "text": "sure?"})
     still_open = still_open.get_json()["id"]
+    reopened = mon.post(queries, {"subject": s1, "event": "SCREEN", "form": "LB", "item": "/ALT", "text": "unit?"})
+    reopened = reopened.get_json()["id"]
+    assert mon.post(f"{queries}/{reopened}/close", {}).status_code == 200
+    assert mon.post(f"{queries}/{reopened}/reopen", {"text": "not answered"}).status_code == 200
+    assert mon.post(staff.record_path(s2, "SCREEN", "VS") + "/sdv", {}).status_code == 200
     signed = inv.post(staff.record_path(s1, "SCREEN", "VS") + "/sign", {"password": PASSWORD, "meaning": "I approve"})
     assert signed.status_code == 201, signed.get_json()
     visit = inv.post(f"/studies/MINI/subjects/{s2}/events/SCREEN/sign", {"password": PASSWORD})
     assert visit.status_code == 201, visit.get_json()
     assert dm.post(staff.record_path(s1, "SCREEN", "DM") + "/lock", {}).status_code == 200
+    assert dm.post(staff.record_path(s1, "SCREEN", "LB") + "/lock", {}).status_code == 200
+    assert dm.post(staff.record_path(s1, "SCREEN", "LB") + "/unlock", {"reason": "late lab"}).status_code == 200
     assert dm.post(f"/studies/MINI/subjects/{s2}/lock", {}).status_code == 200
     assert dm.post("/studies/MINI/freeze", {}).status_code == 200
     assert dm.post("/studies/MINI/unfreeze", {}).status_code == 200
@@ -71,7 +79,7 @@ def realistic_history(app) -> dict:
         set_active("staff02", False, actor="root")
         set_active("staff02", True, actor="root")
         set_active("mon02", False, actor="root")
-    return {"s1": s1, "s2": s2, "s3": s3, "closed": closed, "open": still_open,
+    return {"s1": s1, "s2": s2, "s3": s3, "closed": closed, "open": still_open, "reopened": reopened,
             "record_signature": signed.get_json()["id"], "visit_signature": visit.get_json()["id"],
             "range": kept.range_id}
 
@@ -142,9 +150,16 @@ TAMPERINGS = [
               lambda db, ids: db.queries.update_one({"_id": ids["closed"]}, {"$set": {"messages.1.text": "no answer"}}),
               lambda ids: f"query/{ids['closed']}",
               lambda ids: "field 'messages/1/text' is 'no answer' in queries, 'source says 71' in the stream"),
+    Tampering("reopened query given a closing time",
+              lambda db, ids: db.queries.update_one({"_id": ids["reopened"]}, {"$set": {"closed_at": dt.datetime(2026, 1, 1)}}),
+              lambda ids: f"query/{ids['reopened']}",
+              lambda ids: "field 'closed_at' is 2026-01-01T00:00:00.000+00:00 in queries, absent in the stream"),
     Tampering("query deleted from queries",
               lambda db, ids: db.queries.delete_one({"_id": ids["open"]}),
               lambda ids: f"query/{ids['open']}", lambda ids: "stream has no projection in queries"),
+    Tampering("user deleted from users",
+              lambda db, ids: db.users.delete_one({"_id": "mon01"}),
+              lambda ids: "user/mon01", lambda ids: "stream has no projection in users"),
     Tampering("user role changed",
               lambda db, ids: db.users.update_one({"_id": "staff02"}, {"$set": {"role": "data_manager"}}),
               lambda ids: "user/staff02", lambda ids: "field 'role' is 'data_manager' in users, 'site_staff' in the stream"),
