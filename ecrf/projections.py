@@ -11,7 +11,8 @@ projection without its stream and every stream without its projection.
     record/... "sign" events       signatures            signer, printed name, meaning, time, scope, signed heads
     subject/<study>/<subj>         subjects              study, subject id, site, status, created_at/by, version, head
     subject/..., study/<oid>       container_locks       kind and who set it (lock/freeze/unlock/unfreeze events)
-    query/<id>                     queries               identity, item, origin, check, state, messages, opened/closed_at, version
+    query/<id>                     queries               identity, item, origin, check, state, messages,
+                                                         opened/closed_at, version
     user/<username>                users, api_tokens     role, sites, active, last login, full name and password hash
                                                          (as a digest); how many tokens were issued and are live
     site/<code>                    sites                 name, time zone
@@ -62,9 +63,10 @@ SHOWN = 80  # characters of a value a problem shows
 
 
 def record_problems(stream: str, events: list[dict], projection: dict) -> list[StreamProblem]:
-    """Identity (study, subject, site, event, form) and ``updated_by``/``updated_at`` of a record that differ from its stream.
+    """Each of a record's identity fields and ``updated_by``/``updated_at`` that differs from its stream.
 
-    They are those of the stream's last event. A projection at another
+    Identity is study, subject, site, event and form; all are those of the
+    stream's last event. A projection at another
     version than its stream is left to the version check.
     """
     last = events[-1] if events else None
@@ -166,7 +168,8 @@ class ProjectionCheck:
         for key in sorted(set(stored) | set(self.locks), key=str):
             expected, found = self.locks.get(key), stored.get(key)
             if found is None:
-                problems.append(StreamProblem(key, f"stream holds a {expected['kind']} lock missing from container_locks"))
+                problems.append(StreamProblem(
+                    key, f"stream holds a {expected['kind']} lock missing from container_locks"))
             elif expected is None:
                 problems.append(StreamProblem(key, f"{found.get('kind')} lock in container_locks has no lock event"))
             else:
@@ -235,7 +238,8 @@ class ProjectionCheck:
                 context = event.get("context") or {}
                 self.signed.setdefault(str(signature["id"]), {})[stream] = {
                     "signer": signature.get("by"), "printed_name": signature.get("name"),
-                    "meaning": signature.get("meaning"), "at": signature.get("at"), "head": signature.get("signed_head"),
+                    "meaning": signature.get("meaning"), "at": signature.get("at"),
+                    "head": signature.get("signed_head"),
                     **{k: context.get(k) for k in ("study", "subject", "site", "event", "form")}}
 
     def _signature_problems(self) -> list[StreamProblem]:
@@ -356,7 +360,8 @@ def _signature_differences(name: str, document: dict, evidence: dict[str, dict])
                               != (signed[0]["event"], signed[0]["form"])):
         problems.append(StreamProblem(name, "a record signature must cover exactly its own record"))
     elif scope == "event" and (document.get("form") is not None or events != {document.get("event")}):
-        problems.append(StreamProblem(name, f"an event signature of {document.get('event')!r} covers records of {sorted(map(str, events))}"))
+        problems.append(StreamProblem(
+            name, f"an event signature of {document.get('event')!r} covers records of {sorted(map(str, events))}"))
     elif scope == "subject" and (document.get("event") is not None or document.get("form") is not None):
         problems.append(StreamProblem(name, "a casebook signature names an event or form"))
     elif scope not in ("record", "event", "subject"):
@@ -381,7 +386,8 @@ def _study_differences(stream: str, loads: list[dict], documents: list[dict]) ->
                     "current": key == current}
         definition = _definition(document)
         if definition is None or content_hash(definition) != key:
-            problems.append(StreamProblem(stream, f"version {key}: the stored definition does not hash to its id (altered)"))
+            problems.append(StreamProblem(
+                stream, f"version {key}: the stored definition does not hash to its id (altered)"))
         else:  # the definition holds: what the document repeats of it must match it
             expected.update(oid=definition["study"].get("oid"), name=definition["study"].get("name"))
         problems += _differences(stream, "studies", expected, document, label=f"version {key}: ")

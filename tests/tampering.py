@@ -27,7 +27,8 @@ NEW_PASSWORD = "another battery horse staple"
 def realistic_history(app) -> dict:
     """Fill the app's database; returns the ids the tamperings need."""
     client = app.test_client()
-    staff, staff2, inv, mon, dm = (Api(client, app.tokens[name]) for name in ("staff01", "staff02", "inv01", "mon01", "dm"))
+    names = ("staff01", "staff02", "inv01", "mon01", "dm")
+    staff, staff2, inv, mon, dm = (Api(client, app.tokens[name]) for name in names)
     s1, s2, s3 = staff.register(), staff.register(), staff2.register("02")
     for subject in (s1, s2):
         assert staff.save(subject, "SCREEN", "VS", {"WEIGHT": 70}).status_code == 201
@@ -128,7 +129,8 @@ def _record(ids: dict, subject: str = "s1", form: str = "VS") -> str:
 TAMPERINGS = [
     Tampering("subject moved to another site",
               lambda db, ids: db.subjects.update_one({"subject_id": ids["s1"]}, {"$set": {"site": "02"}}),
-              lambda ids: f"subject/MINI/{ids['s1']}", lambda ids: "field 'site' is '02' in subjects, '01' in the stream"),
+              lambda ids: f"subject/MINI/{ids['s1']}",
+              lambda ids: "field 'site' is '02' in subjects, '01' in the stream"),
     Tampering("subject status edited",
               lambda db, ids: db.subjects.update_one({"subject_id": ids["s1"]}, {"$set": {"status": "enrolled"}}),
               lambda ids: f"subject/MINI/{ids['s1']}",
@@ -138,10 +140,12 @@ TAMPERINGS = [
               lambda ids: f"subject/MINI/{ids['s3']}", lambda ids: "stream has no projection in subjects"),
     Tampering("whole subject stream deleted, its document kept",
               lambda db, ids: db.audit_events.delete_many({"stream": f"subject/MINI/{ids['s3']}"}),
-              lambda ids: f"subject/MINI/{ids['s3']}", lambda ids: "subjects document has no audit stream (events deleted)"),
+              lambda ids: f"subject/MINI/{ids['s3']}",
+              lambda ids: "subjects document has no audit stream (events deleted)"),
     Tampering("query closed in queries",
               lambda db, ids: db.queries.update_one({"_id": ids["open"]}, {"$set": {"state": "closed"}}),
-              lambda ids: f"query/{ids['open']}", lambda ids: "field 'state' is 'closed' in queries, 'open' in the stream"),
+              lambda ids: f"query/{ids['open']}",
+              lambda ids: "field 'state' is 'closed' in queries, 'open' in the stream"),
     Tampering("query close event deleted",
               lambda db, ids: _last_event(db, f"query/{ids['closed']}"),
               lambda ids: f"query/{ids['closed']}",
@@ -151,7 +155,8 @@ TAMPERINGS = [
               lambda ids: f"query/{ids['closed']}",
               lambda ids: "field 'messages/1/text' is 'no answer' in queries, 'source says 71' in the stream"),
     Tampering("reopened query given a closing time",
-              lambda db, ids: db.queries.update_one({"_id": ids["reopened"]}, {"$set": {"closed_at": dt.datetime(2026, 1, 1)}}),
+              lambda db, ids: db.queries.update_one({"_id": ids["reopened"]},
+                                                    {"$set": {"closed_at": dt.datetime(2026, 1, 1)}}),
               lambda ids: f"query/{ids['reopened']}",
               lambda ids: "field 'closed_at' is 2026-01-01T00:00:00.000+00:00 in queries, absent in the stream"),
     Tampering("query deleted from queries",
@@ -162,7 +167,8 @@ TAMPERINGS = [
               lambda ids: "user/mon01", lambda ids: "stream has no projection in users"),
     Tampering("user role changed",
               lambda db, ids: db.users.update_one({"_id": "staff02"}, {"$set": {"role": "data_manager"}}),
-              lambda ids: "user/staff02", lambda ids: "field 'role' is 'data_manager' in users, 'site_staff' in the stream"),
+              lambda ids: "user/staff02",
+              lambda ids: "field 'role' is 'data_manager' in users, 'site_staff' in the stream"),
     Tampering("user given another site",
               lambda db, ids: db.users.update_one({"_id": "staff01"}, {"$set": {"sites": ["01", "02"]}}),
               lambda ids: "user/staff01", lambda ids: "field 'sites' is ['01', '02'] in users, ['01'] in the stream"),
@@ -173,11 +179,13 @@ TAMPERINGS = [
               lambda db, ids: _last_event(db, "user/inv01"),
               lambda ids: "user/inv01", lambda ids: "field 'last_login' is "),
     Tampering("user's password hash replaced",
-              lambda db, ids: db.users.update_one({"_id": "staff01"}, {"$set": {"password_hash": hash_password("mallory")}}),
+              lambda db, ids: db.users.update_one({"_id": "staff01"},
+                                                  {"$set": {"password_hash": hash_password("mallory")}}),
               lambda ids: "user/staff01", lambda ids: "field 'password_hash digest' is "),
     Tampering("user's printed name edited",
               lambda db, ids: db.users.update_one({"_id": "inv01"}, {"$set": {"full_name": "Dr Mallory"}}),
-              lambda ids: "user/inv01", lambda ids: "field 'full_name' is 'Dr Mallory' in users, 'Inv01' in the stream"),
+              lambda ids: "user/inv01",
+              lambda ids: "field 'full_name' is 'Dr Mallory' in users, 'Inv01' in the stream"),
     Tampering("API token inserted",
               _insert_token, lambda ids: "user/staff01",
               lambda ids: "field 'tokens issued' is 2 in api_tokens, 1 in the stream"),
@@ -204,7 +212,8 @@ TAMPERINGS = [
               _record, lambda ids: "field 'updated_by' is 'staff02' in records, 'dm' in the stream"),
     Tampering("lab range limits edited",
               lambda db, ids: db.lab_ranges.update_one({"_id": ids["range"]}, {"$set": {"high": 500.0}}),
-              lambda ids: "ranges/01", lambda ids: f"range {ids['range']}: field 'high' is 500.0 in lab_ranges, 50.0 in the stream"),
+              lambda ids: "ranges/01",
+              lambda ids: f"range {ids['range']}: field 'high' is 500.0 in lab_ranges, 50.0 in the stream"),
     Tampering("lab range deleted",
               lambda db, ids: db.lab_ranges.delete_one({"_id": ids["range"]}),
               lambda ids: "ranges/01", lambda ids: f"range {ids['range']} is missing from lab_ranges"),

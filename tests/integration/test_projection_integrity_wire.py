@@ -8,7 +8,8 @@ pytestmark = pytest.mark.integration
 
 # A few of the tamperings, one per collection kind that sorts or stores differently on a real server.
 ON_THE_WIRE = ("subject moved to another site", "whole subject stream deleted, its document kept",
-               "query close event deleted", "user given another site", "user's last login event deleted", "revoked API token made live again",
+               "query close event deleted", "user given another site",
+               "user's last login event deleted", "revoked API token made live again",
                "signature without its audit event", "record updated_by edited", "lab range limits edited",
                "container lock removed", "study definition edited in studies")
 
