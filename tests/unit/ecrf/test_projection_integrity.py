@@ -93,3 +93,19 @@ def test_locks_on_a_subjects_stream_do_not_put_its_document_behind(history):
         head = database().audit_events.find_one({"stream": f"subject/MINI/{ids['s2']}"}, sort=[("seq", -1)])
     assert head["action"] == "lock" and document["version"] == head["seq"] - 1
     assert verify(app) == []
+
+
+def test_a_subject_rebuilt_from_its_stream_is_what_verify_expects(history, as_user):
+    app, ids = history
+    with app.app_context():
+        from ecrf.db import database
+
+        stored = database().subjects.find_one({"subject_id": ids["s2"]})
+        database().subjects.delete_one({"_id": stored["_id"]})
+    assert [str(p) for p in verify(app)] == [f"subject/MINI/{ids['s2']}: stream has no projection in subjects"]
+    assert as_user("staff01").get(f"/studies/MINI/subjects/{ids['s2']}").status_code == 200  # rebuilt on read
+    with app.app_context():
+        from ecrf.db import database
+
+        assert database().subjects.find_one({"_id": stored["_id"]}) == stored
+    assert verify(app) == []
