@@ -109,3 +109,13 @@ def test_a_subject_rebuilt_from_its_stream_is_what_verify_expects(history, as_us
 
         assert database().subjects.find_one({"_id": stored["_id"]}) == stored
     assert verify(app) == []
+
+
+def test_documents_from_before_subject_heads_and_last_logins_verify_clean(history):
+    app, ids = history
+    with app.app_context():
+        from ecrf.db import database
+
+        database().subjects.update_many({}, {"$unset": {"version": "", "head": ""}})
+        database().users.update_many({}, {"$unset": {"last_login": ""}})
+    assert verify(app) == []
