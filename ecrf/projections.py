@@ -72,8 +72,8 @@ def record_problems(stream: str, events: list[dict], projection: dict) -> list[S
     """Each of a record's identity fields and ``updated_by``/``updated_at`` that differs from its stream.
 
     Identity is study, subject, site, event and form; all are those of the
-    stream's last event. A projection at another
-    version than its stream is left to the version check.
+    stream's last event. A projection at another version than its stream is
+    left to the version check.
     """
     last = events[-1] if events else None
     if last is None or projection.get("version") != last.get("seq"):
