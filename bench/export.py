@@ -142,6 +142,7 @@ def query_list(db, clients: dict, subjects: list[str]) -> dict:
                 get_ok(client, url)
                 times.append(time.perf_counter() - started)
             seconds[f"{who}, {label}"] = round(sorted(times)[1], 3)
+    db.queries.delete_many({"check": "bench"})  # written without their audit streams: verify would name each
     return {"queries": len(documents), "seconds": seconds}
 
 

@@ -56,7 +56,7 @@ class Synth:
                    "status": status, "created_at": created, "created_by": "staff01"}
         registered = {"stream": f"subject/{STUDY}/{subject_id}", "seq": 1, "at": created, "actor": "staff01",
                       "action": "subject_registered", "changes": [{"path": "/site", "old": None, "new": site}],
-                      "reason": None, "state": {"status": "screening"},
+                      "reason": None, "state": {"status": status},  # as the subject document says
                       "context": {"study": STUDY, "subject": subject_id, "site": site}, "prev": GENESIS}
         registered["hash"] = event_hash(registered)
         subject.update(version=1, head=registered["hash"])  # the subject document is its stream's projection

@@ -11,13 +11,14 @@ from __future__ import annotations
 from typing import Callable, Iterator
 
 from audit import StreamProblem, fold
+from ecrf.projections import RECORD_FIELDS, ProjectionCheck, record_problems
 from ecrf.records import FOLDED, Record
 from ecrf.trail import audit_store
 
 RECORD_PREFIX = "record/"
 IDENTITY = ("study", "subject", "site", "event", "form")
-# What verification compares: the folded fields and the stream position, nothing else.
-PROJECTED = {key: 1 for key in (*FOLDED, "version", "head")}
+# What verification compares: the folded fields, the stream position, identity and who changed it last.
+PROJECTED = {key: 1 for key in (*FOLDED, "version", "head", *RECORD_FIELDS)}
 CHECK_BATCH = 1000
 
 
@@ -56,19 +57,23 @@ def verify_all(progress: Callable[[int], None] | None = None) -> list[StreamProb
 
     Per stream, in stream order: a ``record/`` stream without a projection,
     then what :meth:`audit.AuditStore.verify_stream` finds (sequence, chain,
-    hashes, projection fields). Then, in id order, each projection whose
-    stream has no events. ``progress`` gets the number of streams done.
+    hashes, projection fields), then how the other collections that project
+    it differ (:mod:`ecrf.projections`). Then, in id order, each projection whose
+    stream has no events, then the other collections' orphans.
+    ``progress`` gets the number of streams done.
     """
     store = audit_store()
     projections = _Projections(Record._get_collection())
+    others = ProjectionCheck()
     problems: list[StreamProblem] = []
     for done, (stream, events) in enumerate(store.walk(), start=1):
-        problems += _stream_problems(store, stream, events, projections)
+        projected = others.stream_problems(stream, events)  # before verify_stream may share the events' values
+        problems += _stream_problems(store, stream, events, projections) + projected
         if progress:
             progress(done)
     problems += [StreamProblem(orphan, "projection has no audit stream (events deleted)")
                  for orphan in _without_events(store.collection, projections.unmatched())]
-    return problems
+    return problems + others.remaining_problems()
 
 
 def _stream_problems(store, stream, events: list[dict], projections: "_Projections") -> list[StreamProblem]:
@@ -79,7 +84,8 @@ def _stream_problems(store, stream, events: list[dict], projections: "_Projectio
     if projection is None:
         missing = StreamProblem(stream, "stream has no projection (run ecrf audit replay)")
         return [missing, *store.verify_stream(stream, events, None, owned=True)]
-    return store.verify_stream(stream, events, _folded(projection), owned=True)
+    identity = record_problems(stream, events, projection)
+    return store.verify_stream(stream, events, _folded(projection), owned=True) + identity
 
 
 class _Projections:

@@ -14,6 +14,8 @@ from ecrf.studies import StudyRuntime
 from ecrf.trail import audit_store, subject_stream
 
 SUBJECT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
+# The events of a subject's stream that its document projects (records append "subject_status").
+SUBJECT_ACTIONS = ("subject_registered", "subject_status")
 
 
 class Subject(Document):
@@ -116,19 +118,33 @@ def _restored(study: StudyRuntime, subject_id: str) -> Subject | None:
     """The subject rebuilt from its stream when the process registering it stopped before storing it."""
     if not isinstance(subject_id, str) or not SUBJECT_ID.match(subject_id):
         return None
-    events = audit_store().events(subject_stream(study.oid, subject_id))
-    if not events:
+    fields = subject_fields(audit_store().events(subject_stream(study.oid, subject_id)))
+    if not fields:
         return None
-    site = (events[0].get("context") or {}).get("site")
-    projection = fold(events)
-    subject = Subject(key=subject_key(study.oid, subject_id), study=study.oid, subject_id=subject_id, site=site,
-                      status=projection.get("status", "screening"), created_at=events[0]["at"],
-                      created_by=events[0]["actor"], version=projection["version"], head=projection["head"])
+    subject = Subject(key=subject_key(study.oid, subject_id), study=study.oid, subject_id=subject_id, **fields)
     try:
         subject.save(force_insert=True)
     except NotUniqueError:
         return Subject.objects(key=subject.key).first()
     return subject
+
+
+def subject_fields(events: list[dict]) -> dict:
+    """The fields of a subject's document that its stream decides (empty when it was never registered).
+
+    ``site``, ``status``, ``created_at``/``created_by`` (its registration) and
+    the position (``version``, ``head``) of its last registration or status
+    event: the other events of the stream (locks over the casebook) leave
+    the document alone.
+    """
+    own = [event for event in events if event.get("action") in SUBJECT_ACTIONS]
+    if not own:
+        return {}
+    projection = fold(own)
+    first = own[0]
+    return {"site": projection["data"].get("site", (first.get("context") or {}).get("site")),
+            "status": projection.get("status", "screening"), "created_at": first["at"],
+            "created_by": first["actor"], "version": projection["version"], "head": projection["head"]}
 
 
 def list_subjects(study: StudyRuntime, user, site: str | None = None) -> list[Subject]:

@@ -42,6 +42,7 @@ class User(UserMixin, Document):
     locked_until = DateTimeField()
     # Raised to end every browser session of the user at once: a session holds the generation it began in.
     session_generation = IntField(default=0)
+    last_login = DateTimeField()  # the time of the newest "login" event of the user's stream
     created_at = DateTimeField()
     meta = {"collection": "users"}
 
@@ -133,7 +134,8 @@ def add_user(
         password_hash=hash_password(password) if password else None,
         created_at=utc_now(),
     ).save(force_insert=True)
-    record_admin_event(f"user/{username}", actor, "user_created", {"role": role, "sites": sites})
+    record_admin_event(f"user/{username}", actor, "user_created", {
+        "role": role, "sites": sites, "full_name": full_name, "password": password_digest(user.password_hash)})
     return user
 
 
@@ -194,6 +196,12 @@ def user_for_token(token: str) -> User:
     return user
 
 
+def password_digest(password_hash: str | None) -> str | None:
+    """What a user's audit stream keeps of a password hash: its SHA-256, so that verify can tell
+    a hash written into the database directly from one the application set (None: no password)."""
+    return hashlib.sha256(password_hash.encode()).hexdigest() if password_hash else None
+
+
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -242,9 +250,11 @@ def authenticate(username: str, password: str, *, lockout_attempts: int = 5, loc
         if locked:
             record_admin_event(f"user/{user.username}", user.username, "account_locked")
         raise refused
-    User.objects(username=user.username).update(set__failed_logins=0, unset__locked_until=True)
+    login = record_admin_event(f"user/{user.username}", user.username, "login")
+    # $max: parallel logins of one user may land in any order; the newest event's time wins.
+    User.objects(username=user.username).update(set__failed_logins=0, unset__locked_until=True,
+                                                max__last_login=login["at"])
     user.failed_logins, user.locked_until = 0, None
-    record_admin_event(f"user/{user.username}", user.username, "login")
     return user
 
 
@@ -320,10 +330,11 @@ def change_password(user: User, current: str, new: str, *, min_length: int = 12,
             continue
     if problems:
         raise Invalid("password refused", [FieldError("/password", p) for p in problems])
+    new_hash = hash_password(new)
     generation = _update_ending_sessions(user.username, {
-        "password_hash": hash_password(new), "password_history": [h for h in recent if h][: max(history - 1, 0)]})
+        "password_hash": new_hash, "password_history": [h for h in recent if h][: max(history - 1, 0)]})
     record_admin_event(f"user/{user.username}", actor or user.username, "password_changed",
-                       {"session_generation": generation})
+                       {"session_generation": generation, "password": password_digest(new_hash)})
 
 
 def set_active(username: str, active: bool, *, actor: str = "system") -> User:

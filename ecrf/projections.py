@@ -1,0 +1,520 @@
+"""What every collection that projects an audit stream should hold, compared with what it holds.
+
+:func:`ecrf.integrity.verify_all` walks the audit trail once, stream by
+stream in name order, and hands each stream to :class:`ProjectionCheck`,
+which folds it into the fields of its projection and names every field that
+differs (``field 'site' is '02' in subjects, '01' in the stream``), every
+projection without its stream and every stream without its projection.
+
+    stream kind                    projection            compared
+    record/<study>/<subj>/<ev>/<f> records               identity, updated_by/at (the folded fields: verify_stream)
+    record/... "sign" events       signatures            signer, printed name, meaning, time, scope, signed heads
+    subject/<study>/<subj>         subjects              study, subject id, site, status, created_at/by, version, head
+    subject/..., study/<oid>       container_locks       kind and who set it (lock/freeze/unlock/unfreeze events)
+    query/<id>                     queries               identity, item, origin, check, state, messages,
+                                                         opened/closed_at, version
+    user/<username>                users, api_tokens     role, sites, active, last login, full name and password hash
+                                                         (as a digest); how many tokens were issued and are live
+    site/<code>                    sites                 name, time zone
+    ranges/<site>                  lab_ranges            every field of each range, who added it, whether retired
+    study/<oid>                    studies               versions loaded, which is current, who loaded it; the stored
+                                                         definition against its content hash, its oid and name
+
+Collections are read once each: those keyed like their streams (subjects,
+queries, users, sites, lab ranges, tokens) through one cursor sorted the way
+the walk comes, the others (studies, signatures, container locks) whole at
+the end, since their keys do not follow stream names.
+
+Compared only where the document has them, since documents written before
+the engine kept them lack them: a subject's ``version`` and ``head``, a
+user's ``last_login``. Tolerating their absence gives nothing away: whoever
+can remove a field can as well set it to what a truncated stream says,
+which only the stream's checkpoints expose.
+
+Not derived from any audit event, so not verified here: a user's
+``password_history``, ``full_name`` and ``password_hash`` where the stream
+predates their digest (users created and passwords set before it), ``failed_logins``
+and ``locked_until`` (a lockout counter, written before its event and racing
+it), ``created_at`` of users and sites, ``created_at`` and ``retired_at`` of
+ranges, ``at`` of a container lock (each a clock read next to its event, not
+the event's time), a study's ``loaded_at``, tokens' hashes and
+times (no event names a token), ``broken_checks`` and export jobs (reports,
+not facts of the trail).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any, Iterator
+
+from audit import StreamProblem, fold
+from ecrf.definitions import content_hash
+from ecrf.lifecycle import ContainerLock, Signature
+from ecrf.queries import Query
+from ecrf.ranges import LabRange
+from ecrf.sites import Site
+from ecrf.studies import Study
+from ecrf.subjects import Subject, subject_fields
+from ecrf.users import ApiToken, User, password_digest
+
+RECORD_IDENTITY = ("study", "subject", "site", "event", "form")
+# What the record walk must read of each record for record_problems, beside the folded fields.
+RECORD_FIELDS = (*RECORD_IDENTITY, "updated_at", "updated_by")
+LOCK_ACTIONS = {"lock": ("locked", True), "unlock": ("locked", False),
+                "freeze": ("frozen", True), "unfreeze": ("frozen", False)}
+TOKEN_ENDS = ("tokens_revoked", "user_disabled")  # every live token of the user is revoked by these
+PASSWORD_DIGEST = "password_hash digest"
+SHOWN = 80  # characters of a value a problem shows
+
+
+def record_problems(stream: str, events: list[dict], projection: dict) -> list[StreamProblem]:
+    """Each of a record's identity fields and ``updated_by``/``updated_at`` that differs from its stream.
+
+    Identity is study, subject, site, event and form; all are those of the
+    stream's last event. A projection at another version than its stream is
+    left to the version check.
+    """
+    last = events[-1] if events else None
+    if last is None or projection.get("version") != last.get("seq"):
+        return []
+    context = last.get("context") or {}
+    expected = {key: context[key] for key in RECORD_IDENTITY if key in context}
+    expected.update(updated_at=last.get("at"), updated_by=last.get("actor"))
+    if all(projection.get(key) == value for key, value in expected.items()):
+        return []  # the common case, without naming anything (strings and a time: == is exact here)
+    return _differences(stream, "records", expected, projection)
+
+
+class ProjectionCheck:
+    """One verification's comparison of projections with streams; feed it every stream in name order.
+
+    :meth:`stream_problems` answers for the stream just walked (what needs
+    only that stream and its own projection); :meth:`remaining_problems`,
+    once the walk is over, for projections without streams and for the
+    collections read whole (signatures, container locks, studies).
+    """
+
+    def __init__(self):
+        self.subjects = _Sorted(Subject._get_collection())
+        self.queries = _Sorted(Query._get_collection())
+        self.users = _Sorted(User._get_collection())
+        self.tokens = _Sorted(ApiToken._get_collection(), "username", {"username": 1, "revoked_at": 1})
+        self.sites = _Sorted(Site._get_collection())
+        self.ranges = _Sorted(LabRange._get_collection(), "site")
+        self.signed: dict[str, dict[str, dict]] = {}  # signature id -> stream -> what its sign event says
+        self.locks: dict[str, dict] = {}  # container key -> the lock its stream holds (kind, by)
+        self.loads: dict[str, list[dict]] = {}  # study oid -> its study_loaded events
+
+    def stream_problems(self, stream: Any, events: list[dict]) -> list[StreamProblem]:
+        """Projection problems of one stream's kind (none for a kind without a projection here)."""
+        if not isinstance(stream, str) or not events:
+            return []
+        kind, _, key = stream.partition("/")
+        if kind == "record":
+            self._collect_signatures(stream, events)
+            return []
+        if kind in ("subject", "study"):
+            self._collect_lock(stream, events)
+        if kind == "study":
+            self.loads[key] = [e for e in events if e.get("action") == "study_loaded"]
+            return []
+        check = {"subject": self._subject, "query": self._query, "user": self._user,
+                 "site": self._site, "ranges": self._ranges}.get(kind)
+        return check(stream, key, events) if check else []
+
+    def remaining_problems(self) -> list[StreamProblem]:
+        """Projections no stream accounts for, then signatures, container locks and studies."""
+        problems = []
+        for cursor, collection, stream_of in (
+                (self.queries, "queries", "query/{}"), (self.sites, "sites", "site/{}"),
+                (self.subjects, "subjects", "subject/{}"), (self.users, "users", "user/{}")):
+            problems += [StreamProblem(stream_of.format(document["_id"]),
+                                       f"{collection} document has no audit stream (events deleted)")
+                         for document in cursor.unmatched()]
+        problems += [StreamProblem(f"ranges/{document.get('site')}",
+                                   f"range {document['_id']} in lab_ranges has no audit event")
+                     for document in self.ranges.unmatched()]
+        problems += [StreamProblem(f"user/{document.get('username')}", "API token has no token_issued event")
+                     for document in self.tokens.unmatched()]
+        return problems + self._signature_problems() + self._lock_problems() + self._study_problems()
+
+    # ------------------------------------------------------------ subjects
+
+    def _subject(self, stream: str, key: str, events: list[dict]) -> list[StreamProblem]:
+        expected = subject_fields(events)
+        found = self.subjects.take(key, wanted=bool(expected))
+        if not expected:
+            return []
+        if not found:
+            return [StreamProblem(stream, "stream has no projection in subjects")]
+        study, _, subject = key.partition("/")
+        expected.update(study=study, subject_id=subject)
+        if "head" not in found[0]:  # written before subjects kept their stream position (see the module docstring)
+            expected = {k: v for k, v in expected.items() if k not in ("version", "head")}
+        return _differences(stream, "subjects", expected, found[0])
+
+    def _collect_lock(self, stream: str, events: list[dict]) -> None:
+        # As lifecycle.set_lock writes them: a lock or freeze replaces what the container held,
+        # an unlock or unfreeze removes only a lock or freeze of its own kind.
+        held = None
+        for event in events:
+            kind, on = LOCK_ACTIONS.get(event.get("action"), (None, None))
+            if kind is None:
+                continue
+            if on:
+                held = {"kind": kind, "by": event.get("actor")}
+            elif held is not None and held["kind"] == kind:
+                held = None
+        if held is not None:
+            self.locks[stream] = held
+        else:
+            self.locks.pop(stream, None)
+
+    def _lock_problems(self) -> list[StreamProblem]:
+        problems = []
+        stored = {document["_id"]: document for document in ContainerLock._get_collection().find({})}
+        for key in sorted(set(stored) | set(self.locks), key=str):
+            expected, found = self.locks.get(key), stored.get(key)
+            if found is None:
+                problems.append(StreamProblem(
+                    key, f"stream holds a {expected['kind']} lock missing from container_locks"))
+            elif expected is None:
+                problems.append(StreamProblem(key, f"{found.get('kind')} lock in container_locks has no lock event"))
+            else:
+                problems += _differences(key, "container_locks", expected, found)
+        return problems
+
+    # ------------------------------------------------------------ queries
+
+    def _query(self, stream: str, key: str, events: list[dict]) -> list[StreamProblem]:
+        found = self.queries.take(key, wanted=True)
+        if not found:
+            return [StreamProblem(stream, "stream has no projection in queries")]
+        return _differences(stream, "queries", query_fields(events), found[0])
+
+    # ------------------------------------------------------------ users and their tokens
+
+    def _user(self, stream: str, key: str, events: list[dict]) -> list[StreamProblem]:
+        found = self.users.take(key, wanted=True)
+        problems = self._token_problems(stream, key, events)
+        if not found:
+            return [StreamProblem(stream, "stream has no projection in users"), *problems]
+        stored = {**found[0], PASSWORD_DIGEST: password_digest(found[0].get("password_hash"))}
+        expected = user_fields(events)
+        if "last_login" not in stored:  # written before users kept it (see the module docstring)
+            del expected["last_login"]
+        return _differences(stream, "users", expected, stored) + problems
+
+    def _token_problems(self, stream: str, username: str, events: list[dict]) -> list[StreamProblem]:
+        issued = live = 0
+        for event in events:
+            if event.get("action") == "token_issued":
+                issued, live = issued + 1, live + 1
+            elif event.get("action") in TOKEN_ENDS:
+                live = 0
+        tokens = self.tokens.take(username, wanted=issued > 0)
+        stored_live = sum(1 for token in tokens if token.get("revoked_at") is None)
+        return _differences(stream, "api_tokens", {"tokens issued": issued, "live tokens": live},
+                            {"tokens issued": len(tokens), "live tokens": stored_live})
+
+    # ------------------------------------------------------------ sites and their ranges
+
+    def _site(self, stream: str, key: str, events: list[dict]) -> list[StreamProblem]:
+        found = self.sites.take(key, wanted=True)
+        if not found:
+            return [StreamProblem(stream, "stream has no projection in sites")]
+        details = _details(events, "site_created")
+        return _differences(stream, "sites", {k: details.get(k) for k in ("name", "timezone")}, found[0])
+
+    def _ranges(self, stream: str, site: str, events: list[dict]) -> list[StreamProblem]:
+        expected = range_fields(events)
+        stored = {document["_id"]: document for document in self.ranges.take(site, wanted=bool(expected))}
+        problems = []
+        for range_id, fields in expected.items():
+            found = stored.pop(range_id, None)
+            if found is None:
+                problems.append(StreamProblem(stream, f"range {range_id} is missing from lab_ranges"))
+                continue
+            found = {**found, "retired": found.get("retired_at") is not None}
+            problems += _differences(stream, "lab_ranges", fields, found, label=f"range {range_id}: ")
+        problems += [StreamProblem(stream, f"range {range_id} in lab_ranges has no audit event") for range_id in stored]
+        return problems
+
+    # ------------------------------------------------------------ signatures
+
+    def _collect_signatures(self, stream: str, events: list[dict]) -> None:
+        for event in events:
+            signature = (event.get("state") or {}).get("signature")
+            if event.get("action") == "sign" and isinstance(signature, dict) and signature.get("id"):
+                context = event.get("context") or {}
+                self.signed.setdefault(str(signature["id"]), {})[stream] = {
+                    "signer": signature.get("by"), "printed_name": signature.get("name"),
+                    "meaning": signature.get("meaning"), "at": signature.get("at"),
+                    "head": signature.get("signed_head"),
+                    **{k: context.get(k) for k in ("study", "subject", "site", "event", "form")}}
+
+    def _signature_problems(self) -> list[StreamProblem]:
+        problems = []
+        for document in Signature._get_collection().find({}).sort("_id", 1):
+            name = f"signature/{document['_id']}"
+            evidence = self.signed.pop(str(document["_id"]), None)
+            if evidence is None:
+                problems.append(StreamProblem(name, "signature in signatures has no sign event in any record stream"))
+                continue
+            problems += _signature_differences(name, document, evidence)
+        problems += [StreamProblem(f"signature/{key}", f"sign events in {', '.join(sorted(streams))} "
+                                   "name a signature missing from signatures")
+                     for key, streams in sorted(self.signed.items())]
+        return problems
+
+    # ------------------------------------------------------------ studies
+
+    def _study_problems(self) -> list[StreamProblem]:
+        problems = []
+        stored: dict[str, list[dict]] = {}
+        for document in Study._get_collection().find({}).sort("_id", 1):
+            stored.setdefault(document.get("oid"), []).append(document)
+        for oid in sorted(set(stored) | set(self.loads), key=str):
+            problems += _study_differences(f"study/{oid}", self.loads.get(oid, []), stored.get(oid, []))
+        return problems
+
+
+def query_fields(events: list[dict]) -> dict:
+    """The fields of a query document that its stream decides.
+
+    Each event adds one message (``/messages/N``) and sets the state, as
+    :func:`ecrf.queries._transition` writes them.
+    """
+    projection = fold(events)
+    messages = (projection.get("data") or {}).get("messages") or {}
+    thread = [messages[k] for k in sorted(messages, key=lambda k: int(k) if str(k).isdigit() else -1)]
+    context = (events[0].get("context") or {}) if events else {}
+    state = projection.get("state")
+    return {
+        **{k: context.get(k) for k in ("study", "subject", "site", "event", "form", "item")},
+        "origin": projection.get("origin"), "check": projection.get("check"), "state": state,
+        "messages": thread, "version": projection["version"],
+        "opened_at": thread[0].get("at") if thread else None,
+        "closed_at": thread[-1].get("at") if thread and state in ("closed", "not_applicable") else None,
+    }
+
+
+def user_fields(events: list[dict]) -> dict:
+    """The fields of a user document that its stream decides.
+
+    Role and sites (as created or last changed), active (the last enable or disable),
+    ``last_login`` (the newest login event) and, where the stream keeps
+    them (users created or given a password since it does), the full name
+    and the SHA-256 of the password hash (``password_hash digest``).
+    """
+    details = _details(events, "user_created")
+    fields = {"role": details.get("role"), "sites": details.get("sites") or [], "active": True, "last_login": None}
+    if "full_name" in details:
+        fields["full_name"] = details["full_name"]
+    for event in events:
+        action, said = event.get("action"), (event.get("state") or {}).get("details") or {}
+        if action in ("user_enabled", "user_disabled"):
+            fields["active"] = action == "user_enabled"
+        elif action == "user_role_changed":
+            fields["role"], fields["sites"] = said.get("role"), said.get("sites") or []
+        elif action == "login":
+            fields["last_login"] = _later(fields["last_login"], event.get("at"))
+        if action in ("user_created", "password_changed"):
+            if "password" in said:
+                fields[PASSWORD_DIGEST] = said["password"]
+            else:  # set by a version that kept no digest: nothing to compare the hash with
+                fields.pop(PASSWORD_DIGEST, None)
+    return fields
+
+
+def range_fields(events: list[dict]) -> dict[str, dict]:
+    """Each range of a ``ranges/<site>`` stream by id: its fields as added, who added it, whether retired."""
+    ranges: dict[str, dict] = {}
+    for event in events:
+        details = (event.get("state") or {}).get("details") or {}
+        if event.get("action") == "range_added" and details.get("id"):
+            ranges[details["id"]] = {**{k: details.get(k) for k in (
+                "site", "analyte", "unit", "low", "high", "sex", "age_min", "age_max", "valid_from")},
+                "created_by": event.get("actor"), "retired": False}
+        elif event.get("action") == "range_retired" and details.get("id") in ranges:
+            ranges[details["id"]]["retired"] = True
+    return ranges
+
+
+def _later(one: dt.datetime | None, other: dt.datetime | None) -> dt.datetime | None:
+    return max((_utc(v) for v in (one, other) if isinstance(v, dt.datetime)), default=None)
+
+
+def _details(events: list[dict], action: str) -> dict:
+    """The details of the stream's first event of ``action`` (empty when none)."""
+    for event in events:
+        if event.get("action") == action:
+            return (event.get("state") or {}).get("details") or {}
+    return {}
+
+
+def _signature_differences(name: str, document: dict, evidence: dict[str, dict]) -> list[StreamProblem]:
+    """How a signature document differs from the sign events that carry its id."""
+    problems = []
+    heads = document.get("heads") or {}
+    for stream in sorted(set(heads) - set(evidence)):
+        problems.append(StreamProblem(name, f"signatures says it covers {stream}, which has no sign event for it"))
+    for stream in sorted(set(evidence) - set(heads)):
+        problems.append(StreamProblem(name, f"a sign event in {stream} is not among the signature's records"))
+    for stream in sorted(set(heads) & set(evidence)):
+        said = evidence[stream]
+        expected = {k: said[k] for k in ("signer", "printed_name", "meaning", "at", "study", "subject", "site")}
+        problems += _differences(name, "signatures", {**expected, f"heads/{stream}": said["head"]},
+                                 {**document, f"heads/{stream}": heads.get(stream)})
+    scope = document.get("scope")
+    signed = list(evidence.values())
+    events = {said["event"] for said in signed}
+    if scope == "record" and (len(signed) != 1 or (document.get("event"), document.get("form"))
+                              != (signed[0]["event"], signed[0]["form"])):
+        problems.append(StreamProblem(name, "a record signature must cover exactly its own record"))
+    elif scope == "event" and (document.get("form") is not None or events != {document.get("event")}):
+        problems.append(StreamProblem(
+            name, f"an event signature of {document.get('event')!r} covers records of {sorted(map(str, events))}"))
+    elif scope == "subject" and (document.get("event") is not None or document.get("form") is not None):
+        problems.append(StreamProblem(name, "a casebook signature names an event or form"))
+    elif scope not in ("record", "event", "subject"):
+        problems.append(StreamProblem(name, f"unknown signature scope {scope!r}"))
+    return problems
+
+
+def _study_differences(stream: str, loads: list[dict], documents: list[dict]) -> list[StreamProblem]:
+    """How a study's stored versions differ from its study_loaded events."""
+    problems = []
+    first_load: dict[str, dict] = {}
+    for event in loads:
+        first_load.setdefault(((event.get("state") or {}).get("details") or {}).get("definition_hash"), event)
+    current = ((loads[-1].get("state") or {}).get("details") or {}).get("definition_hash") if loads else None
+    for document in documents:
+        key = document["_id"]
+        event = first_load.pop(key, None)
+        if event is None:
+            problems.append(StreamProblem(stream, f"study version {key} in studies has no study_loaded event"))
+            continue
+        expected = {"version": event["state"]["details"].get("version"), "loaded_by": event.get("actor"),
+                    "current": key == current}
+        definition = _definition(document)
+        if definition is None or content_hash(definition) != key:
+            problems.append(StreamProblem(
+                stream, f"version {key}: the stored definition does not hash to its id (altered)"))
+        else:  # the definition holds: what the document repeats of it must match it
+            expected.update(oid=definition["study"].get("oid"), name=definition["study"].get("name"))
+        problems += _differences(stream, "studies", expected, document, label=f"version {key}: ")
+    problems += [StreamProblem(stream, f"study version {key} loaded in the stream is missing from studies")
+                 for key in first_load]
+    return problems
+
+
+def _definition(document: dict) -> dict | None:
+    """What :attr:`ecrf.definitions.StudyDefinition.hash` hashes, read back from a stored study (None: unreadable)."""
+    try:
+        study, forms = json.loads(document.get("study_json") or ""), json.loads(document.get("forms_json") or "")
+        return {"study": study, "forms": {oid: form["schema"] for oid, form in forms.items()}}
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
+def _differences(stream: str, collection: str, expected: dict, stored: dict, label: str = "") -> list[StreamProblem]:
+    """One problem per field (down to the leaf that differs) whose stored value is not the stream's."""
+    problems = []
+    for key, value in expected.items():
+        for path, in_stream, in_collection in _leaves(key, value, stored.get(key)):
+            problems.append(StreamProblem(stream, f"{label}field {path!r} is {_shown(in_collection)} in {collection}, "
+                                                  f"{_shown(in_stream)} in the stream"))
+    return problems
+
+
+def _leaves(path: str, expected: Any, stored: Any) -> Iterator[tuple[str, Any, Any]]:
+    """``(path, expected, stored)`` of each differing leaf.
+
+    Into dicts by key and lists of objects by index (then their lengths, if
+    they differ: a message thread one message short); lists of plain values
+    differ as a whole (a user's sites).
+    """
+    if _same(expected, stored):
+        return
+    if isinstance(expected, dict) and isinstance(stored, dict):
+        for key in [*expected, *(k for k in stored if k not in expected)]:
+            yield from _leaves(f"{path}/{key}", expected.get(key), stored.get(key))
+    elif isinstance(expected, list) and isinstance(stored, list) and (
+            len(expected) == len(stored) or all(isinstance(v, dict) for v in (*expected, *stored))):
+        for index, (left, right) in enumerate(zip(expected, stored)):
+            yield from _leaves(f"{path}/{index}", left, right)
+        if len(expected) != len(stored):
+            yield f"{path} (entries)", len(expected), len(stored)
+    else:
+        yield path, expected, stored
+
+
+def _same(expected: Any, stored: Any) -> bool:
+    # A flag is no number: True must not pass for 1.
+    if isinstance(expected, bool) or isinstance(stored, bool):
+        return type(expected) is type(stored) and expected == stored
+    if isinstance(expected, dt.datetime) and isinstance(stored, dt.datetime):
+        return _utc(expected) == _utc(stored)
+    return expected == stored
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        text = _utc(value).isoformat(timespec="milliseconds")
+    elif value is None:
+        text = "absent"
+    else:
+        text = repr(value)
+    return text if len(text) <= SHOWN else text[:SHOWN - 1] + "…"
+
+
+class _Sorted:
+    """One collection in ``field`` order, handed out a key at a time as the walk reaches it.
+
+    Documents passed over are kept as candidates for orphans. A key whose
+    documents are not where the order says they would be is looked up on
+    its own (when ``wanted``) before it counts as missing, so a server that
+    sorts strings otherwise than Python costs lookups, never a wrong answer.
+    """
+
+    def __init__(self, collection, field: str = "_id", fields: dict | None = None):
+        self.collection, self.field, self.fields = collection, field, fields
+        self.cursor: Iterator[dict] = iter(collection.find({}, fields, sort=[(field, 1), ("_id", 1)]))
+        self.pending: dict | None = None
+        self.passed: dict[Any, dict] = {}  # _id -> document, in cursor order
+        self.looked_up: set = set()  # ids handed out out of order: the cursor may still bring them
+
+    def take(self, key: str, *, wanted: bool) -> list[dict]:
+        """The documents whose ``field`` is ``key`` (looked up alone if ``wanted`` and none met in order)."""
+        found = []
+        while True:
+            document = self.pending if self.pending is not None else next(self.cursor, None)
+            self.pending = None
+            if document is None:
+                break
+            value = document.get(self.field)
+            if value == key:
+                found.append(document)
+                continue
+            if isinstance(value, str) and value > key:
+                self.pending = document
+                break
+            self.passed[document["_id"]] = document
+        if found or not wanted:
+            return found
+        found = list(self.collection.find({self.field: key}, self.fields))
+        self.looked_up.update(document["_id"] for document in found)
+        return found
+
+    def unmatched(self) -> list[dict]:
+        """Documents never handed out: passed over, or left after the last key."""
+        rest = [self.pending] if self.pending is not None else []
+        self.pending = None
+        return [document for document in (*self.passed.values(), *rest, *self.cursor)
+                if document["_id"] not in self.looked_up]

@@ -1,0 +1,46 @@
+"""Every projection collection against its stream on a real wire-protocol server: its sort order, types and times."""
+
+import pytest
+
+from tampering import TAMPERINGS, realistic_history
+
+pytestmark = pytest.mark.integration
+
+# A few of the tamperings, one per collection kind that sorts or stores differently on a real server.
+ON_THE_WIRE = ("subject moved to another site", "whole subject stream deleted, its document kept",
+               "query close event deleted", "user given another site",
+               "user's last login event deleted", "revoked API token made live again",
+               "signature without its audit event", "record updated_by edited", "lab range limits edited",
+               "container lock removed", "study definition edited in studies")
+
+
+@pytest.fixture
+def history(wire_app):
+    return wire_app, realistic_history(wire_app)
+
+
+def verify(app):
+    with app.app_context():
+        from ecrf.integrity import verify_all
+
+        return verify_all()
+
+
+def test_a_realistic_history_verifies_clean_on_the_wire(history):
+    app, _ = history
+    assert verify(app) == []
+
+
+def test_verify_names_every_direct_edit_on_the_wire(history):
+    app, ids = history
+    chosen = [t for t in TAMPERINGS if t.name in ON_THE_WIRE]
+    assert len(chosen) == len(ON_THE_WIRE)
+    with app.app_context():
+        from ecrf.db import database
+
+        for tampering in chosen:
+            tampering.edit(database(), ids)
+    problems = [str(p) for p in verify(app)]
+    for tampering in chosen:
+        assert any(p.startswith(f"{tampering.stream(ids)}: {tampering.says(ids)}") for p in problems), tampering.name
+    assert {p.split(": ")[0] for p in problems} == {t.stream(ids) for t in chosen}

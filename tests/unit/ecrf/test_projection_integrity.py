@@ -1,0 +1,121 @@
+"""ecrf.projections through verify_all: every projection collection is compared with the stream it comes from."""
+
+import pytest
+
+import ecrf.projections
+from conftest import counting_calls
+from tampering import TAMPERINGS, realistic_history
+
+
+@pytest.fixture
+def history(app):
+    return app, realistic_history(app)
+
+
+def verify(app):
+    with app.app_context():
+        from ecrf.integrity import verify_all
+
+        return verify_all()
+
+
+def test_a_realistic_history_verifies_clean(history):
+    app, _ = history
+    assert verify(app) == []
+
+
+@pytest.mark.parametrize("tampering", TAMPERINGS, ids=lambda t: t.name)
+def test_verify_names_each_direct_edit_of_a_projection_or_stream(history, tampering):
+    app, ids = history
+    with app.app_context():
+        from ecrf.db import database
+
+        tampering.edit(database(), ids)
+    problems = verify(app)
+    named = tampering.stream(ids)
+    assert any(str(p).startswith(f"{named}: {tampering.says(ids)}") for p in problems), problems
+    assert {p.stream for p in problems} == {named}
+
+
+PROJECTIONS = ("records", "subjects", "queries", "users", "api_tokens", "sites", "lab_ranges", "signatures",
+               "container_locks", "studies")
+
+
+def test_verify_reads_each_projection_collection_once_and_looks_nothing_up(history, monkeypatch):
+    app, _ = history
+    finds, lookups = counting_calls(monkeypatch, "find"), counting_calls(monkeypatch, "find_one")
+    assert verify(app) == []
+    assert sorted(name for name in finds if name in PROJECTIONS) == sorted(PROJECTIONS)
+    assert finds.count("audit_events") == 1 and lookups == []
+
+
+@pytest.mark.parametrize("tampering", [None, *(t for t in TAMPERINGS if t.name in (
+    "subject deleted from subjects", "whole subject stream deleted, its document kept", "lab range deleted",
+    "API token inserted"))], ids=lambda t: t.name if t else "untouched")
+def test_a_server_that_sorts_projections_otherwise_costs_lookups_not_answers(history, monkeypatch, tampering):
+    app, ids = history
+    with app.app_context():
+        from ecrf.db import database
+
+        if tampering:
+            tampering.edit(database(), ids)
+    expected = sorted(map(str, verify(app)))
+    original = ecrf.projections._Sorted.__init__
+
+    def reversed_order(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        self.cursor = iter(list(self.cursor)[::-1])
+
+    monkeypatch.setattr(ecrf.projections._Sorted, "__init__", reversed_order)
+    assert sorted(map(str, verify(app))) == expected
+    assert bool(expected) == (tampering is not None)
+
+
+def test_audit_verify_prints_each_projection_problem_and_exits_1(history):
+    app, ids = history
+    with app.app_context():
+        from ecrf.db import database
+
+        database().subjects.update_one({"subject_id": ids["s1"]}, {"$set": {"site": "02"}})
+        database().queries.update_one({"_id": ids["open"]}, {"$set": {"state": "closed"}})
+    result = app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert f"subject/MINI/{ids['s1']}: field 'site' is '02' in subjects, '01' in the stream" in result.output
+    assert f"query/{ids['open']}: field 'state' is 'closed' in queries, 'open' in the stream" in result.output
+
+
+def test_locks_on_a_subjects_stream_do_not_put_its_document_behind(history):
+    app, ids = history
+    with app.app_context():
+        from ecrf.db import database
+
+        document = database().subjects.find_one({"subject_id": ids["s2"]})
+        head = database().audit_events.find_one({"stream": f"subject/MINI/{ids['s2']}"}, sort=[("seq", -1)])
+    assert head["action"] == "lock" and document["version"] == head["seq"] - 1
+    assert verify(app) == []
+
+
+def test_a_subject_rebuilt_from_its_stream_is_what_verify_expects(history, as_user):
+    app, ids = history
+    with app.app_context():
+        from ecrf.db import database
+
+        stored = database().subjects.find_one({"subject_id": ids["s2"]})
+        database().subjects.delete_one({"_id": stored["_id"]})
+    assert [str(p) for p in verify(app)] == [f"subject/MINI/{ids['s2']}: stream has no projection in subjects"]
+    assert as_user("staff01").get(f"/studies/MINI/subjects/{ids['s2']}").status_code == 200  # rebuilt on read
+    with app.app_context():
+        from ecrf.db import database
+
+        assert database().subjects.find_one({"_id": stored["_id"]}) == stored
+    assert verify(app) == []
+
+
+def test_documents_from_before_subject_heads_and_last_logins_verify_clean(history):
+    app, ids = history
+    with app.app_context():
+        from ecrf.db import database
+
+        database().subjects.update_many({}, {"$unset": {"version": "", "head": ""}})
+        database().users.update_many({}, {"$unset": {"last_login": ""}})
+    assert verify(app) == []
