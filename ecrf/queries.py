@@ -21,14 +21,16 @@ from mongoengine import DateTimeField, DictField, Document, IntField, ListField,
 from audit import utc_now
 from ecrf.errors import Conflict, FieldError, Invalid, Locked, NotFound
 from ecrf.paging import PER_PAGE, Page, page_of
+from ecrf.pointers import item_pointer_fault
 from ecrf.roles import Action
 from ecrf.studies import StudyRuntime
 from ecrf.subjects import get_subject, require
+from ecrf.text import MAX_MESSAGE, check_text
 from ecrf.trail import audit_store
 
 OPEN_STATES = ("open", "answered")
 STATES = ("open", "answered", "closed", "not_applicable")
-MAX_TEXT = 4000
+MAX_TEXT = MAX_MESSAGE
 
 
 class Query(Document):
@@ -118,8 +120,7 @@ def _text(text: Any, *, required: bool) -> str | None:
         return None
     if not isinstance(text, str) or not text.strip():
         raise Invalid("text is required", [FieldError("/text", "a message is required")])
-    if len(text) > MAX_TEXT:
-        raise Invalid("text too long", [FieldError("/text", f"at most {MAX_TEXT} characters")])
+    check_text(text, "/text", multiline=True, max_length=MAX_TEXT, label="Message")
     return text.strip()
 
 
@@ -136,8 +137,8 @@ def raise_query(study: StudyRuntime, user, subject_id: str, event: str, form: st
     require(user, Action.MANAGE_QUERIES)
     subject = get_subject(study, user, subject_id)
     _, compiled = study.form_in_event(event, form)
-    if not isinstance(item, str) or not _item_exists(compiled, item):
-        raise Invalid("unknown item", [FieldError("/item", f"{item!r} is not an item of {form}")])
+    if fault := item_pointer_fault(compiled, item):
+        raise Invalid("unknown item", [FieldError("/item", fault)])
     text = _text(text, required=True)
     from ecrf.records import current
     from ecrf.trail import record_stream
@@ -145,22 +146,12 @@ def raise_query(study: StudyRuntime, user, subject_id: str, event: str, form: st
     stored = current(record_stream(study.oid, subject.subject_id, event, form))
     if stored is None:
         raise Conflict("nothing is saved in that form yet; a query needs saved data")
+    if fault := item_pointer_fault(compiled, item, stored.get("data") or {}):
+        raise Invalid("unknown row", [FieldError("/item", fault)])
     if stored.get("locked"):
         raise Locked(f"{form} at {event} is locked; no new query can be raised")
     return open_query(study, subject.subject_id, subject.site, event, form, item, actor=user.username,
                       text=text, origin="manual")
-
-
-def _item_exists(form, pointer: str) -> bool:
-    parts = pointer.split("/")
-    if len(parts) < 2 or parts[0] != "":
-        return False
-    item = form.item_by_oid.get(parts[1])
-    if item is None:
-        return False
-    if len(parts) == 2:
-        return True
-    return item.kind == "group" and len(parts) == 4 and any(c.oid == parts[3] for c in item.children)
 
 
 def get_query(study: StudyRuntime, user, query_id: str) -> Query:

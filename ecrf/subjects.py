@@ -50,7 +50,7 @@ def register_subject(study: StudyRuntime, user, site: str, subject_id: str | Non
     get_site(site)
     if not user.sees_site(site):
         raise Forbidden(f"you do not work at site {site}", [FieldError("/site", "not one of your sites")])
-    if subject_id is not None and (not isinstance(subject_id, str) or not SUBJECT_ID.match(subject_id)):
+    if subject_id is not None and (not isinstance(subject_id, str) or not SUBJECT_ID.fullmatch(subject_id)):
         raise Invalid("invalid subject id", [FieldError("/subject_id", "1-40 letters, digits, '-' or '_'")])
     for attempt in range(50):
         candidate = subject_id or _next_id(study.oid, site, attempt)

@@ -17,6 +17,7 @@ from ecrf.db import lookup
 from ecrf.errors import BadRequest, Conflict, FieldError, Invalid, NotAuthenticated
 from ecrf.roles import ALL_SITES, ROLES, Role
 from ecrf.sites import Site
+from ecrf.text import MAX_NAME, text_error
 from ecrf.trail import record_admin_event
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{1,63}$")
@@ -111,8 +112,10 @@ def add_user(
     """
     sites = list(dict.fromkeys(sites or []))
     errors = []
-    if not USERNAME.match(username or ""):
+    if not isinstance(username, str) or not USERNAME.fullmatch(username):
         errors.append(FieldError("/username", "username must be 2-64 letters, digits or . _ @ -"))
+    if name_error := text_error(full_name, "/full_name", max_length=MAX_NAME, label="Printed name"):
+        errors.append(name_error)
     if role not in ROLES:
         errors.append(FieldError("/role", f"unknown role {role!r}; roles: {', '.join(ROLES)}"))
     known = {s.code for s in Site.objects(code__in=sites).only("code")}
