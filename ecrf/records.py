@@ -29,7 +29,7 @@ from ecrf.ranges import ranges_for
 from ecrf.roles import Action
 from ecrf.studies import StudyRuntime
 from ecrf.subjects import Subject, get_subject, require, subject_key, visible_subject
-from ecrf.text import MAX_REASON, check_text, text_fault
+from ecrf.text import MAX_REASON, check_text, pointer_token, text_fault
 from ecrf.trail import audit_store, record_stream
 
 log = logging.getLogger("ecrf")
@@ -138,7 +138,9 @@ def text_faults(form: CompiledForm, data: dict) -> list[FieldError]:
 
     for key, value in data.items():
         item = form.item_by_oid.get(key)
-        if item is not None and item.kind == "group" and isinstance(value, list):
+        if item is None and (fault := text_fault(key)):
+            faults.append(FieldError(f"/{pointer_token(key)}", f"the item name: {fault}"))
+        elif item is not None and item.kind == "group" and isinstance(value, list):
             children = {child.oid: child for child in item.children}
             for index, row in enumerate(value):
                 if isinstance(row, dict):

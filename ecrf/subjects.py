@@ -11,6 +11,7 @@ from ecrf.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 from ecrf.roles import Action, may
 from ecrf.sites import get_site
 from ecrf.studies import StudyRuntime
+from ecrf.text import check_text
 from ecrf.trail import audit_store, subject_stream
 
 SUBJECT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
@@ -47,6 +48,7 @@ def register_subject(study: StudyRuntime, user, site: str, subject_id: str | Non
     require(user, Action.REGISTER_SUBJECT)
     if not isinstance(site, str) or not site:
         raise Invalid("site is required", [FieldError("/site", "site is required")])
+    check_text(site, "/site", label="Site")
     get_site(site)
     if not user.sees_site(site):
         raise Forbidden(f"you do not work at site {site}", [FieldError("/site", "not one of your sites")])

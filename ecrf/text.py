@@ -105,7 +105,7 @@ def json_text_faults(node: Any, path: str = "") -> Iterator[FieldError]:
             yield FieldError(path or "/", fault)
     elif isinstance(node, dict):
         for key, child in node.items():
-            pointer = f"{path}/{_escape(key)}"
+            pointer = f"{path}/{pointer_token(key)}"
             fault = text_fault(key, multiline=False)
             if fault:
                 yield FieldError(pointer, f"the name {fault}")
@@ -116,10 +116,15 @@ def json_text_faults(node: Any, path: str = "") -> Iterator[FieldError]:
             yield from json_text_faults(child, f"{path}/{index}")
 
 
-def _escape(key: str) -> str:
-    # JSON pointer escaping (RFC 6901); a refused key is named by its visible escape.
+def pointer_token(key: str) -> str:
+    """``key`` as one token of a JSON pointer (RFC 6901); a key holding refused text by its visible escapes."""
     escaped = key.replace("~", "~0").replace("/", "~1")
-    return escaped.encode("utf-8", "backslashreplace").decode("utf-8") if SINGLE_LINE_REFUSED.search(key) else escaped
+    return SINGLE_LINE_REFUSED.sub(_visible_escape, escaped)
+
+
+def _visible_escape(found: re.Match) -> str:
+    code = ord(found.group())
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def xml_safe(value: str) -> str:

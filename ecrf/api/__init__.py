@@ -36,10 +36,12 @@ def _refuse_constant(name: str):
     raise ValueError(f"{name} is not a JSON number")
 
 
-def json_body(optional: bool = False) -> dict:
+def json_body(optional: bool = False, text_checked_by_service: tuple[str, ...] = ()) -> dict:
     """The request's JSON object; 415 for another content type, 400 for malformed JSON or JSON nested deeper
     than :data:`~ecrf.limits.MAX_JSON_DEPTH`, 422 naming each string that no text field accepts
-    (see :mod:`ecrf.text`). An ``optional`` body may be empty (then ``{}``), whatever its transfer encoding."""
+    (see :mod:`ecrf.text`). An ``optional`` body may be empty (then ``{}``), whatever its transfer encoding.
+    Members named in ``text_checked_by_service`` are left to the service, which names their faults its own way
+    (the write path: by item pointer, as every other fault of a record's data)."""
     raw = request.get_data(cache=True)
     if optional and not raw:
         return {}
@@ -53,7 +55,7 @@ def json_body(optional: bool = False) -> dict:
         raise BadRequest(f"the body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise Invalid("the body must be a JSON object", [FieldError("/", "must be an object")])
-    faults = list(json_text_faults(body))
+    faults = list(json_text_faults({k: v for k, v in body.items() if k not in text_checked_by_service}))
     if faults:
         raise Invalid("the body holds text that cannot be accepted", faults)
     return body
@@ -153,7 +155,7 @@ def write_record(study: str, subject: str, event: str, form: str):
     require(user, Action.ENTER_DATA)
     runtime.form_in_event(event, form)
     try:
-        body = schemas.load(schemas.RecordWrite(), json_body())
+        body = schemas.load(schemas.RecordWrite(), json_body(text_checked_by_service=("data",)))
     except DomainError:
         get_subject(runtime, user, subject)  # an unknown subject is said before a bad body
         raise

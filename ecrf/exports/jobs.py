@@ -67,11 +67,11 @@ def _run(app: Flask, study_oid: str, job_id: str, username: str) -> None:
 
         job = ExportJob.objects(job_id=job_id).first()
         target = job.path(export_folder(app))
+        partial = target.with_suffix(target.suffix + ".part")
         try:
             study = study_runtime(study_oid)
             user = User.objects(username=username).first()
             subjects = export_subjects(study, user, site=job.site, subject=job.subject)
-            partial = target.with_suffix(target.suffix + ".part")
             with open(partial, "wb") as out:
                 write_export(job.kind, out, study, subjects,
                              progress=lambda n: ExportJob.objects(job_id=job_id).update(inc__progress=n))
@@ -80,6 +80,7 @@ def _run(app: Flask, study_oid: str, job_id: str, username: str) -> None:
                                                     set__finished_at=utc_now())
         except Exception as exc:  # the page shows the failure; the log keeps the detail
             log.exception("export %s failed", job_id)
+            partial.unlink(missing_ok=True)
             ExportJob.objects(job_id=job_id).update(set__state="failed", set__error=str(exc)[:500],
                                                     set__finished_at=utc_now())
 

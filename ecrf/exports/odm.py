@@ -21,6 +21,7 @@ from ecrf.lifecycle import Signature
 from ecrf.queries import Query
 from ecrf.sites import Site
 from ecrf.studies import StudyRuntime
+from ecrf.text import xml_safe
 from ecrf.trail import audit_store, record_stream
 from ecrf.users import User
 
@@ -34,13 +35,17 @@ DATA_TYPES = {"text": "text", "textarea": "text", "integer": "integer", "number"
 
 
 def E(tag: str, attrib: dict | None = None, *children, text: str | None = None) -> etree._Element:
-    """An ODM element with attributes (None values dropped), children and text."""
-    element = etree.Element(f"{{{NS}}}{tag}", {k: str(v) for k, v in (attrib or {}).items() if v is not None})
+    """An ODM element with attributes (None values dropped), children and text.
+
+    Attribute values and text go through :func:`~ecrf.text.xml_safe`: data stored before the input rules
+    may hold characters XML 1.0 cannot carry, and they must not break the export.
+    """
+    element = etree.Element(f"{{{NS}}}{tag}", {k: xml_safe(str(v)) for k, v in (attrib or {}).items() if v is not None})
     for child in children:
         if child is not None:
             element.append(child)
     if text is not None:
-        element.text = text
+        element.text = xml_safe(text)
     return element
 
 
