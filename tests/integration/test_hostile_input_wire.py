@@ -5,9 +5,8 @@ import io
 import zipfile
 
 import pytest
-from lxml import etree
-
 from conftest import PASSWORD, Api
+from lxml import etree
 
 pytestmark = pytest.mark.integration
 
