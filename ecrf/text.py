@@ -127,6 +127,11 @@ def _visible_escape(found: re.Match) -> str:
     return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
+def xml_unsafe(value: str) -> bool:
+    """Whether ``value`` holds a character that XML 1.0 cannot carry."""
+    return _XML_UNSAFE.search(value) is not None
+
+
 def xml_safe(value: str) -> str:
     """``value`` with every character XML 1.0 cannot carry replaced by U+FFFD (old data kept exportable)."""
     return _XML_UNSAFE.sub(XML_REPLACEMENT, value)

@@ -15,13 +15,14 @@ from typing import BinaryIO, Callable, Iterable, Iterator
 
 from ecrf.definitions import ROW_ID, CompiledForm, Item
 from ecrf.studies import StudyRuntime
-from ecrf.text import xml_safe
+from ecrf.text import xml_safe, xml_unsafe
 from ecrf.trail import audit_store
 
 ID_COLUMNS = ["subject", "site", "event", "row_id", "status", "lifecycle", "version", "updated_at", "updated_by"]
 
 # A spreadsheet reads a cell starting with one of these as a formula (OWASP "CSV injection").
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_FIRST = frozenset(FORMULA_STARTS)
 
 
 def safe_cell(value: object) -> object:
@@ -36,7 +37,16 @@ def safe_cell(value: object) -> object:
 
 def safe_line(line: list) -> list:
     """Every cell of ``line`` through :func:`safe_cell`."""
-    return [safe_cell(value) for value in line]
+    # Inlined: this runs for every cell of an export, and most cells are numbers or plain text.
+    cells = []
+    for value in line:
+        if value.__class__ is str and value:
+            if xml_unsafe(value):
+                value = xml_safe(value)
+            if value[0] in _FORMULA_FIRST:
+                value = "'" + value
+        cells.append(value)
+    return cells
 
 
 def _plain(value) -> object:
