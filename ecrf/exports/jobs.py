@@ -16,6 +16,7 @@ from ecrf.exports import FORMATS, export_subjects, write_export
 from ecrf.roles import Action
 from ecrf.studies import StudyRuntime
 from ecrf.subjects import require
+from ecrf.text import check_text
 
 log = logging.getLogger("ecrf")
 
@@ -51,6 +52,8 @@ def start_export(app: Flask, study: StudyRuntime, user, kind: str, site: str | N
     require(user, Action.EXPORT)
     if kind not in FORMATS:
         raise Invalid("unknown export format", [FieldError("/kind", f"one of {', '.join(FORMATS)}")])
+    for name, value in (("site", site), ("subject", subject)):
+        check_text(value, f"/{name}", max_length=40, label=name.title())
     job = ExportJob(job_id=str(ObjectId()), study=study.oid, kind=kind, site=site or None, subject=subject or None,
                     requested_by=user.username, created_at=utc_now()).save(force_insert=True)
     username = user.username

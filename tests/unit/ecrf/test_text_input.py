@@ -284,6 +284,7 @@ def html_entry_points(world, text: str) -> dict:
         "printed name": ("root", "/admin/users", {"user-username": "newbie", "user-full_name": text,
                                                   "user-role": "monitor", "user-sites": "01",
                                                   "user-password": "a long enough password"}, "/full_name"),
+        "export subject": ("dm", "/studies/MINI/exports", {"kind": "csv", "subject": text}, "/subject"),
         "range unit": ("dm", "/studies/MINI/ranges", {"site": "01", "analyte": "ALT", "unit": text, "high": "40",
                                                       "valid_from": "2026-01-01"}, "/unit"),
     }
