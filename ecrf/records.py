@@ -127,29 +127,30 @@ def text_faults(form: CompiledForm, data: dict) -> list[FieldError]:
     """
     faults = []
 
-    def check(item, value, path: str) -> None:
-        if isinstance(value, list):
-            for index, entry in enumerate(value):
-                check(item, entry, f"{path}/{index}")
-        elif isinstance(value, str):
-            fault = text_fault(value, multiline=item is not None and item.kind == "textarea")
-            if fault:
+    def check_value(item, value, path: str) -> None:
+        if isinstance(value, str):
+            if fault := text_fault(value, multiline=item is not None and item.kind == "textarea"):
                 faults.append(FieldError(path, f"{item.label('en')}: {fault}" if item is not None else fault))
+        elif isinstance(value, list):
+            for index, entry in enumerate(value):
+                if isinstance(entry, dict) and item is not None and item.kind == "group":
+                    rid = entry.get(ROW_ID)
+                    row = pointer_token(rid) if isinstance(rid, str) and rid else index
+                    check_items({child.oid: child for child in item.children}, entry, f"{path}/{row}")
+                else:
+                    check_value(item, entry, f"{path}/{index}")
+        elif isinstance(value, dict):
+            check_items({}, value, path)
 
-    for key, value in data.items():
-        item = form.item_by_oid.get(key)
-        if item is None and (fault := text_fault(key)):
-            faults.append(FieldError(f"/{pointer_token(key)}", f"the item name: {fault}"))
-        elif item is not None and item.kind == "group" and isinstance(value, list):
-            children = {child.oid: child for child in item.children}
-            for index, row in enumerate(value):
-                if isinstance(row, dict):
-                    rid = row.get(ROW_ID)
-                    row_path = f"/{key}/{rid if isinstance(rid, str) and rid else index}"
-                    for child_key, child_value in row.items():
-                        check(children.get(child_key), child_value, f"{row_path}/{child_key}")
-        else:
-            check(item, value, f"/{key}")
+    def check_items(items: dict, values: dict, path: str) -> None:
+        for key, value in values.items():
+            pointer = f"{path}/{pointer_token(key)}"
+            if key not in items and (fault := text_fault(key)):
+                faults.append(FieldError(pointer, f"the item name: {fault}"))
+            else:
+                check_value(items.get(key), value, pointer)
+
+    check_items(form.item_by_oid, data, "")
     return faults
 
 

@@ -150,6 +150,23 @@ def test_a_refused_key_is_named_by_a_visible_escape(world):
     assert response.get_json()["errors"][0]["path"] == "/WE\\ud800IGHT"
 
 
+@pytest.mark.parametrize(("form", "data", "pointer"), [
+    ("VS", {"WEIGHT": {"k": "a\ud800b"}}, "/WEIGHT/k"),
+    ("VS", {"WEIGHT": ["a", "b\x02"]}, "/WEIGHT/1"),
+    ("AE", {"AE": [{"row_id": "ROW", "AE\x01X": "y", "AETERM": "fever"}]}, "/AE/ROW/AE\\u0001X"),
+    ("AE", {"AE": [{"AETERM": "fe\u202ever"}]}, "/AE/0/AETERM"),
+])
+def test_hostile_text_anywhere_in_a_records_data_is_named_by_its_pointer(world, form, data, pointer):
+    event = "LOGS" if form == "AE" else "SCREEN"
+    data = {k: [{**r, "row_id": world["row"]} if r.get("row_id") == "ROW" else r for r in v]
+            if form == "AE" else v for k, v in data.items()}
+    before = stored(world["app"])
+    response = api(world, "staff01").put(record_path(world, event, form), {"data": data, "version": 1, "reason": "x"})
+    assert response.status_code == 422
+    assert [e["path"] for e in response.get_json()["errors"]] == [pointer.replace("ROW", world["row"])]
+    assert stored(world["app"]) == before
+
+
 # ---------------------------------------------------------------- request bodies: depth and size
 
 
