@@ -192,7 +192,8 @@ def test_brackets_inside_strings_do_not_count_as_nesting():
     from ecrf.limits import json_depth
 
     assert json_depth(b'{"a": "[[[[{{{{\\"[[[", "b": [[1]]}') == 3
-    assert json_depth(b"[" * 70, stop_after=64) == 65
+    assert json_depth(b'{"a": "x\\\\", "b": [[1]]}') == json_depth(b'{"a": "x\\\\\\"[[[", "b": [[1]]}') == 3
+    assert json_depth(b"[" * 70) == 70 and json_depth(b"") == 0
 
 
 def test_a_chunked_body_over_the_limit_is_413_and_one_within_it_is_read_whole(world):
