@@ -43,11 +43,12 @@ def create_app(config: dict | Settings | None = None) -> Flask:
 
     db.connect(settings)
 
-    from ecrf import auth, errorpages, i18n
+    from ecrf import auth, errorpages, i18n, limits
     from ecrf.api import api
     from ecrf.cli import register_commands
     from ecrf.views import register_views
 
+    limits.init_app(app)  # first: nothing may read a body before its size is known
     auth.init_app(app)
     i18n.init_app(app)
     errorpages.init_app(app)

@@ -343,8 +343,12 @@ def export(kind: str, study_oid: str | None, subject: str | None, site: str | No
     subjects = export_subjects(runtime, site=site, subject=subject)
     total = subjects.count() if kind == "odm" else len(runtime.forms)
     partial = output.with_name(output.name + ".part")
-    with open(partial, "wb") as out, _progress(f"exporting {kind}", total) as bar:
-        write_export(kind, out, runtime, subjects, progress=bar.update)
+    try:
+        with open(partial, "wb") as out, _progress(f"exporting {kind}", total) as bar:
+            write_export(kind, out, runtime, subjects, progress=bar.update)
+    except BaseException:
+        partial.unlink(missing_ok=True)  # a half-written file must never be mistaken for an export
+        raise
     partial.replace(output)
     click.echo(f"{output}: {output.stat().st_size} bytes")
 

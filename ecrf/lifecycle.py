@@ -32,9 +32,11 @@ from mongoengine import DateTimeField, DictField, Document, ListField, NotUnique
 
 from audit import StaleVersion, canonical_json, utc_now
 from ecrf.errors import Conflict, FieldError, Invalid, Locked, NotFound
+from ecrf.pointers import item_pointer_fault
 from ecrf.roles import Action
 from ecrf.studies import StudyRuntime
 from ecrf.subjects import get_subject, require
+from ecrf.text import MAX_MEANING, MAX_REASON, check_text
 from ecrf.trail import audit_store, record_admin_event
 
 SIGNATURE_MEANING = "I attest that I have reviewed the data and it is accurate and complete"
@@ -220,6 +222,7 @@ def _one(study: StudyRuntime, user, subject_id: str, event: str, form: str) -> d
 def _reason(reason: Any) -> str:
     if not isinstance(reason, str) or not reason.strip():
         raise Invalid("a reason is required", [FieldError("/reason", "required")])
+    check_text(reason, "/reason", multiline=True, max_length=MAX_REASON, label="Reason")
     return reason.strip()
 
 
@@ -240,9 +243,10 @@ def verify(study: StudyRuntime, user, subject_id: str, event: str, form: str, it
         if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
             raise Invalid("items must be a list of JSON pointers", [FieldError("/items", "list of pointers")])
         compiled = study.form(form)
-        unknown = [i for i in items if i.strip("/").split("/")[0] not in compiled.item_by_oid]
-        if unknown:
-            raise Invalid("unknown items", [FieldError("/items", f"not in {form}: {', '.join(unknown)}")])
+        faults = [FieldError(f"/items/{index}", fault) for index, item in enumerate(items)
+                  if (fault := item_pointer_fault(compiled, item, stored.get("data") or {}))]
+        if faults:
+            raise Invalid("unknown items", faults)
         sdv_items = dict(stored.get("sdv_items") or {})
         sdv_items.update({item: entry for item in items})
         _append(stored, user.username, "sdv_items", {"sdv_items": sdv_items})
@@ -311,8 +315,7 @@ def sign(study: StudyRuntime, user, password: Any, *, subject_id: str, event: st
     require(user, Action.SIGN)
     if not isinstance(password, str) or not password:
         raise Invalid("password is required to sign", [FieldError("/password", "re-enter your password")])
-    if meaning is not None and not isinstance(meaning, str):
-        raise Invalid("meaning must be text", [FieldError("/meaning", "must be a string")])
+    check_text(meaning, "/meaning", max_length=MAX_MEANING, label="Meaning")
     subject = get_subject(study, user, subject_id)
     refuse_review_if_locked(study.oid, subject.subject_id, None, "nothing in it can be signed")
     scope, records = _in_scope(study, user, subject, event, form)
@@ -489,6 +492,7 @@ def set_lock(study: StudyRuntime, user, kind: str, on: bool, *, subject_id: str 
         reason = _reason(reason)
     elif reason is not None and not isinstance(reason, str):
         raise Invalid("reason must be text", [FieldError("/reason", "must be a string")])
+    check_text(reason, "/reason", multiline=True, max_length=MAX_REASON, label="Reason")
     subject = get_subject(study, user, subject_id) if subject_id else None
     if form and event:
         records = [_one(study, user, subject_id, event, form)]

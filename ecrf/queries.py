@@ -22,14 +22,16 @@ from audit import StaleVersion, utc_now
 from ecrf.errors import Conflict, FieldError, Invalid, NotFound
 from ecrf.lifecycle import refuse_review_if_locked
 from ecrf.paging import PER_PAGE, Page, page_of
+from ecrf.pointers import item_pointer_fault
 from ecrf.roles import Action
 from ecrf.studies import StudyRuntime
 from ecrf.subjects import get_subject, require
+from ecrf.text import MAX_MESSAGE, check_text
 from ecrf.trail import audit_store
 
 OPEN_STATES = ("open", "answered")
 STATES = ("open", "answered", "closed", "not_applicable")
-MAX_TEXT = 4000
+MAX_TEXT = MAX_MESSAGE
 # A transition that loses a race is tried again on the state that won, this many times at most: each lost
 # race means another transition landed, so only a flood of them on one query can exhaust it.
 RACE_RETRIES = 64
@@ -169,8 +171,7 @@ def _text(text: Any, *, required: bool) -> str | None:
         return None
     if not isinstance(text, str) or not text.strip():
         raise Invalid("text is required", [FieldError("/text", "a message is required")])
-    if len(text) > MAX_TEXT:
-        raise Invalid("text too long", [FieldError("/text", f"at most {MAX_TEXT} characters")])
+    check_text(text, "/text", multiline=True, max_length=MAX_TEXT, label="Message")
     return text.strip()
 
 
@@ -187,8 +188,8 @@ def raise_query(study: StudyRuntime, user, subject_id: str, event: str, form: st
     require(user, Action.MANAGE_QUERIES)
     subject = get_subject(study, user, subject_id)
     _, compiled = study.form_in_event(event, form)
-    if not isinstance(item, str) or not _item_exists(compiled, item):
-        raise Invalid("unknown item", [FieldError("/item", f"{item!r} is not an item of {form}")])
+    if fault := item_pointer_fault(compiled, item):
+        raise Invalid("unknown item", [FieldError("/item", fault)])
     text = _text(text, required=True)
     from ecrf.records import current
     from ecrf.trail import record_stream
@@ -197,20 +198,10 @@ def raise_query(study: StudyRuntime, user, subject_id: str, event: str, form: st
     refuse_review_if_locked(study.oid, subject.subject_id, stored, "no new query can be raised")
     if stored is None:
         raise Conflict("nothing is saved in that form yet; a query needs saved data")
+    if fault := item_pointer_fault(compiled, item, stored.get("data") or {}):
+        raise Invalid("unknown row", [FieldError("/item", fault)])
     return open_query(study, subject.subject_id, subject.site, event, form, item, actor=user.username,
                       text=text, origin="manual")
-
-
-def _item_exists(form, pointer: str) -> bool:
-    parts = pointer.split("/")
-    if len(parts) < 2 or parts[0] != "":
-        return False
-    item = form.item_by_oid.get(parts[1])
-    if item is None:
-        return False
-    if len(parts) == 2:
-        return True
-    return item.kind == "group" and len(parts) == 4 and any(c.oid == parts[3] for c in item.children)
 
 
 def get_query(study: StudyRuntime, user, query_id: str) -> Query:

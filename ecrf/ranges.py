@@ -22,9 +22,10 @@ from ecrf.roles import Action
 from ecrf.sites import get_site
 from ecrf.studies import loaded_studies
 from ecrf.subjects import Subject, require
+from ecrf.text import MAX_NAME, text_error
 from ecrf.trail import record_admin_event
 
-ANALYTE = re.compile(r"^[A-Z][A-Z0-9_]*$")
+ANALYTE = re.compile(r"^[A-Z][A-Z0-9_]{0,39}$")
 
 
 class LabRange(Document):
@@ -123,10 +124,12 @@ def add_range(user, site: str, analyte: str, unit: str, low: float | None, high:
     get_site(site)
     refuse_if_ranges_closed(site)
     errors = []
-    if not isinstance(analyte, str) or not ANALYTE.match(analyte):
+    if not isinstance(analyte, str) or not ANALYTE.fullmatch(analyte):
         errors.append(FieldError("/analyte", "analyte code: A-Z, 0-9, _"))
     if not isinstance(unit, str) or not unit.strip():
         errors.append(FieldError("/unit", "unit is required"))
+    elif unit_error := text_error(unit, "/unit", max_length=MAX_NAME, label="Unit"):
+        errors.append(unit_error)
     for name, value in (("low", low), ("high", high)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
             errors.append(FieldError(f"/{name}", "must be a number"))

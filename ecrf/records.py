@@ -29,6 +29,7 @@ from ecrf.ranges import ranges_for
 from ecrf.roles import Action
 from ecrf.studies import StudyRuntime
 from ecrf.subjects import Subject, get_subject, require, subject_key, visible_subject
+from ecrf.text import MAX_REASON, check_text, pointer_token, text_fault
 from ecrf.trail import audit_store, record_stream
 
 log = logging.getLogger("ecrf")
@@ -101,6 +102,9 @@ def normalise(form: CompiledForm, data: Any, old: dict) -> dict:
     """
     if not isinstance(data, dict):
         raise Invalid("data must be a JSON object", [FieldError("/data", "must be an object of items")])
+    refused = text_faults(form, data)
+    if refused:
+        raise Invalid(f"{len(refused)} item(s) hold text that cannot be accepted", refused)
     cleaned = {}
     for key, value in data.items():
         if _empty(value):
@@ -114,6 +118,40 @@ def normalise(form: CompiledForm, data: Any, old: dict) -> dict:
                 continue
         cleaned[key] = value
     return cleaned
+
+
+def text_faults(form: CompiledForm, data: dict) -> list[FieldError]:
+    """A fault, by JSON pointer and naming the item's label, for each text value that :mod:`ecrf.text` refuses.
+
+    Line breaks and tabs are accepted only in multi-line (textarea) items; rows are named by row id.
+    """
+    faults = []
+
+    def check_value(item, value, path: str) -> None:
+        if isinstance(value, str):
+            if fault := text_fault(value, multiline=item is not None and item.kind == "textarea"):
+                faults.append(FieldError(path, f"{item.label('en')}: {fault}" if item is not None else fault))
+        elif isinstance(value, list):
+            for index, entry in enumerate(value):
+                if isinstance(entry, dict) and item is not None and item.kind == "group":
+                    rid = entry.get(ROW_ID)
+                    row = pointer_token(rid) if isinstance(rid, str) and rid else index
+                    check_items({child.oid: child for child in item.children}, entry, f"{path}/{row}")
+                else:
+                    check_value(item, entry, f"{path}/{index}")
+        elif isinstance(value, dict):
+            check_items({}, value, path)
+
+    def check_items(items: dict, values: dict, path: str) -> None:
+        for key, value in values.items():
+            pointer = f"{path}/{pointer_token(key)}"
+            if key not in items and (fault := text_fault(key)):
+                faults.append(FieldError(pointer, f"the item name: {fault}"))
+            else:
+                check_value(items.get(key), value, pointer)
+
+    check_items(form.item_by_oid, data, "")
+    return faults
 
 
 def _normalise_rows(item, rows: list, old_rows: list) -> list:
@@ -637,6 +675,7 @@ def save_record(
         raise Invalid("version must be a whole number or null", [FieldError("/version", "must be an integer ≥ 0 or null")])
     if reason is not None and not isinstance(reason, str):
         raise Invalid("reason must be text", [FieldError("/reason", "must be a string")])
+    check_text(reason, "/reason", multiline=True, max_length=MAX_REASON, label="Reason for change")
     reason = (reason or "").strip() or None
     if stored and (stored.get("locked") or stored.get("frozen")):
         raise Locked(f"{form_oid} at {event_oid} is {'locked' if stored.get('locked') else 'frozen'}; no change is possible")

@@ -9,6 +9,7 @@ from mongoengine import DateTimeField, Document, StringField
 
 from audit import utc_now
 from ecrf.errors import BadRequest, Conflict, FieldError, Invalid
+from ecrf.text import MAX_NAME, text_error
 
 SITE_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 
@@ -26,10 +27,12 @@ def add_site(code: str, name: str, timezone: str = "UTC", *, actor: str = "syste
     from ecrf.trail import record_admin_event
 
     errors = []
-    if not SITE_CODE.match(code or ""):
+    if not isinstance(code, str) or not SITE_CODE.fullmatch(code):
         errors.append(FieldError("/code", "site code must be 1-32 letters, digits, '-' or '_'"))
     if not (name or "").strip():
         errors.append(FieldError("/name", "site name is required"))
+    elif name_error := text_error(name, "/name", max_length=MAX_NAME, label="Name"):
+        errors.append(name_error)
     try:
         zoneinfo.ZoneInfo(timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):

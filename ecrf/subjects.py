@@ -11,6 +11,7 @@ from ecrf.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 from ecrf.roles import Action, may
 from ecrf.sites import get_site
 from ecrf.studies import StudyRuntime
+from ecrf.text import check_text
 from ecrf.trail import audit_store, subject_stream
 
 SUBJECT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
@@ -55,10 +56,11 @@ def register_subject(study: StudyRuntime, user, site: str, subject_id: str | Non
     refuse_if_study_closed(study.oid, "no subject can be registered")
     if not isinstance(site, str) or not site:
         raise Invalid("site is required", [FieldError("/site", "site is required")])
+    check_text(site, "/site", label="Site")
     get_site(site)
     if not user.sees_site(site):
         raise Forbidden(f"you do not work at site {site}", [FieldError("/site", "not one of your sites")])
-    if subject_id is not None and (not isinstance(subject_id, str) or not SUBJECT_ID.match(subject_id)):
+    if subject_id is not None and (not isinstance(subject_id, str) or not SUBJECT_ID.fullmatch(subject_id)):
         raise Invalid("invalid subject id", [FieldError("/subject_id", "1-40 letters, digits, '-' or '_'")])
     for attempt in range(50):
         candidate = subject_id or _next_id(study.oid, site, attempt)

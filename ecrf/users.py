@@ -21,6 +21,7 @@ from ecrf.errors import BadRequest, Conflict, FieldError, Invalid, NotAuthentica
 from ecrf.passwords import password_problems
 from ecrf.roles import ALL_SITES, ROLES, Role
 from ecrf.sites import Site
+from ecrf.text import MAX_NAME, text_error
 from ecrf.trail import record_admin_event
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{1,63}$")
@@ -119,8 +120,10 @@ def add_user(
     """
     sites = list(dict.fromkeys(sites or []))
     errors = []
-    if not USERNAME.match(username or ""):
+    if not isinstance(username, str) or not USERNAME.fullmatch(username):
         errors.append(FieldError("/username", "username must be 2-64 letters, digits or . _ @ -"))
+    if name_error := text_error(full_name, "/full_name", max_length=MAX_NAME, label="Printed name"):
+        errors.append(name_error)
     errors += _role_problems(role, sites)
     if password is not None:
         errors += [FieldError("/password", p) for p in password_problems(

@@ -11,11 +11,13 @@ from ecrf.api import schemas
 from ecrf.auth import api_user, csrf
 from ecrf.errors import BadRequest, DomainError, FieldError, Invalid, NotFound, UnsupportedMediaType
 from ecrf.lifecycle import lifecycle_state
+from ecrf.limits import MAX_JSON_DEPTH, json_depth
 from ecrf.queries import record_queries
 from ecrf.records import get_record, record_history, save_record
 from ecrf.roles import Action
 from ecrf.studies import loaded_studies, study_runtime
 from ecrf.subjects import get_subject, list_subjects, register_subject, require, status_matrix
+from ecrf.text import json_text_faults
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(api)  # bearer tokens, never cookies: no cross-site request can carry them
@@ -34,16 +36,28 @@ def _refuse_constant(name: str):
     raise ValueError(f"{name} is not a JSON number")
 
 
-def json_body() -> dict:
-    """The request's JSON object; 415 for another content type, 400 for malformed JSON."""
+def json_body(optional: bool = False, text_checked_by_service: tuple[str, ...] = ()) -> dict:
+    """The request's JSON object; 415 for another content type, 400 for malformed JSON or JSON nested deeper
+    than :data:`~ecrf.limits.MAX_JSON_DEPTH`, 422 naming each string that no text field accepts
+    (see :mod:`ecrf.text`). An ``optional`` body may be empty (then ``{}``), whatever its transfer encoding.
+    Members named in ``text_checked_by_service`` are left to the service, which names their faults its own way
+    (the write path: by item pointer, as every other fault of a record's data)."""
+    raw = request.get_data(cache=True)
+    if optional and not raw:
+        return {}
     if not request.is_json:
         raise UnsupportedMediaType("send the body as application/json")
+    if json_depth(raw) > MAX_JSON_DEPTH:
+        raise BadRequest(f"the body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels")
     try:
-        body = json.loads(request.get_data(), parse_constant=_refuse_constant)
+        body = json.loads(raw, parse_constant=_refuse_constant)
     except ValueError as exc:
         raise BadRequest(f"the body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise Invalid("the body must be a JSON object", [FieldError("/", "must be an object")])
+    faults = list(json_text_faults({k: v for k, v in body.items() if k not in text_checked_by_service}))
+    if faults:
+        raise Invalid("the body holds text that cannot be accepted", faults)
     return body
 
 
@@ -141,7 +155,7 @@ def write_record(study: str, subject: str, event: str, form: str):
     require(user, Action.ENTER_DATA)
     runtime.form_in_event(event, form)
     try:
-        body = schemas.load(schemas.RecordWrite(), json_body())
+        body = schemas.load(schemas.RecordWrite(), json_body(text_checked_by_service=("data",)))
     except DomainError:
         get_subject(runtime, user, subject)  # an unknown subject is said before a bad body
         raise
@@ -218,7 +232,7 @@ def query_close(study: str, query_id: str):
     from ecrf.queries import close
 
     user = api_user()
-    body = schemas.load(schemas.QueryText(), json_body() if request.content_length else {})
+    body = schemas.load(schemas.QueryText(), json_body(optional=True))
     return jsonify(close(study_runtime(study), user, query_id, body.get("text")).as_dict())
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import jsonify
 
 from ecrf import lifecycle
 from ecrf.api import api, json_body, record_json
@@ -17,7 +17,7 @@ LOCKS = {"lock": ("locked", True), "unlock": ("locked", False), "freeze": ("froz
 
 
 def _body(schema) -> dict:
-    return schemas.load(schema, json_body() if request.content_length else {})
+    return schemas.load(schema, json_body(optional=True))
 
 
 def _record_response(runtime, user, subject, event, form):

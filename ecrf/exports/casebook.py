@@ -23,6 +23,7 @@ from ecrf.records import Record, record_history
 from ecrf.sites import site_timezone
 from ecrf.studies import StudyRuntime
 from ecrf.subjects import get_subject
+from ecrf.text import xml_safe
 
 CJK_FONT = "STSong-Light"
 pdfmetrics.registerFont(UnicodeCIDFont(CJK_FONT))
@@ -33,10 +34,12 @@ H1, H2, H3 = _styles["Title"], _styles["Heading2"], _styles["Heading4"]
 
 
 def _p(text, style=BODY) -> Paragraph:
-    text = "" if text is None else str(text)
+    """A paragraph of plain text: line breaks kept, and what no PDF text can hold (data stored before the
+    input rules) shown as U+FFFD, as in the other exports."""
+    text = xml_safe("" if text is None else str(text))
     if any(ord(ch) > 0x2E80 for ch in text):
         style = BODY_CJK
-    return Paragraph(escape(text), style)
+    return Paragraph(escape(text).replace("\r\n", "\n").replace("\n", "<br/>"), style)
 
 
 def _when(value: dt.datetime, tz) -> str:
@@ -48,7 +51,9 @@ def _when(value: dt.datetime, tz) -> str:
 
 
 def _table(rows: list[list], widths: list[float]) -> Table:
-    table = Table([[c if isinstance(c, Paragraph) else _p(c) for c in row] for row in rows], colWidths=widths, repeatRows=1)
+    # splitInRow: a row taller than a page (a 4,000-character comment) goes on over the next page.
+    table = Table([[c if isinstance(c, Paragraph) else _p(c) for c in row] for row in rows], colWidths=widths,
+                  repeatRows=1, splitInRow=1)
     table.setStyle(TableStyle([
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eceff1")),
         ("GRID", (0, 0), (-1, -1), 0.25, colors.HexColor("#b0bec5")),
@@ -142,7 +147,7 @@ def write_casebook(out: BinaryIO, study: StudyRuntime, user, subject_id: str) ->
         context = event.get("context") or {}
         changes = "; ".join(f"{c['path']}: {c['old']} → {c['new']}" for c in event.get("changes") or [])
         rows.append([event["seq"], _when(event["at"], tz), event["actor"], event["action"],
-                     f"{context.get('event', '')} {context.get('form', '')}", changes[:600], event.get("reason") or ""])
+                     f"{context.get('event', '')} {context.get('form', '')}", changes, event.get("reason") or ""])
     story.append(_table(rows, [8 * mm, 32 * mm, 16 * mm, 18 * mm, 22 * mm, 60 * mm, 24 * mm]))
     document = SimpleDocTemplate(out, pagesize=A4, leftMargin=12 * mm, rightMargin=12 * mm, topMargin=12 * mm,
                                  bottomMargin=12 * mm, title=f"Casebook {subject.subject_id}", author="eCRF engine")

@@ -16,6 +16,7 @@ from ecrf.exports import FORMATS, export_subjects, write_export
 from ecrf.roles import Action
 from ecrf.studies import StudyRuntime
 from ecrf.subjects import require
+from ecrf.text import check_text
 
 log = logging.getLogger("ecrf")
 
@@ -51,6 +52,8 @@ def start_export(app: Flask, study: StudyRuntime, user, kind: str, site: str | N
     require(user, Action.EXPORT)
     if kind not in FORMATS:
         raise Invalid("unknown export format", [FieldError("/kind", f"one of {', '.join(FORMATS)}")])
+    for name, value in (("site", site), ("subject", subject)):
+        check_text(value, f"/{name}", max_length=40, label=name.title())
     job = ExportJob(job_id=str(ObjectId()), study=study.oid, kind=kind, site=site or None, subject=subject or None,
                     requested_by=user.username, created_at=utc_now()).save(force_insert=True)
     username = user.username
@@ -67,11 +70,11 @@ def _run(app: Flask, study_oid: str, job_id: str, username: str) -> None:
 
         job = ExportJob.objects(job_id=job_id).first()
         target = job.path(export_folder(app))
+        partial = target.with_suffix(target.suffix + ".part")
         try:
             study = study_runtime(study_oid)
             user = User.objects(username=username).first()
             subjects = export_subjects(study, user, site=job.site, subject=job.subject)
-            partial = target.with_suffix(target.suffix + ".part")
             with open(partial, "wb") as out:
                 write_export(job.kind, out, study, subjects,
                              progress=lambda n: ExportJob.objects(job_id=job_id).update(inc__progress=n))
@@ -80,6 +83,7 @@ def _run(app: Flask, study_oid: str, job_id: str, username: str) -> None:
                                                     set__finished_at=utc_now())
         except Exception as exc:  # the page shows the failure; the log keeps the detail
             log.exception("export %s failed", job_id)
+            partial.unlink(missing_ok=True)
             ExportJob.objects(job_id=job_id).update(set__state="failed", set__error=str(exc)[:500],
                                                     set__finished_at=utc_now())
 

@@ -24,6 +24,7 @@ from ecrf.lifecycle import SCOPE_NAMES, SIGNATURE_MEANING, TRAIL_ACTIONS, Signat
 from ecrf.queries import Query
 from ecrf.sites import Site
 from ecrf.studies import StudyRuntime
+from ecrf.text import xml_safe
 from ecrf.trail import audit_store, record_stream, subject_stream
 from ecrf.users import User
 
@@ -43,14 +44,16 @@ def E(tag: str, attrib: dict | None = None, *children, text: str | None = None,
 
     Elements written on their own (Study, AdminData, SubjectData) pass
     ``nsmap=NSMAP``; their descendants then take the default namespace.
+    Attribute values and text go through :func:`~ecrf.text.xml_safe`: data stored before the input rules
+    may hold characters XML 1.0 cannot carry, and they must not break the export.
     """
-    element = etree.Element(f"{{{NS}}}{tag}", {k: str(v) for k, v in (attrib or {}).items() if v is not None},
+    element = etree.Element(f"{{{NS}}}{tag}", {k: xml_safe(str(v)) for k, v in (attrib or {}).items() if v is not None},
                             nsmap=nsmap)
     for child in children:
         if child is not None:
             element.append(child)
     if text is not None:
-        element.text = text
+        element.text = xml_safe(text)
     return element
 
 

@@ -15,9 +15,38 @@ from typing import BinaryIO, Callable, Iterable, Iterator
 
 from ecrf.definitions import ROW_ID, CompiledForm, Item
 from ecrf.studies import StudyRuntime
+from ecrf.text import xml_safe, xml_unsafe
 from ecrf.trail import audit_store
 
 ID_COLUMNS = ["subject", "site", "event", "row_id", "status", "lifecycle", "version", "updated_at", "updated_by"]
+
+# A spreadsheet reads a cell starting with one of these as a formula (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_FIRST = frozenset(FORMULA_STARTS)
+
+
+def safe_cell(value: object) -> object:
+    """``value`` as a spreadsheet cell that can never run: text that a spreadsheet would take for a formula
+    gets a leading ``'`` (OWASP), and what XML or UTF-8 cannot carry becomes U+FFFD (data stored before the
+    input rules). Numbers stay numbers, a negative one included."""
+    if not isinstance(value, str):
+        return value
+    value = xml_safe(value)
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def safe_line(line: list) -> list:
+    """Every cell of ``line`` through :func:`safe_cell`."""
+    # Inlined: this runs for every cell of an export, and most cells are numbers or plain text.
+    cells = []
+    for value in line:
+        if value.__class__ is str and value:
+            if xml_unsafe(value):
+                value = xml_safe(value)
+            if value[0] in _FORMULA_FIRST:
+                value = "'" + value
+        cells.append(value)
+    return cells
 
 
 def _plain(value) -> object:
@@ -152,7 +181,7 @@ def _csv_member(archive: zipfile.ZipFile, name: str, header: list, lines) -> Non
         if header:
             writer.writerow(header)
         for line in lines:
-            writer.writerow(line)
+            writer.writerow(safe_line(line))
         text.flush()
         text.detach()
 
@@ -183,7 +212,7 @@ def _spooled_tables(study: StudyRuntime, found: list, subject_ids: list[str], st
         writer.writerow(columns(form, group))
     for index, line in subject_tables(study, found, subject_ids):
         switch.target = texts[index]
-        writer.writerow(line)
+        writer.writerow(safe_line(line))
     files = []
     for text in texts:
         text.flush()
@@ -214,6 +243,7 @@ def write_xlsx(out: BinaryIO, study: StudyRuntime, subject_ids: list[str], *,
                progress: Callable[[int], None] | None = None) -> int:
     """Write the Excel workbook (write-only mode: rows go to disk as they come)."""
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
 
     workbook = Workbook(write_only=True)
@@ -226,16 +256,29 @@ def write_xlsx(out: BinaryIO, study: StudyRuntime, subject_ids: list[str], *,
         sheets.append(sheet)
     # Write-only sheets each stream to their own file, so rows may go to any of them in turn.
     for index, line in subject_tables(study, found, subject_ids):
-        sheets[index].append(line)
+        sheets[index].append(_text_cells(sheets[index], line, WriteOnlyCell))
     if progress:
         for _ in found:
             progress(1)
     dictionary_sheet = workbook.create_sheet(title="data_dictionary")
     dictionary_sheet.freeze_panes = "A2"
     for line in dictionary(study):
-        dictionary_sheet.append(line)
+        dictionary_sheet.append(_text_cells(dictionary_sheet, line, WriteOnlyCell))
     workbook.save(out)
     return len(found)
+
+
+def _text_cells(sheet, line: list, cell_class) -> list:
+    """The line for a write-only sheet: text in cells typed as text, so that no cell is ever a formula
+    (openpyxl would make any string starting with ``=`` one), whatever :func:`safe_cell` lets through."""
+    cells = []
+    for value in safe_line(line):
+        if isinstance(value, str):
+            cell = cell_class(sheet, value=value)
+            cell.data_type = "s"
+            value = cell
+        cells.append(value)
+    return cells
 
 
 def _bold(sheet, text: str, font_class):

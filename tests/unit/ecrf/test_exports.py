@@ -10,7 +10,7 @@ import zipfile
 import pytest
 from lxml import etree
 
-from conftest import PASSWORD, counting_calls
+from conftest import PASSWORD, Api, counting_calls
 from synthetic import form_data, schedule
 
 NS = {"odm": "http://www.cdisc.org/ns/odm/v1.3"}
@@ -546,3 +546,209 @@ def test_odm_is_written_in_the_default_namespace_without_prefixes(filled):
     assert re.search(rb"</?[A-Za-z0-9_.-]+:", data) is None  # no element carries a prefix
     assert b"xmlns:" not in data
     assert b"<Study " in data and b"<AdminData " in data and b"<SubjectData " in data
+
+
+# ---------------------------------------------------------------- hostile and careless data in exports
+
+FORMULAS = ["=cmd|' /C calc'!A0", "+SUM(1,2)", "-2+3+cmd|' /C calc'!A0", "@SUM(1)"]
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+@pytest.fixture
+def formula_data(app, staff):
+    """AE terms and notes that a spreadsheet would run as formulas, and a negative number stored as a number."""
+    subject, other = staff.register(), staff.register()
+    assert staff.save(subject, "LOGS", "AE", {"AE": [{"AETERM": t, "AESTDTC": "2026-01-06"} for t in FORMULAS]}).status_code == 201
+    assert staff.save(subject, "SCREEN", "DM", {"SEX": "M", "BRTHDTC": "1980-01-01", "NOTES": "\t=1+1"}).status_code == 201
+    assert staff.save(other, "SCREEN", "DM", {"SEX": "F", "BRTHDTC": "1980-01-01", "NOTES": "\r@SUM(1)"}).status_code == 201
+    assert staff.save(subject, "SCREEN", "LB", {"LBDTC": "2026-01-05", "ALT": 30}).status_code == 201
+    with app.app_context():
+        from ecrf.db import database
+
+        # No item of the mini study takes a negative number: stored as older data or another study would hold it.
+        database().records.update_one({"subject": subject, "form": "LB"}, {"$set": {"data.ALT": -2.5}})
+    return app, subject
+
+
+def download(app, kind: str) -> bytes:
+    response = app.test_client().get(f"/api/v1/studies/MINI/export/{kind}", headers={"Authorization": f"Bearer {app.tokens['dm']}"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.data
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_start_with_a_quote_and_numbers_stay_numbers(formula_data):
+    app, _ = formula_data
+    archive = zipfile.ZipFile(io.BytesIO(download(app, "csv")))
+
+    def member(name: str) -> list[dict]:
+        return list(csv.DictReader(io.TextIOWrapper(archive.open(name), encoding="utf-8-sig", newline="")))
+
+    assert [r["AETERM"] for r in member("AE.csv")] == ["'" + f for f in FORMULAS]
+    assert sorted(r["NOTES"] for r in member("DM.csv")) == ["'\t=1+1", "'\r@SUM(1)"]
+    assert [r["ALT"] for r in member("LB.csv")] == ["-2.5"]
+    for name in archive.namelist():
+        for row in csv.reader(io.TextIOWrapper(archive.open(name), encoding="utf-8-sig", newline="")):
+            for cell in row:
+                if cell.startswith(FORMULA_STARTS):
+                    float(cell)  # only a number may start so
+
+
+def test_excel_never_holds_a_formula_cell_and_negative_numbers_stay_numbers(formula_data):
+    from openpyxl import load_workbook
+
+    app, _ = formula_data
+    workbook = load_workbook(io.BytesIO(download(app, "xlsx")))
+    cells = [cell for sheet in workbook.worksheets for row in sheet.iter_rows() for cell in row]
+    assert cells and not [c.coordinate for c in cells if c.data_type == "f"]
+    assert not [c.value for c in cells if isinstance(c.value, str) and c.value.startswith(FORMULA_STARTS)]
+    ae = workbook["AE"]
+    header = [c.value for c in ae[1]]
+    assert [r[header.index("AETERM")] for r in ae.iter_rows(min_row=2, values_only=True)] == ["'" + f for f in FORMULAS]
+    lb = workbook["LB"]
+    alt = next(lb.iter_rows(min_row=2))[[c.value for c in lb[1]].index("ALT")]
+    assert alt.value == -2.5 and alt.data_type == "n"
+
+
+@pytest.mark.parametrize(("value", "cell"), [("=1+1", "'=1+1"), ("-x", "'-x"), ("\r", "'\r"), ("a=b", "a=b"),
+                                             (-2.5, -2.5), (0, 0), (None, None), ("bad\x01\ud800", "bad\ufffd\ufffd")])
+def test_safe_cell(value, cell):
+    from ecrf.exports.tables import safe_cell
+
+    assert safe_cell(value) == cell
+
+
+# What older data may hold, that XML 1.0 cannot carry (a lone surrogate cannot be stored: BSON is UTF-8).
+BAD = "bad\x01char\x0b\x1f\ufffe\uffffend"
+BAD_EXPORTED = "bad\ufffdchar\ufffd\ufffd\ufffd\ufffdend"
+
+
+def poison(app, collection: str, query: dict, marker: str, bad: str = BAD) -> int:
+    """Put ``bad`` wherever ``marker`` stands in the matching documents, as data stored before the input rules."""
+    def swap(node):
+        if isinstance(node, str):
+            return node.replace(marker, bad)
+        if isinstance(node, dict):
+            return {k: swap(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [swap(v) for v in node]
+        return node
+
+    with app.app_context():
+        from ecrf.db import database
+
+        found = 0
+        for document in database()[collection].find(query):
+            if swap(document) != document:
+                database()[collection].replace_one({"_id": document["_id"]}, swap(document))
+                found += 1
+        return found
+
+
+def stored_bad_characters(app, staff, bad: str = BAD) -> str:
+    """A subject whose record, audit trail, reason and query carry characters that XML cannot."""
+    subject = staff.register()
+    staff.save(subject, "LOGS", "AE", {"AE": [{"AETERM": "MARKTERM", "AESTDTC": "2026-01-06"}]})
+    staff.save(subject, "SCREEN", "DM", {"SEX": "M", "BRTHDTC": "1980-01-01", "NOTES": "first"})
+    staff.save(subject, "SCREEN", "DM", {"NOTES": "MARKNOTE"}, version=1, reason="MARKREASON")
+    monitor = Api(staff.client, app.tokens["mon01"])
+    monitor.post("/studies/MINI/queries", {"subject": subject, "event": "SCREEN", "form": "DM", "item": "/NOTES",
+                                           "text": "MARKQUERY"})
+    for collection, query in (("records", {"subject": subject}), ("audit_events", {"context.subject": subject}),
+                              ("queries", {"subject": subject})):
+        for marker in ("MARKTERM", "MARKNOTE", "MARKREASON", "MARKQUERY"):
+            poison(app, collection, query, marker, bad)
+    return subject
+
+
+def test_odm_export_of_stored_characters_xml_cannot_carry_is_valid_against_the_xsd(app, staff):
+    subject = stored_bad_characters(app, staff)
+    document = etree.fromstring(download(app, "odm"))
+    with app.app_context():
+        from ecrf.exports.odm import odm_schema
+
+        schema = odm_schema()
+        assert schema.validate(document), [e.message for e in list(schema.error_log)[:5]]
+    values = [i.get("Value") for i in document.iterfind(".//odm:ItemData", NS)]
+    assert BAD_EXPORTED in values
+    reasons = [r.text for r in document.iterfind(".//odm:ReasonForChange", NS)]
+    assert BAD_EXPORTED in reasons
+    assert any("bad\ufffdchar" in c.text for c in document.iterfind(".//odm:Annotation/odm:Comment", NS))
+    assert subject in [s.get("SubjectKey") for s in document.iterfind(".//odm:SubjectData", NS)]
+
+
+def test_csv_excel_and_casebook_of_stored_bad_characters_are_written_with_u_fffd(app, staff):
+    from openpyxl import load_workbook
+    from pypdf import PdfReader
+
+    subject = stored_bad_characters(app, staff)
+    archive = zipfile.ZipFile(io.BytesIO(download(app, "csv")))
+    ae = list(csv.DictReader(io.TextIOWrapper(archive.open("AE.csv"), encoding="utf-8-sig")))
+    assert [r["AETERM"] for r in ae] == [BAD_EXPORTED]
+    workbook = load_workbook(io.BytesIO(download(app, "xlsx")))
+    assert BAD_EXPORTED in [c.value for row in workbook["AE"].iter_rows() for c in row]
+    response = app.test_client().get(f"/api/v1/studies/MINI/subjects/{subject}/casebook.pdf",
+                                     headers={"Authorization": f"Bearer {app.tokens['inv01']}"})
+    assert response.status_code == 200
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(response.data)).pages)
+    assert "charend" not in text and "bad" in text
+
+
+def test_a_failed_cli_export_leaves_neither_the_file_nor_a_part_file(app, staff, monkeypatch, tmp_path):
+    import ecrf.exports
+
+    staff.register()
+
+    def fails_halfway(kind, out, *args, **kwargs):
+        out.write(b"<ODM half")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(ecrf.exports, "write_export", fails_halfway)
+    target = tmp_path / "out.xml"
+    result = app.test_cli_runner().invoke(args=["export", "odm", "-o", str(target)])
+    assert result.exit_code != 0
+    assert not target.exists() and not (tmp_path / "out.xml.part").exists()
+
+
+# ---------------------------------------------------------------- the casebook at every field's maximum length
+
+
+def words(count_chars: int, last: str) -> str:
+    """Text of ordinary words exactly ``count_chars`` long, ending with the word ``last``."""
+    body = ("lorem ipsum dolor sit amet " * (count_chars // 27 + 1))[: count_chars - len(last) - 1]
+    return f"{body} {last}"
+
+
+def test_casebook_renders_every_text_at_its_maximum_length(cd7):
+    from pypdf import PdfReader
+
+    from ecrf.text import MAX_MEANING, MAX_MESSAGE, MAX_REASON
+
+    staff, monitor, investigator, dm = cd7("staff01"), cd7("mon01"), cd7("inv01"), cd7("dm")
+    subject = staff.register("01", "S" * 39 + "Z")  # the longest subject id
+    echo = {"ECHODTC": "2026-02-10", "LVEF": 60, "ECHOCOM": words(4000, "COMMENTEND")}
+    assert staff.save(subject, "SCREEN", "ECHO", echo).status_code == 201
+    no_spaces = "x" * (4000 - len("SOLIDEND")) + "SOLIDEND"  # one 4,000-character word: split inside the cell
+    assert staff.save(subject, "SCREEN", "ECHO", {"ECHOCOM": no_spaces}, version=1,
+                      reason=words(MAX_REASON, "REASONEND")).status_code == 200
+    assert staff.save(subject, "SCREEN", "ECHO", {"ECHOCOM": "中" * 3998 + "结束"}, version=2,
+                      reason="r" * (MAX_REASON - len("SOLIDREASON")) + "SOLIDREASON").status_code == 200
+    query = monitor.post("/studies/CD7_CART_SAA/queries", {"subject": subject, "event": "SCREEN", "form": "ECHO",
+                                                           "item": "/ECHOCOM", "text": words(MAX_MESSAGE, "QUERYEND")})
+    assert query.status_code == 201
+    reply = staff.post(f"/studies/CD7_CART_SAA/queries/{query.get_json()['id']}/replies",
+                       {"text": "\n".join(["a line of the answer"] * 180) + "\n" + words(MAX_MESSAGE - 180 * 21, "REPLYEND")})
+    assert reply.status_code == 200, reply.get_json()
+    record = staff.record_path(subject, "SCREEN", "ECHO")
+    signed = investigator.post(record + "/sign", {"password": "correct horse battery",
+                                                  "meaning": words(MAX_MEANING, "MEANINGEND")})
+    assert signed.status_code == 201, signed.get_json()
+    assert dm.post(record + "/lock", {"reason": words(MAX_REASON, "LOCKEND")}).status_code == 200
+    response = investigator.client.get(f"/api/v1/studies/CD7_CART_SAA/subjects/{subject}/casebook.pdf",
+                                       headers=investigator.headers())
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    pages = PdfReader(io.BytesIO(response.data)).pages
+    solid = "".join("".join(page.extract_text() for page in pages).split())
+    for end in ("COMMENTEND", "SOLIDEND", "结束", "REASONEND", "SOLIDREASON", "QUERYEND", "REPLYEND", "MEANINGEND",
+                "LOCKEND", "S" * 39 + "Z"):
+        assert end in solid, end
+    assert len(pages) > 3

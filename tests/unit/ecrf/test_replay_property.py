@@ -5,6 +5,8 @@ from hypothesis import strategies as st
 
 from conftest import make_app
 
+# Text the engine accepts (ecrf.text refuses control, format, separator and non-characters).
+TEXT = st.characters(exclude_categories=("Cc", "Cs", "Cn", "Cf", "Zl", "Zp"))
 VS = st.fixed_dictionaries({}, optional={
     "VSDTC": st.sampled_from(["2026-01-01", "2026-02-03"]),
     "HEIGHT": st.integers(100, 200) | st.floats(100, 200, allow_nan=False).map(lambda x: round(x, 1)),
@@ -14,9 +16,9 @@ VS = st.fixed_dictionaries({}, optional={
 DM = st.fixed_dictionaries({}, optional={
     "SEX": st.just("M"), "BRTHDTC": st.sampled_from(["1980-01-01", "1999-12-31"]),
     "RACE": st.lists(st.sampled_from(["ASIAN", "WHITE", "OTHER"]), unique=True, max_size=3),
-    "NOTES": st.text(max_size=20), "CHILDREN": st.integers(0, 5),
+    "NOTES": st.text(TEXT, max_size=20), "CHILDREN": st.integers(0, 5),
 })
-ROW = st.fixed_dictionaries({"AETERM": st.text(min_size=1, max_size=8)}, optional={
+ROW = st.fixed_dictionaries({"AETERM": st.text(TEXT, min_size=1, max_size=8)}, optional={
     "AESTDTC": st.sampled_from(["2026-01-01", "2026-03-01"]), "AESER": st.just(False)})
 SAVES = st.lists(st.one_of(
     st.tuples(st.just("SCREEN"), st.just("VS"), VS),
