@@ -12,6 +12,7 @@ reads them back, folds them into a projection and verifies streams.
 
 from audit.events import (
     GENESIS,
+    TimeOutOfRange,
     apply_changes,
     canonical_json,
     diff,
@@ -26,6 +27,7 @@ __all__ = [
     "AuditStore",
     "StaleVersion",
     "StreamProblem",
+    "TimeOutOfRange",
     "apply_changes",
     "canonical_json",
     "diff",
