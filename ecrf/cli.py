@@ -220,31 +220,52 @@ def audit_group() -> None:
     """Verify and replay the audit trail."""
 
 
+# How verify labels each kind of problem, and what it tells the reader.
+_VERIFY_LABELS = {
+    "broken": ("BROKEN", "chain broken (loss or tampering)"),
+    "projection": ("DIFFERS", "projection differs from its intact stream (replay restores it)"),
+    "behind": ("BEHIND", "projection behind its stream (repairable, nothing lost: ecrf audit replay)"),
+    "unsealed": ("UNSEALED", "plain SHA-256 chain, not sealed yet (ecrf audit seal)"),
+}
+
+
 @audit_group.command("verify")
 def audit_verify() -> None:
-    """Check every audit stream's hash chain, sequence and projection."""
+    """Check every audit stream's keyed hash chain, sequence, checkpoints and projection."""
     from ecrf.integrity import verify_all
     from ecrf.trail import audit_store
 
     total = audit_store().count()
     with _progress("verifying", total) as bar:
         problems = verify_all(progress=lambda n: bar.update(1))
-    if problems:
-        for problem in problems:
-            click.echo(f"BROKEN {problem}", err=False)
-        click.echo(f"{len({p.stream for p in problems})} stream(s) do not hold", err=True)
+    for problem in problems:
+        click.echo(f"{_VERIFY_LABELS[problem.kind][0]} {problem}")
+    for kind, (label, meaning) in _VERIFY_LABELS.items():
+        streams = {p.stream for p in problems if p.kind == kind}
+        if streams:
+            click.echo(f"{len(streams)} stream(s) {label}: {meaning}", err=True)
+    if any(p.kind != "unsealed" for p in problems):
+        click.echo(f"{len({p.stream for p in problems if p.kind != 'unsealed'})} stream(s) do not hold", err=True)
         sys.exit(1)
     click.echo(f"all streams hold ({total} events)")
 
 
 @audit_group.command("replay")
 def audit_replay() -> None:
-    """Rebuild every record projection from its audit stream."""
-    from ecrf.integrity import replay_all
+    """Rebuild every record projection from its audit stream; refuse streams whose chain or checkpoint breaks."""
+    from ecrf.integrity import ReplayRefused, replay_all
     from ecrf.trail import audit_store
 
-    with _progress("replaying", audit_store().count()) as bar:
-        count = replay_all(progress=lambda n: bar.update(1))
+    try:
+        with _progress("replaying", audit_store().count()) as bar:
+            count = replay_all(progress=lambda n: bar.update(1))
+    except ReplayRefused as refused:
+        for problem in refused.problems:
+            click.echo(f"REFUSED {problem}")
+        click.echo(f"{refused.rebuilt} record(s) rebuilt from the audit trail; "
+                   f"{len({p.stream for p in refused.problems})} stream(s) refused: their chain or checkpoint does "
+                   "not verify (loss or tampering), left as they are", err=True)
+        sys.exit(1)
     click.echo(f"{count} record(s) rebuilt from the audit trail")
 
 

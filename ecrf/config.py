@@ -37,6 +37,11 @@ class Settings:
     password_history: int = 5
     secure_cookies: bool = False
     server_selection_timeout_ms: int = 5000
+    audit_key: str = ""
+    audit_key_file: str = ""
+    audit_checkpoints: str = ""
+    audit_checkpoint_events: int = 100
+    audit_checkpoint_minutes: int = 1
     testing: bool = False
     extra: dict = field(default_factory=dict)
 
