@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import signal
 import sys
 from pathlib import Path
@@ -267,6 +268,47 @@ def audit_replay() -> None:
                    "not verify (loss or tampering), left as they are", err=True)
         sys.exit(1)
     click.echo(f"{count} record(s) rebuilt from the audit trail")
+
+
+def _os_user() -> str:
+    return f"os:{getpass.getuser()}"
+
+
+@audit_group.command("seal")
+@click.option("--as", "actor", default=None, help="who seals (default: the OS user, as os:NAME)")
+def audit_seal(actor: str | None) -> None:
+    """Verify the plain SHA-256 chains of an existing database, then checkpoint them under the audit key."""
+    from ecrf.sealing import SealRefused, seal_database
+    from ecrf.trail import checkpoint_path
+
+    try:
+        sealed = seal_database(actor or _os_user())
+    except SealRefused as refused:
+        for problem in refused.problems:
+            click.echo(f"BROKEN {problem}")
+        click.echo(f"not sealed: {len({p.stream for p in refused.problems})} stream(s) do not verify "
+                   "(loss or tampering); nothing was written", err=True)
+        sys.exit(1)
+    if not sealed.written:
+        click.echo(f"already sealed: {sealed.streams} stream(s), {sealed.events} event(s); nothing written")
+        return
+    click.echo(f"sealed: {sealed.streams} stream(s), {sealed.events} event(s) ({sealed.unsealed} with plain "
+               f"SHA-256 chains) checkpointed in {checkpoint_path()}")
+
+
+@audit_group.command("rotate-key")
+@click.option("--as", "actor", default=None, help="who rotates (default: the OS user, as os:NAME)")
+def audit_rotate_key(actor: str | None) -> None:
+    """Sign new events with a new audit key; old keys stay in the key file to verify what they signed."""
+    from ecrf.sealing import rotate_key
+
+    try:
+        old, new = rotate_key(actor or _os_user())
+    except ValueError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(1)
+    click.echo(f"audit key {new} signs new events ({old} kept to verify older ones); "
+               "restart serving processes so they sign with it, and back up the key file again")
 
 
 # ------------------------------------------------------------------ checks and ranges
