@@ -14,6 +14,7 @@ winning. A ``seal`` line marks the database as keyed from then on.
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import json
 import logging
@@ -206,9 +207,12 @@ _live: "weakref.WeakSet[Checkpointer]" = weakref.WeakSet()
 
 
 def flush_all() -> None:
-    """Checkpoint every live checkpointer's pending heads (for a process about to exit)."""
+    """Checkpoint every live checkpointer's pending heads (for a process about to exit; registered with atexit)."""
     for checkpointer in list(_live):
         checkpointer.flush()
+
+
+atexit.register(flush_all)
 
 
 class _Ticker:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import atexit
 from pathlib import Path
 
 from flask import current_app
@@ -97,13 +96,10 @@ def checkpoint_path() -> Path:
 def flush_checkpoints() -> None:
     """Checkpoint every stream head this process appended and has not checkpointed yet.
 
-    The serving process calls it on its way out (it is also registered with
+    The serving process calls it on its way out (it also runs at exit, by
     :mod:`atexit`); it never raises for a failed write (it is logged).
     """
     flush_all()
-
-
-atexit.register(flush_checkpoints)
 
 
 def record_stream(study: str, subject: str, event: str, form: str) -> str:
