@@ -11,6 +11,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from audit.events import GENESIS, apply_changes, event_hash, utc_now
 from audit.keys import Keyring
+from audit.prefetch import scan
 
 
 DUPLICATE_KEY = 11000
@@ -188,10 +189,17 @@ class AuditStore:
         """How many events are stored."""
         return self.collection.estimated_document_count()
 
-    def walk(self) -> Iterator[tuple[str, list[dict]]]:
-        """Every stream with its events, oldest first, one stream at a time."""
+    def walk(self, *, read_ahead: bool = False) -> Iterator[tuple[str, list[dict]]]:
+        """Every stream with its events, oldest first, one stream at a time.
+
+        With ``read_ahead`` (for verification) a thread reads the next raw
+        batches while the caller checks this one, and times come naive (UTC):
+        see :func:`audit.prefetch.scan`.
+        """
         stream, batch = None, []
-        for event in self.collection.find({}, sort=[("stream", 1), ("seq", 1)]):
+        order = [("stream", 1), ("seq", 1)]
+        events = scan(self.collection, {}, order) if read_ahead else self.collection.find({}, sort=order)
+        for event in events:
             if event["stream"] != stream:
                 if stream is not None:
                     yield stream, batch

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Callable, Iterator
 
 from audit import BEHIND, BROKEN, StreamProblem, fold, position_problem
+from audit.prefetch import plain, scan
 from ecrf.records import FOLDED, Record
 from ecrf.trail import audit_store, checkpoint_path, read_checkpoints
 
@@ -97,9 +98,9 @@ def verify_all(progress: Callable[[int], None] | None = None) -> list[StreamProb
     store = audit_store()
     checkpoints = read_checkpoints()  # before the walk: every event a checkpoint saw was stored before it
     problems = [StreamProblem(str(checkpoint_path()), p) for p in checkpoints.problems]
-    projections = _Projections(Record._get_collection())
+    projections = _Projections(Record._get_collection(), read_ahead=True)
     keyed = False
-    for done, (stream, events) in enumerate(store.walk(), start=1):
+    for done, (stream, events) in enumerate(store.walk(read_ahead=True), start=1):
         keyed = keyed or "kid" in events[-1]
         seal = {"checkpoint": checkpoints.heads.pop(stream, None), "sealed": checkpoints.sealed}
         problems += _stream_problems(store, stream, events, projections, seal)
@@ -142,9 +143,14 @@ class _Projections:
     answer.
     """
 
-    def __init__(self, collection, fields: dict = PROJECTED):
-        self.collection, self.fields = collection, fields
-        self.cursor: Iterator[dict] = iter(collection.find({}, fields, sort=[("_id", 1)]))
+    def __init__(self, collection, fields: dict = PROJECTED, *, read_ahead: bool = False):
+        # Read ahead, projections come as the events of the walk do (naive UTC times), so the two compare.
+        self.collection = plain(collection) if read_ahead else collection
+        self.fields = fields
+        order = [("_id", 1)]
+        # Whole documents when read ahead: the server sends stored documents faster than it builds projected ones.
+        self.cursor: Iterator[dict] = (scan(collection, {}, order) if read_ahead
+                                       else iter(collection.find({}, fields, sort=order)))
         self.pending: dict | None = None
         self.passed: dict = {}  # id -> None, in cursor order
 

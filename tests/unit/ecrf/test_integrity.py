@@ -155,8 +155,8 @@ def test_a_server_that_sorts_ids_otherwise_costs_lookups_not_answers(app, as_use
 
     original = ecrf.integrity._Projections.__init__
 
-    def reversed_order(self, collection):
-        original(self, collection)
+    def reversed_order(self, collection, *args, **kwargs):
+        original(self, collection, *args, **kwargs)
         self.cursor = iter(list(self.cursor)[::-1])
 
     with app.app_context():
