@@ -243,3 +243,15 @@ class _Ticker:
 
 
 _ticker = _Ticker()
+
+
+def _after_fork_in_child() -> None:
+    # A worker forked from a process that had appended starts with fresh locks (one may have been held
+    # by another thread at the fork) and its own ticker; the heads it inherited stay pending, harmlessly.
+    global _ticker
+    _ticker = _Ticker()
+    for checkpointer in list(_live):
+        checkpointer.lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,8 +1,10 @@
 """Checkpoints: signed, chained lines appended outside the database, every N events or M minutes and on exit."""
 
 import json
+import signal
 import stat
 import threading
+import time
 
 import mongomock
 import pytest
@@ -167,3 +169,30 @@ def test_a_removed_line_breaks_the_chain_of_lines(tmp_path):
     lines = path.read_text().splitlines()
     path.write_text("\n".join([lines[0], lines[2]]) + "\n")
     assert log.read().problems == ["line 2 does not follow the line before it (checkpoints removed or reordered)"]
+
+
+def test_a_forked_worker_checkpoints_what_it_appends(tmp_path):
+    import os
+
+    log = CheckpointLog(tmp_path / "cp.jsonl", RING, "db")
+    checkpointer = Checkpointer(log, every_events=1000, every_seconds=3600)
+    store = store_with(checkpointer)
+    append(store, "a", 1)
+    checkpointer.lock.acquire()  # held by some thread at the moment of the fork
+    child = os.fork()
+    if child == 0:
+        try:
+            store.append("a", 1, actor="u", action="update")
+            checkpointer.flush()
+        finally:
+            os._exit(0)
+    checkpointer.lock.release()
+    deadline = time.monotonic() + 60
+    while (done := os.waitpid(child, os.WNOHANG))[0] == 0:
+        if time.monotonic() > deadline:
+            os.kill(child, signal.SIGKILL)
+            os.waitpid(child, 0)
+            pytest.fail("the forked worker hung on a lock held at the fork")
+        time.sleep(0.05)
+    assert os.waitstatus_to_exitcode(done[1]) == 0
+    assert log.read().heads["a"][0] == 2
