@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import current_app
+from flask import current_app, has_app_context
 
 from audit import AuditStore, StaleVersion
 from audit.checkpoints import CheckpointLog, Checkpointer, Checkpoints, flush_all
@@ -47,10 +47,21 @@ class _Trail:
                                          settings.audit_checkpoint_minutes * 60, born_keyed=_holds_no_plain_event)
 
 
+_last: _Trail | None = None
+
+
 def _trail() -> _Trail:
+    global _last
+    if not has_app_context():
+        # A worker thread of an export reads without the app context; the database it reads is the
+        # process's one connection (ecrf.db), so the trail is the one made with it.
+        if _last is None:
+            raise RuntimeError("the audit trail is used before any app made it")
+        return _last
     trail = current_app.extensions.get(_EXTENSION)
     if trail is None:
         trail = current_app.extensions[_EXTENSION] = _Trail(current_app.config["ECRF"])
+    _last = trail
     return trail
 
 
