@@ -161,7 +161,7 @@ def replace_the_key_file(db, s, files):
     files.keys.write_text(f"kmallory {ATTACKER_KEY.hex()} 2026-01-01T00:00:00Z\n")
 
 
-# name -> (tampering, a stream or file the report must name, whether replay must refuse)
+# Edits that break VS's chain or checkpoint: verify names VS as BROKEN, replay refuses it.
 CHAIN_BROKEN = [
     edit_value_and_recompute_the_plain_chain, edit_value_and_recompute_with_a_wrong_key,
     change_kid_to_the_attackers_key, edit_value_keep_hash, delete_middle_event, truncate_tail,
@@ -169,6 +169,7 @@ CHAIN_BROKEN = [
     duplicate_an_event, forge_a_plain_event_after_keyed_ones, forge_an_event_naming_the_real_key,
     move_an_event_to_another_stream,
 ]
+# Edits of the checkpoint file (by an OS user without the key): verify names the file, replay refuses to run.
 FILES_BROKEN = [edit_a_checkpoint_line, remove_a_checkpoint_line, append_a_checkpoint_signed_with_another_key,
                 delete_the_checkpoint_file]
 
@@ -192,10 +193,6 @@ def trail(app, as_user):
 
         flush_checkpoints()
         yield (lambda *args: runner.invoke(args=list(args))), database(), subjects[0], Files(app)
-
-
-def names(result, text):
-    return text in result.stdout
 
 
 def test_an_untouched_keyed_trail_holds_and_replays(trail):
