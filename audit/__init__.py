@@ -2,7 +2,10 @@
 
 An event belongs to one stream (for example one form instance) and has a
 position ``seq`` in it (1, 2, 3, ...). Each event carries the hash of the one
-before it (``prev``) and its own ``hash``: SHA-256 over its canonical JSON.
+before it (``prev``) and its own ``hash`` over its canonical JSON: HMAC-SHA-256
+under the key it names (``kid``, see :mod:`audit.keys`), or plain SHA-256 for
+events written before keying. Signed checkpoints of stream heads, kept
+outside the database (:mod:`audit.checkpoints`), show what was deleted.
 The pair ``(stream, seq)`` is unique, which gives optimistic concurrency: two
 writers that read the same version cannot both append.
 
@@ -12,6 +15,7 @@ reads them back, folds them into a projection and verifies streams.
 
 from audit.events import (
     GENESIS,
+    TimeOutOfRange,
     apply_changes,
     canonical_json,
     diff,
@@ -19,18 +23,34 @@ from audit.events import (
     unescape_token,
     utc_now,
 )
-from audit.store import AuditStore, StaleVersion, StreamProblem, fold
+from audit.store import (
+    BEHIND,
+    BROKEN,
+    PROJECTION,
+    UNSEALED,
+    AuditStore,
+    StaleVersion,
+    StreamProblem,
+    fold,
+    position_problem,
+)
 
 __all__ = [
+    "BEHIND",
+    "BROKEN",
     "GENESIS",
+    "PROJECTION",
+    "UNSEALED",
     "AuditStore",
     "StaleVersion",
     "StreamProblem",
+    "TimeOutOfRange",
     "apply_changes",
     "canonical_json",
     "diff",
     "event_hash",
     "fold",
+    "position_problem",
     "unescape_token",
     "utc_now",
 ]

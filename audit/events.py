@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import hashlib
+import hmac
 import json
 from typing import Any
 
@@ -32,14 +33,33 @@ def utc_now() -> dt.datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
+class TimeOutOfRange(ValueError, OverflowError):
+    """A datetime whose UTC instant falls outside years 1 to 9999.
+
+    canonical_json writes every time in UTC; ``datetime(1, 1, 1,
+    tzinfo=+03:00)`` is 0000-12-31 21:00 in UTC, which neither Python nor BSON
+    can hold, so no stored event can carry it. It is refused with a message
+    naming the value (an OverflowError as before, and a ValueError: bad input).
+    """
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+            value = _as_naive_utc(value)
         return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
     if isinstance(value, dt.date):
         return value.isoformat()
     return str(value)
+
+
+def _as_naive_utc(value: dt.datetime) -> dt.datetime:
+    try:
+        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    except OverflowError:
+        raise TimeOutOfRange(
+            f"{value.isoformat()} is outside years 1 to 9999 in UTC: audit times must be UTC-representable"
+        ) from None
 
 
 def canonical_json(value: Any) -> bytes:
@@ -47,7 +67,9 @@ def canonical_json(value: Any) -> bytes:
 
     The bytes are those of ``json.dumps(value, sort_keys=True,
     separators=(",", ":"), ensure_ascii=False, default=...)`` encoded as
-    UTF-8, for every input: stored hashes were computed that way.
+    UTF-8, for every input: stored hashes were computed that way. Its domain
+    for datetimes: naive ones are taken as UTC; aware ones must fall within
+    years 1 to 9999 once in UTC, else :class:`TimeOutOfRange` is raised.
     """
     if orjson is not None:
         try:
@@ -116,10 +138,16 @@ def _fast_path_safe(value: Any) -> bool:
     return False
 
 
-def event_hash(event: dict) -> str:
-    """SHA-256 (hex) of the event's canonical JSON, without ``_id`` and ``hash``."""
-    body = {k: v for k, v in event.items() if k not in ("_id", "hash")}
-    return hashlib.sha256(canonical_json(body)).hexdigest()
+def event_hash(event: dict, key: bytes | None = None) -> str:
+    """The hex digest of the event's canonical JSON, without ``_id`` and ``hash``.
+
+    HMAC-SHA-256 under ``key`` when one is given (a keyed event, which names
+    its key by ``kid``), else plain SHA-256 (events written before keying).
+    """
+    body = canonical_json({k: v for k, v in event.items() if k not in ("_id", "hash")})
+    if key is None:
+        return hashlib.sha256(body).hexdigest()
+    return hmac.digest(key, body, "sha256").hex()
 
 
 def _escape(key: str) -> str:

@@ -12,6 +12,7 @@ TARGETS = {
     "engine_cpu_ms_per_save": ("<=", 1.0, "ms", "client CPU of a full save − client CPU of the bare writes"),
     "scaling_ratio_1e6_vs_1e3": ("<=", 1.2, "×", "save p50 with many ÷ with 1e3 audit events stored"),
     "verify_vs_sha256": (">=", 0.25, "×", "verify_all events/s ÷ raw SHA-256 events/s"),
+    "verify_vs_server_read": (">=", 0.6, "×", "verify_all events/s ÷ the server's raw read of the events, same run"),
     "export_memory_ratio": ("<=", 1.2, "×", "peak export memory, large ÷ small study (worst of ODM, CSV)"),
     "odm_export_s1k_s": ("<=", 30.0, "s", "ODM export of 1,000 subjects"),
     "audit_history_p95_ms": ("<=", 200.0, "ms", "GET …/subjects/{s}/audit, p95 over 50 subjects (worse of API, page)"),

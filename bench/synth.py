@@ -27,6 +27,7 @@ class Synth:
 
     def __init__(self, runtime, forms: int | None = None):
         from ecrf.records import normalise
+        from ecrf.trail import audit_store
 
         _, _, _, form_data, schedule = test_helpers()
         self.runtime = runtime
@@ -39,6 +40,12 @@ class Synth:
             self.plan.append((event, form, data, diff({}, data), compiled.hash))
         self.t0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
         self.tick = 0
+        self.keyring = audit_store().keyring  # keyed as the engine keys them: verify accepts them in a keyed database
+
+    def _hashed(self, event: dict) -> dict:
+        event["kid"] = self.keyring.current
+        event["hash"] = event_hash(event, self.keyring.keys[self.keyring.current])
+        return event
 
     @property
     def events_per_subject(self) -> int:
@@ -58,7 +65,7 @@ class Synth:
                       "action": "subject_registered", "changes": [{"path": "/site", "old": None, "new": site}],
                       "reason": None, "state": {"status": status},  # as the subject document says
                       "context": {"study": STUDY, "subject": subject_id, "site": site}, "prev": GENESIS}
-        registered["hash"] = event_hash(registered)
+        self._hashed(registered)
         subject.update(version=1, head=registered["hash"])  # the subject document is its stream's projection
         events, documents = [registered], []
         if not records:
@@ -69,7 +76,7 @@ class Synth:
             state = {"derived": {}, "status": "complete", "definition": definition, "flags": []}
             event = {"stream": stream, "seq": 1, "at": self._at(), "actor": "staff01", "action": "create",
                      "changes": changes, "reason": None, "state": state, "context": identity, "prev": GENESIS}
-            event["hash"] = event_hash(event)
+            self._hashed(event)
             events.append(event)
             if projections:
                 documents.append({"_id": stream, **identity, "data": data, **state, "version": 1,

@@ -37,6 +37,11 @@ class Settings:
     password_history: int = 5
     secure_cookies: bool = False
     server_selection_timeout_ms: int = 5000
+    audit_key: str = ""
+    audit_key_file: str = ""
+    audit_checkpoints: str = ""
+    audit_checkpoint_events: int = 100
+    audit_checkpoint_minutes: int = 1
     testing: bool = False
     # A browser session ends this long after sign-in, however active (the idle timeout ends it sooner).
     session_max_hours: int = 12

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Callable, Iterator
 
-from audit import StreamProblem, fold
+from audit import BEHIND, BROKEN, StreamProblem, fold, position_problem
+from audit.prefetch import plain, scan
 from ecrf.projections import RECORD_FIELDS, ProjectionCheck, record_problems
 from ecrf.records import FOLDED, Record
-from ecrf.trail import audit_store
+from ecrf.trail import audit_store, checkpoint_path, read_checkpoints
 
 RECORD_PREFIX = "record/"
 IDENTITY = ("study", "subject", "site", "event", "form")
@@ -22,22 +23,57 @@ PROJECTED = {key: 1 for key in (*FOLDED, "version", "head", *RECORD_FIELDS)}
 CHECK_BATCH = 1000
 
 
+class ReplayRefused(Exception):
+    """Replay found streams whose chain or checkpoint does not verify and rebuilt none of them.
+
+    ``problems`` names each; ``rebuilt`` counts the intact streams it did rebuild.
+    """
+
+    def __init__(self, problems: list[StreamProblem], rebuilt: int):
+        super().__init__(f"{len({p.stream for p in problems})} stream(s) refused")
+        self.problems, self.rebuilt = problems, rebuilt
+
+
 def replay_all(progress: Callable[[int], None] | None = None) -> int:
-    """Rebuild every record projection from its stream; returns how many.
+    """Rebuild every intact record projection from its stream; returns how many.
 
     Each ``record/`` stream's projection is replaced by the fold of its
     events (with ``updated_at``/``updated_by`` of the last event and the
-    identity from its context); ``progress`` gets the running count.
+    identity from its context); ``progress`` gets the running count. A
+    stream whose chain or checkpoint does not verify, or whose projection is
+    ahead of it (events lost), is left as it is: repair never hides
+    tampering. Those, and streams a checkpoint saw that are gone, raise
+    :class:`ReplayRefused` at the end; a checkpoint file that does not
+    verify refuses the whole replay.
     """
+    store = audit_store()
+    checkpoints = read_checkpoints()
+    if checkpoints.problems:
+        raise ReplayRefused([StreamProblem(str(checkpoint_path()), p) for p in checkpoints.problems], 0)
     collection = Record._get_collection()
+    projections = _Projections(collection, {"version": 1, "head": 1})
+    refused: list[StreamProblem] = []
     count = 0
-    for stream, events in audit_store().walk():
+    for stream, events in store.walk():
+        broken = [p for p in store.verify_stream(stream, events, checkpoint=checkpoints.heads.pop(stream, None),
+                                                 sealed=checkpoints.sealed) if p.kind == BROKEN]
+        stored = projections.take(stream, wanted=_is_record_stream(stream))
+        lost = position_problem(stream, events, stored) if stored is not None else None
+        broken += [lost] if lost is not None and lost.kind == BROKEN else []
+        if broken:
+            refused += broken
+            continue
         if not _is_record_stream(stream):
             continue
         collection.replace_one({"_id": stream}, _replayed(events), upsert=True)
         count += 1
         if progress:
             progress(count)
+    refused += _deleted_streams(checkpoints.heads)
+    refused += [StreamProblem(orphan, "projection has no audit stream (events deleted)")
+                for orphan in _without_events(store.collection, projections.unmatched())]
+    if refused:
+        raise ReplayRefused(refused, count)
     return count
 
 
@@ -63,29 +99,44 @@ def verify_all(progress: Callable[[int], None] | None = None) -> list[StreamProb
     ``progress`` gets the number of streams done.
     """
     store = audit_store()
-    projections = _Projections(Record._get_collection())
+    checkpoints = read_checkpoints()  # before the walk: every event a checkpoint saw was stored before it
+    problems = [StreamProblem(str(checkpoint_path()), p) for p in checkpoints.problems]
+    projections = _Projections(Record._get_collection(), read_ahead=True)
     others = ProjectionCheck()
-    problems: list[StreamProblem] = []
-    for done, (stream, events) in enumerate(store.walk(), start=1):
+    keyed = False
+    for done, (stream, events) in enumerate(store.walk(read_ahead=True), start=1):
+        keyed = keyed or "kid" in events[-1]
+        seal = {"checkpoint": checkpoints.heads.pop(stream, None), "sealed": checkpoints.sealed}
         projected = others.stream_problems(stream, events)  # before verify_stream may share the events' values
-        problems += _stream_problems(store, stream, events, projections) + projected
+        problems += _stream_problems(store, stream, events, projections, seal) + projected
         if progress:
             progress(done)
+    problems += _deleted_streams(checkpoints.heads)
+    if keyed and not checkpoints.lines:
+        problems.append(StreamProblem(str(checkpoint_path()), "no checkpoint of this database: deleted events and "
+                                      "streams cannot be told (checkpoint file lost or moved?)"))
     problems += [StreamProblem(orphan, "projection has no audit stream (events deleted)")
                  for orphan in _without_events(store.collection, projections.unmatched())]
     return problems + others.remaining_problems()
 
 
-def _stream_problems(store, stream, events: list[dict], projections: "_Projections") -> list[StreamProblem]:
+def _stream_problems(store, stream, events: list[dict], projections: "_Projections", seal: dict) -> list[StreamProblem]:
     if not _is_record_stream(stream):
         projections.take(stream, wanted=False)  # a projection of that name is no orphan
-        return store.verify_stream(stream, events, None, owned=True)
+        return store.verify_stream(stream, events, None, owned=True, **seal)
     projection = projections.take(stream, wanted=True)
     if projection is None:
-        missing = StreamProblem(stream, "stream has no projection (run ecrf audit replay)")
-        return [missing, *store.verify_stream(stream, events, None, owned=True)]
+        missing = StreamProblem(stream, "stream has no projection (repairable, nothing lost: ecrf audit replay)",
+                                BEHIND)
+        return [missing, *store.verify_stream(stream, events, None, owned=True, **seal)]
     identity = record_problems(stream, events, projection)
-    return store.verify_stream(stream, events, _folded(projection), owned=True) + identity
+    return store.verify_stream(stream, events, _folded(projection), owned=True, **seal) + identity
+
+
+def _deleted_streams(heads: dict[str, tuple[int, str]]) -> list[StreamProblem]:
+    """Streams a checkpoint saw that have no event left (``heads``: what the walk did not meet)."""
+    return [StreamProblem(stream, f"stream deleted: a checkpoint saw it at seq {seq}, no event of it is left")
+            for stream, (seq, _) in sorted(heads.items())]
 
 
 class _Projections:
@@ -98,9 +149,14 @@ class _Projections:
     answer.
     """
 
-    def __init__(self, collection):
-        self.collection = collection
-        self.cursor: Iterator[dict] = iter(collection.find({}, PROJECTED, sort=[("_id", 1)]))
+    def __init__(self, collection, fields: dict = PROJECTED, *, read_ahead: bool = False):
+        # Read ahead, projections come as the events of the walk do (naive UTC times), so the two compare.
+        self.collection = plain(collection) if read_ahead else collection
+        self.fields = fields
+        order = [("_id", 1)]
+        # Whole documents when read ahead: the server sends stored documents faster than it builds projected ones.
+        self.cursor: Iterator[dict] = (scan(collection, {}, order) if read_ahead
+                                       else iter(collection.find({}, fields, sort=order)))
         self.pending: dict | None = None
         self.passed: dict = {}  # id -> None, in cursor order
 
@@ -121,7 +177,7 @@ class _Projections:
         return self._lookup(stream) if wanted else None
 
     def _lookup(self, stream) -> dict | None:
-        document = self.collection.find_one({"_id": stream}, PROJECTED)
+        document = self.collection.find_one({"_id": stream}, self.fields)
         if document is not None:
             self.passed.pop(stream, None)
         return document

@@ -33,7 +33,8 @@ def test_verify_all_holds_then_names_each_problem(filled):
     assert found == [
         (f"record/MINI/{subjects[0]}/SCREEN/DM", "stream has no projection"),
         (vs, "event at seq 1 was altered"),
-        (f"record/MINI/{subjects[1]}/LOGS/AE", "projection has no audit stream"),
+        (f"record/MINI/{subjects[1]}/LOGS/AE", "stream deleted"),  # named by the checkpoint ...
+        (f"record/MINI/{subjects[1]}/LOGS/AE", "projection has no audit stream"),  # ... and by its orphan
         ("record/MINI/zz-orphan", "projection has no audit stream"),
     ]
 

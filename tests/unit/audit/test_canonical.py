@@ -18,7 +18,7 @@ from bson.tz_util import FixedOffset
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from audit import apply_changes, canonical_json, diff, event_hash, fold
+from audit import TimeOutOfRange, apply_changes, canonical_json, diff, event_hash, fold
 import audit.events
 
 
@@ -39,11 +39,15 @@ def reference(value) -> bytes:
 
 
 def same_outcome(value):
-    """canonical_json(value) equals reference(value), or both raise the same exception type."""
+    """canonical_json(value) equals reference(value), or both raise the same exception type.
+
+    Where the reference overflowed on a time outside UTC's years 1 to 9999,
+    canonical_json refuses it with TimeOutOfRange (still an OverflowError).
+    """
     try:
         expected = reference(value)
     except Exception as error:  # noqa: BLE001 - the reference decides what is an error
-        with pytest.raises(type(error)):
+        with pytest.raises(TimeOutOfRange if isinstance(error, OverflowError) else type(error)):
             canonical_json(value)
         return
     assert canonical_json(value) == expected
@@ -174,9 +178,44 @@ def test_event_hashes_are_the_ones_already_stored(event):
     body = {k: v for k, v in event.items() if k not in ("_id", "hash")}
     try:
         expected = hashlib.sha256(reference(body)).hexdigest()
+    except OverflowError:  # a time before year 1 or after 9999 once in UTC: refused by name
+        with pytest.raises(TimeOutOfRange):
+            event_hash(event)
+        return
     except (UnicodeEncodeError, ValueError):
         return  # lone surrogates: the reference refuses them too (checked above)
     assert event_hash({**event, "_id": "x", "hash": "y"}) == expected
+
+
+# ---------------------------------------------------------------- the domain of times
+
+PLUS_3 = dt.timezone(dt.timedelta(hours=3))
+MINUS_1 = dt.timezone(dt.timedelta(hours=-1))
+
+
+@pytest.mark.parametrize("value, text", [
+    (dt.datetime(1, 1, 1, 3, tzinfo=PLUS_3), "1-01-01T00:00:00.000Z"),  # the first instant UTC can hold
+    (dt.datetime(1, 1, 1), "1-01-01T00:00:00.000Z"),  # naive: taken as UTC
+    (dt.datetime(9999, 12, 31, 22, 59, 59, 999999, tzinfo=MINUS_1), "9999-12-31T23:59:59.999Z"),  # the last
+    (dt.datetime.max, "9999-12-31T23:59:59.999Z"),
+], ids=["first", "naive-first", "last", "naive-max"])
+def test_times_at_the_edges_of_utc_are_written(value, text):
+    assert canonical_json({"at": value}) == reference({"at": value}) == f'{{"at":"{text}"}}'.encode()
+
+
+@pytest.mark.parametrize("value", [
+    dt.datetime(1, 1, 1, tzinfo=PLUS_3),  # hypothesis found it: 0000-12-31 21:00 in UTC
+    dt.datetime(1, 1, 1, 2, 59, 59, 999999, tzinfo=PLUS_3),
+    dt.datetime(9999, 12, 31, 23, tzinfo=MINUS_1),
+    dt.datetime.max.replace(tzinfo=MINUS_1),
+], ids=repr)
+def test_times_beyond_utc_years_1_to_9999_are_refused_by_name(value):
+    with pytest.raises(TimeOutOfRange, match=r"outside years 1 to 9999 in UTC") as refused:
+        canonical_json({"changes": [{"new": value}]})
+    assert value.isoformat() in str(refused.value)
+    assert isinstance(refused.value, ValueError) and isinstance(refused.value, OverflowError)
+    with pytest.raises(TimeOutOfRange):
+        event_hash({"at": value})
 
 
 # ---------------------------------------------------------------- folding without copies

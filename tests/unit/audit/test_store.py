@@ -4,14 +4,21 @@ import mongomock
 import pytest
 
 from audit import GENESIS, AuditStore, StaleVersion, event_hash, fold
+from audit.keys import Keyring
+
+KEYRING = Keyring({"k1": b"k" * 32}, "k1")
 
 
 @pytest.fixture
 def store():
     collection = mongomock.MongoClient().db.audit_events
-    store = AuditStore(collection)
+    store = AuditStore(collection, KEYRING)
     store.ensure_indexes()
     return store
+
+
+def keyed_hash(event):
+    return event_hash(event, KEYRING.keys[event["kid"]])
 
 
 def append_three(store, stream="s"):
@@ -27,7 +34,7 @@ def test_append_chains_each_event_to_the_one_before(store):
     assert [e["seq"] for e in events] == [1, 2, 3]
     assert events[0]["prev"] == GENESIS
     assert events[1]["prev"] == events[0]["hash"] and events[2]["prev"] == events[1]["hash"]
-    assert all(event_hash(e) == e["hash"] for e in events)
+    assert all(keyed_hash(e) == e["hash"] and e["kid"] == "k1" for e in events)
 
 
 def test_append_with_a_stale_version_stores_nothing(store):
@@ -48,7 +55,7 @@ def test_append_all_writes_to_several_streams_in_one_call(store):
     assert [(e["stream"], e["seq"]) for e in events] == [("a", 2), ("b", 1)]
     assert store.events("a")[1]["prev"] == store.events("a")[0]["hash"]
     assert store.events("b")[0]["prev"] == GENESIS
-    assert all(event_hash(e) == e["hash"] for e in store.events("a") + store.events("b"))
+    assert all(keyed_hash(e) == e["hash"] for e in store.events("a") + store.events("b"))
 
 
 def test_append_all_stores_the_events_before_a_stale_stream_and_none_after(store):
@@ -103,7 +110,7 @@ def tamper_forge_with_recomputed_hash(store):
     forged = {"stream": "s", "seq": 4, "at": head["at"], "actor": "mallory", "action": "update",
               "changes": [{"path": "/A", "old": 3, "new": 0}], "reason": None, "state": {},
               "context": {}, "prev": head["hash"]}
-    forged["hash"] = event_hash(forged)
+    forged["hash"] = event_hash(forged)  # a plain SHA-256 chain anyone with the database can recompute
     store.collection.insert_one(forged)
 
 

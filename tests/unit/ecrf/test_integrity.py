@@ -14,17 +14,22 @@ def saved(as_user):
 def reference_verify():
     """verify_all as it was: one find_one per record stream, orphans from every projection id."""
     from ecrf.records import FOLDED, Record
-    from ecrf.trail import audit_store
+    from ecrf.trail import audit_store, read_checkpoints
 
     store, collection = audit_store(), Record._get_collection()
+    checkpoints = read_checkpoints()
     problems, seen = [], set()
     for stream, events in store.walk():
         seen.add(stream)
         projection = collection.find_one({"_id": stream}) if stream.startswith("record/") else None
         if stream.startswith("record/") and projection is None:
-            problems.append(StreamProblem(stream, "stream has no projection (run ecrf audit replay)"))
+            problems.append(StreamProblem(stream, "stream has no projection (repairable, nothing lost: ecrf audit replay)",
+                                          "behind"))
         folded = {k: projection.get(k) for k in (*FOLDED, "version", "head") if k in projection} if projection else None
-        problems += store.verify_stream(stream, events, folded)
+        problems += store.verify_stream(stream, events, folded, checkpoint=checkpoints.heads.pop(stream, None),
+                                        sealed=checkpoints.sealed)
+    problems += [StreamProblem(stream, f"stream deleted: a checkpoint saw it at seq {seq}, no event of it is left")
+                 for stream, (seq, _) in sorted(checkpoints.heads.items())]
     for document in collection.find({}, {"_id": 1}):
         if document["_id"] not in seen:
             problems.append(StreamProblem(document["_id"], "projection has no audit stream (events deleted)"))
@@ -150,8 +155,8 @@ def test_a_server_that_sorts_ids_otherwise_costs_lookups_not_answers(app, as_use
 
     original = ecrf.integrity._Projections.__init__
 
-    def reversed_order(self, collection):
-        original(self, collection)
+    def reversed_order(self, collection, *args, **kwargs):
+        original(self, collection, *args, **kwargs)
         self.cursor = iter(list(self.cursor)[::-1])
 
     with app.app_context():

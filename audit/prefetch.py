@@ -1,0 +1,86 @@
+"""Reading a collection while its documents are checked: a reader thread ahead of the consumer.
+
+Verification is a pipeline: while the main thread decodes and hashes one
+batch, a reader thread waits on the server for the next (socket reads release
+the GIL, and the server runs in its own process). Batches travel as raw BSON
+bytes and are decoded in one C call each: no Python object per document until
+the consumer wants its values.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Any, Iterable, Iterator
+
+import bson
+import pymongo
+from bson.binary import UuidRepresentation
+
+# Times decoded naive (they are UTC): canonical_json writes them exactly as it writes aware UTC ones, and
+# both sides of every comparison are read with these options.
+PLAIN_CODEC = bson.CodecOptions(tz_aware=False, uuid_representation=UuidRepresentation.STANDARD)
+BATCH = 1000
+DEPTH = 4
+_END = object()
+
+
+def scan(collection, filter: dict, sort: list, projection: dict | None = None) -> Iterator[dict]:
+    """Every document matching ``filter`` in ``sort`` order, decoded with :data:`PLAIN_CODEC`, read ahead.
+
+    On a real server the reading runs in a thread over raw batches; on
+    anything else (mongomock) it is a plain cursor.
+    """
+    if not isinstance(collection, pymongo.collection.Collection):
+        yield from collection.find(filter, projection, sort=sort)
+        return
+    batches = collection.find_raw_batches(filter, projection, sort=sort, batch_size=BATCH)
+    for batch in read_ahead(batches):
+        yield from bson.decode_all(batch, PLAIN_CODEC)
+
+
+def plain(collection):
+    """``collection`` reading with :data:`PLAIN_CODEC` (mongomock: as it is)."""
+    if not isinstance(collection, pymongo.collection.Collection):
+        return collection
+    return collection.with_options(codec_options=PLAIN_CODEC)
+
+
+def read_ahead(items: Iterable[Any], depth: int = DEPTH) -> Iterator[Any]:
+    """The items of ``items``, produced by a daemon thread up to ``depth`` ahead of the consumer.
+
+    An exception in the producer is raised in the consumer; a consumer that
+    stops early stops the producer (after the item it is reading) and closes
+    ``items`` if it can be closed.
+    """
+    handoff: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if stop.is_set():
+                    break
+                handoff.put((item, None))
+        except BaseException as error:  # noqa: BLE001 - handed to the consumer, which raises it
+            handoff.put((_END, error))
+            return
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+        handoff.put((_END, None))
+
+    threading.Thread(target=produce, name="audit-read-ahead", daemon=True).start()
+    try:
+        while True:
+            item, error = handoff.get()
+            if error is not None:
+                raise error
+            if item is _END:
+                return
+            yield item
+    finally:
+        stop.set()
+        while item is not _END:  # free the producer if it waits on a full queue; it ends after one more item
+            item, _ = handoff.get()
