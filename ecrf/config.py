@@ -38,6 +38,13 @@ class Settings:
     secure_cookies: bool = False
     server_selection_timeout_ms: int = 5000
     testing: bool = False
+    # Durability: nothing is acknowledged before a majority has it in its journal.
+    write_concern: str = "majority"
+    write_journal: bool = True
+    # Serving (``ecrf serve``): 0 sizes workers and threads to the machine.
+    workers: int = 0
+    threads: int = 0
+    graceful_timeout_s: int = 5
     extra: dict = field(default_factory=dict)
 
     @classmethod
