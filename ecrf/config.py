@@ -44,7 +44,7 @@ class Settings:
     # Serving (``ecrf serve``): 0 sizes workers and threads to the machine.
     workers: int = 0
     threads: int = 0
-    graceful_timeout_s: int = 5
+    graceful_timeout_s: int = 3
     extra: dict = field(default_factory=dict)
 
     @classmethod
