@@ -20,9 +20,11 @@ import pytest
 import requests
 
 from audit import fold
-from conftest import MINI_STUDY, PASSWORD
+from conftest import MINI_STUDY, PASSWORD, sent_commands
 from ecrf import create_app
 from ecrf.embedded import EmbeddedServer, free_port
+from ecrf.sites import add_site
+from ecrf.users import add_user, issue_token
 
 pytestmark = pytest.mark.integration
 ECRF = str(Path(sys.executable).with_name("ecrf"))
@@ -67,15 +69,26 @@ def children(pid: int) -> list[int]:
 
 
 class Served:
-    """One ``ecrf serve`` process on a free loopback port, its output kept in a file."""
+    """One ``ecrf serve`` process on a free loopback port, its output kept in a file.
 
-    def __init__(self, instance: Path, log: Path, command: list[str] | None = None):
+    ``background_job``: started as ``cmd &`` by a non-interactive shell, which gives it SIGINT ignored;
+    ``process`` is then the shell (it waits for serve) and ``ignored`` the signal mask serve started with.
+    """
+
+    def __init__(self, instance: Path, log: Path, background_job: bool = False):
         self.instance, self.log = instance, log
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        command = [ECRF, "serve", "--port", str(self.port)]
+        if background_job:
+            shell = f'"{ECRF}" serve --port {self.port} >>"{log}" 2>&1 & echo "$!"; grep SigIgn "/proc/$!/status"; wait'
+            self.process = subprocess.Popen(["bash", "-c", shell], env=serve_env(instance), stdout=subprocess.PIPE,
+                                            text=True)
+            self.pid = int(self.process.stdout.readline())
+            self.ignored = int(self.process.stdout.readline().split()[1], 16)
+            return
         with open(log, "a") as out:
-            self.process = subprocess.Popen(command or [ECRF, "serve", "--port", str(self.port)],
-                                            env=serve_env(instance), stdout=out, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(command, env=serve_env(instance), stdout=out, stderr=subprocess.STDOUT)
         self.pid = self.process.pid
 
     def output(self) -> str:
@@ -190,9 +203,6 @@ def enrol_staff(instance: Path) -> str:
     uri = json.loads((instance / "embedded.json").read_text())["uri"]
     app = create_app({"mongodb_uri": uri, "instance_path": str(instance)})
     with app.app_context():
-        from ecrf.sites import add_site
-        from ecrf.users import add_user, issue_token
-
         add_site("01", "Site one", "UTC")
         add_user("staff", "site_staff", ["01"], PASSWORD, min_password_length=8)
         return issue_token("staff")
@@ -231,13 +241,13 @@ def check_after_restart(instance: Path, log: Path, acked: list) -> None:
         served.stop()
 
 
-def test_no_acknowledged_save_is_lost_when_the_database_is_killed_and_healthz_recovers_without_a_restart(tmp_path):
+def test_no_acknowledged_save_is_lost_when_the_database_is_killed_and_healthz_recovers_without_an_app_restart(tmp_path):
     instance, log = tmp_path / "instance", tmp_path / "serve.log"
     served = Served(instance, log)
+    served.wait_healthy()
+    loops = SaveLoops(served.base, enrol_staff(instance))
+    loops.start()
     try:
-        served.wait_healthy()
-        loops = SaveLoops(served.base, enrol_staff(instance))
-        loops.start()
         for kill in range(3):
             loops.wait_for_more(SAVES_BETWEEN_KILLS, served.output)
             database = served.database_pid()
@@ -247,14 +257,15 @@ def test_no_acknowledged_save_is_lost_when_the_database_is_killed_and_healthz_re
             wait_for(served.healthy, START_BUDGET_S, f"/healthz 200 after kill {kill + 1}", served.output)
             assert served.process.poll() is None  # the app itself was never restarted
         loops.wait_for_more(SAVES_BETWEEN_KILLS, served.output)
-        loops.finish()
         assert served.output().count("embedded database restarted") == 3
     finally:
-        served.stop()
+        # Under load, as a process manager stops it: SIGTERM, stopped within 10 s with its database.
+        served.stop(signal.SIGTERM)
+        loops.finish()
     check_after_restart(instance, log, loops.acked)
 
 
-def test_no_acknowledged_save_is_lost_when_the_serving_process_is_killed(tmp_path):
+def test_no_acknowledged_save_is_lost_when_the_serving_process_is_killed_and_sigterm_stops_it_under_load(tmp_path):
     instance, log = tmp_path / "instance", tmp_path / "serve.log"
     served = Served(instance, log)
     served.wait_healthy()
@@ -273,52 +284,30 @@ def test_no_acknowledged_save_is_lost_when_the_serving_process_is_killed(tmp_pat
             served.wait_healthy()
         loops.wait_for_more(SAVES_BETWEEN_KILLS, served.output)
     finally:
+        served.stop(signal.SIGTERM)  # under load
         loops.finish()
-        served.stop()
     check_after_restart(instance, log, loops.acked)
 
 
 def test_serve_started_as_a_background_job_stops_on_sigint_under_load(tmp_path):
-    instance, log = tmp_path / "instance", tmp_path / "serve.log"
-    port = free_port()
-    # A non-interactive shell starts background jobs with SIGINT ignored.
-    shell = subprocess.Popen(["bash", "-c", f'"{ECRF}" serve --port {port} >>"{log}" 2>&1 & '
-                              'echo "$!"; grep SigIgn "/proc/$!/status"; wait'],
-                             env=serve_env(instance), stdout=subprocess.PIPE, text=True)
-    pid = int(shell.stdout.readline())
-    ignored = int(shell.stdout.readline().split()[1], 16)
-    assert ignored & (1 << (signal.SIGINT - 1)), "the background job did not inherit SIGINT ignored"
-    served = Served.__new__(Served)
-    served.instance, served.log, served.port, served.pid = instance, log, port, pid
-    served.base, served.process = f"http://127.0.0.1:{port}", shell
+    instance = tmp_path / "instance"
+    served = Served(instance, tmp_path / "serve.log", background_job=True)
+    assert served.ignored & (1 << (signal.SIGINT - 1)), "the background job did not inherit SIGINT ignored"
     try:
         served.wait_healthy()
         loops = SaveLoops(served.base, enrol_staff(instance))
         loops.start()
         loops.wait_for_more(SAVES_BETWEEN_KILLS, served.output)
         database = served.database_pid()
-        os.kill(pid, signal.SIGINT)
-        wait_for(lambda: not pid_alive(pid), STOP_BUDGET_S, "serve stopped after SIGINT", served.output)
+        os.kill(served.pid, signal.SIGINT)
+        wait_for(lambda: not pid_alive(served.pid), STOP_BUDGET_S, "serve stopped after SIGINT", served.output)
         loops.finish()
         assert not pid_alive(database), "serve left its database running"
         assert not (instance / "embedded.json").exists()
     finally:
-        if pid_alive(pid):
-            os.kill(pid, signal.SIGKILL)
-        shell.wait(timeout=30)
-
-
-def test_serve_stops_on_sigterm_under_load_with_its_database(tmp_path):
-    instance, log = tmp_path / "instance", tmp_path / "serve.log"
-    served = Served(instance, log)
-    try:
-        served.wait_healthy()
-        loops = SaveLoops(served.base, enrol_staff(instance))
-        loops.start()
-        loops.wait_for_more(SAVES_BETWEEN_KILLS, served.output)
-    finally:
-        served.stop(signal.SIGTERM)
-    loops.finish()
+        if pid_alive(served.pid):
+            os.kill(served.pid, signal.SIGKILL)
+        served.process.wait(timeout=30)
 
 
 def test_a_refused_admin_password_is_one_line_and_exit_2(tmp_path):
@@ -331,9 +320,6 @@ def test_a_refused_admin_password_is_one_line_and_exit_2(tmp_path):
 
 
 def test_every_write_asks_for_a_majority_and_the_journal(wire_app):
-    from conftest import sent_commands
-    from ecrf.sites import add_site
-
     with wire_app.app_context(), sent_commands(whole=True) as sent:
         add_site("09", "Site nine", "UTC")
     writes = [command for name, command in sent if name.split()[0] in ("insert", "update", "delete")]
