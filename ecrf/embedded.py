@@ -19,9 +19,9 @@ of the server or of the machine.
 
 from __future__ import annotations
 
-import fcntl
 import ctypes
 import ctypes.util
+import fcntl
 import json
 import logging
 import os
@@ -227,13 +227,13 @@ class EmbeddedServer:
         uri = f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
         deadline = time.monotonic() + START_TIMEOUT_S
         while not _answers(uri):
-            if self.process.poll() is not None:
-                self.process = None
+            if self.process.poll() is not None:  # kept: a supervisor sees a dead server and tries again
                 raise EmbeddedServerError(
                     f"embedded database exited at start; see {self.folder / 'embedded.log'}"
                 )
             if time.monotonic() > deadline:
-                self.stop()
+                self.process.kill()
+                self.process.wait()
                 raise EmbeddedServerError(f"embedded database did not answer within {START_TIMEOUT_S} s")
             time.sleep(0.1)
         self.state_path.write_text(json.dumps({"uri": uri, "pid": self.process.pid, "owner": os.getpid()}))

@@ -12,7 +12,7 @@ import pymongo
 import pytest
 import requests
 
-from ecrf.embedded import EmbeddedServer, free_port
+from ecrf.embedded import EmbeddedServer, EmbeddedServerError, free_port
 
 pytestmark = pytest.mark.integration
 ECRF = str(Path(sys.executable).with_name("ecrf"))
@@ -128,3 +128,11 @@ def test_a_server_whose_owner_died_is_replaced_not_attached_to(tmp_path):
     finally:
         fresh.stop()
         orphan.stop()
+
+
+def test_a_failed_restart_leaves_the_server_dead_for_the_supervisor_to_try_again(tmp_path, monkeypatch):
+    server = EmbeddedServer(tmp_path, port=free_port())
+    monkeypatch.setattr(server, "_command", lambda: [sys.executable, "-c", "raise SystemExit(1)"])
+    with pytest.raises(EmbeddedServerError, match="exited at start"):
+        server.restart()
+    assert server.owner and not server.alive()
