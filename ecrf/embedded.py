@@ -236,7 +236,10 @@ class EmbeddedServer:
                 self.process.wait()
                 raise EmbeddedServerError(f"embedded database did not answer within {START_TIMEOUT_S} s")
             time.sleep(0.1)
-        self.state_path.write_text(json.dumps({"uri": uri, "pid": self.process.pid, "owner": os.getpid()}))
+        # Written aside and renamed: a process reading the state never sees it half written.
+        partial = self.state_path.with_name(STATE_FILE + ".part")
+        partial.write_text(json.dumps({"uri": uri, "pid": self.process.pid, "owner": os.getpid()}))
+        partial.replace(self.state_path)
         self.uri = uri
         return uri
 
