@@ -72,7 +72,7 @@ class Served:
     """One ``ecrf serve`` process on a free loopback port, its output kept in a file.
 
     ``background_job``: started as ``cmd &`` by a non-interactive shell, which gives it SIGINT ignored;
-    ``process`` is then the shell (it waits for serve) and ``ignored`` the signal mask serve started with.
+    ``process`` is then the shell (it waits for serve) and :meth:`ignored` the signals serve started with ignored.
     """
 
     def __init__(self, instance: Path, log: Path, background_job: bool = False):
@@ -81,11 +81,13 @@ class Served:
         self.base = f"http://127.0.0.1:{self.port}"
         command = [ECRF, "serve", "--port", str(self.port)]
         if background_job:
-            shell = f'"{ECRF}" serve --port {self.port} >>"{log}" 2>&1 & echo "$!"; grep SigIgn "/proc/$!/status"; wait'
+            # A first background job notes the signals it starts with ignored; serve is started the same way.
+            self.mask = log.with_name("sigign")
+            shell = (f'grep SigIgn /proc/self/status >"{self.mask}" & "{ECRF}" serve --port {self.port} '
+                     f'>>"{log}" 2>&1 & echo "$!"; wait')
             self.process = subprocess.Popen(["bash", "-c", shell], env=serve_env(instance), stdout=subprocess.PIPE,
                                             text=True)
             self.pid = int(self.process.stdout.readline())
-            self.ignored = int(self.process.stdout.readline().split()[1], 16)
             return
         with open(log, "a") as out:
             self.process = subprocess.Popen(command, env=serve_env(instance), stdout=out, stderr=subprocess.STDOUT)
@@ -93,6 +95,10 @@ class Served:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
+
+    def ignored(self) -> int:
+        """The mask of signals a background job of the same shell started with ignored (``SigIgn``)."""
+        return int(self.mask.read_text().split()[1], 16)
 
     def healthy(self) -> bool:
         try:
@@ -292,9 +298,9 @@ def test_no_acknowledged_save_is_lost_when_the_serving_process_is_killed_and_sig
 def test_serve_started_as_a_background_job_stops_on_sigint_under_load(tmp_path):
     instance = tmp_path / "instance"
     served = Served(instance, tmp_path / "serve.log", background_job=True)
-    assert served.ignored & (1 << (signal.SIGINT - 1)), "the background job did not inherit SIGINT ignored"
     try:
         served.wait_healthy()
+        assert served.ignored() & (1 << (signal.SIGINT - 1)), "the background job did not start with SIGINT ignored"
         loops = SaveLoops(served.base, enrol_staff(instance))
         loops.start()
         loops.wait_for_more(SAVES_BETWEEN_KILLS, served.output)
