@@ -92,9 +92,19 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a process that has exited is gone, reaped or not)."""
+    if not _pid_alive(pid):
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][:1] != "Z"
+    except (OSError, IndexError):  # no /proc: trust the signal probe
+        return True
+
+
 def _wait_gone(pid: int, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
-    while _pid_alive(pid):
+    while _running(pid):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.05)
