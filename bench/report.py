@@ -28,6 +28,7 @@ INFO = {
     "save_read_p50_ms": ("ms", "the save's one read before it writes, alone, p50 (SecantusDB)"),
     "save_overhead_floor_ratio": ("×", "(that read + bare insert+update + pure-step CPU) ÷ bare: the least a save can cost"),
     "checks_evaluated_fraction_one_item_change": ("×", "checks evaluated ÷ the form's checks, when one item changes"),
+    "journal_cost_ratio": ("×", "bare writes acknowledged once journaled (w=majority, j) ÷ unjournaled (w=1), interleaved"),
     "api_put_db_commands": ("", "database commands per PUT of the largest form through the JSON API"),
     "http_saves_per_s": ("/s", "saves per second through gunicorn"),
     "http_p50_ms": ("ms", "HTTP save p50"),

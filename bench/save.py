@@ -13,10 +13,15 @@ import cProfile
 import datetime as dt
 import io
 import pstats
+import shutil
+import tempfile
 import time
+
+import pymongo
 
 from bench.common import (BIG_FORM, COUNTER, STUDY, bundled_app, indexed_like, median, ms, percentile, progress,
                           test_helpers)
+from ecrf.embedded import EmbeddedServer
 
 INFUSION = dt.date(2026, 3, 2)
 
@@ -140,6 +145,45 @@ def measure(uri: str, saves: int, warmup: int, label: str, count_commands: bool 
         return result
     finally:
         rig.close()
+
+
+def journal_cost(uri: str, pairs: int) -> dict:
+    """Bare write pairs acknowledged once journaled against the same pairs acknowledged before, interleaved.
+
+    A pair is one ``insert_one`` of an event-sized document and one ``update_one`` upsert. Journaled: as the
+    engine writes (``w="majority", j=True``) on the server at ``uri`` (the embedded one fsyncs every commit).
+    Unjournaled: ``w=1, j=False`` on a second embedded server started without ``--sync-on-commit``, as the
+    engine wrote before.
+    """
+    folder = tempfile.mkdtemp(prefix="ecrf-bench-nosync-")
+    plain = EmbeddedServer(folder, sync_on_commit=False)
+    clients = [pymongo.MongoClient(uri, w="majority", journal=True), None]
+    try:
+        clients[1] = pymongo.MongoClient(plain.start(), w=1, journal=False)
+        payload = {"state": {"data": big_form_data()}}
+        sides = [client.ecrf_bench_journal for client in clients]
+        for db in sides:
+            db.events.drop()
+            db.records.drop()
+            db.events.create_index([("stream", 1), ("seq", 1)], unique=True)
+        walls: list[list[float]] = [[], []]
+        progress(f"save: {pairs} journaled and {pairs} unjournaled bare write pairs, interleaved")
+        for i in range(pairs + 5):
+            for side in ((0, 1) if i % 2 == 0 else (1, 0)):
+                db, stream = sides[side], f"bare/{i}"
+                t0 = time.perf_counter()
+                db.events.insert_one({"stream": stream, "seq": 1, **payload})
+                db.records.update_one({"_id": stream, "version": {"$lt": 1}}, {"$set": payload}, upsert=True)
+                if i >= 5:  # the first pairs warm both servers up
+                    walls[side].append(time.perf_counter() - t0)
+        return {"journaled_p50_ms": ms(median(walls[0])), "unjournaled_p50_ms": ms(median(walls[1])),
+                "ratio": round(median(walls[0]) / median(walls[1]), 2), "pairs": pairs}
+    finally:
+        for client in clients:
+            if client is not None:
+                client.close()
+        plain.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def pure_steps(uri: str, repeat: int) -> dict:
@@ -272,7 +316,9 @@ def run(uri: str, quick: bool, do_profile: bool = False) -> dict:
     steps = pure_steps(uri, 50 if quick else 300)
     progress("save: checks evaluated when one item changes")
     incremental = incremental_checks(uri)
+    journal = journal_cost(uri, 40 if quick else 200)
     result = {
+        "journal_cost_ratio": journal["ratio"],
         "save_overhead_ratio": embedded["ratio"],
         "save_overhead_ratio_mongomock": mock["ratio"],
         "engine_cpu_ms_per_save": round(embedded["full_cpu_ms"] - embedded["bare_cpu_ms"], 3),
@@ -290,7 +336,7 @@ def run(uri: str, quick: bool, do_profile: bool = False) -> dict:
             (embedded["read_p50_ms"] + embedded["bare_p50_ms"] + steps["total"]) / embedded["bare_p50_ms"], 2),
         "checks_evaluated_fraction_one_item_change": incremental["fraction"],
         "details_save": {"embedded": embedded, "mongomock": mock, "pure_steps_cpu_ms": steps,
-                         "incremental_checks": incremental,
+                         "incremental_checks": incremental, "journal_cost": journal,
                          "form": "/".join(BIG_FORM)},
     }
     if do_profile:

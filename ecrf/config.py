@@ -48,6 +48,13 @@ class Settings:
     # How many reverse proxies in front of the app set X-Forwarded-For/-Proto/-Host/-Port/-Prefix
     # (Werkzeug's ProxyFix); 0 trusts none of these headers.
     proxy_fix: int = 0
+    # Durability: nothing is acknowledged before a majority has it in its journal.
+    write_concern: str = "majority"
+    write_journal: bool = True
+    # Serving (``ecrf serve``): 0 sizes workers and threads to the machine.
+    workers: int = 0
+    threads: int = 0
+    graceful_timeout_s: int = 3
     extra: dict = field(default_factory=dict)
 
     @classmethod

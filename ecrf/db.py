@@ -18,15 +18,34 @@ _embedded: EmbeddedServer | None = None
 
 
 def database_uri(settings: Settings) -> str:
-    """The URI to connect to; starts (or attaches to) the embedded server when none is set."""
+    """The URI to connect to; starts (or attaches to) the embedded server when none is set.
+
+    The embedded server fsyncs its journal on every commit when ``settings.write_journal`` holds.
+    """
     global _embedded
     if settings.mongodb_uri:
         return settings.mongodb_uri
     if _embedded is None or _embedded.uri is None:
-        _embedded = EmbeddedServer(settings.resolved_instance_path())
+        _embedded = EmbeddedServer(settings.resolved_instance_path(), sync_on_commit=settings.write_journal)
         _embedded.start()
         atexit.register(stop_embedded)
     return _embedded.uri
+
+
+def embedded_server() -> EmbeddedServer | None:
+    """The embedded server this process started or attached to, if any."""
+    return _embedded
+
+
+def write_concern(settings: Settings) -> dict:
+    """The client options that make every write wait until it is durable.
+
+    ``w`` is ``ECRF_WRITE_CONCERN`` (``majority`` by default, or a number of
+    nodes) and ``journal`` is ``ECRF_WRITE_JOURNAL``: a write is acknowledged
+    only once that many members have it in their on-disk journal.
+    """
+    w = settings.write_concern.strip()
+    return {"w": int(w) if w.isdigit() else w, "journal": settings.write_journal}
 
 
 def stop_embedded() -> None:
@@ -53,8 +72,14 @@ def connect(settings: Settings) -> pymongo.database.Database:
             serverSelectionTimeoutMS=settings.server_selection_timeout_ms,
             tz_aware=True,
             uuidRepresentation="standard",
+            **write_concern(settings),
         )
     return get_db()
+
+
+def disconnect() -> None:
+    """Close the connection (the embedded server, if any, keeps running)."""
+    mongoengine.disconnect()
 
 
 def database() -> pymongo.database.Database:

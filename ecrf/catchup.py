@@ -1,0 +1,34 @@
+"""Catch-up: bring every record projection that lags its audit stream forward, once, when serving starts.
+
+A crash between an audit append and its projection update leaves the
+projection behind its stream. Reads bring such a record forward when they
+meet it (:func:`ecrf.records.current`); this pass finds them all at start, so
+that lists, exports and ``ecrf audit verify`` see them too.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ecrf.integrity import RECORD_PREFIX
+from ecrf.records import Record, current
+from ecrf.trail import audit_store
+
+
+def lagging_streams() -> list[str]:
+    """Record streams whose newest event is beyond their projection's version (or that have no projection)."""
+    heads = audit_store().collection.aggregate([
+        {"$match": {"stream": {"$regex": "^" + re.escape(RECORD_PREFIX)}}},
+        {"$group": {"_id": "$stream", "seq": {"$max": "$seq"}}},
+    ])
+    versions = {document["_id"]: document.get("version", 0)
+                for document in Record._get_collection().find({}, {"version": 1})}
+    return sorted(head["_id"] for head in heads if versions.get(head["_id"], 0) < head["seq"])
+
+
+def catch_up() -> list[str]:
+    """Project every lagging record stream up to its head; returns the streams brought forward."""
+    streams = lagging_streams()
+    for stream in streams:
+        current(stream)
+    return streams
