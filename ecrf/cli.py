@@ -486,6 +486,7 @@ def serve(host: str, port: int) -> None:
     from ecrf.catchup import catch_up
     from ecrf.serving import serve as run_gunicorn
     from ecrf.setup import ensure_admin, ensure_study
+    from ecrf.trail import flush_checkpoints
 
     # Until gunicorn takes the signals over: stop on either, even if SIGINT was inherited as ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -510,6 +511,7 @@ def serve(host: str, port: int) -> None:
         click.echo("admin user: admin  password: from ECRF_ADMIN_PASSWORD")
     click.echo("Press Ctrl-C to stop (the embedded database stops with it).")
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s")
+    flush_checkpoints()  # what start-up appended (admin, study, catch-up): this process ends by os._exit
     db.disconnect()  # no database client crosses the fork into the workers
     code = 0
     try:
