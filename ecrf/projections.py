@@ -271,14 +271,17 @@ class ProjectionCheck:
         event = events[0]
         try:
             expected = signature_from_event(event).to_mongo().to_dict()
+            key = str(expected["_id"])
         except (KeyError, TypeError, AttributeError):
             return [StreamProblem(stream, "the sign event does not hold a signature")]
         problems = []
+        if key in self.streamed:  # one signature, one stream: a second stream for an id is a copy
+            problems.append(StreamProblem(stream, f"signature {key} is also signed on {self.streamed[key][0]}"))
         if event.get("action") != "sign" or len(events) != 1:
             problems.append(StreamProblem(stream, "a signature stream must hold exactly one sign event"))
         if expected.get("digest") != covers_digest(expected.get("covers")):
             problems.append(StreamProblem(stream, "the sign event's digest is not the SHA-256 of its covers"))
-        self.streamed[str(expected["_id"])] = (stream, expected)
+        self.streamed.setdefault(key, (stream, expected))
         return problems
 
     def _signature_problems(self) -> list[StreamProblem]:

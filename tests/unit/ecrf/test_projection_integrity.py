@@ -179,3 +179,18 @@ def test_an_edited_signature_from_before_signature_streams_is_named_by_its_recor
 
         database().signatures.update_one({"_id": ids["record_signature"]}, edit)
     assert [str(p) for p in verify(app)] == [f"signature/{ids['record_signature']}: {says}"]
+
+
+def test_a_sign_event_copied_onto_a_second_signature_stream_is_named_there(history):
+    app, ids = history
+    stream = f"signature/MINI/{ids['s1']}/{ids['record_signature']}"
+    copy = f"signature/MINI/{ids['s1']}/~copy"  # sorts after every ObjectId, so the walk meets it second
+    with app.app_context():
+        from ecrf.db import database
+
+        event = database().audit_events.find_one({"stream": stream})
+        del event["_id"]
+        database().audit_events.insert_one({**event, "stream": copy})
+    problems = [str(p) for p in verify(app)]
+    assert f"{copy}: signature {ids['record_signature']} is also signed on {stream}" in problems
+    assert {p.split(": ")[0] for p in problems} == {copy}
