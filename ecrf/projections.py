@@ -112,7 +112,6 @@ class ProjectionCheck:
         self.ranges = _Sorted(LabRange._get_collection(), "site")
         self.signed: dict[str, dict[str, dict]] = {}  # signature id -> record stream -> what its sign stamp says
         self.streamed: dict[str, tuple[str, dict]] = {}  # signature id -> (its stream, the document it projects to)
-        self.stream_problems_of_signatures: list[StreamProblem] = []  # signature streams that cannot project
         self.locks: dict[str, dict] = {}  # container key -> the lock its stream holds (kind, by)
         self.loads: dict[str, list[dict]] = {}  # study oid -> its study_loaded events
 
@@ -401,7 +400,7 @@ def _details(events: list[dict], action: str) -> dict:
 
 
 def covers_digest(covers: Any) -> str | None:
-    """The SHA-256 over the canonical JSON of ``covers``, as :func:`ecrf.lifecycle.sign` computes a signature's digest."""
+    """The SHA-256 over the canonical JSON of ``covers``, as :func:`ecrf.lifecycle.sign` computes its digest."""
     try:
         return hashlib.sha256(canonical_json(covers)).hexdigest()
     except (TypeError, ValueError):

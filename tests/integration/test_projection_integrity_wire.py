@@ -11,7 +11,8 @@ ON_THE_WIRE = ("subject moved to another site", "whole subject stream deleted, i
                "query close event deleted", "user given another site",
                "user's last login event deleted", "revoked API token made live again",
                "signature without its audit event", "signature time edited",
-               "signature covers and digest edited together", "signature digest edited", "record updated_by edited", "lab range limits edited",
+               "signature covers and digest edited together", "signature digest edited", "record updated_by edited",
+               "lab range limits edited",
                "container lock removed", "study definition edited in studies")
 
 
