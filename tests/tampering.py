@@ -19,6 +19,7 @@ from typing import Callable
 
 from bson import ObjectId
 
+from audit import canonical_json
 from conftest import PASSWORD, Api
 from ecrf.users import hash_password
 
@@ -129,8 +130,6 @@ def _insert_unstreamed_signature(db, ids: dict) -> None:
 
 def _edit_covers(db, ids: dict) -> None:
     """Narrow a casebook signature to its first record, with a digest that matches the narrowed covers."""
-    from audit import canonical_json
-
     document = db.signatures.find_one({"_id": ids["casebook_signature"]})
     covers = document["covers"][:1]
     db.signatures.update_one({"_id": document["_id"]}, {"$set": {
