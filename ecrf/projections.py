@@ -8,7 +8,11 @@ projection without its stream and every stream without its projection.
 
     stream kind                    projection            compared
     record/<study>/<subj>/<ev>/<f> records               identity, updated_by/at (the folded fields: verify_stream)
-    record/... "sign" events       signatures            signer, printed name, meaning, time, scope, signed heads
+    signature/<study>/<subj>/<id>  signatures            every field signature_from_event projects (signer, printed
+                                                         name, meaning, scope, event, form, at, covers, digest,
+                                                         heads, site, subject); the digest against its covers
+    record/... "sign" events       signatures            signatures from before signature streams (no ``stream``):
+                                                         signer, printed name, meaning, time, scope, signed heads
     subject/<study>/<subj>         subjects              study, subject id, site, status, created_at/by, version, head
     subject/..., study/<oid>       container_locks       kind and who set it (lock/freeze/unlock/unfreeze events)
     query/<id>                     queries               identity, item, origin, check, state, messages,
@@ -45,12 +49,13 @@ not facts of the trail).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from typing import Any, Iterator
 
-from audit import StreamProblem, fold
+from audit import StreamProblem, canonical_json, fold
 from ecrf.definitions import content_hash
-from ecrf.lifecycle import ContainerLock, Signature
+from ecrf.lifecycle import ContainerLock, Signature, signature_from_event, signature_stream
 from ecrf.queries import Query
 from ecrf.ranges import LabRange
 from ecrf.sites import Site
@@ -65,6 +70,9 @@ LOCK_ACTIONS = {"lock": ("locked", True), "unlock": ("locked", False),
                 "freeze": ("frozen", True), "unfreeze": ("frozen", False)}
 TOKEN_ENDS = ("tokens_revoked", "user_disabled")  # every live token of the user is revoked by these
 PASSWORD_DIGEST = "password_hash digest"
+# What a signature stream decides of its signatures document: all signature_from_event sets.
+SIGNATURE_FIELDS = ("study", "subject", "site", "scope", "event", "form", "signer", "printed_name", "meaning", "at",
+                    "covers", "digest", "heads", "stream")
 SHOWN = 80  # characters of a value a problem shows
 
 
@@ -102,7 +110,8 @@ class ProjectionCheck:
         self.tokens = _Sorted(ApiToken._get_collection(), "username", {"username": 1, "revoked_at": 1})
         self.sites = _Sorted(Site._get_collection())
         self.ranges = _Sorted(LabRange._get_collection(), "site")
-        self.signed: dict[str, dict[str, dict]] = {}  # signature id -> stream -> what its sign event says
+        self.signed: dict[str, dict[str, dict]] = {}  # signature id -> record stream -> what its sign stamp says
+        self.streamed: dict[str, tuple[str, dict]] = {}  # signature id -> (its stream, the document it projects to)
         self.locks: dict[str, dict] = {}  # container key -> the lock its stream holds (kind, by)
         self.loads: dict[str, list[dict]] = {}  # study oid -> its study_loaded events
 
@@ -114,6 +123,8 @@ class ProjectionCheck:
         if kind == "record":
             self._collect_signatures(stream, events)
             return []
+        if kind == "signature":
+            return self._collect_signature_stream(stream, events)
         if kind in ("subject", "study"):
             self._collect_lock(stream, events)
         if kind == "study":
@@ -254,18 +265,52 @@ class ProjectionCheck:
                     "head": signature.get("signed_head"),
                     **{k: context.get(k) for k in ("study", "subject", "site", "event", "form")}}
 
+    def _collect_signature_stream(self, stream: str, events: list[dict]) -> list[StreamProblem]:
+        # Read now, before verify_stream may share the events' values; compared once signatures is read whole.
+        event = events[0]
+        try:
+            expected = signature_from_event(event).to_mongo().to_dict()
+            key = str(expected["_id"])
+        except (KeyError, TypeError, AttributeError):
+            return [StreamProblem(stream, "the sign event does not hold a signature")]
+        problems = []
+        if key in self.streamed:  # one signature, one stream: a second stream for an id is a copy
+            problems.append(StreamProblem(stream, f"signature {key} is also signed on {self.streamed[key][0]}"))
+        if event.get("action") != "sign" or len(events) != 1:
+            problems.append(StreamProblem(stream, "a signature stream must hold exactly one sign event"))
+        if expected.get("digest") != covers_digest(expected.get("covers")):
+            problems.append(StreamProblem(stream, "the sign event's digest is not the SHA-256 of its covers"))
+        self.streamed.setdefault(key, (stream, expected))
+        return problems
+
     def _signature_problems(self) -> list[StreamProblem]:
         problems = []
+        streamed = set(self.streamed)  # their record stamps are judged by their streams, never on their own
         for document in Signature._get_collection().find({}).sort("_id", 1):
-            name = f"signature/{document['_id']}"
-            evidence = self.signed.pop(str(document["_id"]), None)
-            if evidence is None:
-                problems.append(StreamProblem(name, "signature in signatures has no sign event in any record stream"))
-                continue
-            problems += _signature_differences(name, document, evidence)
+            key = str(document["_id"])
+            evidence = self.signed.pop(key, None)  # a streamed signature's record stamps: the stream decides
+            if key in self.streamed:
+                stream, expected = self.streamed.pop(key)
+                problems += _differences(stream, "signatures", {k: expected.get(k) for k in SIGNATURE_FIELDS},
+                                         document)
+                if document.get("digest") != covers_digest(document.get("covers")):
+                    problems.append(StreamProblem(stream, "the digest in signatures is not the SHA-256 of its covers"))
+            elif document.get("stream"):
+                # Written with a stream that is gone or never was: forged, or its event deleted.
+                problems.append(StreamProblem(_stream_of(document),
+                                              "signature in signatures has no audit stream (events deleted)"))
+            elif evidence is None:
+                problems.append(StreamProblem(f"signature/{key}",
+                                              "signature in signatures has no sign event in any record stream"))
+            else:
+                problems += _signature_differences(f"signature/{key}", document, evidence)
+        # A stream whose document is missing is repairable: reading the subject's signatures writes it back.
+        problems += [StreamProblem(stream, "stream has no projection in signatures "
+                                   "(repairable: brought back from the stream when the signatures are read)")
+                     for stream, _ in sorted(self.streamed.values(), key=lambda pair: pair[0])]
         problems += [StreamProblem(f"signature/{key}", f"sign events in {', '.join(sorted(streams))} "
                                    "name a signature missing from signatures")
-                     for key, streams in sorted(self.signed.items())]
+                     for key, streams in sorted(self.signed.items()) if key not in streamed]
         return problems
 
     # ------------------------------------------------------------ studies
@@ -354,8 +399,21 @@ def _details(events: list[dict], action: str) -> dict:
     return {}
 
 
+def covers_digest(covers: Any) -> str | None:
+    """The SHA-256 over the canonical JSON of ``covers``, as :func:`ecrf.lifecycle.sign` computes its digest."""
+    try:
+        return hashlib.sha256(canonical_json(covers)).hexdigest()
+    except (TypeError, ValueError):
+        return None
+
+
+def _stream_of(document: dict) -> str:
+    """The stream a signatures document belongs to: its own id's, whatever its ``stream`` field claims."""
+    return signature_stream(document.get("study"), document.get("subject"), str(document["_id"]))
+
+
 def _signature_differences(name: str, document: dict, evidence: dict[str, dict]) -> list[StreamProblem]:
-    """How a signature document differs from the sign events that carry its id."""
+    """How a signature from before signature streams differs from the record sign stamps that carry its id."""
     problems = []
     heads = document.get("heads") or {}
     for stream in sorted(set(heads) - set(evidence)):

@@ -13,11 +13,13 @@ the problem it must report there.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 from typing import Callable
 
 from bson import ObjectId
 
+from audit import canonical_json
 from conftest import PASSWORD, Api
 from ecrf.users import hash_password
 
@@ -53,6 +55,13 @@ def realistic_history(app) -> dict:
     assert signed.status_code == 201, signed.get_json()
     visit = inv.post(f"/studies/MINI/subjects/{s2}/events/SCREEN/sign", {"password": PASSWORD})
     assert visit.status_code == 201, visit.get_json()
+    casebook = inv.post(f"/studies/MINI/subjects/{s1}/sign", {"password": PASSWORD, "meaning": "Casebook reviewed"})
+    assert casebook.status_code == 201, casebook.get_json()
+    # A correction voids the record and casebook signatures of s1's VS; the investigator signs it again.
+    version = staff.get(staff.record_path(s1, "SCREEN", "VS")).get_json()["version"]
+    assert staff.save(s1, "SCREEN", "VS", {"WEIGHT": 72}, version=version, reason="re-weighed").status_code == 200
+    resigned = inv.post(staff.record_path(s1, "SCREEN", "VS") + "/sign", {"password": PASSWORD})
+    assert resigned.status_code == 201, resigned.get_json()
     assert dm.post(staff.record_path(s1, "SCREEN", "DM") + "/lock", {}).status_code == 200
     assert dm.post(staff.record_path(s1, "SCREEN", "LB") + "/lock", {}).status_code == 200
     assert dm.post(staff.record_path(s1, "SCREEN", "LB") + "/unlock", {"reason": "late lab"}).status_code == 200
@@ -82,6 +91,7 @@ def realistic_history(app) -> dict:
         set_active("mon02", False, actor="root")
     return {"s1": s1, "s2": s2, "s3": s3, "closed": closed, "open": still_open, "reopened": reopened,
             "record_signature": signed.get_json()["id"], "visit_signature": visit.get_json()["id"],
+            "casebook_signature": casebook.get_json()["id"], "resigned": resigned.get_json()["id"],
             "range": kept.range_id}
 
 
@@ -104,6 +114,27 @@ def _copy_signature(db, ids: dict) -> None:
     forged = db.signatures.find_one({"_id": ids["record_signature"]})
     db.signatures.insert_one({**forged, "_id": str(ObjectId()), "meaning": "forged"})
     ids["forged"] = db.signatures.find_one({"meaning": "forged"})["_id"]
+
+
+def _signature(ids: dict, name: str = "record_signature", subject: str = "s1") -> str:
+    return f"signature/MINI/{ids[subject]}/{ids[name]}"
+
+
+def _insert_unstreamed_signature(db, ids: dict) -> None:
+    """A signature document as if made before signature streams: no stream, and no record stamp names it."""
+    forged = db.signatures.find_one({"_id": ids["visit_signature"]})
+    del forged["stream"]
+    ids["forged"] = str(ObjectId())
+    db.signatures.insert_one({**forged, "_id": ids["forged"]})
+
+
+def _edit_covers(db, ids: dict) -> None:
+    """Narrow a casebook signature to its first record, with a digest that matches the narrowed covers."""
+    document = db.signatures.find_one({"_id": ids["casebook_signature"]})
+    covers = document["covers"][:1]
+    db.signatures.update_one({"_id": document["_id"]}, {"$set": {
+        "covers": covers, "heads": {c["stream"]: c["hash"] for c in covers},
+        "digest": hashlib.sha256(canonical_json(covers)).hexdigest()}})
 
 
 def _insert_token(db, ids: dict) -> None:
@@ -194,16 +225,32 @@ TAMPERINGS = [
               lambda ids: "user/mon02", lambda ids: "field 'live tokens' is 1 in api_tokens, 0 in the stream"),
     Tampering("signature meaning edited",
               lambda db, ids: db.signatures.update_one({"_id": ids["record_signature"]}, {"$set": {"meaning": "Seen"}}),
-              lambda ids: f"signature/{ids['record_signature']}",
-              lambda ids: "field 'meaning' is 'Seen' in signatures, 'I approve' in the stream"),
-    Tampering("signature without its audit event",
-              _copy_signature, lambda ids: f"signature/{ids['forged']}",
-              lambda ids: "signature in signatures has no sign event in any record stream"),
-    Tampering("visit signature narrowed to one record",
+              _signature, lambda ids: "field 'meaning' is 'Seen' in signatures, 'I approve' in the stream"),
+    Tampering("signature covers and digest edited together",
+              _edit_covers, lambda ids: _signature(ids, "casebook_signature"),
+              lambda ids: "field 'covers (entries)' is 1 in signatures, "),
+    Tampering("signature digest edited",
+              lambda db, ids: db.signatures.update_one({"_id": ids["resigned"]}, {"$set": {"digest": "0" * 64}}),
+              lambda ids: _signature(ids, "resigned"), lambda ids: f"field 'digest' is '{'0' * 64}' in signatures, "),
+    Tampering("signature time edited",
               lambda db, ids: db.signatures.update_one({"_id": ids["visit_signature"]},
-                                                       {"$unset": {f"heads.{_record(ids, 's2', 'DM')}": ""}}),
-              lambda ids: f"signature/{ids['visit_signature']}",
-              lambda ids: f"a sign event in {_record(ids, 's2', 'DM')} is not among the signature's records"),
+                                                       {"$set": {"at": dt.datetime(2020, 1, 1)}}),
+              lambda ids: _signature(ids, "visit_signature", "s2"),
+              lambda ids: "field 'at' is 2020-01-01T00:00:00.000+00:00 in signatures, "),
+    Tampering("signature without its audit event",
+              _copy_signature, lambda ids: f"signature/MINI/{ids['s1']}/{ids['forged']}",
+              lambda ids: "signature in signatures has no audit stream (events deleted)"),
+    Tampering("signature stream's sign event deleted, its document kept",
+              lambda db, ids: db.audit_events.delete_many({"stream": _signature(ids, "visit_signature", "s2")}),
+              lambda ids: _signature(ids, "visit_signature", "s2"),
+              lambda ids: "signature in signatures has no audit stream (events deleted)"),
+    Tampering("signature without a stream inserted",
+              _insert_unstreamed_signature, lambda ids: f"signature/{ids['forged']}",
+              lambda ids: "signature in signatures has no sign event in any record stream"),
+    Tampering("signature deleted from signatures",
+              lambda db, ids: db.signatures.delete_one({"_id": ids["casebook_signature"]}),
+              lambda ids: _signature(ids, "casebook_signature"),
+              lambda ids: "stream has no projection in signatures (repairable: "),
     Tampering("record site edited",
               lambda db, ids: db.records.update_one({"_id": _record(ids)}, {"$set": {"site": "02"}}),
               _record, lambda ids: "field 'site' is '02' in records, '01' in the stream"),

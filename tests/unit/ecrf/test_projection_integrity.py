@@ -119,3 +119,78 @@ def test_documents_from_before_subject_heads_and_last_logins_verify_clean(histor
         database().subjects.update_many({}, {"$unset": {"version": "", "head": ""}})
         database().users.update_many({}, {"$unset": {"last_login": ""}})
     assert verify(app) == []
+
+
+def test_a_deleted_signatures_document_is_named_repairable_and_reading_the_signatures_repairs_it(history, as_user):
+    app, ids = history
+    stream = f"signature/MINI/{ids['s1']}/{ids['casebook_signature']}"
+    with app.app_context():
+        from ecrf.db import database
+
+        stored = database().signatures.find_one({"_id": ids["casebook_signature"]})
+        database().signatures.delete_one({"_id": stored["_id"]})
+    assert [str(p) for p in verify(app)] == [f"{stream}: stream has no projection in signatures (repairable: "
+                                             "brought back from the stream when the signatures are read)"]
+    assert as_user("inv01").get(f"/studies/MINI/subjects/{ids['s1']}/signatures").status_code == 200
+    with app.app_context():
+        from ecrf.db import database
+
+        assert database().signatures.find_one({"_id": stored["_id"]}) == stored
+    assert verify(app) == []
+
+
+def test_a_sign_event_whose_digest_is_not_that_of_its_covers_is_named_on_its_stream(history):
+    app, ids = history
+    stream = f"signature/MINI/{ids['s2']}/{ids['visit_signature']}"
+    with app.app_context():
+        from ecrf.db import database
+
+        database().audit_events.update_one({"stream": stream}, {"$set": {"state.signature.digest": "0" * 64}})
+    problems = [str(p) for p in verify(app)]
+    assert f"{stream}: the sign event's digest is not the SHA-256 of its covers" in problems
+    assert f"{stream}: field 'digest' is " in "".join(problems)  # the untouched document no longer matches it
+    assert {p.split(": ")[0] for p in problems} == {stream}
+
+
+def to_legacy(app, ids) -> None:
+    """Make every signature look made before signature streams: no stream, judged by the records' sign stamps."""
+    with app.app_context():
+        from ecrf.db import database
+
+        database().audit_events.delete_many({"stream": {"$regex": "^signature/"}})
+        database().signatures.update_many({}, {"$unset": {"stream": "", "covers": "", "digest": ""}})
+
+
+def test_signatures_from_before_signature_streams_verify_clean_by_their_record_stamps(history):
+    app, ids = history
+    to_legacy(app, ids)
+    assert verify(app) == []
+
+
+@pytest.mark.parametrize("edit, says", [
+    ({"$set": {"meaning": "Seen"}}, "field 'meaning' is 'Seen' in signatures, 'I approve' in the stream"),
+    ({"$set": {"signer": "inv02"}}, "field 'signer' is 'inv02' in signatures, 'inv01' in the stream"),
+], ids=["meaning", "signer"])
+def test_an_edited_signature_from_before_signature_streams_is_named_by_its_record_stamps(history, edit, says):
+    app, ids = history
+    to_legacy(app, ids)
+    with app.app_context():
+        from ecrf.db import database
+
+        database().signatures.update_one({"_id": ids["record_signature"]}, edit)
+    assert [str(p) for p in verify(app)] == [f"signature/{ids['record_signature']}: {says}"]
+
+
+def test_a_sign_event_copied_onto_a_second_signature_stream_is_named_there(history):
+    app, ids = history
+    stream = f"signature/MINI/{ids['s1']}/{ids['record_signature']}"
+    copy = f"signature/MINI/{ids['s1']}/~copy"  # sorts after every ObjectId, so the walk meets it second
+    with app.app_context():
+        from ecrf.db import database
+
+        event = database().audit_events.find_one({"stream": stream})
+        del event["_id"]
+        database().audit_events.insert_one({**event, "stream": copy})
+    problems = [str(p) for p in verify(app)]
+    assert f"{copy}: signature {ids['record_signature']} is also signed on {stream}" in problems
+    assert {p.split(": ")[0] for p in problems} == {copy}
