@@ -130,7 +130,8 @@ def spec() -> dict:
             doc.path(path=path, parameters=_params(*names), operations={
                 "post": {"summary": f"{verb.capitalize()} (data manager){'; reason required' if verb == 'unlock' else ''}",
                          "requestBody": _json("ReasonRequest"), "responses": {"200": done, **write}}})
-    doc.path(path=f"{base}/{_S}/export/{{kind}}", parameters=_params("study", "kind"), operations={
+    kinds = _params("study") + [{"name": "kind", "in": "path", "required": True, "schema": {"type": "string", "enum": list(FORMATS)}}]
+    doc.path(path=f"{base}/{_S}/export/{{kind}}", parameters=kinds, operations={
         "get": {"summary": "Export: odm (ODM 1.3.2 with audit trail), csv (zip) or xlsx (data managers)",
                 "parameters": [{"name": n, "in": "query", "schema": {"type": "string"}} for n in ("site", "subject")],
                 "responses": {"200": {"description": "the export file",
