@@ -28,6 +28,7 @@ _RESPONSES = {"StudySummary": schemas.StudySummary, "StudyMetadata": schemas.Stu
               "SubjectDetail": schemas.SubjectDetail, "Record": schemas.RecordOut, "AuditEvent": schemas.AuditEvent,
               "Query": schemas.QueryOut, "Signature": schemas.SignatureOut, "LockResult": schemas.LockResult,
               "BrokenCheck": schemas.BrokenCheck, "Problem": schemas.Problem}
+# (A problem lists field errors only for invalid input; a signature manifest may predate its digest and voiding.)
 _OPTIONAL = {"Problem": {"errors"}, "Signature": {"digest", "voided_reason", "voided_by"}}
 _REQUESTS = {"SubjectCreate": schemas.SubjectCreate, "RecordWrite": schemas.RecordWrite, "QueryCreate": schemas.QueryCreate,
              "QueryText": schemas.QueryText, "SdvRequest": schemas.SdvRequest, "SignRequest": schemas.SignRequest,
@@ -61,7 +62,8 @@ def _list(name: str) -> dict:
 @lru_cache(maxsize=1)
 def spec() -> dict:
     """The OpenAPI document (built once)."""
-    doc = APISpec(title="eCRF engine API", version="1", openapi_version="3.0.3", plugins=[MarshmallowPlugin(schema_name_resolver=_component_name)])
+    doc = APISpec(title="eCRF engine API", version="1", openapi_version="3.0.3",
+                  plugins=[MarshmallowPlugin(schema_name_resolver=_component_name)])
     doc.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     for name, schema in (_RESPONSES | _REQUESTS).items():
         if name not in doc.components.schemas:  # a nested schema registers itself with the first that holds it
