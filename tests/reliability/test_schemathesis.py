@@ -4,7 +4,7 @@ no server error, only documented status codes, the documented content type, head
 405 with ``Allow`` for undeclared methods, 4xx for data the description forbids.
 
 Bounded by examples, not by time: ``max-examples`` per operation and phase, generation deterministic, so
-each run sends the same requests (about 1,000 per role).
+each run sends the same requests (about 900 per role).
 """
 
 from __future__ import annotations
