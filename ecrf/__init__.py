@@ -5,11 +5,11 @@ from __future__ import annotations
 import gc
 import logging
 
-from flask import Flask
+from flask import Flask, Response, request
 
 from ecrf.config import Settings
 
-__all__ = ["create_app", "ready_to_serve"]
+__all__ = ["create_app", "no_store", "ready_to_serve"]
 
 
 def create_app(config: dict | Settings | None = None) -> Flask:
@@ -53,6 +53,7 @@ def create_app(config: dict | Settings | None = None) -> Flask:
     i18n.init_app(app)
     errorpages.init_app(app)
     app.register_blueprint(api)
+    app.after_request(no_store)
     register_views(app)
     register_commands(app)
     with app.app_context():
@@ -60,6 +61,18 @@ def create_app(config: dict | Settings | None = None) -> Flask:
 
         ensure_indexes()
     return app
+
+
+def no_store(response: Response) -> Response:
+    """Mark every response but static files as not to be kept by browsers or proxies.
+
+    Pages, API answers, exports and casebooks carry clinical data; a shared or back-button cache would keep
+    them after logout (21 CFR 11.10(d): access limited to authorised people). Static files hold none.
+    """
+    if request.endpoint != "static":
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Pragma"] = "no-cache"  # HTTP/1.0 caches
+    return response
 
 
 def ready_to_serve() -> None:

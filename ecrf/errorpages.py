@@ -50,7 +50,9 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):
-        return respond(error.code or 500, error.name, error.description or error.name)
+        # Keep what the exception says besides its body: 405's Allow (RFC 9110), 401's WWW-Authenticate, ...
+        headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+        return respond(error.code or 500, error.name, error.description or error.name, headers=headers)
 
     @app.errorhandler(ConnectionFailure)
     @app.errorhandler(AutoReconnect)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pymongo.monitoring
 import pytest
+from hypothesis import settings as hypothesis_settings
+from hypothesis.database import DirectoryBasedExampleDatabase
 
 from ecrf import create_app
 
@@ -17,6 +19,24 @@ MINI_STUDY = FIXTURES / "mini-study"
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_STUDY = ROOT / "forms" / "cd7-cart-saa"
 PASSWORD = "correct horse battery"
+
+# Hypothesis profiles: ``ci`` (the default, what ``make test`` runs) derandomized with no example database, so
+# that a run is the same on every machine and every time; ``dev`` (``HYPOTHESIS_PROFILE=dev`` or
+# ``--hypothesis-profile=dev``) random, remembering failing examples under the pytest cache, never in the tree.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+hypothesis_settings.register_profile("dev", database=None, print_blob=True)  # its database: below, once the cache is known
+
+
+@pytest.hookimpl(trylast=True)  # after the cache plugin (config.cache) and hypothesis' own (--hypothesis-profile)
+def pytest_configure(config):
+    """Load the chosen hypothesis profile; ``dev`` keeps its examples in the pytest cache folder."""
+    cache = getattr(config, "cache", None)
+    if cache is not None:
+        hypothesis_settings.register_profile(
+            "dev", database=DirectoryBasedExampleDatabase(cache.mkdir("hypothesis")), print_blob=True)
+    hypothesis_settings.load_profile(
+        config.getoption("--hypothesis-profile", None) or os.environ.get("HYPOTHESIS_PROFILE") or "ci")
+
 
 # name -> (role, sites)
 PEOPLE = {

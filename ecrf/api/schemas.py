@@ -24,15 +24,78 @@ class RecordWrite(Schema):
     reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
 
 
-class Subject(Schema):
-    class Meta:
-        unknown = EXCLUDE
+# Response shapes. Marshmallow's default ``unknown = RAISE`` makes apispec describe each as
+# ``additionalProperties: false``: a field the API sends must be described here, and the schemathesis
+# test (tests/reliability/test_schemathesis.py) fails on any response that strays from it.
 
+
+class StudySummary(Schema):
+    oid = fields.String()
+    name = fields.String()
+    version = fields.String()
+
+
+class Window(Schema):
+    before = fields.Integer()
+    after = fields.Integer()
+
+
+class StudyEvent(Schema):
+    oid = fields.String()
+    name = fields.String()
+    day = fields.Integer(allow_none=True, metadata={"description": "planned study day; null when not scheduled by day"})
+    window = fields.Nested(Window, allow_none=True, metadata={"description": "allowed distance from the day; null: none"})
+    stage = fields.String()
+    repeating = fields.Boolean()
+    log = fields.Boolean()
+    forms = fields.List(fields.String())
+
+
+class StudyForm(Schema):
+    oid = fields.String()
+    title = fields.String()
+    stage = fields.String()
+
+
+class StudyStage(Schema):
+    oid = fields.String()
+    title = fields.String()
+
+
+class StudyMetadata(Schema):
+    oid = fields.String()
+    name = fields.String()
+    version = fields.String()
+    definition_hash = fields.String()
+    events = fields.List(fields.Nested(StudyEvent))
+    forms = fields.List(fields.Nested(StudyForm))
+    stages = fields.List(fields.Nested(StudyStage))
+    parameters = fields.Dict()
+
+
+class Subject(Schema):
     subject_id = fields.String()
     site = fields.String()
     status = fields.String()
     study = fields.String()
-    created_at = fields.String()
+    created_at = fields.String(allow_none=True)
+
+
+class FormStatus(Schema):
+    form = fields.String()
+    status = fields.String()
+    version = fields.Integer()
+    open_queries = fields.Integer()
+
+
+class EventStatus(Schema):
+    event = fields.String()
+    name = fields.String()
+    forms = fields.List(fields.Nested(FormStatus))
+
+
+class SubjectDetail(Subject):
+    events = fields.List(fields.Nested(EventStatus), metadata={"description": "the event/form status matrix"})
 
 
 class Change(Schema):
@@ -42,6 +105,7 @@ class Change(Schema):
 
 
 class AuditEvent(Schema):
+    stream = fields.String()
     seq = fields.Integer()
     at = fields.String()
     actor = fields.String()
@@ -50,23 +114,77 @@ class AuditEvent(Schema):
     reason = fields.String(allow_none=True)
     prev = fields.String()
     hash = fields.String()
+    event = fields.String(allow_none=True, metadata={"description": "null on a subject's own events"})
+    form = fields.String(allow_none=True, metadata={"description": "null on a subject's own events"})
+
+
+class QueryMessage(Schema):
+    at = fields.String()
+    author = fields.String()
+    text = fields.String(allow_none=True)
+    action = fields.String(allow_none=True)
+
+
+class QueryOut(Schema):
+    id = fields.String()
+    subject = fields.String()
+    site = fields.String()
     event = fields.String()
     form = fields.String()
+    item = fields.String()
+    origin = fields.String()
+    check = fields.String(allow_none=True)
+    state = fields.String()
+    opened_at = fields.String()
+    closed_at = fields.String(allow_none=True)
+    age_days = fields.Integer()
+    messages = fields.List(fields.Nested(QueryMessage))
 
 
 class RecordOut(Schema):
+    study = fields.String()
     subject = fields.String()
+    site = fields.String()
     event = fields.String()
     form = fields.String()
     data = fields.Dict()
     derived = fields.Dict()
-    status = fields.String()
+    status = fields.String(allow_none=True)
     missing = fields.List(fields.String())
     version = fields.Integer()
-    definition = fields.String()
-    updated_at = fields.String()
-    updated_by = fields.String()
-    queries = fields.List(fields.Dict())
+    definition = fields.String(allow_none=True)
+    updated_at = fields.String(allow_none=True)
+    updated_by = fields.String(allow_none=True)
+    flags = fields.List(fields.Dict(), metadata={"description": "lab values outside the site's normal range"})
+    lifecycle = fields.String(metadata={"description": "review state: status, verified, signed, frozen or locked"})
+    sdv = fields.Dict(allow_none=True, metadata={"description": "who verified the whole form, when"})
+    sdv_items = fields.Dict(keys=fields.String(), values=fields.Dict(allow_none=True),
+                            metadata={"description": "item pointer -> who verified it, when"})
+    signature = fields.Dict(allow_none=True)
+    frozen = fields.Dict(allow_none=True)
+    locked = fields.Dict(allow_none=True)
+    queries = fields.List(fields.Nested(QueryOut))
+
+
+class LockResult(Schema):
+    action = fields.String()
+    records = fields.Integer(metadata={"description": "how many records changed"})
+
+
+class BrokenCheck(Schema):
+    study = fields.String()
+    form = fields.String()
+    check = fields.String()
+    item = fields.String()
+    error = fields.String()
+    stream = fields.String()
+    at = fields.String()
+    count = fields.Integer()
+
+
+class FieldProblem(Schema):
+    path = fields.String(metadata={"description": "JSON pointer of the faulty field"})
+    message = fields.String()
 
 
 class Problem(Schema):
@@ -74,7 +192,7 @@ class Problem(Schema):
     title = fields.String()
     status = fields.Integer()
     detail = fields.String()
-    errors = fields.List(fields.Dict())
+    errors = fields.List(fields.Nested(FieldProblem))
 
 
 def load(schema: Schema, body: dict) -> dict:
@@ -115,18 +233,6 @@ class QueryText(Schema):
         unknown = RAISE
 
     text = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=4000))
-
-
-class QueryOut(Schema):
-    id = fields.String()
-    subject = fields.String()
-    event = fields.String()
-    form = fields.String()
-    item = fields.String()
-    origin = fields.String()
-    check = fields.String(allow_none=True)
-    state = fields.String()
-    messages = fields.List(fields.Dict())
 
 
 class SdvRequest(Schema):
