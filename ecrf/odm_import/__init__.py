@@ -309,7 +309,9 @@ class _Builder:
                 keyword, value = LIMITS[comparator], parsed[0]
                 value = int(value) if value == value.to_integral_value() else float(value)
                 schema[keyword] = STRICTER[keyword](schema[keyword], value) if keyword in schema else value
-                self.report.add("RangeCheck", label, None, "translated", f"hard limit: {keyword} {value}",
+                english, _ = _texts(check.find("odm:ErrorMessage", NS))
+                said = f" (its message {english!r} is replaced by the engine's refusal naming the limit)" if english else ""
+                self.report.add("RangeCheck", label, None, "translated", f"hard limit: {keyword} {value}{said}",
                                 check.sourceline)
                 continue
             if comparator in ("IN", "NOTIN"):
@@ -448,8 +450,7 @@ class _Builder:
                     else:
                         self.report.add("ItemRef", oid, None, "translated",
                                         "Mandatory but conditional: not listed as required", ref.sourceline)
-                self.report.add("ItemDef", oid, item_def.get("Name"),
-                                "carried" if oid == name else "translated",
+                self.report.add("ItemDef", oid, item_def.get("Name"), "carried",
                                 "" if oid == name else f"named {name} (x-ecrf-source-oid keeps {oid})",
                                 item_def.sourceline)
             if group_ref.get("CollectionExceptionConditionOID"):
@@ -468,9 +469,9 @@ class _Builder:
                     row["required"] = row_required
                 properties[key] = {"type": "array", "title": group.get("Name") or key, "items": row,
                                    "x-ecrf-source-oid": group.get("OID")}
-                limit = group.find(".//oc:PresentInEventDefinition", NS)
-                if limit is not None and (_decimal(limit.get("RepeatMax")) or 0) >= 1:
-                    properties[key]["maxItems"] = int(_decimal(limit.get("RepeatMax")))
+                limits = [_decimal(v) for v in group.xpath(".//@RepeatMax")]  # OpenClinica's group repeat limit
+                if limits and limits[0] is not None and limits[0] >= 1:
+                    properties[key]["maxItems"] = int(limits[0])
                 self.report.add("ItemGroupDef", group.get("OID"), group.get("Name"), "translated",
                                 f"repeating: the array of rows {key}", group.sourceline)
             else:
@@ -524,8 +525,7 @@ class _Builder:
             form_oids[form_def.get("OID")] = oid
             forms[oid] = self.form(form_def, oid)
             if form_def.get("Repeating") != "Yes" and forms[oid]["properties"].keys() != {"NOTE"}:
-                self.report.add("FormDef", form_def.get("OID"), form_def.get("Name"),
-                                "carried" if oid == form_def.get("OID") else "translated",
+                self.report.add("FormDef", form_def.get("OID"), form_def.get("Name"), "carried",
                                 "" if oid == form_def.get("OID") else f"named {oid}", form_def.sourceline)
         events, taken_events, placed = [], set(), set()
         event_defs = self.mdv.findall("odm:StudyEventDef", NS)
@@ -575,8 +575,7 @@ class _Builder:
                  "events": events}
         if not study["x-ecrf-source-oid"]:
             del study["x-ecrf-source-oid"]
-        self.report.add("Study", self.study.get("OID"), name, "carried" if study["oid"] == self.study.get("OID")
-                        else "translated", "" if study["oid"] == self.study.get("OID") else f"named {study['oid']}",
+        self.report.add("Study", self.study.get("OID"), name, "carried", "" if study["oid"] == self.study.get("OID") else f"named {study['oid']}",
                         self.study.sourceline)
         return study, forms
 
