@@ -49,6 +49,7 @@ def tokens(source: str) -> list[Token]:
     while position < len(source):
         match = TOKEN.match(source, position)
         if not match or match.end() == position:
+            position += len(source[position:]) - len(source[position:].lstrip())
             raise Untranslatable(f"unexpected {source[position:position + 12]!r} at character {position + 1}")
         kind = match.lastgroup
         text = match.group(kind)
