@@ -85,7 +85,8 @@ def _decimal(text: str | None) -> Decimal | None:
         value = Decimal((text or "").strip())
     except InvalidOperation:
         return None
-    return value if value.is_finite() else None
+    # a double holds it: 1e400 would become infinity in JSON and CEL
+    return value if value.is_finite() and abs(value) < Decimal("1e300") else None
 
 
 def _typed_code(code: str, kind: str):
@@ -229,6 +230,10 @@ class _Builder:
                 self.report.add("MeasurementUnitRef", unit.get("MeasurementUnitOID"), None, "dropped",
                                 f"item {oid} refers to a unit the file does not define", unit.sourceline)
         self._codelist(item_def, schema, kind)
+        for child in item_def:
+            if _local(child) in ("Alias", "ExternalQuestion", "Role"):
+                self.report.add(_local(child), oid, child.get("Name") or child.get("Context"), "dropped",
+                                "not kept by the form language", child.sourceline)
         multi_ref = item_def.find(".//oc:MultiSelectListRef", NS)
         if multi_ref is not None:
             self._multiselect(item_def, schema, multi_ref)
@@ -433,6 +438,9 @@ class _Builder:
                         spec["description"] = f"Not translated from {method.get('OID')}: {source or '(no expression)'}"
                         self._disable(form, "MethodDef", method, pointer, source, context, reason)
                     derived[name] = spec
+                    for check in item_def.iterfind("odm:RangeCheck", NS):
+                        self.report.add("RangeCheck", f"{oid} {check.get('Comparator')}", None, "dropped",
+                                        "on a calculated item: derived values are not range-checked", check.sourceline)
                     self.report.add("ItemDef", oid, item_def.get("Name"), "translated",
                                     f"calculated by {method.get('OID')}: a read-only derived value {name}",
                                     item_def.sourceline)

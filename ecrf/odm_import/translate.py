@@ -169,7 +169,9 @@ class _Parser:
 def cel_number(text: str) -> str:
     """A numeric literal as a CEL double: data are doubles and CEL does not mix int and double arithmetic."""
     value = float(text)
-    return repr(value) if value == value and value not in (float("inf"), float("-inf")) else "0.0"
+    if value != value or value in (float("inf"), float("-inf")):
+        raise Untranslatable(f"number {text} is too large for a double")
+    return repr(value)
 
 
 def cel_string(text: str) -> str:
