@@ -143,6 +143,8 @@ class _Builder:
             self.units[unit.get("OID")] = symbol or unit.get("Name")
             self.report.add("MeasurementUnit", unit.get("OID"), unit.get("Name"), "carried", line=unit.sourceline)
         self.used_codelists: set[str] = set()
+        self.boolean_lists: set[str] = set()  # code lists that became true/false ...
+        self.choice_lists: set[str] = set()  # ... and those kept as choices by some item
         self.used_conditions: set[str] = set()
         self.used_methods: set[str] = set()
 
@@ -186,8 +188,9 @@ class _Builder:
         typed = [_typed_code(code, kind) for code, _, _ in entries]
         if any(value is None for value in typed):
             misfit = next(code for (code, _, _), value in zip(entries, typed) if value is None)
-            self.report.add("ItemDef", item_oid, None, "translated",
-                            f"DataType {kind} but code list {list_oid} has the code {misfit!r}: kept as text", line)
+            self.report.add("CodeListRef", list_oid, None, "translated",
+                            f"item {item_oid} has DataType {kind} but its code list has the code {misfit!r}: "
+                            "kept as text", line)
             kind, typed = "string", [code for code, _, _ in entries]
         choices = []
         for value, (_, title, labels) in zip(typed, entries):
@@ -260,10 +263,13 @@ class _Builder:
             if codes <= TRUE_CODES | FALSE_CODES and len(codes) <= 2:
                 self.report.add("CodeListRef", list_oid, codelist.get("Name"), "translated",
                                 f"item {oid} is boolean: codes {sorted(codes)} stored as true/false", ref.sourceline)
+                self.boolean_lists.add(list_oid)
                 return
-            self.report.add("ItemDef", oid, None, "translated",
-                            f"DataType boolean but code list {list_oid} is not yes/no: kept as text", ref.sourceline)
+            self.report.add("CodeListRef", list_oid, None, "translated",
+                            f"item {oid} has DataType boolean but its code list is not yes/no: kept as text",
+                            ref.sourceline)
             kind = schema["type"] = "string"
+        self.choice_lists.add(list_oid)
         kind, choices = self._choices(entries, kind, oid, list_oid, ref.sourceline)
         schema["type"] = kind
         schema.pop("maxLength", None)
@@ -571,6 +577,9 @@ class _Builder:
             for oid, element in self.defs[kind].items():
                 if oid not in used:
                     self.report.add(kind, oid, element.get("Name"), "dropped", "defined but used by no item",
+                                    element.sourceline)
+                elif kind == "CodeList" and oid in self.boolean_lists - self.choice_lists:
+                    self.report.add(kind, oid, element.get("Name"), "translated", "yes/no codes: items are booleans",
                                     element.sourceline)
                 elif kind == "CodeList":
                     self.report.add(kind, oid, element.get("Name"), "carried", line=element.sourceline)

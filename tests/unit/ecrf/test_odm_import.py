@@ -75,8 +75,8 @@ def test_openclinica_code_lists_are_typed_to_their_item_and_a_misfit_is_reported
     assert [c["const"] for c in lab["DILUTION"]["oneOf"]] == [10, 0.001, 40]
     assert lab["PLT"]["maximum"] == 40  # CheckValue 4E1
     assert lab["GRADE"]["type"] == "string" and [c["const"] for c in lab["GRADE"]["oneOf"]] == ["1", "SEV"]
-    assert ("I_LAB_GRADE", "translated", "DataType integer but code list CL_GRADE_TEXT has the code 'SEV': kept as text") \
-        in decisions(report, "ItemDef")
+    assert ("CL_GRADE_TEXT", "translated", "item I_LAB_GRADE has DataType integer but its code list has the code 'SEV': "
+            "kept as text") in decisions(report, "CodeListRef")
     assert lab["SYMPTOMS"]["type"] == "array" and lab["SYMPTOMS"]["uniqueItems"] is True
     assert [c["const"] for c in lab["SYMPTOMS"]["items"]["oneOf"]] == [1, 2, 3]
 
@@ -353,3 +353,66 @@ def test_study_check_refuses_code_list_values_that_do_not_fit_the_item_type(tmp_
         "imported/DEMOGRAPHICS.json: /properties/CONSENT/oneOf/0/const: code '1' does not fit the item's type 'boolean'",
         "imported/DEMOGRAPHICS.json: /properties/AGE/oneOf/0/const: code '18' does not fit the item's type 'integer'",
     ]
+
+
+# ---------------------------------------------------------------- each fixture's expected report: every construct counted once
+
+
+@pytest.mark.parametrize("name, counts", [
+    ("openclinica3.xml", {
+        "ClinicalData": {"dropped": 1},
+        "CodeList": {"carried": 2, "dropped": 1},
+        "CodeListRef": {"translated": 1},
+        "FormDef": {"carried": 2},
+        "ItemDef": {"carried": 7},
+        "ItemGroupDef": {"translated": 2},
+        "MeasurementUnit": {"carried": 1},
+        "MultiSelectList": {"translated": 1},
+        "RangeCheck": {"translated": 6},
+        "Section": {"dropped": 1},
+        "Study": {"carried": 1},
+        "StudyDetails": {"dropped": 1},
+        "StudyEventDef": {"carried": 2},
+    }),
+    ("redcap.xml", {
+        "CodeList": {"translated": 4},
+        "CodeListRef": {"dropped": 1, "translated": 4},
+        "FormDef": {"carried": 2},
+        "ItemDef": {"carried": 7},
+        "ItemGroupDef": {"translated": 2},
+        "RangeCheck": {"translated": 2},
+        "Study": {"carried": 1},
+        "StudyEventDef": {"translated": 1},
+    }),
+    ("openedc.xml", {
+        "CodeList": {"carried": 1},
+        "CodeListRef": {"dropped": 1},
+        "ConditionDef": {"disabled": 1, "translated": 1},
+        "FormDef": {"carried": 1, "translated": 1},
+        "ItemDef": {"carried": 7, "translated": 2},
+        "ItemGroupDef": {"translated": 2},
+        "ItemRef": {"translated": 1},
+        "MetaDataVersion": {"dropped": 1},
+        "MethodDef": {"disabled": 1, "translated": 1},
+        "Study": {"carried": 1},
+        "StudyEventDef": {"carried": 1},
+    }),
+    ("cdisc-example.xml", {
+        "CodeList": {"carried": 1},
+        "FormDef": {"carried": 1, "translated": 1},
+        "ItemDef": {"carried": 4, "translated": 1},
+        "ItemGroupDef": {"translated": 2},
+        "MethodDef": {"translated": 1},
+        "RangeCheck": {"translated": 3},
+        "Study": {"carried": 1},
+        "StudyEventDef": {"carried": 1},
+    }),
+])
+def test_each_fixture_report_counts_every_construct_by_kind_and_outcome(app, tmp_path, name, counts):
+    code, output, _, report = run_import(app, tmp_path, name)
+    assert code == 0, output
+    assert report["counts"] == counts
+    assert sum(n for kind in counts.values() for n in kind.values()) == len(report["constructs"])
+    not_carried = [c for c in report["constructs"] if c["outcome"] != "carried"]
+    assert all(c["reason"] for c in not_carried)  # nothing dropped, disabled or translated without saying why
+    assert all(f"{c['kind']} {c['oid']}" in output for c in not_carried)  # and the terminal summary names each
