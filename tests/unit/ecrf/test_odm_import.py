@@ -133,14 +133,14 @@ def test_redcap_file_without_events_gets_one_default_event_and_passes_study_chec
                                                                                                         "CodeListRef")
 
 
-def test_redcap_yes_no_and_checkbox_items_are_booleans_that_accept_true_and_false(tmp_path):
+def test_redcap_yes_no_and_checkbox_items_are_booleans_that_accept_true_and_false_on_the_wire(tmp_path, wire_uri):
     folder, _ = write_draft(FIXTURES / "redcap.xml", tmp_path / "draft")
     demographics, symptoms = form(folder, "DEMOGRAPHICS")["properties"], form(folder, "SYMPTOMS")["properties"]
     assert demographics["CONSENT"] == {"type": "boolean", "title": "Consent signed?", "x-ecrf-source-oid": "consent",
                                        "x-ecrf-source-group": "demographics.record_id"}
     assert [symptoms[k]["type"] for k in ("FEVER", "SX___1", "SX___2")] == ["boolean"] * 3
     assert symptoms["SX___1"]["x-ecrf-source-oid"] == "sx___1"
-    app = make_app(tmp_path, "mongomock://", folder)
+    app = make_app(tmp_path, wire_uri, folder)
     staff = Api(app.test_client(), app.tokens["staff01"], "DEMO")
     subject = staff.register()
     saved = staff.save(subject, "EVENT", "SYMPTOMS", {"FEVER": True, "SX___1": False})
@@ -191,9 +191,9 @@ def test_openedc_conditions_and_methods_become_cel_and_the_untranslatable_are_ke
            "translation" in output
 
 
-def test_openedc_imported_derivation_and_condition_run_on_save(tmp_path):
+def test_openedc_imported_derivation_and_condition_run_on_save_on_the_wire(tmp_path, wire_uri):
     folder, _ = write_draft(FIXTURES / "openedc.xml", tmp_path / "draft")
-    app = make_app(tmp_path, "mongomock://", folder)
+    app = make_app(tmp_path, wire_uri, folder)
     staff = Api(app.test_client(), app.tokens["staff01"], "S_1")
     subject = staff.register()
     saved = staff.save(subject, "SE_1", "F_1", {"I_6": 16, "I_1": 2.0, "I_2": 80.0, "I_4": "yes"})
