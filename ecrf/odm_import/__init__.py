@@ -30,6 +30,7 @@ XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 OID = re.compile(r"^[A-Z][A-Z0-9_]*$")
 LANG = re.compile(r"^[a-z]{2}(-[A-Za-z]+)?$")
 STAGE = "imported"
+REDCAP = "{https://projectredcap.org}"
 TRUE_CODES = {"1", "y", "yes", "true", "t"}
 FALSE_CODES = {"0", "n", "no", "false", "f"}
 LIMITS = {"GE": "minimum", "LE": "maximum", "GT": "exclusiveMinimum", "LT": "exclusiveMaximum"}
@@ -392,6 +393,37 @@ class _Builder:
         self.report.add(kind, definition.get("OID"), definition.get("Name"), "disabled",
                         f"{pointer}: kept in x-ecrf-disabled, not run: {reason}", definition.sourceline)
 
+    # ------------------------------------------------------------------ REDCap's ODM attributes
+
+    def _redcap(self, item_def, ref, schema: dict, pointer: str, form: dict) -> bool:
+        """Report (never drop silently) what REDCap writes as attributes; False when branching logic hides the item.
+
+        REDCap's own expression syntax is translated by the REDCap importer; here its branching logic and
+        calculations are kept visible in ``x-ecrf-disabled`` so the study builder sees them.
+        """
+        oid = item_def.get("OID")
+        field_type = item_def.get(REDCAP + "FieldType")
+        note = item_def.get(REDCAP + "FieldNote")
+        if note and "description" not in schema:
+            schema["description"] = note
+            self.report.add("FieldNote", oid, None, "translated", "the item's help text", item_def.sourceline)
+        logic = ref.get(REDCAP + "BranchingLogic") or item_def.get(REDCAP + "BranchingLogic")
+        kept = []
+        if logic:
+            kept.append(("REDCap branching logic", logic))
+        if field_type == "calc" or item_def.get(REDCAP + "Calculation"):
+            kept.append(("REDCap calculation", item_def.get(REDCAP + "Calculation") or "(none)"))
+        for kind, expression in kept:
+            form.setdefault("x-ecrf-disabled", []).append({
+                "kind": kind, "source-oid": oid, "item": pointer, "expression": expression,
+                "reason": "REDCap expressions are translated by the REDCap dictionary import (not yet built)"})
+            self.report.add(kind, oid, item_def.get("Name"), "disabled",
+                            f"{pointer}: kept in x-ecrf-disabled, not run: {expression}", item_def.sourceline)
+        if field_type in ("file", "slider", "descriptive", "sql"):
+            self.report.add("REDCap field type", oid, field_type, "translated",
+                            f"a {field_type} field kept as a plain {schema['type']} item", item_def.sourceline)
+        return not logic
+
     # ------------------------------------------------------------------ forms
 
     def form(self, form_def, form_oid: str) -> dict:
@@ -451,9 +483,18 @@ class _Builder:
                                     f"calculated by {method.get('OID')}: a read-only derived value {name}",
                                     item_def.sourceline)
                     continue
+                if item_def.get(REDCAP + "FieldType") == "calc" and not key:
+                    # a calculated field stays read-only (never an editable field) until its formula is translated
+                    self._redcap(item_def, ref, schema, pointer, form)
+                    derived[name] = {"title": schema["title"], "type": "number", "x-ecrf-source-oid": oid, "expr": "null",
+                                     "description": "Not translated REDCap calculation: "
+                                                    f"{item_def.get(REDCAP + 'Calculation') or '(none)'}"}
+                    self.report.add("ItemDef", oid, item_def.get("Name"), "translated",
+                                    f"REDCap calc field: a read-only derived value {name}", item_def.sourceline)
+                    continue
                 self._range_checks(item_def, name, schema, pointer, target, checks)
                 (rows if key else properties)[name] = schema
-                collected_always = True
+                collected_always = self._redcap(item_def, ref, schema, pointer, form)
                 if ref.get("CollectionExceptionConditionOID"):
                     self._condition(ref.get("CollectionExceptionConditionOID"), ref, target, pointer, scope, form,
                                     checks)

@@ -133,6 +133,18 @@ def test_redcap_file_without_events_gets_one_default_event_and_passes_study_chec
                                                                                                         "CodeListRef")
 
 
+def test_redcap_branching_logic_and_calculations_are_kept_visible_and_reported_never_dropped(tmp_path):
+    _, forms, report = odm_to_study(FIXTURES / "redcap.xml")
+    demographics = forms["DEMOGRAPHICS"]
+    assert [(d["kind"], d["source-oid"], d["item"], d["expression"]) for d in demographics["x-ecrf-disabled"]] == [
+        ("REDCap branching logic", "pregnant", "/PREGNANT", "[sex] = '2' and [age] >= 12"),
+        ("REDCap calculation", "bmi", "/BMI", "round([weight]/([height]/100)^2,1)")]
+    assert "BMI" not in demographics["properties"] and demographics["x-ecrf-derived"]["BMI"]["expr"] == "null"
+    assert demographics["required"] == ["CONSENT"]  # the hidden-when item is not required while its logic is off
+    assert demographics["properties"]["PREGNANT"]["description"] == "Urine test on the day"  # field note as help
+    assert [e.outcome for e in report.find("REDCap branching logic")] == ["disabled"]
+
+
 def test_redcap_yes_no_and_checkbox_items_are_booleans_that_accept_true_and_false_on_the_wire(tmp_path, wire_uri):
     folder, _ = write_draft(FIXTURES / "redcap.xml", tmp_path / "draft")
     demographics, symptoms = form(folder, "DEMOGRAPHICS")["properties"], form(folder, "SYMPTOMS")["properties"]
@@ -377,9 +389,13 @@ def test_study_check_refuses_code_list_values_that_do_not_fit_the_item_type(tmp_
     ("redcap.xml", {
         "CodeList": {"translated": 4},
         "CodeListRef": {"dropped": 1, "translated": 4},
+        "FieldNote": {"translated": 1},
         "FormDef": {"carried": 2},
-        "ItemDef": {"carried": 7},
+        "ItemDef": {"carried": 8, "translated": 1},
         "ItemGroupDef": {"translated": 2},
+        "ItemRef": {"translated": 1},
+        "REDCap branching logic": {"disabled": 1},
+        "REDCap calculation": {"disabled": 1},
         "RangeCheck": {"translated": 2},
         "Study": {"carried": 1},
         "StudyEventDef": {"translated": 1},
