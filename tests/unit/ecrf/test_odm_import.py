@@ -193,6 +193,7 @@ def test_openedc_conditions_and_methods_become_cel_and_the_untranslatable_are_ke
     assert body["x-ecrf-derived"]["BMI"]["expr"] == "data.I_2 / (data.I_1 * data.I_1)"
     assert "I_3" not in body["properties"]  # a calculated item is read-only, not an editable field
     assert body["x-ecrf-checks"][0]["rule"] == "!(data.I_6 < 18.0 || data.I_6 > 55.0) || !has(data.I_4)"
+    assert body["x-ecrf-checks"][0]["message"] == {"en": "Should be empty: Not asked of minors or over 55"}
     assert "I_4" not in body["required"]  # mandatory only while collected
     assert [(d["kind"], d["source-oid"], d["expression"]) for d in body["x-ecrf-disabled"]] == [
         ("ConditionDef", "C.2", "count(//ItemData[@ItemOID='I.4']) = 0"), ("MethodDef", "M.2", "round(I.2)")]
