@@ -91,7 +91,11 @@ def study_import_odm(odm_file: Path, output: Path, mdv: str | None, report_file:
         click.echo(f"error: {error}", err=True)
         sys.exit(1)
     if report_file is not None:
-        report.write(report_file)
+        try:
+            report.write(report_file)
+        except OSError as error:
+            click.echo(f"error: {report_file}: cannot write the report: {error.strerror or error}", err=True)
+            sys.exit(1)
     for line in report.summary():
         click.echo(line)
     try:

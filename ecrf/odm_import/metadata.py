@@ -656,9 +656,12 @@ def write_draft(path: str | Path, folder: str | Path, version: str | None = None
     if target.exists() and any(target.iterdir()):
         raise ImportError_(f"{target}: folder exists and is not empty")
     study, forms, report = odm_to_study(path, version)
-    (target / STAGE).mkdir(parents=True, exist_ok=True)
-    (target / "study.json").write_text(json.dumps(study, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    for oid, form in forms.items():
-        (target / STAGE / f"{oid}.json").write_text(json.dumps(form, indent=2, ensure_ascii=False) + "\n",
-                                                     encoding="utf-8")
+    try:
+        (target / STAGE).mkdir(parents=True, exist_ok=True)
+        (target / "study.json").write_text(json.dumps(study, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        for oid, form in forms.items():
+            (target / STAGE / f"{oid}.json").write_text(json.dumps(form, indent=2, ensure_ascii=False) + "\n",
+                                                         encoding="utf-8")
+    except OSError as exc:
+        raise ImportError_(f"{target}: cannot write the draft: {exc.strerror or exc}") from None
     return target, report

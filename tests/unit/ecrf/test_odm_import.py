@@ -433,3 +433,13 @@ def test_each_fixture_report_counts_every_construct_by_kind_and_outcome(app, tmp
     not_carried = [c for c in report["constructs"] if c["outcome"] != "carried"]
     assert all(c["reason"] for c in not_carried)  # nothing dropped, disabled or translated without saying why
     assert all(f"{c['kind']} {c['oid']}" in output for c in not_carried)  # and the terminal summary names each
+
+
+def test_an_unwritable_report_or_draft_folder_exits_1_with_a_message(app, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    report = app.test_cli_runner().invoke(args=["study", "import-odm", str(FIXTURES / "redcap.xml"), "-o",
+                                                str(tmp_path / "draft"), "--report", str(blocker / "report.json")])
+    assert report.exit_code == 1 and "cannot write the report" in report.output
+    with pytest.raises(ImportError_, match="cannot write the draft"):
+        write_draft(FIXTURES / "redcap.xml", blocker / "draft")
