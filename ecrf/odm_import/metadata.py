@@ -425,14 +425,12 @@ class _Builder:
 
     # ------------------------------------------------------------------ forms
 
-    def form(self, form_def, form_oid: str) -> dict:
-        form = {"$schema": "https://json-schema.org/draft/2020-12/schema",
-                "title": form_def.get("Name") or form_oid, "type": "object", "x-ecrf-source-oid": form_def.get("OID")}
-        title, labels = _texts(form_def.find("odm:Description", NS))
-        if labels:
-            form["x-ecrf-labels"] = labels
-        properties, required, checks, derived, taken = {}, [], [], {}, set()
-        groups = []  # (group_def, ref, {source item oid: engine name}, repeating key or None)
+    def _groups(self, form_def) -> list[tuple]:
+        """``(group, ItemGroupRef, {source item OID: engine name}, repeating group key or None)`` per group.
+
+        Names are chosen for the whole form first, so an expression can refer to an item of a later group.
+        """
+        groups, taken = [], set()
         for group_ref in form_def.iterfind("odm:ItemGroupRef", NS):
             group = self._ref("ItemGroupDef", group_ref.get("ItemGroupOID"), group_ref)
             names = {}
@@ -446,6 +444,44 @@ class _Builder:
                     names[item_def.get("OID")] = _oid(item_def.get("OID"), taken)
             key = _oid(group.get("Name") or group.get("OID"), taken) if group.get("Repeating") == "Yes" else None
             groups.append((group, group_ref, names, key))
+        return groups
+
+    def _calculated(self, item_def, ref, schema: dict, name: str, pointer: str, scope: dict | None,
+                    form: dict) -> dict:
+        """The derived value for an item an ODM MethodDef computes (``scope`` None: it cannot be translated)."""
+        oid = item_def.get("OID")
+        method = self._ref("MethodDef", ref.get("MethodOID"), ref)
+        self.used_methods.add(ref.get("MethodOID"))
+        derived_type = "number" if schema["type"] in ("integer", "number") else schema["type"]
+        spec = {"title": schema["title"], "type": "string" if derived_type == "array" else derived_type,
+                "x-ecrf-source-oid": oid}
+        if "x-ecrf-unit" in schema:
+            spec["x-ecrf-unit"] = schema["x-ecrf-unit"]
+        cel, source, context, reason = self._translate(method, scope) if scope is not None else \
+            (None, *self._expression(method), "a calculation inside a repeating group")
+        if cel is not None:
+            spec["expr"] = cel
+            self.report.add("MethodDef", method.get("OID"), method.get("Name"), "translated",
+                            f"derived {name} = {cel}", method.sourceline)
+        else:
+            spec["expr"] = "null"
+            spec["description"] = f"Not translated from {method.get('OID')}: {source or '(no expression)'}"
+            self._disable(form, "MethodDef", method, pointer, source, context, reason)
+        for check in item_def.iterfind("odm:RangeCheck", NS):
+            self.report.add("RangeCheck", f"{oid} {check.get('Comparator')}", None, "dropped",
+                            "on a calculated item: derived values are not range-checked", check.sourceline)
+        self.report.add("ItemDef", oid, item_def.get("Name"), "translated",
+                        f"calculated by {method.get('OID')}: a read-only derived value {name}", item_def.sourceline)
+        return spec
+
+    def form(self, form_def, form_oid: str) -> dict:
+        form = {"$schema": "https://json-schema.org/draft/2020-12/schema",
+                "title": form_def.get("Name") or form_oid, "type": "object", "x-ecrf-source-oid": form_def.get("OID")}
+        title, labels = _texts(form_def.find("odm:Description", NS))
+        if labels:
+            form["x-ecrf-labels"] = labels
+        properties, required, checks, derived = {}, [], [], {}
+        groups = self._groups(form_def)
         form_scope = {oid: f"data.{name}" for _, _, names, key in groups if key is None for oid, name in names.items()}
         for group, group_ref, names, key in groups:
             rows, row_required = {}, []
@@ -457,30 +493,8 @@ class _Builder:
                 pointer = f"/{key}/*/{name}" if key else f"/{name}"
                 schema = self._item(item_def, name, None if key else group.get("OID"))
                 if ref.get("MethodOID"):
-                    method = self._ref("MethodDef", ref.get("MethodOID"), ref)
-                    self.used_methods.add(ref.get("MethodOID"))
-                    derived_type = "number" if schema["type"] in ("integer", "number") else schema["type"]
-                    spec = {"title": schema["title"], "type": "string" if derived_type == "array" else derived_type,
-                            "x-ecrf-source-oid": oid}
-                    if "x-ecrf-unit" in schema:
-                        spec["x-ecrf-unit"] = schema["x-ecrf-unit"]
-                    cel, source, context, reason = self._translate(method, form_scope) if not key else \
-                        (None, *self._expression(method), "a calculation inside a repeating group")
-                    if cel is not None:
-                        spec["expr"] = cel
-                        self.report.add("MethodDef", method.get("OID"), method.get("Name"), "translated",
-                                        f"derived {name} = {cel}", method.sourceline)
-                    else:
-                        spec["expr"] = "null"
-                        spec["description"] = f"Not translated from {method.get('OID')}: {source or '(no expression)'}"
-                        self._disable(form, "MethodDef", method, pointer, source, context, reason)
-                    derived[name] = spec
-                    for check in item_def.iterfind("odm:RangeCheck", NS):
-                        self.report.add("RangeCheck", f"{oid} {check.get('Comparator')}", None, "dropped",
-                                        "on a calculated item: derived values are not range-checked", check.sourceline)
-                    self.report.add("ItemDef", oid, item_def.get("Name"), "translated",
-                                    f"calculated by {method.get('OID')}: a read-only derived value {name}",
-                                    item_def.sourceline)
+                    derived[name] = self._calculated(item_def, ref, schema, name, pointer,
+                                                     None if key else form_scope, form)
                     continue
                 if item_def.get(REDCAP + "FieldType") == "calc" and not key:
                     # a calculated field stays read-only (never an editable field) until its formula is translated
