@@ -297,8 +297,11 @@ def refused(app, tmp_path, text: str | bytes) -> str:
     return result.output
 
 
-def test_odm_2_is_named_as_such(app, tmp_path):
-    output = refused(app, tmp_path, odm("", 'xmlns="http://www.cdisc.org/ns/odm/v2.0" ODMVersion="2.0"'))
+@pytest.mark.parametrize("root", ['xmlns="http://www.cdisc.org/ns/odm/v2.0" ODMVersion="2.0"',
+                                  'xmlns="http://www.cdisc.org/ns/odm/v2.0"',
+                                  'xmlns="http://www.cdisc.org/ns/odm/v1.3" ODMVersion="2.0"'])
+def test_odm_2_is_named_as_such(app, tmp_path, root):
+    output = refused(app, tmp_path, odm("", root))
     assert "in.xml:2: ODM 2.0 is not supported; export ODM 1.3.2" in output
 
 
@@ -443,3 +446,16 @@ def test_an_unwritable_report_or_draft_folder_exits_1_with_a_message(app, tmp_pa
     assert report.exit_code == 1 and "cannot write the report" in report.output
     with pytest.raises(ImportError_, match="cannot write the draft"):
         write_draft(FIXTURES / "redcap.xml", blocker / "draft")
+
+
+def test_study_check_refuses_a_study_folder_without_forms(tmp_path):
+    folder, _ = write_draft(FIXTURES / "redcap.xml", tmp_path / "draft")
+    for file in (folder / "imported").iterdir():
+        file.unlink()
+    study = json.loads((folder / "study.json").read_text())
+    study["events"][0]["forms"] = []
+    (folder / "study.json").write_text(json.dumps(study))
+    with pytest.raises(DefinitionError) as refused_check:
+        read_study(folder)
+    assert refused_check.value.faults.lines() == [
+        "study.json: /: the study has no forms: add at least one form file in a stage folder"]
