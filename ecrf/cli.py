@@ -80,23 +80,34 @@ def study_load(path: Path) -> None:
 @click.argument("odm_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="new folder for the draft study")
-def study_import_odm(odm_file: Path, output: Path) -> None:
-    """Turn ODM 1.3 metadata into a draft study folder, then check it."""
+@click.option("--version", "mdv", help="MetaDataVersion OID to import (default: the first)")
+@click.option("--report", "report_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="write the import report (JSON) here")
+def study_import_odm(odm_file: Path, output: Path, mdv: str | None, report_file: Path | None) -> None:
+    """Turn ODM 1.3 metadata into a draft study folder with an import report, then check it."""
     from ecrf.definitions import read_study
     from ecrf.odm_import import ImportError_, write_draft
 
     try:
-        write_draft(odm_file, output)
+        _, report = write_draft(odm_file, output, mdv)
     except ImportError_ as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(1)
+    if report_file is not None:
+        try:
+            report.write(report_file)
+        except OSError as error:
+            click.echo(f"error: {report_file}: cannot write the report: {error.strerror or error}", err=True)
+            sys.exit(1)
+    for line in report.summary():
+        click.echo(line)
     try:
         definition = read_study(output)
     except DefinitionError as error:
         click.echo(f"{output}: draft written, but it needs work:", err=True)
         _definition_faults(error)
     click.echo(f"{output}: draft study {definition.oid} with {len(definition.forms)} forms and "
-               f"{len(definition.study['events'])} events; add days, windows, derivations and checks")
+               f"{len(definition.study['events'])} events; add days and windows")
 
 
 # ------------------------------------------------------------------ users and sites

@@ -542,6 +542,8 @@ def check_study(definition: StudyDefinition, faults: Faults) -> None:
             _check_form(oid, form, faults)
     if faults:
         return
+    if not definition.forms:
+        faults.add("study.json", "/", "the study has no forms: add at least one form file in a stage folder")
     stages = {stage["oid"] for stage in study["stages"]}
     for oid, form in definition.forms.items():
         if form["stage"] not in stages:
@@ -581,6 +583,25 @@ def _check_container(container: dict, file: str, pointer: str, faults: Faults) -
             faults.add(file, f"{pointer}/properties/{oid}", "ROW_ID is reserved")
         if schema.get("type") == "array" and schema["items"].get("type") == "object":
             _check_container(schema["items"], file, f"{pointer}/properties/{oid}/items", faults)
+        else:
+            _check_choices(schema, file, f"{pointer}/properties/{oid}", faults)
+
+
+# Which choice values fit which item type: a code list that does not fit leaves an item that accepts nothing.
+CHOICE_FITS = {"string": lambda v: isinstance(v, str), "boolean": lambda v: False,
+               "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+               "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def _check_choices(schema: dict, file: str, pointer: str, faults: Faults) -> None:
+    """A fault for each code-list value that does not fit its item's type."""
+    if schema.get("type") == "array" and isinstance(schema.get("items"), dict):
+        schema, pointer = schema["items"], f"{pointer}/items"
+    fits = CHOICE_FITS.get(schema.get("type"))
+    for index, choice in enumerate(schema.get("oneOf", [])):
+        if fits is not None and not fits(choice.get("const")):
+            faults.add(file, f"{pointer}/oneOf/{index}/const",
+                       f"code {choice.get('const')!r} does not fit the item's type {schema['type']!r}")
 
 
 def _check_form(oid: str, form: dict, faults: Faults) -> None:
