@@ -237,7 +237,8 @@ def audit_group() -> None:
 # How verify labels each kind of problem, and what it tells the reader.
 _VERIFY_LABELS = {
     "broken": ("BROKEN", "chain broken (loss or tampering)"),
-    "projection": ("DIFFERS", "projection differs from its intact stream (replay restores it)"),
+    "projection": ("DIFFERS", "a projection differs from its intact stream: edited outside the application "
+                              "(ecrf audit replay restores record projections)"),
     "behind": ("BEHIND", "projection behind its stream (repairable, nothing lost: ecrf audit replay)"),
     "unsealed": ("UNSEALED", "plain SHA-256 chain, not sealed yet (ecrf audit seal)"),
 }

@@ -53,7 +53,7 @@ import hashlib
 import json
 from typing import Any, Iterator
 
-from audit import StreamProblem, canonical_json, fold
+from audit import BEHIND, PROJECTION, StreamProblem, canonical_json, fold
 from ecrf.definitions import content_hash
 from ecrf.lifecycle import ContainerLock, Signature, signature_from_event, signature_stream
 from ecrf.queries import Query
@@ -306,7 +306,7 @@ class ProjectionCheck:
                 problems += _signature_differences(f"signature/{key}", document, evidence)
         # A stream whose document is missing is repairable: reading the subject's signatures writes it back.
         problems += [StreamProblem(stream, "stream has no projection in signatures "
-                                   "(repairable: brought back from the stream when the signatures are read)")
+                                   "(repairable: brought back from the stream when the signatures are read)", BEHIND)
                      for stream, _ in sorted(self.streamed.values(), key=lambda pair: pair[0])]
         problems += [StreamProblem(f"signature/{key}", f"sign events in {', '.join(sorted(streams))} "
                                    "name a signature missing from signatures")
@@ -483,7 +483,7 @@ def _differences(stream: str, collection: str, expected: dict, stored: dict, lab
     for key, value in expected.items():
         for path, in_stream, in_collection in _leaves(key, value, stored.get(key)):
             problems.append(StreamProblem(stream, f"{label}field {path!r} is {_shown(in_collection)} in {collection}, "
-                                                  f"{_shown(in_stream)} in the stream"))
+                                                  f"{_shown(in_stream)} in the stream", PROJECTION))
     return problems
 
 

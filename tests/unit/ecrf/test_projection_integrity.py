@@ -157,14 +157,28 @@ def to_legacy(app, ids) -> None:
     with app.app_context():
         from ecrf.db import database
 
+        streams = set(database().audit_events.distinct("stream", {"stream": {"$regex": "^signature/"}}))
         database().audit_events.delete_many({"stream": {"$regex": "^signature/"}})
         database().signatures.update_many({}, {"$unset": {"stream": "", "covers": "", "digest": ""}})
+    return streams
+
+
+def legacy_problems(app, deleted: set[str]) -> list:
+    """What verify says of a database made legacy by :func:`to_legacy`, less the deletions the checkpoints saw.
+
+    The checkpoint file of this test's database saw the signature streams that ``to_legacy`` deleted and
+    rightly names each; a database from before signature streams has no such checkpoint lines.
+    """
+    problems = verify(app)
+    seen = {p.stream for p in problems if p.message.startswith("stream deleted: a checkpoint saw it")}
+    assert seen == deleted
+    return [p for p in problems if p.stream not in deleted]
 
 
 def test_signatures_from_before_signature_streams_verify_clean_by_their_record_stamps(history):
     app, ids = history
-    to_legacy(app, ids)
-    assert verify(app) == []
+    deleted = to_legacy(app, ids)
+    assert legacy_problems(app, deleted) == []
 
 
 @pytest.mark.parametrize("edit, says", [
@@ -173,12 +187,12 @@ def test_signatures_from_before_signature_streams_verify_clean_by_their_record_s
 ], ids=["meaning", "signer"])
 def test_an_edited_signature_from_before_signature_streams_is_named_by_its_record_stamps(history, edit, says):
     app, ids = history
-    to_legacy(app, ids)
+    deleted = to_legacy(app, ids)
     with app.app_context():
         from ecrf.db import database
 
         database().signatures.update_one({"_id": ids["record_signature"]}, edit)
-    assert [str(p) for p in verify(app)] == [f"signature/{ids['record_signature']}: {says}"]
+    assert [str(p) for p in legacy_problems(app, deleted)] == [f"signature/{ids['record_signature']}: {says}"]
 
 
 def test_a_sign_event_copied_onto_a_second_signature_stream_is_named_there(history):
