@@ -274,17 +274,22 @@ def browser_type_launch_args(browser_type_launch_args):
 @pytest.fixture(scope="module")
 def live_app(tmp_path_factory, wire_uri):
     """The CD7 study served over HTTP on loopback, on the real wire-protocol server."""
+    yield from served_over_http(make_app(tmp_path_factory.mktemp("live"), wire_uri, study=BUNDLED_STUDY))
+
+
+def served_over_http(app):
+    """Serve ``app`` on loopback (a port the system chose), many requests at once; yields it with its ``base_url``."""
     import threading
 
     from werkzeug.serving import make_server
 
-    app = make_app(tmp_path_factory.mktemp("live"), wire_uri, study=BUNDLED_STUDY)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     app.base_url = f"http://127.0.0.1:{server.server_port}"
     yield app
     server.shutdown()
+    thread.join(timeout=60)
 
 
 def sign_in(page, base_url: str, username: str, password: str = PASSWORD) -> None:
@@ -296,12 +301,13 @@ def sign_in(page, base_url: str, username: str, password: str = PASSWORD) -> Non
     page.wait_for_load_state()
 
 
-def wait_until_healthy(base_url: str, process, seconds: float = 90) -> None:
-    """Poll ``/healthz`` until the server answers 200; fail with its output if it dies or stays silent."""
+def wait_until_healthy(base_url: str, process, log: Path | None = None, seconds: float = 120) -> None:
+    """Poll ``/healthz`` until the server answers 200; fail with its output (``log``) if it dies or stays silent."""
     import time
 
     import requests
 
+    said = lambda: f":\n{log.read_text()}" if log is not None and log.exists() else ""  # noqa: E731
     deadline = time.monotonic() + seconds
     while True:
         try:
@@ -309,6 +315,6 @@ def wait_until_healthy(base_url: str, process, seconds: float = 90) -> None:
                 return
         except requests.RequestException:
             pass
-        assert process.poll() is None, f"server exited with {process.returncode}"
-        assert time.monotonic() < deadline, "server did not become healthy"
+        assert process.poll() is None, f"server exited with {process.returncode}{said()}"
+        assert time.monotonic() < deadline, f"server not healthy within {seconds} s{said()}"
         time.sleep(0.3)

@@ -21,9 +21,16 @@ from bson import ObjectId
 
 from audit import canonical_json
 from conftest import PASSWORD, Api
+from ecrf.integrity import verify_all
 from ecrf.users import hash_password
 
 NEW_PASSWORD = "another battery horse staple"
+
+
+def verify(app) -> list:
+    """What ``ecrf audit verify`` finds in the app's database."""
+    with app.app_context():
+        return verify_all()
 
 
 def realistic_history(app) -> dict:

@@ -5,13 +5,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pymongo
 import pytest
 import requests
 
+from conftest import wait_until_healthy
 from ecrf.embedded import EmbeddedServer, EmbeddedServerError, free_port
 
 pytestmark = pytest.mark.integration
@@ -56,20 +56,6 @@ def test_a_stale_state_file_is_ignored(tmp_path):
 
 def run_cli(env, *args, stdin=None):
     return subprocess.run([ECRF, *args], env=env, input=stdin, capture_output=True, text=True, timeout=120)
-
-
-def wait_until_healthy(base_url: str, process, log: Path, seconds: float = 120) -> None:
-    """Poll ``/healthz`` until 200; fail with the server's output if it exits or stays silent."""
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            if requests.get(f"{base_url}/healthz", timeout=5).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        assert process.poll() is None, f"serve exited with {process.returncode}:\n{log.read_text()}"
-        assert time.monotonic() < deadline, f"serve not healthy within {seconds} s:\n{log.read_text()}"
-        time.sleep(0.3)
 
 
 def stop_as_a_process_manager_does(process, log: Path, seconds: float = 30) -> str:

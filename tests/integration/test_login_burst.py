@@ -6,9 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
-from conftest import PASSWORD, make_app, token_in
+from conftest import PASSWORD, make_app, served_over_http, token_in
 
 PARALLEL = 40
 LIMIT = 5
@@ -18,14 +17,7 @@ ATTEMPTS = {"login_failed", "login_refused_locked", "login_refused_disabled", "l
 @pytest.fixture
 def served(tmp_path, wire_uri):
     """The mini study served over HTTP on loopback (a port the system chose), many requests at once."""
-    app = make_app(tmp_path, wire_uri)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    app.base_url = f"http://127.0.0.1:{server.server_port}"
-    yield app
-    server.shutdown()
-    thread.join(timeout=60)
+    yield from served_over_http(make_app(tmp_path, wire_uri))
 
 
 @pytest.fixture

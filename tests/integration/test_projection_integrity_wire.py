@@ -2,7 +2,7 @@
 
 import pytest
 
-from tampering import TAMPERINGS, realistic_history
+from tampering import TAMPERINGS, realistic_history, verify
 
 pytestmark = pytest.mark.integration
 
@@ -19,13 +19,6 @@ ON_THE_WIRE = ("subject moved to another site", "whole subject stream deleted, i
 @pytest.fixture
 def history(wire_app):
     return wire_app, realistic_history(wire_app)
-
-
-def verify(app):
-    with app.app_context():
-        from ecrf.integrity import verify_all
-
-        return verify_all()
 
 
 def test_a_realistic_history_verifies_clean_on_the_wire(history):

@@ -4,19 +4,12 @@ import pytest
 
 import ecrf.projections
 from conftest import counting_calls
-from tampering import TAMPERINGS, realistic_history
+from tampering import TAMPERINGS, realistic_history, verify
 
 
 @pytest.fixture
 def history(app):
     return app, realistic_history(app)
-
-
-def verify(app):
-    with app.app_context():
-        from ecrf.integrity import verify_all
-
-        return verify_all()
 
 
 def test_a_realistic_history_verifies_clean(history):
