@@ -25,16 +25,19 @@ DEPTH = 4
 _END = object()
 
 
-def scan(collection, filter: dict, sort: list, projection: dict | None = None) -> Iterator[dict]:
+def scan(collection, filter: dict, sort: list, projection: dict | None = None, *,
+         hint: list | None = None) -> Iterator[dict]:
     """Every document matching ``filter`` in ``sort`` order, decoded with :data:`PLAIN_CODEC`, read ahead.
 
     On a real server the reading runs in a thread over raw batches; on
-    anything else (mongomock) it is a plain cursor.
+    anything else (mongomock) it is a plain cursor. ``hint`` names the index
+    whose order is ``sort`` (the server then walks it instead of sorting);
+    the order, and so every answer, is the same with or without it.
     """
     if not isinstance(collection, pymongo.collection.Collection):
         yield from collection.find(filter, projection, sort=sort)
         return
-    batches = collection.find_raw_batches(filter, projection, sort=sort, batch_size=BATCH)
+    batches = collection.find_raw_batches(filter, projection, sort=sort, batch_size=BATCH, hint=hint)
     for batch in read_ahead(batches):
         yield from bson.decode_all(batch, PLAIN_CODEC)
 

@@ -155,7 +155,9 @@ class _Projections:
         self.fields = fields
         order = [("_id", 1)]
         # Whole documents when read ahead: the server sends stored documents faster than it builds projected ones.
-        self.cursor: Iterator[dict] = (scan(collection, {}, order) if read_ahead
+        # The _id index named: SecantusDB then walks it rather than sorting every projection (0.09 s against 0.13-0.22 s
+        # for 2,400 records, bench/README.md).
+        self.cursor: Iterator[dict] = (scan(collection, {}, order, hint=order) if read_ahead
                                        else iter(collection.find({}, fields, sort=order)))
         self.pending: dict | None = None
         self.passed: dict = {}  # id -> None, in cursor order
