@@ -33,6 +33,7 @@ from audit.store import (
     StreamProblem,
     fold,
     position_problem,
+    projection_problems,
 )
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "event_hash",
     "fold",
     "position_problem",
+    "projection_problems",
     "unescape_token",
     "utc_now",
 ]

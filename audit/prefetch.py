@@ -25,17 +25,24 @@ DEPTH = 4
 _END = object()
 
 
-def scan(collection, filter: dict, sort: list, projection: dict | None = None) -> Iterator[dict]:
+def scan(collection, filter: dict, sort: list, projection: dict | None = None, *,
+         hint: list | None = None) -> Iterator[dict]:
     """Every document matching ``filter`` in ``sort`` order, decoded with :data:`PLAIN_CODEC`, read ahead.
 
     On a real server the reading runs in a thread over raw batches; on
-    anything else (mongomock) it is a plain cursor.
+    anything else (mongomock) it is a plain cursor. The reading starts at
+    the call (see :func:`read_ahead`). ``hint`` names the index
+    whose order is ``sort`` (the server then walks it instead of sorting);
+    the order, and so every answer, is the same with or without it.
     """
     if not isinstance(collection, pymongo.collection.Collection):
-        yield from collection.find(filter, projection, sort=sort)
-        return
-    batches = collection.find_raw_batches(filter, projection, sort=sort, batch_size=BATCH)
-    for batch in read_ahead(batches):
+        return iter(collection.find(filter, projection, sort=sort))
+    batches = collection.find_raw_batches(filter, projection, sort=sort, batch_size=BATCH, hint=hint)
+    return _decoded(read_ahead(batches))
+
+
+def _decoded(batches: Iterator[bytes]) -> Iterator[dict]:
+    for batch in batches:
         yield from bson.decode_all(batch, PLAIN_CODEC)
 
 
@@ -49,7 +56,9 @@ def plain(collection):
 def read_ahead(items: Iterable[Any], depth: int = DEPTH) -> Iterator[Any]:
     """The items of ``items``, produced by a daemon thread up to ``depth`` ahead of the consumer.
 
-    An exception in the producer is raised in the consumer; a consumer that
+    The thread starts when this is called, not when the first item is
+    wanted: the server can answer while the caller does something else. An
+    exception in the producer is raised in the consumer; a consumer that
     stops early stops the producer (after the item it is reading) and closes
     ``items`` if it can be closed.
     """
@@ -72,6 +81,11 @@ def read_ahead(items: Iterable[Any], depth: int = DEPTH) -> Iterator[Any]:
         handoff.put((_END, None))
 
     threading.Thread(target=produce, name="audit-read-ahead", daemon=True).start()
+    return _consume(handoff, stop)
+
+
+def _consume(handoff: queue.Queue, stop: threading.Event) -> Iterator[Any]:
+    item = None
     try:
         while True:
             item, error = handoff.get()

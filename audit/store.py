@@ -233,7 +233,7 @@ class AuditStore:
         problems += self._checkpoint_problems(stream, events, checkpoint)
         problems += self._seal_problems(stream, events, checkpoint, sealed)
         if projection is not None and not any(p.kind == BROKEN for p in problems):
-            problems += _projection_problems(stream, events, projection, owned)
+            problems += projection_problems(stream, events, projection, owned)
         return problems
 
     def _chain_problems(self, stream: str, events: list[dict]) -> list[StreamProblem]:
@@ -294,8 +294,13 @@ class AuditStore:
                                       "(run ecrf audit seal)", UNSEALED)]
 
 
-def _projection_problems(stream: str, events: list[dict], projection: dict, owned: bool) -> list[StreamProblem]:
-    """How a stored projection departs from the fold of its (intact) stream."""
+def projection_problems(stream: str, events: list[dict], projection: dict, owned: bool = False) -> list[StreamProblem]:
+    """How a stored projection departs from the fold of its stream, as :meth:`AuditStore.verify_stream` says.
+
+    Only for a stream whose chain verify_stream found intact (no ``BROKEN``
+    problem): callers that read the projection later than the events
+    check the chain first and this afterwards. ``owned`` as there.
+    """
     behind = position_problem(stream, events, projection)
     if behind is not None:
         return [behind]

@@ -45,7 +45,9 @@ def notes(args, results: dict) -> list[str]:
         "verify_ceiling_server_read_vs_sha256 is the server sending every event in stream order as raw BSON (no "
         "decoding: RawBSONDocument), verify_ceiling_bson_decode_vs_sha256 is decoding them in memory, each ÷ raw SHA-256. "
         "verify_vs_server_read: verify_all events/s ÷ that raw read's events/s, the two alternated (medians of 3, or 5 "
-        "in full runs); the verify step measures it alone on 100 (1,000) synthetic subjects of 24 forms, keyed events.",
+        "in full runs); the verify step measures it alone on 100 (1,000) synthetic subjects of 24 forms, keyed events. "
+        "verify_ceiling_events_and_projections_vs_server_read: that raw read's seconds ÷ the seconds of the raw reads, "
+        "one after the other, of the events and every projection verify compares (alternated with both): verify's best.",
         "export: time without tracing, peak memory from a second run under tracemalloc (Python allocations); output to "
         "a temporary file. CSV is measured at small sizes before the ODM sizes are filled (sizes kept from when its cost "
         "grew with the square of the study; it reads one subject's records in one query now). export_memory_ratio is the "

@@ -32,6 +32,8 @@ def run(uri: str, quick: bool) -> dict:
         "verify_vs_sha256": verified["ratios_to_raw_sha256"]["verify_all"],
         "verify_events_per_s": verified["events_per_s"]["verify_all"],
         "verify_ceiling_server_read_vs_sha256": verified["ratios_to_raw_sha256"]["server_read_raw_bson"],
+        "verify_ceiling_events_and_projections_vs_server_read":
+            verified["verify_ceiling_events_and_projections_vs_server_read"],
         "verify_problems": verified["problems"],
         "details_verify": verified,
     }

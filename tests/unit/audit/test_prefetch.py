@@ -50,3 +50,15 @@ def test_a_consumer_that_stops_early_stops_and_closes_the_reader():
     assert source.closed.wait(timeout=60)
     produced = source.produced
     assert produced <= 5 + 2 + 2  # what was taken, the queue's depth, and the item in hand
+
+
+def test_the_reader_starts_when_called_before_the_first_item_is_wanted():
+    started = threading.Event()
+
+    def source():
+        started.set()
+        yield from range(3)
+
+    items = read_ahead(source(), depth=2)
+    assert started.wait(timeout=60)  # nothing has been taken from items yet
+    assert list(items) == [0, 1, 2]

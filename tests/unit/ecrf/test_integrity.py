@@ -123,6 +123,25 @@ def test_verify_all_finds_what_the_per_stream_lookups_found(app, as_user, tamper
         assert all(vs(subjects[1]) not in str(p) for p in found)
 
 
+@pytest.mark.parametrize("tamper", TAMPERINGS, ids=lambda t: t.__name__ if t else "untouched")
+def test_checking_chains_ahead_of_their_projections_changes_no_problem_nor_its_place(app, as_user, monkeypatch, tamper):
+    subjects = saved(as_user)
+    import ecrf.integrity
+
+    with app.app_context():
+        from ecrf.db import database
+
+        if tamper:
+            tamper(database(), subjects[0])
+        held_to_the_end = ecrf.integrity.verify_all()
+        monkeypatch.setattr(ecrf.integrity, "LAG", 0)  # each stream compared with its projection as soon as walked
+        at_once = ecrf.integrity.verify_all()
+        monkeypatch.setattr(ecrf.integrity, "LAG", 3)  # some held, some not
+        partly = ecrf.integrity.verify_all()
+    assert at_once == held_to_the_end == partly
+    assert by_stream_then_orphans(at_once) == by_stream_then_orphans(reference_verify())
+
+
 def test_orphans_come_last_in_id_order(app, as_user):
     subjects = saved(as_user)
     with app.app_context():
