@@ -32,6 +32,7 @@ from mongoengine import DateTimeField, DictField, Document, ListField, NotUnique
 
 from audit import StaleVersion, canonical_json, utc_now
 from ecrf.errors import Conflict, FieldError, Invalid, Locked, NotFound
+from ecrf.locks import ContainerLock, container_key, container_keys
 from ecrf.pointers import item_pointer_fault
 from ecrf.roles import Action
 from ecrf.studies import StudyRuntime
@@ -95,53 +96,6 @@ class Signature(Document):
     def is_valid(self) -> bool:
         """True while nothing it covers changed since signing and no unlock cleared it."""
         return self.current_standing().valid
-
-
-class ContainerLock(Document):
-    """A lock or freeze over a whole subject or study (refuses new records too)."""
-
-    key = StringField(primary_key=True)  # "study/<oid>" or "subject/<oid>/<id>"
-    kind = StringField(required=True, choices=("locked", "frozen"))
-    by = StringField()
-    at = DateTimeField()
-    meta = {"collection": "container_locks"}
-
-
-def container_key(study: str, subject: str | None = None) -> str:
-    """The key of the lock over a whole subject, or over the whole study when no subject is given."""
-    return f"subject/{study}/{subject}" if subject else f"study/{study}"
-
-
-def container_keys(study: str, subject: str) -> list[str]:
-    """The keys of every container lock that covers the subject: the study's and its own."""
-    return [container_key(study), container_key(study, subject)]
-
-
-def held_kind(locks: Iterable[dict]) -> str | None:
-    """``"locked"``, ``"frozen"`` or None, of the container lock documents covering one subject."""
-    kinds = {lock.get("kind") for lock in locks}
-    return "locked" if "locked" in kinds else ("frozen" if "frozen" in kinds else None)
-
-
-def container_state(study: str, subject: str) -> str | None:
-    """``"locked"``, ``"frozen"`` or None for the subject (its own lock or the study's)."""
-    return held_kind(ContainerLock._get_collection().find({"_id": {"$in": container_keys(study, subject)}}, {"kind": 1}))
-
-
-def study_closure(study: str) -> str | None:
-    """``"locked"``, ``"frozen"`` or None: the lock or freeze over the whole study."""
-    found = ContainerLock._get_collection().find_one({"_id": container_key(study)}, {"kind": 1})
-    return held_kind([found] if found else [])
-
-
-def refuse_if_study_closed(study: str, what: str) -> None:
-    """:class:`Locked` (423) while the whole study is locked or frozen; ``what`` says what was refused.
-
-    Freezing the study is the database's soft lock: like its lock, it stops every write in it.
-    """
-    kind = study_closure(study)
-    if kind:
-        raise Locked(f"study {study} is {kind}; {what}")
 
 
 def refuse_review_if_locked(study: str, subject: str, record: dict | None, what: str) -> None:
@@ -295,6 +249,14 @@ def _covers(records: list[dict]) -> list[dict]:
     return [{"stream": r["_id"], "seq": r["version"], "hash": r["head"]} for r in sorted(records, key=lambda r: r["_id"])]
 
 
+def covers_digest(covers: Any) -> str | None:
+    """The SHA-256 over the canonical JSON of ``covers``: what a signature binds to (None if it cannot be written)."""
+    try:
+        return hashlib.sha256(canonical_json(covers)).hexdigest()
+    except (TypeError, ValueError):
+        return None
+
+
 def sign(study: StudyRuntime, user, password: Any, *, subject_id: str, event: str | None = None,
          form: str | None = None, meaning: Any = None, check_password: Callable[[Any, str], Any]) -> Signature:
     """The investigator signs a record, a visit or a whole casebook, re-entering the password.
@@ -330,7 +292,7 @@ def sign(study: StudyRuntime, user, password: Any, *, subject_id: str, event: st
     meaning = meaning.strip() if isinstance(meaning, str) and meaning.strip() else SIGNATURE_MEANING
     signature_id = str(ObjectId())
     manifest = {"id": signature_id, "scope": scope, "signer": user.username, "printed_name": user.display_name,
-                "meaning": meaning, "covers": covers, "digest": hashlib.sha256(canonical_json(covers)).hexdigest()}
+                "meaning": meaning, "covers": covers, "digest": covers_digest(covers)}
     context = {"study": study.oid, "subject": subject.subject_id, "site": subject.site, "event": event, "form": form}
     signed = audit_store().append(signature_stream(study.oid, subject.subject_id, signature_id), 0,
                                   actor=user.username, action="sign", state={"signature": manifest}, context=context)

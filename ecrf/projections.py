@@ -49,13 +49,13 @@ not facts of the trail).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from typing import Any, Iterator
 
-from audit import BEHIND, PROJECTION, StreamProblem, canonical_json, fold
+from audit import BEHIND, PROJECTION, StreamProblem, fold
 from ecrf.definitions import content_hash
-from ecrf.lifecycle import ContainerLock, Signature, signature_from_event, signature_stream
+from ecrf.lifecycle import Signature, covers_digest, signature_from_event, signature_stream
+from ecrf.locks import ContainerLock
 from ecrf.queries import Query
 from ecrf.ranges import LabRange
 from ecrf.sites import Site
@@ -399,14 +399,6 @@ def _details(events: list[dict], action: str) -> dict:
         if event.get("action") == action:
             return (event.get("state") or {}).get("details") or {}
     return {}
-
-
-def covers_digest(covers: Any) -> str | None:
-    """The SHA-256 over the canonical JSON of ``covers``, as :func:`ecrf.lifecycle.sign` computes its digest."""
-    try:
-        return hashlib.sha256(canonical_json(covers)).hexdigest()
-    except (TypeError, ValueError):
-        return None
 
 
 def _stream_of(document: dict) -> str:

@@ -17,7 +17,7 @@ from mongoengine import DateTimeField, Document, FloatField, IntField, StringFie
 
 from audit import utc_now
 from ecrf.errors import FieldError, Invalid, Locked, NotFound
-from ecrf.lifecycle import study_closure
+from ecrf.locks import study_closure
 from ecrf.roles import Action
 from ecrf.sites import get_site
 from ecrf.studies import loaded_studies

@@ -25,6 +25,7 @@ from audit import GENESIS, StaleVersion, diff, fold, unescape_token, utc_now
 from ecrf.definitions import EVENT_INPUT, ROW_ID, CompiledForm
 from ecrf.errors import Conflict, FieldError, Invalid, Locked, NotFound, ReasonRequired
 from ecrf.expressions import ExpressionError, bindings, evaluate
+from ecrf.locks import ContainerLock, container_keys, held_kind
 from ecrf.ranges import ranges_for
 from ecrf.roles import Action
 from ecrf.studies import StudyRuntime
@@ -377,7 +378,6 @@ def read_for_save(study: StudyRuntime, user, subject_id: str, form: CompiledForm
     records in one more query.
     """
     from ecrf.db import lookup
-    from ecrf.lifecycle import ContainerLock, container_keys, held_kind
     from ecrf.ranges import LabRange
 
     require(user, Action.VIEW_DATA)

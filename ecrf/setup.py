@@ -13,7 +13,8 @@ from ecrf.users import ApiToken, User, add_user
 from ecrf.exports.jobs import ExportJob
 from ecrf.queries import Query
 from ecrf.ranges import LabRange
-from ecrf.lifecycle import ContainerLock, Signature
+from ecrf.lifecycle import Signature
+from ecrf.locks import ContainerLock
 
 
 def ensure_indexes() -> None:

@@ -8,6 +8,7 @@ from mongoengine import DateTimeField, Document, IntField, NotUniqueError, Strin
 
 from audit import GENESIS, StaleVersion, fold
 from ecrf.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
+from ecrf.locks import refuse_if_study_closed
 from ecrf.roles import Action, may
 from ecrf.sites import get_site
 from ecrf.studies import StudyRuntime
@@ -50,8 +51,6 @@ def register_subject(study: StudyRuntime, user, site: str, subject_id: str | Non
 
     :raise 423: while the study is locked or frozen.
     """
-    from ecrf.lifecycle import refuse_if_study_closed  # lifecycle reads subjects through this module
-
     require(user, Action.REGISTER_SUBJECT)
     refuse_if_study_closed(study.oid, "no subject can be registered")
     if not isinstance(site, str) or not site:

@@ -19,7 +19,8 @@ import pytest
 from conftest import PASSWORD, login, token_in
 from ecrf.api.openapi import spec
 from ecrf.db import database
-from ecrf.lifecycle import set_lock, study_closure
+from ecrf.lifecycle import set_lock
+from ecrf.locks import study_closure
 from ecrf.ranges import add_range
 from ecrf.studies import study_runtime
 from ecrf.users import get_user
