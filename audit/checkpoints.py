@@ -22,9 +22,9 @@ import os
 import threading
 import time
 import weakref
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 from audit.events import GENESIS, canonical_json, utc_now
 from audit.keys import Keyring
@@ -203,7 +203,7 @@ class Checkpointer:
     close = flush
 
 
-_live: "weakref.WeakSet[Checkpointer]" = weakref.WeakSet()
+_live: weakref.WeakSet[Checkpointer] = weakref.WeakSet()
 
 
 def flush_all() -> None:

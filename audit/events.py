@@ -29,7 +29,7 @@ _MISSING = object()
 
 def utc_now() -> dt.datetime:
     """The current UTC time, truncated to milliseconds (what MongoDB keeps)."""
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
@@ -55,7 +55,7 @@ def _json_default(value: Any) -> Any:
 
 def _as_naive_utc(value: dt.datetime) -> dt.datetime:
     try:
-        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
     except OverflowError:
         raise TimeOutOfRange(
             f"{value.isoformat()} is outside years 1 to 9999 in UTC: audit times must be UTC-representable"

@@ -51,7 +51,7 @@ class Keyring:
             hmac.digest(key, data, "sha256").hex(), mac)
 
     @classmethod
-    def from_secrets(cls, secrets_text: str) -> "Keyring":
+    def from_secrets(cls, secrets_text: str) -> Keyring:
         """A ring from ``ECRF_AUDIT_KEY``: one or more secrets separated by commas, the last current.
 
         Each secret is used as its UTF-8 bytes; its id is derived from it.
@@ -63,7 +63,7 @@ class Keyring:
         return cls(keys, key_id(values[-1]))
 
     @classmethod
-    def load(cls, path: Path) -> "Keyring":
+    def load(cls, path: Path) -> Keyring:
         """The ring kept in ``path``; the file and a first key are created (mode 0600) if missing."""
         path = Path(path)
         if not path.exists():
@@ -83,7 +83,7 @@ class Keyring:
             raise ValueError(f"{path} holds no key")
         return cls(keys, current, path)
 
-    def rotate(self) -> "Keyring":
+    def rotate(self) -> Keyring:
         """Append a new key to this ring's file and return the ring with it current (old keys kept)."""
         if self.path is None:
             raise ValueError("a ring from ECRF_AUDIT_KEY rotates by adding a secret at its end")
@@ -94,7 +94,7 @@ class Keyring:
 def _append_key(path: Path, *, exclusive: bool) -> None:
     """Write one new random key line; ``exclusive`` creates the file (a racing creator wins, we read theirs)."""
     key = secrets.token_bytes(KEY_BYTES)
-    created = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    created = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     line = f"{key_id(key)} {key.hex()} {created}\n".encode()
     path.parent.mkdir(parents=True, exist_ok=True)
     flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (os.O_EXCL if exclusive else 0)

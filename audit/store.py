@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import pymongo
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -12,7 +13,6 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from audit.events import GENESIS, apply_changes, event_hash, utc_now
 from audit.keys import Keyring
 from audit.prefetch import scan
-
 
 DUPLICATE_KEY = 11000
 

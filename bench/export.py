@@ -146,7 +146,7 @@ def query_list(db, clients: dict, subjects: list[str]) -> dict:
     Per user (``clients``: name -> signed-in test client): the first page, open ones, the last page and
     one subject's queries.
     """
-    opened = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    opened = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     owners = [subject for subject in subjects for _ in range(QUERIES_PER_SUBJECT)]
     documents = [{"_id": f"bench-q-{n:07d}", "study": STUDY, "subject": subject, "site": "01", "event": "D7",
                   "form": "LB_HEM", "item": "/NEUT", "origin": "system", "check": "bench",

@@ -16,8 +16,18 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 
-from bench.common import (BIG_FORM, COUNTER, STUDY, bundled_app, get_ok, median, ms, percentile, progress,
-                          signed_in_client, test_helpers)
+from bench.common import (
+    BIG_FORM,
+    COUNTER,
+    STUDY,
+    bundled_app,
+    get_ok,
+    median,
+    ms,
+    percentile,
+    progress,
+    signed_in_client,
+)
 from bench.save import big_form_data
 
 USER = "staff01"

@@ -19,8 +19,18 @@ import time
 
 import pymongo
 
-from bench.common import (BIG_FORM, COUNTER, STUDY, bundled_app, indexed_like, median, ms, percentile, progress,
-                          test_helpers)
+from bench.common import (
+    BIG_FORM,
+    COUNTER,
+    STUDY,
+    bundled_app,
+    indexed_like,
+    median,
+    ms,
+    percentile,
+    progress,
+    test_helpers,
+)
 from ecrf.embedded import EmbeddedServer
 
 INFUSION = dt.date(2026, 3, 2)

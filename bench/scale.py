@@ -16,8 +16,18 @@ import time
 from contextlib import contextmanager
 
 from bench import plans
-from bench.common import (BIG_FORM, COUNTER, STUDY, bundled_app, median, ms, percentile, progress, signed_in_client,
-                          test_helpers)
+from bench.common import (
+    BIG_FORM,
+    COUNTER,
+    STUDY,
+    bundled_app,
+    median,
+    ms,
+    percentile,
+    progress,
+    signed_in_client,
+    test_helpers,
+)
 from bench.save import big_form_data
 from bench.synth import Synth, write_subjects
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import queue
 import threading
-from typing import Iterable
+from collections.abc import Iterable
 
 from audit import GENESIS, diff, event_hash
 from bench.common import STUDY, progress, test_helpers
@@ -38,7 +38,7 @@ class Synth:
             raw = {k: v for k, v in form_data(form, event, visit, infusion=INFUSION, day=day).items() if v is not None}
             data = normalise(compiled, raw, {})
             self.plan.append((event, form, data, diff({}, data), compiled.hash))
-        self.t0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+        self.t0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
         self.tick = 0
         self.keyring = audit_store().keyring  # keyed as the engine keys them: verify accepts them in a keyed database
 

@@ -58,7 +58,7 @@ class Settings:
     extra: dict = field(default_factory=dict)
 
     @classmethod
-    def from_env(cls, environ: dict | None = None) -> "Settings":
+    def from_env(cls, environ: dict | None = None) -> Settings:
         """Build settings from ``ECRF_*`` variables; unknown ones are ignored."""
         environ = os.environ if environ is None else environ
         values = {}

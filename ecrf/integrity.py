@@ -9,7 +9,7 @@ instead of one lookup per stream.
 from __future__ import annotations
 
 from collections import deque
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from audit import BEHIND, BROKEN, StreamProblem, fold, position_problem, projection_problems
 from audit.prefetch import plain, scan
@@ -138,7 +138,7 @@ def verify_all(progress: Callable[[int], None] | None = None) -> list[StreamProb
 
 
 def _stream_problems(stream, events: list[dict], chain: list[StreamProblem],
-                     projections: "_Projections") -> list[StreamProblem]:
+                     projections: _Projections) -> list[StreamProblem]:
     """``chain`` (what verify_stream found without the projection), with the projection's problems."""
     if not _is_record_stream(stream):
         projections.take(stream, wanted=False)  # a projection of that name is no orphan

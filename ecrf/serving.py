@@ -18,7 +18,7 @@ import dataclasses
 import logging
 import os
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import pymongo.errors
 from flask import Flask

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import secrets
 
+from ecrf.exports.jobs import ExportJob
+from ecrf.lifecycle import Signature
+from ecrf.locks import ContainerLock
+from ecrf.queries import Query
+from ecrf.ranges import LabRange
 from ecrf.records import Record
 from ecrf.sites import Site
 from ecrf.studies import Study, load_study, loaded_studies
 from ecrf.subjects import Subject
 from ecrf.trail import audit_store
 from ecrf.users import ApiToken, User, add_user
-from ecrf.exports.jobs import ExportJob
-from ecrf.queries import Query
-from ecrf.ranges import LabRange
-from ecrf.lifecycle import Signature
-from ecrf.locks import ContainerLock
 
 
 def ensure_indexes() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from flask import current_app, has_app_context
 
 from audit import AuditStore, StaleVersion
-from audit.checkpoints import CheckpointLog, Checkpointer, Checkpoints, flush_all
+from audit.checkpoints import Checkpointer, CheckpointLog, Checkpoints, flush_all
 from audit.keys import Keyring
 from ecrf.config import Settings
 from ecrf.db import database

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from bson import ObjectId
+from conftest import PASSWORD, Api
 
 from audit import canonical_json
-from conftest import PASSWORD, Api
 from ecrf.integrity import verify_all
 from ecrf.users import hash_password
 

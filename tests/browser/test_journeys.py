@@ -1,11 +1,9 @@
 """The people's journeys in a real browser (Debian's Chromium) against the app on the real database."""
 
-import re
 
 import pytest
-from playwright.sync_api import expect
-
 from conftest import Api, sign_in
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 STUDY = "/studies/CD7_CART_SAA"

@@ -3,7 +3,6 @@
 import datetime as dt
 
 import pytest
-
 from conftest import BUNDLED_STUDY, Api, make_app
 from synthetic import form_data, schedule
 

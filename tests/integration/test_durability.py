@@ -18,9 +18,9 @@ from pathlib import Path
 import pymongo
 import pytest
 import requests
+from conftest import MINI_STUDY, PASSWORD, sent_commands
 
 from audit import fold
-from conftest import MINI_STUDY, PASSWORD, sent_commands
 from ecrf import create_app
 from ecrf.embedded import EmbeddedServer, free_port
 from ecrf.sites import add_site

@@ -10,8 +10,8 @@ from pathlib import Path
 import pymongo
 import pytest
 import requests
-
 from conftest import wait_until_healthy
+
 from ecrf.embedded import EmbeddedServer, EmbeddedServerError, free_port
 
 pytestmark = pytest.mark.integration

@@ -6,7 +6,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-
 from conftest import PASSWORD, make_app, served_over_http, token_in
 
 PARALLEL = 40

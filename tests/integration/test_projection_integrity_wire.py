@@ -1,7 +1,6 @@
 """Every projection collection against its stream on a real wire-protocol server: its sort order, types and times."""
 
 import pytest
-
 from tampering import TAMPERINGS, realistic_history, verify
 
 pytestmark = pytest.mark.integration

@@ -6,7 +6,6 @@ the reports page's by-form reads scanned every record of the study.
 """
 
 import pytest
-
 from conftest import login, sent_commands
 
 pytestmark = pytest.mark.integration

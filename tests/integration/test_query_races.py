@@ -3,7 +3,6 @@
 import threading
 
 import pytest
-
 from conftest import Api
 
 pytestmark = pytest.mark.integration

@@ -2,7 +2,6 @@
 same update as the change that ends the sessions, refuses a copied cookie."""
 
 import pytest
-
 from conftest import PASSWORD, login, token_in
 
 PAGE = "/studies/MINI/subjects"

@@ -4,7 +4,6 @@ audit event (voided, with the save named, if the save came after) or nothing at 
 import threading
 
 import pytest
-
 from conftest import PASSWORD, Api
 
 pytestmark = pytest.mark.integration

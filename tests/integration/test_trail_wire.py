@@ -6,9 +6,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import Api, save_several_streams
 
 from audit import event_hash
-from conftest import Api, save_several_streams
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from conftest import Api
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,6 @@ callers get 401 (API) or the login page; nothing a refused caller sends is store
 import re
 
 import pytest
-
 from conftest import PASSWORD, PEOPLE, login
 
 SECRET = "Zebra-Secret-Note-0173"

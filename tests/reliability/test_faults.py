@@ -1,9 +1,9 @@
 """Faults: the database goes away and comes back; a write the database refuses loses nothing."""
 
-import pytest
 import pymongo
-
+import pytest
 from conftest import Api, make_app
+
 from ecrf.embedded import EmbeddedServer, free_port
 
 pytestmark = pytest.mark.integration

@@ -4,10 +4,9 @@ test_schemathesis.py), operator and dotted keys, script everywhere, CSRF on ever
 import json
 
 import pytest
+from conftest import PASSWORD, Api, login, make_app
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import PASSWORD, Api, login, make_app
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers(-10**12, 10**12) | st.floats(allow_nan=False, allow_infinity=False)

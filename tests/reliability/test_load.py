@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from conftest import make_app, wait_until_healthy
+
 from ecrf.embedded import free_port
 
 pytestmark = pytest.mark.integration

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from schemathesis.engine import events, from_schema
-
 from conftest import Api, make_app
+from schemathesis.engine import events, from_schema
 
 ROLES = {"site_staff": "staff01", "investigator": "inv01", "monitor": "mon01", "data_manager": "dm", "admin": "root"}
 MAX_EXAMPLES = 3

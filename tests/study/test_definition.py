@@ -1,10 +1,9 @@
 """The bundled study loads, matches the sponsor's data dictionary, and every form of every event renders."""
 
-import re
 
 import pytest
-
 from conftest import BUNDLED_STUDY, login
+
 from ecrf.definitions import read_study
 
 DICTIONARY = {

@@ -219,6 +219,7 @@ def test_enrollment_counts_by_month_and_site(seeded):
 
 def test_the_reports_page_shows_charts_with_their_numbers(seeded):
     from conftest import login
+
     from ecrf import reports
 
     client = seeded.test_client()
@@ -239,6 +240,7 @@ def test_the_reports_page_shows_charts_with_their_numbers(seeded):
 
 def test_visit_status_and_review_progress_share_one_read_and_agree_with_reading_alone(seeded, monkeypatch):
     from conftest import login
+
     from ecrf import reports
 
     today = DAY0 + dt.timedelta(days=24)

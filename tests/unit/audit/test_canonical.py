@@ -18,14 +18,14 @@ from bson.tz_util import FixedOffset
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from audit import TimeOutOfRange, apply_changes, canonical_json, diff, event_hash, fold
 import audit.events
+from audit import TimeOutOfRange, apply_changes, canonical_json, diff, event_hash, fold
 
 
 def _reference_default(value):
     if isinstance(value, dt.datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
         return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
     if isinstance(value, dt.date):
         return value.isoformat()
@@ -93,12 +93,12 @@ EDGE_CASES = [
     Colour.RED, Level.HIGH, Text("sub"), Number(5), Real(1.5), Mapping(a=1), uuid.UUID(int=7),
     decimal.Decimal("1.10"), ObjectId("0123456789abcdef01234567"),
     dt.date(2026, 1, 2), dt.time(3, 4, 5), dt.timedelta(seconds=5),
-    dt.datetime(2026, 1, 2, 3, 4, 5, 678901), dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc),
+    dt.datetime(2026, 1, 2, 3, 4, 5, 678901), dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC),
     dt.datetime(2026, 1, 2, 3, 4, 5, 999999, tzinfo=FixedOffset(0, "UTC")),
     dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=FixedOffset(330, "IST")),
     dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone(dt.timedelta(hours=-5))),
-    dt.datetime(999, 1, 2, 3, 4, 5), dt.datetime(1, 1, 1, tzinfo=dt.timezone.utc), dt.datetime.max,
-    {"at": dt.datetime(2026, 1, 2), "nested": [{"at": dt.datetime(2026, 1, 2, tzinfo=dt.timezone.utc)}]},
+    dt.datetime(999, 1, 2, 3, 4, 5), dt.datetime(1, 1, 1, tzinfo=dt.UTC), dt.datetime.max,
+    {"at": dt.datetime(2026, 1, 2), "nested": [{"at": dt.datetime(2026, 1, 2, tzinfo=dt.UTC)}]},
     {"a": [1, {"b": float("nan")}]}, {"a": {"b": {"c": Colour.RED}}}, [[[[[[1e-9]]]]]],
 ]
 

@@ -11,7 +11,7 @@ import pytest
 
 import audit.checkpoints
 from audit import AuditStore
-from audit.checkpoints import SEAL, CheckpointLog, Checkpointer
+from audit.checkpoints import SEAL, Checkpointer, CheckpointLog
 from audit.keys import Keyring
 
 RING = Keyring({"k1": b"1" * 32}, "k1")

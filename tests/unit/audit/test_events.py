@@ -9,12 +9,12 @@ from audit import apply_changes, canonical_json, diff, event_hash
 
 
 def test_canonical_json_sorts_keys_and_writes_utc_milliseconds():
-    at = dt.datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=dt.timezone.utc)
+    at = dt.datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=dt.UTC)
     assert canonical_json({"b": 1, "a": at}) == b'{"a":"2026-01-02T03:04:05.678Z","b":1}'
 
 
 def test_canonical_json_treats_naive_times_as_utc():
-    aware = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
+    aware = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
     assert canonical_json(aware) == canonical_json(aware.replace(tzinfo=None))
 
 

@@ -10,9 +10,9 @@ import hmac
 import json
 
 import pytest
+from conftest import save_several_streams
 
 from audit import event_hash
-from conftest import save_several_streams
 
 ATTACKER_KEY = b"m" * 32
 

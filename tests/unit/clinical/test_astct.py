@@ -4,8 +4,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ecrf.clinical.astct import (CONSCIOUSNESS_GRADES, EDEMA_GRADES, OXYGEN_GRADES, SEIZURE_GRADES, crs_grade,
-                                 icans_grade, ice_score)
+from ecrf.clinical.astct import (
+    CONSCIOUSNESS_GRADES,
+    EDEMA_GRADES,
+    OXYGEN_GRADES,
+    SEIZURE_GRADES,
+    crs_grade,
+    icans_grade,
+    ice_score,
+)
 
 FEVER = 38.5
 NO_FEVER = 37.2

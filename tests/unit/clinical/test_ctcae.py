@@ -9,8 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ecrf.clinical.ctcae import (LOW_COUNT_THRESHOLDS, grade_aminotransferase, grade_bilirubin, grade_creatinine,
-                                 grade_lab, grade_low_count)
+from ecrf.clinical.ctcae import (
+    LOW_COUNT_THRESHOLDS,
+    grade_aminotransferase,
+    grade_bilirubin,
+    grade_creatinine,
+    grade_lab,
+    grade_low_count,
+)
 
 ALT_ULN = AST_ULN = 40
 BILI_ULN = 21

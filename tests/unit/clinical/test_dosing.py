@@ -4,8 +4,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ecrf.clinical.dosing import (bsa_mosteller, dose_deviation_fraction, dose_per_kg, dose_within_tolerance,
-                                  expected_dose_mg)
+from ecrf.clinical.dosing import (
+    bsa_mosteller,
+    dose_deviation_fraction,
+    dose_per_kg,
+    dose_within_tolerance,
+    expected_dose_mg,
+)
 
 TARGET = 3e6        # CAR⁺ cells/kg (study parameter)
 TOLERANCE = 0.2     # ± 20 % (study parameter)

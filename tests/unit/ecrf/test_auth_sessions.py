@@ -5,7 +5,6 @@ Cookies are Secure, and HSTS sent, whenever the request came over TLS (directly 
 import datetime as dt
 
 import pytest
-
 from conftest import PASSWORD, login, make_app, token_in
 
 PAGE = "/studies/MINI/subjects"

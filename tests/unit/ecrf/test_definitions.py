@@ -4,8 +4,8 @@ import json
 import shutil
 
 import pytest
-
 from conftest import MINI_STUDY
+
 from ecrf.definitions import compile_form, condition_holds, read_study
 from ecrf.errors import DefinitionError
 

@@ -1,9 +1,9 @@
 """verify_all (ecrf.integrity) finds what the one-lookup-per-stream verification found, without the lookups."""
 
 import pytest
+from conftest import counting_calls, save_several_streams
 
 from audit import StreamProblem, event_hash
-from conftest import counting_calls, save_several_streams
 
 
 def saved(as_user):

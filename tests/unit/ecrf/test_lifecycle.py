@@ -4,7 +4,6 @@ import datetime as dt
 import time
 
 import pytest
-
 from conftest import PASSWORD, PEOPLE, login
 
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from conftest import PASSWORD, login, token_in
+
 from ecrf.api.openapi import spec
 from ecrf.db import database
 from ecrf.lifecycle import set_lock

@@ -1,9 +1,8 @@
 """Property: any sequence of saves on any forms, replayed from the audit trail, gives the same records."""
 
+from conftest import make_app
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import make_app
 
 # Text the engine accepts (ecrf.text refuses control, format, separator and non-characters).
 TEXT = st.characters(exclude_categories=("Cc", "Cs", "Cn", "Cf", "Zl", "Zp"))

@@ -1,9 +1,9 @@
 """ecrf audit seal (an existing database's plain chains keyed by a checkpoint) and ecrf audit rotate-key."""
 
 import pytest
+from conftest import save_several_streams
 
 from audit import event_hash
-from conftest import save_several_streams
 
 
 @pytest.fixture

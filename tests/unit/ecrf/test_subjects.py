@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
 from synthetic import form_data
 
 INFUSION = dt.date(2026, 3, 2)

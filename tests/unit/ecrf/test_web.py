@@ -3,7 +3,6 @@
 import re
 
 import pytest
-
 from conftest import PASSWORD, login, token_in
 
 
@@ -362,7 +361,7 @@ def test_the_query_list_pages_through_thousands_keeping_its_filters(client, as_u
     subject = staff.register()
     with app.app_context():
         from ecrf.queries import Query
-        opened = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+        opened = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
         Query._get_collection().insert_many([
             {"_id": f"q{n:04d}", "study": "MINI", "subject": subject, "site": "01", "event": "SCREEN", "form": "VS",
              "item": "/WEIGHT", "origin": "manual", "state": "open" if n % 2 else "closed", "version": 1,
