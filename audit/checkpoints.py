@@ -82,11 +82,10 @@ class CheckpointLog:
                 if not raw.strip():
                     continue
                 record, problem = self._checked(raw, prev, number)
-                if record is None:
-                    found.problems.append(problem)
-                    continue
                 if problem:
                     found.problems.append(problem)
+                if record is None:
+                    continue
                 prev = record["mac"]
                 if record.get("db") != self.database:
                     continue
@@ -218,7 +217,7 @@ atexit.register(flush_all)
 class _Ticker:
     """One daemon thread per process that flushes checkpointers whose time has come."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.condition = threading.Condition()
         self.thread: threading.Thread | None = None
 

@@ -20,7 +20,7 @@ from typing import Any
 try:
     import orjson
 except ImportError:  # the fast path is optional: canonical_json's bytes never depend on it
-    orjson = None
+    orjson = None  # type: ignore[assignment]
 
 GENESIS = "0" * 64
 ROW_ID = "row_id"

@@ -20,13 +20,13 @@ from bson.binary import UuidRepresentation
 
 # Times decoded naive (they are UTC): canonical_json writes them exactly as it writes aware UTC ones, and
 # both sides of every comparison are read with these options.
-PLAIN_CODEC = bson.CodecOptions(tz_aware=False, uuid_representation=UuidRepresentation.STANDARD)
+PLAIN_CODEC: bson.CodecOptions[dict[str, Any]] = bson.CodecOptions(tz_aware=False, uuid_representation=UuidRepresentation.STANDARD)
 BATCH = 1000
 DEPTH = 4
 _END = object()
 
 
-def scan(collection, filter: dict, sort: list, projection: dict | None = None, *,
+def scan(collection: Any, filter: dict, sort: list, projection: dict | None = None, *,
          hint: list | None = None) -> Iterator[dict]:
     """Every document matching ``filter`` in ``sort`` order, decoded with :data:`PLAIN_CODEC`, read ahead.
 
@@ -47,7 +47,7 @@ def _decoded(batches: Iterator[bytes]) -> Iterator[dict]:
         yield from bson.decode_all(batch, PLAIN_CODEC)
 
 
-def plain(collection):
+def plain(collection: Any) -> Any:
     """``collection`` reading with :data:`PLAIN_CODEC` (mongomock: as it is)."""
     if not isinstance(collection, pymongo.collection.Collection):
         return collection

@@ -196,7 +196,8 @@ class AuditStore:
         batches while the caller checks this one, and times come naive (UTC):
         see :func:`audit.prefetch.scan`.
         """
-        stream, batch = None, []
+        stream: str | None = None
+        batch: list[dict] = []
         order = [("stream", 1), ("seq", 1)]
         events = scan(self.collection, {}, order) if read_ahead else self.collection.find({}, sort=order)
         for event in events:
@@ -237,7 +238,9 @@ class AuditStore:
         return problems
 
     def _chain_problems(self, stream: str, events: list[dict]) -> list[StreamProblem]:
-        problems, prev, keyed = [], GENESIS, False
+        problems: list[StreamProblem] = []
+        prev: str | None = GENESIS
+        keyed = False
         for position, event in enumerate(events, start=1):
             if event.get("seq") != position:
                 problems.append(StreamProblem(stream, f"sequence gap or duplicate at seq {event.get('seq')} (expected {position})"))
@@ -268,7 +271,7 @@ class AuditStore:
         if checkpoint is None:
             return []
         seq, digest = checkpoint
-        last = max((e.get("seq") for e in events if isinstance(e.get("seq"), int)), default=0)
+        last = max((e["seq"] for e in events if isinstance(e.get("seq"), int)), default=0)
         if last < seq:
             return [StreamProblem(stream, f"truncated: a checkpoint saw seq {seq}, the stream ends at {last} (events deleted)")]
         at = next((e for e in events if e.get("seq") == seq), None)

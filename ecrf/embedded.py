@@ -43,7 +43,7 @@ STOP_TIMEOUT_S = 4
 ORPHAN_STOP_TIMEOUT_S = 30
 PR_SET_PDEATHSIG = 1
 
-log = logging.getLogger("ecrf.embedded")
+log = logging.getLogger(__name__)
 
 
 class EmbeddedServerError(RuntimeError):

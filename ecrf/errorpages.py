@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from ecrf.errors import DomainError
 
-log = logging.getLogger("ecrf")
+log = logging.getLogger(__name__)
 
 
 def problem(status: int, title: str, detail: str, errors: list | None = None, headers: dict | None = None):

@@ -29,7 +29,7 @@ from ecrf import create_app, ready_to_serve
 from ecrf.config import Settings
 from ecrf.embedded import EmbeddedServer, EmbeddedServerError
 
-log = logging.getLogger("ecrf.serving")
+log = logging.getLogger(__name__)
 
 BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 30.0

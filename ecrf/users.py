@@ -28,7 +28,7 @@ USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{1,63}$")
 TOKEN_PREFIX = "ecrf_"
 TOKEN = re.compile(r"^ecrf_[A-Za-z0-9_-]{43}$")
 _hasher = PasswordHasher()
-log = logging.getLogger("ecrf.users")
+log = logging.getLogger(__name__)
 
 
 class User(UserMixin, Document):

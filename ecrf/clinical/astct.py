@@ -50,13 +50,13 @@ def _whole(value: Any, top: int | None = None) -> int | None:
 def _hypotension_grade(hypotension: str | None, vasopressors: int | None) -> int | None:
     if hypotension == "vasopressor":
         return next((grade for least, grade in VASOPRESSOR_GRADES if (vasopressors or 0) >= least), None)
-    return HYPOTENSION_GRADES.get(hypotension)
+    return None if hypotension is None else HYPOTENSION_GRADES.get(hypotension)
 
 
 def _hypoxia_grade(device: str | None, flow: Decimal | None) -> int | None:
     if device == "low_flow_nc" and flow is not None:
         return 3 if flow > LOW_FLOW_MAX_L_MIN else 2
-    return OXYGEN_GRADES.get(device)
+    return None if device is None else OXYGEN_GRADES.get(device)
 
 
 def crs_grade(temp_max: Any, hypotension: Any, vasopressors: Any, o2_device: Any, o2_flow: Any = None,
@@ -100,9 +100,9 @@ def ice_score(orientation: Any, naming: Any, commands: Any, writing: Any, attent
 
     Any part missing, fractional or out of its range → None.
     """
-    parts = [_whole(value, top) for value, top in zip((orientation, naming, commands, writing, attention),
-                                                      ICE_PARTS_MAX)]
-    return None if None in parts else sum(parts)
+    parts = (orientation, naming, commands, writing, attention)
+    scores = [score for value, top in zip(parts, ICE_PARTS_MAX, strict=True) if (score := _whole(value, top)) is not None]
+    return sum(scores) if len(scores) == len(parts) else None
 
 
 def _ice_grade(ice: int | None, unarousable: bool | None) -> int | None:
@@ -137,4 +137,5 @@ def icans_grade(ice: Any, unarousable: Any, consciousness: Any, seizure: Any, mo
                *(table.get(value) for value, table in codes)]
     if 4 in domains:
         return 4
-    return None if None in domains else max(domains)
+    graded = [grade for grade in domains if grade is not None]
+    return max(graded) if len(graded) == len(domains) else None
