@@ -212,7 +212,7 @@ def run(uri: str, quick: bool) -> dict:
             if size == max(odm_sizes) and kind == "odm":
                 subject = Subject.objects(key=f"{STUDY}/X-00000").first()
                 query_plans["odm, one subject"] = plans.capture(
-                    lambda: write_odm(io.BytesIO(), runtime, [subject]), db)
+                    lambda subject=subject: write_odm(io.BytesIO(), runtime, [subject]), db)
                 query_plans["reports page"] = plans.capture(lambda: reports_page(manager), db)
                 progress(f"export: the query list with {QUERIES_PER_SUBJECT * size:,} queries")
                 queries = query_list(db, {"data manager": manager, "site staff": staff}, [f"X-{n:05d}" for n in range(size)])

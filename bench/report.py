@@ -92,7 +92,7 @@ def table(results: dict) -> str:
     """The short table printed at the end of a run."""
     verdicts = results.get("targets", {})
     lines = [f"{'metric':36} {'value':>12}  {'target':>9}  {'':6} meaning", "-" * 110]
-    for key, (op, target, unit, what) in TARGETS.items():
+    for key, (op, target, _unit, what) in TARGETS.items():
         if key not in results:
             lines.append(f"{key:36} {'(not run)':>12}")
             continue
@@ -100,7 +100,7 @@ def table(results: dict) -> str:
         status = "met" if verdict.get("met") else "MISSED"
         lines.append(f"{key:36} {_fmt(results[key]):>12}  {op + ' ' + format(target, 'g'):>9}  {status:6} {what}")
     lines.append("-" * 110)
-    for key, (unit, what) in INFO.items():
+    for key, (_unit, what) in INFO.items():
         if key in results:
             lines.append(f"{key:36} {_fmt(results[key]):>12}  {'':9}  {'':6} {what}")
     for key in ("collscans_scale", "collscans_export"):

@@ -132,10 +132,10 @@ def measure(uri: str, saves: int, warmup: int, label: str, count_commands: bool 
 
         for i in range(saves):
             subject = rig.fresh_subject()
-            steps = [(lambda: rig.save(subject), full_wall, full_cpu), (rig.bare_save, bare_wall, bare_cpu)]
+            steps = [(lambda subject=subject: rig.save(subject), full_wall, full_cpu), (rig.bare_save, bare_wall, bare_cpu)]
             for fn, walls, cpus in (steps if i % 2 == 0 else steps[::-1]):
                 timed(fn, walls, cpus)
-            timed(lambda: rig.read(subject), read_wall, read_cpu)
+            timed(lambda subject=subject: rig.read(subject), read_wall, read_cpu)
         result = {
             "full_p50_ms": ms(median(full_wall)), "full_p95_ms": ms(percentile(full_wall, 95)),
             "bare_p50_ms": ms(median(bare_wall)), "bare_p95_ms": ms(percentile(bare_wall, 95)),
@@ -222,18 +222,18 @@ def pure_steps(uri: str, repeat: int) -> dict:
 
         for _ in range(repeat):
             new = step("normalise", lambda: normalise(form, dict(rig.data), {}))
-            step("validate", lambda: validate(form, new))
-            changes = step("diff", lambda: diff({}, new))
-            status, _ = step("completeness", lambda: completeness(form, new))
+            step("validate", lambda new=new: validate(form, new))
+            changes = step("diff", lambda new=new: diff({}, new))
+            status, _ = step("completeness", lambda new=new: completeness(form, new))
             scope = Scope({**template.variables, "data": new, "derived": {}}, reads=template.reads, key=template.key)
-            derived = step("derive", lambda: derive(form, scope))
-            findings, _ = step("checks", lambda: run_checks(form, scope))
-            flags = step("flags", lambda: record_flags(form, scope, findings))
+            derived = step("derive", lambda scope=scope: derive(form, scope))
+            findings, _ = step("checks", lambda scope=scope: run_checks(form, scope))
+            flags = step("flags", lambda scope=scope, findings=findings: record_flags(form, scope, findings))
             audit_event = {"stream": "record/x", "seq": 1, "at": utc_now(), "actor": "staff01", "action": "create",
                            "changes": changes, "reason": None,
                            "state": {"derived": derived, "status": status, "definition": form.hash, "flags": flags},
                            "context": {"study": STUDY}, "prev": GENESIS}
-            step("event_hash", lambda: event_hash(audit_event))
+            step("event_hash", lambda audit_event=audit_event: event_hash(audit_event))
         per_save = {name: round(total / repeat * 1000, 4) for name, total in totals.items()}
         per_save["total"] = round(sum(totals.values()) / repeat * 1000, 4)
         return per_save
@@ -290,8 +290,8 @@ def incremental_checks(uri: str) -> dict:
             changed[item] = data[item] + 1 if isinstance(data[item], (int, float)) else _other_choice(form, item, data)
             rules = {check.program for check in form.checks}
             counted = []
-            ecrf.records.evaluate = lambda program, context: (counted.append(program in rules)
-                                                              or original(program, context))
+            ecrf.records.evaluate = lambda program, context, counted=counted, rules=rules: (
+                counted.append(program in rules) or original(program, context))
             from ecrf.records import save_record
             save_record(rig.runtime, rig.user, subject, event, oid, changed, version=1, reason="bench")
             ecrf.records.evaluate = original

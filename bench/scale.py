@@ -197,7 +197,7 @@ class ScaleRig:
     def query_plans(self) -> dict:
         """Query shapes, their cost and the server's plan for one save of each form and one of each read."""
         api = _api(self.app)
-        found = {f"save {name}": plans.capture(lambda: self.save(name, self.take(1)[0]), self.db) for name in FORMS}
+        found = {f"save {name}": plans.capture(lambda name=name: self.save(name, self.take(1)[0]), self.db) for name in FORMS}
         subject = self.take(1)[0]
         counted = {}
 
@@ -212,8 +212,8 @@ class ScaleRig:
             found["PUT IE (JSON API)"] = plans.capture(put, self.db)
             browser = signed_in_client(self.app, "staff01")
             for name, paths in self.paths().items():
-                found[f"GET {name}"] = plans.capture(lambda: api.get(paths[0]), self.db)
-                found[f"GET {name} page"] = plans.capture(lambda: browser.get(paths[0]), self.db)
+                found[f"GET {name}"] = plans.capture(lambda paths=paths: api.get(paths[0]), self.db)
+                found[f"GET {name} page"] = plans.capture(lambda paths=paths: browser.get(paths[0]), self.db)
         self.api_put_commands = counted["commands"]
         return found
 

@@ -60,7 +60,7 @@ def grade_by_day_chart(report: dict, title: str) -> str:
         heights = [report["by_day"][d].get(grade, 0) for d in days]
         if any(heights):
             axes.bar([str(d) for d in days], heights, bottom=bottom, color=GRADE_COLOURS[grade], label=f"grade {grade}")
-            bottom = [b + h for b, h in zip(bottom, heights)]
+            bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
     axes.set_xlabel("day after infusion")
     axes.set_ylabel("subjects")
     axes.set_title(title)
@@ -79,7 +79,7 @@ def response_chart(rates: list[dict]) -> str:
         heights = [r[key] for r in rates]
         if any(heights):
             axes.bar(visits, heights, bottom=bottom, color=colour, label=label, edgecolor="#90a4ae", linewidth=0.5)
-            bottom = [b + h for b, h in zip(bottom, heights)]
+            bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
     axes.set_ylabel("infused subjects")
     axes.legend(frameon=False, fontsize=7)
     return _svg(figure)

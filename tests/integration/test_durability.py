@@ -258,7 +258,7 @@ def test_no_acknowledged_save_is_lost_when_the_database_is_killed_and_healthz_re
             loops.wait_for_more(SAVES_BETWEEN_KILLS, served.output)
             database = served.database_pid()
             os.kill(database, signal.SIGKILL)
-            wait_for(lambda: served.database_pid() != database, START_BUDGET_S,
+            wait_for(lambda database=database: served.database_pid() != database, START_BUDGET_S,
                      f"database restarted after kill {kill + 1}", served.output)
             wait_for(served.healthy, START_BUDGET_S, f"/healthz 200 after kill {kill + 1}", served.output)
             assert served.process.poll() is None  # the app itself was never restarted
@@ -278,13 +278,13 @@ def test_no_acknowledged_save_is_lost_when_the_serving_process_is_killed_and_sig
     loops = SaveLoops(served.base, enrol_staff(instance))
     loops.start()
     try:
-        for kill in range(3):
+        for _kill in range(3):
             loops.wait_for_more(SAVES_BETWEEN_KILLS, served.output)
             left = [*children(served.pid)]
             served.process.send_signal(signal.SIGKILL)
             served.process.wait(timeout=30)
             # Its workers and its database notice and stop: nothing is left behind.
-            wait_for(lambda: not any(pid_alive(pid) for pid in left), 60, "workers and database gone", served.output)
+            wait_for(lambda left=left: not any(pid_alive(pid) for pid in left), 60, "workers and database gone", served.output)
             served = Served(instance, log)
             loops.base = served.base
             served.wait_healthy()

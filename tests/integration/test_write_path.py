@@ -41,7 +41,7 @@ def test_many_writers_on_one_version_exactly_one_wins(wire_app):
         results = []
         barrier = threading.Barrier(8)
 
-        def write(n):
+        def write(n, barrier=barrier, results=results, round_number=round_number, version=version):
             api = Api(wire_app.test_client(), wire_app.tokens["staff01"])
             barrier.wait()
             response = api.save(subject, "SCREEN", "VS", {"WEIGHT": 50 + round_number * 10 + n}, version=version,

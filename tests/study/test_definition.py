@@ -64,7 +64,7 @@ def test_every_label_has_a_chinese_translation():
             for index, value in enumerate(node):
                 walk(value, f"{where}/{index}")
 
-    for oid, form in definition.forms.items():
+    for form in definition.forms.values():
         walk(form["schema"], form["file"])
     for check in [c for f in definition.forms.values() for c in f["schema"].get("x-ecrf-checks", [])]:
         if "zh" not in check["message"]:

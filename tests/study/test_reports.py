@@ -147,7 +147,7 @@ def test_kaplan_meier_matches_the_product_limit_estimate(seeded):
     for points in (data["os"], data["pfs"]):
         km = reports.kaplan_meier(points)
         by_hand = product_limit([(t, e) for _, t, e in points])
-        curve = dict(zip(km["times"], km["survival"]))
+        curve = dict(zip(km["times"], km["survival"], strict=True))
         for time, value in by_hand.items():
             assert curve[time] == pytest.approx(value)
         fitted = KaplanMeierFitter().fit([t for _, t, _ in points], [e for _, _, e in points])  # lifelines itself

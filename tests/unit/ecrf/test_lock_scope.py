@@ -188,7 +188,7 @@ def test_every_write_route_under_each_lock_scope_is_refused_with_423_or_allowed_
     assert wrong == {}, f"not refused with 423 under a {scope} {kind}"
     assert world.snapshot() == before, "a refused write stored something"
     # What the lock does not cover still goes through: the scope is no wider than its rule.
-    for route, (rule, call) in ROUTES.items():
+    for route, (_rule, call) in ROUTES.items():
         if route not in refused:
             response = call(world)
             if response.status_code not in (200, 201, 302) or getattr(response, "flashed_errors", None):

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import weakref
+from itertools import pairwise
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -84,8 +85,8 @@ def test_the_supervisor_restarts_a_dead_database_at_once_then_backs_off():
     database.up, database.refuse = False, 3
     died = now[0]
     run_until_up(supervisor, database, now)
-    gaps = [b - a for a, b in zip([died, *database.attempts[1:]], database.attempts[1:])]
-    assert len(gaps) == 4 and all(later > earlier for earlier, later in zip(gaps, gaps[1:]))  # each wait longer
+    gaps = [b - a for a, b in zip([died, *database.attempts[1:]], database.attempts[1:], strict=False)]
+    assert len(gaps) == 4 and all(later > earlier for earlier, later in pairwise(gaps))  # each wait longer
     assert gaps[0] >= 0.5 - 1e-9
 
 
