@@ -20,7 +20,8 @@ from bson.binary import UuidRepresentation
 
 # Times decoded naive (they are UTC): canonical_json writes them exactly as it writes aware UTC ones, and
 # both sides of every comparison are read with these options.
-PLAIN_CODEC: bson.CodecOptions[dict[str, Any]] = bson.CodecOptions(tz_aware=False, uuid_representation=UuidRepresentation.STANDARD)
+PLAIN_CODEC: bson.CodecOptions[dict[str, Any]] = bson.CodecOptions(tz_aware=False,
+                                                                   uuid_representation=UuidRepresentation.STANDARD)
 BATCH = 1000
 DEPTH = 4
 _END = object()

@@ -243,17 +243,21 @@ class AuditStore:
         keyed = False
         for position, event in enumerate(events, start=1):
             if event.get("seq") != position:
-                problems.append(StreamProblem(stream, f"sequence gap or duplicate at seq {event.get('seq')} (expected {position})"))
+                problems.append(StreamProblem(
+                    stream, f"sequence gap or duplicate at seq {event.get('seq')} (expected {position})"))
                 break
             if event.get("prev") != prev:
-                problems.append(StreamProblem(stream, f"broken chain at seq {position}: prev does not match the event before"))
+                problems.append(StreamProblem(
+                    stream, f"broken chain at seq {position}: prev does not match the event before"))
             prev = event.get("hash")
             if "kid" not in event:
                 if keyed:
                     problems.append(StreamProblem(
-                        stream, f"event at seq {position} has a plain SHA-256 hash after keyed events: written without the key"))
+                        stream, f"event at seq {position} has a plain SHA-256 hash after keyed events: "
+                                "written without the key"))
                 elif event_hash(event) != event.get("hash"):
-                    problems.append(StreamProblem(stream, f"event at seq {position} was altered: hash does not match its content"))
+                    problems.append(StreamProblem(
+                        stream, f"event at seq {position} was altered: hash does not match its content"))
                 continue
             keyed = True
             key = self.keyring.key(event["kid"]) if self.keyring is not None else None
@@ -267,13 +271,15 @@ class AuditStore:
         return problems
 
     @staticmethod
-    def _checkpoint_problems(stream: str, events: list[dict], checkpoint: tuple[int, str] | None) -> list[StreamProblem]:
+    def _checkpoint_problems(stream: str, events: list[dict],
+                             checkpoint: tuple[int, str] | None) -> list[StreamProblem]:
         if checkpoint is None:
             return []
         seq, digest = checkpoint
         last = max((e["seq"] for e in events if isinstance(e.get("seq"), int)), default=0)
         if last < seq:
-            return [StreamProblem(stream, f"truncated: a checkpoint saw seq {seq}, the stream ends at {last} (events deleted)")]
+            return [StreamProblem(
+                stream, f"truncated: a checkpoint saw seq {seq}, the stream ends at {last} (events deleted)")]
         at = next((e for e in events if e.get("seq") == seq), None)
         if at is None or at.get("hash") != digest:
             return [StreamProblem(stream, f"event at seq {seq} is not the one a checkpoint saw (replaced)")]

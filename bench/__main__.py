@@ -20,19 +20,19 @@ STEPS = ("save", "http", "scale", "export", "render", "checks", "verify")
 def notes(args, results: dict) -> list[str]:
     large = results.get("scaling_large_events")
     found = [
-        "All numbers come from this one run on this machine; every ratio is against a baseline measured in the same run "
-        "on the same server (one embedded SecantusDB started for the run, or mongomock where named).",
-        "save_overhead_ratio: median of full save_record() calls of SCREEN/IE (26 items, the most of any form; a create on "
-        "a freshly registered subject, which also moves the subject to 'enrolled') ÷ median of one insert_one of the "
-        "event the engine wrote + one update_one upsert of its projection, into scratch collections indexed like "
-        "audit_events and records; the two are interleaved. save_overhead_floor_ratio adds to the bare writes the "
-        "save's one read alone (records.read_for_save of the same subject, timed after each pair) and the pure steps' "
-        "CPU: the least a save that reads before it writes could cost, ÷ the bare writes.",
-        "engine_cpu_ms_per_save: time.process_time() of the benchmark process (the app: engine, mongoengine and pymongo; "
-        "the database runs in its own process) around a full save, median, minus the same around the bare writes. "
-        "engine_wall_extra_ms_per_save is the wall-clock difference of the medians; engine_pure_steps_cpu_ms_per_save "
-        "times only the steps that touch no database (normalise, validate, diff, completeness, derive, checks, flags, "
-        "event hash).",
+        "All numbers come from this one run on this machine; every ratio is against a baseline measured in the same "
+        "run on the same server (one embedded SecantusDB started for the run, or mongomock where named).",
+        "save_overhead_ratio: median of full save_record() calls of SCREEN/IE (26 items, the most of any form; a "
+        "create on a freshly registered subject, which also moves the subject to 'enrolled') ÷ median of one "
+        "insert_one of the event the engine wrote + one update_one upsert of its projection, into scratch collections "
+        "indexed like audit_events and records; the two are interleaved. save_overhead_floor_ratio adds to the bare "
+        "writes the save's one read alone (records.read_for_save of the same subject, timed after each pair) and the "
+        "pure steps' CPU: the least a save that reads before it writes could cost, ÷ the bare writes.",
+        "engine_cpu_ms_per_save: time.process_time() of the benchmark process (the app: engine, mongoengine and "
+        "pymongo; the database runs in its own process) around a full save, median, minus the same around the bare "
+        "writes. engine_wall_extra_ms_per_save is the wall-clock difference of the medians; "
+        "engine_pure_steps_cpu_ms_per_save times only the steps that touch no database (normalise, validate, diff, "
+        "completeness, derive, checks, flags, event hash).",
         "http: gunicorn sync workers serving bench.wsgi on 127.0.0.1, client threads with requests PUT SCREEN/IE for "
         "distinct subjects; the bare baseline is the same thread count doing insert_one+update_one pairs.",
         "scaling: the database is filled with synthetic full casebooks (audit events and projections, insert_many in "
@@ -43,30 +43,31 @@ def notes(args, results: dict) -> list[str]:
         "verify_vs_sha256: events/s of ecrf.integrity.verify_all() over the export database ÷ events/s of "
         "hashlib.sha256 over the same events' canonical bytes (audit.canonical_json), precomputed. The ceilings: "
         "verify_ceiling_server_read_vs_sha256 is the server sending every event in stream order as raw BSON (no "
-        "decoding: RawBSONDocument), verify_ceiling_bson_decode_vs_sha256 is decoding them in memory, each ÷ raw SHA-256. "
-        "verify_vs_server_read: verify_all events/s ÷ that raw read's events/s, the two alternated (medians of 3, or 5 "
-        "in full runs); the verify step measures it alone on 100 (1,000) synthetic subjects of 24 forms, keyed events. "
-        "verify_ceiling_events_and_projections_vs_server_read: that raw read's seconds ÷ the seconds of the raw reads, "
-        "one after the other, of the events and every projection verify compares (alternated with both): verify's best.",
+        "decoding: RawBSONDocument), verify_ceiling_bson_decode_vs_sha256 is decoding them in memory, each ÷ raw "
+        "SHA-256. verify_vs_server_read: verify_all events/s ÷ that raw read's events/s, the two alternated (medians "
+        "of 3, or 5 in full runs); the verify step measures it alone on 100 (1,000) synthetic subjects of 24 forms, "
+        "keyed events. verify_ceiling_events_and_projections_vs_server_read: that raw read's seconds ÷ the seconds of "
+        "the raw reads, one after the other, of the events and every projection verify compares (alternated with "
+        "both): verify's best.",
         "export: time without tracing, peak memory from a second run under tracemalloc (Python allocations); output to "
-        "a temporary file. CSV is measured at small sizes before the ODM sizes are filled (sizes kept from when its cost "
-        "grew with the square of the study; it reads one subject's records in one query now). export_memory_ratio is the "
-        "worse of ODM and CSV.",
+        "a temporary file. CSV is measured at small sizes before the ODM sizes are filled (sizes kept from when its "
+        "cost grew with the square of the study; it reads one subject's records in one query now). export_memory_ratio "
+        "is the worse of ODM and CSV.",
         "render: GET of the SCREEN/IE form page (a saved record) through a Flask test client signed in as site staff, "
         "against flask.render_template of the same template with the keyword arguments the view passed (captured "
         "during one GET), in a request context of the same user, after each GET.",
         "checks: every scheduled record of one synthetic subject (scopes built by build_scope and derive in visit "
         "order), all checks through the engine's run_checks with a new CEL context per record (not the bindings the "
-        "engine keeps per form and thread), compiled programs vs "
-        "cel.evaluate(source) per evaluation; both rates include building the contexts (the _eval_only ratio not).",
+        "engine keeps per form and thread), compiled programs vs cel.evaluate(source) per evaluation; both rates "
+        "include building the contexts (the _eval_only ratio not).",
         "Synthetic records carry no derived values (their derivations are not run).",
         "collscans_*: query shapes captured with pymongo command monitoring during one save / read / export of one "
         "subject at the largest size, explained by the server; only filtered shapes planned as COLLSCAN are listed.",
     ]
     if args.quick:
-        found.append(f"--quick: scaling_ratio_1e6_vs_1e3 compares {large:,} with about 1,000 stored audit events, not 1e6 "
-                     "(SecantusDB ingests about 2,000 indexed documents/s here; 1e6 events with projections take "
-                     "~20 minutes); ODM export at 20 and 100 subjects of 24 records each, odm_export_s1k_s is "
+        found.append(f"--quick: scaling_ratio_1e6_vs_1e3 compares {large:,} with about 1,000 stored audit events, "
+                     "not 1e6 (SecantusDB ingests about 2,000 indexed documents/s here; 1e6 events with projections "
+                     "take ~20 minutes); ODM export at 20 and 100 subjects of 24 records each, odm_export_s1k_s is "
                      "extrapolated linearly from 100 subjects; CSV at 4 and 8 subjects; fewer saves and requests."
                      if large else "--quick run.")
     elif results.get("odm_export_s1k_measured") is False:

@@ -156,7 +156,8 @@ def query_list(db, clients: dict, subjects: list[str]) -> dict:
     for start in range(0, len(documents), 1000):
         db.queries.insert_many(documents[start:start + 1000])
     last = -(-len(documents) // 100)
-    paths = {"first page": "", "open": "?state=open", "last page": f"?page={last}", "one subject": f"?subject={subjects[0]}"}
+    paths = {"first page": "", "open": "?state=open", "last page": f"?page={last}",
+             "one subject": f"?subject={subjects[0]}"}
     seconds = {}
     for who, client in clients.items():
         for label, query in paths.items():
@@ -194,7 +195,8 @@ def run(uri: str, quick: bool) -> dict:
             staff = signed_in_client(app, "staff01")
         synth = Synth(runtime, forms)
         records_per_subject = len(synth.plan)
-        progress(f"export: subjects of {records_per_subject} records each; CSV at {csv_sizes}, ODM at {odm_sizes} subjects")
+        progress(f"export: subjects of {records_per_subject} records each; "
+                 f"CSV at {csv_sizes}, ODM at {odm_sizes} subjects")
         done = 0
         steps = [(size, "csv") for size in csv_sizes] + [(size, "odm") for size in odm_sizes]
         for size, kind in steps:
@@ -215,7 +217,8 @@ def run(uri: str, quick: bool) -> dict:
                     lambda subject=subject: write_odm(io.BytesIO(), runtime, [subject]), db)
                 query_plans["reports page"] = plans.capture(lambda: reports_page(manager), db)
                 progress(f"export: the query list with {QUERIES_PER_SUBJECT * size:,} queries")
-                queries = query_list(db, {"data manager": manager, "site staff": staff}, [f"X-{n:05d}" for n in range(size)])
+                queries = query_list(db, {"data manager": manager, "site staff": staff},
+                                     [f"X-{n:05d}" for n in range(size)])
             if size == (max(odm_sizes) if quick else min(odm_sizes)) and kind == "odm":
                 progress(f"export: verify_all over the {size}-subject database")
                 verified = verify(db)

@@ -148,7 +148,8 @@ def run(uri: str, quick: bool) -> dict:
         audit, records = db.bench_bare_audit, db.bench_bare_records
         indexed_like(audit, db.audit_events)
         indexed_like(records, db.records)
-        event_doc = {k: v for k, v in db.audit_events.find_one({"stream": {"$regex": "^record/"}}).items() if k != "_id"}
+        stored = db.audit_events.find_one({"stream": {"$regex": "^record/"}})
+        event_doc = {k: v for k, v in stored.items() if k != "_id"}
         projection = {k: v for k, v in db.records.find_one().items() if k != "_id"}
 
         def bare(_session, name):

@@ -26,9 +26,11 @@ INFO = {
     "save_bare_p50_ms": ("ms", "bare insert+update p50 (SecantusDB)"),
     "save_db_commands_per_save": ("", "database commands per save of the largest form (bare: 2)"),
     "save_read_p50_ms": ("ms", "the save's one read before it writes, alone, p50 (SecantusDB)"),
-    "save_overhead_floor_ratio": ("×", "(that read + bare insert+update + pure-step CPU) ÷ bare: the least a save can cost"),
+    "save_overhead_floor_ratio": ("×",
+                                  "(that read + bare insert+update + pure-step CPU) ÷ bare: the least a save can cost"),
     "checks_evaluated_fraction_one_item_change": ("×", "checks evaluated ÷ the form's checks, when one item changes"),
-    "journal_cost_ratio": ("×", "bare writes acknowledged once journaled (w=majority, j) ÷ unjournaled (w=1), interleaved"),
+    "journal_cost_ratio": ("×",
+                           "bare writes acknowledged once journaled (w=majority, j) ÷ unjournaled (w=1), interleaved"),
     "api_put_db_commands": ("", "database commands per PUT of the largest form through the JSON API"),
     "http_saves_per_s": ("/s", "saves per second through gunicorn"),
     "http_p50_ms": ("ms", "HTTP save p50"),
@@ -51,10 +53,12 @@ INFO = {
     "query_list_staff_subject_s": ("s", "GET of one subject's queries by site staff"),
     "csv_export_time_growth": ("×", "CSV export time growth (see csv_export_size_growth for the size step)"),
     "verify_events_per_s": ("/s", "verify_all throughput"),
-    "verify_ceiling_bson_decode_vs_sha256": ("×", "pymongo's BSON decoding alone of the same events (in memory) ÷ raw SHA-256"),
-    "verify_ceiling_server_read_vs_sha256": ("×", "the server sending the same events, sorted, as undecoded BSON ÷ raw SHA-256"),
-    "verify_ceiling_events_and_projections_vs_server_read": ("×", "the raw read of the events ÷ the raw read of the "
-                                                                  "events and every projection verify compares (its best)"),
+    "verify_ceiling_bson_decode_vs_sha256": (
+        "×", "pymongo's BSON decoding alone of the same events (in memory) ÷ raw SHA-256"),
+    "verify_ceiling_server_read_vs_sha256": (
+        "×", "the server sending the same events, sorted, as undecoded BSON ÷ raw SHA-256"),
+    "verify_ceiling_events_and_projections_vs_server_read": (
+        "×", "the raw read of the events ÷ the raw read of the events and every projection verify compares (its best)"),
     "form_render_p50_ms": ("ms", "GET of the SCREEN/IE form page (test client, signed in), p50"),
     "form_jinja_render_p50_ms": ("ms", "render_template of the same page with the same context, p50"),
     "form_render_vs_jinja_ratio": ("×", "form page GET p50 ÷ its template render p50"),

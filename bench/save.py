@@ -132,7 +132,8 @@ def measure(uri: str, saves: int, warmup: int, label: str, count_commands: bool 
 
         for i in range(saves):
             subject = rig.fresh_subject()
-            steps = [(lambda subject=subject: rig.save(subject), full_wall, full_cpu), (rig.bare_save, bare_wall, bare_cpu)]
+            steps = [(lambda subject=subject: rig.save(subject), full_wall, full_cpu),
+                     (rig.bare_save, bare_wall, bare_cpu)]
             for fn, walls, cpus in (steps if i % 2 == 0 else steps[::-1]):
                 timed(fn, walls, cpus)
             timed(lambda subject=subject: rig.read(subject), read_wall, read_cpu)

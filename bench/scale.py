@@ -197,7 +197,8 @@ class ScaleRig:
     def query_plans(self) -> dict:
         """Query shapes, their cost and the server's plan for one save of each form and one of each read."""
         api = _api(self.app)
-        found = {f"save {name}": plans.capture(lambda name=name: self.save(name, self.take(1)[0]), self.db) for name in FORMS}
+        found = {f"save {name}": plans.capture(lambda name=name: self.save(name, self.take(1)[0]), self.db)
+                 for name in FORMS}
         subject = self.take(1)[0]
         counted = {}
 
@@ -249,13 +250,15 @@ def run(uri: str, quick: bool, large: int | None = None) -> dict:
             results[target] = entry
         plans_large = rig.query_plans()
         small_r, large_r = results[small], results[large]
-        middle = {"scaling_ratio_1e5_vs_1e3": round(results[MIDDLE]["save_IE"]["p50_ms"] / small_r["save_IE"]["p50_ms"], 3),
+        middle = {"scaling_ratio_1e5_vs_1e3":
+                  round(results[MIDDLE]["save_IE"]["p50_ms"] / small_r["save_IE"]["p50_ms"], 3),
                   "save_p50_ms_1e5": results[MIDDLE]["save_IE"]["p50_ms"],
                   "scaling_1e5_events": results[MIDDLE]["events_stored"]} if MIDDLE in results else {}
         return {
             **middle,
             "scaling_ratio_1e6_vs_1e3": round(large_r["save_IE"]["p50_ms"] / small_r["save_IE"]["p50_ms"], 3),
-            "scaling_ratio_bare_writes": round(large_r["save_IE"]["bare_p50_ms"] / small_r["save_IE"]["bare_p50_ms"], 3),
+            "scaling_ratio_bare_writes":
+                round(large_r["save_IE"]["bare_p50_ms"] / small_r["save_IE"]["bare_p50_ms"], 3),
             "scaling_ratio_normalised": round(
                 (large_r["save_IE"]["p50_ms"] / small_r["save_IE"]["p50_ms"])
                 / (large_r["save_IE"]["bare_p50_ms"] / small_r["save_IE"]["bare_p50_ms"]), 3),
@@ -277,7 +280,8 @@ def run(uri: str, quick: bool, large: int | None = None) -> dict:
             "matrix_page_p95_ms": large_r["matrix_page"]["p95_ms"],
             "reads_subjects": large_r["subjects_read"],
             "api_put_db_commands": rig.api_put_commands,
-            "collscans_scale": [f"{op}: {line}" for op, shapes in plans_large.items() for line in plans.collscans(shapes)],
+            "collscans_scale": [f"{op}: {line}" for op, shapes in plans_large.items()
+                                for line in plans.collscans(shapes)],
             "details_scale": {"sizes": {str(k): v for k, v in results.items()}, "query_plans_large": plans_large},
         }
     finally:

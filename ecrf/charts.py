@@ -69,7 +69,7 @@ def grade_by_day_chart(report: dict, title: str) -> str:
 
 
 def response_chart(rates: list[dict]) -> str:
-    """Every infused subject at each response visit: CR, PR, NR assessed, then the non-responders by intention-to-treat."""
+    """Every infused subject at each response visit: CR, PR, NR assessed, then non-responders by intention-to-treat."""
     figure, axes = _figure()
     visits = [r["visit"] for r in rates]
     bottom = [0] * len(visits)
@@ -99,7 +99,8 @@ def km_chart(curves: dict[str, dict]) -> str:
     axes.set_xlabel("days after infusion")
     axes.set_ylabel("probability")
     axes.legend(frameon=False)
-    lines = [f"at risk, {label}: " + "  ".join(f"d{t}: {n}" for t, n in curve["at_risk"]) for label, curve in curves.items()]
+    lines = [f"at risk, {label}: " + "  ".join(f"d{t}: {n}" for t, n in curve["at_risk"])
+             for label, curve in curves.items()]
     figure.tight_layout(rect=(0, 0.06 * len(lines), 1, 1))
     for n, line in enumerate(lines):
         figure.text(0.01, 0.01 + 0.05 * (len(lines) - 1 - n), line, fontsize=7)

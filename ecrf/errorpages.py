@@ -37,7 +37,8 @@ def respond(status: int, title: str, detail: str, errors: list | None = None, he
     """The error as problem+json for the API, or as a plain page for people."""
     if wants_json():
         return problem(status, title, detail, errors, headers)
-    return render_template("error.html", status=status, title=title, detail=detail, errors=errors or []), status, headers or {}
+    return render_template("error.html", status=status, title=title, detail=detail,
+                           errors=errors or []), status, headers or {}
 
 
 def init_app(app: Flask) -> None:

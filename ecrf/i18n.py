@@ -21,7 +21,16 @@ WORDS = {
         "Saved": "已保存", "No changes": "无修改", "Nothing saved yet": "尚未保存",
         "Yes": "是", "No": "否", "Events": "访视", "Forms": "表单", "Back to subject": "返回受试者",
         "Required": "必填", "Please correct the errors below.": "请更正以下错误。",
-        "Studies": "研究", "Exports": "导出", "Start export": "开始导出", "Download": "下载", "Reports": "报表", "Enrollment": "入组", "Visits": "访视", "Review progress": "审核进度", "Safety": "安全性", "Efficacy": "有效性", "Verified": "已核查", "Frozen": "已冻结", "Locked": "已锁定", "Verify (SDV)": "源数据核查", "Sign form": "签署表单", "Sign visit": "签署访视", "Lock": "锁定", "Unlock": "解锁", "Freeze": "冻结", "Unfreeze": "解冻", "Reason for unlock": "解锁原因", "verified": "已核查", "signed": "已签署", "frozen": "已冻结", "I attest that I have reviewed the data and it is accurate and complete": "我确认已审阅数据，数据准确完整", "Change password": "修改密码", "History": "历史", "Queries": "质疑", "Raise query": "发起质疑", "Answer": "回复", "Close query": "关闭质疑", "Reopen": "重新打开", "Filter": "筛选", "Days open": "开放天数", "Origin": "来源", "Last message": "最新消息", "Language": "语言", "Form": "表单", "Event": "访视",
+        "Studies": "研究", "Exports": "导出", "Start export": "开始导出", "Download": "下载", "Reports": "报表",
+        "Enrollment": "入组", "Visits": "访视", "Review progress": "审核进度", "Safety": "安全性", "Efficacy": "有效性",
+        "Verified": "已核查", "Frozen": "已冻结", "Locked": "已锁定", "Verify (SDV)": "源数据核查",
+        "Sign form": "签署表单", "Sign visit": "签署访视", "Lock": "锁定", "Unlock": "解锁", "Freeze": "冻结",
+        "Unfreeze": "解冻", "Reason for unlock": "解锁原因", "verified": "已核查", "signed": "已签署",
+        "frozen": "已冻结",
+        "I attest that I have reviewed the data and it is accurate and complete": "我确认已审阅数据，数据准确完整",
+        "Change password": "修改密码", "History": "历史", "Queries": "质疑", "Raise query": "发起质疑",
+        "Answer": "回复", "Close query": "关闭质疑", "Reopen": "重新打开", "Filter": "筛选", "Days open": "开放天数",
+        "Origin": "来源", "Last message": "最新消息", "Language": "语言", "Form": "表单", "Event": "访视",
         "queries": "条质疑", "subjects": "名受试者", "of": "/", "Previous": "上一页", "Next": "下一页",
     }
 }

@@ -24,7 +24,8 @@ PASSWORD = "correct horse battery"
 # that a run is the same on every machine and every time; ``dev`` (``HYPOTHESIS_PROFILE=dev`` or
 # ``--hypothesis-profile=dev``) random, remembering failing examples under the pytest cache, never in the tree.
 hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
-hypothesis_settings.register_profile("dev", database=None, print_blob=True)  # its database: below, once the cache is known
+hypothesis_settings.register_profile("dev", database=None,
+                                     print_blob=True)  # its database: below, once the cache is known
 
 
 @pytest.hookimpl(trylast=True)  # after the cache plugin (config.cache) and hypothesis' own (--hypothesis-profile)
@@ -247,7 +248,8 @@ def token_in(html: str) -> str:
     """The CSRF token of the first form on a page."""
     import re
 
-    match = re.search(r'(?:id="csrf_token" name="csrf_token" type="hidden" value|name="csrf_token" value)="([^"]+)"', html)
+    match = re.search(r'(?:id="csrf_token" name="csrf_token" type="hidden" value|name="csrf_token" value)="([^"]+)"',
+                      html)
     assert match, "no CSRF token on the page"
     return match.group(1)
 

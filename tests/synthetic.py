@@ -55,12 +55,14 @@ def form_data(form: str, event: str, visit_date: str, *, sex: str = "M", infusio
     if form == "ECHO":
         return {"ECHODTC": visit_date, "LVEF": 62}
     if form == "BM":
-        return {"BMDTC": visit_date, "CELLULARITY": 40 if recovering else 10, "RESIDUAL_HEME": 45 if recovering else None,
+        return {"BMDTC": visit_date, "CELLULARITY": 40 if recovering else 10,
+                "RESIDUAL_HEME": 45 if recovering else None,
                 "CYTOGEN": "normal", "PNH_CLONE": 2, "MDSAML": False}
     if form == "APH":
         return {"APHDTC": visit_date, "APHVOL": 12, "APHCD3": 4.2e9, "APHAE": False}
     if form == "MFG":
-        return {"LOT": "CD7-0001", "MFGDTC": visit_date, "VIABILITY": 92, "CARPCT": 45, "TOTALCAR": 2.1e8, "RELEASE": "pass"}
+        return {"LOT": "CD7-0001", "MFGDTC": visit_date, "VIABILITY": 92, "CARPCT": 45, "TOTALCAR": 2.1e8,
+                "RELEASE": "pass"}
     if form == "LD":
         return {"LD_DAYS": [{"LDDAY": d, "LDDTC": on(infusion, d), "FLU_DOSE": 54.5, "CY_DOSE": 545}
                             for d in (-5, -4, -3)]}
@@ -69,7 +71,8 @@ def form_data(form: str, event: str, visit_date: str, *, sex: str = "M", infusio
                 "CAR_CELLS": 2.1e8, "PREMED": True, "INFREACT": False}
     if form == "CRS":
         fever = 1 <= day <= 4
-        return {"CRSDTC": visit_date, "TEMP_MAX": 38.6 if fever else 36.9, "HYPOTENSION": "fluids_only" if day == 2 else "none",
+        return {"CRSDTC": visit_date, "TEMP_MAX": 38.6 if fever else 36.9,
+                "HYPOTENSION": "fluids_only" if day == 2 else "none",
                 "O2_DEVICE": "room_air", "ANTICYTOKINE_GIVEN": day >= 3}
     if form == "ICANS":
         return {"ICANSDTC": visit_date, "UNAROUSABLE": False, "ICE_ORIENT": 4, "ICE_NAMING": 3, "ICE_COMMANDS": 1,
@@ -92,7 +95,8 @@ def form_data(form: str, event: str, visit_date: str, *, sex: str = "M", infusio
                         "AEENDTC": on(infusion, 5), "AESER": False, "AERELCAR": "definite", "AERELLD": "unlikely",
                         "AEOUT": "recovered"}]}
     if form == "CM":
-        return {"CM": [{"CMTRT": "Tocilizumab", "CMCLASS": "tocilizumab", "CMINDC": "crs", "CMDOSE": 8, "CMDOSU": "mg/kg",
+        return {"CM": [{"CMTRT": "Tocilizumab", "CMCLASS": "tocilizumab", "CMINDC": "crs", "CMDOSE": 8,
+                        "CMDOSU": "mg/kg",
                         "CMROUTE": "iv", "CMSTDTC": on(infusion, 2), "CMONGO": False, "CMENDTC": on(infusion, 2)}]}
     if form == "TR":
         return {"TR": [{"TRTYPE": "PLT", "TRDTC": on(infusion, 3), "TRUNITS": 1}]}

@@ -101,8 +101,9 @@ def ice_score(orientation: Any, naming: Any, commands: Any, writing: Any, attent
     Any part missing, fractional or out of its range → None.
     """
     parts = (orientation, naming, commands, writing, attention)
-    scores = [score for value, top in zip(parts, ICE_PARTS_MAX, strict=True) if (score := _whole(value, top)) is not None]
-    return sum(scores) if len(scores) == len(parts) else None
+    scores = [_whole(value, top) for value, top in zip(parts, ICE_PARTS_MAX, strict=True)]
+    whole = [score for score in scores if score is not None]
+    return sum(whole) if len(whole) == len(parts) else None
 
 
 def _ice_grade(ice: int | None, unarousable: bool | None) -> int | None:

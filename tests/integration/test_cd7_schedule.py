@@ -24,7 +24,8 @@ def full_casebook(cd7_wire):
     infusion = dt.date(2026, 3, 2)
     saved = 0
     for event, form, visit_date, day in schedule(meta, infusion):
-        data = {k: v for k, v in form_data(form, event, visit_date, infusion=infusion, day=day).items() if v is not None}
+        data = {k: v for k, v in form_data(form, event, visit_date, infusion=infusion,
+                                           day=day).items() if v is not None}
         response = staff.save(subject, event, form, data)
         assert response.status_code == 201, (event, form, response.get_json())
         assert response.get_json()["status"] == "complete", (event, form, response.get_json()["missing"])

@@ -284,7 +284,8 @@ def test_no_acknowledged_save_is_lost_when_the_serving_process_is_killed_and_sig
             served.process.send_signal(signal.SIGKILL)
             served.process.wait(timeout=30)
             # Its workers and its database notice and stop: nothing is left behind.
-            wait_for(lambda left=left: not any(pid_alive(pid) for pid in left), 60, "workers and database gone", served.output)
+            wait_for(lambda left=left: not any(pid_alive(pid) for pid in left), 60, "workers and database gone",
+                     served.output)
             served = Served(instance, log)
             loops.base = served.base
             served.wait_healthy()

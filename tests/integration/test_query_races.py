@@ -55,7 +55,8 @@ def test_parallel_close_and_reply_of_one_query_answer_2xx_or_409_and_the_thread_
     thread = [(m["author"], m["action"], m["text"]) for m in final["messages"]]
     # The thread holds the opening message and one message per 2xx answer, the close last.
     assert thread[0] == ("mon01", "opened", "source?")
-    assert sorted(thread[1:]) == sorted((actor, "closed" if verb == "close" else "answered", body["messages"][-1]["text"])
+    assert sorted(thread[1:]) == sorted((actor, "closed" if verb == "close" else "answered",
+                                         body["messages"][-1]["text"])
                                         for actor, verb, body in won)
     assert thread[-1][1] == "closed"
     # Every 2xx has its audit event on the query's stream, in the thread's order, and nothing else does.

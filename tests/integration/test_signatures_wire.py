@@ -113,7 +113,8 @@ def test_the_odm_from_the_wire_server_keeps_every_value_stamp_and_signature_thro
     inv = Api(wire_app.test_client(), wire_app.tokens["inv01"])
     subject = staff.register()
     staff.save(subject, "SCREEN", "VS", {"VSDTC": "2026-01-05", "HEIGHT": 170, "WEIGHT": 70})
-    staff.save(subject, "SCREEN", "VS", {"VSDTC": "2026-01-05", "HEIGHT": 170, "WEIGHT": 72}, version=1, reason="re-weighed")
+    staff.save(subject, "SCREEN", "VS", {"VSDTC": "2026-01-05", "HEIGHT": 170, "WEIGHT": 72}, version=1,
+               reason="re-weighed")
     before = value_history(exported(wire_app), subject)
     assert ("IT.VS.DOUBLE_WEIGHT", "144", before[-1][2], "re-weighed",
             f"record/MINI/{subject}/SCREEN/VS#2:update", "USR.staff01") == before[-1]
@@ -127,7 +128,8 @@ def test_the_odm_from_the_wire_server_keeps_every_value_stamp_and_signature_thro
     steps = document.xpath(f"//odm:SubjectData[@SubjectKey='{subject}']//odm:FormData[@FormOID='F.VS']"
                            "[@TransactionType='Context']/odm:Annotation/odm:Flag/odm:FlagValue/text()", namespaces=ODM)
     assert steps == ["sdv", "lock", "valid", "form"]  # the review steps, then the form signature's flags
-    meanings = {d.get("OID"): d.findtext("odm:Meaning", None, ODM) for d in document.iterfind(".//odm:SignatureDef", ODM)}
+    meanings = {d.get("OID"): d.findtext("odm:Meaning", None, ODM) for d in document.iterfind(".//odm:SignatureDef",
+                                                                                              ODM)}
     signed = [meanings[s.get("SignatureOID")] for s in document.iterfind(".//odm:Signature/odm:SignatureRef", ODM)]
     assert sorted(signed) == sorted(["Reviewed at the wire", meanings["SD.ATTEST"]])
     main = document.find(f".//odm:SubjectData[@SubjectKey='{subject}']", ODM)

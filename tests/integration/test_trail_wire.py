@@ -85,7 +85,8 @@ sys.exit(result.exit_code)
 """
 
 
-def test_another_process_with_the_instance_folder_verifies_and_without_its_key_cannot(trail, wire_app, wire_uri, tmp_path):
+def test_another_process_with_the_instance_folder_verifies_and_without_its_key_cannot(trail, wire_app, wire_uri,
+                                                                                      tmp_path):
     cli, db, subject = trail
     settings = wire_app.config["ECRF"]
 

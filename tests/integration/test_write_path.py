@@ -85,7 +85,8 @@ def test_a_crash_between_append_and_projection_loses_nothing(wire_app, wire_uri,
     staff.save(subject, "SCREEN", "VS", {"WEIGHT": 70})
     db = wire_app.config["ECRF"].mongodb_db
     script = CRASH.format(tests=str(Path(__file__).parent.parent), uri=wire_uri, db=db,
-                          instance=wire_app.config["ECRF"].instance_path, token=wire_app.tokens["staff01"], subject=subject)
+                          instance=wire_app.config["ECRF"].instance_path, token=wire_app.tokens["staff01"],
+                          subject=subject)
     crashed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
                              env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     assert crashed.returncode == 17, crashed.stderr

@@ -23,7 +23,8 @@ def world(app, as_user):
     staff.save(subject, "SCREEN", "DM", {"SEX": "M", "NOTES": SECRET})
     staff.save(subject, "SCREEN", "VS", {"WEIGHT": 70})
     query = as_user("mon01").post("/studies/MINI/queries", {"subject": subject, "event": "SCREEN", "form": "DM",
-                                                            "item": "/NOTES", "text": f"about {SECRET}"}).get_json()["id"]
+                                                            "item": "/NOTES",
+                                                            "text": f"about {SECRET}"}).get_json()["id"]
     as_user("staff02").register("02")
     with app.app_context():
         from ecrf.ranges import add_range
@@ -110,6 +111,8 @@ def test_every_route_for_every_role_never_leaks_another_sites_data_and_never_fai
 def test_the_subjects_pages_by_role_and_site(app, world, name, status):
     client = app.test_client()
     login(client, name, PASSWORD)
-    for path in (f"/studies/MINI/subjects/{world['subject']}", f"/studies/MINI/subjects/{world['subject']}/events/SCREEN/forms/DM",
-                 f"/studies/MINI/subjects/{world['subject']}/audit", f"/studies/MINI/subjects/{world['subject']}/casebook.pdf"):
+    for path in (f"/studies/MINI/subjects/{world['subject']}",
+                 f"/studies/MINI/subjects/{world['subject']}/events/SCREEN/forms/DM",
+                 f"/studies/MINI/subjects/{world['subject']}/audit",
+                 f"/studies/MINI/subjects/{world['subject']}/casebook.pdf"):
         assert client.get(path).status_code == status, (name, path)

@@ -25,8 +25,10 @@ def build_world(path, uri="mongomock://"):
     staff = Api(client, app.tokens["staff01"])
     subject = staff.register()
     staff.save(subject, "SCREEN", "VS", {"WEIGHT": 70})
-    qid = Api(client, app.tokens["mon01"]).post("/studies/MINI/queries", {"subject": subject, "event": "SCREEN", "form": "VS",
-                                                                         "item": "/WEIGHT", "text": "check"}).get_json()["id"]
+    qid = Api(client, app.tokens["mon01"]).post("/studies/MINI/queries",
+                                                {"subject": subject, "event": "SCREEN", "form": "VS",
+                                                "item": "/WEIGHT",
+                                                 "text": "check"}).get_json()["id"]
     return app, client, subject, qid
 
 
@@ -129,7 +131,8 @@ def _replaced(value, path, new):
 def bodies(valid: dict):
     """Fuzzed JSON: anything at all, an object of the endpoint's own fields (some missing, some extra), or its
     valid body with one value (or one more key) made hostile."""
-    shaped = st.fixed_dictionaries({}, optional={name: VALUES for name in valid}) | st.dictionaries(TEXT, VALUES, max_size=3)
+    shaped = st.fixed_dictionaries({}, optional={name: VALUES for name in valid}) | st.dictionaries(TEXT, VALUES,
+                                                                                                    max_size=3)
     mutated = st.builds(lambda path, new: _replaced(valid, path, new), st.sampled_from(list(_leaves(valid))), HOSTILE)
     extra = st.builds(lambda key, new: {**valid, key: new}, TEXT | st.just("\ud800"), HOSTILE)
     return st.one_of(JSON, shaped, mutated, mutated, extra)
@@ -139,7 +142,8 @@ URL_TEXT = st.text(st.characters(codec="utf-8"), max_size=12)  # what a URL can 
 REQUESTS = st.tuples(
     st.dictionaries(URL_TEXT | st.sampled_from(["site", "subject", "page", "version"]),
                     URL_TEXT | st.sampled_from(["01", "02", "$gt", "a.b", "x" * 3000]), max_size=3),
-    st.sampled_from(["application/json"] * 6 + ["text/plain", "application/x-www-form-urlencoded", "application/json; charset=latin-1"]),
+    st.sampled_from(["application/json"] * 6 + ["text/plain", "application/x-www-form-urlencoded",
+                                                "application/json; charset=latin-1"]),
     st.sampled_from([True] * 5 + [False]),  # sent as JSON text, or as arbitrary bytes
     st.binary(max_size=40),
 )
@@ -236,9 +240,12 @@ def test_operator_and_dotted_keys_in_every_json_field_are_refused(fuzz_world):
         staff.post("/studies/MINI/subjects", {"site": "01", "subject_id": "a.b"}),
         staff.put(staff.record_path(subject, "SCREEN", "VS"), {"data": {"WEIGHT.x": 1}, "version": 1, "reason": "x"}),
         staff.put(staff.record_path(subject, "SCREEN", "VS"), {"data": {"WEIGHT": 71}, "version": {"$gt": 0}}),
-        staff.put(staff.record_path(subject, "SCREEN", "VS"), {"data": {"WEIGHT": 71}, "version": 1, "reason": {"$x": 1}}),
-        monitor.post("/studies/MINI/queries", {"subject": {"$ne": "x"}, "event": "SCREEN", "form": "VS", "item": "/WEIGHT", "text": "x"}),
-        monitor.post("/studies/MINI/queries", {"subject": subject, "event": "SCREEN", "form": "VS", "item": "/$where", "text": "x"}),
+        staff.put(staff.record_path(subject, "SCREEN", "VS"),
+                  {"data": {"WEIGHT": 71}, "version": 1, "reason": {"$x": 1}}),
+        monitor.post("/studies/MINI/queries",
+                     {"subject": {"$ne": "x"}, "event": "SCREEN", "form": "VS", "item": "/WEIGHT", "text": "x"}),
+        monitor.post("/studies/MINI/queries",
+                     {"subject": subject, "event": "SCREEN", "form": "VS", "item": "/$where", "text": "x"}),
     ]
     assert [r.status_code for r in attempts] == [422, 422, 422, 422, 422, 422, 422, 422]
     assert snapshot(app) == before

@@ -48,7 +48,8 @@ def test_concurrent_writers_lose_nothing(served):
     own, errors = [], []
 
     def register_and_save(n):
-        response = requests.post(f"{base}/api/v1/studies/MINI/subjects", json={"site": "01"}, headers=headers, timeout=30)
+        response = requests.post(f"{base}/api/v1/studies/MINI/subjects", json={"site": "01"}, headers=headers,
+                                 timeout=30)
         if response.status_code != 201:
             errors.append(response.text)
             return
@@ -73,7 +74,8 @@ def test_concurrent_writers_lose_nothing(served):
             attempts += 1
             current = requests.get(f"{base}/api/v1/studies/MINI/subjects/{shared}/events/SCREEN/forms/VS",
                                    headers=headers, timeout=30).json()
-            response = put(base, token, shared, {"WEIGHT": current["data"]["WEIGHT"] + 1}, current["version"], f"w{worker}")
+            response = put(base, token, shared, {"WEIGHT": current["data"]["WEIGHT"] + 1}, current["version"],
+                           f"w{worker}")
             if response.status_code == 200:
                 accepted.append(response.json()["version"])
                 done += 1
@@ -83,7 +85,8 @@ def test_concurrent_writers_lose_nothing(served):
     threads = [threading.Thread(target=increment, args=(w,)) for w in range(6)]
     [t.start() for t in threads]
     [t.join() for t in threads]
-    final = requests.get(f"{base}/api/v1/studies/MINI/subjects/{shared}/events/SCREEN/forms/VS", headers=headers, timeout=30).json()
+    final = requests.get(f"{base}/api/v1/studies/MINI/subjects/{shared}/events/SCREEN/forms/VS", headers=headers,
+                         timeout=30).json()
     assert len(accepted) == 30 and sorted(accepted) == list(range(2, 32))   # every version won exactly once
     assert final["data"]["WEIGHT"] == start + 30 and final["version"] == 31  # no lost update
     with app.app_context():

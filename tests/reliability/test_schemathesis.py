@@ -34,7 +34,8 @@ def world(tmp_path):
     raised = Api(client, app.tokens["mon01"]).post("/studies/MINI/queries", {
         "subject": subject, "event": "SCREEN", "form": "VS", "item": "/WEIGHT", "text": "check"})
     assert raised.status_code == 201
-    app.known = {"study": "MINI", "subject": subject, "event": "SCREEN", "form": "VS", "query_id": raised.get_json()["id"]}
+    app.known = {"study": "MINI", "subject": subject, "event": "SCREEN", "form": "VS",
+                 "query_id": raised.get_json()["id"]}
     return app
 
 

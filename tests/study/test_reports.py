@@ -22,8 +22,8 @@ SEED = {
     "S2": ({"HGB": 90, "NEUT": 0.6, "PLAT": 30, "RETI": 80, "TRANSFUSED_28D": False}, None, 200, 150),     # PR
     "S3": ({"HGB": 90, "NEUT": 0.6, "PLAT": 30, "RETI": 80, "TRANSFUSED_28D": False}, 300, 270, None),     # PR
     "S4": ({"HGB": 70, "NEUT": 0.3, "PLAT": 10, "RETI": 10, "TRANSFUSED_28D": True}, None, 90, None),      # NR
-    "S5": ({"HGB": 90, "NEUT": 0.6, "PLAT": 30, "RETI": 80, "TRANSFUSED_28D": True}, None, 365, 60),       # NR (transfused)
-    "S6": (None, None, 30, None),                                                                           # not evaluable
+    "S5": ({"HGB": 90, "NEUT": 0.6, "PLAT": 30, "RETI": 80, "TRANSFUSED_28D": True}, None, 365, 60),       # NR, transfused
+    "S6": (None, None, 30, None),                                                                 # not evaluable
 }
 
 
@@ -32,9 +32,11 @@ def seeded(cd7_app, cd7):
     staff = cd7("staff01")
     for subject, (response, death, last, progression) in SEED.items():
         staff.register("01", subject)
-        assert staff.save(subject, "SCREEN", "IC", {"RFICDTC": "2026-02-01", "ICVER": "1", "ICREAD": True}).status_code == 201
-        assert staff.save(subject, "D0", "INF", {"INFDTC": f"{DAY0.isoformat()}T02:00:00Z", "LOT": "L", "WEIGHT_BASIS": 70,
-                                                 "CAR_CELLS": 2.1e8, "PREMED": True, "INFREACT": False}).status_code == 201
+        assert staff.save(subject, "SCREEN", "IC",
+                          {"RFICDTC": "2026-02-01", "ICVER": "1", "ICREAD": True}).status_code == 201
+        assert staff.save(subject, "D0", "INF",
+                          {"INFDTC": f"{DAY0.isoformat()}T02:00:00Z", "LOT": "L", "WEIGHT_BASIS": 70,
+                           "CAR_CELLS": 2.1e8, "PREMED": True, "INFREACT": False}).status_code == 201
         if response:
             assert staff.save(subject, "M3", "RESP", {"RESPDTC": on(90), **response}).status_code == 201
         surv = {"SURVDTC": on(last), "ALIVE": True, "DISSTAT": "progression" if progression else "response"}
@@ -42,11 +44,15 @@ def seeded(cd7_app, cd7):
             surv.update(PROGDTC=on(progression), PROGTYPE=["counts_saa"])
         assert staff.save(subject, "M12", "SURV", surv).status_code == 201, subject
         if death:
-            assert staff.save(subject, "LOGS", "DEATH", {"DTHDTC": on(death), "DTHCAUSE": "infection"}).status_code == 201
+            assert staff.save(subject, "LOGS", "DEATH",
+                              {"DTHDTC": on(death), "DTHCAUSE": "infection"}).status_code == 201
     # Safety: S1 has CRS grade 2 on day 1 and grade 1 on day 2; S2 grade 1 on day 1.
-    staff.save("S1", "D1", "CRS", {"CRSDTC": on(1), "TEMP_MAX": 38.5, "HYPOTENSION": "fluids_only", "O2_DEVICE": "room_air", "ANTICYTOKINE_GIVEN": False})
-    staff.save("S1", "D2", "CRS", {"CRSDTC": on(2), "TEMP_MAX": 38.5, "HYPOTENSION": "none", "O2_DEVICE": "room_air", "ANTICYTOKINE_GIVEN": False})
-    staff.save("S2", "D1", "CRS", {"CRSDTC": on(1), "TEMP_MAX": 38.1, "HYPOTENSION": "none", "O2_DEVICE": "room_air", "ANTICYTOKINE_GIVEN": False})
+    staff.save("S1", "D1", "CRS", {"CRSDTC": on(1), "TEMP_MAX": 38.5, "HYPOTENSION": "fluids_only",
+                                   "O2_DEVICE": "room_air", "ANTICYTOKINE_GIVEN": False})
+    staff.save("S1", "D2", "CRS", {"CRSDTC": on(2), "TEMP_MAX": 38.5, "HYPOTENSION": "none", "O2_DEVICE": "room_air",
+                                   "ANTICYTOKINE_GIVEN": False})
+    staff.save("S2", "D1", "CRS", {"CRSDTC": on(1), "TEMP_MAX": 38.1, "HYPOTENSION": "none", "O2_DEVICE": "room_air",
+                                   "ANTICYTOKINE_GIVEN": False})
     return cd7_app
 
 
@@ -107,7 +113,8 @@ def test_orr_intention_to_treat_counts_every_infused_subject_and_the_evaluable_o
         if response:
             assert staff.save(subject, "M3", "RESP", {"RESPDTC": on(90), **response}).status_code == 201
         if death:
-            assert staff.save(subject, "LOGS", "DEATH", {"DTHDTC": on(death), "DTHCAUSE": "infection"}).status_code == 201
+            assert staff.save(subject, "LOGS", "DEATH",
+                              {"DTHDTC": on(death), "DTHCAUSE": "infection"}).status_code == 201
 
     m3 = run(cd7_app, reports.response_rates, today=DAY0 + dt.timedelta(days=98))[0]   # M3's window (90 ± 7) closed
 
@@ -179,8 +186,10 @@ def test_query_aging_buckets_and_time_to_close(seeded, cd7):
     from ecrf import reports
 
     monitor = cd7("mon01")
-    first = monitor.post(f"/studies/{STUDY}/queries", {"subject": "S1", "event": "M3", "form": "RESP", "item": "/HGB", "text": "?"})
-    second = monitor.post(f"/studies/{STUDY}/queries", {"subject": "S2", "event": "M3", "form": "RESP", "item": "/HGB", "text": "?"})
+    first = monitor.post(f"/studies/{STUDY}/queries",
+                         {"subject": "S1", "event": "M3", "form": "RESP", "item": "/HGB", "text": "?"})
+    second = monitor.post(f"/studies/{STUDY}/queries",
+                          {"subject": "S2", "event": "M3", "form": "RESP", "item": "/HGB", "text": "?"})
     monitor.post(f"/studies/{STUDY}/queries/{second.get_json()['id']}/close", {})
     metrics = run(seeded, reports.query_metrics, now=utc_now() + dt.timedelta(days=10))
     assert dict(metrics["open_by_age"])["8–14 d"] >= 1

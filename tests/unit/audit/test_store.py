@@ -63,9 +63,11 @@ def test_append_all_stores_the_events_before_a_stale_stream_and_none_after(store
     stale_head = {"seq": 0, "hash": GENESIS}  # what a writer that read "b" before its first event holds
     with pytest.raises(StaleVersion) as raised:
         store.append_all([
-            {"stream": "a", "expected_version": 0, "actor": "u", "action": "create", "head": {"seq": 0, "hash": GENESIS}},
+            {"stream": "a", "expected_version": 0, "actor": "u", "action": "create",
+             "head": {"seq": 0, "hash": GENESIS}},
             {"stream": "b", "expected_version": 0, "actor": "u", "action": "update", "head": stale_head},
-            {"stream": "c", "expected_version": 0, "actor": "u", "action": "create", "head": {"seq": 0, "hash": GENESIS}},
+            {"stream": "c", "expected_version": 0, "actor": "u", "action": "create",
+             "head": {"seq": 0, "hash": GENESIS}},
         ])
     assert raised.value.stream == "b"
     assert [e["stream"] for e in raised.value.stored] == ["a"]

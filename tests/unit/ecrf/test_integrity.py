@@ -23,7 +23,8 @@ def reference_verify():
         seen.add(stream)
         projection = collection.find_one({"_id": stream}) if stream.startswith("record/") else None
         if stream.startswith("record/") and projection is None:
-            problems.append(StreamProblem(stream, "stream has no projection (repairable, nothing lost: ecrf audit replay)",
+            problems.append(StreamProblem(stream,
+                                          "stream has no projection (repairable, nothing lost: ecrf audit replay)",
                                           "behind"))
         folded = {k: projection.get(k) for k in (*FOLDED, "version", "head") if k in projection} if projection else None
         problems += store.verify_stream(stream, events, folded, checkpoint=checkpoints.heads.pop(stream, None),

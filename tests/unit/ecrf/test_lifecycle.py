@@ -136,7 +136,8 @@ def test_signature_manifests_carry_exactly_the_fields_the_api_description_lists(
     fields = set(spec["components"]["schemas"]["Signature"]["properties"])
     voiding = set(spec["components"]["schemas"]["VoidingEvent"]["properties"])
     before = record(staff, signed_three_ways)
-    staff.save(signed_three_ways, "SCREEN", "VS", {**before["data"], "WEIGHT": 66}, version=before["version"], reason="x")
+    staff.save(signed_three_ways, "SCREEN", "VS", {**before["data"], "WEIGHT": 66}, version=before["version"],
+               reason="x")
     listed = staff.get(f"/studies/MINI/subjects/{signed_three_ways}/signatures").get_json()
     assert all(set(s) == fields for s in listed)
     assert [set(s["voided_by"]) for s in listed if s["voided_by"]] == [voiding] * 3
@@ -180,16 +181,19 @@ def test_an_unlock_clears_the_signatures_over_the_record_and_says_so(as_user, st
     dm.post(path + "/lock", {})
     assert dm.post(path + "/unlock", {"reason": "query on birth date"}).status_code == 200
     found = signatures(staff, signed_three_ways)
-    assert {scope: ok for scope, (ok, _) in found.items()} == {"VS": True, "LB": True, "SCREEN": False, "casebook": False}
+    assert {scope: ok for scope, (ok, _) in found.items()} == {"VS": True, "LB": True, "SCREEN": False,
+                                                               "casebook": False}
     assert found["SCREEN"][1].startswith("DM at SCREEN unlocked") and found["SCREEN"][1].endswith(": query on birth date")
 
 
 def test_re_signing_a_changed_form_leaves_the_visit_signature_as_it_was(as_user, staff, signed_three_ways):
     subject = signed_three_ways
     before = record(staff, subject, "VS")
-    staff.save(subject, "SCREEN", "VS", {**before["data"], "WEIGHT": 72}, version=before["version"], reason="re-weighed")
+    staff.save(subject, "SCREEN", "VS", {**before["data"], "WEIGHT": 72}, version=before["version"],
+               reason="re-weighed")
     voided = signatures(staff, subject)["SCREEN"]
-    assert as_user("inv01").post(staff.record_path(subject, "SCREEN", "VS") + "/sign", {"password": PASSWORD}).status_code == 201
+    assert as_user("inv01").post(staff.record_path(subject, "SCREEN", "VS") + "/sign",
+                                 {"password": PASSWORD}).status_code == 201
     found = staff.get(f"/studies/MINI/subjects/{subject}/signatures").get_json()
     assert [s["valid"] for s in found if s["form"] == "VS"] == [False, True]
     assert signatures(staff, subject)["SCREEN"] == voided and voided[0] is False
@@ -198,7 +202,8 @@ def test_re_signing_a_changed_form_leaves_the_visit_signature_as_it_was(as_user,
 def test_a_form_added_to_a_signed_visit_voids_the_visit_and_casebook_signatures(as_user, staff, signed_three_ways):
     assert staff.save(signed_three_ways, "SCREEN", "LB", {"LBDTC": "2026-01-06", "ALT": 30}).status_code == 201
     found = signatures(staff, signed_three_ways)
-    assert {scope: ok for scope, (ok, _) in found.items()} == {"VS": True, "LB": True, "SCREEN": False, "casebook": False}
+    assert {scope: ok for scope, (ok, _) in found.items()} == {"VS": True, "LB": True, "SCREEN": False,
+                                                               "casebook": False}
     assert found["SCREEN"][1].startswith("LB at SCREEN added after signing by staff01")
 
 
@@ -236,7 +241,8 @@ def test_the_api_subject_page_record_page_and_casebook_say_the_same_of_each_sign
 
     subject = signed_three_ways
     before = record(staff, subject)
-    staff.save(subject, "SCREEN", "VS", {**before["data"], "WEIGHT": 71}, version=before["version"], reason="scale error")
+    staff.save(subject, "SCREEN", "VS", {**before["data"], "WEIGHT": 71}, version=before["version"],
+               reason="scale error")
     listed = staff.get(f"/studies/MINI/subjects/{subject}/signatures").get_json()
     assert sorted(s["valid"] for s in listed) == [False, False, False, True]
     client = app.test_client()

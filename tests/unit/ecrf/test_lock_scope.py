@@ -100,7 +100,8 @@ class World:
             with self.app.app_context():
                 set_lock(study_runtime("MINI"), get_user("dm"), kind, True, subject_id=self.subject, event="SCREEN")
             return
-        path = {"form": self.record, "subject": f"/studies/MINI/subjects/{self.subject}", "study": "/studies/MINI"}[scope]
+        path = {"form": self.record, "subject": f"/studies/MINI/subjects/{self.subject}",
+                "study": "/studies/MINI"}[scope]
         assert dm.post(f"{path}/{verb}", {}).status_code == 200
 
     def html(self, name, url, **form):
@@ -124,7 +125,8 @@ ROUTES = {
     "api.write_record": (data_writes, lambda w: w.api["staff01"].save(
         w.subject, "SCREEN", "VS", {"WEIGHT": 75}, version=w.version(), reason="re-weighed")),
     "records.page": (data_writes, lambda w: w.html(
-        "staff01", w.record, version=str(w.version()), VSDTC="2026-01-05", HEIGHT="170", WEIGHT="76", reason="re-weighed")),
+        "staff01", w.record, version=str(w.version()), VSDTC="2026-01-05", HEIGHT="170", WEIGHT="76",
+                                                   reason="re-weighed")),
     "api.create_subject": (study_wide, lambda w: w.api["staff01"].post("/studies/MINI/subjects", {"site": "01"})),
     "subjects.index": (study_wide, lambda w: w.html("staff01", "/studies/MINI/subjects", site="01", subject_id="")),
     "ranges.index": (study_wide, lambda w: w.html(
@@ -192,7 +194,8 @@ def test_every_write_route_under_each_lock_scope_is_refused_with_423_or_allowed_
         if route not in refused:
             response = call(world)
             if response.status_code not in (200, 201, 302) or getattr(response, "flashed_errors", None):
-                wrong[route] = (response.status_code, getattr(response, "flashed_errors", None) or _text(response)[:200])
+                wrong[route] = (response.status_code,
+                                getattr(response, "flashed_errors", None) or _text(response)[:200])
     assert wrong == {}, f"refused although a {scope} {kind} does not cover it"
 
 
@@ -272,7 +275,8 @@ def test_a_study_is_held_before_its_records_are_locked_one_by_one(app, as_user, 
     world = World(app, as_user)
     seen = []
     with app.app_context():
-        set_lock(study_runtime("MINI"), get_user("dm"), kind, True, progress=lambda n: seen.append(study_closure("MINI")))
+        set_lock(study_runtime("MINI"), get_user("dm"), kind, True,
+                 progress=lambda n: seen.append(study_closure("MINI")))
     assert seen == [kind, kind]  # while each record was being locked, the study already refused new writes
     assert world.api["staff01"].post("/studies/MINI/subjects", {"site": "01"}).status_code == 423
 
@@ -301,7 +305,8 @@ def test_a_lock_is_no_wider_than_its_scope(app, as_user, scope, neighbour, kind)
     whose, event, form = neighbour
     subject = world.subject if whose == "own" else other
     version = (staff.get(staff.record_path(subject, event, form)).get_json() or {}).get("version")
-    saved = staff.save(subject, event, form, {"SEX": "F"} if form == "DM" else {"ALT": 21} if form == "LB" else {"WEIGHT": 61},
+    saved = staff.save(subject, event, form,
+                       {"SEX": "F"} if form == "DM" else {"ALT": 21} if form == "LB" else {"WEIGHT": 61},
                        version=version, reason="corrected" if version else None)
     assert saved.status_code in (200, 201), saved.get_json()
 

@@ -75,7 +75,8 @@ def test_openclinica_code_lists_are_typed_to_their_item_and_a_misfit_is_reported
     assert [c["const"] for c in lab["DILUTION"]["oneOf"]] == [10, 0.001, 40]
     assert lab["PLT"]["maximum"] == 40  # CheckValue 4E1
     assert lab["GRADE"]["type"] == "string" and [c["const"] for c in lab["GRADE"]["oneOf"]] == ["1", "SEV"]
-    assert ("CL_GRADE_TEXT", "translated", "item I_LAB_GRADE has DataType integer but its code list has the code 'SEV': "
+    assert ("CL_GRADE_TEXT", "translated",
+            "item I_LAB_GRADE has DataType integer but its code list has the code 'SEV': "
             "kept as text") in decisions(report, "CodeListRef")
     assert lab["SYMPTOMS"]["type"] == "array" and lab["SYMPTOMS"]["uniqueItems"] is True
     assert [c["const"] for c in lab["SYMPTOMS"]["items"]["oneOf"]] == [1, 2, 3]
@@ -273,8 +274,9 @@ def test_code_lists_are_typed_to_their_item(tmp_path, data_type, list_type, code
     read_study(folder)
 
 
-@pytest.mark.parametrize("codes, kind", [(["1", "0"], "boolean"), (["Y", "N"], "boolean"), (["true", "false"], "boolean"),
-                                         (["1", "2", "3"], "string")])
+@pytest.mark.parametrize("codes, kind",
+                         [(["1", "0"], "boolean"), (["Y", "N"], "boolean"), (["true", "false"], "boolean"),
+                          (["1", "2", "3"], "string")])
 def test_boolean_items_with_yes_no_code_lists_are_plain_booleans(tmp_path, codes, kind):
     source = tmp_path / "one.xml"
     source.write_text(one_item('<ItemDef OID="I.X" Name="X" DataType="boolean"><CodeListRef CodeListOID="CL.1"/>'

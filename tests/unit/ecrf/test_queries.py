@@ -70,7 +70,8 @@ def test_a_check_that_fails_at_run_time_blocks_nothing_and_is_reported(app, staf
         broken = database().broken_checks.find_one({"check": "NOTES_NUMERIC"})
     assert broken is not None and broken["form"] == "DM"
     dm = app.test_client()
-    body = dm.get("/api/v1/studies/MINI/checks/broken", headers={"Authorization": f"Bearer {app.tokens['dm']}"}).get_json()
+    body = dm.get("/api/v1/studies/MINI/checks/broken",
+                  headers={"Authorization": f"Bearer {app.tokens['dm']}"}).get_json()
     assert [b["check"] for b in body] == ["NOTES_NUMERIC"]
 
 
@@ -233,7 +234,8 @@ def paged(app, username, number, **kw):
 def test_a_page_of_queries_is_ordered_counted_and_scoped_like_the_whole_list(app):
     # q-b and q-a opened at the same moment: the id orders them.
     stored_queries(app, [("q-d", "01", "open", 1, None), ("q-c", "02", "open", 2, None),
-                         ("q-b", "01", "closed", 3, 0), ("q-a", "01", "open", 3, None), ("q-e", "01", "answered", 0, None)])
+                         ("q-b", "01", "closed", 3, 0), ("q-a", "01", "open", 3, None),
+                         ("q-e", "01", "answered", 0, None)])
     assert paged(app, "dm", 1, per_page=2) == (["q-a", "q-b"], 5, 3)
     assert paged(app, "dm", 3, per_page=2) == (["q-e"], 5, 3)
     assert paged(app, "dm", 9, per_page=2) == (["q-e"], 5, 3)                # past the end: the last page

@@ -97,7 +97,8 @@ def test_the_save_that_enrolls_appends_the_record_and_the_status_events_in_one_w
         assert staff.save(subject, "SCREEN", form, data).status_code == 201, form
     writes, append_all = [], AuditStore.append_all
     monkeypatch.setattr(AuditStore, "append_all",
-                        lambda store, appends: writes.append([a["stream"] for a in appends]) or append_all(store, appends))
+                        lambda store,
+                        appends: writes.append([a["stream"] for a in appends]) or append_all(store, appends))
     monkeypatch.setattr(AuditStore, "append", lambda *a, **k: pytest.fail("a second write for the status event"))
     ie = {k: v for k, v in form_data("IE", "SCREEN", visit, infusion=INFUSION).items() if v is not None}
     assert staff.save(subject, "SCREEN", "IE", ie).status_code == 201

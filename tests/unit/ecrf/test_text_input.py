@@ -43,7 +43,8 @@ def world(tmp_path_factory):
     staff, monitor = Api(client, app.tokens["staff01"]), Api(client, app.tokens["mon01"])
     subject = staff.register()
     assert staff.save(subject, "SCREEN", "VS", {"VSDTC": "2026-01-05", "HEIGHT": 170, "WEIGHT": 70}).status_code == 201
-    assert staff.save(subject, "SCREEN", "DM", {"SEX": "M", "BRTHDTC": "1980-01-01", "NOTES": "first"}).status_code == 201
+    assert staff.save(subject, "SCREEN", "DM",
+                      {"SEX": "M", "BRTHDTC": "1980-01-01", "NOTES": "first"}).status_code == 201
     assert staff.save(subject, "LOGS", "AE", {"AE": [{"AETERM": "fever", "AESTDTC": "2026-01-06"}]}).status_code == 201
     row = staff.get(staff.record_path(subject, "LOGS", "AE")).get_json()["data"]["AE"][0]["row_id"]
     opened = monitor.post("/studies/MINI/queries", {"subject": subject, "event": "SCREEN", "form": "VS",
@@ -76,10 +77,12 @@ def api_entry_points(world, text: str) -> dict:
     subject, row = world["subject"], world["row"]
     query = {"subject": subject, "event": "SCREEN", "form": "VS"}
     return {
-        "subject id": ("staff01", "post", "/studies/MINI/subjects", {"site": "01", "subject_id": text}, "/subject_id", False),
+        "subject id": ("staff01", "post", "/studies/MINI/subjects", {"site": "01", "subject_id": text}, "/subject_id",
+                       False),
         "subject site": ("staff01", "post", "/studies/MINI/subjects", {"site": text}, "/site", False),
         "text item in a row": ("staff01", "put", record_path(world, "LOGS", "AE"),
-                               {"data": {"AE": [{"row_id": row, "AETERM": text, "AESTDTC": "2026-01-06"}]}, "version": 1,
+                               {"data": {"AE": [{"row_id": row, "AETERM": text, "AESTDTC": "2026-01-06"}]},
+                                "version": 1,
                                 "reason": "typo"}, "/AE/", False),
         "multi-line item": ("staff01", "put", record_path(world, "SCREEN", "DM"),
                             {"data": {"NOTES": text}, "version": 1, "reason": "typo"}, "/NOTES", True),
@@ -87,11 +90,15 @@ def api_entry_points(world, text: str) -> dict:
                               {"data": {"WEIGHT": 71}, "version": 1, "reason": text}, "/reason", True),
         "item name": ("staff01", "put", record_path(world), {"data": {text: 1}, "version": 1, "reason": "x"},
                       "/", False),
-        "query text": ("mon01", "post", "/studies/MINI/queries", {**query, "item": "/WEIGHT", "text": text}, "/text", True),
-        "query item": ("mon01", "post", "/studies/MINI/queries", {**query, "item": text, "text": "check"}, "/item", False),
-        "query reply": ("staff01", "post", f"/studies/MINI/queries/{world['open']}/replies", {"text": text}, "/text", True),
+        "query text": ("mon01", "post", "/studies/MINI/queries", {**query, "item": "/WEIGHT", "text": text}, "/text",
+                       True),
+        "query item": ("mon01", "post", "/studies/MINI/queries", {**query, "item": text, "text": "check"}, "/item",
+                       False),
+        "query reply": ("staff01", "post", f"/studies/MINI/queries/{world['open']}/replies", {"text": text}, "/text",
+                        True),
         "query close": ("mon01", "post", f"/studies/MINI/queries/{world['open']}/close", {"text": text}, "/text", True),
-        "query reopen": ("mon01", "post", f"/studies/MINI/queries/{world['closed']}/reopen", {"text": text}, "/text", True),
+        "query reopen": ("mon01", "post", f"/studies/MINI/queries/{world['closed']}/reopen", {"text": text}, "/text",
+                         True),
         "signature meaning": ("inv01", "post", record_path(world) + "/sign", {"password": PASSWORD, "meaning": text},
                               "/meaning", False),
         "lock reason": ("dm", "post", record_path(world) + "/lock", {"reason": text}, "/reason", True),
@@ -236,7 +243,8 @@ def test_sdv_and_queries_on_a_row_need_a_row_the_record_holds(world):
     ae = record_path(world, "LOGS", "AE")
     for body_path, request in (("/items/0", lambda p: monitor.post(ae + "/sdv", {"items": [p]})),
                                ("/item", lambda p: monitor.post("/studies/MINI/queries", {
-                                   "subject": world["subject"], "event": "LOGS", "form": "AE", "item": p, "text": "?"}))):
+                                   "subject": world["subject"], "event": "LOGS", "form": "AE", "item": p,
+                                                                                          "text": "?"}))):
         missing = request("/AE/rnotarow0000/AETERM")
         assert missing.status_code == 422 and missing.get_json()["errors"][0]["path"] == body_path
         assert "no row" in missing.get_json()["errors"][0]["message"]
@@ -263,7 +271,8 @@ def signed_in(world):
 
 
 # A browser cannot send a lone surrogate (it encodes U+FFFD instead); the other classes it can.
-@pytest.mark.parametrize("kind", ["C0 control", "non-character U+FFFF", "right-to-left override", "non-character U+FDD0"])
+@pytest.mark.parametrize("kind",
+                         ["C0 control", "non-character U+FFFF", "right-to-left override", "non-character U+FDD0"])
 def test_html_record_form_refuses_hostile_text_naming_the_items_label(world, signed_in, kind):
     client = signed_in("staff01")
     path = "/studies/MINI/subjects/{}/events/SCREEN/forms/DM".format(world["subject"])
@@ -280,8 +289,9 @@ def test_html_record_form_refuses_a_line_break_in_a_single_line_item_and_hostile
     client = signed_in("staff01")
     path = "/studies/MINI/subjects/{}/events/LOGS/forms/AE".format(world["subject"])
     before = stored(world["app"])
-    response = web_post(client, path, {"AE-0-row_id": world["row"], "AE-0-AETERM": "fe\nver", "AE-0-AESTDTC": "2026-01-06",
-                                       "version": "1", "reason": "typo"}, follow=False)
+    response = web_post(client, path,
+                        {"AE-0-row_id": world["row"], "AE-0-AETERM": "fe\nver", "AE-0-AESTDTC": "2026-01-06",
+                         "version": "1", "reason": "typo"}, follow=False)
     assert response.status_code == 422
     assert "Term: a line break" in response.get_data(as_text=True)
     response = web_post(client, path.replace("LOGS/forms/AE", "SCREEN/forms/DM"),
@@ -308,7 +318,8 @@ def html_entry_points(world, text: str) -> dict:
     }
 
 
-@pytest.mark.parametrize("kind", ["C0 control", "C1 control", "right-to-left override", "zero-width space", "line feed"])
+@pytest.mark.parametrize("kind",
+                         ["C0 control", "C1 control", "right-to-left override", "zero-width space", "line feed"])
 @pytest.mark.parametrize("field", list(html_entry_points({"subject": "S", "open": "q", "closed": "q"}, "")))
 def test_html_forms_refuse_hostile_text_naming_the_field_and_store_nothing(world, signed_in, field, kind):
     text = {**HOSTILE, **LINE_BREAKS}[kind]
@@ -324,7 +335,8 @@ def test_html_forms_refuse_hostile_text_naming_the_field_and_store_nothing(world
 
 
 def test_cli_refuses_a_hostile_site_name(world):
-    result = world["app"].test_cli_runner().invoke(args=["sites", "add", f"X{uuid.uuid4().hex[:4]}", "--name", "a\x1bb"])
+    result = world["app"].test_cli_runner().invoke(args=["sites", "add", f"X{uuid.uuid4().hex[:4]}", "--name",
+                                                         "a\x1bb"])
     assert result.exit_code != 0 and "/name" in result.output
 
 

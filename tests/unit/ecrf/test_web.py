@@ -57,13 +57,15 @@ def test_form_post_without_csrf_token_is_rejected_and_stores_nothing(client, as_
     url = f"/studies/MINI/subjects/{subject}/events/SCREEN/forms/VS"
     response = client.post(url, data={"WEIGHT": "70", "version": "0"})
     assert response.status_code == 400
-    assert as_user("staff01").get(f"/api/v1/studies/MINI/subjects/{subject}/events/SCREEN/forms/VS".replace("/api/v1", "")).status_code == 404
+    assert as_user("staff01").get(f"/api/v1/studies/MINI/subjects/{subject}/events/SCREEN/forms/VS".replace("/api/v1",
+                                                                                                            "")).status_code == 404
 
 
 def test_register_subject_through_the_page(client):
     login(client, "staff01")
     page = client.get("/studies/MINI/subjects").get_data(as_text=True)
-    response = client.post("/studies/MINI/subjects", data={"site": "01", "subject_id": "", "csrf_token": token_in(page)})
+    response = client.post("/studies/MINI/subjects",
+                           data={"site": "01", "subject_id": "", "csrf_token": token_in(page)})
     assert response.status_code == 302 and response.headers["Location"].endswith("/subjects/01-001")
     matrix = client.get("/studies/MINI/subjects/01-001").get_data(as_text=True)
     assert "Demographics" in matrix and 'data-status="not_started"' in matrix
@@ -102,7 +104,8 @@ def test_a_change_through_the_page_needs_a_reason_and_shows_the_error(client, as
     page = client.get(url).get_data(as_text=True)
     response = client.post(url, data={"csrf_token": token_in(page), "version": "1", "WEIGHT": "71"})
     assert response.status_code == 400 and "reason for change" in response.get_data(as_text=True).lower()
-    response = client.post(url, data={"csrf_token": token_in(page), "version": "1", "WEIGHT": "71", "reason": "misread"})
+    response = client.post(url,
+                           data={"csrf_token": token_in(page), "version": "1", "WEIGHT": "71", "reason": "misread"})
     assert response.status_code == 302
     assert staff.get(staff.record_path(subject, "SCREEN", "VS")).get_json()["data"]["WEIGHT"] == 71
 
@@ -133,8 +136,10 @@ def test_rows_are_added_and_removed_on_the_page(client, as_user):
     rows = staff.get(staff.record_path(subject, "LOGS", "AE")).get_json()["data"]["AE"]
     assert [r["AETERM"] for r in rows] == ["fever", "rash"]
     page = client.get(url).get_data(as_text=True)
-    removed = client.post(url, data={"csrf_token": token, "version": "1", "AE-0-row_id": rows[0]["row_id"], "AE-0-AETERM": "fever",
-                                     "AE-0-AESTDTC": "2026-01-02", "AE-1-row_id": rows[1]["row_id"], "AE-1-AETERM": "rash",
+    removed = client.post(url, data={"csrf_token": token, "version": "1", "AE-0-row_id": rows[0]["row_id"],
+                                     "AE-0-AETERM": "fever",
+                                     "AE-0-AESTDTC": "2026-01-02", "AE-1-row_id": rows[1]["row_id"],
+                                     "AE-1-AETERM": "rash",
                                      "AE-1-AESTDTC": "2026-01-03", "_remove_row": "AE-0"}).get_data(as_text=True)
     assert 'value="rash"' in removed and 'value="fever"' not in removed
 
@@ -182,7 +187,8 @@ def test_record_page_shows_flags_query_threads_and_lets_the_site_answer(client, 
     page = client.get(url).get_data(as_text=True)
     assert 'class="flag flag-H"' in page and "ALT above 3 x ULN" in page and "has-query" in page
     qid = re.search(r'data-query="([0-9a-f]+)"', page).group(1)
-    answered = client.post(f"/studies/MINI/queries/{qid}/reply", data={"csrf_token": token_in(page), "text": "Repeat sample sent", "next": url})
+    answered = client.post(f"/studies/MINI/queries/{qid}/reply",
+                           data={"csrf_token": token_in(page), "text": "Repeat sample sent", "next": url})
     assert answered.status_code == 302 and answered.headers["Location"].endswith(url)
     assert staff.get(f"/studies/MINI/queries/{qid}").get_json()["state"] == "answered"
     matrix = client.get(f"/studies/MINI/subjects/{subject}").get_data(as_text=True)
@@ -204,7 +210,8 @@ def test_monitor_raises_and_closes_a_query_from_the_pages(client, as_user):
     assert "Source?" in listing
     client.post(f"/studies/MINI/queries/{qid}/close", data={"csrf_token": token_in(page), "next": url})
     assert staff.get(f"/studies/MINI/queries/{qid}").get_json()["state"] == "closed"
-    forbidden = client.post(f"/studies/MINI/queries/{qid}/reply", data={"csrf_token": token_in(page), "text": "x", "next": url})
+    forbidden = client.post(f"/studies/MINI/queries/{qid}/reply",
+                            data={"csrf_token": token_in(page), "text": "x", "next": url})
     assert forbidden.status_code == 302
     assert staff.get(f"/studies/MINI/queries/{qid}").get_json()["state"] == "closed"
 
@@ -233,7 +240,8 @@ def test_data_manager_adds_and_retires_a_site_range_in_the_ui(client, as_user):
     assert staff.save(subject, "SCREEN", "LB", {"LBDTC": "2026-02-01", "ALT": 42}).get_json()["flags"] == []
     range_id = re.search(r"/ranges/([0-9a-f]+)/retire", page).group(1)
     client.post(f"/studies/MINI/ranges/{range_id}/retire", data={"csrf_token": token_in(page)})
-    assert staff.save(subject, "SCREEN", "LB", {"LBDTC": "2026-02-01", "ALT": 43}, version=1, reason="x").get_json()["flags"][0]["flag"] == "H"
+    assert staff.save(subject, "SCREEN", "LB", {"LBDTC": "2026-02-01", "ALT": 43}, version=1,
+                      reason="x").get_json()["flags"][0]["flag"] == "H"
 
 
 def test_only_data_managers_manage_ranges_and_see_broken_checks(client):
@@ -299,8 +307,10 @@ def test_admin_adds_a_site_and_a_user_and_issues_a_token_once(client, app):
     token = token_in(page)
     assert client.post("/admin/sites", data={"csrf_token": token, "site-code": "03", "site-name": "Third",
                                               "site-timezone": "Asia/Shanghai"}).status_code == 302
-    response = client.post("/admin/users", data={"csrf_token": token, "user-username": "newmon", "user-full_name": "New Monitor",
-                                                 "user-role": "monitor", "user-sites": ["03"], "user-password": "a long secret"})
+    response = client.post("/admin/users",
+                           data={"csrf_token": token, "user-username": "newmon", "user-full_name": "New Monitor",
+                                 "user-role": "monitor", "user-sites": ["03"],
+                                 "user-password": "a long secret"})
     assert response.status_code == 302
     issued = client.post("/admin/users/newmon/token", data={"csrf_token": token}).get_data(as_text=True)
     new_token = re.search(r'<pre id="new-token">(ecrf_[^<]+)</pre>', issued).group(1)
