@@ -161,4 +161,5 @@ def test_reports_draw_their_charts_in_the_browser(live_app, page):
     chart = page.locator("#enrollment img.chart-img")
     expect(chart).to_be_visible()
     assert chart.evaluate("img => img.complete && img.naturalWidth > 0")
-    assert page.evaluate("() => performance.getEntriesByType('resource').every(r => r.name.startsWith(location.origin) || r.name.startsWith('data:'))")
+    assert page.evaluate("() => performance.getEntriesByType('resource')"
+                         ".every(r => r.name.startsWith(location.origin) || r.name.startsWith('data:'))")

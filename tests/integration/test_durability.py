@@ -322,7 +322,8 @@ def test_a_refused_admin_password_is_one_line_and_exit_2(tmp_path):
     refused = subprocess.run([ECRF, "serve", "--port", str(free_port())], env=env, capture_output=True, text=True,
                              timeout=START_BUDGET_S)
     assert refused.returncode == 2, refused.stdout + refused.stderr
-    assert refused.stderr.splitlines() == ["error: ECRF_ADMIN_PASSWORD refused: password must have at least 8 characters"]
+    assert refused.stderr.splitlines() == [
+        "error: ECRF_ADMIN_PASSWORD refused: password must have at least 8 characters"]
     assert not (tmp_path / "instance" / "embedded.json").exists()
 
 

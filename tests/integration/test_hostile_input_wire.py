@@ -91,7 +91,8 @@ def test_control_characters_stored_before_the_rules_export_as_valid_odm_excel_an
     assert "bad\ufffdchar\ufffd\ufffd" in [i.get("Value") for i in document.iterfind(".//odm:ItemData", NS)]
     xlsx = client.get("/api/v1/studies/MINI/export/xlsx", headers=dm)
     assert xlsx.status_code == 200
-    assert "bad\ufffdchar\ufffd\ufffd" in [c.value for row in load_workbook(io.BytesIO(xlsx.data))["AE"].iter_rows() for c in row]
+    sheet = load_workbook(io.BytesIO(xlsx.data))["AE"]
+    assert "bad\ufffdchar\ufffd\ufffd" in [c.value for row in sheet.iter_rows() for c in row]
     csv_zip = client.get("/api/v1/studies/MINI/export/csv", headers=dm)
     assert csv_zip.status_code == 200
     assert "bad\ufffdchar\ufffd\ufffd" in zipfile.ZipFile(io.BytesIO(csv_zip.data)).read("AE.csv").decode("utf-8-sig")

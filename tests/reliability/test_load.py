@@ -91,7 +91,8 @@ def test_concurrent_writers_lose_nothing(served):
     assert final["data"]["WEIGHT"] == start + 30 and final["version"] == 31  # no lost update
     with app.app_context():
         from ecrf.db import database
-        seqs = [e["seq"] for e in database().audit_events.find({"stream": f"record/MINI/{shared}/SCREEN/VS"}).sort("seq", 1)]
+        stream = {"stream": f"record/MINI/{shared}/SCREEN/VS"}
+        seqs = [e["seq"] for e in database().audit_events.find(stream).sort("seq", 1)]
         assert seqs == list(range(1, 32))                                   # no duplicate, no gap
         from ecrf.integrity import verify_all
         assert verify_all() == []

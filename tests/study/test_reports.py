@@ -22,8 +22,8 @@ SEED = {
     "S2": ({"HGB": 90, "NEUT": 0.6, "PLAT": 30, "RETI": 80, "TRANSFUSED_28D": False}, None, 200, 150),     # PR
     "S3": ({"HGB": 90, "NEUT": 0.6, "PLAT": 30, "RETI": 80, "TRANSFUSED_28D": False}, 300, 270, None),     # PR
     "S4": ({"HGB": 70, "NEUT": 0.3, "PLAT": 10, "RETI": 10, "TRANSFUSED_28D": True}, None, 90, None),      # NR
-    "S5": ({"HGB": 90, "NEUT": 0.6, "PLAT": 30, "RETI": 80, "TRANSFUSED_28D": True}, None, 365, 60),       # NR, transfused
-    "S6": (None, None, 30, None),                                                                 # not evaluable
+    "S5": ({"HGB": 90, "NEUT": 0.6, "PLAT": 30, "RETI": 80, "TRANSFUSED_28D": True}, None, 365, 60), # NR (transfused)
+    "S6": (None, None, 30, None),                                                                    # not evaluable
 }
 
 
@@ -126,7 +126,8 @@ def test_orr_intention_to_treat_counts_every_infused_subject_and_the_evaluable_o
     assert (itt["ci_low"], itt["ci_high"]) == pytest.approx(exact(2, 5))
     assert (evaluable["ci_low"], evaluable["ci_high"]) == pytest.approx(exact(2, 3))
     assert (round(itt["ci_low"], 4), round(itt["ci_high"], 4)) == (0.0527, 0.8534)  # Clopper–Pearson for 2/5
-    # While M3's window is still open, the subject who missed it is said to be not yet due: still a non-responder by ITT.
+    # While M3's window is still open, the subject who missed it is said to be not yet due: still a non-responder
+    # by ITT.
     early = run(cd7_app, reports.response_rates, today=DAY0 + dt.timedelta(days=97))[0]
     assert (early["not_assessed"], early["not_yet_due"], early["orr"]["itt"]["n"]) == (1, 1, 5)
 

@@ -233,7 +233,8 @@ def test_a_user_stream_rewritten_as_a_plain_chain_is_named(trail):
     cli, db, subject, files = trail
     replace_a_user_stream_with_a_plain_chain(db, subject, files)
     result = cli("audit", "verify")
-    assert result.exit_code == 1 and "BROKEN user/staff01: event at seq 2 is not the one a checkpoint saw" in result.stdout
+    assert result.exit_code == 1
+    assert "BROKEN user/staff01: event at seq 2 is not the one a checkpoint saw" in result.stdout
 
 
 @pytest.mark.parametrize("tamper", FILES_BROKEN, ids=lambda t: t.__name__)
@@ -276,7 +277,8 @@ def test_a_projection_behind_its_stream_is_repairable_not_broken(trail):
     db.records.update_one({"_id": vs(subject)}, {"$set": {"version": 1, "head": first["hash"]}})
     verified = cli("audit", "verify")
     assert verified.exit_code == 1
-    assert f"BEHIND {vs(subject)}: projection at version 1 but stream at 2: projection behind its stream" in verified.stdout
+    behind = f"BEHIND {vs(subject)}: projection at version 1 but stream at 2: projection behind its stream"
+    assert behind in verified.stdout
     assert "repairable, nothing lost" in verified.stdout and "BROKEN" not in verified.stdout
     assert cli("audit", "replay").exit_code == 0
     assert cli("audit", "verify").exit_code == 0

@@ -183,7 +183,8 @@ def test_an_unlock_clears_the_signatures_over_the_record_and_says_so(as_user, st
     found = signatures(staff, signed_three_ways)
     assert {scope: ok for scope, (ok, _) in found.items()} == {"VS": True, "LB": True, "SCREEN": False,
                                                                "casebook": False}
-    assert found["SCREEN"][1].startswith("DM at SCREEN unlocked") and found["SCREEN"][1].endswith(": query on birth date")
+    reason = found["SCREEN"][1]
+    assert reason.startswith("DM at SCREEN unlocked") and reason.endswith(": query on birth date")
 
 
 def test_re_signing_a_changed_form_leaves_the_visit_signature_as_it_was(as_user, staff, signed_three_ways):
@@ -248,7 +249,8 @@ def test_the_api_subject_page_record_page_and_casebook_say_the_same_of_each_sign
     client = app.test_client()
     login(client, "inv01")
     page = html.unescape(client.get(f"/studies/MINI/subjects/{subject}").get_data(as_text=True))
-    form_page = html.unescape(client.get(f"/studies/MINI/subjects/{subject}/events/SCREEN/forms/VS").get_data(as_text=True))
+    form_page = html.unescape(
+        client.get(f"/studies/MINI/subjects/{subject}/events/SCREEN/forms/VS").get_data(as_text=True))
     pdf = client.get(f"/api/v1/studies/MINI/subjects/{subject}/casebook.pdf",
                      headers={"Authorization": f"Bearer {app.tokens['inv01']}"})
     text = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages).split())

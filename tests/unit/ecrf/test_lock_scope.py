@@ -288,7 +288,8 @@ def test_freezing_a_locked_study_keeps_it_locked(app, as_user):
     assert dm.post("/studies/MINI/freeze", {}).get_json() == {"action": "freeze", "records": 0}
     assert dm.post("/studies/MINI/unfreeze", {}).status_code == 200
     refused = world.api["staff01"].post("/studies/MINI/subjects", {"site": "01"})
-    assert refused.status_code == 423 and refused.get_json()["detail"] == "study MINI is locked; no subject can be registered"
+    assert refused.status_code == 423
+    assert refused.get_json()["detail"] == "study MINI is locked; no subject can be registered"
 
 
 @pytest.mark.parametrize("kind", KINDS)

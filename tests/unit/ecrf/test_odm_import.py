@@ -33,7 +33,8 @@ def decisions(report: dict, kind: str) -> list[tuple[str, str, str]]:
 def odm(metadata: str, root: str = 'xmlns="http://www.cdisc.org/ns/odm/v1.3" ODMVersion="1.3.2"') -> str:
     """A small ODM document around one MetaDataVersion's content."""
     return (f'<?xml version="1.0"?>\n<ODM {root}>\n<Study OID="S.T"><GlobalVariables><StudyName>T</StudyName>'
-            f'</GlobalVariables>\n<MetaDataVersion OID="MDV.1" Name="v1">\n{metadata}\n</MetaDataVersion></Study>\n</ODM>\n')
+            f'</GlobalVariables>\n<MetaDataVersion OID="MDV.1" Name="v1">\n{metadata}\n</MetaDataVersion>'
+            '</Study>\n</ODM>\n')
 
 
 def one_item(item_def: str, extra: str = "") -> str:
@@ -162,7 +163,7 @@ def test_redcap_yes_no_and_checkbox_items_are_booleans_that_accept_true_and_fals
     assert soft.status_code == 201 and [q["check"] for q in soft.get_json()["queries"]] == ["RC_AGE_1"]
 
 
-# ---------------------------------------------------------------- OpenEDC: OIDs, languages, conditions, methods, versions
+# -------------------------------------------------------- OpenEDC: OIDs, languages, conditions, methods, versions
 
 
 def test_openedc_oids_are_kept_in_x_ecrf_source_oid_instead_of_silently_renamed(app, tmp_path):
@@ -368,12 +369,13 @@ def test_study_check_refuses_code_list_values_that_do_not_fit_the_item_type(tmp_
     with pytest.raises(DefinitionError) as refused_check:
         read_study(folder)
     assert refused_check.value.faults.lines() == [
-        "imported/DEMOGRAPHICS.json: /properties/CONSENT/oneOf/0/const: code '1' does not fit the item's type 'boolean'",
+        "imported/DEMOGRAPHICS.json: /properties/CONSENT/oneOf/0/const: "
+        "code '1' does not fit the item's type 'boolean'",
         "imported/DEMOGRAPHICS.json: /properties/AGE/oneOf/0/const: code '18' does not fit the item's type 'integer'",
     ]
 
 
-# ---------------------------------------------------------------- each fixture's expected report: every construct counted once
+# ------------------------------------------------ each fixture's expected report: every construct counted once
 
 
 @pytest.mark.parametrize("name, counts", [

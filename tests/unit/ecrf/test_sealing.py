@@ -89,7 +89,8 @@ def test_a_plain_chain_recomputed_after_the_seal_is_broken(cli, old_database):
     assert cli("audit", "seal").exit_code == 0
     rewrite_plain(db, vs(subject), 500)
     result = cli("audit", "verify")
-    assert result.exit_code == 1 and f"BROKEN {vs(subject)}: event at seq 2 is not the one a checkpoint saw" in result.stdout
+    assert result.exit_code == 1
+    assert f"BROKEN {vs(subject)}: event at seq 2 is not the one a checkpoint saw" in result.stdout
 
 
 def test_a_plain_event_added_after_the_seal_is_written_without_the_key(cli, old_database):
@@ -114,7 +115,8 @@ def test_seal_refuses_a_broken_plain_chain_and_writes_nothing(app, cli, old_data
     result = cli("audit", "seal")
     assert result.exit_code == 1 and f"BROKEN {vs(subject)}: event at seq 1 was altered" in result.stdout
     assert db.audit_events.count_documents({"stream": "audit/seal"}) == 0
-    assert (checkpoint_file(app.config["ECRF"]).read_text() if checkpoint_file(app.config["ECRF"]).exists() else "") == before
+    checkpoints = checkpoint_file(app.config["ECRF"])
+    assert (checkpoints.read_text() if checkpoints.exists() else "") == before
 
 
 def test_new_events_on_an_old_stream_are_keyed_and_cover_its_plain_past(cli, old_database, as_user):
