@@ -22,8 +22,8 @@ SEED = {
     "S2": ({"HGB": 90, "NEUT": 0.6, "PLAT": 30, "RETI": 80, "TRANSFUSED_28D": False}, None, 200, 150),     # PR
     "S3": ({"HGB": 90, "NEUT": 0.6, "PLAT": 30, "RETI": 80, "TRANSFUSED_28D": False}, 300, 270, None),     # PR
     "S4": ({"HGB": 70, "NEUT": 0.3, "PLAT": 10, "RETI": 10, "TRANSFUSED_28D": True}, None, 90, None),      # NR
-    "S5": ({"HGB": 90, "NEUT": 0.6, "PLAT": 30, "RETI": 80, "TRANSFUSED_28D": True}, None, 365, 60), # NR (transfused)
-    "S6": (None, None, 30, None),                                                                    # not evaluable
+    "S5": ({"HGB": 90, "NEUT": 0.6, "PLAT": 30, "RETI": 80, "TRANSFUSED_28D": True}, None, 365, 60),  # NR (transfused)
+    "S6": (None, None, 30, None),                                                                     # not evaluable
 }
 
 
