@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_login import login_required
 
-from ecrf.auth import web_user
 from ecrf.errors import DomainError, Locked
 from ecrf.views.messages import flash_error
 from ecrf.i18n import current_language, translate
@@ -14,11 +13,12 @@ from ecrf.queries import record_queries
 from ecrf.records import get_record, record_history, save_record
 from ecrf.roles import Action, may
 from ecrf.sites import site_timezone
-from ecrf.studies import study_runtime
 from ecrf.subjects import get_subject
 from ecrf.webforms import data_to_form, field_name, form_class, form_to_data
+from ecrf.scope import page_scope
 
 bp = Blueprint("records", __name__)
+bp.url_value_preprocessor(page_scope)
 
 PAGE = "/studies/<study>/subjects/<subject>/events/<event>/forms/<form>"
 
@@ -42,9 +42,8 @@ def _row_action(wtform, name: str) -> bool:
 @bp.route(PAGE, methods=["GET", "POST"])
 @login_required
 def page(study: str, subject: str, event: str, form: str):
-    user = web_user()
+    user, runtime = g.user, g.runtime
     lang = current_language()
-    runtime = study_runtime(study)
     found = get_subject(runtime, user, subject)
     event_def, compiled = runtime.form_in_event(event, form)
     record = get_record(runtime, user, subject, event, form, subject=found)
@@ -101,12 +100,10 @@ def page(study: str, subject: str, event: str, form: str):
 @bp.get(PAGE + "/audit")
 @login_required
 def audit(study: str, subject: str, event: str, form: str):
-    user = web_user()
-    runtime = study_runtime(study)
-    found = get_subject(runtime, user, subject)
-    event_def, compiled = runtime.form_in_event(event, form)
-    events = record_history(runtime, user, subject, event, form)
-    return render_template("audit.html", study=runtime, subject=found, events=events, event=event_def,
+    found = get_subject(g.runtime, g.user, subject)
+    event_def, compiled = g.runtime.form_in_event(event, form)
+    events = record_history(g.runtime, g.user, subject, event, form)
+    return render_template("audit.html", study=g.runtime, subject=found, events=events, event=event_def,
                            form=compiled, tz=site_timezone(found.site), item=request.args.get("item"))
 
 
@@ -121,7 +118,7 @@ def casebook(study: str, subject: str):
     from ecrf.exports.casebook import write_casebook
 
     spool = tempfile.TemporaryFile()
-    write_casebook(spool, study_runtime(study), web_user(), subject)
+    write_casebook(spool, g.runtime, g.user, subject)
     spool.seek(0)
     return send_file(spool, mimetype="application/pdf", as_attachment=True, download_name=f"casebook-{subject}.pdf")
 
@@ -129,11 +126,9 @@ def casebook(study: str, subject: str):
 @bp.get("/studies/<study>/subjects/<subject>/audit")
 @login_required
 def subject_audit(study: str, subject: str):
-    user = web_user()
-    runtime = study_runtime(study)
-    found = get_subject(runtime, user, subject)
-    events = record_history(runtime, user, subject)
-    return render_template("audit.html", study=runtime, subject=found, events=events, event=None,
+    found = get_subject(g.runtime, g.user, subject)
+    events = record_history(g.runtime, g.user, subject)
+    return render_template("audit.html", study=g.runtime, subject=found, events=events, event=None,
                            form=None, tz=site_timezone(found.site), item=None)
 
 
@@ -165,10 +160,8 @@ def act(study: str, subject: str, event: str, form: str, action: str):
     """SDV, signature (password re-entered), lock, unlock (reason), freeze or unfreeze from the form page."""
     from flask_wtf import FlaskForm
 
-    user = web_user()
-    runtime = study_runtime(study)
     back = url_for("records.page", study=study, subject=subject, event=event, form=form)
-    actions = _record_actions(runtime, user, subject, event, form)
+    actions = _record_actions(g.runtime, g.user, subject, event, form)
     if not FlaskForm().validate_on_submit() or action not in actions:
         flash("The form expired; try again.", "error")
         return redirect(back)
