@@ -9,6 +9,7 @@ from flask import Blueprint, g, jsonify, request
 
 from ecrf.api import schemas
 from ecrf.auth import api_user, csrf
+from ecrf.downloads import casebook_download
 from ecrf.errors import BadRequest, DomainError, FieldError, Invalid, NotFound, UnsupportedMediaType
 from ecrf.lifecycle import lifecycle_state
 from ecrf.limits import MAX_JSON_DEPTH, json_depth
@@ -263,17 +264,7 @@ def export(study: str, kind: str):
 @api.get("/studies/<study>/subjects/<subject>/casebook.pdf")
 def casebook(study: str, subject: str):
     """The subject's complete casebook as PDF."""
-    import tempfile
-
-    from flask import send_file
-
-    from ecrf.exports.casebook import write_casebook
-
-    user, runtime = g.user, g.runtime
-    spool = tempfile.TemporaryFile()
-    write_casebook(spool, runtime, user, subject)
-    spool.seek(0)
-    return send_file(spool, mimetype="application/pdf", as_attachment=True, download_name=f"casebook-{subject}.pdf")
+    return casebook_download(g.runtime, g.user, subject)
 
 
 from ecrf.api import review  # noqa: E402,F401  (registers the review and lock routes)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_login import login_required
 
+from ecrf.downloads import casebook_download
 from ecrf.errors import DomainError, Locked
 from ecrf.views.formpage import Rejection, filled_form, form_page_context, invalid_form, refused_save
 from ecrf.views.messages import flash_error
@@ -86,16 +87,7 @@ def audit(study: str, subject: str, event: str, form: str):
 @login_required
 def casebook(study: str, subject: str):
     """Download the subject's casebook PDF from the subject page."""
-    import tempfile
-
-    from flask import send_file
-
-    from ecrf.exports.casebook import write_casebook
-
-    spool = tempfile.TemporaryFile()
-    write_casebook(spool, g.runtime, g.user, subject)
-    spool.seek(0)
-    return send_file(spool, mimetype="application/pdf", as_attachment=True, download_name=f"casebook-{subject}.pdf")
+    return casebook_download(g.runtime, g.user, subject)
 
 
 @bp.get("/studies/<study>/subjects/<subject>/audit")
