@@ -57,7 +57,7 @@ def index(study: str):
             return redirect(url_for("ranges.index", study=study))
     elif request.method == "POST":
         status = 422
-    defaults = runtime.study.get("lab_ranges", [])
+    defaults = runtime.definition.get("lab_ranges", [])
     return render_template("ranges.html", study=runtime, form=form, ranges=service.list_ranges(),
                            defaults=defaults), status
 
