@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_login import login_required
+from flask_wtf import FlaskForm
 
+from ecrf import lifecycle
+from ecrf.auth import password_check
 from ecrf.downloads import casebook_download
 from ecrf.errors import DomainError, Locked
 from ecrf.views.formpage import Rejection, filled_form, form_page_context, invalid_form, refused_save
@@ -102,9 +105,6 @@ def subject_audit(study: str, subject: str):
 
 def _record_actions(runtime, user, subject: str, event: str, form: str) -> dict:
     """What each review or lock button on a form page does, and what it then says."""
-    from ecrf import lifecycle
-    from ecrf.auth import password_check
-
     locks = lambda kind, on: lambda: lifecycle.set_lock(  # noqa: E731
         runtime, user, kind, on, subject_id=subject, event=event, form=form, reason=request.form.get("reason") or None)
     sign = lambda scope_form: lambda: lifecycle.sign(  # noqa: E731
@@ -125,8 +125,6 @@ def _record_actions(runtime, user, subject: str, event: str, form: str) -> dict:
 @login_required
 def act(study: str, subject: str, event: str, form: str, action: str):
     """SDV, signature (password re-entered), lock, unlock (reason), freeze or unfreeze from the form page."""
-    from flask_wtf import FlaskForm
-
     back = url_for("records.page", study=study, subject=subject, event=event, form=form)
     actions = _record_actions(g.runtime, g.user, subject, event, form)
     if not FlaskForm().validate_on_submit() or action not in actions:
