@@ -44,7 +44,7 @@ def _subjects(study: StudyRuntime, user) -> list[Subject]:
 
 def _fact(study: StudyRuntime, user, name: str) -> dict[str, Any]:
     """A subject fact (e.g. infusion_date) for every subject in scope, by subject id."""
-    path = study.study.get("subject_facts", {}).get(name)
+    path = study.definition.get("subject_facts", {}).get(name)
     if not path:
         return {}
     event, form, item = path.split(".")
@@ -73,7 +73,7 @@ def enrollment(study: StudyRuntime, user) -> dict:
         cumulative.append({"month": month, **{site: running[site] for site in sites}, "total": sum(running.values())})
     failed = [s.subject_id for s in subjects if s.status == "screen_failed"]
     criteria: Counter = Counter()
-    rule = study.study.get("enrollment")
+    rule = study.definition.get("enrollment")
     if rule and failed:
         event, form, _ = rule["eligibility"].split(".")
         for record in _records(study, user, form, event):

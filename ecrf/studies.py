@@ -35,37 +35,37 @@ class StudyRuntime:
     """A loaded study ready to use: its events and compiled forms."""
 
     definition_hash: str
-    study: dict
+    definition: dict  # the study definition (study.json) as loaded
     forms: dict[str, CompiledForm]
 
     @property
     def oid(self) -> str:
-        return self.study["oid"]
+        return self.definition["oid"]
 
     @property
     def name(self) -> str:
-        return self.study["name"]
+        return self.definition["name"]
 
     @property
     def version(self) -> str:
-        return self.study["version"]
+        return self.definition["version"]
 
     @property
     def events(self) -> list[dict]:
-        return self.study["events"]
+        return self.definition["events"]
 
     @property
     def parameters(self) -> dict:
-        return self.study.get("parameters", {})
+        return self.definition.get("parameters", {})
 
     @property
     def fact_sources(self) -> set[tuple[str, str]]:
         """``(event, form)`` of each record the subject facts are read from."""
-        return {tuple(path.split(".")[:2]) for path in self.study.get("subject_facts", {}).values()}
+        return {tuple(path.split(".")[:2]) for path in self.definition.get("subject_facts", {}).values()}
 
     def event(self, oid: str) -> dict:
         """The event definition; :class:`NotFound` if the study has none by that OID."""
-        for event in self.study["events"]:
+        for event in self.definition["events"]:
             if event["oid"] == oid:
                 return event
         raise NotFound(f"study {self.oid} has no event {oid!r}")
@@ -101,7 +101,7 @@ class StudyRuntime:
                 for e in self.events
             ],
             "forms": [{"oid": f.oid, "title": f.title, "stage": f.stage} for f in self.forms.values()],
-            "stages": [{"oid": s["oid"], "title": s["title"]} for s in self.study["stages"]],
+            "stages": [{"oid": s["oid"], "title": s["title"]} for s in self.definition["stages"]],
             "parameters": self.parameters,
         }
 

@@ -5,22 +5,25 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, g, jsonify, request
 
 from ecrf.api import schemas
 from ecrf.auth import api_user, csrf
+from ecrf.downloads import casebook_download
 from ecrf.errors import BadRequest, DomainError, FieldError, Invalid, NotFound, UnsupportedMediaType
 from ecrf.lifecycle import lifecycle_state
 from ecrf.limits import MAX_JSON_DEPTH, json_depth
 from ecrf.queries import record_queries
 from ecrf.records import get_record, record_history, save_record
 from ecrf.roles import Action
-from ecrf.studies import loaded_studies, study_runtime
+from ecrf.scope import api_scope
+from ecrf.studies import loaded_studies
 from ecrf.subjects import get_subject, list_subjects, register_subject, require, status_matrix
 from ecrf.text import json_text_faults
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(api)  # bearer tokens, never cookies: no cross-site request can carry them
+api.url_value_preprocessor(api_scope)  # a study's routes find g.user and g.runtime loaded
 
 
 def iso(value) -> str | None:
@@ -104,20 +107,17 @@ def studies():
 
 @api.get("/studies/<study>")
 def study_metadata(study: str):
-    api_user()
-    return jsonify(study_runtime(study).metadata())
+    return jsonify(g.runtime.metadata())
 
 
 @api.get("/studies/<study>/forms/<form>")
 def form_definition(study: str, form: str):
-    api_user()
-    return jsonify(study_runtime(study).form(form).schema)
+    return jsonify(g.runtime.form(form).schema)
 
 
 @api.post("/studies/<study>/subjects")
 def create_subject(study: str):
-    user = api_user()
-    runtime = study_runtime(study)
+    user, runtime = g.user, g.runtime
     body = schemas.load(schemas.SubjectCreate(), json_body())
     subject = register_subject(runtime, user, body["site"], body.get("subject_id"))
     return jsonify(subject.as_dict()), 201
@@ -125,23 +125,20 @@ def create_subject(study: str):
 
 @api.get("/studies/<study>/subjects")
 def subjects(study: str):
-    user = api_user()
-    runtime = study_runtime(study)
+    user, runtime = g.user, g.runtime
     return jsonify([s.as_dict() for s in list_subjects(runtime, user, request.args.get("site"))])
 
 
 @api.get("/studies/<study>/subjects/<subject>")
 def subject_detail(study: str, subject: str):
-    user = api_user()
-    runtime = study_runtime(study)
+    user, runtime = g.user, g.runtime
     found = get_subject(runtime, user, subject)
     return jsonify({**found.as_dict(), "events": status_matrix(runtime, found)})
 
 
 @api.get("/studies/<study>/subjects/<subject>/events/<event>/forms/<form>")
 def read_record(study: str, subject: str, event: str, form: str):
-    user = api_user()
-    runtime = study_runtime(study)
+    user, runtime = g.user, g.runtime
     record = get_record(runtime, user, subject, event, form)
     if record is None:
         raise NotFound(f"nothing saved yet for {form} at {event}")
@@ -150,8 +147,7 @@ def read_record(study: str, subject: str, event: str, form: str):
 
 @api.put("/studies/<study>/subjects/<subject>/events/<event>/forms/<form>")
 def write_record(study: str, subject: str, event: str, form: str):
-    user = api_user()
-    runtime = study_runtime(study)
+    user, runtime = g.user, g.runtime
     require(user, Action.ENTER_DATA)
     runtime.form_in_event(event, form)
     try:
@@ -165,15 +161,13 @@ def write_record(study: str, subject: str, event: str, form: str):
 
 @api.get("/studies/<study>/subjects/<subject>/audit")
 def subject_audit(study: str, subject: str):
-    user = api_user()
-    runtime = study_runtime(study)
+    user, runtime = g.user, g.runtime
     return jsonify([event_json(e) for e in record_history(runtime, user, subject)])
 
 
 @api.get("/studies/<study>/subjects/<subject>/events/<event>/forms/<form>/audit")
 def record_audit(study: str, subject: str, event: str, form: str):
-    user = api_user()
-    runtime = study_runtime(study)
+    user, runtime = g.user, g.runtime
     runtime.form_in_event(event, form)
     return jsonify([event_json(e) for e in record_history(runtime, user, subject, event, form)])
 
@@ -193,8 +187,7 @@ def openapi():
 def queries(study: str):
     from ecrf.queries import list_queries
 
-    user = api_user()
-    runtime = study_runtime(study)
+    user, runtime = g.user, g.runtime
     filters = {k: request.args.get(k) for k in ("site", "subject", "event", "form", "item", "state", "origin")}
     return jsonify([q.as_dict() for q in list_queries(runtime, user, **filters)])
 
@@ -203,8 +196,7 @@ def queries(study: str):
 def create_query(study: str):
     from ecrf.queries import raise_query
 
-    user = api_user()
-    runtime = study_runtime(study)
+    user, runtime = g.user, g.runtime
     body = schemas.load(schemas.QueryCreate(), json_body())
     query = raise_query(runtime, user, body["subject"], body["event"], body["form"], body["item"], body["text"])
     return jsonify(query.as_dict()), 201
@@ -214,44 +206,39 @@ def create_query(study: str):
 def query_detail(study: str, query_id: str):
     from ecrf.queries import get_query
 
-    user = api_user()
-    return jsonify(get_query(study_runtime(study), user, query_id).as_dict())
+    return jsonify(get_query(g.runtime, g.user, query_id).as_dict())
 
 
 @api.post("/studies/<study>/queries/<query_id>/replies")
 def query_reply(study: str, query_id: str):
     from ecrf.queries import reply
 
-    user = api_user()
     body = schemas.load(schemas.QueryText(), json_body())
-    return jsonify(reply(study_runtime(study), user, query_id, body.get("text")).as_dict())
+    return jsonify(reply(g.runtime, g.user, query_id, body.get("text")).as_dict())
 
 
 @api.post("/studies/<study>/queries/<query_id>/close")
 def query_close(study: str, query_id: str):
     from ecrf.queries import close
 
-    user = api_user()
     body = schemas.load(schemas.QueryText(), json_body(optional=True))
-    return jsonify(close(study_runtime(study), user, query_id, body.get("text")).as_dict())
+    return jsonify(close(g.runtime, g.user, query_id, body.get("text")).as_dict())
 
 
 @api.post("/studies/<study>/queries/<query_id>/reopen")
 def query_reopen(study: str, query_id: str):
     from ecrf.queries import reopen
 
-    user = api_user()
     body = schemas.load(schemas.QueryText(), json_body())
-    return jsonify(reopen(study_runtime(study), user, query_id, body.get("text")).as_dict())
+    return jsonify(reopen(g.runtime, g.user, query_id, body.get("text")).as_dict())
 
 
 @api.get("/studies/<study>/checks/broken")
 def broken_checks(study: str):
     from ecrf.records import broken_checks as find_broken
 
-    user = api_user()
-    require(user, Action.MANAGE_QUERIES)
-    return jsonify([{**b, "at": iso(b["at"])} for b in find_broken(study_runtime(study))])
+    require(g.user, Action.MANAGE_QUERIES)
+    return jsonify([{**b, "at": iso(b["at"])} for b in find_broken(g.runtime)])
 
 
 @api.get("/studies/<study>/export/<kind>")
@@ -263,8 +250,7 @@ def export(study: str, kind: str):
 
     from ecrf.exports import FORMATS, export_subjects, write_export
 
-    user = api_user()
-    runtime = study_runtime(study)
+    user, runtime = g.user, g.runtime
     if kind not in FORMATS:
         raise NotFound(f"no export format {kind!r}; formats: {', '.join(FORMATS)}")
     subjects = export_subjects(runtime, user, site=request.args.get("site"), subject=request.args.get("subject"))
@@ -278,18 +264,7 @@ def export(study: str, kind: str):
 @api.get("/studies/<study>/subjects/<subject>/casebook.pdf")
 def casebook(study: str, subject: str):
     """The subject's complete casebook as PDF."""
-    import tempfile
-
-    from flask import send_file
-
-    from ecrf.exports.casebook import write_casebook
-
-    user = api_user()
-    runtime = study_runtime(study)
-    spool = tempfile.TemporaryFile()
-    write_casebook(spool, runtime, user, subject)
-    spool.seek(0)
-    return send_file(spool, mimetype="application/pdf", as_attachment=True, download_name=f"casebook-{subject}.pdf")
+    return casebook_download(g.runtime, g.user, subject)
 
 
 from ecrf.api import review  # noqa: E402,F401  (registers the review and lock routes)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from flask import jsonify
+from flask import g, jsonify
 
 from ecrf import lifecycle
 from ecrf.api import api, json_body, record_json
 from ecrf.api import schemas
-from ecrf.auth import api_user, password_check
+from ecrf.auth import password_check
 from ecrf.records import get_record
-from ecrf.studies import study_runtime
 
 RECORD = "/studies/<study>/subjects/<subject>/events/<event>/forms/<form>"
 SUBJECT = "/studies/<study>/subjects/<subject>"
@@ -26,16 +25,14 @@ def _record_response(runtime, user, subject, event, form):
 
 @api.post(RECORD + "/sdv")
 def record_sdv(study, subject, event, form):
-    user = api_user()
-    runtime = study_runtime(study)
+    user, runtime = g.user, g.runtime
     body = _body(schemas.SdvRequest())
     lifecycle.verify(runtime, user, subject, event, form, body.get("items"))
     return _record_response(runtime, user, subject, event, form)
 
 
 def _sign(study, subject, event=None, form=None):
-    user = api_user()
-    runtime = study_runtime(study)
+    user, runtime = g.user, g.runtime
     body = _body(schemas.SignRequest())
     signature = lifecycle.sign(runtime, user, body.get("password"), subject_id=subject, event=event, form=form,
                                meaning=body.get("meaning"), check_password=password_check())
@@ -59,13 +56,11 @@ def subject_sign(study, subject):
 
 @api.get(SUBJECT + "/signatures")
 def subject_signatures(study, subject):
-    user = api_user()
-    return jsonify([s.as_dict() for s in lifecycle.signatures_of(study_runtime(study), user, subject)])
+    return jsonify([s.as_dict() for s in lifecycle.signatures_of(g.runtime, g.user, subject)])
 
 
 def _lock(verb, study, subject=None, event=None, form=None):
-    user = api_user()
-    runtime = study_runtime(study)
+    user, runtime = g.user, g.runtime
     body = _body(schemas.ReasonRequest())
     kind, on = LOCKS[verb]
     changed = lifecycle.set_lock(runtime, user, kind, on, subject_id=subject, event=event, form=form,

@@ -196,8 +196,8 @@ def metadata(study: StudyRuntime) -> etree._Element:
                                            for u in sorted(units)])
     return E("Study", {"OID": study.oid},
              E("GlobalVariables", None, E("StudyName", text=study.name),
-               E("StudyDescription", text=study.study.get("description", study.name)),
-               E("ProtocolName", text=study.study.get("protocol", study.oid))),
+               E("StudyDescription", text=study.definition.get("description", study.name)),
+               E("ProtocolName", text=study.definition.get("protocol", study.oid))),
              basic, mdv, nsmap=NSMAP)
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, url_for
 from flask_login import login_required
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Optional
 
 from audit import utc_now
-from ecrf.auth import web_user
 from ecrf.errors import DomainError
 from ecrf.views.messages import flash_error
 from ecrf.roles import ROLES, Action
@@ -17,8 +16,10 @@ from ecrf.sites import Site, add_site
 from ecrf.studies import loaded_studies
 from ecrf.subjects import require
 from ecrf.users import User, add_user, change_role, end_sessions, issue_token, set_active, unlock
+from ecrf.scope import page_scope
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+bp.url_value_preprocessor(page_scope)
 
 
 class SiteForm(FlaskForm):
@@ -67,20 +68,19 @@ def _page(site_form=None, user_form=None, token=None, status=200, role_form=None
 @bp.get("/")
 @login_required
 def index():
-    require(web_user(), Action.ADMINISTER)
+    require(g.user, Action.ADMINISTER)
     return _page()
 
 
 @bp.post("/sites")
 @login_required
 def sites():
-    user = web_user()
-    require(user, Action.ADMINISTER)
+    require(g.user, Action.ADMINISTER)
     form = SiteForm(prefix="site")
     if not form.validate_on_submit():
         return _page(site_form=form, status=422)
     try:
-        add_site(form.code.data.strip(), form.name.data, form.timezone.data.strip(), actor=user.username)
+        add_site(form.code.data.strip(), form.name.data, form.timezone.data.strip(), actor=g.user.username)
     except DomainError as error:
         flash_error(error)
         return _page(site_form=form, status=error.status)
@@ -91,15 +91,14 @@ def sites():
 @bp.post("/users")
 @login_required
 def users():
-    user = web_user()
-    require(user, Action.ADMINISTER)
+    require(g.user, Action.ADMINISTER)
     form = UserForm(prefix="user")
     form.sites.choices = [(s.code, s.code) for s in Site.objects]
     if not form.validate_on_submit():
         return _page(user_form=form, status=422)
     try:
         add_user(form.username.data.strip(), form.role.data, form.sites.data, form.password.data,
-                 full_name=form.full_name.data or "", actor=user.username,
+                 full_name=form.full_name.data or "", actor=g.user.username,
                  min_password_length=current_app.config["ECRF"].password_min_length)
     except DomainError as error:
         flash_error(error)
@@ -112,13 +111,12 @@ def users():
 @login_required
 def roles():
     """Give a user another role and sites; every session of that user ends."""
-    user = web_user()
-    require(user, Action.ADMINISTER)
+    require(g.user, Action.ADMINISTER)
     form = _role_form(RoleForm(prefix="role"))
     if not form.validate_on_submit():
         return _page(role_form=form, status=422)
     try:
-        change_role(form.username.data, form.role.data, form.sites.data, actor=user.username)
+        change_role(form.username.data, form.role.data, form.sites.data, actor=g.user.username)
     except DomainError as error:
         flash_error(error)
         return _page(role_form=form, status=error.status)
@@ -129,21 +127,20 @@ def roles():
 @bp.post("/users/<username>/<action>")
 @login_required
 def user_action(username: str, action: str):
-    user = web_user()
-    require(user, Action.ADMINISTER)
+    require(g.user, Action.ADMINISTER)
     if not FlaskForm().validate_on_submit() or action not in ("disable", "enable", "token", "sign-out", "unlock"):
         flash("The form expired; try again.", "error")
         return redirect(url_for("admin.index"))
     try:
         if action == "token":
-            return _page(token=(username, issue_token(username, actor=user.username)))
+            return _page(token=(username, issue_token(username, actor=g.user.username)))
         if action == "sign-out":
-            end_sessions(username, actor=user.username)
+            end_sessions(username, actor=g.user.username)
             flash(f"Every session of {username} has ended", "success")
         elif action == "unlock":
-            unlock(username, actor=user.username)
+            unlock(username, actor=g.user.username)
         else:
-            set_active(username, action == "enable", actor=user.username)
+            set_active(username, action == "enable", actor=g.user.username)
     except DomainError as error:
         flash(error.detail, "error")
     return redirect(url_for("admin.index"))

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, send_file, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, send_file, url_for
 from flask_login import login_required
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.validators import Optional
 
-from ecrf.auth import web_user
 from ecrf.errors import DomainError
 from ecrf.exports import FORMATS
 from ecrf.exports.jobs import job_file, my_jobs, start_export
-from ecrf.studies import study_runtime
 from ecrf.views.messages import flash_error
+from ecrf.scope import page_scope
 
 bp = Blueprint("exports", __name__)
+bp.url_value_preprocessor(page_scope)
 
 
 class ExportForm(FlaskForm):
@@ -28,8 +28,7 @@ class ExportForm(FlaskForm):
 @bp.route("/studies/<study>/exports", methods=["GET", "POST"])
 @login_required
 def index(study: str):
-    user = web_user()
-    runtime = study_runtime(study)
+    user, runtime = g.user, g.runtime
     form = ExportForm()
     if form.validate_on_submit():
         try:
@@ -48,7 +47,7 @@ def index(study: str):
 @bp.get("/studies/<study>/exports/<job_id>")
 @login_required
 def download(study: str, job_id: str):
-    job, path = job_file(current_app._get_current_object(), web_user(), job_id)
+    job, path = job_file(current_app._get_current_object(), g.user, job_id)
     mimetype, suffix = FORMATS[job.kind]
     return send_file(path, mimetype=mimetype, as_attachment=True,
                      download_name=f"{job.study}-{job.created_at:%Y%m%d-%H%M%S}.{suffix}")

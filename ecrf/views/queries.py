@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_login import login_required
 from flask_wtf import FlaskForm
 
 from ecrf import queries as service
-from ecrf.auth import web_user
 from ecrf.errors import DomainError, Locked
 from ecrf.views.messages import flash_error
-from ecrf.studies import study_runtime
 from ecrf.views.account import safe_next
+from ecrf.scope import page_scope
 
 bp = Blueprint("queries", __name__)
+bp.url_value_preprocessor(page_scope)
 
 FILTERS = ("site", "subject", "event", "form", "state", "origin")
 
@@ -21,8 +21,7 @@ FILTERS = ("site", "subject", "event", "form", "state", "origin")
 @bp.get("/studies/<study>/queries")
 @login_required
 def index(study: str):
-    user = web_user()
-    runtime = study_runtime(study)
+    user, runtime = g.user, g.runtime
     filters = {k: request.args.get(k) or None for k in FILTERS}
     min_age = request.args.get("min_age", type=int)
     page = service.query_page(runtime, user, request.args.get("page", type=int), min_age=min_age, **filters)
@@ -38,15 +37,13 @@ def _back(study: str) -> str:
 @bp.post("/studies/<study>/queries")
 @login_required
 def raise_query(study: str):
-    user = web_user()
-    runtime = study_runtime(study)
     if not FlaskForm().validate_on_submit():
         flash("The form expired; try again.", "error")
         return redirect(_back(study))
     try:
         item = request.form.get("item")
         text = request.form.get(f"text:{item}", request.form.get("text"))
-        service.raise_query(runtime, user, request.form.get("subject"), request.form.get("event"),
+        service.raise_query(g.runtime, g.user, request.form.get("subject"), request.form.get("event"),
                             request.form.get("form"), item, text)
     except Locked:
         raise  # a lock is answered 423 with its own page, as the API answers it
@@ -63,13 +60,11 @@ ACTIONS = {"reply": service.reply, "close": service.close, "reopen": service.reo
 @bp.post("/studies/<study>/queries/<query_id>/<action>")
 @login_required
 def act(study: str, query_id: str, action: str):
-    user = web_user()
-    runtime = study_runtime(study)
     if action not in ACTIONS or not FlaskForm().validate_on_submit():
         flash("The form expired or the action is unknown; try again.", "error")
         return redirect(_back(study))
     try:
-        ACTIONS[action](runtime, user, query_id, request.form.get("text") or None)
+        ACTIONS[action](g.runtime, g.user, query_id, request.form.get("text") or None)
     except Locked:
         raise  # a lock is answered 423 with its own page, as the API answers it
     except DomainError as error:

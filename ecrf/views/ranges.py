@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_login import login_required
 from flask_wtf import FlaskForm
 from wtforms import DateField, DecimalField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Optional
 
 from ecrf import ranges as service
-from ecrf.auth import web_user
 from ecrf.errors import DomainError, Locked
 from ecrf.views.messages import flash_error
 from ecrf.records import broken_checks
 from ecrf.roles import Action
 from ecrf.sites import Site
-from ecrf.studies import study_runtime
 from ecrf.subjects import require
+from ecrf.scope import page_scope
 
 bp = Blueprint("ranges", __name__)
+bp.url_value_preprocessor(page_scope)
 
 
 class RangeForm(FlaskForm):
@@ -36,8 +36,7 @@ class RangeForm(FlaskForm):
 @bp.route("/studies/<study>/ranges", methods=["GET", "POST"])
 @login_required
 def index(study: str):
-    user = web_user()
-    runtime = study_runtime(study)
+    user, runtime = g.user, g.runtime
     require(user, Action.MANAGE_RANGES)
     form = RangeForm()
     form.site.choices = [(s.code, f"{s.code} — {s.name}") for s in Site.objects.order_by("code")]
@@ -58,7 +57,7 @@ def index(study: str):
             return redirect(url_for("ranges.index", study=study))
     elif request.method == "POST":
         status = 422
-    defaults = runtime.study.get("lab_ranges", [])
+    defaults = runtime.definition.get("lab_ranges", [])
     return render_template("ranges.html", study=runtime, form=form, ranges=service.list_ranges(),
                            defaults=defaults), status
 
@@ -66,10 +65,9 @@ def index(study: str):
 @bp.post("/studies/<study>/ranges/<range_id>/retire")
 @login_required
 def retire(study: str, range_id: str):
-    user = web_user()
     if FlaskForm().validate_on_submit():
         try:
-            service.retire_range(user, range_id)
+            service.retire_range(g.user, range_id)
         except Locked:
             raise  # a lock is answered 423 with its own page, as the API answers it
         except DomainError as error:
@@ -80,7 +78,5 @@ def retire(study: str, range_id: str):
 @bp.get("/studies/<study>/checks/broken")
 @login_required
 def broken(study: str):
-    user = web_user()
-    runtime = study_runtime(study)
-    require(user, Action.MANAGE_QUERIES)
-    return render_template("broken_checks.html", study=runtime, broken=broken_checks(runtime))
+    require(g.user, Action.MANAGE_QUERIES)
+    return render_template("broken_checks.html", study=g.runtime, broken=broken_checks(g.runtime))

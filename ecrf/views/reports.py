@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import base64
 
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, g, render_template, request, url_for
 from flask_login import login_required
 from markupsafe import Markup
 
 from ecrf import charts, reports
-from ecrf.auth import web_user
-from ecrf.studies import study_runtime
 from ecrf.paging import page_of
+from ecrf.scope import page_scope
 
 bp = Blueprint("reports", __name__)
+bp.url_value_preprocessor(page_scope)
 
 
 @bp.get("/studies/<study>/reports")
 @login_required
 def index(study: str):
-    user = web_user()
-    runtime = study_runtime(study)
+    user, runtime = g.user, g.runtime
     enrollment = reports.enrollment(runtime, user)
     states = reports.record_states(runtime, user)
     visits = reports.visit_status(runtime, user, records=states)

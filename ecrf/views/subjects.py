@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_login import login_required
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.validators import Optional
 
-from ecrf.auth import web_user
 from ecrf.errors import DomainError
 from ecrf.lifecycle import signatures_of
 from ecrf.locks import study_closure
 from ecrf.roles import Action, may
 from ecrf.sites import Site, site_timezone
-from ecrf.studies import loaded_studies, study_runtime
+from ecrf.studies import loaded_studies
 from ecrf.subjects import get_subject, list_subjects, register_subject, status_matrix
+from ecrf.scope import page_scope
 
 bp = Blueprint("subjects", __name__)
+bp.url_value_preprocessor(page_scope)
 
 
 class RegisterForm(FlaskForm):
@@ -29,10 +30,9 @@ class RegisterForm(FlaskForm):
 @login_required
 def home():
     studies = loaded_studies()
-    user = web_user()
-    if len(studies) == 1 and may(user.role, Action.VIEW_DATA):
+    if len(studies) == 1 and may(g.user.role, Action.VIEW_DATA):
         return redirect(url_for("subjects.index", study=studies[0].oid))
-    if may(user.role, Action.ADMINISTER):
+    if may(g.user.role, Action.ADMINISTER):
         return redirect(url_for("admin.index"))
     return render_template("home.html", studies=studies)
 
@@ -47,8 +47,7 @@ def _register_form(user) -> RegisterForm:
 @bp.route("/studies/<study>/subjects", methods=["GET", "POST"])
 @login_required
 def index(study: str):
-    user = web_user()
-    runtime = study_runtime(study)
+    user, runtime = g.user, g.runtime
     form = _register_form(user)
     error = None
     if request.method == "POST" and form.validate_on_submit():
@@ -68,8 +67,6 @@ def index(study: str):
 @bp.get("/studies/<study>/subjects/<subject>")
 @login_required
 def detail(study: str, subject: str):
-    user = web_user()
-    runtime = study_runtime(study)
-    found = get_subject(runtime, user, subject)
-    return render_template("subject.html", study=runtime, subject=found, matrix=status_matrix(runtime, found),
-                           signatures=signatures_of(runtime, user, subject), tz=site_timezone(found.site))
+    found = get_subject(g.runtime, g.user, subject)
+    return render_template("subject.html", study=g.runtime, subject=found, matrix=status_matrix(g.runtime, found),
+                           signatures=signatures_of(g.runtime, g.user, subject), tz=site_timezone(found.site))
