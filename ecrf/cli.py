@@ -52,7 +52,7 @@ def study_group() -> None:
 @click.argument("path", type=click.Path(file_okay=False, path_type=Path))
 def study_check(path: Path) -> None:
     """Validate a study folder; print `file: /pointer: message` per fault."""
-    from ecrf.definitions import read_study
+    from ecrf.study_folder import read_study
 
     try:
         definition = read_study(path)
@@ -85,7 +85,7 @@ def study_load(path: Path) -> None:
               help="write the import report (JSON) here")
 def study_import_odm(odm_file: Path, output: Path, mdv: str | None, report_file: Path | None) -> None:
     """Turn ODM 1.3 metadata into a draft study folder with an import report, then check it."""
-    from ecrf.definitions import read_study
+    from ecrf.study_folder import read_study
     from ecrf.odm_import import ImportError_, write_draft
 
     try:

@@ -463,7 +463,7 @@ def _study_differences(stream: str, loads: list[dict], documents: list[dict]) ->
 
 
 def _definition(document: dict) -> dict | None:
-    """What :attr:`ecrf.definitions.StudyDefinition.hash` hashes, read back from a stored study (None: unreadable)."""
+    """What :attr:`ecrf.study_folder.StudyDefinition.hash` hashes, read back from a stored study (None: unreadable)."""
     try:
         study, forms = json.loads(document.get("study_json") or ""), json.loads(document.get("forms_json") or "")
         return {"study": study, "forms": {oid: form["schema"] for oid, form in forms.items()}}
