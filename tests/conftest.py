@@ -181,6 +181,13 @@ def client(app):
 
 
 @pytest.fixture
+def cli(app):
+    """``cli("study", "check", path)`` -> the result of that ``ecrf`` command run in-process on the app."""
+    runner = app.test_cli_runner()
+    return lambda *args, **kw: runner.invoke(args=list(args), **kw)
+
+
+@pytest.fixture
 def as_user(app, client):
     """``as_user("staff01")`` -> an :class:`Api` acting as that user."""
     return lambda name, study="MINI": Api(client, app.tokens[name], study)
