@@ -55,10 +55,10 @@ from audit import BEHIND, StreamProblem
 from ecrf.definitions import content_hash
 from ecrf.field_differences import field_differences
 from ecrf.keyed_cursor import KeyedCursor
-from ecrf.lifecycle import Signature, covers_digest, signature_from_event, signature_stream
 from ecrf.locks import ContainerLock
 from ecrf.queries import Query
 from ecrf.ranges import LabRange
+from ecrf.signatures import Signature, covers_digest, signature_from_event, signature_stream
 from ecrf.sites import Site
 from ecrf.stream_fields import PASSWORD_DIGEST, event_details, query_fields, range_fields, user_fields
 from ecrf.studies import Study

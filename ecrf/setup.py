@@ -13,7 +13,7 @@ from ecrf.users import ApiToken, User, add_user
 from ecrf.exports.jobs import ExportJob
 from ecrf.queries import Query
 from ecrf.ranges import LabRange
-from ecrf.lifecycle import Signature
+from ecrf.signatures import Signature
 from ecrf.locks import ContainerLock
 
 

@@ -205,6 +205,20 @@ def subject(staff):
     return staff.register()
 
 
+@pytest.fixture
+def saved(staff):
+    """A subject at site 01 with VS and DM saved at SCREEN."""
+    subject = staff.register()
+    staff.save(subject, "SCREEN", "VS", {"VSDTC": "2026-01-05", "HEIGHT": 170, "WEIGHT": 70})
+    staff.save(subject, "SCREEN", "DM", {"SEX": "M", "BRTHDTC": "1980-01-01"})
+    return subject
+
+
+def record(api, subject, form="VS", event="SCREEN"):
+    """The record's JSON as ``api`` reads it."""
+    return api.get(api.record_path(subject, event, form)).get_json()
+
+
 @pytest.fixture(scope="session")
 def wire_uri(tmp_path_factory):
     """A real MongoDB wire-protocol server: ECRF_TEST_MONGODB_URI, or SecantusDB started here."""

@@ -9,10 +9,11 @@ from ecrf.auth import web_user
 from ecrf.errors import DomainError, Locked
 from ecrf.views.messages import flash_error
 from ecrf.i18n import current_language, translate
-from ecrf.lifecycle import lifecycle_state, signatures_of
+from ecrf.lifecycle import lifecycle_state
 from ecrf.queries import record_queries
 from ecrf.records import get_record, record_history, save_record
 from ecrf.roles import Action, may
+from ecrf.signatures import signatures_of
 from ecrf.sites import site_timezone
 from ecrf.studies import study_runtime
 from ecrf.subjects import get_subject
@@ -140,12 +141,12 @@ def subject_audit(study: str, subject: str):
 
 def _record_actions(runtime, user, subject: str, event: str, form: str) -> dict:
     """What each review or lock button on a form page does, and what it then says."""
-    from ecrf import lifecycle
+    from ecrf import lifecycle, signatures
     from ecrf.auth import password_check
 
     locks = lambda kind, on: lambda: lifecycle.set_lock(  # noqa: E731
         runtime, user, kind, on, subject_id=subject, event=event, form=form, reason=request.form.get("reason") or None)
-    sign = lambda scope_form: lambda: lifecycle.sign(  # noqa: E731
+    sign = lambda scope_form: lambda: signatures.sign(  # noqa: E731
         runtime, user, request.form.get("password"), subject_id=subject, event=event, form=scope_form,
         check_password=password_check())
     return {

@@ -10,9 +10,9 @@ from wtforms.validators import Optional
 
 from ecrf.auth import web_user
 from ecrf.errors import DomainError
-from ecrf.lifecycle import signatures_of
 from ecrf.locks import study_closure
 from ecrf.roles import Action, may
+from ecrf.signatures import signatures_of
 from ecrf.sites import Site, site_timezone
 from ecrf.studies import loaded_studies, study_runtime
 from ecrf.subjects import get_subject, list_subjects, register_subject, status_matrix
