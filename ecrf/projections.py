@@ -48,17 +48,19 @@ not facts of the trail).
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-from typing import Any, Iterator
+from typing import Any
 
-from audit import BEHIND, PROJECTION, StreamProblem, fold
+from audit import BEHIND, StreamProblem
 from ecrf.definitions import content_hash
-from ecrf.lifecycle import Signature, covers_digest, signature_from_event, signature_stream
+from ecrf.field_differences import field_differences
+from ecrf.keyed_cursor import KeyedCursor
 from ecrf.locks import ContainerLock
 from ecrf.queries import Query
 from ecrf.ranges import LabRange
+from ecrf.signatures import Signature, covers_digest, signature_from_event, signature_stream
 from ecrf.sites import Site
+from ecrf.stream_fields import PASSWORD_DIGEST, event_details, query_fields, range_fields, user_fields
 from ecrf.studies import Study
 from ecrf.subjects import Subject, subject_fields
 from ecrf.users import ApiToken, User, password_digest
@@ -69,11 +71,9 @@ RECORD_FIELDS = (*RECORD_IDENTITY, "updated_at", "updated_by")
 LOCK_ACTIONS = {"lock": ("locked", True), "unlock": ("locked", False),
                 "freeze": ("frozen", True), "unfreeze": ("frozen", False)}
 TOKEN_ENDS = ("tokens_revoked", "user_disabled")  # every live token of the user is revoked by these
-PASSWORD_DIGEST = "password_hash digest"
 # What a signature stream decides of its signatures document: all signature_from_event sets.
 SIGNATURE_FIELDS = ("study", "subject", "site", "scope", "event", "form", "signer", "printed_name", "meaning", "at",
                     "covers", "digest", "heads", "stream")
-SHOWN = 80  # characters of a value a problem shows
 
 
 def record_problems(stream: str, events: list[dict], projection: dict) -> list[StreamProblem]:
@@ -92,7 +92,7 @@ def record_problems(stream: str, events: list[dict], projection: dict) -> list[S
     get = projection.get
     for key, value in expected.items():
         if get(key) != value:
-            return _differences(stream, "records", expected, projection)
+            return field_differences(stream, "records", expected, projection)
     return []  # the common case, without naming anything (strings and a time: == is exact here)
 
 
@@ -106,12 +106,12 @@ class ProjectionCheck:
     """
 
     def __init__(self):
-        self.subjects = _Sorted(Subject._get_collection())
-        self.queries = _Sorted(Query._get_collection())
-        self.users = _Sorted(User._get_collection())
-        self.tokens = _Sorted(ApiToken._get_collection(), "username", {"username": 1, "revoked_at": 1})
-        self.sites = _Sorted(Site._get_collection())
-        self.ranges = _Sorted(LabRange._get_collection(), "site")
+        self.subjects = KeyedCursor(Subject._get_collection())
+        self.queries = KeyedCursor(Query._get_collection())
+        self.users = KeyedCursor(User._get_collection())
+        self.tokens = KeyedCursor(ApiToken._get_collection(), "username", {"username": 1, "revoked_at": 1})
+        self.sites = KeyedCursor(Site._get_collection())
+        self.ranges = KeyedCursor(LabRange._get_collection(), "site")
         self.signed: dict[str, dict[str, dict]] = {}  # signature id -> record stream -> what its sign stamp says
         self.streamed: dict[str, tuple[str, dict]] = {}  # signature id -> (its stream, the document it projects to)
         self.locks: dict[str, dict] = {}  # container key -> the lock its stream holds (kind, by)
@@ -165,7 +165,7 @@ class ProjectionCheck:
         expected.update(study=study, subject_id=subject)
         if "head" not in found[0]:  # written before subjects kept their stream position (see the module docstring)
             expected = {k: v for k, v in expected.items() if k not in ("version", "head")}
-        return _differences(stream, "subjects", expected, found[0])
+        return field_differences(stream, "subjects", expected, found[0])
 
     def _collect_lock(self, stream: str, events: list[dict]) -> None:
         # As lifecycle.set_lock writes them: a lock or freeze replaces what the container held,
@@ -195,7 +195,7 @@ class ProjectionCheck:
             elif expected is None:
                 problems.append(StreamProblem(key, f"{found.get('kind')} lock in container_locks has no lock event"))
             else:
-                problems += _differences(key, "container_locks", expected, found)
+                problems += field_differences(key, "container_locks", expected, found)
         return problems
 
     # ------------------------------------------------------------ queries
@@ -204,7 +204,7 @@ class ProjectionCheck:
         found = self.queries.take(key, wanted=True)
         if not found:
             return [StreamProblem(stream, "stream has no projection in queries")]
-        return _differences(stream, "queries", query_fields(events), found[0])
+        return field_differences(stream, "queries", query_fields(events), found[0])
 
     # ------------------------------------------------------------ users and their tokens
 
@@ -217,7 +217,7 @@ class ProjectionCheck:
         expected = user_fields(events)
         if "last_login" not in stored:  # written before users kept it (see the module docstring)
             del expected["last_login"]
-        return _differences(stream, "users", expected, stored) + problems
+        return field_differences(stream, "users", expected, stored) + problems
 
     def _token_problems(self, stream: str, username: str, events: list[dict]) -> list[StreamProblem]:
         issued = live = 0
@@ -228,7 +228,7 @@ class ProjectionCheck:
                 live = 0
         tokens = self.tokens.take(username, wanted=issued > 0)
         stored_live = sum(1 for token in tokens if token.get("revoked_at") is None)
-        return _differences(stream, "api_tokens", {"tokens issued": issued, "live tokens": live},
+        return field_differences(stream, "api_tokens", {"tokens issued": issued, "live tokens": live},
                             {"tokens issued": len(tokens), "live tokens": stored_live})
 
     # ------------------------------------------------------------ sites and their ranges
@@ -237,8 +237,8 @@ class ProjectionCheck:
         found = self.sites.take(key, wanted=True)
         if not found:
             return [StreamProblem(stream, "stream has no projection in sites")]
-        details = _details(events, "site_created")
-        return _differences(stream, "sites", {k: details.get(k) for k in ("name", "timezone")}, found[0])
+        details = event_details(events, "site_created")
+        return field_differences(stream, "sites", {k: details.get(k) for k in ("name", "timezone")}, found[0])
 
     def _ranges(self, stream: str, site: str, events: list[dict]) -> list[StreamProblem]:
         expected = range_fields(events)
@@ -250,7 +250,7 @@ class ProjectionCheck:
                 problems.append(StreamProblem(stream, f"range {range_id} is missing from lab_ranges"))
                 continue
             found = {**found, "retired": found.get("retired_at") is not None}
-            problems += _differences(stream, "lab_ranges", fields, found, label=f"range {range_id}: ")
+            problems += field_differences(stream, "lab_ranges", fields, found, label=f"range {range_id}: ")
         problems += [StreamProblem(stream, f"range {range_id} in lab_ranges has no audit event") for range_id in stored]
         return problems
 
@@ -293,7 +293,7 @@ class ProjectionCheck:
             evidence = self.signed.pop(key, None)  # a streamed signature's record stamps: the stream decides
             if key in self.streamed:
                 stream, expected = self.streamed.pop(key)
-                problems += _differences(stream, "signatures", {k: expected.get(k) for k in SIGNATURE_FIELDS},
+                problems += field_differences(stream, "signatures", {k: expected.get(k) for k in SIGNATURE_FIELDS},
                                          document)
                 if document.get("digest") != covers_digest(document.get("covers")):
                     problems.append(StreamProblem(stream, "the digest in signatures is not the SHA-256 of its covers"))
@@ -327,80 +327,6 @@ class ProjectionCheck:
         return problems
 
 
-def query_fields(events: list[dict]) -> dict:
-    """The fields of a query document that its stream decides.
-
-    Each event adds one message (``/messages/N``) and sets the state, as
-    :func:`ecrf.queries._transition` writes them.
-    """
-    projection = fold(events)
-    messages = (projection.get("data") or {}).get("messages") or {}
-    thread = [messages[k] for k in sorted(messages, key=lambda k: int(k) if str(k).isdigit() else -1)]
-    context = (events[0].get("context") or {}) if events else {}
-    state = projection.get("state")
-    return {
-        **{k: context.get(k) for k in ("study", "subject", "site", "event", "form", "item")},
-        "origin": projection.get("origin"), "check": projection.get("check"), "state": state,
-        "messages": thread, "version": projection["version"],
-        "opened_at": thread[0].get("at") if thread else None,
-        "closed_at": thread[-1].get("at") if thread and state in ("closed", "not_applicable") else None,
-    }
-
-
-def user_fields(events: list[dict]) -> dict:
-    """The fields of a user document that its stream decides.
-
-    Role and sites (as created or last changed), active (the last enable or disable),
-    ``last_login`` (the newest login event) and, where the stream keeps
-    them (users created or given a password since it does), the full name
-    and the SHA-256 of the password hash (``password_hash digest``).
-    """
-    details = _details(events, "user_created")
-    fields = {"role": details.get("role"), "sites": details.get("sites") or [], "active": True, "last_login": None}
-    if "full_name" in details:
-        fields["full_name"] = details["full_name"]
-    for event in events:
-        action, said = event.get("action"), (event.get("state") or {}).get("details") or {}
-        if action in ("user_enabled", "user_disabled"):
-            fields["active"] = action == "user_enabled"
-        elif action == "user_role_changed":
-            fields["role"], fields["sites"] = said.get("role"), said.get("sites") or []
-        elif action == "login":
-            fields["last_login"] = _later(fields["last_login"], event.get("at"))
-        if action in ("user_created", "password_changed"):
-            if "password" in said:
-                fields[PASSWORD_DIGEST] = said["password"]
-            else:  # set by a version that kept no digest: nothing to compare the hash with
-                fields.pop(PASSWORD_DIGEST, None)
-    return fields
-
-
-def range_fields(events: list[dict]) -> dict[str, dict]:
-    """Each range of a ``ranges/<site>`` stream by id: its fields as added, who added it, whether retired."""
-    ranges: dict[str, dict] = {}
-    for event in events:
-        details = (event.get("state") or {}).get("details") or {}
-        if event.get("action") == "range_added" and details.get("id"):
-            ranges[details["id"]] = {**{k: details.get(k) for k in (
-                "site", "analyte", "unit", "low", "high", "sex", "age_min", "age_max", "valid_from")},
-                "created_by": event.get("actor"), "retired": False}
-        elif event.get("action") == "range_retired" and details.get("id") in ranges:
-            ranges[details["id"]]["retired"] = True
-    return ranges
-
-
-def _later(one: dt.datetime | None, other: dt.datetime | None) -> dt.datetime | None:
-    return max((_utc(v) for v in (one, other) if isinstance(v, dt.datetime)), default=None)
-
-
-def _details(events: list[dict], action: str) -> dict:
-    """The details of the stream's first event of ``action`` (empty when none)."""
-    for event in events:
-        if event.get("action") == action:
-            return (event.get("state") or {}).get("details") or {}
-    return {}
-
-
 def _stream_of(document: dict) -> str:
     """The stream a signatures document belongs to: its own id's, whatever its ``stream`` field claims."""
     return signature_stream(document.get("study"), document.get("subject"), str(document["_id"]))
@@ -417,7 +343,7 @@ def _signature_differences(name: str, document: dict, evidence: dict[str, dict])
     for stream in sorted(set(heads) & set(evidence)):
         said = evidence[stream]
         expected = {k: said[k] for k in ("signer", "printed_name", "meaning", "at", "study", "subject", "site")}
-        problems += _differences(name, "signatures", {**expected, f"heads/{stream}": said["head"]},
+        problems += field_differences(name, "signatures", {**expected, f"heads/{stream}": said["head"]},
                                  {**document, f"heads/{stream}": heads.get(stream)})
     scope = document.get("scope")
     signed = list(evidence.values())
@@ -456,117 +382,16 @@ def _study_differences(stream: str, loads: list[dict], documents: list[dict]) ->
                 stream, f"version {key}: the stored definition does not hash to its id (altered)"))
         else:  # the definition holds: what the document repeats of it must match it
             expected.update(oid=definition["study"].get("oid"), name=definition["study"].get("name"))
-        problems += _differences(stream, "studies", expected, document, label=f"version {key}: ")
+        problems += field_differences(stream, "studies", expected, document, label=f"version {key}: ")
     problems += [StreamProblem(stream, f"study version {key} loaded in the stream is missing from studies")
                  for key in first_load]
     return problems
 
 
 def _definition(document: dict) -> dict | None:
-    """What :attr:`ecrf.definitions.StudyDefinition.hash` hashes, read back from a stored study (None: unreadable)."""
+    """What :attr:`ecrf.study_folder.StudyDefinition.hash` hashes, read back from a stored study (None: unreadable)."""
     try:
         study, forms = json.loads(document.get("study_json") or ""), json.loads(document.get("forms_json") or "")
         return {"study": study, "forms": {oid: form["schema"] for oid, form in forms.items()}}
     except (ValueError, TypeError, KeyError, AttributeError):
         return None
-
-
-def _differences(stream: str, collection: str, expected: dict, stored: dict, label: str = "") -> list[StreamProblem]:
-    """One problem per field (down to the leaf that differs) whose stored value is not the stream's."""
-    problems = []
-    for key, value in expected.items():
-        for path, in_stream, in_collection in _leaves(key, value, stored.get(key)):
-            problems.append(StreamProblem(stream, f"{label}field {path!r} is {_shown(in_collection)} in {collection}, "
-                                                  f"{_shown(in_stream)} in the stream", PROJECTION))
-    return problems
-
-
-def _leaves(path: str, expected: Any, stored: Any) -> Iterator[tuple[str, Any, Any]]:
-    """``(path, expected, stored)`` of each differing leaf.
-
-    Into dicts by key and lists of objects by index (then their lengths, if
-    they differ: a message thread one message short); lists of plain values
-    differ as a whole (a user's sites).
-    """
-    if _same(expected, stored):
-        return
-    if isinstance(expected, dict) and isinstance(stored, dict):
-        for key in [*expected, *(k for k in stored if k not in expected)]:
-            yield from _leaves(f"{path}/{key}", expected.get(key), stored.get(key))
-    elif isinstance(expected, list) and isinstance(stored, list) and (
-            len(expected) == len(stored) or all(isinstance(v, dict) for v in (*expected, *stored))):
-        for index, (left, right) in enumerate(zip(expected, stored)):
-            yield from _leaves(f"{path}/{index}", left, right)
-        if len(expected) != len(stored):
-            yield f"{path} (entries)", len(expected), len(stored)
-    else:
-        yield path, expected, stored
-
-
-def _same(expected: Any, stored: Any) -> bool:
-    # A flag is no number: True must not pass for 1.
-    if isinstance(expected, bool) or isinstance(stored, bool):
-        return type(expected) is type(stored) and expected == stored
-    if isinstance(expected, dt.datetime) and isinstance(stored, dt.datetime):
-        return _utc(expected) == _utc(stored)
-    return expected == stored
-
-
-def _utc(value: dt.datetime) -> dt.datetime:
-    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value
-
-
-def _shown(value: Any) -> str:
-    if isinstance(value, dt.datetime):
-        text = _utc(value).isoformat(timespec="milliseconds")
-    elif value is None:
-        text = "absent"
-    else:
-        text = repr(value)
-    return text if len(text) <= SHOWN else text[:SHOWN - 1] + "…"
-
-
-class _Sorted:
-    """One collection in ``field`` order, handed out a key at a time as the walk reaches it.
-
-    Documents passed over are kept as candidates for orphans. A key whose
-    documents are not where the order says they would be is looked up on
-    its own (when ``wanted``) before it counts as missing, so a server that
-    sorts strings otherwise than Python costs lookups, never a wrong answer.
-    """
-
-    def __init__(self, collection, field: str = "_id", fields: dict | None = None):
-        self.collection, self.field, self.fields = collection, field, fields
-        self.cursor: Iterator[dict] = iter(collection.find({}, fields, sort=[(field, 1), ("_id", 1)]))
-        self.pending: dict | None = None
-        self.passed: dict[Any, dict] = {}  # _id -> document, in cursor order
-        self.looked_up: set = set()  # ids handed out out of order: the cursor may still bring them
-
-    def take(self, key: str, *, wanted: bool) -> list[dict]:
-        """The documents whose ``field`` is ``key`` (looked up alone if ``wanted`` and none met in order)."""
-        found = []
-        while True:
-            document = self.pending if self.pending is not None else next(self.cursor, None)
-            self.pending = None
-            if document is None:
-                break
-            value = document.get(self.field)
-            if value == key:
-                found.append(document)
-                continue
-            if isinstance(value, str) and value > key:
-                self.pending = document
-                break
-            self.passed[document["_id"]] = document
-        if found or not wanted:
-            return found
-        found = list(self.collection.find({self.field: key}, self.fields))
-        self.looked_up.update(document["_id"] for document in found)
-        return found
-
-    def unmatched(self) -> list[dict]:
-        """Documents never handed out: passed over, or left after the last key."""
-        rest = [self.pending] if self.pending is not None else []
-        self.pending = None
-        return [document for document in (*self.passed.values(), *rest, *self.cursor)
-                if document["_id"] not in self.looked_up]

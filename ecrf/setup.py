@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 
 from ecrf.exports.jobs import ExportJob
-from ecrf.lifecycle import Signature
 from ecrf.locks import ContainerLock
 from ecrf.queries import Query
 from ecrf.ranges import LabRange
@@ -15,6 +14,7 @@ from ecrf.studies import Study, load_study, loaded_studies
 from ecrf.subjects import Subject
 from ecrf.trail import audit_store
 from ecrf.users import ApiToken, User, add_user
+from ecrf.signatures import Signature
 
 
 def ensure_indexes() -> None:

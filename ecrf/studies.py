@@ -11,7 +11,8 @@ import json
 from mongoengine import BooleanField, DateTimeField, Document, StringField
 
 from audit import utc_now
-from ecrf.definitions import CompiledForm, StudyDefinition, compile_form, read_study
+from ecrf.definitions import CompiledForm, compile_form
+from ecrf.study_folder import StudyDefinition, read_study
 from ecrf.errors import NotFound
 from ecrf.trail import record_admin_event
 

@@ -182,6 +182,13 @@ def client(app):
 
 
 @pytest.fixture
+def cli(app):
+    """``cli("study", "check", path)`` -> the result of that ``ecrf`` command run in-process on the app."""
+    runner = app.test_cli_runner()
+    return lambda *args, **kw: runner.invoke(args=list(args), **kw)
+
+
+@pytest.fixture
 def as_user(app, client):
     """``as_user("staff01")`` -> an :class:`Api` acting as that user."""
     return lambda name, study="MINI": Api(client, app.tokens[name], study)
@@ -197,6 +204,20 @@ def staff(as_user):
 def subject(staff):
     """A freshly registered subject at site 01."""
     return staff.register()
+
+
+@pytest.fixture
+def saved(staff):
+    """A subject at site 01 with VS and DM saved at SCREEN."""
+    subject = staff.register()
+    staff.save(subject, "SCREEN", "VS", {"VSDTC": "2026-01-05", "HEIGHT": 170, "WEIGHT": 70})
+    staff.save(subject, "SCREEN", "DM", {"SEX": "M", "BRTHDTC": "1980-01-01"})
+    return subject
+
+
+def record(api, subject, form="VS", event="SCREEN"):
+    """The record's JSON as ``api`` reads it."""
+    return api.get(api.record_path(subject, event, form)).get_json()
 
 
 @pytest.fixture(scope="session")

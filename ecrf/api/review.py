@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import g, jsonify
 
-from ecrf import lifecycle
+from ecrf import lifecycle, signatures
 from ecrf.api import api, json_body, record_json
 from ecrf.api import schemas
 from ecrf.auth import password_check
@@ -34,7 +34,7 @@ def record_sdv(study, subject, event, form):
 def _sign(study, subject, event=None, form=None):
     user, runtime = g.user, g.runtime
     body = _body(schemas.SignRequest())
-    signature = lifecycle.sign(runtime, user, body.get("password"), subject_id=subject, event=event, form=form,
+    signature = signatures.sign(runtime, user, body.get("password"), subject_id=subject, event=event, form=form,
                                meaning=body.get("meaning"), check_password=password_check())
     return jsonify(signature.as_dict()), 201
 
@@ -56,7 +56,7 @@ def subject_sign(study, subject):
 
 @api.get(SUBJECT + "/signatures")
 def subject_signatures(study, subject):
-    return jsonify([s.as_dict() for s in lifecycle.signatures_of(g.runtime, g.user, subject)])
+    return jsonify([s.as_dict() for s in signatures.signatures_of(g.runtime, g.user, subject)])
 
 
 def _lock(verb, study, subject=None, event=None, form=None):

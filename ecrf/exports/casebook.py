@@ -17,9 +17,10 @@ from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer, 
 
 from audit import utc_now
 from ecrf.definitions import ROW_ID
-from ecrf.lifecycle import SCOPE_NAMES, Signature, lifecycle_state, subject_signatures
+from ecrf.lifecycle import lifecycle_state
 from ecrf.queries import Query
 from ecrf.records import Record, record_history
+from ecrf.signatures import SCOPE_NAMES, Signature, subject_signatures
 from ecrf.sites import site_timezone
 from ecrf.studies import StudyRuntime
 from ecrf.subjects import get_subject

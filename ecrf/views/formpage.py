@@ -13,7 +13,8 @@ from flask_wtf import FlaskForm
 
 from ecrf.definitions import CompiledForm
 from ecrf.errors import DomainError
-from ecrf.lifecycle import lifecycle_state, signatures_of
+from ecrf.lifecycle import lifecycle_state
+from ecrf.signatures import signatures_of
 from ecrf.queries import record_queries
 from ecrf.roles import Action, may
 from ecrf.studies import StudyRuntime

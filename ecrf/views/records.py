@@ -6,7 +6,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from flask_login import login_required
 from flask_wtf import FlaskForm
 
-from ecrf import lifecycle
+from ecrf import lifecycle, signatures
 from ecrf.auth import password_check
 from ecrf.downloads import casebook_download
 from ecrf.errors import DomainError, Locked
@@ -107,7 +107,7 @@ def _record_actions(runtime, user, subject: str, event: str, form: str) -> dict:
     """What each review or lock button on a form page does, and what it then says."""
     locks = lambda kind, on: lambda: lifecycle.set_lock(  # noqa: E731
         runtime, user, kind, on, subject_id=subject, event=event, form=form, reason=request.form.get("reason") or None)
-    sign = lambda scope_form: lambda: lifecycle.sign(  # noqa: E731
+    sign = lambda scope_form: lambda: signatures.sign(  # noqa: E731
         runtime, user, request.form.get("password"), subject_id=subject, event=event, form=scope_form,
         check_password=password_check())
     return {

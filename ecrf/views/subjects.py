@@ -9,9 +9,9 @@ from wtforms import SelectField, StringField
 from wtforms.validators import Optional
 
 from ecrf.errors import DomainError
-from ecrf.lifecycle import signatures_of
 from ecrf.locks import study_closure
 from ecrf.roles import Action, may
+from ecrf.signatures import signatures_of
 from ecrf.sites import Site, site_timezone
 from ecrf.studies import loaded_studies
 from ecrf.subjects import get_subject, list_subjects, register_subject, status_matrix

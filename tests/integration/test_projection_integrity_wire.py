@@ -45,7 +45,7 @@ def test_a_deleted_signatures_document_is_named_repairable_and_read_back_on_the_
     stream = f"signature/MINI/{ids['s1']}/{ids['casebook_signature']}"
     with app.app_context():
         from ecrf.db import database
-        from ecrf.lifecycle import subject_signatures
+        from ecrf.signatures import subject_signatures
 
         stored = database().signatures.find_one({"_id": ids["casebook_signature"]})
         database().signatures.delete_one({"_id": stored["_id"]})

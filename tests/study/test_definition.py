@@ -4,7 +4,7 @@
 import pytest
 from conftest import BUNDLED_STUDY, login
 
-from ecrf.definitions import read_study
+from ecrf.study_folder import read_study
 
 DICTIONARY = {
     "DM": ({"BRTHDTC", "SEX", "CHILDPOT"}, {"AGE"}),

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ecrf.definitions import compile_form, read_study
+from ecrf.definitions import compile_form
+from ecrf.study_folder import read_study
 from ecrf.records import validate
 
 STUDY = read_study(Path(__file__).resolve().parents[3] / "forms" / "cd7-cart-saa")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from ecrf.definitions import read_study
+from ecrf.study_folder import read_study
 from ecrf.errors import DefinitionError
 from ecrf.odm_import import ImportError_, odm_to_study, write_draft
 from tests.conftest import Api, make_app

@@ -1,6 +1,8 @@
 """ecrf.projections through verify_all: every projection collection is compared with the stream it comes from."""
 
 import pytest
+
+import ecrf.keyed_cursor
 from conftest import counting_calls
 from tampering import TAMPERINGS, realistic_history, verify
 
@@ -53,13 +55,13 @@ def test_a_server_that_sorts_projections_otherwise_costs_lookups_not_answers(his
         if tampering:
             tampering.edit(database(), ids)
     expected = sorted(map(str, verify(app)))
-    original = ecrf.projections._Sorted.__init__
+    original = ecrf.keyed_cursor.KeyedCursor.__init__
 
     def reversed_order(self, *args, **kwargs):
         original(self, *args, **kwargs)
         self.cursor = iter(list(self.cursor)[::-1])
 
-    monkeypatch.setattr(ecrf.projections._Sorted, "__init__", reversed_order)
+    monkeypatch.setattr(ecrf.keyed_cursor.KeyedCursor, "__init__", reversed_order)
     assert sorted(map(str, verify(app))) == expected
     assert bool(expected) == (tampering is not None)
 

@@ -1,0 +1,83 @@
+"""``ecrf study``: check a study folder, load it, draft one from ODM metadata.
+
+Each command imports its implementation inside its function, the one place the
+project allows it: ``ecrf --help`` and shell completion then start without importing the app.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+
+from ecrf.cli.terminal import definition_faults
+from ecrf.errors import DefinitionError
+
+
+@click.group("study", cls=AppGroup)
+def study_group() -> None:
+    """Check and load study definitions."""
+
+
+@study_group.command("check", with_appcontext=False)
+@click.argument("path", type=click.Path(file_okay=False, path_type=Path))
+def study_check(path: Path) -> None:
+    """Validate a study folder; print `file: /pointer: message` per fault."""
+    from ecrf.study_folder import read_study
+
+    try:
+        definition = read_study(path)
+    except DefinitionError as error:
+        definition_faults(error)
+    click.echo(f"{path}: study {definition.oid} version {definition.version}: "
+               f"{len(definition.forms)} forms, {len(definition.study['events'])} events: ok")
+
+
+@study_group.command("load")
+@click.argument("path", type=click.Path(file_okay=False, path_type=Path))
+def study_load(path: Path) -> None:
+    """Validate and load (or upgrade) a study definition."""
+    from ecrf.studies import load_study
+
+    try:
+        study, created = load_study(path)
+    except DefinitionError as error:
+        definition_faults(error)
+    verb = "loaded" if created else "already loaded; now current"
+    click.echo(f"study {study.oid} version {study.version} {verb} ({study.definition_hash[:12]})")
+
+
+@study_group.command("import-odm", with_appcontext=False)
+@click.argument("odm_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="new folder for the draft study")
+@click.option("--version", "mdv", help="MetaDataVersion OID to import (default: the first)")
+@click.option("--report", "report_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="write the import report (JSON) here")
+def study_import_odm(odm_file: Path, output: Path, mdv: str | None, report_file: Path | None) -> None:
+    """Turn ODM 1.3 metadata into a draft study folder with an import report, then check it."""
+    from ecrf.study_folder import read_study
+    from ecrf.odm_import import ImportError_, write_draft
+
+    try:
+        _, report = write_draft(odm_file, output, mdv)
+    except ImportError_ as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(1)
+    if report_file is not None:
+        try:
+            report.write(report_file)
+        except OSError as error:
+            click.echo(f"error: {report_file}: cannot write the report: {error.strerror or error}", err=True)
+            sys.exit(1)
+    for line in report.summary():
+        click.echo(line)
+    try:
+        definition = read_study(output)
+    except DefinitionError as error:
+        click.echo(f"{output}: draft written, but it needs work:", err=True)
+        definition_faults(error)
+    click.echo(f"{output}: draft study {definition.oid} with {len(definition.forms)} forms and "
+               f"{len(definition.study['events'])} events; add days and windows")
