@@ -297,7 +297,7 @@ class Scope:
 def subject_facts(study: StudyRuntime, subject: Subject, records: dict) -> dict:
     """The subject's key facts (sex, birth, consent, infusion dates, age at consent)."""
     facts = {"id": subject.subject_id, "site": subject.site}
-    for name, path in study.study.get("subject_facts", {}).items():
+    for name, path in study.definition.get("subject_facts", {}).items():
         event, form, item = path.split(".")
         value = records.get(event, {}).get(form, {}).get(item)
         if value is not None:
@@ -418,7 +418,7 @@ def build_scope(study: StudyRuntime, subject: Subject, event: dict, form: Compil
     facts = subject_facts(study, subject, records)
     on_date = data.get(form.date_item) if form.date_item else None
     window = event.get("window") or {}
-    ranges = ranges_for(study.study, subject.site, facts.get("sex"), facts.get("age"), on_date,
+    ranges = ranges_for(study.definition, subject.site, facts.get("sex"), facts.get("age"), on_date,
                         site_ranges) if form.uses_ranges else {}
     return Scope({
         "data": data,
@@ -679,7 +679,7 @@ def save_record(
     reason = (reason or "").strip() or None
     if stored and (stored.get("locked") or stored.get("frozen")):
         raise Locked(f"{form_oid} at {event_oid} is {'locked' if stored.get('locked') else 'frozen'}; no change is possible")
-    if subject.status == "screen_failed" and event_oid not in study.study.get("enrollment", {}).get("screening_events", []):
+    if subject.status == "screen_failed" and event_oid not in study.definition.get("enrollment", {}).get("screening_events", []):
         raise Conflict(f"subject {subject.subject_id} failed screening; only screening data can be entered")
     if stored is None and read.held:
         raise Locked(f"subject {subject.subject_id} is {read.held}; no new data can be entered")
@@ -849,7 +849,7 @@ def recheck_record(study: StudyRuntime, stored: dict, actor: str = "system", sub
 
 def enrollment_status(study: StudyRuntime, event_oid: str, form_oid: str, values: dict) -> str | None:
     """The subject status that the eligibility value among ``values`` calls for; None if this form does not decide it."""
-    rule = study.study.get("enrollment")
+    rule = study.definition.get("enrollment")
     if not rule:
         return None
     event, form, name = rule["eligibility"].split(".")
