@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from ecrf.records import Record
+from ecrf.records.document import Record
 from ecrf.sites import Site
 from ecrf.studies import Study, load_study, loaded_studies
 from ecrf.subjects import Subject

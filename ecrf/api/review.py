@@ -8,7 +8,7 @@ from ecrf import lifecycle
 from ecrf.api import api, json_body, record_json
 from ecrf.api import schemas
 from ecrf.auth import api_user, password_check
-from ecrf.records import get_record
+from ecrf.records.reads import get_record
 from ecrf.studies import study_runtime
 
 RECORD = "/studies/<study>/subjects/<subject>/events/<event>/forms/<form>"

@@ -12,7 +12,7 @@ from ecrf import ranges as service
 from ecrf.auth import web_user
 from ecrf.errors import DomainError, Locked
 from ecrf.views.messages import flash_error
-from ecrf.records import broken_checks
+from ecrf.records.broken import broken_checks
 from ecrf.roles import Action
 from ecrf.sites import Site
 from ecrf.studies import study_runtime

@@ -11,7 +11,8 @@ from ecrf.views.messages import flash_error
 from ecrf.i18n import current_language, translate
 from ecrf.lifecycle import lifecycle_state, signatures_of
 from ecrf.queries import record_queries
-from ecrf.records import get_record, record_history, save_record
+from ecrf.records.reads import get_record, record_history
+from ecrf.records.save import save_record
 from ecrf.roles import Action, may
 from ecrf.sites import site_timezone
 from ecrf.studies import study_runtime

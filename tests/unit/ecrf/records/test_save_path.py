@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import ecrf.records
+import ecrf.expressions
 from ecrf.definitions import rule_inputs
 from ecrf.expressions import compile_expression
 
@@ -32,13 +32,13 @@ def test_a_check_knows_which_values_it_reads(rule, item, expected):
 def evaluated(monkeypatch):
     """The sources of the expressions evaluated from now on."""
     seen: list[str] = []
-    original = ecrf.records.evaluate
+    original = ecrf.expressions.evaluate
 
     def counting(program, context):
         seen.append(program.source)
         return original(program, context)
 
-    monkeypatch.setattr(ecrf.records, "evaluate", counting)
+    monkeypatch.setattr(ecrf.expressions, "evaluate", counting)
     return seen
 
 
