@@ -27,6 +27,8 @@ FOLDED = ("data", "derived", "status", "definition", "flags", "failing", "sdv", 
 
 
 class Record(Document):
+    """The current state of one form instance of one subject at one event: the projection of its audit stream."""
+
     stream = StringField(primary_key=True)
     study = StringField(required=True)
     subject = StringField(required=True)

@@ -102,12 +102,7 @@ def _normalise_rows(item, rows: list, old_rows: list) -> list:
         if not isinstance(row, dict):
             kept.setdefault(None, []).append(row)  # the validator will name it
             continue
-        clean = {}
-        for key, value in row.items():
-            if _empty(value):
-                continue
-            child = children.get(key)
-            clean[key] = _normal_datetime(value) if child is not None and child.kind == "datetime" else value
+        clean = _clean_row(children, row)
         rid = clean.get(ROW_ID)
         if not isinstance(rid, str) or rid in seen:
             rid = new_row_id()
@@ -121,3 +116,12 @@ def _normalise_rows(item, rows: list, old_rows: list) -> list:
     return ordered + kept.get(None, [])
 
 
+def _clean_row(children: dict, row: dict) -> dict:
+    """The row's values without empties, its times in UTC."""
+    clean = {}
+    for key, value in row.items():
+        if _empty(value):
+            continue
+        child = children.get(key)
+        clean[key] = _normal_datetime(value) if child is not None and child.kind == "datetime" else value
+    return clean

@@ -57,7 +57,6 @@ def read_for_save(study: StudyRuntime, user, subject_id: str, form: CompiledForm
     Forms whose rules read records they do not name read the subject's
     records in one more query.
     """
-
     require(user, Action.VIEW_DATA)
     streams = streams_read(study, subject_id, form, stream)
     pipeline = [
@@ -84,6 +83,8 @@ def read_for_save(study: StudyRuntime, user, subject_id: str, form: CompiledForm
 
 @dataclass
 class SaveResult:
+    """What a save did: the record as it now stands, whether it was created or changed, what the rules found."""
+
     record: dict
     created: bool
     changed: bool

@@ -33,24 +33,28 @@ def validate(form: CompiledForm, data: dict) -> list[FieldError]:
         return not_numbers
     if _surely_valid(form, data):
         return [FieldError(path, HIDDEN_WITH_VALUE) for path in sorted(form.hidden_with_value(data))]
-    errors = []
-    for key in data:
-        if key not in form.item_by_oid:
-            errors.append(FieldError(f"/{key}", f"unknown item {key!r} in form {form.oid}"))
-    for error in form.validator.iter_errors(data):
-        if error.validator == "additionalProperties" and not error.absolute_path:
-            continue  # named above, one per item
-        path = _error_path(error, data)
-        if error.validator == "additionalProperties":
-            extra = [k for k in error.instance if k not in error.schema.get("properties", {})]
-            for key in extra:
-                errors.append(FieldError(f"{path}/{key}", f"unknown item {key!r}"))
-            continue
-        errors.append(FieldError(path, _message(error)))
+    errors = [FieldError(f"/{key}", f"unknown item {key!r} in form {form.oid}")
+              for key in data if key not in form.item_by_oid]
+    errors += _schema_errors(form, data)
     if not errors:
         for path in form.hidden_with_value(data):
             errors.append(FieldError(path, HIDDEN_WITH_VALUE))
     return sorted(errors, key=lambda e: e.path)
+
+
+def _schema_errors(form: CompiledForm, data: dict) -> list[FieldError]:
+    """The faults the form's JSON schema finds, by JSON pointer (rows named by their ids)."""
+    errors = []
+    for error in form.validator.iter_errors(data):
+        if error.validator == "additionalProperties" and not error.absolute_path:
+            continue  # unknown items of the form: validate names them, one per item
+        path = _error_path(error, data)
+        if error.validator == "additionalProperties":
+            extra = [k for k in error.instance if k not in error.schema.get("properties", {})]
+            errors += [FieldError(f"{path}/{key}", f"unknown item {key!r}") for key in extra]
+            continue
+        errors.append(FieldError(path, _message(error)))
+    return errors
 
 
 def _non_finite(value: Any, path: str):
