@@ -3,7 +3,7 @@
 One synthetic subject of the bundled study gets plausible, complete data for
 every scheduled form (``tests/synthetic.py``, as the other steps use), in
 visit order; each record's evaluation scope is built by the engine
-(``ecrf.records.build_scope`` with the casebook so far, then ``derive``, so
+(``ecrf.records.scope.build_scope`` with the casebook so far, then ``derive``, so
 later records see earlier ones' data and derived values, as on a save).
 Nothing is written: the database is only read for reference ranges.
 
@@ -66,7 +66,9 @@ def casebook(runtime, subject) -> list[tuple]:
 
     Scopes are built in visit order over the casebook so far (data + derived values).
     """
-    from ecrf.records import build_scope, derive, normalise
+    from ecrf.records.normalise import normalise
+    from ecrf.records.rules import derive
+    from ecrf.records.scope import build_scope
 
     _, _, _, form_data, schedule = test_helpers()
     saved: dict[str, dict] = {}
@@ -112,7 +114,7 @@ def one_pass(records: list[tuple], forms: dict, context_only: bool = False) -> t
     ``forms`` maps each form OID to the form object handed to ``run_checks``.
     With ``context_only``, only the contexts are built (the cost both kinds share).
     """
-    from ecrf.records import run_checks
+    from ecrf.records.rules import run_checks
 
     failing = broken = 0
     t0 = time.perf_counter()

@@ -40,7 +40,7 @@ def page_path(subject: str, event: str = BIG_FORM[0], form: str = BIG_FORM[1]) -
 
 def saved_subject(app) -> str:
     """A registered subject of site 01 with the largest form saved (engine write path)."""
-    from ecrf.records import save_record
+    from ecrf.records.save import save_record
     from ecrf.studies import study_runtime
     from ecrf.subjects import register_subject
     from ecrf.users import get_user

@@ -74,13 +74,13 @@ class SaveRig:
         return subject
 
     def save(self, subject: str, event: str = BIG_FORM[0], form: str = BIG_FORM[1], data: dict | None = None):
-        from ecrf.records import save_record
+        from ecrf.records.save import save_record
 
         return save_record(self.runtime, self.user, subject, event, form, dict(data or self.data))
 
     def read(self, subject: str) -> None:
         """The one read a save of the largest form makes before it writes (subject, record, locks, ranges)."""
-        from ecrf.records import read_for_save
+        from ecrf.records.save import read_for_save
         from ecrf.trail import record_stream
 
         read_for_save(self.runtime, self.user, subject, self.runtime.form(BIG_FORM[1]),
@@ -89,7 +89,7 @@ class SaveRig:
     def prepare_bare(self, subject: str) -> None:
         """Scratch collections indexed like the real ones; the documents of one real save as templates."""
         from ecrf.db import database
-        from ecrf.records import Record
+        from ecrf.records.document import Record
         from ecrf.trail import audit_store, record_stream
 
         db = database()
@@ -204,7 +204,11 @@ def pure_steps(uri: str, repeat: int) -> dict:
     largest form, with the evaluation scope built once beforehand (building it reads the database).
     """
     from audit import GENESIS, diff, event_hash, utc_now
-    from ecrf.records import Scope, build_scope, completeness, derive, normalise, record_flags, run_checks, validate
+    from ecrf.records.normalise import normalise
+    from ecrf.records.rules import completeness, derive, record_flags, run_checks
+    from ecrf.records.reads import read_scope
+    from ecrf.records.scope import Scope
+    from ecrf.records.validation import validate
     from ecrf.subjects import Subject
 
     rig = SaveRig(uri, 1)
@@ -212,7 +216,7 @@ def pure_steps(uri: str, repeat: int) -> dict:
         form = rig.runtime.form(BIG_FORM[1])
         event = rig.runtime.event(BIG_FORM[0])
         subject = Subject.objects(key=f"{STUDY}/{rig.subjects[0]}").first()
-        template = build_scope(rig.runtime, subject, event, form, normalise(form, dict(rig.data), {}))
+        template = read_scope(rig.runtime, subject, event, form, normalise(form, dict(rig.data), {}))
         totals: dict[str, float] = {}
 
         def step(name, fn):
@@ -271,12 +275,12 @@ def incremental_checks(uri: str) -> dict:
 
     For each form: save a full record, then change one item (the first
     number, else the first choice, that some check names) and count the
-    check evaluations (``ecrf.records.evaluate`` calls that run a check).
+    check evaluations (``ecrf.expressions.evaluate`` calls that run a check).
     """
-    import ecrf.records
+    import ecrf.expressions
 
     rig = SaveRig(uri, 1)
-    original = ecrf.records.evaluate
+    original = ecrf.expressions.evaluate
     try:
         subject = rig.fresh_subject()
         per_form = {}
@@ -291,18 +295,18 @@ def incremental_checks(uri: str) -> dict:
             changed[item] = data[item] + 1 if isinstance(data[item], (int, float)) else _other_choice(form, item, data)
             rules = {check.program for check in form.checks}
             counted = []
-            ecrf.records.evaluate = lambda program, context, counted=counted, rules=rules: (
-                counted.append(program in rules) or original(program, context))
-            from ecrf.records import save_record
+            ecrf.expressions.evaluate = lambda program, context: (counted.append(program in rules)
+                                                              or original(program, context))
+            from ecrf.records.save import save_record
             save_record(rig.runtime, rig.user, subject, event, oid, changed, version=1, reason="bench")
-            ecrf.records.evaluate = original
+            ecrf.expressions.evaluate = original
             per_form[f"{event}/{oid}"] = {"item": item, "evaluated": sum(counted), "checks": len(form.checks)}
         evaluated = sum(v["evaluated"] for v in per_form.values())
         total = sum(v["checks"] for v in per_form.values())
         return {"per_form": per_form, "evaluated": evaluated, "checks": total,
                 "fraction": round(evaluated / total, 3) if total else None}
     finally:
-        ecrf.records.evaluate = original
+        ecrf.expressions.evaluate = original
         rig.close()
 
 

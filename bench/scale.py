@@ -113,7 +113,7 @@ class ScaleRig:
         return self.events()
 
     def save(self, name: str, subject: str):
-        from ecrf.records import save_record
+        from ecrf.records.save import save_record
 
         return save_record(self.runtime, self.user, subject, *FORMS[name], dict(self.data[name]))
 

@@ -26,7 +26,7 @@ class Synth:
     """Documents for synthetic subjects of the bundled study (the first ``forms`` forms of the schedule each)."""
 
     def __init__(self, runtime, forms: int | None = None):
-        from ecrf.records import normalise
+        from ecrf.records.normalise import normalise
         from ecrf.trail import audit_store
 
         _, _, _, form_data, schedule = test_helpers()

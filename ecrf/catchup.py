@@ -2,7 +2,7 @@
 
 A crash between an audit append and its projection update leaves the
 projection behind its stream. Reads bring such a record forward when they
-meet it (:func:`ecrf.records.current`); this pass finds them all at start, so
+meet it (:func:`ecrf.records.document.current`); this pass finds them all at start, so
 that lists, exports and ``ecrf audit verify`` see them too.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from ecrf.integrity import RECORD_PREFIX
-from ecrf.records import Record, current
+from ecrf.records.document import Record, current
 from ecrf.trail import audit_store
 
 

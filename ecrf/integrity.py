@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from audit import BEHIND, BROKEN, StreamProblem, fold, position_problem, projection_problems
 from audit.prefetch import plain, scan
 from ecrf.projections import RECORD_FIELDS, ProjectionCheck, record_problems
-from ecrf.records import FOLDED, Record
+from ecrf.records.document import FOLDED, Record
 from ecrf.trail import audit_store, checkpoint_path, read_checkpoints
 
 RECORD_PREFIX = "record/"

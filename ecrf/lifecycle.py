@@ -21,6 +21,7 @@ from audit import StaleVersion, utc_now
 from ecrf.errors import Conflict, FieldError, Invalid, Locked, NotFound
 from ecrf.locks import ContainerLock, container_key, container_keys
 from ecrf.pointers import item_pointer_fault
+from ecrf.records.document import Record, current, project
 from ecrf.roles import Action
 from ecrf.studies import StudyRuntime
 from ecrf.subjects import get_subject, require
@@ -65,8 +66,6 @@ def lifecycle_state(record: dict | None) -> str:
 
 def _records(study: StudyRuntime, subject: str | None = None, event: str | None = None,
              form: str | None = None, sites: list[str] | None = None) -> list[dict]:
-    from ecrf.records import Record, current
-
     query: dict[str, Any] = {"study": study.oid}
     for key, value in (("subject", subject), ("event", event), ("form", form)):
         if value:
@@ -78,8 +77,6 @@ def _records(study: StudyRuntime, subject: str | None = None, event: str | None 
 
 
 def _append(stored: dict, actor: str, action: str, state: dict, reason: str | None = None) -> dict:
-    from ecrf.records import project
-
     identity = {k: stored[k] for k in ("study", "subject", "site", "event", "form")}
     try:
         event = audit_store().append(stored["_id"], stored["version"], actor=actor, action=action,
@@ -92,7 +89,6 @@ def _append(stored: dict, actor: str, action: str, state: dict, reason: str | No
 
 
 def _one(study: StudyRuntime, user, subject_id: str, event: str, form: str) -> dict:
-    from ecrf.records import current
     from ecrf.trail import record_stream
 
     subject = get_subject(study, user, subject_id)

@@ -23,6 +23,7 @@ from ecrf.errors import Conflict, FieldError, Invalid, NotFound
 from ecrf.lifecycle import refuse_review_if_locked
 from ecrf.paging import PER_PAGE, Page, page_of
 from ecrf.pointers import item_pointer_fault
+from ecrf.records.document import current
 from ecrf.roles import Action
 from ecrf.studies import StudyRuntime
 from ecrf.subjects import get_subject, require
@@ -160,7 +161,6 @@ def _act(query: Query, actor: str, action: str, text: str | None, state: str,
 
 
 def _record_of(query: Query) -> dict | None:
-    from ecrf.records import current
     from ecrf.trail import record_stream
 
     return current(record_stream(query.study, query.subject, query.event, query.form))
@@ -191,7 +191,6 @@ def raise_query(study: StudyRuntime, user, subject_id: str, event: str, form: st
     if fault := item_pointer_fault(compiled, item):
         raise Invalid("unknown item", [FieldError("/item", fault)])
     text = _text(text, required=True)
-    from ecrf.records import current
     from ecrf.trail import record_stream
 
     stored = current(record_stream(study.oid, subject.subject_id, event, form))

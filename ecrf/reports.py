@@ -28,7 +28,7 @@ def _scope(study: StudyRuntime, user) -> dict:
 
 
 def _records(study: StudyRuntime, user, form: str, event: str | None = None) -> list[dict]:
-    from ecrf.records import Record
+    from ecrf.records.document import Record
 
     query = {**_scope(study, user), "form": form, **({"event": event} if event else {})}
     return list(Record._get_collection().find(query, {"subject": 1, "site": 1, "event": 1, "data": 1, "derived": 1,
@@ -93,7 +93,7 @@ def record_states(study: StudyRuntime, user) -> list[dict]:
     One read of the whole study, shared by :func:`visit_status` and
     :func:`review_progress`: the server's cost is per record read.
     """
-    from ecrf.records import Record
+    from ecrf.records.document import Record
 
     return list(Record._get_collection().find(_scope(study, user), {
         "subject": 1, "site": 1, "event": 1, "form": 1, "status": 1, "sdv": 1, "signature": 1, "locked": 1}))

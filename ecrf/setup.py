@@ -8,7 +8,7 @@ from ecrf.exports.jobs import ExportJob
 from ecrf.locks import ContainerLock
 from ecrf.queries import Query
 from ecrf.ranges import LabRange
-from ecrf.records import Record
+from ecrf.records.document import Record
 from ecrf.sites import Site
 from ecrf.studies import Study, load_study, loaded_studies
 from ecrf.subjects import Subject

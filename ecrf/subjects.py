@@ -9,6 +9,7 @@ from mongoengine import DateTimeField, Document, IntField, NotUniqueError, Strin
 from audit import GENESIS, StaleVersion, fold
 from ecrf.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 from ecrf.locks import refuse_if_study_closed
+from ecrf.records.document import Record
 from ecrf.roles import Action, may
 from ecrf.sites import get_site
 from ecrf.studies import StudyRuntime
@@ -164,8 +165,6 @@ def list_subjects(study: StudyRuntime, user, site: str | None = None) -> list[Su
 
 def status_matrix(study: StudyRuntime, subject: Subject) -> list[dict]:
     """Each event with each of its forms' status (``not_started`` when nothing is saved)."""
-    from ecrf.records import Record
-
     saved = {
         (r.event, r.form): r for r in Record.objects(study=study.oid, subject=subject.subject_id)
         .only("event", "form", "status", "version")

@@ -14,7 +14,8 @@ from ecrf.errors import BadRequest, DomainError, FieldError, Invalid, NotFound, 
 from ecrf.lifecycle import lifecycle_state
 from ecrf.limits import MAX_JSON_DEPTH, json_depth
 from ecrf.queries import record_queries
-from ecrf.records import get_record, record_history, save_record
+from ecrf.records.reads import get_record, record_history
+from ecrf.records.save import save_record
 from ecrf.roles import Action
 from ecrf.scope import api_scope
 from ecrf.studies import loaded_studies
@@ -235,7 +236,7 @@ def query_reopen(study: str, query_id: str):
 
 @api.get("/studies/<study>/checks/broken")
 def broken_checks(study: str):
-    from ecrf.records import broken_checks as find_broken
+    from ecrf.records.broken import broken_checks as find_broken
 
     require(g.user, Action.MANAGE_QUERIES)
     return jsonify([{**b, "at": iso(b["at"])} for b in find_broken(g.runtime)])

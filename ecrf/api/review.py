@@ -8,7 +8,7 @@ from ecrf import lifecycle, signatures
 from ecrf.api import api, json_body, record_json
 from ecrf.api import schemas
 from ecrf.auth import password_check
-from ecrf.records import get_record
+from ecrf.records.reads import get_record
 
 RECORD = "/studies/<study>/subjects/<subject>/events/<event>/forms/<form>"
 SUBJECT = "/studies/<study>/subjects/<subject>"

@@ -28,7 +28,8 @@ def checks_group() -> None:
 @click.option("--form", "form_oid", default=None, help="only records of this form")
 def checks_run(study_oid: str | None, form_oid: str | None) -> None:
     """Re-run derivations and edit checks over existing data; opens and closes queries. Idempotent."""
-    from ecrf.records import Record, recheck_all
+    from ecrf.records.document import Record
+    from ecrf.records.recheck import recheck_all
     from ecrf.studies import loaded_studies, study_runtime
 
     try:
@@ -130,7 +131,7 @@ def lock_group() -> None:
 
 def _bulk_lock(study_oid: str, subject: str | None, unlock: bool, freeze: bool, reason: str | None, acting: str) -> None:
     from ecrf.lifecycle import set_lock
-    from ecrf.records import Record
+    from ecrf.records.document import Record
     from ecrf.studies import study_runtime
     from ecrf.users import get_user
 

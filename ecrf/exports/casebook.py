@@ -19,7 +19,8 @@ from audit import utc_now
 from ecrf.definitions import ROW_ID
 from ecrf.lifecycle import lifecycle_state
 from ecrf.queries import Query
-from ecrf.records import Record, record_history
+from ecrf.records.document import Record
+from ecrf.records.reads import record_history
 from ecrf.signatures import SCOPE_NAMES, Signature, subject_signatures
 from ecrf.sites import site_timezone
 from ecrf.studies import StudyRuntime

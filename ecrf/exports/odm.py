@@ -515,7 +515,7 @@ RECORD_FIELDS = {"event": 1, "form": 1, "version": 1, "derived": 1}
 
 def read_subject(study: StudyRuntime, subject, store: AuditStore, *, with_audit: bool = True) -> SubjectDocuments:
     """The subject's records, queries, signatures and audit events (raw documents, one query each)."""
-    from ecrf.records import Record
+    from ecrf.records.document import Record
 
     key = {"study": study.oid, "subject": subject.subject_id}
     fields = RECORD_FIELDS if with_audit else {**RECORD_FIELDS, "data": 1}

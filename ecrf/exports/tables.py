@@ -92,7 +92,7 @@ def _label(item: Item, value) -> str:
 
 def records_by_form(study: StudyRuntime, subject: str) -> dict[str, list[dict]]:
     """The subject's records by form, each list in schedule order: one query on the subject's index prefix."""
-    from ecrf.records import Record
+    from ecrf.records.document import Record
 
     order = {e["oid"]: n for n, e in enumerate(study.events)}
     by_form: dict[str, list[dict]] = {}

@@ -11,7 +11,7 @@ from wtforms.validators import DataRequired, Optional
 from ecrf import ranges as service
 from ecrf.errors import DomainError, Locked
 from ecrf.views.messages import flash_error
-from ecrf.records import broken_checks
+from ecrf.records.broken import broken_checks
 from ecrf.roles import Action
 from ecrf.sites import Site
 from ecrf.subjects import require

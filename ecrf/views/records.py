@@ -13,7 +13,8 @@ from ecrf.errors import DomainError, Locked
 from ecrf.views.formpage import Rejection, filled_form, form_page_context, invalid_form, refused_save
 from ecrf.views.messages import flash_error
 from ecrf.i18n import current_language, translate
-from ecrf.records import get_record, record_history, save_record
+from ecrf.records.reads import get_record, record_history
+from ecrf.records.save import save_record
 from ecrf.sites import site_timezone
 from ecrf.subjects import get_subject
 from ecrf.webforms import form_class, form_to_data

@@ -70,9 +70,9 @@ CRASH = textwrap.dedent("""
     import os, sys
     sys.path.insert(0, {tests!r})
     from ecrf import create_app
-    import ecrf.records
+    import ecrf.records.save
     app = create_app({{"mongodb_uri": {uri!r}, "mongodb_db": {db!r}, "instance_path": {instance!r}, "secret_key": "x"}})
-    ecrf.records.project = lambda *a, **k: os._exit(17)   # die right after the audit append
+    ecrf.records.save.project = lambda *a, **k: os._exit(17)   # die right after the audit append
     from conftest import Api
     api = Api(app.test_client(), {token!r})
     api.save({subject!r}, "SCREEN", "VS", {{"WEIGHT": 99}}, version=1, reason="before the crash")
@@ -158,7 +158,7 @@ def test_a_subject_document_only_ever_moves_forward(request, backend, stored_ver
     app = request.getfixturevalue(backend)
     with app.app_context():
         from ecrf.db import database
-        from ecrf.records import update_enrollment
+        from ecrf.records.enrollment import update_enrollment
         from ecrf.studies import study_runtime
         from ecrf.subjects import register_subject
         from ecrf.users import get_user

@@ -269,7 +269,7 @@ def test_odm_reads_a_stream_by_name_when_some_event_lacks_the_subjects_context(f
 def reference_table(study, form, group, subject_ids) -> list[list]:
     """A table's rows as they were read before: one records query per table and subject."""
     from ecrf.exports.tables import table_rows
-    from ecrf.records import Record
+    from ecrf.records.document import Record
 
     order = {e["oid"]: n for n, e in enumerate(study.events)}
     lines = []

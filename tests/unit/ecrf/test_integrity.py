@@ -13,7 +13,7 @@ def saved(as_user):
 
 def reference_verify():
     """verify_all as it was: one find_one per record stream, orphans from every projection id."""
-    from ecrf.records import FOLDED, Record
+    from ecrf.records.document import FOLDED, Record
     from ecrf.trail import audit_store, read_checkpoints
 
     store, collection = audit_store(), Record._get_collection()

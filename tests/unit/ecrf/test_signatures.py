@@ -177,7 +177,7 @@ def test_signatures_from_before_signature_streams_are_judged_by_their_record_sta
     import datetime as dt
 
     from ecrf.lifecycle import _append
-    from ecrf.records import current
+    from ecrf.records.document import current
     from ecrf.signatures import Signature
     from ecrf.trail import record_stream
 

@@ -1,7 +1,7 @@
 """ecrf.views.formpage: the form page's values resolved once, for a blank form and a saved record."""
 
 from ecrf.errors import FieldError, Invalid
-from ecrf.records import get_record
+from ecrf.records.reads import get_record
 from ecrf.sites import site_timezone
 from ecrf.studies import study_runtime
 from ecrf.subjects import get_subject

@@ -215,7 +215,7 @@ def test_json_that_is_not_json_is_refused_naming_what(staff, subject, client, li
 
 
 def test_a_number_that_is_not_finite_never_reaches_the_store(app, subject):
-    from ecrf.records import validate
+    from ecrf.records.validation import validate
     from ecrf.studies import study_runtime
 
     with app.app_context():

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from ecrf.definitions import compile_form
 from ecrf.study_folder import read_study
-from ecrf.records import validate
+from ecrf.records.validation import validate
 
-STUDY = read_study(Path(__file__).resolve().parents[3] / "forms" / "cd7-cart-saa")
+STUDY = read_study(Path(__file__).resolve().parents[4] / "forms" / "cd7-cart-saa")
 FORMS = {oid: compile_form(oid, form["schema"], form["stage"]) for oid, form in STUDY.forms.items()}
 
 scalars = st.one_of(

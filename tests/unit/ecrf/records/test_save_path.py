@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from conftest import sent_commands
 
-import ecrf.records
+import ecrf.expressions
 from ecrf.definitions import rule_inputs
+from ecrf.errors import Invalid
 from ecrf.expressions import compile_expression
+from ecrf.records.save import save_record
+from ecrf.studies import study_runtime
+from ecrf.users import get_user
 
 
 @pytest.mark.parametrize("rule, item, expected", [
@@ -32,13 +37,13 @@ def test_a_check_knows_which_values_it_reads(rule, item, expected):
 def evaluated(monkeypatch):
     """The sources of the expressions evaluated from now on."""
     seen: list[str] = []
-    original = ecrf.records.evaluate
+    original = ecrf.expressions.evaluate
 
     def counting(program, context):
         seen.append(program.source)
         return original(program, context)
 
-    monkeypatch.setattr(ecrf.records, "evaluate", counting)
+    monkeypatch.setattr(ecrf.expressions, "evaluate", counting)
     return seen
 
 
@@ -147,3 +152,18 @@ def test_a_bad_body_for_an_unknown_subject_is_said_to_be_an_unknown_subject(staf
     path = "/studies/MINI/subjects/{}/events/SCREEN/forms/VS"
     assert staff.put(path.format("NOPE-1"), {"data": "not an object"}).status_code == 404
     assert staff.put(path.format(subject), {"data": "not an object"}).status_code == 422
+
+
+@pytest.mark.parametrize("version, reason, pointer", [
+    ("1", None, "/version"),
+    (-1, None, "/version"),
+    (True, None, "/version"),
+    (None, 5, "/reason"),
+    (None, "a\x00b", "/reason"),
+])
+def test_a_bad_version_or_reason_is_refused_before_the_database_is_read(wire_app, version, reason, pointer):
+    with wire_app.app_context():
+        runtime, user = study_runtime("MINI"), get_user("staff01")
+        with sent_commands() as sent, pytest.raises(Invalid) as refused:
+            save_record(runtime, user, "NOPE-1", "SCREEN", "VS", {"WEIGHT": 70}, version=version, reason=reason)
+    assert [error.path for error in refused.value.errors] == [pointer] and sent == []
