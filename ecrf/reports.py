@@ -13,9 +13,9 @@ from typing import Any
 
 from audit import utc_now
 from ecrf.clinical.dates import as_date, days_between
-from ecrf.roles import Action
+from ecrf.roles import Action, require
 from ecrf.studies import StudyRuntime
-from ecrf.subjects import Subject, require
+from ecrf.subjects import Subject
 
 
 def _scope(study: StudyRuntime, user) -> dict:

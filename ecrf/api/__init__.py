@@ -2,34 +2,31 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
+import tempfile
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify, request, send_file
 
 from ecrf.api import schemas
+from ecrf.api.fields.queries import query_json
+from ecrf.api.fields.records import event_json, record_json
+from ecrf.api.openapi import spec
 from ecrf.auth import api_user, csrf
 from ecrf.errors import BadRequest, DomainError, FieldError, Invalid, NotFound, UnsupportedMediaType
-from ecrf.lifecycle import lifecycle_state
+from ecrf.exports import FORMATS, export_subjects, write_export
+from ecrf.exports.casebook import write_casebook
 from ecrf.limits import MAX_JSON_DEPTH, json_depth
-from ecrf.queries import record_queries
+from ecrf.progress import status_matrix
+from ecrf.queries import close, get_query, list_queries, raise_query, reopen, reply
 from ecrf.records import get_record, record_history, save_record
-from ecrf.roles import Action
+from ecrf.roles import Action, require
 from ecrf.studies import loaded_studies, study_runtime
-from ecrf.subjects import get_subject, list_subjects, register_subject, require, status_matrix
+from ecrf.subjects import get_subject, list_subjects, register_subject
 from ecrf.text import json_text_faults
+from ecrf.times import iso
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(api)  # bearer tokens, never cookies: no cross-site request can carry them
-
-
-def iso(value) -> str | None:
-    """UTC ISO-8601 text of a datetime (``...Z``)."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _refuse_constant(name: str):
@@ -59,41 +56,6 @@ def json_body(optional: bool = False, text_checked_by_service: tuple[str, ...] =
     if faults:
         raise Invalid("the body holds text that cannot be accepted", faults)
     return body
-
-
-def record_json(record: dict, form) -> dict:
-    """A stored record as the API shows it."""
-    return {
-        "study": record["study"], "subject": record["subject"], "site": record["site"],
-        "event": record["event"], "form": record["form"],
-        "data": record.get("data") or {}, "derived": record.get("derived") or {},
-        "status": record.get("status"), "missing": form.missing_items(record.get("data") or {}),
-        "version": record.get("version", 0), "definition": record.get("definition"),
-        "updated_at": iso(record.get("updated_at")), "updated_by": record.get("updated_by"),
-        "flags": record.get("flags") or [],
-        "lifecycle": lifecycle_state(record),
-        "sdv": _stamp(record.get("sdv")), "sdv_items": {k: _stamp(v) for k, v in (record.get("sdv_items") or {}).items()},
-        "signature": _stamp(record.get("signature")), "frozen": _stamp(record.get("frozen")),
-        "locked": _stamp(record.get("locked")),
-        "queries": [q.as_dict() for q in record_queries(record["study"], record["subject"], record["event"], record["form"])],
-    }
-
-
-def _stamp(entry: dict | None) -> dict | None:
-    if not entry:
-        return None
-    return {k: iso(v) if isinstance(v, dt.datetime) else v for k, v in entry.items()}
-
-
-def event_json(event: dict) -> dict:
-    """An audit event as the API shows it."""
-    context = event.get("context") or {}
-    return {
-        "stream": event["stream"], "seq": event["seq"], "at": iso(event["at"]), "actor": event["actor"],
-        "action": event["action"], "changes": event.get("changes") or [], "reason": event.get("reason"),
-        "event": context.get("event"), "form": context.get("form"),
-        "prev": event["prev"], "hash": event["hash"],
-    }
 
 
 @api.get("/studies")
@@ -181,8 +143,6 @@ def record_audit(study: str, subject: str, event: str, form: str):
 @api.get("/openapi.json")
 def openapi():
     """The API description: public, it holds no data."""
-    from ecrf.api.openapi import spec
-
     return jsonify(spec())
 
 
@@ -191,63 +151,51 @@ def openapi():
 
 @api.get("/studies/<study>/queries")
 def queries(study: str):
-    from ecrf.queries import list_queries
-
     user = api_user()
     runtime = study_runtime(study)
     filters = {k: request.args.get(k) for k in ("site", "subject", "event", "form", "item", "state", "origin")}
-    return jsonify([q.as_dict() for q in list_queries(runtime, user, **filters)])
+    return jsonify([query_json(q) for q in list_queries(runtime, user, **filters)])
 
 
 @api.post("/studies/<study>/queries")
 def create_query(study: str):
-    from ecrf.queries import raise_query
-
     user = api_user()
     runtime = study_runtime(study)
     body = schemas.load(schemas.QueryCreate(), json_body())
     query = raise_query(runtime, user, body["subject"], body["event"], body["form"], body["item"], body["text"])
-    return jsonify(query.as_dict()), 201
+    return jsonify(query_json(query)), 201
 
 
 @api.get("/studies/<study>/queries/<query_id>")
 def query_detail(study: str, query_id: str):
-    from ecrf.queries import get_query
-
     user = api_user()
-    return jsonify(get_query(study_runtime(study), user, query_id).as_dict())
+    return jsonify(query_json(get_query(study_runtime(study), user, query_id)))
 
 
 @api.post("/studies/<study>/queries/<query_id>/replies")
 def query_reply(study: str, query_id: str):
-    from ecrf.queries import reply
-
     user = api_user()
     body = schemas.load(schemas.QueryText(), json_body())
-    return jsonify(reply(study_runtime(study), user, query_id, body.get("text")).as_dict())
+    return jsonify(query_json(reply(study_runtime(study), user, query_id, body.get("text"))))
 
 
 @api.post("/studies/<study>/queries/<query_id>/close")
 def query_close(study: str, query_id: str):
-    from ecrf.queries import close
-
     user = api_user()
     body = schemas.load(schemas.QueryText(), json_body(optional=True))
-    return jsonify(close(study_runtime(study), user, query_id, body.get("text")).as_dict())
+    return jsonify(query_json(close(study_runtime(study), user, query_id, body.get("text"))))
 
 
 @api.post("/studies/<study>/queries/<query_id>/reopen")
 def query_reopen(study: str, query_id: str):
-    from ecrf.queries import reopen
-
     user = api_user()
     body = schemas.load(schemas.QueryText(), json_body())
-    return jsonify(reopen(study_runtime(study), user, query_id, body.get("text")).as_dict())
+    return jsonify(query_json(reopen(study_runtime(study), user, query_id, body.get("text"))))
 
 
 @api.get("/studies/<study>/checks/broken")
 def broken_checks(study: str):
-    from ecrf.records import broken_checks as find_broken
+    from ecrf.records import broken_checks as find_broken  # records is being split: the integrator lifts this
 
     user = api_user()
     require(user, Action.MANAGE_QUERIES)
@@ -257,12 +205,6 @@ def broken_checks(study: str):
 @api.get("/studies/<study>/export/<kind>")
 def export(study: str, kind: str):
     """An export as a download, built in a temporary file (flat memory) and streamed out."""
-    import tempfile
-
-    from flask import send_file
-
-    from ecrf.exports import FORMATS, export_subjects, write_export
-
     user = api_user()
     runtime = study_runtime(study)
     if kind not in FORMATS:
@@ -278,12 +220,6 @@ def export(study: str, kind: str):
 @api.get("/studies/<study>/subjects/<subject>/casebook.pdf")
 def casebook(study: str, subject: str):
     """The subject's complete casebook as PDF."""
-    import tempfile
-
-    from flask import send_file
-
-    from ecrf.exports.casebook import write_casebook
-
     user = api_user()
     runtime = study_runtime(study)
     spool = tempfile.TemporaryFile()

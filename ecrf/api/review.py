@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import jsonify
 
 from ecrf import lifecycle
-from ecrf.api import api, json_body, record_json
-from ecrf.api import schemas
+from ecrf.api import api, json_body, schemas
+from ecrf.api.fields.records import record_json
+from ecrf.api.fields.signatures import signature_json
 from ecrf.auth import api_user, password_check
 from ecrf.records import get_record
 from ecrf.studies import study_runtime
@@ -39,7 +40,7 @@ def _sign(study, subject, event=None, form=None):
     body = _body(schemas.SignRequest())
     signature = lifecycle.sign(runtime, user, body.get("password"), subject_id=subject, event=event, form=form,
                                meaning=body.get("meaning"), check_password=password_check())
-    return jsonify(signature.as_dict()), 201
+    return jsonify(signature_json(signature)), 201
 
 
 @api.post(RECORD + "/sign")
@@ -60,7 +61,7 @@ def subject_sign(study, subject):
 @api.get(SUBJECT + "/signatures")
 def subject_signatures(study, subject):
     user = api_user()
-    return jsonify([s.as_dict() for s in lifecycle.signatures_of(study_runtime(study), user, subject)])
+    return jsonify([signature_json(s) for s in lifecycle.signatures_of(study_runtime(study), user, subject)])
 
 
 def _lock(verb, study, subject=None, event=None, form=None):

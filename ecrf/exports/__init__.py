@@ -5,9 +5,9 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable, Iterator, TypeVar
 
-from ecrf.roles import Action
+from ecrf.roles import Action, require
 from ecrf.studies import StudyRuntime
-from ecrf.subjects import Subject, require
+from ecrf.subjects import Subject
 
 SUBJECT_BATCH = 10
 T = TypeVar("T")

@@ -13,9 +13,8 @@ from mongoengine import DateTimeField, Document, IntField, StringField
 from audit import utc_now
 from ecrf.errors import FieldError, Invalid, NotFound
 from ecrf.exports import FORMATS, export_subjects, write_export
-from ecrf.roles import Action
+from ecrf.roles import Action, require
 from ecrf.studies import StudyRuntime
-from ecrf.subjects import require
 from ecrf.text import check_text
 
 log = logging.getLogger("ecrf")

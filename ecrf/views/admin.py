@@ -12,10 +12,9 @@ from audit import utc_now
 from ecrf.auth import web_user
 from ecrf.errors import DomainError
 from ecrf.views.messages import flash_error
-from ecrf.roles import ROLES, Action
+from ecrf.roles import ROLES, Action, require
 from ecrf.sites import Site, add_site
 from ecrf.studies import loaded_studies
-from ecrf.subjects import require
 from ecrf.users import User, add_user, change_role, end_sessions, issue_token, set_active, unlock
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

@@ -13,10 +13,9 @@ from ecrf.auth import web_user
 from ecrf.errors import DomainError, Locked
 from ecrf.views.messages import flash_error
 from ecrf.records import broken_checks
-from ecrf.roles import Action
+from ecrf.roles import Action, require
 from ecrf.sites import Site
 from ecrf.studies import study_runtime
-from ecrf.subjects import require
 
 bp = Blueprint("ranges", __name__)
 

@@ -12,10 +12,11 @@ from ecrf.auth import web_user
 from ecrf.errors import DomainError
 from ecrf.lifecycle import signatures_of
 from ecrf.locks import study_closure
+from ecrf.progress import status_matrix
 from ecrf.roles import Action, may
 from ecrf.sites import Site, site_timezone
 from ecrf.studies import loaded_studies, study_runtime
-from ecrf.subjects import get_subject, list_subjects, register_subject, status_matrix
+from ecrf.subjects import get_subject, list_subjects, register_subject
 
 bp = Blueprint("subjects", __name__)
 
