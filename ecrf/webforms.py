@@ -21,7 +21,8 @@ from wtforms import Form
 from wtforms.validators import Optional
 from wtforms.widgets import CheckboxInput, ListWidget, NumberInput
 
-from ecrf.definitions import ROW_ID, CompiledForm, Item
+from audit import ROW_ID
+from ecrf.definitions import CompiledForm, Item
 
 
 class CheckboxesField(SelectMultipleField):

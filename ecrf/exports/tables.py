@@ -13,7 +13,8 @@ import zipfile
 from contextlib import ExitStack
 from typing import BinaryIO, Callable, Iterable, Iterator
 
-from ecrf.definitions import ROW_ID, CompiledForm, Item
+from audit import ROW_ID
+from ecrf.definitions import CompiledForm, Item
 from ecrf.studies import StudyRuntime
 from ecrf.text import xml_safe, xml_unsafe
 from ecrf.trail import audit_store
