@@ -38,7 +38,7 @@ from ecrf.roles import Action, require
 from ecrf.studies import StudyRuntime
 from ecrf.subjects import get_subject
 from ecrf.text import MAX_MEANING, MAX_REASON, check_text
-from ecrf.trail import audit_store, record_admin_event
+from ecrf.trail import audit_store, record_admin_event, record_stream
 
 SIGNATURE_MEANING = "I attest that I have reviewed the data and it is accurate and complete"
 
@@ -147,7 +147,6 @@ def _append(stored: dict, actor: str, action: str, state: dict, reason: str | No
 
 def _one(study: StudyRuntime, user, subject_id: str, event: str, form: str) -> dict:
     from ecrf.records import current
-    from ecrf.trail import record_stream
 
     subject = get_subject(study, user, subject_id)
     study.form_in_event(event, form)

@@ -27,7 +27,7 @@ from ecrf.roles import Action, require
 from ecrf.studies import StudyRuntime
 from ecrf.subjects import get_subject
 from ecrf.text import MAX_MESSAGE, check_text
-from ecrf.trail import audit_store
+from ecrf.trail import audit_store, record_stream
 
 OPEN_STATES = ("open", "answered")
 STATES = ("open", "answered", "closed", "not_applicable")
@@ -148,7 +148,6 @@ def _act(query: Query, actor: str, action: str, text: str | None, state: str,
 
 def _record_of(query: Query) -> dict | None:
     from ecrf.records import current
-    from ecrf.trail import record_stream
 
     return current(record_stream(query.study, query.subject, query.event, query.form))
 
@@ -179,7 +178,6 @@ def raise_query(study: StudyRuntime, user, subject_id: str, event: str, form: st
         raise Invalid("unknown item", [FieldError("/item", fault)])
     text = _text(text, required=True)
     from ecrf.records import current
-    from ecrf.trail import record_stream
 
     stored = current(record_stream(study.oid, subject.subject_id, event, form))
     refuse_review_if_locked(study.oid, subject.subject_id, stored, "no new query can be raised")

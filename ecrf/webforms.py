@@ -23,6 +23,7 @@ from wtforms.widgets import CheckboxInput, ListWidget, NumberInput
 
 from audit import ROW_ID
 from ecrf.definitions import CompiledForm, Item
+from ecrf.i18n import translate
 
 
 class CheckboxesField(SelectMultipleField):
@@ -53,8 +54,6 @@ def _field(item: Item, lang: str):
     if kind == "time":
         return TimeField(**kwargs)
     if kind == "boolean":
-        from ecrf.i18n import translate
-
         return RadioField(choices=[("true", translate("Yes", lang)), ("false", translate("No", lang))], **kwargs)
     if kind == "choice":
         choices = [(_code(c.value), c.label(lang)) for c in item.choices]

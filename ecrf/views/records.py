@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import login_required
+import tempfile
 
-from ecrf.auth import web_user
+from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
+from flask_login import login_required
+from flask_wtf import FlaskForm
+
+from ecrf import lifecycle
+from ecrf.auth import password_check, web_user
 from ecrf.errors import DomainError, Locked
+from ecrf.exports.casebook import write_casebook
 from ecrf.views.messages import flash_error
 from ecrf.i18n import current_language, translate
 from ecrf.lifecycle import lifecycle_state, signatures_of
@@ -114,12 +119,6 @@ def audit(study: str, subject: str, event: str, form: str):
 @login_required
 def casebook(study: str, subject: str):
     """Download the subject's casebook PDF from the subject page."""
-    import tempfile
-
-    from flask import send_file
-
-    from ecrf.exports.casebook import write_casebook
-
     spool = tempfile.TemporaryFile()
     write_casebook(spool, study_runtime(study), web_user(), subject)
     spool.seek(0)
@@ -140,9 +139,6 @@ def subject_audit(study: str, subject: str):
 
 def _record_actions(runtime, user, subject: str, event: str, form: str) -> dict:
     """What each review or lock button on a form page does, and what it then says."""
-    from ecrf import lifecycle
-    from ecrf.auth import password_check
-
     locks = lambda kind, on: lambda: lifecycle.set_lock(  # noqa: E731
         runtime, user, kind, on, subject_id=subject, event=event, form=form, reason=request.form.get("reason") or None)
     sign = lambda scope_form: lambda: lifecycle.sign(  # noqa: E731
@@ -163,8 +159,6 @@ def _record_actions(runtime, user, subject: str, event: str, form: str) -> dict:
 @login_required
 def act(study: str, subject: str, event: str, form: str, action: str):
     """SDV, signature (password re-entered), lock, unlock (reason), freeze or unfreeze from the form page."""
-    from flask_wtf import FlaskForm
-
     user = web_user()
     runtime = study_runtime(study)
     back = url_for("records.page", study=study, subject=subject, event=event, form=form)
