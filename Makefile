@@ -33,6 +33,7 @@ $(CHROMIUM):
 	else echo "Browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi
 
 test: $(VENV)/.installed-test | $(CHROMIUM)
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
 bench: $(VENV)/.installed-test
