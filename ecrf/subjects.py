@@ -33,12 +33,6 @@ class Subject(Document):
     head = StringField()
     meta = {"collection": "subjects", "indexes": [("study", "site"), ("study", "subject_id")]}
 
-    def as_dict(self) -> dict:
-        return {
-            "subject_id": self.subject_id, "site": self.site, "status": self.status,
-            "study": self.study, "created_at": self.created_at.isoformat() if self.created_at else None,
-        }
-
 
 def register_subject(study: StudyRuntime, user, site: str, subject_id: str | None = None) -> Subject:
     """Register a subject at a site the user belongs to; assigns ``<site>-NNN`` when no id is given.

@@ -10,6 +10,7 @@ from flask import Blueprint, jsonify, request, send_file
 from ecrf.api import schemas
 from ecrf.api.fields.queries import query_json
 from ecrf.api.fields.records import event_json, record_json
+from ecrf.api.fields.subjects import subject_json
 from ecrf.api.openapi import spec
 from ecrf.auth import api_user, csrf
 from ecrf.errors import BadRequest, DomainError, FieldError, Invalid, NotFound, UnsupportedMediaType
@@ -82,14 +83,14 @@ def create_subject(study: str):
     runtime = study_runtime(study)
     body = schemas.load(schemas.SubjectCreate(), json_body())
     subject = register_subject(runtime, user, body["site"], body.get("subject_id"))
-    return jsonify(subject.as_dict()), 201
+    return jsonify(subject_json(subject)), 201
 
 
 @api.get("/studies/<study>/subjects")
 def subjects(study: str):
     user = api_user()
     runtime = study_runtime(study)
-    return jsonify([s.as_dict() for s in list_subjects(runtime, user, request.args.get("site"))])
+    return jsonify([subject_json(s) for s in list_subjects(runtime, user, request.args.get("site"))])
 
 
 @api.get("/studies/<study>/subjects/<subject>")
@@ -97,7 +98,7 @@ def subject_detail(study: str, subject: str):
     user = api_user()
     runtime = study_runtime(study)
     found = get_subject(runtime, user, subject)
-    return jsonify({**found.as_dict(), "events": status_matrix(runtime, found)})
+    return jsonify({**subject_json(found), "events": status_matrix(runtime, found)})
 
 
 @api.get("/studies/<study>/subjects/<subject>/events/<event>/forms/<form>")
