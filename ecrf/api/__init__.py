@@ -2,61 +2,27 @@
 
 from __future__ import annotations
 
-import json
 import tempfile
 
-from flask import Blueprint, jsonify, request, send_file
+from flask import jsonify, request, send_file
 
-from ecrf.api import schemas
+from ecrf.api import review, schemas  # noqa: F401  (review registers the review and lock routes)
+from ecrf.api.blueprint import api, json_body
 from ecrf.api.fields.queries import query_json
 from ecrf.api.fields.records import event_json, record_json
 from ecrf.api.fields.subjects import subject_json
 from ecrf.api.openapi import spec
-from ecrf.auth import api_user, csrf
-from ecrf.errors import BadRequest, DomainError, FieldError, Invalid, NotFound, UnsupportedMediaType
+from ecrf.auth import api_user
+from ecrf.errors import DomainError, NotFound
 from ecrf.exports import FORMATS, export_subjects, write_export
 from ecrf.exports.casebook import write_casebook
-from ecrf.limits import MAX_JSON_DEPTH, json_depth
 from ecrf.progress import status_matrix
 from ecrf.queries import close, get_query, list_queries, raise_query, reopen, reply
 from ecrf.records import get_record, record_history, save_record
 from ecrf.roles import Action, require
 from ecrf.studies import loaded_studies, study_runtime
 from ecrf.subjects import get_subject, list_subjects, register_subject
-from ecrf.text import json_text_faults
 from ecrf.times import iso
-
-api = Blueprint("api", __name__, url_prefix="/api/v1")
-csrf.exempt(api)  # bearer tokens, never cookies: no cross-site request can carry them
-
-
-def _refuse_constant(name: str):
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def json_body(optional: bool = False, text_checked_by_service: tuple[str, ...] = ()) -> dict:
-    """The request's JSON object; 415 for another content type, 400 for malformed JSON or JSON nested deeper
-    than :data:`~ecrf.limits.MAX_JSON_DEPTH`, 422 naming each string that no text field accepts
-    (see :mod:`ecrf.text`). An ``optional`` body may be empty (then ``{}``), whatever its transfer encoding.
-    Members named in ``text_checked_by_service`` are left to the service, which names their faults its own way
-    (the write path: by item pointer, as every other fault of a record's data)."""
-    raw = request.get_data(cache=True)
-    if optional and not raw:
-        return {}
-    if not request.is_json:
-        raise UnsupportedMediaType("send the body as application/json")
-    if json_depth(raw) > MAX_JSON_DEPTH:
-        raise BadRequest(f"the body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels")
-    try:
-        body = json.loads(raw, parse_constant=_refuse_constant)
-    except ValueError as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise Invalid("the body must be a JSON object", [FieldError("/", "must be an object")])
-    faults = list(json_text_faults({k: v for k, v in body.items() if k not in text_checked_by_service}))
-    if faults:
-        raise Invalid("the body holds text that cannot be accepted", faults)
-    return body
 
 
 @api.get("/studies")
@@ -227,6 +193,3 @@ def casebook(study: str, subject: str):
     write_casebook(spool, runtime, user, subject)
     spool.seek(0)
     return send_file(spool, mimetype="application/pdf", as_attachment=True, download_name=f"casebook-{subject}.pdf")
-
-
-from ecrf.api import review  # noqa: E402,F401  (registers the review and lock routes)

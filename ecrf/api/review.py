@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import jsonify
 
 from ecrf import lifecycle
-from ecrf.api import api, json_body, schemas
+from ecrf.api import schemas
+from ecrf.api.blueprint import api, json_body
 from ecrf.api.fields.records import record_json
 from ecrf.api.fields.signatures import signature_json
 from ecrf.auth import api_user, password_check
