@@ -34,6 +34,7 @@ $(CHROMIUM):
 
 # Static checks first (seconds), then every test; tests/test_lint.py runs the same checks under pytest alone.
 test: $(VENV)/.installed-test | $(CHROMIUM)
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q

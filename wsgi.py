@@ -1,6 +1,6 @@
 """WSGI entry point for gunicorn: ``gunicorn -w 4 wsgi:app``."""
 
-from ecrf import create_app, ready_to_serve
+from ecrf.app import create_app, ready_to_serve
 from ecrf.catchup import catch_up
 
 app = create_app()

@@ -15,11 +15,14 @@ reads them back, folds them into a projection and verifies streams.
 
 from audit.events import (
     GENESIS,
+    ROW_ID,
     TimeOutOfRange,
     apply_changes,
     canonical_json,
     diff,
+    escape_token,
     event_hash,
+    json_pointer,
     unescape_token,
     utc_now,
 )
@@ -41,6 +44,7 @@ __all__ = [
     "BROKEN",
     "GENESIS",
     "PROJECTION",
+    "ROW_ID",
     "UNSEALED",
     "AuditStore",
     "StaleVersion",
@@ -49,8 +53,10 @@ __all__ = [
     "apply_changes",
     "canonical_json",
     "diff",
+    "escape_token",
     "event_hash",
     "fold",
+    "json_pointer",
     "position_problem",
     "projection_problems",
     "unescape_token",

@@ -15,7 +15,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-from typing import Any
+from typing import Any, Iterable
 
 try:
     import orjson
@@ -149,8 +149,14 @@ def event_hash(event: dict, key: bytes | None = None) -> str:
     return hmac.digest(key, body, "sha256").hex()
 
 
-def _escape(key: str) -> str:
+def escape_token(key: object) -> str:
+    """``key`` (text or a number) as one token of a JSON pointer (RFC 6901): ``~`` as ``~0``, ``/`` as ``~1``."""
     return str(key).replace("~", "~0").replace("/", "~1")
+
+
+def json_pointer(parts: Iterable[object]) -> str:
+    """The JSON pointer of a path of keys, row ids or indexes (``""`` for the whole document)."""
+    return "".join("/" + escape_token(part) for part in parts)
 
 
 def unescape_token(token: str) -> str:
@@ -175,11 +181,11 @@ def diff(old: Any, new: Any, path: str = "") -> list[dict]:
         for key in list(old) + [k for k in new if k not in old]:
             before, after = old.get(key, _MISSING), new.get(key, _MISSING)
             if before is _MISSING:
-                changes.append({"path": f"{path}/{_escape(key)}", "old": None, "new": after})
+                changes.append({"path": f"{path}/{escape_token(key)}", "old": None, "new": after})
             elif after is _MISSING:
-                changes.append({"path": f"{path}/{_escape(key)}", "old": before, "new": None})
+                changes.append({"path": f"{path}/{escape_token(key)}", "old": before, "new": None})
             else:
-                changes.extend(diff(before, after, f"{path}/{_escape(key)}"))
+                changes.extend(diff(before, after, f"{path}/{escape_token(key)}"))
         return changes
     if (_is_rows(old) or old == []) and (_is_rows(new) or new == []) and (old or new):
         changes = []
@@ -187,12 +193,12 @@ def diff(old: Any, new: Any, path: str = "") -> list[dict]:
         new_rows = {row[ROW_ID]: row for row in new}
         for rid, row in old_rows.items():
             if rid not in new_rows:
-                changes.append({"path": f"{path}/{_escape(rid)}", "old": row, "new": None})
+                changes.append({"path": f"{path}/{escape_token(rid)}", "old": row, "new": None})
             else:
-                changes.extend(diff(row, new_rows[rid], f"{path}/{_escape(rid)}"))
+                changes.extend(diff(row, new_rows[rid], f"{path}/{escape_token(rid)}"))
         for rid, row in new_rows.items():
             if rid not in old_rows:
-                changes.append({"path": f"{path}/{_escape(rid)}", "old": None, "new": row})
+                changes.append({"path": f"{path}/{escape_token(rid)}", "old": None, "new": row})
         return changes
     if old == new and isinstance(old, bool) == isinstance(new, bool):
         return []

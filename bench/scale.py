@@ -62,7 +62,7 @@ def read_times(client, paths: list[str], requests: int) -> dict:
 
 class ScaleRig:
     def __init__(self, uri: str, saves_per_size: int, warmup: int):
-        from ecrf import ready_to_serve
+        from ecrf.app import ready_to_serve
         from ecrf.db import database
         from ecrf.studies import study_runtime
         from ecrf.users import get_user

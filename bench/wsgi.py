@@ -5,7 +5,7 @@ benchmark prepared (study, sites, users and tokens already there);
 ``ECRF_INSTANCE_PATH`` and ``ECRF_SECRET_KEY`` keep the run out of ``./instance``.
 """
 
-from ecrf import create_app, ready_to_serve
+from ecrf.app import create_app, ready_to_serve
 
 app = create_app()
 ready_to_serve()

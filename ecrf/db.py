@@ -13,6 +13,10 @@ from mongoengine.connection import get_db
 
 from ecrf.config import Settings
 from ecrf.embedded import EmbeddedServer
+from ecrf.lazy import lazy_module
+
+# A test dependency (1 s to import): loaded only when a mongomock:// URI is connected.
+mongomock = lazy_module("mongomock")
 
 _embedded: EmbeddedServer | None = None
 
@@ -61,8 +65,6 @@ def connect(settings: Settings) -> pymongo.database.Database:
     mongoengine.disconnect()
     uri = database_uri(settings)
     if uri.startswith("mongomock://"):
-        import mongomock
-
         mongoengine.connect(settings.mongodb_db, host="mongodb://localhost", mongo_client_class=mongomock.MongoClient,
                             uuidRepresentation="standard")
     else:

@@ -19,13 +19,12 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import best_match
 
-from audit import canonical_json
+from audit import ROW_ID, canonical_json, json_pointer
 from ecrf.config import SCHEMAS_DIR
 from ecrf.errors import Faults
 from ecrf.expressions import compile_expression
 from ecrf.formats import FORMAT_CHECKER, fast_validator
 
-ROW_ID = "row_id"
 ROW_ID_PATTERN = r"^[A-Za-z0-9_-]{1,40}$"
 LANGUAGES = ("en", "zh")
 
@@ -42,16 +41,12 @@ def meta_validator(name: str) -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
 
 
-def _pointer(parts) -> str:
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
-
-
 def meta_faults(kind: str, document: Any, file: str, faults: Faults) -> None:
     """Add every meta-schema fault of ``document`` to ``faults``."""
     for error in meta_validator(kind).iter_errors(document):
         if error.context:
             error = best_match(error.context)
-        faults.add(file, _pointer(error.absolute_path), error.message)
+        faults.add(file, json_pointer(error.absolute_path), error.message)
 
 
 # ---------------------------------------------------------------- items

@@ -13,6 +13,8 @@ from typing import Any, Callable
 
 import cel
 
+from ecrf.clinical import aplastic, astct, ctcae, dates, dosing, units
+
 
 
 class ExpressionError(Exception):
@@ -42,8 +44,6 @@ def _safe(fn: Callable) -> Callable:
 @lru_cache(maxsize=1)
 def functions() -> dict[str, Callable]:
     """The functions expressions may call, by name (see docs/form-language.md)."""
-    from ecrf.clinical import aplastic, astct, ctcae, dates, dosing, units
-
     return {
         "get": get_path,
         "bsa_mosteller": _safe(dosing.bsa_mosteller),

@@ -22,11 +22,11 @@ from ecrf.errors import Conflict, FieldError, Invalid, Locked, NotFound
 from ecrf.locks import ContainerLock, container_key, container_keys
 from ecrf.pointers import item_pointer_fault
 from ecrf.records.document import Record, current, project
-from ecrf.roles import Action
+from ecrf.roles import Action, require
 from ecrf.studies import StudyRuntime
-from ecrf.subjects import get_subject, require
+from ecrf.subjects import get_subject
 from ecrf.text import MAX_REASON, check_text
-from ecrf.trail import audit_store, record_admin_event
+from ecrf.trail import audit_store, record_admin_event, record_stream
 
 
 def refuse_review_if_locked(study: str, subject: str, record: dict | None, what: str) -> None:
@@ -89,7 +89,6 @@ def _append(stored: dict, actor: str, action: str, state: dict, reason: str | No
 
 
 def _one(study: StudyRuntime, user, subject_id: str, event: str, form: str) -> dict:
-    from ecrf.trail import record_stream
 
     subject = get_subject(study, user, subject_id)
     study.form_in_event(event, form)

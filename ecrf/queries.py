@@ -24,11 +24,11 @@ from ecrf.lifecycle import refuse_review_if_locked
 from ecrf.paging import PER_PAGE, Page, page_of
 from ecrf.pointers import item_pointer_fault
 from ecrf.records.document import current
-from ecrf.roles import Action
+from ecrf.roles import Action, require
 from ecrf.studies import StudyRuntime
-from ecrf.subjects import get_subject, require
+from ecrf.subjects import get_subject
 from ecrf.text import MAX_MESSAGE, check_text
-from ecrf.trail import audit_store
+from ecrf.trail import audit_store, record_stream
 
 OPEN_STATES = ("open", "answered")
 STATES = ("open", "answered", "closed", "not_applicable")
@@ -60,19 +60,6 @@ class Query(Document):
         "indexes": [("study", "subject", "event", "form", "state"), ("study", "subject", "state"), ("study", "site", "state"),
                     ("study", "state", "opened_at"), ("study", "subject", "site"), ("study", "state", "site")],
     }
-
-    def as_dict(self) -> dict:
-        """The query as the API shows it."""
-        from ecrf.api import iso
-
-        return {
-            "id": self.query_id, "subject": self.subject, "site": self.site, "event": self.event,
-            "form": self.form, "item": self.item, "origin": self.origin, "check": self.check,
-            "state": self.state, "opened_at": iso(self.opened_at), "closed_at": iso(self.closed_at),
-            "age_days": self.age_days(),
-            "messages": [{"at": iso(m["at"]), "author": m["author"], "text": m["text"], "action": m.get("action")}
-                         for m in self.messages],
-        }
 
     def age_days(self, now: dt.datetime | None = None) -> int:
         """Whole days the query has been (or was) open."""
@@ -161,7 +148,6 @@ def _act(query: Query, actor: str, action: str, text: str | None, state: str,
 
 
 def _record_of(query: Query) -> dict | None:
-    from ecrf.trail import record_stream
 
     return current(record_stream(query.study, query.subject, query.event, query.form))
 
@@ -191,7 +177,6 @@ def raise_query(study: StudyRuntime, user, subject_id: str, event: str, form: st
     if fault := item_pointer_fault(compiled, item):
         raise Invalid("unknown item", [FieldError("/item", fault)])
     text = _text(text, required=True)
-    from ecrf.trail import record_stream
 
     stored = current(record_stream(study.oid, subject.subject_id, event, form))
     refuse_review_if_locked(study.oid, subject.subject_id, stored, "no new query can be raised")

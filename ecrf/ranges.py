@@ -18,10 +18,10 @@ from mongoengine import DateTimeField, Document, FloatField, IntField, StringFie
 from audit import utc_now
 from ecrf.errors import FieldError, Invalid, Locked, NotFound
 from ecrf.locks import study_closure
-from ecrf.roles import Action
+from ecrf.roles import Action, require
 from ecrf.sites import get_site
 from ecrf.studies import loaded_studies
-from ecrf.subjects import Subject, require
+from ecrf.subjects import Subject
 from ecrf.text import MAX_NAME, text_error
 from ecrf.trail import record_admin_event
 

@@ -13,9 +13,14 @@ from typing import Any
 
 from audit import utc_now
 from ecrf.clinical.dates import as_date, days_between
-from ecrf.roles import Action
+from ecrf.lazy import lazy_module
+from ecrf.queries import OPEN_STATES, Query
+from ecrf.roles import Action, require
 from ecrf.studies import StudyRuntime
-from ecrf.subjects import Subject, require
+from ecrf.subjects import Subject
+
+scipy_stats = lazy_module("scipy.stats")
+lifelines = lazy_module("lifelines")
 
 
 def _scope(study: StudyRuntime, user) -> dict:
@@ -150,8 +155,6 @@ AGE_BUCKETS = ((0, 7, "0–7 d"), (8, 14, "8–14 d"), (15, 30, "15–30 d"), (3
 
 def query_metrics(study: StudyRuntime, user, now: dt.datetime | None = None) -> dict:
     """Open queries by site, form and age; days to resolution of closed ones."""
-    from ecrf.queries import OPEN_STATES, Query
-
     query = {"study": study.oid}
     sites = user.site_filter()
     require(user, Action.VIEW_DATA)
@@ -241,11 +244,9 @@ def adverse_events(study: StudyRuntime, user) -> list[tuple[str, int, int]]:
 
 def clopper_pearson(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
     """Exact (Clopper–Pearson) interval for a binomial proportion."""
-    from scipy.stats import beta
-
     alpha = 1 - confidence
-    low = 0.0 if successes == 0 else float(beta.ppf(alpha / 2, successes, trials - successes + 1))
-    high = 1.0 if successes == trials else float(beta.ppf(1 - alpha / 2, successes + 1, trials - successes))
+    low = 0.0 if successes == 0 else float(scipy_stats.beta.ppf(alpha / 2, successes, trials - successes + 1))
+    high = 1.0 if successes == trials else float(scipy_stats.beta.ppf(1 - alpha / 2, successes + 1, trials - successes))
     return low, high
 
 
@@ -345,13 +346,11 @@ def survival_data(study: StudyRuntime, user) -> dict[str, list[tuple[str, int, b
 def kaplan_meier(points: list[tuple[str, int, bool]], at: list[int] | None = None) -> dict:
     """Kaplan–Meier estimate (lifelines): the survival curve, numbers at risk at given days, and the censored
     observations as ``(day, survival there)``, for the chart's censoring marks."""
-    from lifelines import KaplanMeierFitter
-
     if not points:
         return {"times": [], "survival": [], "at_risk": [], "median": None, "n": 0, "events": 0, "censored": []}
     durations = [max(p[1], 0) for p in points]
     events = [p[2] for p in points]
-    fitter = KaplanMeierFitter().fit(durations, events)
+    fitter = lifelines.KaplanMeierFitter().fit(durations, events)
     curve = fitter.survival_function_.iloc[:, 0]
     at = at if at is not None else [0, 90, 180, 365, 730, 1095]
     at_risk = [(t, sum(1 for d in durations if d >= t)) for t in at]

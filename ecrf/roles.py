@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import Enum
 
+from ecrf.errors import Forbidden
+
 
 class Role(str, Enum):
     SITE_STAFF = "site_staff"
@@ -53,6 +55,12 @@ def may(role: str, action: Action) -> bool:
         return Role(role) in PERMISSIONS[action]
     except ValueError:
         return False
+
+
+def require(user, action: Action) -> None:
+    """:class:`Forbidden` unless the user's role allows the action."""
+    if not may(user.role, action):
+        raise Forbidden(f"a {user.role} may not {action.value}")
 
 
 def matrix_markdown() -> str:

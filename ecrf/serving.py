@@ -25,7 +25,7 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 
-from ecrf import create_app, ready_to_serve
+from ecrf.app import create_app, ready_to_serve
 from ecrf.config import Settings
 from ecrf.embedded import EmbeddedServer, EmbeddedServerError
 

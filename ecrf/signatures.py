@@ -23,9 +23,9 @@ from audit import canonical_json
 from ecrf.errors import Conflict, FieldError, Invalid, Locked
 # The record helpers every review event shares (read the scope's records, append to a record's stream).
 from ecrf.lifecycle import _append, _one, _records, refuse_review_if_locked
-from ecrf.roles import Action
+from ecrf.roles import Action, require
 from ecrf.studies import StudyRuntime
-from ecrf.subjects import get_subject, require
+from ecrf.subjects import get_subject
 from ecrf.text import MAX_MEANING, check_text
 from ecrf.trail import audit_store
 
@@ -58,22 +58,6 @@ class Signature(Document):
     meta = {"collection": "signatures", "indexes": [("study", "subject")]}
 
     standing: Standing | None = None  # set by subject_signatures(); not stored
-
-    def as_dict(self) -> dict:
-        """The manifest as the API gives it, with its standing (computed now if not set)."""
-        from ecrf.api import iso
-        from ecrf.sites import site_timezone
-
-        tz = site_timezone(self.site)
-        at = self.at if self.at.tzinfo else self.at.replace(tzinfo=dt.timezone.utc)
-        standing = self.standing or self.current_standing()
-        voided = standing.voided_by
-        return {"id": self.signature_id, "scope": self.scope, "subject": self.subject, "event": self.event,
-                "form": self.form, "signer": self.signer, "printed_name": self.printed_name,
-                "meaning": self.meaning, "at": iso(self.at), "at_site": at.astimezone(tz).isoformat(timespec="seconds"),
-                "site_timezone": tz.key, "records": sorted(self.heads), "digest": self.digest,
-                "valid": standing.valid, "voided_reason": standing.reason,
-                "voided_by": None if voided is None else {**voided, "at": iso(voided.get("at"))}}
 
     def current_standing(self) -> Standing:
         """Whether the signature holds now, and if not the first event that voided it."""

@@ -10,6 +10,7 @@ from mongoengine import DateTimeField, Document, StringField
 from audit import utc_now
 from ecrf.errors import BadRequest, Conflict, FieldError, Invalid
 from ecrf.text import MAX_NAME, text_error
+from ecrf.trail import record_admin_event
 
 SITE_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 
@@ -24,8 +25,6 @@ class Site(Document):
 
 def add_site(code: str, name: str, timezone: str = "UTC", *, actor: str = "system") -> Site:
     """Create a site; refuses a malformed or duplicate code or an unknown time zone."""
-    from ecrf.trail import record_admin_event
-
     errors = []
     if not isinstance(code, str) or not SITE_CODE.fullmatch(code):
         errors.append(FieldError("/code", "site code must be 1-32 letters, digits, '-' or '_'"))

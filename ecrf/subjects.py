@@ -1,4 +1,4 @@
-"""Subjects: registration at a site, visibility, and the event × form status matrix."""
+"""Subjects: registration at a site and visibility."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from mongoengine import DateTimeField, Document, IntField, NotUniqueError, Strin
 from audit import GENESIS, StaleVersion, fold
 from ecrf.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 from ecrf.locks import refuse_if_study_closed
-from ecrf.records.document import Record
-from ecrf.roles import Action, may
+from ecrf.roles import Action, require
 from ecrf.sites import get_site
 from ecrf.studies import StudyRuntime
 from ecrf.text import check_text
@@ -33,18 +32,6 @@ class Subject(Document):
     version = IntField(default=0)
     head = StringField()
     meta = {"collection": "subjects", "indexes": [("study", "site"), ("study", "subject_id")]}
-
-    def as_dict(self) -> dict:
-        return {
-            "subject_id": self.subject_id, "site": self.site, "status": self.status,
-            "study": self.study, "created_at": self.created_at.isoformat() if self.created_at else None,
-        }
-
-
-def require(user, action: Action) -> None:
-    """:class:`Forbidden` unless the user's role allows the action."""
-    if not may(user.role, action):
-        raise Forbidden(f"a {user.role} may not {action.value}")
 
 
 def register_subject(study: StudyRuntime, user, site: str, subject_id: str | None = None) -> Subject:
@@ -161,29 +148,6 @@ def list_subjects(study: StudyRuntime, user, site: str | None = None) -> list[Su
     elif sites is not None:
         query["site__in"] = sites
     return list(Subject.objects(**query).order_by("subject_id"))
-
-
-def status_matrix(study: StudyRuntime, subject: Subject) -> list[dict]:
-    """Each event with each of its forms' status (``not_started`` when nothing is saved)."""
-    saved = {
-        (r.event, r.form): r for r in Record.objects(study=study.oid, subject=subject.subject_id)
-        .only("event", "form", "status", "version")
-    }
-    from ecrf.queries import OPEN_STATES, Query
-
-    open_queries: dict[tuple[str, str], int] = {}
-    for query in Query.objects(study=study.oid, subject=subject.subject_id, state__in=list(OPEN_STATES)).only("event", "form"):
-        open_queries[(query.event, query.form)] = open_queries.get((query.event, query.form), 0) + 1
-    matrix = []
-    for event in study.events:
-        cells = []
-        for form in event["forms"]:
-            record = saved.get((event["oid"], form))
-            cells.append({"form": form, "status": record.status if record else "not_started",
-                          "version": record.version if record else 0,
-                          "open_queries": open_queries.get((event["oid"], form), 0)})
-        matrix.append({"event": event["oid"], "name": event["name"], "forms": cells})
-    return matrix
 
 
 def require_site(user, subject: Subject) -> None:

@@ -26,6 +26,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from audit import escape_token
 from ecrf.errors import FieldError, Invalid
 
 # Refused everywhere (multi-line text included).
@@ -127,7 +128,7 @@ def _walk(node: Any, path: str) -> Iterator[FieldError]:
 
 def pointer_token(key: str) -> str:
     """``key`` as one token of a JSON pointer (RFC 6901); a key holding refused text by its visible escapes."""
-    escaped = key.replace("~", "~0").replace("/", "~1")
+    escaped = escape_token(key)
     return SINGLE_LINE_REFUSED.sub(_visible_escape, escaped)
 
 

@@ -21,7 +21,9 @@ from wtforms import Form
 from wtforms.validators import Optional
 from wtforms.widgets import CheckboxInput, ListWidget, NumberInput
 
-from ecrf.definitions import ROW_ID, CompiledForm, Item
+from audit import ROW_ID
+from ecrf.definitions import CompiledForm, Item
+from ecrf.i18n import translate
 
 
 class CheckboxesField(SelectMultipleField):
@@ -52,8 +54,6 @@ def _field(item: Item, lang: str):
     if kind == "time":
         return TimeField(**kwargs)
     if kind == "boolean":
-        from ecrf.i18n import translate
-
         return RadioField(choices=[("true", translate("Yes", lang)), ("false", translate("No", lang))], **kwargs)
     if kind == "choice":
         choices = [(_code(c.value), c.label(lang)) for c in item.choices]

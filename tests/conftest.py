@@ -12,7 +12,7 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 
-from ecrf import create_app
+from ecrf.app import create_app
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MINI_STUDY = FIXTURES / "mini-study"

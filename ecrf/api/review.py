@@ -5,8 +5,10 @@ from __future__ import annotations
 from flask import g, jsonify
 
 from ecrf import lifecycle, signatures
-from ecrf.api import api, json_body, record_json
 from ecrf.api import schemas
+from ecrf.api.blueprint import api, json_body
+from ecrf.api.fields.records import record_json
+from ecrf.api.fields.signatures import signature_json
 from ecrf.auth import password_check
 from ecrf.records.reads import get_record
 
@@ -36,7 +38,7 @@ def _sign(study, subject, event=None, form=None):
     body = _body(schemas.SignRequest())
     signature = signatures.sign(runtime, user, body.get("password"), subject_id=subject, event=event, form=form,
                                meaning=body.get("meaning"), check_password=password_check())
-    return jsonify(signature.as_dict()), 201
+    return jsonify(signature_json(signature)), 201
 
 
 @api.post(RECORD + "/sign")
@@ -56,7 +58,7 @@ def subject_sign(study, subject):
 
 @api.get(SUBJECT + "/signatures")
 def subject_signatures(study, subject):
-    return jsonify([s.as_dict() for s in signatures.signatures_of(g.runtime, g.user, subject)])
+    return jsonify([signature_json(s) for s in signatures.signatures_of(g.runtime, g.user, subject)])
 
 
 def _lock(verb, study, subject=None, event=None, form=None):

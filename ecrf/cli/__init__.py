@@ -18,7 +18,10 @@ from ecrf.cli.users import sites_group, users_group
 
 
 def _create_app(*_args) -> Flask:
-    from ecrf import create_app
+    # The CLI's one documented exception to module-level imports: commands load the app and their
+    # implementations lazily, so that `ecrf --help` and shell completion start without building the app
+    # (and ecrf.app, which registers these commands, can import this module).
+    from ecrf.app import create_app
 
     return create_app()
 

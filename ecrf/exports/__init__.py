@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import Iterator
 
-from ecrf.roles import Action
+from ecrf.exports.odm import write_odm
+from ecrf.exports.tables import write_csv_zip, write_xlsx
+from ecrf.roles import Action, require
 from ecrf.studies import StudyRuntime
-from ecrf.subjects import Subject, require
+from ecrf.subjects import Subject
 
 SUBJECT_BATCH = 10
-T = TypeVar("T")
-R = TypeVar("R")
-_END = object()
 
 
 def export_subjects(study: StudyRuntime, user=None, *, site: str | None = None,
@@ -49,11 +47,7 @@ FORMATS = {
 def write_export(kind: str, out, study: StudyRuntime, subjects, progress=None) -> int:
     """Write one export of ``kind`` (odm, csv, xlsx) for these subjects to ``out``."""
     if kind == "odm":
-        from ecrf.exports.odm import write_odm
-
         return write_odm(out, study, subjects, progress=progress)
-    from ecrf.exports.tables import write_csv_zip, write_xlsx
-
     ids = [s.subject_id for s in subjects]
     return (write_csv_zip if kind == "csv" else write_xlsx)(out, study, ids, progress=progress)
 
@@ -61,27 +55,3 @@ def write_export(kind: str, out, study: StudyRuntime, subjects, progress=None) -
 def count_subjects(study: StudyRuntime, user, **filters) -> int:
     """How many subjects an export covers (for progress bars)."""
     return export_subjects(study, user, **filters).count()
-
-
-def read_ahead(items: Iterable[T], read: Callable[[T], R]) -> Iterator[tuple[T, R]]:
-    """``(item, read(item))`` in order, reading the next item while the caller works on this one.
-
-    Reading (database round trips) and writing (building and serialising
-    the output) then overlap; one item beyond the current one is held, so
-    memory stays that of two items. ``items`` is iterated and ``read`` runs
-    on one worker thread only; what they raise is raised here.
-    """
-    iterator = iter(items)
-
-    def fetch():
-        item = next(iterator, _END)
-        return item, (None if item is _END else read(item))
-
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="export-read") as pool:
-        pending = pool.submit(fetch)
-        while True:
-            item, value = pending.result()
-            if item is _END:
-                return
-            pending = pool.submit(fetch)
-            yield item, value

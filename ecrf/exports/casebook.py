@@ -15,8 +15,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from audit import utc_now
-from ecrf.definitions import ROW_ID
+from audit import ROW_ID, utc_now
 from ecrf.lifecycle import lifecycle_state
 from ecrf.queries import Query
 from ecrf.records.document import Record

@@ -13,10 +13,10 @@ from mongoengine import DateTimeField, Document, IntField, StringField
 from audit import utc_now
 from ecrf.errors import FieldError, Invalid, NotFound
 from ecrf.exports import FORMATS, export_subjects, write_export
-from ecrf.roles import Action
-from ecrf.studies import StudyRuntime
-from ecrf.subjects import require
+from ecrf.roles import Action, require
+from ecrf.studies import StudyRuntime, study_runtime
 from ecrf.text import check_text
+from ecrf.users import User
 
 log = logging.getLogger("ecrf")
 
@@ -65,9 +65,6 @@ def start_export(app: Flask, study: StudyRuntime, user, kind: str, site: str | N
 
 def _run(app: Flask, study_oid: str, job_id: str, username: str) -> None:
     with app.app_context():
-        from ecrf.studies import study_runtime
-        from ecrf.users import User
-
         job = ExportJob.objects(job_id=job_id).first()
         target = job.path(export_folder(app))
         partial = target.with_suffix(target.suffix + ".part")

@@ -19,7 +19,7 @@ from lxml import etree
 
 from audit import AuditStore, utc_now
 from ecrf.definitions import ROW_ID, CompiledForm, Item
-from ecrf.exports import read_ahead
+from ecrf.exports.readahead import read_ahead
 from ecrf.queries import Query
 from ecrf.signatures import SCOPE_NAMES, SIGNATURE_MEANING, TRAIL_ACTIONS, Signature, subject_signatures
 from ecrf.sites import Site

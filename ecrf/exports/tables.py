@@ -13,10 +13,15 @@ import zipfile
 from contextlib import ExitStack
 from typing import BinaryIO, Callable, Iterable, Iterator
 
-from ecrf.definitions import ROW_ID, CompiledForm, Item
+from audit import ROW_ID
+from ecrf.definitions import CompiledForm, Item
+from ecrf.lazy import lazy_module
+from ecrf.lifecycle import lifecycle_state
 from ecrf.studies import StudyRuntime
 from ecrf.text import xml_safe, xml_unsafe
 from ecrf.trail import audit_store
+
+openpyxl = lazy_module("openpyxl")
 
 ID_COLUMNS = ["subject", "site", "event", "row_id", "status", "lifecycle", "version", "updated_at", "updated_by"]
 
@@ -106,8 +111,6 @@ def records_by_form(study: StudyRuntime, subject: str) -> dict[str, list[dict]]:
 
 def table_rows(form: CompiledForm, group: Item | None, records: list[dict]) -> Iterator[list]:
     """The table's rows for these records of its form, in their order."""
-    from ecrf.lifecycle import lifecycle_state
-
     items = group.children if group else [i for i in form.items if i.kind != "group"]
     for record in records:
         data = record.get("data") or {}
@@ -242,28 +245,24 @@ def write_csv_zip(out: BinaryIO, study: StudyRuntime, subject_ids: list[str], *,
 def write_xlsx(out: BinaryIO, study: StudyRuntime, subject_ids: list[str], *,
                progress: Callable[[int], None] | None = None) -> int:
     """Write the Excel workbook (write-only mode: rows go to disk as they come)."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-
-    workbook = Workbook(write_only=True)
+    workbook = openpyxl.Workbook(write_only=True)
     found = tables(study)
     sheets = []
     for name, form, group in found:
         sheet = workbook.create_sheet(title=name[:31])
         sheet.freeze_panes = "A2"
-        sheet.append([_bold(sheet, h, Font) for h in columns(form, group)])
+        sheet.append([_bold(sheet, h, openpyxl.styles.Font) for h in columns(form, group)])
         sheets.append(sheet)
     # Write-only sheets each stream to their own file, so rows may go to any of them in turn.
     for index, line in subject_tables(study, found, subject_ids):
-        sheets[index].append(_text_cells(sheets[index], line, WriteOnlyCell))
+        sheets[index].append(_text_cells(sheets[index], line, openpyxl.cell.WriteOnlyCell))
     if progress:
         for _ in found:
             progress(1)
     dictionary_sheet = workbook.create_sheet(title="data_dictionary")
     dictionary_sheet.freeze_panes = "A2"
     for line in dictionary(study):
-        dictionary_sheet.append(_text_cells(dictionary_sheet, line, WriteOnlyCell))
+        dictionary_sheet.append(_text_cells(dictionary_sheet, line, openpyxl.cell.WriteOnlyCell))
     workbook.save(out)
     return len(found)
 
@@ -282,8 +281,6 @@ def _text_cells(sheet, line: list, cell_class) -> list:
 
 
 def _bold(sheet, text: str, font_class):
-    from openpyxl.cell import WriteOnlyCell
-
-    cell = WriteOnlyCell(sheet, value=text)
+    cell = openpyxl.cell.WriteOnlyCell(sheet, value=text)
     cell.font = font_class(bold=True)
     return cell

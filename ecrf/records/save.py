@@ -31,7 +31,8 @@ from ecrf.records.scope import build_scope, records_by_event
 from ecrf.records.validation import validate
 from ecrf.roles import Action
 from ecrf.studies import StudyRuntime
-from ecrf.subjects import Subject, require, subject_key, visible_subject
+from ecrf.roles import require
+from ecrf.subjects import Subject, subject_key, visible_subject
 from ecrf.text import MAX_REASON, check_text
 from ecrf.trail import audit_store, record_stream
 

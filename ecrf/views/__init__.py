@@ -8,6 +8,8 @@ import zoneinfo
 
 from flask import Flask
 
+from ecrf.views import account, admin, exports, health, queries, ranges, records, reports, subjects
+
 
 def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
@@ -34,8 +36,6 @@ def audit_value(value) -> str:
 
 def register_views(app: Flask) -> None:
     """Register every HTML blueprint, the health check and the template filters."""
-    from ecrf.views import account, admin, exports, health, queries, ranges, records, reports, subjects
-
     for module in (account, admin, exports, health, queries, ranges, records, reports, subjects):
         app.register_blueprint(module.bp)
     app.add_template_filter(utc_text, "utc")

@@ -11,10 +11,9 @@ from wtforms.validators import DataRequired, Optional
 from audit import utc_now
 from ecrf.errors import DomainError
 from ecrf.views.messages import flash_error
-from ecrf.roles import ROLES, Action
+from ecrf.roles import ROLES, Action, require
 from ecrf.sites import Site, add_site
 from ecrf.studies import loaded_studies
-from ecrf.subjects import require
 from ecrf.users import User, add_user, change_role, end_sessions, issue_token, set_active, unlock
 from ecrf.scope import page_scope
 

@@ -12,10 +12,9 @@ from ecrf import ranges as service
 from ecrf.errors import DomainError, Locked
 from ecrf.views.messages import flash_error
 from ecrf.records.broken import broken_checks
-from ecrf.roles import Action
-from ecrf.sites import Site
-from ecrf.subjects import require
+from ecrf.roles import Action, require
 from ecrf.scope import page_scope
+from ecrf.sites import Site
 
 bp = Blueprint("ranges", __name__)
 bp.url_value_preprocessor(page_scope)

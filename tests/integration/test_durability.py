@@ -21,7 +21,7 @@ import requests
 from conftest import MINI_STUDY, PASSWORD, sent_commands
 
 from audit import fold
-from ecrf import create_app
+from ecrf.app import create_app
 from ecrf.embedded import EmbeddedServer, free_port
 from ecrf.sites import add_site
 from ecrf.users import add_user, issue_token

@@ -76,7 +76,7 @@ def test_an_edited_checkpoint_file_is_named(trail, wire_app):
 
 VERIFY_ELSEWHERE = """
 import sys
-from ecrf import create_app
+from ecrf.app import create_app
 app = create_app({"mongodb_uri": sys.argv[1], "mongodb_db": sys.argv[2], "instance_path": sys.argv[3],
                   "secret_key": "x"})
 result = app.test_cli_runner().invoke(args=["audit", sys.argv[4]])

@@ -69,7 +69,7 @@ def test_many_writers_on_one_version_exactly_one_wins(wire_app):
 CRASH = textwrap.dedent("""
     import os, sys
     sys.path.insert(0, {tests!r})
-    from ecrf import create_app
+    from ecrf.app import create_app
     import ecrf.records.save
     app = create_app({{"mongodb_uri": {uri!r}, "mongodb_db": {db!r}, "instance_path": {instance!r}, "secret_key": "x"}})
     ecrf.records.save.project = lambda *a, **k: os._exit(17)   # die right after the audit append

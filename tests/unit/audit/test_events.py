@@ -5,7 +5,7 @@ import datetime as dt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from audit import apply_changes, canonical_json, diff, event_hash
+from audit import apply_changes, canonical_json, diff, escape_token, event_hash, json_pointer, unescape_token
 
 
 def test_canonical_json_sorts_keys_and_writes_utc_milliseconds():
@@ -52,6 +52,12 @@ def test_diff_addresses_rows_by_row_id_not_position():
 def test_diff_escapes_json_pointer_characters():
     assert diff({}, {"a/b~c": 1}) == [{"path": "/a~1b~0c", "old": None, "new": 1}]
     assert apply_changes({}, diff({}, {"a/b~c": 1})) == {"a/b~c": 1}
+
+
+def test_json_pointer_escapes_each_part_and_unescape_token_reverses_it():
+    assert json_pointer(["AE", "r/1", "~X", 0]) == "/AE/r~11/~0X/0"
+    assert json_pointer([]) == ""
+    assert unescape_token(escape_token("a~/b~1")) == "a~/b~1"
 
 
 def test_apply_changes_does_not_modify_its_input():

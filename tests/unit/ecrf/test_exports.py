@@ -322,7 +322,7 @@ def test_tables_read_each_subjects_records_once_and_write_what_per_table_reads_w
 
 
 def test_read_ahead_pairs_each_item_with_its_reading_in_order_holding_one_ahead():
-    from ecrf.exports import read_ahead
+    from ecrf.exports.readahead import read_ahead
 
     started, consumed, ahead = [], [], []
 
@@ -339,7 +339,7 @@ def test_read_ahead_pairs_each_item_with_its_reading_in_order_holding_one_ahead(
 
 
 def test_read_ahead_raises_what_reading_raised():
-    from ecrf.exports import read_ahead
+    from ecrf.exports.readahead import read_ahead
 
     def read(item):
         if item == 2:

@@ -16,7 +16,7 @@ class Node:
 
 
 def test_objects_built_before_serving_are_frozen_and_later_cycles_still_collected():
-    from ecrf import ready_to_serve
+    from ecrf.app import ready_to_serve
 
     startup = Node()
     startup.itself = startup

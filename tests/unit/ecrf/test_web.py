@@ -288,7 +288,7 @@ def test_definition_labels_with_html_are_escaped(tmp_path, client):
 
 
 def test_first_start_creates_an_admin_with_a_random_password_shown_once(tmp_path):
-    from ecrf import create_app
+    from ecrf.app import create_app
 
     app = create_app({"mongodb_uri": "mongomock://", "mongodb_db": "first_start", "instance_path": str(tmp_path),
                       "secret_key": "x"})
