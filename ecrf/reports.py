@@ -15,6 +15,7 @@ from audit import utc_now
 from ecrf.clinical.dates import as_date, days_between
 from ecrf.lazy import lazy_module
 from ecrf.queries import OPEN_STATES, Query
+from ecrf.records.document import Record
 from ecrf.roles import Action, require
 from ecrf.studies import StudyRuntime
 from ecrf.subjects import Subject
@@ -33,8 +34,6 @@ def _scope(study: StudyRuntime, user) -> dict:
 
 
 def _records(study: StudyRuntime, user, form: str, event: str | None = None) -> list[dict]:
-    from ecrf.records.document import Record
-
     query = {**_scope(study, user), "form": form, **({"event": event} if event else {})}
     return list(Record._get_collection().find(query, {"subject": 1, "site": 1, "event": 1, "data": 1, "derived": 1,
                                                       "status": 1, "sdv": 1, "signature": 1, "locked": 1}))
@@ -98,8 +97,6 @@ def record_states(study: StudyRuntime, user) -> list[dict]:
     One read of the whole study, shared by :func:`visit_status` and
     :func:`review_progress`: the server's cost is per record read.
     """
-    from ecrf.records.document import Record
-
     return list(Record._get_collection().find(_scope(study, user), {
         "subject": 1, "site": 1, "event": 1, "form": 1, "status": 1, "sdv": 1, "signature": 1, "locked": 1}))
 

@@ -17,6 +17,7 @@ from audit import ROW_ID
 from ecrf.definitions import CompiledForm, Item
 from ecrf.lazy import lazy_module
 from ecrf.lifecycle import lifecycle_state
+from ecrf.records.document import Record
 from ecrf.studies import StudyRuntime
 from ecrf.text import xml_safe, xml_unsafe
 from ecrf.trail import audit_store
@@ -97,8 +98,6 @@ def _label(item: Item, value) -> str:
 
 def records_by_form(study: StudyRuntime, subject: str) -> dict[str, list[dict]]:
     """The subject's records by form, each list in schedule order: one query on the subject's index prefix."""
-    from ecrf.records.document import Record
-
     order = {e["oid"]: n for n, e in enumerate(study.events)}
     by_form: dict[str, list[dict]] = {}
     for record in Record._get_collection().find({"study": study.oid, "subject": subject}):
