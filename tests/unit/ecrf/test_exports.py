@@ -188,13 +188,13 @@ def test_odm_metadata_import_makes_a_draft_study_that_passes_its_check(cd7_app, 
     result = cd7_app.test_cli_runner().invoke(args=["study", "import-odm", str(odm), "-o", str(tmp_path / "draft")])
     assert result.exit_code == 0, result.output
     assert "29 forms and 31 events" in result.output
-    dm = json.loads((tmp_path / "draft" / "imported" / "DM.json").read_text())
+    dm = json.loads((tmp_path / "draft" / "screening" / "DM.json").read_text())
     assert [c["const"] for c in dm["properties"]["SEX"]["oneOf"]] == ["M", "F"]
     assert dm["properties"]["SEX"]["x-ecrf-labels"] == {"zh": "性别"}
-    vs = json.loads((tmp_path / "draft" / "imported" / "VS.json").read_text())
+    vs = json.loads((tmp_path / "draft" / "screening" / "VS.json").read_text())
     assert vs["properties"]["WEIGHT"]["maximum"] == 300 and vs["properties"]["WEIGHT"]["x-ecrf-unit"] == "kg"
     assert vs["properties"]["VSDTC"]["format"] == "date"
-    ae = json.loads((tmp_path / "draft" / "imported" / "AE.json").read_text())
+    ae = json.loads((tmp_path / "draft" / "logs" / "AE.json").read_text())
     assert ae["properties"]["AE"]["type"] == "array" and "AETERM" in ae["properties"]["AE"]["items"]["properties"]
     refused = cd7_app.test_cli_runner().invoke(args=["study", "import-odm", str(odm), "-o", str(tmp_path / "draft")])
     assert refused.exit_code == 1 and "not empty" in refused.output
