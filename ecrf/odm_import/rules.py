@@ -9,10 +9,13 @@ translate is kept visible in ``x-ecrf-disabled`` and reported.
 
 from __future__ import annotations
 
+import re
+
 from ecrf.exports.odm import extension as ext
 from ecrf.exports.odm.conditions import NotCanonical, from_exception
 from ecrf.expressions import ExpressionError, compile_expression
 from ecrf.odm_import.extension import extension_of
+from ecrf.odm_import.items import FALSE_CODES, TRUE_CODES, TYPES
 from ecrf.odm_import.reader import NS
 from ecrf.odm_import.translate import Untranslatable, cel_number, cel_string, to_cel
 from ecrf.odm_import.values import decimal, texts
@@ -117,13 +120,37 @@ class RuleReader:
             raise Untranslatable(f"{reference!r} is not an item of this form (or of this row)")
         return resolve
 
+    def _typed_literals(self, cel: str, scope: dict[str, str]) -> str:
+        """Codes compared with a boolean or numeric item as that item's values (OpenEDC writes ``Pregnant = "1"``).
+
+        Items are typed on import (yes/no codes become true/false), so a comparison with the code as a string
+        would never hold.
+        """
+        for oid, operand in scope.items():
+            item_def = self.defs["ItemDef"].get(oid)
+            kind = TYPES.get(item_def.get("DataType")) if item_def is not None else None
+            if kind not in ("boolean", "integer", "number"):
+                continue
+
+            def typed(match, kind=kind, operand=operand):
+                code = match.group(2).strip().lower()
+                if kind == "boolean":
+                    value = "true" if code in TRUE_CODES else "false" if code in FALSE_CODES else None
+                else:
+                    number = decimal(code)
+                    value = cel_number(str(number)) if number is not None else None
+                return f"{operand} {match.group(1)} {value}" if value else match.group(0)
+
+            cel = re.sub(rf'{re.escape(operand)} (==|!=) "([^"\\]*)"', typed, cel)
+        return cel
+
     def _translate(self, definition, scope: dict[str, str]) -> tuple[str | None, str, str, str]:
         """``(CEL or None, original, context, reason)`` for a ConditionDef or MethodDef."""
         source, context = self._expression(definition)
         if not source:
             return None, "", context, "no FormalExpression"
         try:
-            cel = source if context.upper() == "CEL" else to_cel(source, self._resolver(scope))
+            cel = source if context.upper() == "CEL" else self._typed_literals(to_cel(source, self._resolver(scope)), scope)
             compile_expression(cel)
         except (Untranslatable, ExpressionError) as exc:
             return None, source, context, str(exc)

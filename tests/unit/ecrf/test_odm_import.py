@@ -509,6 +509,9 @@ def test_openedc_public_example_keeps_limits_units_and_german_texts_and_reports_
     assert bmi and bmi[0][1] == "disabled" and "'^' (power) has no CEL operator" in bmi[0][2]
     assert basis["x-ecrf-derived"]["BMI"]["expr"] == "null"  # read-only, never an editable field
     assert {oid for oid, outcome, _ in decisions(report, "ConditionDef") if outcome == "translated"} >= {"C.1", "C.2"}
+    # OpenEDC compares its boolean items with the code "1": the item is a boolean here, so the rule says true
+    rule = next(c["rule"] for c in basis["x-ecrf-checks"] if c["item"] == "/WEEKSPREGNANT")
+    assert rule == "!(!((data.PREGNANT == true))) || !has(data.WEEKSPREGNANT)"
 
 
 def test_odmlib_cdash_public_file_names_its_dangling_code_list_and_drops_sdtm_aliases_with_a_reason(app, tmp_path):
