@@ -40,7 +40,8 @@ class RuleReader:
         for index, check in enumerate(item_def.iterfind("odm:RangeCheck", NS), start=1):
             comparator, soft = check.get("Comparator"), check.get("SoftHard") == "Soft"
             if check.find("odm:FormalExpression", NS) is not None:
-                self._expression_check(check, name, pointer, checks, ids.pop(0) if ids else {}, index)
+                named = ids.pop(0) if ids else {}
+                self._expression_check(check, name, pointer, checks, named if isinstance(named, dict) else {}, index)
                 continue
             if calculated:
                 self.report.add("RangeCheck", f"{oid} {comparator}", None, "dropped",

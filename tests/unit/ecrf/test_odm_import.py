@@ -523,3 +523,29 @@ def test_odmlib_cdash_public_file_names_its_dangling_code_list_and_drops_sdtm_al
     assert {reason for _, _, reason in decisions(report, "Alias")} == {"not kept by the form language"}
     assert sorted(read_study(folder).forms) == ["AE", "DM", "RACE", "VS"]  # RACE is in no event: reported
     assert ("ODM.F.RACE", "carried", "in no event of the source: not scheduled") in decisions(report, "FormDef")
+
+
+# ---------------------------------------------------------------- the eCRF extension read from a foreign hand
+
+
+@pytest.mark.parametrize("alias, message", [
+    ('<Alias Context="ecrf:keywords" Name="{not json"/>', "in.xml:6: Alias ecrf:keywords: not JSON"),
+    ('<Alias Context="ecrf:checks" Name="[1, 2"/>', "in.xml:6: Alias ecrf:checks: not JSON"),
+])
+def test_a_broken_extension_alias_exits_1_naming_its_line(app, tmp_path, alias, message):
+    item = f'<ItemDef OID="I.X" Name="X" DataType="integer">\n{alias}</ItemDef>'
+    assert message in refused(app, tmp_path, one_item(item))
+
+
+def test_extension_aliases_of_unexpected_shapes_are_ignored_without_a_traceback(app, tmp_path):
+    item = ('<ItemDef OID="I.X" Name="X" DataType="integer"><RangeCheck SoftHard="Soft"><FormalExpression '
+            'Context="CEL">!has(data.X) || data.X &gt; 1.0</FormalExpression></RangeCheck>'
+            '<Alias Context="ecrf:checks" Name="[&quot;not an object&quot;]"/><Alias Context="ecrf:range" Name="[1]"/>'
+            '<Alias Context="ecrf:multiple-choice" Name="Yes"/></ItemDef>')
+    source = tmp_path / "in.xml"
+    source.write_text(one_item(item))
+    study, forms, report = odm_to_study(source)
+    (check,) = forms["F_1"]["x-ecrf-checks"]
+    assert (check["id"], check["severity"], check["rule"]) == ("RC_X_1", "query", "!has(data.X) || data.X > 1.0")
+    assert forms["F_1"]["properties"]["X"]["type"] == "integer"  # no code list: not made a multiple choice
+    assert "x-ecrf-range" not in forms["F_1"]["properties"]["X"]
