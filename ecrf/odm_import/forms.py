@@ -45,8 +45,10 @@ class FormReader:
 
     def form(self, form_def, form_oid: str) -> dict:
         """The form schema of a FormDef (``form_oid`` its engine OID)."""
-        form = {"$schema": "https://json-schema.org/draft/2020-12/schema",
-                "title": form_def.get("Name") or form_oid, "type": "object", "x-ecrf-source-oid": form_def.get("OID")}
+        aliases = extension_of(self.path, form_def)
+        form = {"title": form_def.get("Name") or form_oid, "type": "object", "x-ecrf-source-oid": form_def.get("OID")}
+        if ext.STAGE not in aliases:  # a foreign form; the engine's own export says whether it had one
+            form = {"$schema": "https://json-schema.org/draft/2020-12/schema", **form}
         title, labels = texts(form_def.find("odm:Description", NS))
         if labels:
             form["x-ecrf-labels"] = labels
@@ -151,7 +153,6 @@ class FormReader:
                 self.report.add("FormDef", form_def.get("OID"), form_def.get("Name"), "translated",
                                 "Repeating=\"Yes\" not kept: the form holds a repeating group or a calculation",
                                 form_def.sourceline)
-        aliases = extension_of(self.path, form_def)
         order = aliases.get(ext.ORDER)
         if isinstance(order, str) and set(order.split()) == set(properties):
             properties = {name: properties[name] for name in order.split()}

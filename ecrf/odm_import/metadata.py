@@ -134,7 +134,7 @@ class _Builder(ItemReader, RuleReader, RedcapReader, FormReader):
                 event["labels"] = labels
             schedule = extension_of(self.path, event_def).get(ext.EVENT)
             if isinstance(schedule, dict):  # the engine's own export: the schedule as it was
-                del event["repeating"]
+                event = {key: value for key, value in event.items() if key not in ("stage", "day", "window", "repeating")}
                 event.update({**schedule, **({"repeating": True} if event_def.get("Repeating") == "Yes" else {})})
             events.append(event)
             self.report.add("StudyEventDef", event_def.get("OID"), event_def.get("Name"), "carried",
@@ -180,11 +180,14 @@ class _Builder(ItemReader, RuleReader, RedcapReader, FormReader):
         aliases = extension_of(self.path, protocol) if protocol is not None else {}
         if not isinstance(aliases.get(ext.STUDY), dict):
             return
-        study.update(aliases[ext.STUDY])
         for key, path in (("description", "StudyDescription"), ("protocol", "ProtocolName")):
             text = (self.study.findtext(f"odm:GlobalVariables/odm:{path}", namespaces=NS) or "").strip()
             if text:
                 study[key] = text
+        study.update(aliases[ext.STUDY])
+        for key in ("description", "protocol"):  # null: GlobalVariables holds a stand-in, the study has none
+            if key in study and study[key] is None:
+                del study[key]
         if isinstance(aliases.get(ext.LAB_RANGES), list):
             study["lab_ranges"] = aliases[ext.LAB_RANGES]
         for context in aliases:

@@ -100,8 +100,10 @@ class RuleReader:
         found = {"id": named.get("id") if isinstance(named.get("id"), str) else f"RC_{name}_{index}", "item": pointer,
                  "rule": source, "message": {"en": english or f"{pointer}: {source}", **labels},
                  "severity": named.get("severity") if isinstance(named.get("severity"), str) else "query"}
+        if named and "severity" not in named:
+            del found["severity"]  # the engine's own export: the check named no severity (query is the default)
         checks.append(found)
-        self.report.add("RangeCheck", label, found["id"], "carried", f"edit check ({found['severity']}): {source}",
+        self.report.add("RangeCheck", label, found["id"], "carried", f"edit check ({found.get('severity', 'query')}): {source}",
                         check.sourceline)
 
     # ------------------------------------------------------------------ expressions

@@ -15,9 +15,6 @@ SCALAR_TYPES = {"integer": "integer", "number": "float", "boolean": "boolean", "
 FORMATS = {"date": "date", "date-time": "datetime", "time": "time"}
 CODE_TYPES = {"integer": "integer", "number": "float", "string": "text"}
 LIMITS = (("minimum", "GE", "≥"), ("exclusiveMinimum", "GT", ">"), ("maximum", "LE", "≤"), ("exclusiveMaximum", "LT", "<"))
-# Keywords an ItemDef always says itself; the others are mapped case by case (see item_def).
-SAID = {"title", "x-ecrf-labels", "description", "x-ecrf-help", "x-ecrf-unit", "x-ecrf-range", "x-ecrf-range-value",
-        "x-ecrf-widget"}
 
 
 @dataclass
@@ -69,18 +66,29 @@ def _soft_checks(checks: list[dict]) -> list[etree._Element]:
               _message("ErrorMessage", check["message"])) for check in checks]
 
 
-def _common(schema: dict, parts: Definitions) -> tuple[list, list]:
-    """``(leading children, aliases)`` every ItemDef has: help, question, unit; lab range and widget aliases."""
-    leading = [translated("Description", schema["description"], schema.get("x-ecrf-help", {}))
-               if schema.get("description") else None,
-               translated("Question", schema["title"], schema.get("x-ecrf-labels", {}))]
-    if schema.get("x-ecrf-unit"):
+def _named(check: dict) -> dict:
+    """What the ``ecrf:checks`` alias says of a check: its id, and its severity when the check names one."""
+    return {"id": check["id"], **({"severity": check["severity"]} if "severity" in check else {})}
+
+
+def _common(schema: dict, parts: Definitions) -> tuple[list, list, set[str]]:
+    """``(leading children, aliases, keywords said)`` every ItemDef has: help, question, unit; lab range, widget."""
+    said = {"title", "x-ecrf-labels"}
+    leading = [None, translated("Question", schema["title"], schema.get("x-ecrf-labels", {}))]
+    if isinstance(schema.get("description"), str) and schema["description"]:
+        leading[0] = translated("Description", schema["description"], schema.get("x-ecrf-help", {}))
+        said |= {"description", "x-ecrf-help"}
+    if isinstance(schema.get("x-ecrf-unit"), str):
         parts.units.add(schema["x-ecrf-unit"])
         leading.append(E("MeasurementUnitRef", {"MeasurementUnitOID": unit_oid(schema["x-ecrf-unit"])}))
-    aliases = [ext.alias(context, schema[key]) for key, context in (
-        ("x-ecrf-range", ext.RANGE), ("x-ecrf-range-value", ext.RANGE_VALUE), ("x-ecrf-widget", ext.WIDGET))
-        if isinstance(schema.get(key), str)]
-    return leading, aliases
+        said.add("x-ecrf-unit")
+    aliases = []
+    for key, context in (("x-ecrf-range", ext.RANGE), ("x-ecrf-range-value", ext.RANGE_VALUE),
+                         ("x-ecrf-widget", ext.WIDGET)):
+        if isinstance(schema.get(key), str):
+            aliases.append(ext.alias(context, schema[key]))
+            said.add(key)
+    return leading, aliases, said
 
 
 def item_def(form: str, name: str, schema: dict, checks: list[dict], parts: Definitions) -> etree._Element:
@@ -89,7 +97,9 @@ def item_def(form: str, name: str, schema: dict, checks: list[dict], parts: Defi
     multiple = schema.get("type") == "array" and isinstance(schema.get("items"), dict) \
         and set(schema["items"]) == {"type", "oneOf"} and _codable(schema["items"])
     base = schema["items"] if multiple else schema
-    mapped = SAID | ({"type", "items"} if multiple else set())
+    leading, aliases, mapped = _common(schema, parts)
+    if multiple:
+        mapped |= {"type", "items"}
     data_type = SCALAR_TYPES.get(base.get("type"), "text")
     if base.get("type") in SCALAR_TYPES:
         mapped.add("type")
@@ -100,7 +110,6 @@ def item_def(form: str, name: str, schema: dict, checks: list[dict], parts: Defi
     if data_type == "text" and isinstance(schema.get("maxLength"), int) and not multiple:
         attrib["Length"] = schema["maxLength"]
         mapped.add("maxLength")
-    leading, aliases = _common(schema, parts)
     numeric = data_type in ("integer", "float")
     hard = _hard_checks(schema, schema.get("x-ecrf-labels", {})) if numeric else []
     if numeric:
@@ -113,7 +122,7 @@ def item_def(form: str, name: str, schema: dict, checks: list[dict], parts: Defi
     if multiple:
         aliases.append(ext.alias(ext.MULTIPLE, "Yes"))
     if checks:
-        aliases.append(ext.alias(ext.CHECKS, [{"id": c["id"], "severity": c.get("severity", "query")} for c in checks]))
+        aliases.append(ext.alias(ext.CHECKS, [_named(c) for c in checks]))
     return E("ItemDef", attrib, *leading, *hard, *_soft_checks(checks),
              E("CodeListRef", {"CodeListOID": code_list}) if code_list else None,
              *aliases, ext.keywords_alias(schema, mapped))
@@ -121,11 +130,12 @@ def item_def(form: str, name: str, schema: dict, checks: list[dict], parts: Defi
 
 def derived_item_def(form: str, name: str, spec: dict, checks: list[dict], parts: Definitions) -> etree._Element:
     """The ItemDef of a derived value and, in ``parts``, the MethodDef computing it (its CEL)."""
-    mapped = {"title", "x-ecrf-labels", "x-ecrf-unit", "expr"}
+    leading, aliases, mapped = _common({key: spec[key] for key in ("title", "x-ecrf-labels", "x-ecrf-unit")
+                                        if key in spec}, parts)
+    mapped.add("expr")
     data_type = SCALAR_TYPES.get(spec.get("type"), "text")
     if spec.get("type") in SCALAR_TYPES:
         mapped.add("type")
-    leading, aliases = _common({key: spec[key] for key in spec if key != "description"}, parts)
     code_list = None
     if _codable(spec):
         mapped.add("oneOf")
@@ -137,7 +147,7 @@ def derived_item_def(form: str, name: str, spec: dict, checks: list[dict], parts
                                       {}),
                            E("FormalExpression", {"Context": "CEL"}, text=spec["expr"])))
     if checks:
-        aliases.append(ext.alias(ext.CHECKS, [{"id": c["id"], "severity": c.get("severity", "query")} for c in checks]))
+        aliases.append(ext.alias(ext.CHECKS, [_named(c) for c in checks]))
     return E("ItemDef", {"OID": item_oid(form, name), "Name": name, "DataType": data_type}, *leading,
              *_soft_checks(checks), E("CodeListRef", {"CodeListOID": code_list}) if code_list else None,
              *aliases, ext.keywords_alias(spec, mapped))

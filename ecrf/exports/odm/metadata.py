@@ -20,7 +20,7 @@ from ecrf.studies import StudyRuntime
 # study.json keys ODM says itself; the others travel in the ecrf:study alias (lab ranges one alias each).
 STUDY_SAID = {"oid", "name", "description", "protocol", "events", "lab_ranges"}
 EVENT_SAID = {"oid", "name", "labels", "forms", "repeating"}
-FORM_SAID = {"$schema", "title", "x-ecrf-labels", "type", "properties", "required", "allOf", "x-ecrf-derived",
+FORM_SAID = {"title", "x-ecrf-labels", "type", "properties", "required", "allOf", "x-ecrf-derived",
              "x-ecrf-checks"}
 ROW_SAID = {"type", "properties", "required", "allOf"}
 
@@ -154,7 +154,9 @@ def metadata(study: StudyRuntime) -> etree._Element:
                  *[E("StudyEventRef", {"StudyEventOID": f"SE.{e['oid']}", "OrderNumber": n,
                                        "Mandatory": "No" if e.get("repeating") or e.get("log") else "Yes"})
                    for n, e in enumerate(study.events, 1)],
-                 ext.alias(ext.STUDY, {k: v for k, v in definition.items() if k not in STUDY_SAID}),
+                 ext.alias(ext.STUDY, {**{k: v for k, v in definition.items() if k not in STUDY_SAID},
+                                       # GlobalVariables needs them; null says the study has none of its own
+                                       **{k: None for k in ("description", "protocol") if k not in definition}}),
                  ext.alias(ext.LAB_RANGES, definition["lab_ranges"]) if "lab_ranges" in definition else None)
     mdv = E("MetaDataVersion", {"OID": mdv_oid(study), "Name": f"{study.name} {study.version}",
                                 "Description": f"definition {study.definition_hash}"},

@@ -8,6 +8,7 @@ against the official XSD and loads with odmlib. Import side: ``ecrf study import
 """
 
 import json
+import shutil
 
 import odmlib.loader as loader_module
 import odmlib.odm_loader as odm_loader
@@ -17,8 +18,10 @@ from lxml import etree
 from ecrf.definitions import compile_form, read_study
 from ecrf.exports.odm import ECRF_NS, NS, odm_schema, write_odm
 from ecrf.exports.odm.metadata import metadata
+from ecrf.odm_import import write_draft
 from ecrf.studies import StudyRuntime, study_runtime
-from tests.conftest import BUNDLED_STUDY
+from ecrf.study_diff import diff_folders
+from tests.conftest import BUNDLED_STUDY, MINI_STUDY
 
 ODM = {"odm": NS}
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -176,3 +179,52 @@ def test_units_translations_and_lab_ranges_are_written(study_element):
 def test_the_document_declares_the_extension_namespace(exported):
     _, path, _, _ = exported
     assert etree.parse(str(path)).getroot().nsmap == {None: NS, "ecrf": ECRF_NS}
+
+
+# ---------------------------------------------------------------- other studies, and what ODM cannot say
+
+
+def own_export(folder, path):
+    """The study folder's metadata export (an ODM document with its Study only) written to ``path``."""
+    definition = read_study(folder)
+    runtime = StudyRuntime(definition.hash, definition.study,
+                           {oid: compile_form(oid, f["schema"], f["stage"]) for oid, f in definition.forms.items()})
+    root = etree.Element(f"{{{NS}}}ODM", {"FileType": "Snapshot", "FileOID": "T", "ODMVersion": "1.3.2",
+                                          "CreationDateTime": "2026-01-01T00:00:00Z"}, nsmap={None: NS, "ecrf": ECRF_NS})
+    root.append(metadata(runtime))
+    path.write_bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    assert odm_schema().validate(etree.parse(str(path))), odm_schema().error_log
+
+
+def edge_study(tmp_path):
+    """The mini study with constructs ODM has no element for, each of which must come back."""
+    folder = tmp_path / "edge"
+    shutil.copytree(MINI_STUDY, folder)
+    dm = json.loads((folder / "screening" / "DM.json").read_text())
+    dm["properties"]["NOTES"].update({"x-ecrf-widget": "textarea", "pattern": "^[^<>]*$"})
+    dm["properties"]["SMOKER"] = {"type": "boolean", "title": "Smoker", "x-ecrf-labels": {"fr": "Fumeur"},
+                                  "x-ecrf-help": {"fr": "Tabac"}}
+    dm["properties"]["SCORE"] = {"type": "number", "title": "Score", "exclusiveMinimum": 0, "exclusiveMaximum": 10.5,
+                                 "oneOf": [{"const": 0.5, "title": "Half"}, {"const": 2, "title": "Two"}]}
+    dm["dependentRequired"] = {"SMOKER": ["SCORE"]}
+    dm["allOf"].append({"if": {"properties": {"RACE": {"contains": {"const": "ASIAN"}}}, "required": ["RACE"]},
+                        "then": {"required": ["NOTES"]}})
+    (folder / "screening" / "DM.json").write_text(json.dumps(dm))
+    ae = json.loads((folder / "logs" / "AE.json").read_text())
+    ae["properties"] = {"AEYN": {"type": "boolean", "title": "Any adverse event?"}, **ae["properties"],
+                        "AECOMM": {"type": "string", "title": "Comment"}}
+    ae["properties"]["AE"].update({"description": "One row per event", "maxItems": 50})
+    ae["x-ecrf-checks"].append({"id": "AE_ROWS", "item": "/AE", "rule": "!has(data.AE) || size(data.AE) < 40",
+                                "message": {"en": "Many rows"}, "severity": "warning"})
+    (folder / "logs" / "AE.json").write_text(json.dumps(ae))
+    read_study(folder)  # a valid study to begin with
+    return folder
+
+
+@pytest.mark.parametrize("study", ["bundled", "mini", "edge"])
+def test_a_study_imported_from_its_own_export_shows_no_difference(tmp_path, study):
+    folder = {"bundled": BUNDLED_STUDY, "mini": MINI_STUDY}.get(study) or edge_study(tmp_path)
+    own_export(folder, tmp_path / "export.xml")
+    draft, report = write_draft(tmp_path / "export.xml", tmp_path / "draft")
+    assert [str(d) for d in diff_folders(folder, draft)] == []
+    assert not report.find(outcome="disabled")
