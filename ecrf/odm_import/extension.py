@@ -1,10 +1,10 @@
-"""Reading the eCRF vendor extension (``ecrf:`` aliases, see :mod:`ecrf.exports.odm.extension`) back."""
+"""Reading the eCRF vendor extension (``ecrf:`` aliases, see :mod:`ecrf.odm_extension.aliases`) back."""
 
 from __future__ import annotations
 
 import json
 
-from ecrf.exports.odm.extension import PREFIX
+from ecrf.odm_extension.aliases import PREFIX
 from ecrf.odm_import.reader import NS, fault
 
 

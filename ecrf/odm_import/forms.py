@@ -4,7 +4,7 @@ complete it (stage, item order, other keywords)."""
 
 from __future__ import annotations
 
-from ecrf.exports.odm import extension as ext
+from ecrf.odm_extension import aliases as ext
 from ecrf.odm_import.extension import extension_of
 from ecrf.odm_import.reader import NS
 from ecrf.odm_import.redcap_attributes import REDCAP

@@ -3,7 +3,7 @@ the item (booleans, numbers, multi-select as arrays) — and the ``ecrf:`` alias
 
 from __future__ import annotations
 
-from ecrf.exports.odm import extension as ext
+from ecrf.odm_extension import aliases as ext
 from ecrf.odm_import.extension import extension_of
 from ecrf.odm_import.reader import NS
 from ecrf.odm_import.values import decimal, local_name, texts, typed_code

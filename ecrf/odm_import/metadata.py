@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ecrf.exports.odm import extension as ext
+from ecrf.odm_extension import aliases as ext
 from ecrf.odm_import.extension import extension_of
 from ecrf.odm_import.forms import STAGE, FormReader
 from ecrf.odm_import.items import ItemReader

@@ -4,7 +4,7 @@ values with the event whose recomputation changed them), queries as Annotations 
 review steps (SDV, lock, freeze) and every signature, valid or voided, with the meaning signed.
 
 One module per part of the document: ``metadata`` (Study: events, forms, groups; with ``items``,
-``conditions`` and ``extension`` for what the form language says), ``admin`` (users, sites, signature
+for what the form language says, with :mod:`ecrf.odm_extension` for the ``ecrf:`` aliases and conditions), ``admin`` (users, sites, signature
 meanings), ``clinical`` (SubjectData), ``reviews`` (queries and review steps), ``signatures``,
 ``audit_records``, and ``document`` which writes the whole file. docs/odm-export.md maps each construct.
 """
@@ -13,7 +13,7 @@ from ecrf.exports.odm.admin import admin_data
 from ecrf.exports.odm.clinical import SubjectDocuments, read_subject, subject_data
 from ecrf.exports.odm.document import odm_schema, write_odm
 from ecrf.exports.odm.elements import NS, group_oid, item_oid, iso, mdv_oid, unit_oid
-from ecrf.exports.odm.extension import ECRF_NS
+from ecrf.odm_extension.aliases import ECRF_NS
 from ecrf.exports.odm.metadata import metadata
 from ecrf.exports.odm.signatures import casebook_signatures, signature_def_oid
 

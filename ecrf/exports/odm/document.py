@@ -14,7 +14,7 @@ from ecrf.exports import read_ahead
 from ecrf.exports.odm.admin import admin_data
 from ecrf.exports.odm.clinical import read_subject, subject_data
 from ecrf.exports.odm.elements import NS, NSMAP, iso, mdv_oid
-from ecrf.exports.odm.extension import ECRF_NS
+from ecrf.odm_extension.aliases import ECRF_NS
 from ecrf.exports.odm.metadata import metadata
 from ecrf.exports.odm.signatures import casebook_signatures
 from ecrf.studies import StudyRuntime

@@ -7,6 +7,7 @@ import re
 
 from lxml import etree
 
+from ecrf.odm_extension import aliases as ext
 from ecrf.studies import StudyRuntime
 from ecrf.text import xml_safe
 
@@ -39,6 +40,17 @@ def translated(tag: str, english: str, labels: dict) -> etree._Element:
     texts = [E("TranslatedText", {XML_LANG: "en"}, text=english)]
     texts += [E("TranslatedText", {XML_LANG: lang}, text=value) for lang, value in sorted(labels.items()) if lang != "en"]
     return E(tag, None, *texts)
+
+
+def alias(context: str, value) -> etree._Element:
+    """An ``Alias`` of the eCRF extension (:mod:`ecrf.odm_extension.aliases`); non-strings as compact JSON."""
+    return E("Alias", {"Context": context, "Name": ext.alias_name(value)})
+
+
+def keywords_alias(schema: dict, said: set[str]) -> etree._Element | None:
+    """The ``ecrf:keywords`` alias of what ``schema`` says beyond ``said`` (None when nothing)."""
+    rest = ext.unsaid(schema, said)
+    return alias(ext.KEYWORDS, rest) if rest else None
 
 
 def oid_part(text: str) -> str:

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from ecrf.exports.odm import extension as ext
-from ecrf.exports.odm.elements import E, item_oid, number, translated, unit_oid
+from ecrf.odm_extension import aliases as ext
+from ecrf.exports.odm.elements import E, alias, item_oid, keywords_alias, number, translated, unit_oid
 
 SCALAR_TYPES = {"integer": "integer", "number": "float", "boolean": "boolean", "string": "text"}
 FORMATS = {"date": "date", "date-time": "datetime", "time": "time"}
@@ -86,7 +86,7 @@ def _common(schema: dict, parts: Definitions) -> tuple[list, list, set[str]]:
     for key, context in (("x-ecrf-range", ext.RANGE), ("x-ecrf-range-value", ext.RANGE_VALUE),
                          ("x-ecrf-widget", ext.WIDGET)):
         if isinstance(schema.get(key), str):
-            aliases.append(ext.alias(context, schema[key]))
+            aliases.append(alias(context, schema[key]))
             said.add(key)
     return leading, aliases, said
 
@@ -120,12 +120,12 @@ def item_def(form: str, name: str, schema: dict, checks: list[dict], parts: Defi
         code_list = f"CL.{form}.{name}"
         parts.code_lists.append(_code_list(code_list, f"{form} {name}", base))
     if multiple:
-        aliases.append(ext.alias(ext.MULTIPLE, "Yes"))
+        aliases.append(alias(ext.MULTIPLE, "Yes"))
     if checks:
-        aliases.append(ext.alias(ext.CHECKS, [_named(c) for c in checks]))
+        aliases.append(alias(ext.CHECKS, [_named(c) for c in checks]))
     return E("ItemDef", attrib, *leading, *hard, *_soft_checks(checks),
              E("CodeListRef", {"CodeListOID": code_list}) if code_list else None,
-             *aliases, ext.keywords_alias(schema, mapped))
+             *aliases, keywords_alias(schema, mapped))
 
 
 def derived_item_def(form: str, name: str, spec: dict, checks: list[dict], parts: Definitions) -> etree._Element:
@@ -147,10 +147,10 @@ def derived_item_def(form: str, name: str, spec: dict, checks: list[dict], parts
                                       {}),
                            E("FormalExpression", {"Context": "CEL"}, text=spec["expr"])))
     if checks:
-        aliases.append(ext.alias(ext.CHECKS, [_named(c) for c in checks]))
+        aliases.append(alias(ext.CHECKS, [_named(c) for c in checks]))
     return E("ItemDef", {"OID": item_oid(form, name), "Name": name, "DataType": data_type}, *leading,
              *_soft_checks(checks), E("CodeListRef", {"CodeListOID": code_list}) if code_list else None,
-             *aliases, ext.keywords_alias(spec, mapped))
+             *aliases, keywords_alias(spec, mapped))
 
 
 def method_oid(form: str, name: str) -> str:

@@ -1,7 +1,7 @@
 """The ``Study`` element: the study's schedule, forms, item groups, items, code lists, conditions and methods.
 
 Everything the form language says is written as ODM says it where ODM can (see docs/odm-export.md), and as
-an ``ecrf:`` alias (:mod:`extension`) where it cannot, so that ``ecrf study import-odm`` of the export
+an ``ecrf:`` alias (:mod:`ecrf.odm_extension.aliases`) where it cannot, so that ``ecrf study import-odm`` of the export
 gives the study back (``ecrf study diff`` shows nothing).
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 from lxml import etree
 
 from ecrf.definitions import CompiledForm
-from ecrf.exports.odm import extension as ext
-from ecrf.exports.odm.conditions import NotCanonical, exception_cel, to_cel
-from ecrf.exports.odm.elements import NSMAP, E, group_oid, item_oid, mdv_oid, translated
+from ecrf.odm_extension import aliases as ext
+from ecrf.odm_extension.conditions import NotCanonical, exception_cel, to_cel
+from ecrf.exports.odm.elements import NSMAP, E, alias, group_oid, item_oid, mdv_oid, translated
 from ecrf.exports.odm.items import Definitions, derived_item_def, item_def, measurement_unit, method_oid
 from ecrf.exports.odm.reviews import CODE_LISTS, QUERY_STATES
 from ecrf.studies import StudyRuntime
@@ -109,7 +109,7 @@ def _form(form: CompiledForm, groups: list, items: list, conditions: list, parts
                                         "Mandatory": "Yes" if n in row_required or n in by_item else "No",
                                         "CollectionExceptionConditionOID": by_item.get(n)})
                           for i, n in enumerate(row["properties"], 1)],
-                        ext.alias(ext.KEYWORDS, extra) if extra else None))
+                        alias(ext.KEYWORDS, extra) if extra else None))
         items += [item_def(oid, n, child, checks.get(f"/{key}/*/{n}", []), parts)
                   for n, child in row["properties"].items()]
     extra = {k: v for k, v in schema.items() if k not in FORM_SAID}
@@ -119,9 +119,9 @@ def _form(form: CompiledForm, groups: list, items: list, conditions: list, parts
         extra["x-ecrf-checks"] = rest_checks
     natural = top + [k for k in properties if k not in top]
     return E("FormDef", {"OID": f"F.{oid}", "Name": form.title, "Repeating": "No"},
-             translated("Description", form.title, form.labels), *refs, ext.alias(ext.STAGE, form.stage),
-             ext.alias(ext.ORDER, " ".join(properties)) if list(properties) != natural else None,
-             ext.alias(ext.KEYWORDS, extra) if extra else None)
+             translated("Description", form.title, form.labels), *refs, alias(ext.STAGE, form.stage),
+             alias(ext.ORDER, " ".join(properties)) if list(properties) != natural else None,
+             alias(ext.KEYWORDS, extra) if extra else None)
 
 
 def _event(event: dict) -> etree._Element:
@@ -132,7 +132,7 @@ def _event(event: dict) -> etree._Element:
                                                                           else "Scheduled")},
              translated("Description", event["name"], event.get("labels", {})),
              *[E("FormRef", {"FormOID": f"F.{f}", "Mandatory": "No"}) for f in event["forms"]],
-             ext.alias(ext.EVENT, extra) if extra else None)
+             alias(ext.EVENT, extra) if extra else None)
 
 
 def _engine_code_lists() -> list[etree._Element]:
@@ -154,10 +154,10 @@ def metadata(study: StudyRuntime) -> etree._Element:
                  *[E("StudyEventRef", {"StudyEventOID": f"SE.{e['oid']}", "OrderNumber": n,
                                        "Mandatory": "No" if e.get("repeating") or e.get("log") else "Yes"})
                    for n, e in enumerate(study.events, 1)],
-                 ext.alias(ext.STUDY, {**{k: v for k, v in definition.items() if k not in STUDY_SAID},
+                 alias(ext.STUDY, {**{k: v for k, v in definition.items() if k not in STUDY_SAID},
                                        # GlobalVariables needs them; null says the study has none of its own
                                        **{k: None for k in ("description", "protocol") if k not in definition}}),
-                 ext.alias(ext.LAB_RANGES, definition["lab_ranges"]) if "lab_ranges" in definition else None)
+                 alias(ext.LAB_RANGES, definition["lab_ranges"]) if "lab_ranges" in definition else None)
     mdv = E("MetaDataVersion", {"OID": mdv_oid(study), "Name": f"{study.name} {study.version}",
                                 "Description": f"definition {study.definition_hash}"},
             protocol, *[_event(e) for e in study.events], *forms, *groups, *items, *parts.code_lists,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ecrf.exports.odm.conditions import NotCanonical, exception_cel, from_exception, to_cel, to_condition
+from ecrf.odm_extension.conditions import NotCanonical, exception_cel, from_exception, to_cel, to_condition
 from ecrf.expressions import compile_expression
 
 

@@ -15,10 +15,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lxml import etree
-
-from ecrf.exports.odm.elements import E
-
 ECRF_NS = "https://ecrf.example/odm/v1"
 PREFIX = "ecrf:"
 STUDY = "ecrf:study"  # Protocol: study.json keys ODM has no element for (version, languages, stages, parameters, …)
@@ -34,16 +30,14 @@ CHECKS = "ecrf:checks"  # ItemDef: id and severity of its soft CEL RangeChecks, 
 KEYWORDS = "ecrf:keywords"  # FormDef, ItemGroupDef, ItemDef: other form-language keywords, as JSON
 
 
-def alias(context: str, name: Any) -> etree._Element:
-    """An ``Alias`` of the extension; a value that is not a string is written as compact JSON."""
-    text = name if isinstance(name, str) else json.dumps(name, ensure_ascii=False, separators=(",", ":"))
-    return E("Alias", {"Context": context, "Name": text})
+def alias_name(value: Any) -> str:
+    """An alias's ``Name``: a string as it is, anything else as compact JSON."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def keywords_alias(schema: dict, mapped: set[str]) -> etree._Element | None:
-    """The ``ecrf:keywords`` alias of the keys of ``schema`` not in ``mapped`` (None when there are none)."""
-    rest = {key: value for key, value in schema.items() if key not in mapped}
-    return alias(KEYWORDS, rest) if rest else None
+def unsaid(schema: dict, said: set[str]) -> dict:
+    """The keys of ``schema`` not in ``said``: what the ``ecrf:keywords`` alias carries."""
+    return {key: value for key, value in schema.items() if key not in said}
 
 
 def merge(schema: dict, extra: dict) -> dict:
