@@ -549,3 +549,11 @@ def test_extension_aliases_of_unexpected_shapes_are_ignored_without_a_traceback(
     assert (check["id"], check["severity"], check["rule"]) == ("RC_X_1", "query", "!has(data.X) || data.X > 1.0")
     assert forms["F_1"]["properties"]["X"]["type"] == "integer"  # no code list: not made a multiple choice
     assert "x-ecrf-range" not in forms["F_1"]["properties"]["X"]
+
+
+def test_a_public_file_that_is_not_namespace_well_formed_is_refused_with_its_line(app, tmp_path):
+    # odmlib's own test file: xs:schemaLocation without the xs prefix declared (and no ODM namespace)
+    code, output, folder, report = run_import(app, tmp_path, "public/odmlib-test-odm-001.xml")
+    assert code == 1 and report is None and not folder.exists()
+    assert "odmlib-test-odm-001.xml:2: not well-formed XML: Namespace prefix xs for schemaLocation on ODM is not " \
+           "defined" in output
