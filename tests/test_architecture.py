@@ -19,22 +19,7 @@ LAZY_BY_DESIGN = ("ecrf/cli.py", "ecrf/cli/")
 
 # (file, imported module) pairs still imported inside a function. Every one waits on another branch; each
 # line must go once that branch is merged (the test below fails for a pair that no longer occurs).
-WAITING = {
-    # ecrf/records.py is being split into ecrf/records/*.py, which moves these imports to module level.
-    ("ecrf/records.py", "ecrf.clinical.dates"),
-    ("ecrf/records.py", "ecrf.db"),
-    ("ecrf/records.py", "ecrf.ranges"),
-    ("ecrf/records.py", "ecrf.queries"),
-    ("ecrf/records.py", "ecrf.trail"),
-    ("ecrf/queries.py", "ecrf.records"),
-    ("ecrf/lifecycle.py", "ecrf.records"),
-    ("ecrf/reports.py", "ecrf.records"),
-    ("ecrf/api/__init__.py", "ecrf.records"),
-    ("ecrf/exports/tables.py", "ecrf.records"),
-    ("ecrf/exports/odm.py", "ecrf.records"),
-    # ecrf/exports/odm.py is another engineer's: its XSD path could come from importlib.util.find_spec.
-    ("ecrf/exports/odm.py", "odmlib"),
-}
+WAITING: set[tuple[str, str]] = set()  # imports still inside a function, waiting for a loop to be broken: none
 
 
 def _modules() -> list[Path]:

@@ -81,3 +81,24 @@ def study_import_odm(odm_file: Path, output: Path, mdv: str | None, report_file:
         definition_faults(error)
     click.echo(f"{output}: draft study {definition.oid} with {len(definition.forms)} forms and "
                f"{len(definition.study['events'])} events; add days and windows")
+
+
+@study_group.command("diff", with_appcontext=False)
+@click.argument("first", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.argument("second", type=click.Path(file_okay=False, exists=True, path_type=Path))
+def study_diff(first: Path, second: Path) -> None:
+    """Compare two study folders: exit 0 when they say the same, 1 listing each difference, 2 if one is broken."""
+    from ecrf.study_diff import diff_folders
+
+    try:
+        differences = diff_folders(first, second)
+    except DefinitionError as error:
+        for line in error.faults.lines():
+            click.echo(line, err=True)
+        sys.exit(2)
+    for difference in differences:
+        click.echo(str(difference))
+    if differences:
+        click.echo(f"{len(differences)} difference(s) between {first} and {second}", err=True)
+        sys.exit(1)
+    click.echo(f"{first} and {second}: no difference")

@@ -36,7 +36,8 @@ def parser() -> etree.XMLParser:
 def read_odm(path: str | Path):
     """The root ``ODM`` element of an ODM 1.3.x file, or :class:`ImportError_` saying what is wrong where.
 
-    Refuses documents declaring entities (the shape of billion-laughs and external-entity attacks), ODM 2.0
+    Refuses documents declaring entities or naming an external DTD (the shape of billion-laughs and
+    external-entity attacks), ODM 2.0
     (named as such), and anything that is not an ODM 1.3 document.
     """
     try:
@@ -46,6 +47,9 @@ def read_odm(path: str | Path):
         raise ImportError_(f"{path}:{line or 1}: not well-formed XML: {exc.msg}") from None
     except OSError as exc:
         raise ImportError_(f"{path}: not readable: {exc}") from None
+    if tree.docinfo.system_url or tree.docinfo.public_id:
+        raise ImportError_(f"{path}:1: the document refers to an external DTD ({tree.docinfo.system_url or tree.docinfo.public_id}); "
+                           "refused: ODM needs none, it is never loaded, and its entities would stay unknown")
     dtd = tree.docinfo.internalDTD
     if dtd is not None and any(True for _ in dtd.iterentities()):
         raise ImportError_(f"{path}:1: the document declares entities (DOCTYPE); refused: ODM needs none "

@@ -45,7 +45,7 @@ def test_exports_read_per_subject_and_write_what_per_record_reads_wrote(filled, 
     from ecrf.exports.tables import write_csv_zip
 
     app, subjects = filled
-    monkeypatch.setattr(odm, "utc_now", lambda: dt.datetime(2026, 5, 1, tzinfo=dt.timezone.utc))
+    monkeypatch.setattr(odm.document, "utc_now", lambda: dt.datetime(2026, 5, 1, tzinfo=dt.timezone.utc))
     with app.app_context():
         from ecrf.studies import study_runtime
 
@@ -54,7 +54,7 @@ def test_exports_read_per_subject_and_write_what_per_record_reads_wrote(filled, 
         for patches in ({}, {"_subject_events": lambda store, study, subject_id: {}}):
             with monkeypatch.context() as patch:
                 for name, value in patches.items():
-                    patch.setattr(odm, name, value)
+                    patch.setattr(odm.clinical, name, value)
                 out = io.BytesIO()
                 assert odm.write_odm(out, runtime, export_subjects(runtime)) == 2
                 outputs.append(out.getvalue())

@@ -11,6 +11,8 @@ from ecrf.odm_import import ImportError_, odm_to_study, write_draft
 from tests.conftest import Api, make_app
 
 FIXTURES = Path(__file__).parent.parent.parent / "fixtures" / "odm"
+# Files written by other systems, published under permissive licences (tests/fixtures/odm/SOURCES.md).
+PUBLIC = ("public/openedc-example-metadata.xml", "public/odmlib-cdash-odm-test.xml")
 
 
 def run_import(app, tmp_path, name: str, *extra: str):
@@ -247,7 +249,7 @@ def test_cdisc_repeating_form_becomes_an_array_of_rows_and_its_row_checks_follow
 
 
 def test_every_fixture_imports_to_a_study_that_passes_study_check(app, tmp_path):
-    for name in ("openclinica3.xml", "redcap.xml", "openedc.xml", "cdisc-example.xml"):
+    for name in ("openclinica3.xml", "redcap.xml", "openedc.xml", "cdisc-example.xml", *PUBLIC):
         code, output, folder, report = run_import(app, tmp_path / name, name)
         assert code == 0, (name, output)
         assert read_study(folder).forms
@@ -323,6 +325,15 @@ def test_external_entity_is_refused_and_never_read(app, tmp_path):
     output = refused(app, tmp_path, f'<?xml version="1.0"?>\n<!DOCTYPE ODM [<!ENTITY x SYSTEM "file://{secret}">]>\n'
                                     '<ODM xmlns="http://www.cdisc.org/ns/odm/v1.3"><Study OID="&x;"/></ODM>')
     assert "in.xml:" in output and "TOP-SECRET" not in output
+
+
+def test_a_document_naming_an_external_dtd_is_refused_and_the_dtd_never_read(app, tmp_path):
+    dtd = tmp_path / "evil.dtd"
+    dtd.write_text(f'<!ENTITY x SYSTEM "file://{tmp_path / "secret.txt"}">')
+    (tmp_path / "secret.txt").write_text("TOP-SECRET")
+    output = refused(app, tmp_path, f'<?xml version="1.0"?>\n<!DOCTYPE ODM SYSTEM "file://{dtd}">\n'
+                                    '<ODM xmlns="http://www.cdisc.org/ns/odm/v1.3"><Study OID="&x;"/></ODM>')
+    assert "in.xml:1: the document refers to an external DTD" in output and "TOP-SECRET" not in output
 
 
 @pytest.mark.parametrize("text, message", [
@@ -431,6 +442,28 @@ def test_study_check_refuses_code_list_values_that_do_not_fit_the_item_type(tmp_
         "Study": {"carried": 1},
         "StudyEventDef": {"carried": 1},
     }),
+    ("public/openedc-example-metadata.xml", {
+        "CodeList": {"carried": 4},
+        "ConditionDef": {"translated": 9},
+        "FormDef": {"carried": 5},
+        "ItemDef": {"carried": 26, "translated": 2},
+        "ItemGroupDef": {"translated": 9},
+        "MeasurementUnit": {"carried": 5},
+        "MethodDef": {"disabled": 2},
+        "RangeCheck": {"translated": 8},
+        "Study": {"carried": 1},
+        "StudyEventDef": {"carried": 3},
+    }),
+    ("public/odmlib-cdash-odm-test.xml", {
+        "Alias": {"dropped": 92},
+        "CodeList": {"carried": 10, "dropped": 6},
+        "CodeListRef": {"dropped": 3},
+        "FormDef": {"carried": 5},
+        "ItemDef": {"carried": 48},
+        "ItemGroupDef": {"translated": 8},
+        "Study": {"carried": 1},
+        "StudyEventDef": {"carried": 1},
+    }),
 ])
 def test_each_fixture_report_counts_every_construct_by_kind_and_outcome(app, tmp_path, name, counts):
     code, output, _, report = run_import(app, tmp_path, name)
@@ -463,3 +496,68 @@ def test_study_check_refuses_a_study_folder_without_forms(tmp_path):
         read_study(folder)
     assert refused_check.value.faults.lines() == [
         "study.json: /: the study has no forms: add at least one form file in a stage folder"]
+
+
+# ---------------------------------------------------------------- public files written by other systems
+
+
+def test_openedc_public_example_keeps_limits_units_and_german_texts_and_reports_its_power_operator(app, tmp_path):
+    code, output, folder, report = run_import(app, tmp_path, PUBLIC[0])
+    assert code == 0, output
+    basis = form(folder, "F_1")
+    age, height = basis["properties"]["AGE"], basis["properties"]["HEIGHT"]
+    assert (age["minimum"], age["exclusiveMaximum"], age["x-ecrf-unit"]) == (18, 120, "years")
+    assert (height["exclusiveMinimum"], height["exclusiveMaximum"]) == (1, 3)
+    assert age["x-ecrf-labels"] == {"de": "Wie alt sind Sie?"}
+    bmi = [d for d in decisions(report, "MethodDef") if d[0] == "M.1"]
+    assert bmi and bmi[0][1] == "disabled" and "'^' (power) has no CEL operator" in bmi[0][2]
+    assert basis["x-ecrf-derived"]["BMI"]["expr"] == "null"  # read-only, never an editable field
+    assert {oid for oid, outcome, _ in decisions(report, "ConditionDef") if outcome == "translated"} >= {"C.1", "C.2"}
+    # OpenEDC compares its boolean items with the code "1": the item is a boolean here, so the rule says true
+    rule = next(c["rule"] for c in basis["x-ecrf-checks"] if c["item"] == "/WEEKSPREGNANT")
+    assert rule == "!(!((data.PREGNANT == true))) || !has(data.WEEKSPREGNANT)"
+
+
+def test_odmlib_cdash_public_file_names_its_dangling_code_list_and_drops_sdtm_aliases_with_a_reason(app, tmp_path):
+    code, output, folder, report = run_import(app, tmp_path, PUBLIC[1])
+    assert code == 0, output
+    dangling = [d for d in decisions(report, "CodeListRef") if d[0] == "CL.SEX"]
+    assert dangling == [("CL.SEX", "dropped", "item ODM.IT.DM.SEX refers to a code list the file does not define: "
+                                              "kept without choices")]
+    assert {reason for _, _, reason in decisions(report, "Alias")} == {"not kept by the form language"}
+    assert sorted(read_study(folder).forms) == ["AE", "DM", "RACE", "VS"]  # RACE is in no event: reported
+    assert ("ODM.F.RACE", "carried", "in no event of the source: not scheduled") in decisions(report, "FormDef")
+
+
+# ---------------------------------------------------------------- the eCRF extension read from a foreign hand
+
+
+@pytest.mark.parametrize("alias, message", [
+    ('<Alias Context="ecrf:keywords" Name="{not json"/>', "in.xml:6: Alias ecrf:keywords: not JSON"),
+    ('<Alias Context="ecrf:checks" Name="[1, 2"/>', "in.xml:6: Alias ecrf:checks: not JSON"),
+])
+def test_a_broken_extension_alias_exits_1_naming_its_line(app, tmp_path, alias, message):
+    item = f'<ItemDef OID="I.X" Name="X" DataType="integer">\n{alias}</ItemDef>'
+    assert message in refused(app, tmp_path, one_item(item))
+
+
+def test_extension_aliases_of_unexpected_shapes_are_ignored_without_a_traceback(app, tmp_path):
+    item = ('<ItemDef OID="I.X" Name="X" DataType="integer"><RangeCheck SoftHard="Soft"><FormalExpression '
+            'Context="CEL">!has(data.X) || data.X &gt; 1.0</FormalExpression></RangeCheck>'
+            '<Alias Context="ecrf:checks" Name="[&quot;not an object&quot;]"/><Alias Context="ecrf:range" Name="[1]"/>'
+            '<Alias Context="ecrf:multiple-choice" Name="Yes"/></ItemDef>')
+    source = tmp_path / "in.xml"
+    source.write_text(one_item(item))
+    study, forms, report = odm_to_study(source)
+    (check,) = forms["F_1"]["x-ecrf-checks"]
+    assert (check["id"], check["severity"], check["rule"]) == ("RC_X_1", "query", "!has(data.X) || data.X > 1.0")
+    assert forms["F_1"]["properties"]["X"]["type"] == "integer"  # no code list: not made a multiple choice
+    assert "x-ecrf-range" not in forms["F_1"]["properties"]["X"]
+
+
+def test_a_public_file_that_is_not_namespace_well_formed_is_refused_with_its_line(app, tmp_path):
+    # odmlib's own test file: xs:schemaLocation without the xs prefix declared (and no ODM namespace)
+    code, output, folder, report = run_import(app, tmp_path, "public/odmlib-test-odm-001.xml")
+    assert code == 1 and report is None and not folder.exists()
+    assert "odmlib-test-odm-001.xml:2: not well-formed XML: Namespace prefix xs for schemaLocation on ODM is not " \
+           "defined" in output
