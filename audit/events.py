@@ -15,7 +15,8 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 try:
     import orjson

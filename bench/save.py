@@ -205,8 +205,8 @@ def pure_steps(uri: str, repeat: int) -> dict:
     """
     from audit import GENESIS, diff, event_hash, utc_now
     from ecrf.records.normalise import normalise
-    from ecrf.records.rules import completeness, derive, record_flags, run_checks
     from ecrf.records.reads import read_scope
+    from ecrf.records.rules import completeness, derive, record_flags, run_checks
     from ecrf.records.scope import Scope
     from ecrf.records.validation import validate
     from ecrf.subjects import Subject

@@ -13,7 +13,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 import jsonschema
@@ -34,7 +34,7 @@ def content_hash(value: Any) -> str:
     return hashlib.sha256(canonical_json(value)).hexdigest()
 
 
-@lru_cache(maxsize=None)
+@cache
 def meta_validator(name: str) -> jsonschema.Draft202012Validator:
     """The validator for a meta-schema in ``schemas/`` (``study`` or ``form``)."""
     schema = json.loads((SCHEMAS_DIR / f"{name}.schema.json").read_text())
@@ -75,7 +75,7 @@ class Item:
     help_labels: dict = field(default_factory=dict)
     unit: str | None = None
     choices: list[Choice] = field(default_factory=list)
-    children: list["Item"] = field(default_factory=list)
+    children: list[Item] = field(default_factory=list)
     conditions: list[dict] = field(default_factory=list)  # any one holding shows the item
     range_analyte: str | None = None
     range_value: str | None = None  # derived value to compare with the range instead

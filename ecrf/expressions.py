@@ -8,13 +8,13 @@ double, so values compare the same however they were typed.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 import cel
 
 from ecrf.clinical import aplastic, astct, ctcae, dates, dosing, units
-
 
 
 class ExpressionError(Exception):

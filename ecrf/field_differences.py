@@ -6,7 +6,8 @@ Each differing leaf becomes one problem naming the field and both values.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from audit import PROJECTION, StreamProblem
 
@@ -56,7 +57,7 @@ def _same(expected: Any, stored: Any) -> bool:
 
 def as_utc(value: dt.datetime) -> dt.datetime:
     """``value`` as an aware UTC time (a naive time is taken to be UTC, as the database stores it)."""
-    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
 
 
 def _shown(value: Any) -> str:

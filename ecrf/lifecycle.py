@@ -15,7 +15,8 @@ what voids them, are :mod:`ecrf.signatures`.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from audit import StaleVersion, utc_now
 from ecrf.errors import Conflict, FieldError, Invalid, Locked, NotFound

@@ -6,7 +6,7 @@ and the lifecycle itself can ask whether the study is closed without importing o
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from mongoengine import DateTimeField, Document, StringField
 

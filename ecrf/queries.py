@@ -12,8 +12,9 @@ message is an audit event on the query's own stream; nothing is deleted.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any
 
 from bson import ObjectId
 from mongoengine import DateTimeField, DictField, Document, IntField, ListField, StringField
@@ -71,9 +72,9 @@ def age_days(opened_at: dt.datetime, closed_at: dt.datetime | None, now: dt.date
     end = closed_at or now or utc_now()
     start = opened_at
     if start.tzinfo is None:
-        start = start.replace(tzinfo=dt.timezone.utc)
+        start = start.replace(tzinfo=dt.UTC)
     if end.tzinfo is None:
-        end = end.replace(tzinfo=dt.timezone.utc)
+        end = end.replace(tzinfo=dt.UTC)
     return max((end - start).days, 0)
 
 

@@ -9,12 +9,12 @@ from ecrf.locks import ContainerLock
 from ecrf.queries import Query
 from ecrf.ranges import LabRange
 from ecrf.records.document import Record
+from ecrf.signatures import Signature
 from ecrf.sites import Site
 from ecrf.studies import Study, load_study, loaded_studies
 from ecrf.subjects import Subject
 from ecrf.trail import audit_store
 from ecrf.users import ApiToken, User, add_user
-from ecrf.signatures import Signature
 
 
 def ensure_indexes() -> None:

@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from bson import ObjectId
 from mongoengine import DateTimeField, DictField, Document, ListField, NotUniqueError, StringField
 
 from audit import canonical_json
 from ecrf.errors import Conflict, FieldError, Invalid, Locked
+
 # The record helpers every review event shares (read the scope's records, append to a record's stream).
 from ecrf.lifecycle import _append, _one, _records, refuse_review_if_locked
 from ecrf.roles import Action, require
@@ -283,5 +285,5 @@ def _first_voiding(cover: dict, events: list[dict]) -> tuple[dict, str] | None:
 
 def iso_text(value: dt.datetime) -> str:
     """UTC text of a time to the second, as the reasons give it."""
-    value = value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    value = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-
-import json
 
 from mongoengine import BooleanField, DateTimeField, Document, StringField
 
 from audit import utc_now
 from ecrf.definitions import CompiledForm, compile_form
-from ecrf.study_folder import StudyDefinition, read_study
 from ecrf.errors import NotFound
+from ecrf.study_folder import StudyDefinition, read_study
 from ecrf.trail import record_admin_event
 
 

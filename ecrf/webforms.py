@@ -14,10 +14,21 @@ from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import (
-    DateField, DateTimeLocalField, DecimalField, FieldList, FormField, HiddenField, IntegerField,
-    RadioField, SelectField, SelectMultipleField, StringField, TextAreaField, TimeField,
+    DateField,
+    DateTimeLocalField,
+    DecimalField,
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    TimeField,
 )
-from wtforms import Form
 from wtforms.validators import Optional
 from wtforms.widgets import CheckboxInput, ListWidget, NumberInput
 
@@ -97,7 +108,7 @@ def _to_json(item: Item, value: Any, tz: zoneinfo.ZoneInfo) -> Any:
     if kind == "date":
         return value.isoformat()
     if kind == "datetime":
-        return value.replace(tzinfo=tz).astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return value.replace(tzinfo=tz).astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     if kind == "time":
         return value.strftime("%H:%M")
     if kind == "boolean":

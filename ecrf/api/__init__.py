@@ -13,9 +13,9 @@ from ecrf.api.fields.records import event_json, record_json
 from ecrf.api.fields.subjects import subject_json
 from ecrf.api.openapi import spec
 from ecrf.auth import api_user
+from ecrf.downloads import casebook_download
 from ecrf.errors import DomainError, NotFound
 from ecrf.exports import FORMATS, export_subjects, write_export
-from ecrf.downloads import casebook_download
 from ecrf.progress import status_matrix
 from ecrf.queries import close, get_query, list_queries, raise_query, reopen, reply
 from ecrf.records.broken import broken_checks as find_broken

@@ -14,7 +14,6 @@ from flask.cli import AppGroup
 from ecrf.cli.terminal import fail, progress
 from ecrf.errors import DomainError
 
-
 # ------------------------------------------------------------------ checks and ranges
 
 

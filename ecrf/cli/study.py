@@ -58,8 +58,8 @@ def study_load(path: Path) -> None:
               help="write the import report (JSON) here")
 def study_import_odm(odm_file: Path, output: Path, mdv: str | None, report_file: Path | None) -> None:
     """Turn ODM 1.3 metadata into a draft study folder with an import report, then check it."""
-    from ecrf.study_folder import read_study
     from ecrf.odm_import import ImportError_, write_draft
+    from ecrf.study_folder import read_study
 
     try:
         _, report = write_draft(odm_file, output, mdv)

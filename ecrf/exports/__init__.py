@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from ecrf.exports.odm import write_odm
 from ecrf.exports.tables import write_csv_zip, write_xlsx

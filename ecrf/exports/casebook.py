@@ -47,8 +47,8 @@ def _when(value: dt.datetime, tz) -> str:
     if value is None:
         return ""
     if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return f"{value.astimezone(tz):%Y-%m-%d %H:%M} {tz.key} ({value.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M} UTC)"
+        value = value.replace(tzinfo=dt.UTC)
+    return f"{value.astimezone(tz):%Y-%m-%d %H:%M} {tz.key} ({value.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC)"
 
 
 def _table(rows: list[list], widths: list[float]) -> Table:

@@ -18,7 +18,7 @@ from ecrf.studies import StudyRuntime, study_runtime
 from ecrf.text import check_text
 from ecrf.users import User
 
-log = logging.getLogger("ecrf")
+log = logging.getLogger(__name__)
 
 
 class ExportJob(Document):

@@ -10,8 +10,9 @@ import json
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
-from typing import BinaryIO, Callable, Iterable, Iterator
+from typing import BinaryIO
 
 from audit import ROW_ID
 from ecrf.definitions import CompiledForm, Item

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import re
 
+from ecrf.expressions import ExpressionError, compile_expression
 from ecrf.odm_extension import aliases as ext
 from ecrf.odm_extension.conditions import NotCanonical, from_exception
-from ecrf.expressions import ExpressionError, compile_expression
 from ecrf.odm_import.extension import extension_of
 from ecrf.odm_import.items import FALSE_CODES, TRUE_CODES, TYPES
 from ecrf.odm_import.reader import NS

@@ -12,8 +12,8 @@ caller (``resolve``), which is what lets another importer (REDCap's
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 Resolver = Callable[[str, str | None], str]
 """``resolve(reference, event)`` → a CEL operand (``data.AGE``), or raises Untranslatable."""

@@ -9,7 +9,7 @@ from ecrf.db import database
 from ecrf.definitions import CompiledForm
 from ecrf.studies import StudyRuntime
 
-log = logging.getLogger("ecrf")
+log = logging.getLogger(__name__)
 
 
 def report_broken(study: StudyRuntime, form: CompiledForm, broken: list[dict], stream: str) -> None:

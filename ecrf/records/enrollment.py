@@ -9,7 +9,7 @@ from ecrf.studies import StudyRuntime
 from ecrf.subjects import Subject
 from ecrf.trail import audit_store, subject_stream
 
-log = logging.getLogger("ecrf")
+log = logging.getLogger(__name__)
 
 
 def enrollment_status(study: StudyRuntime, event_oid: str, form_oid: str, values: dict) -> str | None:

@@ -27,7 +27,7 @@ def _normal_datetime(value: Any) -> Any:
         return value
     if parsed.tzinfo is None:
         return value
-    return parsed.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return parsed.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def new_row_id() -> str:

@@ -9,7 +9,7 @@ from ecrf.queries import record_queries, sync_system_queries
 from ecrf.records.rules import Finding
 from ecrf.studies import StudyRuntime
 
-log = logging.getLogger("ecrf")
+log = logging.getLogger(__name__)
 
 
 def sync_queries(study: StudyRuntime, form: CompiledForm, identity: dict, data: dict, findings: list[Finding],

@@ -14,7 +14,7 @@ from ecrf.studies import StudyRuntime
 from ecrf.subjects import Subject, subject_key
 from ecrf.trail import audit_store, record_stream
 
-log = logging.getLogger("ecrf")
+log = logging.getLogger(__name__)
 
 
 def recheck_record(study: StudyRuntime, stored: dict, actor: str = "system", subject: Subject | None = None) -> str:

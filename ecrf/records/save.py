@@ -29,9 +29,8 @@ from ecrf.records.recheck import recheck_dependents
 from ecrf.records.rules import Evaluation, Finding, evaluate
 from ecrf.records.scope import build_scope, records_by_event
 from ecrf.records.validation import validate
-from ecrf.roles import Action
+from ecrf.roles import Action, require
 from ecrf.studies import StudyRuntime
-from ecrf.roles import require
 from ecrf.subjects import Subject, subject_key, visible_subject
 from ecrf.text import MAX_REASON, check_text
 from ecrf.trail import audit_store, record_stream

@@ -12,12 +12,12 @@ from ecrf.views import account, admin, exports, health, queries, ranges, records
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def utc_text(value: dt.datetime | None) -> str:
     """A stored time as UTC text."""
-    return "" if value is None else _aware(value).astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return "" if value is None else _aware(value).astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def site_time_text(value: dt.datetime | None, tz: zoneinfo.ZoneInfo) -> str:

@@ -10,12 +10,12 @@ from wtforms.validators import DataRequired, Optional
 
 from audit import utc_now
 from ecrf.errors import DomainError
-from ecrf.views.messages import flash_error
 from ecrf.roles import ROLES, Action, require
+from ecrf.scope import page_scope
 from ecrf.sites import Site, add_site
 from ecrf.studies import loaded_studies
 from ecrf.users import User, add_user, change_role, end_sessions, issue_token, set_active, unlock
-from ecrf.scope import page_scope
+from ecrf.views.messages import flash_error
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 bp.url_value_preprocessor(page_scope)

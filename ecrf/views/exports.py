@@ -11,8 +11,8 @@ from wtforms.validators import Optional
 from ecrf.errors import DomainError
 from ecrf.exports import FORMATS
 from ecrf.exports.jobs import job_file, my_jobs, start_export
-from ecrf.views.messages import flash_error
 from ecrf.scope import page_scope
+from ecrf.views.messages import flash_error
 
 bp = Blueprint("exports", __name__)
 bp.url_value_preprocessor(page_scope)

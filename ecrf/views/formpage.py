@@ -14,9 +14,9 @@ from flask_wtf import FlaskForm
 from ecrf.definitions import CompiledForm
 from ecrf.errors import DomainError
 from ecrf.lifecycle import lifecycle_state
-from ecrf.signatures import signatures_of
 from ecrf.queries import record_queries
 from ecrf.roles import Action, may
+from ecrf.signatures import signatures_of
 from ecrf.studies import StudyRuntime
 from ecrf.subjects import Subject
 from ecrf.webforms import data_to_form, field_name

@@ -8,9 +8,9 @@ from flask_wtf import FlaskForm
 
 from ecrf import queries as service
 from ecrf.errors import DomainError, Locked
-from ecrf.views.messages import flash_error
-from ecrf.views.account import safe_next
 from ecrf.scope import page_scope
+from ecrf.views.account import safe_next
+from ecrf.views.messages import flash_error
 
 bp = Blueprint("queries", __name__)
 bp.url_value_preprocessor(page_scope)

@@ -10,11 +10,11 @@ from wtforms.validators import DataRequired, Optional
 
 from ecrf import ranges as service
 from ecrf.errors import DomainError, Locked
-from ecrf.views.messages import flash_error
 from ecrf.records.broken import broken_checks
 from ecrf.roles import Action, require
 from ecrf.scope import page_scope
 from ecrf.sites import Site
+from ecrf.views.messages import flash_error
 
 bp = Blueprint("ranges", __name__)
 bp.url_value_preprocessor(page_scope)

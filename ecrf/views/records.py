@@ -10,15 +10,15 @@ from ecrf import lifecycle, signatures
 from ecrf.auth import password_check
 from ecrf.downloads import casebook_download
 from ecrf.errors import DomainError, Locked
-from ecrf.views.formpage import Rejection, filled_form, form_page_context, invalid_form, refused_save
-from ecrf.views.messages import flash_error
 from ecrf.i18n import current_language, translate
 from ecrf.records.reads import get_record, record_history
 from ecrf.records.save import save_record
+from ecrf.scope import page_scope
 from ecrf.sites import site_timezone
 from ecrf.subjects import get_subject
+from ecrf.views.formpage import Rejection, filled_form, form_page_context, invalid_form, refused_save
+from ecrf.views.messages import flash_error
 from ecrf.webforms import form_class, form_to_data
-from ecrf.scope import page_scope
 
 bp = Blueprint("records", __name__)
 bp.url_value_preprocessor(page_scope)

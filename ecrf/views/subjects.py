@@ -12,9 +12,9 @@ from ecrf.errors import DomainError
 from ecrf.locks import study_closure
 from ecrf.progress import status_matrix
 from ecrf.roles import Action, may
+from ecrf.scope import page_scope
 from ecrf.signatures import signatures_of
 from ecrf.sites import Site, site_timezone
-from ecrf.scope import page_scope
 from ecrf.studies import loaded_studies
 from ecrf.subjects import get_subject, list_subjects, register_subject
 

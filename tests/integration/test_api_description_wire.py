@@ -4,7 +4,6 @@ BSON returns them), and nothing is cacheable."""
 
 import pytest
 import schemathesis
-
 from conftest import PASSWORD, Api
 
 pytestmark = pytest.mark.integration

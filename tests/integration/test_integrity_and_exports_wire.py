@@ -5,7 +5,6 @@ import io
 import zipfile
 
 import pytest
-
 from conftest import Api, save_several_streams
 
 pytestmark = pytest.mark.integration
@@ -45,7 +44,7 @@ def test_exports_read_per_subject_and_write_what_per_record_reads_wrote(filled, 
     from ecrf.exports.tables import write_csv_zip
 
     app, subjects = filled
-    monkeypatch.setattr(odm.document, "utc_now", lambda: dt.datetime(2026, 5, 1, tzinfo=dt.timezone.utc))
+    monkeypatch.setattr(odm.document, "utc_now", lambda: dt.datetime(2026, 5, 1, tzinfo=dt.UTC))
     with app.app_context():
         from ecrf.studies import study_runtime
 

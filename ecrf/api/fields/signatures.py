@@ -12,7 +12,7 @@ from ecrf.times import iso
 def signature_json(signature: Signature) -> dict:
     """The manifest with its standing (computed now if not set) and its time also in the site's zone."""
     tz = site_timezone(signature.site)
-    at = signature.at if signature.at.tzinfo else signature.at.replace(tzinfo=dt.timezone.utc)
+    at = signature.at if signature.at.tzinfo else signature.at.replace(tzinfo=dt.UTC)
     standing = signature.standing or signature.current_standing()
     voided = standing.voided_by
     return {"id": signature.signature_id, "scope": signature.scope, "subject": signature.subject,

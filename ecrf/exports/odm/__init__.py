@@ -12,10 +12,10 @@ meanings), ``clinical`` (SubjectData), ``reviews`` (queries and review steps), `
 from ecrf.exports.odm.admin import admin_data
 from ecrf.exports.odm.clinical import SubjectDocuments, read_subject, subject_data
 from ecrf.exports.odm.document import odm_schema, write_odm
-from ecrf.exports.odm.elements import NS, group_oid, item_oid, iso, mdv_oid, unit_oid
-from ecrf.odm_extension.aliases import ECRF_NS
+from ecrf.exports.odm.elements import NS, group_oid, iso, item_oid, mdv_oid, unit_oid
 from ecrf.exports.odm.metadata import metadata
 from ecrf.exports.odm.signatures import casebook_signatures, signature_def_oid
+from ecrf.odm_extension.aliases import ECRF_NS
 
 __all__ = ["ECRF_NS", "NS", "SubjectDocuments", "admin_data", "casebook_signatures", "group_oid", "item_oid", "iso",
            "mdv_oid", "metadata", "odm_schema", "read_subject", "signature_def_oid", "subject_data", "unit_oid",

@@ -8,8 +8,9 @@ each (:func:`read_subject`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from lxml import etree
 
@@ -19,9 +20,9 @@ from ecrf.exports.odm.audit_records import audit_copies, audit_record
 from ecrf.exports.odm.elements import NSMAP, E, group_oid, item_oid, number, oid_part
 from ecrf.exports.odm.reviews import form_queries, lifecycle_forms, subject_annotations
 from ecrf.exports.odm.signatures import signature_elements
-from ecrf.signatures import TRAIL_ACTIONS, Signature, subject_signatures
 from ecrf.queries import Query
 from ecrf.records.document import Record
+from ecrf.signatures import TRAIL_ACTIONS, Signature, subject_signatures
 from ecrf.studies import StudyRuntime
 from ecrf.trail import audit_store, record_stream, subject_stream
 

@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 import odmlib
 from lxml import etree
 
 from audit import utc_now
-from ecrf.exports.readahead import read_ahead
 from ecrf.exports.odm.admin import admin_data
 from ecrf.exports.odm.clinical import read_subject, subject_data
 from ecrf.exports.odm.elements import NS, NSMAP, iso, mdv_oid
-from ecrf.odm_extension.aliases import ECRF_NS
 from ecrf.exports.odm.metadata import metadata
 from ecrf.exports.odm.signatures import casebook_signatures
+from ecrf.exports.readahead import read_ahead
+from ecrf.odm_extension.aliases import ECRF_NS
 from ecrf.studies import StudyRuntime
 from ecrf.trail import audit_store
+
 
 def write_odm(out: BinaryIO, study: StudyRuntime, subjects, *, progress: Callable[[int], None] | None = None,
               with_audit: bool = True) -> int:

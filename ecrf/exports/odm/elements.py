@@ -86,9 +86,9 @@ def number(value) -> str:
 def iso(value: dt.datetime) -> str:
     """UTC to the second, ``YYYY-MM-DDTHH:MM:SSZ`` (naive times are UTC)."""
     if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
+        value = value.replace(tzinfo=dt.UTC)
     if value.utcoffset() != _ZERO:
-        value = value.astimezone(dt.timezone.utc)
+        value = value.astimezone(dt.UTC)
     # By hand: faster, and isoformat() + replace() kept allocator blocks alive (seen under tracemalloc).
     return (f"{value.year:04d}-{value.month:02d}-{value.day:02d}T"
             f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}Z")

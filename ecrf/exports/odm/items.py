@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from ecrf.odm_extension import aliases as ext
 from ecrf.exports.odm.elements import E, alias, item_oid, keywords_alias, number, translated, unit_oid
+from ecrf.odm_extension import aliases as ext
 
 SCALAR_TYPES = {"integer": "integer", "number": "float", "boolean": "boolean", "string": "text"}
 FORMATS = {"date": "date", "date-time": "datetime", "time": "time"}

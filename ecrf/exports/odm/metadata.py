@@ -10,11 +10,11 @@ from __future__ import annotations
 from lxml import etree
 
 from ecrf.definitions import CompiledForm
-from ecrf.odm_extension import aliases as ext
-from ecrf.odm_extension.conditions import NotCanonical, exception_cel, to_cel
 from ecrf.exports.odm.elements import NSMAP, E, alias, group_oid, item_oid, mdv_oid, translated
 from ecrf.exports.odm.items import Definitions, derived_item_def, item_def, measurement_unit, method_oid
 from ecrf.exports.odm.reviews import CODE_LISTS, QUERY_STATES
+from ecrf.odm_extension import aliases as ext
+from ecrf.odm_extension.conditions import NotCanonical, exception_cel, to_cel
 from ecrf.studies import StudyRuntime
 
 # study.json keys ODM says itself; the others travel in the ecrf:study alias (lab ranges one alias each).

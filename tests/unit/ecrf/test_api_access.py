@@ -1,7 +1,6 @@
 """Who may call the API: tokens, roles, and site scoping (a site-02 user never sees site-01 data)."""
 
 import pytest
-
 from conftest import PEOPLE
 
 

@@ -4,6 +4,7 @@ import json
 
 import pytest
 from conftest import MINI_STUDY
+
 from ecrf.definitions import compile_form, condition_holds
 
 

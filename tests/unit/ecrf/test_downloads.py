@@ -3,9 +3,9 @@
 import tempfile
 
 import pytest
+from conftest import login
 
 import ecrf.downloads
-from conftest import login
 from ecrf.errors import NotFound
 
 

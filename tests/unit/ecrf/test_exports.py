@@ -8,9 +8,8 @@ import re
 import zipfile
 
 import pytest
-from lxml import etree
-
 from conftest import PASSWORD, Api, counting_calls
+from lxml import etree
 from synthetic import form_data, schedule
 
 NS = {"odm": "http://www.cdisc.org/ns/odm/v1.3"}
@@ -214,7 +213,7 @@ def odm_export(app, monkeypatch, **patches) -> bytes:
     from ecrf.studies import study_runtime
 
     with monkeypatch.context() as patch:
-        patch.setattr(document, "utc_now", lambda: dt.datetime(2026, 5, 1, tzinfo=dt.timezone.utc))
+        patch.setattr(document, "utc_now", lambda: dt.datetime(2026, 5, 1, tzinfo=dt.UTC))
         for name, value in patches.items():
             patch.setattr(clinical, name, value)
         with app.app_context():
@@ -356,8 +355,8 @@ def test_read_ahead_raises_what_reading_raised():
 
 def test_odm_snapshot_carries_each_records_current_data(filled, monkeypatch):
     import ecrf.exports.odm as odm
-    from ecrf.exports.odm import clinical
     from ecrf.exports import export_subjects
+    from ecrf.exports.odm import clinical
     from ecrf.studies import study_runtime
 
     app, subjects = filled

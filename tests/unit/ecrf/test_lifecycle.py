@@ -3,9 +3,7 @@
 import time
 
 import pytest
-
 from conftest import PASSWORD, PEOPLE, login, record
-
 
 TRANSITIONS = {
     "sdv": ("mon01", {}),

@@ -2,8 +2,8 @@
 
 import pytest
 
-from ecrf.odm_extension.conditions import NotCanonical, exception_cel, from_exception, to_cel, to_condition
 from ecrf.expressions import compile_expression
+from ecrf.odm_extension.conditions import NotCanonical, exception_cel, from_exception, to_cel, to_condition
 
 
 @pytest.mark.parametrize("condition, cel", [

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from ecrf.study_folder import read_study
 from ecrf.errors import DefinitionError
 from ecrf.odm_import import ImportError_, odm_to_study, write_draft
+from ecrf.study_folder import read_study
 from tests.conftest import Api, make_app
 
 FIXTURES = Path(__file__).parent.parent.parent / "fixtures" / "odm"

@@ -16,12 +16,12 @@ import pytest
 from lxml import etree
 
 from ecrf.definitions import compile_form
-from ecrf.study_folder import read_study
 from ecrf.exports.odm import ECRF_NS, NS, odm_schema, write_odm
 from ecrf.exports.odm.metadata import metadata
 from ecrf.odm_import import write_draft
 from ecrf.studies import StudyRuntime, study_runtime
 from ecrf.study_diff import diff_folders
+from ecrf.study_folder import read_study
 from tests.conftest import BUNDLED_STUDY, MINI_STUDY
 
 ODM = {"odm": NS}

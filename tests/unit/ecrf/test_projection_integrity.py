@@ -1,11 +1,10 @@
 """ecrf.projections through verify_all: every projection collection is compared with the stream it comes from."""
 
 import pytest
-
-import ecrf.keyed_cursor
 from conftest import counting_calls
 from tampering import TAMPERINGS, realistic_history, verify
 
+import ecrf.keyed_cursor
 import ecrf.projections
 
 

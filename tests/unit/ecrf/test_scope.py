@@ -1,9 +1,9 @@
 """ecrf.scope: the user and the study are loaded once per request, before the view, with today's refusals."""
 
 import pytest
+from conftest import login
 
 import ecrf.scope
-from conftest import login
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 import datetime as dt
 
 import pytest
-
 from conftest import PASSWORD, login, record
 
 

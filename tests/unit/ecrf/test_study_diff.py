@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from ecrf.study_diff import diff_folders
 from tests.conftest import BUNDLED_STUDY
 

@@ -4,8 +4,8 @@ import json
 import shutil
 
 import pytest
-
 from conftest import MINI_STUDY
+
 from ecrf.errors import DefinitionError
 from ecrf.study_folder import read_study
 

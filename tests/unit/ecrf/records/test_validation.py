@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ecrf.definitions import compile_form
-from ecrf.study_folder import read_study
 from ecrf.records.validation import validate
+from ecrf.study_folder import read_study
 
 STUDY = read_study(Path(__file__).resolve().parents[4] / "forms" / "cd7-cart-saa")
 FORMS = {oid: compile_form(oid, form["schema"], form["stage"]) for oid, form in STUDY.forms.items()}
