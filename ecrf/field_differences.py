@@ -14,13 +14,21 @@ from audit import PROJECTION, StreamProblem
 SHOWN = 80  # characters of a value a problem shows
 
 
-def field_differences(stream: str, collection: str, expected: dict, stored: dict, label: str = "") -> list[StreamProblem]:
+def field_differences(
+    stream: str, collection: str, expected: dict, stored: dict, label: str = ""
+) -> list[StreamProblem]:
     """One problem per field (down to the leaf that differs) whose stored value is not the stream's."""
     problems = []
     for key, value in expected.items():
         for path, in_stream, in_collection in _leaves(key, value, stored.get(key)):
-            problems.append(StreamProblem(stream, f"{label}field {path!r} is {_shown(in_collection)} in {collection}, "
-                                                  f"{_shown(in_stream)} in the stream", PROJECTION))
+            problems.append(
+                StreamProblem(
+                    stream,
+                    f"{label}field {path!r} is {_shown(in_collection)} in {collection}, "
+                    f"{_shown(in_stream)} in the stream",
+                    PROJECTION,
+                )
+            )
     return problems
 
 
@@ -36,8 +44,11 @@ def _leaves(path: str, expected: Any, stored: Any) -> Iterator[tuple[str, Any, A
     if isinstance(expected, dict) and isinstance(stored, dict):
         for key in [*expected, *(k for k in stored if k not in expected)]:
             yield from _leaves(f"{path}/{key}", expected.get(key), stored.get(key))
-    elif isinstance(expected, list) and isinstance(stored, list) and (
-            len(expected) == len(stored) or all(isinstance(v, dict) for v in (*expected, *stored))):
+    elif (
+        isinstance(expected, list)
+        and isinstance(stored, list)
+        and (len(expected) == len(stored) or all(isinstance(v, dict) for v in (*expected, *stored)))
+    ):
         for index, (left, right) in enumerate(zip(expected, stored)):
             yield from _leaves(f"{path}/{index}", left, right)
         if len(expected) != len(stored):
@@ -67,4 +78,4 @@ def _shown(value: Any) -> str:
         text = "absent"
     else:
         text = repr(value)
-    return text if len(text) <= SHOWN else text[:SHOWN - 1] + "…"
+    return text if len(text) <= SHOWN else text[: SHOWN - 1] + "…"

@@ -41,7 +41,9 @@ def held_kind(locks: Iterable[dict]) -> str | None:
 
 def container_state(study: str, subject: str) -> str | None:
     """``"locked"``, ``"frozen"`` or None for the subject (its own lock or the study's)."""
-    return held_kind(ContainerLock._get_collection().find({"_id": {"$in": container_keys(study, subject)}}, {"kind": 1}))
+    return held_kind(
+        ContainerLock._get_collection().find({"_id": {"$in": container_keys(study, subject)}}, {"kind": 1})
+    )
 
 
 def study_closure(study: str) -> str | None:
@@ -58,4 +60,3 @@ def refuse_if_study_closed(study: str, what: str) -> None:
     kind = study_closure(study)
     if kind:
         raise Locked(f"study {study} is {kind}; {what}")
-

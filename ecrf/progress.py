@@ -18,15 +18,22 @@ def status_matrix(study: StudyRuntime, subject: Subject) -> list[dict]:
         .only("event", "form", "status", "version")
     }
     open_queries: dict[tuple[str, str], int] = {}
-    for query in Query.objects(study=study.oid, subject=subject.subject_id, state__in=list(OPEN_STATES)).only("event", "form"):
+    for query in Query.objects(study=study.oid, subject=subject.subject_id, state__in=list(OPEN_STATES)).only(
+        "event", "form"
+    ):
         open_queries[(query.event, query.form)] = open_queries.get((query.event, query.form), 0) + 1
     matrix = []
     for event in study.events:
         cells = []
         for form in event["forms"]:
             record = saved.get((event["oid"], form))
-            cells.append({"form": form, "status": record.status if record else "not_started",
-                          "version": record.version if record else 0,
-                          "open_queries": open_queries.get((event["oid"], form), 0)})
+            cells.append(
+                {
+                    "form": form,
+                    "status": record.status if record else "not_started",
+                    "version": record.version if record else 0,
+                    "open_queries": open_queries.get((event["oid"], form), 0),
+                }
+            )
         matrix.append({"event": event["oid"], "name": event["name"], "forms": cells})
     return matrix

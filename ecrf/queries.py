@@ -58,8 +58,14 @@ class Query(Document):
         "collection": "queries",
         # The embedded server uses an index only if it holds every field of a filter, a user's sites (an $in)
         # last: the last two serve the query list of site staff and monitors by subject and by state.
-        "indexes": [("study", "subject", "event", "form", "state"), ("study", "subject", "state"), ("study", "site", "state"),
-                    ("study", "state", "opened_at"), ("study", "subject", "site"), ("study", "state", "site")],
+        "indexes": [
+            ("study", "subject", "event", "form", "state"),
+            ("study", "subject", "state"),
+            ("study", "site", "state"),
+            ("study", "state", "opened_at"),
+            ("study", "subject", "site"),
+            ("study", "state", "site"),
+        ],
     }
 
     def age_days(self, now: dt.datetime | None = None) -> int:
@@ -78,7 +84,9 @@ def age_days(opened_at: dt.datetime, closed_at: dt.datetime | None, now: dt.date
     return max((end - start).days, 0)
 
 
-def _transition(query: Query, actor: str, action: str, text: str | None, state: str, *, extra: dict | None = None) -> Query:
+def _transition(
+    query: Query, actor: str, action: str, text: str | None, state: str, *, extra: dict | None = None
+) -> Query:
     """Append the event for one state change or message and update the query.
 
     Raises :class:`StaleVersion`, having stored nothing, when the query's
@@ -88,13 +96,28 @@ def _transition(query: Query, actor: str, action: str, text: str | None, state: 
     now = utc_now()
     message = {"at": now, "author": actor, "text": text or "", "action": action}
     event = audit_store().append(
-        _stream(query), query.version, actor=actor, action=f"query_{action}",
-        changes=[{"path": f"/messages/{len(query.messages)}", "old": None, "new": message},
-                 *([{"path": "/state", "old": query.state if query.version else None, "new": state}]
-                   if state != query.state or not query.version else [])],
+        _stream(query),
+        query.version,
+        actor=actor,
+        action=f"query_{action}",
+        changes=[
+            {"path": f"/messages/{len(query.messages)}", "old": None, "new": message},
+            *(
+                [{"path": "/state", "old": query.state if query.version else None, "new": state}]
+                if state != query.state or not query.version
+                else []
+            ),
+        ],
         state={"state": state, **(extra or {})},
-        context={"study": query.study, "subject": query.subject, "site": query.site, "event": query.event,
-                 "form": query.form, "item": query.item, "query": query.query_id},
+        context={
+            "study": query.study,
+            "subject": query.subject,
+            "site": query.site,
+            "event": query.event,
+            "form": query.form,
+            "item": query.item,
+            "query": query.query_id,
+        },
     )
     if query.version == 0:
         query.messages, query.state, query.version = [message], state, event["seq"]
@@ -129,8 +152,9 @@ def _caught_up(query: Query) -> Query:
     return query.reload()
 
 
-def _act(query: Query, actor: str, action: str, text: str | None, state: str,
-         refusal: Callable[[Query], str | None]) -> Query:
+def _act(
+    query: Query, actor: str, action: str, text: str | None, state: str, refusal: Callable[[Query], str | None]
+) -> Query:
     """Apply one transition, trying again on the newer state when another transition wins the race.
 
     ``refusal(query)`` says why the transition does not apply to the query as it
@@ -162,11 +186,34 @@ def _text(text: Any, *, required: bool) -> str | None:
     return text.strip()
 
 
-def open_query(study: StudyRuntime, subject: str, site: str, event: str, form: str, item: str, *,
-               actor: str, text: str, origin: str, check: str | None = None) -> Query:
+def open_query(
+    study: StudyRuntime,
+    subject: str,
+    site: str,
+    event: str,
+    form: str,
+    item: str,
+    *,
+    actor: str,
+    text: str,
+    origin: str,
+    check: str | None = None,
+) -> Query:
     """Open a new query (no permission check: callers decide who may)."""
-    query = Query(query_id=str(ObjectId()), study=study.oid, subject=subject, site=site, event=event, form=form,
-                  item=item, origin=origin, check=check, state="open", messages=[], version=0)
+    query = Query(
+        query_id=str(ObjectId()),
+        study=study.oid,
+        subject=subject,
+        site=site,
+        event=event,
+        form=form,
+        item=item,
+        origin=origin,
+        check=check,
+        state="open",
+        messages=[],
+        version=0,
+    )
     return _transition(query, actor, "opened", text, "open", extra={"origin": origin, "check": check})
 
 
@@ -185,8 +232,9 @@ def raise_query(study: StudyRuntime, user, subject_id: str, event: str, form: st
         raise Conflict("nothing is saved in that form yet; a query needs saved data")
     if fault := item_pointer_fault(compiled, item, stored.get("data") or {}):
         raise Invalid("unknown row", [FieldError("/item", fault)])
-    return open_query(study, subject.subject_id, subject.site, event, form, item, actor=user.username,
-                      text=text, origin="manual")
+    return open_query(
+        study, subject.subject_id, subject.site, event, form, item, actor=user.username, text=text, origin="manual"
+    )
 
 
 def get_query(study: StudyRuntime, user, query_id: str) -> Query:
@@ -204,8 +252,15 @@ def list_queries(study: StudyRuntime, user, **filters: Any) -> list[Query]:
     return [] if criteria is None else list(Query.objects(__raw__=criteria).order_by("opened_at"))
 
 
-def query_page(study: StudyRuntime, user, number: int | None, *, min_age: int | None = None,
-               per_page: int = PER_PAGE, **filters: Any) -> Page:
+def query_page(
+    study: StudyRuntime,
+    user,
+    number: int | None,
+    *,
+    min_age: int | None = None,
+    per_page: int = PER_PAGE,
+    **filters: Any,
+) -> Page:
     """Page ``number`` of the queries :func:`list_queries` gives, oldest first, open at least ``min_age`` days.
 
     Only the page's queries are read whole: the others only as their id and times, to order and count
@@ -245,8 +300,16 @@ def reply(study: StudyRuntime, user, query_id: str, text: Any) -> Query:
     require(user, Action.ANSWER_QUERIES)
     query = get_query(study, user, query_id)
     text = _text(text, required=True)
-    return _act(query, user.username, "answered", text, "answered", lambda q: None if q.state in OPEN_STATES else
-                f"the query is {q.state}; only open or answered queries take replies")
+    return _act(
+        query,
+        user.username,
+        "answered",
+        text,
+        "answered",
+        lambda q: (
+            None if q.state in OPEN_STATES else f"the query is {q.state}; only open or answered queries take replies"
+        ),
+    )
 
 
 def close(study: StudyRuntime, user, query_id: str, text: Any = None) -> Query:
@@ -254,8 +317,14 @@ def close(study: StudyRuntime, user, query_id: str, text: Any = None) -> Query:
     require(user, Action.MANAGE_QUERIES)
     query = get_query(study, user, query_id)
     text = _text(text, required=False)
-    return _act(query, user.username, "closed", text, "closed", lambda q: None if q.state in OPEN_STATES else
-                f"the query is already {q.state}")
+    return _act(
+        query,
+        user.username,
+        "closed",
+        text,
+        "closed",
+        lambda q: None if q.state in OPEN_STATES else f"the query is already {q.state}",
+    )
 
 
 def reopen(study: StudyRuntime, user, query_id: str, text: Any) -> Query:
@@ -263,18 +332,35 @@ def reopen(study: StudyRuntime, user, query_id: str, text: Any) -> Query:
     require(user, Action.MANAGE_QUERIES)
     query = get_query(study, user, query_id)
     text = _text(text, required=True)
-    return _act(query, user.username, "reopened", text, "open", lambda q: None if q.state == "closed" else
-                f"only a closed query can be reopened; this one is {q.state}")
+    return _act(
+        query,
+        user.username,
+        "reopened",
+        text,
+        "open",
+        lambda q: None if q.state == "closed" else f"only a closed query can be reopened; this one is {q.state}",
+    )
 
 
 def record_queries(study: str, subject: str, event: str, form: str, states=OPEN_STATES) -> list[Query]:
     """The queries of one record in the given states, oldest first."""
-    return list(Query.objects(study=study, subject=subject, event=event, form=form, state__in=list(states))
-                .order_by("opened_at"))
+    return list(
+        Query.objects(study=study, subject=subject, event=event, form=form, state__in=list(states)).order_by(
+            "opened_at"
+        )
+    )
 
 
-def sync_system_queries(study: StudyRuntime, identity: dict, findings: list, hidden: set[str], *,
-                        actor: str, change: str, existing: list | None = None) -> dict:
+def sync_system_queries(
+    study: StudyRuntime,
+    identity: dict,
+    findings: list,
+    hidden: set[str],
+    *,
+    actor: str,
+    change: str,
+    existing: list | None = None,
+) -> dict:
     """Bring the record's queries in line with its latest check results.
 
     Opens one query per failing (check, item) that has none open; closes each
@@ -292,18 +378,33 @@ def sync_system_queries(study: StudyRuntime, identity: dict, findings: list, hid
             _transition(query, "system", "not_applicable", f"item no longer applies ({change})", "not_applicable")
             done["not_applicable"] += 1
         elif query.origin == "system" and (query.check, query.item) not in failing:
-            _transition(query, "system", "closed", f"closed automatically: the data now pass the check ({change})", "closed")
+            _transition(
+                query, "system", "closed", f"closed automatically: the data now pass the check ({change})", "closed"
+            )
             done["closed"] += 1
-    still_open = {(q.check, q.item) for q in existing if q.origin == "system" and (q.check, q.item) in failing
-                  and not _is_hidden(q.item, hidden)}
+    still_open = {
+        (q.check, q.item)
+        for q in existing
+        if q.origin == "system" and (q.check, q.item) in failing and not _is_hidden(q.item, hidden)
+    }
     for key, finding in failing.items():
         if key in still_open:
             continue
         text = finding.message.get("en", "")
         if finding.message.get("zh"):
             text = f"{text} / {finding.message['zh']}"
-        open_query(study, identity["subject"], identity["site"], identity["event"], identity["form"], finding.item,
-                   actor="system", text=text, origin="system", check=finding.check)
+        open_query(
+            study,
+            identity["subject"],
+            identity["site"],
+            identity["event"],
+            identity["form"],
+            finding.item,
+            actor="system",
+            text=text,
+            origin="system",
+            check=finding.check,
+        )
         done["opened"] += 1
     return done
 

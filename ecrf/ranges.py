@@ -42,12 +42,25 @@ class LabRange(Document):
     retired_at = DateTimeField()
     created_at = DateTimeField()
     created_by = StringField()
-    meta = {"collection": "lab_ranges", "indexes": [("site", "analyte", "valid_from"), ("site", "retired_at", "valid_from")]}
+    meta = {
+        "collection": "lab_ranges",
+        "indexes": [("site", "analyte", "valid_from"), ("site", "retired_at", "valid_from")],
+    }
 
     def as_dict(self) -> dict:
-        return {"id": self.range_id, "site": self.site, "analyte": self.analyte, "unit": self.unit,
-                "low": self.low, "high": self.high, "sex": self.sex, "age_min": self.age_min,
-                "age_max": self.age_max, "valid_from": self.valid_from, "retired": self.retired_at is not None}
+        return {
+            "id": self.range_id,
+            "site": self.site,
+            "analyte": self.analyte,
+            "unit": self.unit,
+            "low": self.low,
+            "high": self.high,
+            "sex": self.sex,
+            "age_min": self.age_min,
+            "age_max": self.age_max,
+            "valid_from": self.valid_from,
+            "retired": self.retired_at is not None,
+        }
 
 
 def _applies(entry: dict, sex: str | None, age: float | None) -> bool:
@@ -68,8 +81,12 @@ def _best(entries: list[dict], sex: str | None, age: float | None) -> dict[str, 
             continue
         key = entry["analyte"]
         # Read order never decides: on the same valid-from date the range entered last wins.
-        rank = (1 if entry.get("sex") else 0, entry.get("valid_from") or "", str(entry.get("created_at") or ""),
-                str(entry.get("_id") or ""))
+        rank = (
+            1 if entry.get("sex") else 0,
+            entry.get("valid_from") or "",
+            str(entry.get("created_at") or ""),
+            str(entry.get("_id") or ""),
+        )
         if key not in found or rank >= found[key]["_rank"]:
             found[key] = {**entry, "_rank": rank}
     return found
@@ -88,8 +105,14 @@ def _in_force(entry: dict, day: str) -> bool:
     return entry.get("retired_at") is None and isinstance(entry.get("valid_from"), str) and entry["valid_from"] <= day
 
 
-def ranges_for(study: dict, site: str | None, sex: str | None, age: float | None, on_date: str | None = None,
-               site_entries: list[dict] | None = None) -> dict:
+def ranges_for(
+    study: dict,
+    site: str | None,
+    sex: str | None,
+    age: float | None,
+    on_date: str | None = None,
+    site_entries: list[dict] | None = None,
+) -> dict:
     """``{analyte: {"low", "high", "lln", "uln", "unit"}}`` in force for this subject on that date.
 
     ``site_entries`` are every stored range of the site (retired or not), when
@@ -113,12 +136,25 @@ def refuse_if_ranges_closed(site: str) -> None:
     for study in loaded_studies():
         kind = study_closure(study.oid)
         if kind and Subject.objects(study=study.oid, site=site).first() is not None:
-            raise Locked(f"study {study.oid} is {kind} and has subjects at site {site}; "
-                         "the site's reference ranges cannot change")
+            raise Locked(
+                f"study {study.oid} is {kind} and has subjects at site {site}; "
+                "the site's reference ranges cannot change"
+            )
 
 
-def add_range(user, site: str, analyte: str, unit: str, low: float | None, high: float | None, *,
-              valid_from: str, sex: str | None = None, age_min: int | None = None, age_max: int | None = None) -> LabRange:
+def add_range(
+    user,
+    site: str,
+    analyte: str,
+    unit: str,
+    low: float | None,
+    high: float | None,
+    *,
+    valid_from: str,
+    sex: str | None = None,
+    age_min: int | None = None,
+    age_max: int | None = None,
+) -> LabRange:
     """Add a site reference range (data managers); audited. Refuses nonsense with the field named."""
     require(user, Action.MANAGE_RANGES)
     get_site(site)
@@ -145,9 +181,20 @@ def add_range(user, site: str, analyte: str, unit: str, low: float | None, high:
         errors.append(FieldError("/valid_from", "a date YYYY-MM-DD"))
     if errors:
         raise Invalid("invalid reference range", errors)
-    entry = LabRange(range_id=str(ObjectId()), site=site, analyte=analyte, unit=unit.strip(),
-                     low=low, high=high, sex=sex, age_min=age_min, age_max=age_max, valid_from=valid_from,
-                     created_at=utc_now(), created_by=user.username).save(force_insert=True)
+    entry = LabRange(
+        range_id=str(ObjectId()),
+        site=site,
+        analyte=analyte,
+        unit=unit.strip(),
+        low=low,
+        high=high,
+        sex=sex,
+        age_min=age_min,
+        age_max=age_max,
+        valid_from=valid_from,
+        created_at=utc_now(),
+        created_by=user.username,
+    ).save(force_insert=True)
     record_admin_event(f"ranges/{site}", user.username, "range_added", entry.as_dict(), context={"site": site})
     return entry
 
@@ -160,7 +207,9 @@ def retire_range(user, range_id: str) -> LabRange:
         raise NotFound(f"no active range {range_id!r}")
     refuse_if_ranges_closed(entry.site)
     entry.update(set__retired_at=utc_now())
-    record_admin_event(f"ranges/{entry.site}", user.username, "range_retired", {"id": range_id}, context={"site": entry.site})
+    record_admin_event(
+        f"ranges/{entry.site}", user.username, "range_retired", {"id": range_id}, context={"site": entry.site}
+    )
     return entry.reload()
 
 

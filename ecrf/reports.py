@@ -139,9 +139,20 @@ def visit_status(study: StudyRuntime, user, today: dt.date | None = None, horizo
                     state = "later"
             cells[event["oid"]] = state
             counts[state] += 1
-        rows.append({"subject": subject.subject_id, "site": subject.site, "infusion": day0.isoformat() if day0 else None,
-                     "events": cells})
-    return {"events": [e["oid"] for e in scheduled], "subjects": rows, "counts": dict(counts), "today": today.isoformat()}
+        rows.append(
+            {
+                "subject": subject.subject_id,
+                "site": subject.site,
+                "infusion": day0.isoformat() if day0 else None,
+                "events": cells,
+            }
+        )
+    return {
+        "events": [e["oid"] for e in scheduled],
+        "subjects": rows,
+        "counts": dict(counts),
+        "today": today.isoformat(),
+    }
 
 
 # ---------------------------------------------------------------- queries
@@ -168,7 +179,8 @@ def query_metrics(study: StudyRuntime, user, now: dt.datetime | None = None) -> 
         elif q.state == "closed" and q.closed_at:
             resolution.append(q.age_days())
     return {
-        "open_by_site": sorted(open_by_site.items()), "open_by_form": sorted(open_by_form.items()),
+        "open_by_site": sorted(open_by_site.items()),
+        "open_by_form": sorted(open_by_form.items()),
         "open_by_age": [(label, by_age[label]) for _, _, label in AGE_BUCKETS],
         "closed": len(resolution),
         "median_days_to_close": statistics.median(resolution) if resolution else None,
@@ -196,7 +208,10 @@ def review_progress(study: StudyRuntime, user, records: list[dict] | None = None
 
     def shares(counter: Counter) -> dict:
         saved = counter["saved"]
-        return {"saved": saved, **{k: round(100 * counter[k] / saved, 1) for k in ("complete", "verified", "signed", "locked")}}
+        return {
+            "saved": saved,
+            **{k: round(100 * counter[k] / saved, 1) for k in ("complete", "verified", "signed", "locked")},
+        }
 
     return {axis: {key: shares(c) for key, c in sorted(groups.items())} for axis, groups in totals.items()}
 
@@ -221,9 +236,12 @@ def toxicity_by_day(study: StudyRuntime, user, form: str, grade: str, date_item:
     days = sorted({d for per in worst.values() for d in per})
     by_day = {d: Counter(per[d] for per in worst.values() if d in per) for d in days}
     max_grade = {s: max(per.values()) for s, per in worst.items()}
-    return {"days": days, "per_subject": {s: dict(sorted(p.items())) for s, p in sorted(worst.items())},
-            "by_day": {d: dict(sorted(c.items())) for d, c in by_day.items()},
-            "max_grade": dict(sorted(Counter(max_grade.values()).items()))}
+    return {
+        "days": days,
+        "per_subject": {s: dict(sorted(p.items())) for s, p in sorted(worst.items())},
+        "by_day": {d: dict(sorted(c.items())) for d, c in by_day.items()},
+        "max_grade": dict(sorted(Counter(max_grade.values()).items())),
+    }
 
 
 def adverse_events(study: StudyRuntime, user) -> list[tuple[str, int, int]]:
@@ -249,7 +267,7 @@ def clopper_pearson(successes: int, trials: int, confidence: float = 0.95) -> tu
 
 ORR_POPULATIONS = {
     "itt": "Intention-to-treat: every infused subject; a subject with no assessment at the visit, "
-           "or who died before it, counts as a non-responder",
+    "or who died before it, counts as a non-responder",
     "evaluable": "Evaluable: the infused subjects with a response assessment at the visit",
 }
 
@@ -275,12 +293,16 @@ def response_rates(study: StudyRuntime, user, today: dt.date | None = None) -> l
     """
     today = today or utc_now().date()
     infusion = {k: d for k, v in _fact(study, user, "infusion_date").items() if (d := as_date(v))}
-    death = {r["subject"]: d for r in _records(study, user, "DEATH") if (d := as_date((r.get("data") or {}).get("DTHDTC")))}
+    death = {
+        r["subject"]: d for r in _records(study, user, "DEATH") if (d := as_date((r.get("data") or {}).get("DTHDTC")))
+    }
     results = []
     for visit in study.parameters.get("response_visits", []):
         event = study.event(visit)
         day, after = event.get("day") or 0, (event.get("window") or {}).get("after", 0)
-        assessed = {r["subject"]: (r.get("derived") or {}).get("RESPONSE") for r in _records(study, user, "RESP", visit)}
+        assessed = {
+            r["subject"]: (r.get("derived") or {}).get("RESPONSE") for r in _records(study, user, "RESP", visit)
+        }
         outcomes, not_assessed, died_before, not_yet_due = Counter(), 0, 0, 0
         for subject, day0 in infusion.items():
             outcome = assessed.get(subject)
@@ -292,18 +314,29 @@ def response_rates(study: StudyRuntime, user, today: dt.date | None = None) -> l
                 not_assessed += 1
                 not_yet_due += today <= day0 + dt.timedelta(days=day + after)
         responders, evaluable = outcomes["CR"] + outcomes["PR"], sum(outcomes.values())
-        results.append({"visit": visit, "day": day, "CR": outcomes["CR"], "PR": outcomes["PR"], "NR": outcomes["NR"],
-                        "infused": len(infusion), "not_assessed": not_assessed, "died_before": died_before,
-                        "not_yet_due": not_yet_due, "evaluable": evaluable,
-                        "orr": {"itt": _rate(responders, len(infusion)), "evaluable": _rate(responders, evaluable)}})
+        results.append(
+            {
+                "visit": visit,
+                "day": day,
+                "CR": outcomes["CR"],
+                "PR": outcomes["PR"],
+                "NR": outcomes["NR"],
+                "infused": len(infusion),
+                "not_assessed": not_assessed,
+                "died_before": died_before,
+                "not_yet_due": not_yet_due,
+                "evaluable": evaluable,
+                "orr": {"itt": _rate(responders, len(infusion)), "evaluable": _rate(responders, evaluable)},
+            }
+        )
     return results
 
 
 SURVIVAL_RULES = {
     "os": "Event: death from any cause. Censored at the last date the subject was known alive "
-          "(the latest survival follow-up), or at infusion without one. Day 0 = infusion.",
+    "(the latest survival follow-up), or at infusion without one. Day 0 = infusion.",
     "pfs": "Event: progression or relapse, or death, whichever comes first. Censored at the last "
-           "survival follow-up without either, or at infusion without one. Day 0 = infusion.",
+    "survival follow-up without either, or at infusion without one. Day 0 = infusion.",
 }
 
 
@@ -353,9 +386,15 @@ def kaplan_meier(points: list[tuple[str, int, bool]], at: list[int] | None = Non
     at_risk = [(t, sum(1 for d in durations if d >= t)) for t in at]
     median = fitter.median_survival_time_
     censored = sorted(d for d, event in zip(durations, events) if not event)
-    return {"times": [float(t) for t in curve.index], "survival": [float(s) for s in curve.values], "at_risk": at_risk,
-            "median": None if median == float("inf") else float(median), "n": len(points), "events": sum(events),
-            "censored": [(float(t), float(fitter.survival_function_at_times(t).iloc[0])) for t in censored]}
+    return {
+        "times": [float(t) for t in curve.index],
+        "survival": [float(s) for s in curve.values],
+        "at_risk": at_risk,
+        "median": None if median == float("inf") else float(median),
+        "n": len(points),
+        "events": sum(events),
+        "censored": [(float(t), float(fitter.survival_function_at_times(t).iloc[0])) for t in censored],
+    }
 
 
 def blood_counts(study: StudyRuntime, user, analytes=("NEUT", "HGB_STD", "PLAT")) -> dict:
@@ -385,14 +424,22 @@ def blood_counts(study: StudyRuntime, user, analytes=("NEUT", "HGB_STD", "PLAT")
                 series[analyte][record["subject"]].append((day, values[analyte]))
                 if visit:
                     at_visit[analyte][visit].append(values[analyte])
-    planned = {oid: scheduled[oid].get("day") if scheduled[oid].get("day") is not None
-               else statistics.median(days) for oid, days in days_at_visit.items()}
-    return {a: {"subjects": {s: sorted(points) for s, points in sorted(series[a].items())},
-                "visits": sorted((_spread(visit, planned[visit], values) for visit, values in at_visit[a].items()),
-                                 key=lambda spread: spread["day"])}
-            for a in analytes}
+    planned = {
+        oid: scheduled[oid].get("day") if scheduled[oid].get("day") is not None else statistics.median(days)
+        for oid, days in days_at_visit.items()
+    }
+    return {
+        a: {
+            "subjects": {s: sorted(points) for s, points in sorted(series[a].items())},
+            "visits": sorted(
+                (_spread(visit, planned[visit], values) for visit, values in at_visit[a].items()),
+                key=lambda spread: spread["day"],
+            ),
+        }
+        for a in analytes
+    }
 
 
 def _spread(visit: str, day: float, values: list[float]) -> dict:
-    q1, median, q3 = (statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1 else values * 3)
+    q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1 else values * 3
     return {"visit": visit, "day": day, "n": len(values), "q1": q1, "median": median, "q3": q3}

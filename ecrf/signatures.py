@@ -108,7 +108,9 @@ def _in_scope(study: StudyRuntime, user, subject, event: str | None, form: str |
 
 
 def _covers(records: list[dict]) -> list[dict]:
-    return [{"stream": r["_id"], "seq": r["version"], "hash": r["head"]} for r in sorted(records, key=lambda r: r["_id"])]
+    return [
+        {"stream": r["_id"], "seq": r["version"], "hash": r["head"]} for r in sorted(records, key=lambda r: r["_id"])
+    ]
 
 
 def covers_digest(covers: Any) -> str | None:
@@ -119,8 +121,17 @@ def covers_digest(covers: Any) -> str | None:
         return None
 
 
-def sign(study: StudyRuntime, user, password: Any, *, subject_id: str, event: str | None = None,
-         form: str | None = None, meaning: Any = None, check_password: Callable[[Any, str], Any]) -> Signature:
+def sign(
+    study: StudyRuntime,
+    user,
+    password: Any,
+    *,
+    subject_id: str,
+    event: str | None = None,
+    form: str | None = None,
+    meaning: Any = None,
+    check_password: Callable[[Any, str], Any],
+) -> Signature:
     """The investigator signs a record, a visit or a whole casebook, re-entering the password.
 
     ``check_password(user, password)`` must raise :class:`NotAuthenticated`
@@ -153,17 +164,42 @@ def sign(study: StudyRuntime, user, password: Any, *, subject_id: str, event: st
         raise Conflict("the data changed while signing; review it and sign again")
     meaning = meaning.strip() if isinstance(meaning, str) and meaning.strip() else SIGNATURE_MEANING
     signature_id = str(ObjectId())
-    manifest = {"id": signature_id, "scope": scope, "signer": user.username, "printed_name": user.display_name,
-                "meaning": meaning, "covers": covers, "digest": covers_digest(covers)}
+    manifest = {
+        "id": signature_id,
+        "scope": scope,
+        "signer": user.username,
+        "printed_name": user.display_name,
+        "meaning": meaning,
+        "covers": covers,
+        "digest": covers_digest(covers),
+    }
     context = {"study": study.oid, "subject": subject.subject_id, "site": subject.site, "event": event, "form": form}
-    signed = audit_store().append(signature_stream(study.oid, subject.subject_id, signature_id), 0,
-                                  actor=user.username, action="sign", state={"signature": manifest}, context=context)
+    signed = audit_store().append(
+        signature_stream(study.oid, subject.subject_id, signature_id),
+        0,
+        actor=user.username,
+        action="sign",
+        state={"signature": manifest},
+        context=context,
+    )
     signature = _project_signature(signed)
     for record in records:
         try:
-            _append(record, user.username, "sign", {"signature": {
-                "id": signature_id, "by": user.username, "name": user.display_name,
-                "at": signature.at, "meaning": meaning, "signed_head": record["head"]}})
+            _append(
+                record,
+                user.username,
+                "sign",
+                {
+                    "signature": {
+                        "id": signature_id,
+                        "by": user.username,
+                        "name": user.display_name,
+                        "at": signature.at,
+                        "meaning": meaning,
+                        "signed_head": record["head"],
+                    }
+                },
+            )
         except Conflict:
             continue  # a save got there first: it voids the signature, and says so
     return signature
@@ -174,11 +210,22 @@ def signature_from_event(event: dict) -> Signature:
     manifest, context = event["state"]["signature"], event.get("context") or {}
     covers = manifest["covers"]
     return Signature(
-        signature_id=manifest["id"], study=context["study"], subject=context["subject"], site=context["site"],
-        scope=manifest["scope"], event=context.get("event"), form=context.get("form"), signer=manifest["signer"],
-        printed_name=manifest["printed_name"], meaning=manifest["meaning"], at=event["at"],
-        heads={c["stream"]: c["hash"] for c in covers}, covers=covers, digest=manifest["digest"],
-        stream=event["stream"])
+        signature_id=manifest["id"],
+        study=context["study"],
+        subject=context["subject"],
+        site=context["site"],
+        scope=manifest["scope"],
+        event=context.get("event"),
+        form=context.get("form"),
+        signer=manifest["signer"],
+        printed_name=manifest["printed_name"],
+        meaning=manifest["meaning"],
+        at=event["at"],
+        heads={c["stream"]: c["hash"] for c in covers},
+        covers=covers,
+        digest=manifest["digest"],
+        stream=event["stream"],
+    )
 
 
 def _project_signature(event: dict) -> Signature:
@@ -200,8 +247,9 @@ def signatures_of(study: StudyRuntime, user, subject_id: str) -> list[Signature]
 def subject_trail(study_oid: str, subject_id: str) -> list[dict]:
     """The subject's events that decide its signatures' standing, oldest first."""
     cursor = audit_store().collection.find(
-        {"context.study": study_oid, "context.subject": subject_id,
-         "action": {"$in": list(TRAIL_ACTIONS)}}, TRAIL_FIELDS)
+        {"context.study": study_oid, "context.subject": subject_id, "action": {"$in": list(TRAIL_ACTIONS)}},
+        TRAIL_FIELDS,
+    )
     return sorted(cursor, key=lambda e: (e["stream"], e["seq"]))
 
 
@@ -219,8 +267,9 @@ def subject_signatures(study_oid: str, subject_id: str, trail: list[dict] | None
     for event in trail:
         if event["stream"].startswith("signature/") and event["action"] == "sign":
             signature_id = event["state"]["signature"]["id"]
-            signatures.append(stored.pop(signature_id, None) or _project_signature(
-                audit_store().events(event["stream"])[0]))
+            signatures.append(
+                stored.pop(signature_id, None) or _project_signature(audit_store().events(event["stream"])[0])
+            )
     signatures += stored.values()
     for signature in signatures:
         signature.standing = standing(signature, trail)
@@ -229,9 +278,13 @@ def subject_signatures(study_oid: str, subject_id: str, trail: list[dict] | None
 
 def _legacy_covers(signature: Signature, trail: list[dict]) -> list[dict]:
     """What a signature made before signature streams covered: the heads its record stamps name."""
-    return [{"stream": e["stream"], "seq": e["seq"] - 1, "hash": e["state"]["signature"].get("signed_head")}
-            for e in trail if e["action"] == "sign" and e["stream"].startswith("record/")
-            and ((e.get("state") or {}).get("signature") or {}).get("id") == signature.signature_id]
+    return [
+        {"stream": e["stream"], "seq": e["seq"] - 1, "hash": e["state"]["signature"].get("signed_head")}
+        for e in trail
+        if e["action"] == "sign"
+        and e["stream"].startswith("record/")
+        and ((e.get("state") or {}).get("signature") or {}).get("id") == signature.signature_id
+    ]
 
 
 def standing(signature: Signature, trail: list[dict]) -> Standing:
@@ -252,9 +305,13 @@ def standing(signature: Signature, trail: list[dict]) -> Standing:
     voiding = [v for c in covers if (v := _first_voiding(c, by_stream.get(c["stream"], []))) is not None]
     covered = {c["stream"] for c in covers}
     if signature.scope != "record":
-        added = [events[0] for stream, events in by_stream.items()
-                 if stream not in covered and events[0]["action"] == "create"
-                 and (signature.scope == "subject" or (events[0].get("context") or {}).get("event") == signature.event)]
+        added = [
+            events[0]
+            for stream, events in by_stream.items()
+            if stream not in covered
+            and events[0]["action"] == "create"
+            and (signature.scope == "subject" or (events[0].get("context") or {}).get("event") == signature.event)
+        ]
         voiding += [(event, "added after signing") for event in added]
     if not voiding:
         return Standing(True)

@@ -138,8 +138,11 @@ def _form(oid: str, a: dict, b: dict, out: list[Difference]) -> None:
         out.append(Difference(where, "item order", list(items_a), list(items_b)))
     for pointer in list(items_a) + [p for p in items_b if p not in items_a]:
         if pointer not in items_a or pointer not in items_b:
-            out.append(Difference(f"{where} item {pointer}", "item", items_a.get(pointer, ABSENT),
-                                  items_b.get(pointer, ABSENT)))
+            out.append(
+                Difference(
+                    f"{where} item {pointer}", "item", items_a.get(pointer, ABSENT), items_b.get(pointer, ABSENT)
+                )
+            )
         else:
             _keys(f"{where} item {pointer}", items_a[pointer], items_b[pointer], out)
     _keys(f"{where} rules", _rules(left), _rules(right), out)
@@ -155,24 +158,42 @@ def diff_studies(a: StudyDefinition, b: StudyDefinition) -> list[Difference]:
     """Every difference between two studies, study first, then schedule, lab ranges and forms."""
     out: list[Difference] = []
     left, right = _clean(a.study), _clean(b.study)
-    _keys("study", {k: v for k, v in left.items() if k not in ("events", "lab_ranges")},
-          {k: v for k, v in right.items() if k not in ("events", "lab_ranges")}, out)
+    _keys(
+        "study",
+        {k: v for k, v in left.items() if k not in ("events", "lab_ranges")},
+        {k: v for k, v in right.items() if k not in ("events", "lab_ranges")},
+        out,
+    )
     events_a, events_b = _by(left.get("events", []), "oid"), _by(right.get("events", []), "oid")
     if [e for e in events_a if e in events_b] != [e for e in events_b if e in events_a]:
         out.append(Difference("schedule", "event order", list(events_a), list(events_b)))
     for oid in list(events_a) + [e for e in events_b if e not in events_a]:
         if oid not in events_a or oid not in events_b:
-            out.append(Difference(f"schedule event {oid}", "event", events_a.get(oid, ABSENT), events_b.get(oid, ABSENT)))
+            out.append(
+                Difference(f"schedule event {oid}", "event", events_a.get(oid, ABSENT), events_b.get(oid, ABSENT))
+            )
         else:
             _keys(f"schedule event {oid}", _event(events_a[oid]), _event(events_b[oid]), out)
     ranges_a, ranges_b = _sorted(left.get("lab_ranges", [])), _sorted(right.get("lab_ranges", []))
     if not _same(ranges_a, ranges_b):
-        out.append(Difference("lab ranges", "ranges", [r for r in ranges_a if r not in ranges_b],
-                              [r for r in ranges_b if r not in ranges_a]))
+        out.append(
+            Difference(
+                "lab ranges",
+                "ranges",
+                [r for r in ranges_a if r not in ranges_b],
+                [r for r in ranges_b if r not in ranges_a],
+            )
+        )
     for oid in list(a.forms) + [f for f in b.forms if f not in a.forms]:
         if oid not in a.forms or oid not in b.forms:
-            out.append(Difference(f"form {oid}", "form", (a.forms.get(oid) or {}).get("file", ABSENT),
-                                  (b.forms.get(oid) or {}).get("file", ABSENT)))
+            out.append(
+                Difference(
+                    f"form {oid}",
+                    "form",
+                    (a.forms.get(oid) or {}).get("file", ABSENT),
+                    (b.forms.get(oid) or {}).get("file", ABSENT),
+                )
+            )
         else:
             _form(oid, a.forms[oid], b.forms[oid], out)
     return out

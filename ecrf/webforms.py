@@ -68,7 +68,9 @@ def _field(item: Item, lang: str):
         return RadioField(choices=[("true", translate("Yes", lang)), ("false", translate("No", lang))], **kwargs)
     if kind == "choice":
         choices = [(_code(c.value), c.label(lang)) for c in item.choices]
-        if item.schema.get("x-ecrf-widget") == "select" or (len(choices) > 6 and item.schema.get("x-ecrf-widget") != "radio"):
+        if item.schema.get("x-ecrf-widget") == "select" or (
+            len(choices) > 6 and item.schema.get("x-ecrf-widget") != "radio"
+        ):
             return SelectField(choices=[("", "—")] + choices, **kwargs)
         return RadioField(choices=choices, **kwargs)
     if kind == "multichoice":

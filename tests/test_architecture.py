@@ -55,7 +55,9 @@ def test_the_layers_contract_places_every_module_of_ecrf():
 
 
 def test_the_function_level_import_check_sees_methods_and_nested_functions():
-    source = "import os\nclass A:\n    def f(self):\n        def g():\n            from ecrf import db\n        return g\n"
+    source = (
+        "import os\nclass A:\n    def f(self):\n        def g():\n            from ecrf import db\n        return g\n"
+    )
     assert imports_inside_functions(source) == {"ecrf"}
 
 
@@ -74,7 +76,7 @@ def test_services_never_read_flasks_request_bound_globals():
     offenders = []
     for name in services:
         base = ROOT / name.replace(".", "/")
-        for path in ([base.with_suffix(".py")] if base.with_suffix(".py").exists() else sorted(base.rglob("*.py"))):
+        for path in [base.with_suffix(".py")] if base.with_suffix(".py").exists() else sorted(base.rglob("*.py")):
             for node in ast.walk(ast.parse(path.read_text())):
                 if isinstance(node, ast.ImportFrom) and any((node.module, a.name) in REQUEST_BOUND for a in node.names):
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")

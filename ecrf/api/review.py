@@ -14,7 +14,12 @@ from ecrf.records.reads import get_record
 
 RECORD = "/studies/<study>/subjects/<subject>/events/<event>/forms/<form>"
 SUBJECT = "/studies/<study>/subjects/<subject>"
-LOCKS = {"lock": ("locked", True), "unlock": ("locked", False), "freeze": ("frozen", True), "unfreeze": ("frozen", False)}
+LOCKS = {
+    "lock": ("locked", True),
+    "unlock": ("locked", False),
+    "freeze": ("frozen", True),
+    "unfreeze": ("frozen", False),
+}
 
 
 def _body(schema) -> dict:
@@ -36,8 +41,16 @@ def record_sdv(study, subject, event, form):
 def _sign(study, subject, event=None, form=None):
     user, runtime = g.user, g.runtime
     body = _body(schemas.SignRequest())
-    signature = signatures.sign(runtime, user, body.get("password"), subject_id=subject, event=event, form=form,
-                               meaning=body.get("meaning"), check_password=password_check())
+    signature = signatures.sign(
+        runtime,
+        user,
+        body.get("password"),
+        subject_id=subject,
+        event=event,
+        form=form,
+        meaning=body.get("meaning"),
+        check_password=password_check(),
+    )
     return jsonify(signature_json(signature)), 201
 
 
@@ -65,8 +78,9 @@ def _lock(verb, study, subject=None, event=None, form=None):
     user, runtime = g.user, g.runtime
     body = _body(schemas.ReasonRequest())
     kind, on = LOCKS[verb]
-    changed = lifecycle.set_lock(runtime, user, kind, on, subject_id=subject, event=event, form=form,
-                                 reason=body.get("reason"))
+    changed = lifecycle.set_lock(
+        runtime, user, kind, on, subject_id=subject, event=event, form=form, reason=body.get("reason")
+    )
     if form:
         return _record_response(runtime, user, subject, event, form)
     return jsonify({"action": verb, "records": changed})
@@ -74,12 +88,15 @@ def _lock(verb, study, subject=None, event=None, form=None):
 
 def _register_locks():
     for verb in LOCKS:
-        api.add_url_rule(RECORD + f"/{verb}", f"record_{verb}",
-                         lambda verb=verb, **kw: _lock(verb, **kw), methods=["POST"])
-        api.add_url_rule(SUBJECT + f"/{verb}", f"subject_{verb}",
-                         lambda verb=verb, **kw: _lock(verb, **kw), methods=["POST"])
-        api.add_url_rule(f"/studies/<study>/{verb}", f"study_{verb}",
-                         lambda verb=verb, **kw: _lock(verb, **kw), methods=["POST"])
+        api.add_url_rule(
+            RECORD + f"/{verb}", f"record_{verb}", lambda verb=verb, **kw: _lock(verb, **kw), methods=["POST"]
+        )
+        api.add_url_rule(
+            SUBJECT + f"/{verb}", f"subject_{verb}", lambda verb=verb, **kw: _lock(verb, **kw), methods=["POST"]
+        )
+        api.add_url_rule(
+            f"/studies/<study>/{verb}", f"study_{verb}", lambda verb=verb, **kw: _lock(verb, **kw), methods=["POST"]
+        )
 
 
 _register_locks()

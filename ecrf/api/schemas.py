@@ -44,7 +44,9 @@ class StudyEvent(Schema):
     oid = fields.String()
     name = fields.String()
     day = fields.Integer(allow_none=True, metadata={"description": "planned study day; null when not scheduled by day"})
-    window = fields.Nested(Window, allow_none=True, metadata={"description": "allowed distance from the day; null: none"})
+    window = fields.Nested(
+        Window, allow_none=True, metadata={"description": "allowed distance from the day; null: none"}
+    )
     stage = fields.String()
     repeating = fields.Boolean()
     log = fields.Boolean()
@@ -158,8 +160,11 @@ class RecordOut(Schema):
     flags = fields.List(fields.Dict(), metadata={"description": "lab values outside the site's normal range"})
     lifecycle = fields.String(metadata={"description": "review state: status, verified, signed, frozen or locked"})
     sdv = fields.Dict(allow_none=True, metadata={"description": "who verified the whole form, when"})
-    sdv_items = fields.Dict(keys=fields.String(), values=fields.Dict(allow_none=True),
-                            metadata={"description": "item pointer -> who verified it, when"})
+    sdv_items = fields.Dict(
+        keys=fields.String(),
+        values=fields.Dict(allow_none=True),
+        metadata={"description": "item pointer -> who verified it, when"},
+    )
     signature = fields.Dict(allow_none=True)
     frozen = fields.Dict(allow_none=True)
     locked = fields.Dict(allow_none=True)
@@ -239,8 +244,12 @@ class SdvRequest(Schema):
     class Meta:
         unknown = RAISE
 
-    items = fields.List(fields.String(), load_default=None, allow_none=True,
-                        metadata={"description": "verify only these items (JSON pointers); omit for the whole form"})
+    items = fields.List(
+        fields.String(),
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "verify only these items (JSON pointers); omit for the whole form"},
+    )
 
 
 class SignRequest(Schema):

@@ -28,11 +28,22 @@ def _create_app(*_args) -> Flask:
 
 def register_commands(app: Flask) -> None:
     """Attach the command groups to the app's CLI."""
-    for command in (study_group, users_group, sites_group, audit_group, checks_group, ranges_group, lock_group, export, serve):
+    for command in (
+        study_group,
+        users_group,
+        sites_group,
+        audit_group,
+        checks_group,
+        ranges_group,
+        lock_group,
+        export,
+        serve,
+    ):
         app.cli.add_command(command)
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False,
-             add_version_option=False, load_dotenv=False)
+@click.group(
+    cls=FlaskGroup, create_app=_create_app, add_default_commands=False, add_version_option=False, load_dotenv=False
+)
 def main() -> None:
     """eCRF engine command line."""

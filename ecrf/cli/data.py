@@ -140,8 +140,15 @@ def _bulk_lock(study_oid: str, subject: str | None, unlock: bool, freeze: bool, 
         total = Record.objects(study=runtime.oid, **({"subject": subject} if subject else {})).count()
         verb = ("unfreeze" if unlock else "freeze") if freeze else ("unlock" if unlock else "lock")
         with progress(f"{verb} {subject or runtime.oid}", total) as bar:
-            changed = set_lock(runtime, user, "frozen" if freeze else "locked", not unlock, subject_id=subject,
-                               reason=reason, progress=bar.update)
+            changed = set_lock(
+                runtime,
+                user,
+                "frozen" if freeze else "locked",
+                not unlock,
+                subject_id=subject,
+                reason=reason,
+                progress=bar.update,
+            )
     except DomainError as error:
         fail(error)
     past = {"lock": "locked", "unlock": "unlocked", "freeze": "frozen", "unfreeze": "unfrozen"}[verb]

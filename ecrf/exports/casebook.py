@@ -108,7 +108,11 @@ def write_casebook(out: BinaryIO, study: StudyRuntime, user, subject_id: str) ->
         story.append(Paragraph(escape(f"{event['name']} ({event['oid']})"), H2))
         for form_oid, record in saved:
             form = study.forms[form_oid]
-            story.append(Paragraph(escape(f"{form.title} ({form_oid}) — {lifecycle_state(record)}, version {record['version']}"), H3))
+            story.append(
+                Paragraph(
+                    escape(f"{form.title} ({form_oid}) — {lifecycle_state(record)}, version {record['version']}"), H3
+                )
+            )
             data = record.get("data") or {}
             rows = [["Item", "Label", "Value"]]
             for item in form.items:
@@ -116,10 +120,18 @@ def write_casebook(out: BinaryIO, study: StudyRuntime, user, subject_id: str) ->
                     for number, row in enumerate(data.get(item.oid, []), 1):
                         for child in item.children:
                             if child.oid in row:
-                                rows.append([f"{item.oid}[{number}] {child.oid}", child.title, _display(child, row[child.oid])])
+                                rows.append(
+                                    [f"{item.oid}[{number}] {child.oid}", child.title, _display(child, row[child.oid])]
+                                )
                         rows.append([f"{item.oid}[{number}] row id", "", row.get(ROW_ID)])
                 elif item.oid in data:
-                    rows.append([item.oid, f"{item.title} / {item.labels.get('zh', '')}".rstrip(" /"), _display(item, data[item.oid])])
+                    rows.append(
+                        [
+                            item.oid,
+                            f"{item.title} / {item.labels.get('zh', '')}".rstrip(" /"),
+                            _display(item, data[item.oid]),
+                        ]
+                    )
             for derivation in form.derivations:
                 value = (record.get("derived") or {}).get(derivation.oid)
                 if value is not None:
@@ -127,31 +139,61 @@ def write_casebook(out: BinaryIO, study: StudyRuntime, user, subject_id: str) ->
             story.append(_table(rows, [35 * mm, 70 * mm, 70 * mm]))
             for stamp, label in (("sdv", "Source data verified"), ("frozen", "Frozen"), ("locked", "Locked")):
                 if record.get(stamp):
-                    story.append(_p(f"{label} by {record[stamp].get('name')} ({record[stamp].get('by')}) on {_when(record[stamp].get('at'), tz)}"))
+                    story.append(
+                        _p(
+                            f"{label} by {record[stamp].get('name')} ({record[stamp].get('by')}) on {_when(record[stamp].get('at'), tz)}"
+                        )
+                    )
             for sig in signatures:
                 if record["_id"] in sig.heads:
                     story.append(_p(_signed(sig, tz)))
             for query in queries.get((event["oid"], form_oid), []):
-                thread = " | ".join(f"{_when(m['at'], tz)} {m['author']} ({m.get('action')}): {m['text']}" for m in query.messages)
+                thread = " | ".join(
+                    f"{_when(m['at'], tz)} {m['author']} ({m.get('action')}): {m['text']}" for m in query.messages
+                )
                 story.append(_p(f"Query on {query.item} [{query.origin}, {query.state}]: {thread}"))
             story.append(Spacer(1, 3 * mm))
     if signatures:
         story.append(Paragraph("Signatures", H2))
         rows = [["When", "Signer", "Scope", "Meaning", "Still valid"]]
         for sig in signatures:
-            rows.append([_when(sig.at, tz), f"{sig.printed_name} ({sig.signer})",
-                         f"{SCOPE_NAMES[sig.scope]} {sig.event or ''} {sig.form or ''}", sig.meaning, _standing(sig)])
+            rows.append(
+                [
+                    _when(sig.at, tz),
+                    f"{sig.printed_name} ({sig.signer})",
+                    f"{SCOPE_NAMES[sig.scope]} {sig.event or ''} {sig.form or ''}",
+                    sig.meaning,
+                    _standing(sig),
+                ]
+            )
         story.append(_table(rows, [32 * mm, 26 * mm, 24 * mm, 45 * mm, 48 * mm]))
     story += [PageBreak(), Paragraph("Audit trail", H2)]
     rows = [["#", "When", "Who", "Action", "Where", "Changes", "Reason"]]
     for event in record_history(study, user, subject.subject_id):
         context = event.get("context") or {}
         changes = "; ".join(f"{c['path']}: {c['old']} → {c['new']}" for c in event.get("changes") or [])
-        rows.append([event["seq"], _when(event["at"], tz), event["actor"], event["action"],
-                     f"{context.get('event', '')} {context.get('form', '')}", changes, event.get("reason") or ""])
+        rows.append(
+            [
+                event["seq"],
+                _when(event["at"], tz),
+                event["actor"],
+                event["action"],
+                f"{context.get('event', '')} {context.get('form', '')}",
+                changes,
+                event.get("reason") or "",
+            ]
+        )
     story.append(_table(rows, [8 * mm, 32 * mm, 16 * mm, 18 * mm, 22 * mm, 60 * mm, 24 * mm]))
-    document = SimpleDocTemplate(out, pagesize=A4, leftMargin=12 * mm, rightMargin=12 * mm, topMargin=12 * mm,
-                                 bottomMargin=12 * mm, title=f"Casebook {subject.subject_id}", author="eCRF engine")
+    document = SimpleDocTemplate(
+        out,
+        pagesize=A4,
+        leftMargin=12 * mm,
+        rightMargin=12 * mm,
+        topMargin=12 * mm,
+        bottomMargin=12 * mm,
+        title=f"Casebook {subject.subject_id}",
+        author="eCRF engine",
+    )
     document.build(story, onFirstPage=_footer(subject.subject_id), onLaterPages=_footer(subject.subject_id))
 
 

@@ -150,25 +150,63 @@ def dictionary(study: StudyRuntime) -> Iterator[list]:
                    "; ".join(f"{c.value}={c.title}" for c in item.choices), "yes" if item.oid in required else "", ""]
         if not group:
             for d in form.derivations:
-                yield [name, d.oid, f"derived {d.spec['type']}", d.spec["title"], d.spec.get("x-ecrf-labels", {}).get("zh", ""),
-                       d.spec.get("x-ecrf-unit", ""), "", "", d.spec["expr"]]
+                yield [
+                    name,
+                    d.oid,
+                    f"derived {d.spec['type']}",
+                    d.spec["title"],
+                    d.spec.get("x-ecrf-labels", {}).get("zh", ""),
+                    d.spec.get("x-ecrf-unit", ""),
+                    "",
+                    "",
+                    d.spec["expr"],
+                ]
 
 
-AUDIT_COLUMNS = ["subject", "stream", "seq", "at", "actor", "action", "event", "form", "path", "old", "new", "reason", "hash"]
+AUDIT_COLUMNS = [
+    "subject",
+    "stream",
+    "seq",
+    "at",
+    "actor",
+    "action",
+    "event",
+    "form",
+    "path",
+    "old",
+    "new",
+    "reason",
+    "hash",
+]
 
 
 def audit_rows(study: StudyRuntime, subject_ids: list[str]) -> Iterator[list]:
     """Every audit event of these subjects (one row per change), oldest first."""
     collection = audit_store().collection
     for subject in subject_ids:
-        for event in collection.find({"context.study": study.oid, "context.subject": subject},
-                                     sort=[("at", 1), ("stream", 1), ("seq", 1)]):
+        for event in collection.find(
+            {"context.study": study.oid, "context.subject": subject}, sort=[("at", 1), ("stream", 1), ("seq", 1)]
+        ):
             context = event.get("context") or {}
-            base = [subject, event["stream"], event["seq"], event["at"].isoformat(), event["actor"], event["action"],
-                    context.get("event", ""), context.get("form", "")]
+            base = [
+                subject,
+                event["stream"],
+                event["seq"],
+                event["at"].isoformat(),
+                event["actor"],
+                event["action"],
+                context.get("event", ""),
+                context.get("form", ""),
+            ]
             changes = event.get("changes") or [{"path": "", "old": None, "new": None}]
             for change in changes:
-                yield base + [change["path"], _json(change["old"]), _json(change["new"]), event.get("reason") or "", event["hash"]]
+                yield base + [
+                    change["path"],
+                    _json(change["old"]),
+                    _json(change["new"]),
+                    event.get("reason") or "",
+                    event["hash"],
+                ]
 
 
 def _json(value) -> str:
@@ -209,8 +247,9 @@ def _spooled_tables(study: StudyRuntime, found: list, subject_ids: list[str], st
     writer = csv.writer(switch)
     texts = []
     for _, form, group in found:
-        switch.target = io.TextIOWrapper(stack.enter_context(tempfile.TemporaryFile()), encoding="utf-8-sig",
-                                         newline="")
+        switch.target = io.TextIOWrapper(
+            stack.enter_context(tempfile.TemporaryFile()), encoding="utf-8-sig", newline=""
+        )
         texts.append(switch.target)
         writer.writerow(columns(form, group))
     for index, line in subject_tables(study, found, subject_ids):
@@ -225,8 +264,9 @@ def _spooled_tables(study: StudyRuntime, found: list, subject_ids: list[str], st
     return files
 
 
-def write_csv_zip(out: BinaryIO, study: StudyRuntime, subject_ids: list[str], *,
-                  progress: Callable[[int], None] | None = None) -> int:
+def write_csv_zip(
+    out: BinaryIO, study: StudyRuntime, subject_ids: list[str], *, progress: Callable[[int], None] | None = None
+) -> int:
     """Write the CSV zip; returns how many tables it holds (plus dictionary and audit trail)."""
     found = tables(study)
     with ExitStack() as stack, zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -242,8 +282,9 @@ def write_csv_zip(out: BinaryIO, study: StudyRuntime, subject_ids: list[str], *,
     return len(found)
 
 
-def write_xlsx(out: BinaryIO, study: StudyRuntime, subject_ids: list[str], *,
-               progress: Callable[[int], None] | None = None) -> int:
+def write_xlsx(
+    out: BinaryIO, study: StudyRuntime, subject_ids: list[str], *, progress: Callable[[int], None] | None = None
+) -> int:
     """Write the Excel workbook (write-only mode: rows go to disk as they come)."""
     workbook = openpyxl.Workbook(write_only=True)
     found = tables(study)

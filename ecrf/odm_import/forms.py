@@ -72,11 +72,22 @@ class FormReader:
                 if item_def.get(REDCAP + "FieldType") == "calc" and not key:
                     # a calculated field stays read-only (never an editable field) until its formula is translated
                     self._redcap(item_def, ref, schema, pointer, form)
-                    derived[name] = {"title": schema["title"], "type": "number", "x-ecrf-source-oid": oid, "expr": "null",
-                                     "description": "Not translated REDCap calculation: "
-                                                    f"{item_def.get(REDCAP + 'Calculation') or '(none)'}"}
-                    self.report.add("ItemDef", oid, item_def.get("Name"), "translated",
-                                    f"REDCap calc field: a read-only derived value {name}", item_def.sourceline)
+                    derived[name] = {
+                        "title": schema["title"],
+                        "type": "number",
+                        "x-ecrf-source-oid": oid,
+                        "expr": "null",
+                        "description": "Not translated REDCap calculation: "
+                        f"{item_def.get(REDCAP + 'Calculation') or '(none)'}",
+                    }
+                    self.report.add(
+                        "ItemDef",
+                        oid,
+                        item_def.get("Name"),
+                        "translated",
+                        f"REDCap calc field: a read-only derived value {name}",
+                        item_def.sourceline,
+                    )
                     continue
                 self._range_checks(item_def, name, schema, pointer, target, checks)
                 (rows if key else properties)[name] = schema
@@ -84,9 +95,14 @@ class FormReader:
                 condition = ref.get("CollectionExceptionConditionOID")
                 if condition and self._shown_when(condition, ref, name, bool(key), row_shown if key else shown):
                     if ref.get("Mandatory") != "Yes":
-                        self.report.add("ItemRef", oid, None, "translated",
-                                        "conditional but not Mandatory: required when its condition holds",
-                                        ref.sourceline)
+                        self.report.add(
+                            "ItemRef",
+                            oid,
+                            None,
+                            "translated",
+                            "conditional but not Mandatory: required when its condition holds",
+                            ref.sourceline,
+                        )
                 elif condition:
                     self._condition(condition, ref, target, pointer, scope, form, checks)
                     collected_always = False
@@ -94,21 +110,45 @@ class FormReader:
                     if collected_always:
                         (row_required if key else required).append(name)
                     else:
-                        self.report.add("ItemRef", oid, None, "translated",
-                                        "Mandatory but conditional: not listed as required", ref.sourceline)
-                self.report.add("ItemDef", oid, item_def.get("Name"), "carried",
-                                "" if oid == name else f"named {name} (x-ecrf-source-oid keeps {oid})",
-                                item_def.sourceline)
+                        self.report.add(
+                            "ItemRef",
+                            oid,
+                            None,
+                            "translated",
+                            "Mandatory but conditional: not listed as required",
+                            ref.sourceline,
+                        )
+                self.report.add(
+                    "ItemDef",
+                    oid,
+                    item_def.get("Name"),
+                    "carried",
+                    "" if oid == name else f"named {name} (x-ecrf-source-oid keeps {oid})",
+                    item_def.sourceline,
+                )
             if group_ref.get("CollectionExceptionConditionOID"):
                 condition = self._ref("ConditionDef", group_ref.get("CollectionExceptionConditionOID"), group_ref)
                 self.used_conditions.add(condition.get("OID"))
                 source, context = self._expression(condition)
-                self._disable(form, "ConditionDef", condition, f"/{key}" if key else "/",
-                              source, context, f"a condition on the whole item group {group.get('OID')}")
+                self._disable(
+                    form,
+                    "ConditionDef",
+                    condition,
+                    f"/{key}" if key else "/",
+                    source,
+                    context,
+                    f"a condition on the whole item group {group.get('OID')}",
+                )
             if key:
                 if not rows:
-                    self.report.add("ItemGroupDef", group.get("OID"), group.get("Name"), "dropped",
-                                    "repeating group without items", group.sourceline)
+                    self.report.add(
+                        "ItemGroupDef",
+                        group.get("OID"),
+                        group.get("Name"),
+                        "dropped",
+                        "repeating group without items",
+                        group.sourceline,
+                    )
                     continue
                 row = {"type": "object", "properties": rows}
                 if row_required:
@@ -116,8 +156,12 @@ class FormReader:
                 if row_shown:
                     row["allOf"] = self._in_order(row_shown)
                 title, labels = texts(group.find("odm:Description", NS))
-                properties[key] = {"type": "array", "title": title or group.get("Name") or key, "items": row,
-                                   "x-ecrf-source-oid": group.get("OID")}
+                properties[key] = {
+                    "type": "array",
+                    "title": title or group.get("Name") or key,
+                    "items": row,
+                    "x-ecrf-source-oid": group.get("OID"),
+                }
                 if labels:
                     properties[key]["x-ecrf-labels"] = labels
                 if group_ref.get("Mandatory") == "Yes":
@@ -128,38 +172,81 @@ class FormReader:
                 limits = [decimal(v) for v in group.xpath(".//@RepeatMax")]  # OpenClinica's group repeat limit
                 if limits and limits[0] is not None and limits[0] >= 1:
                     properties[key]["maxItems"] = int(limits[0])
-                self.report.add("ItemGroupDef", group.get("OID"), group.get("Name"), "translated",
-                                f"repeating: the array of rows {key}", group.sourceline)
+                self.report.add(
+                    "ItemGroupDef",
+                    group.get("OID"),
+                    group.get("Name"),
+                    "translated",
+                    f"repeating: the array of rows {key}",
+                    group.sourceline,
+                )
             else:
-                self.report.add("ItemGroupDef", group.get("OID"), group.get("Name"), "translated",
-                                "merged into the form (x-ecrf-source-group on its items)", group.sourceline)
+                self.report.add(
+                    "ItemGroupDef",
+                    group.get("OID"),
+                    group.get("Name"),
+                    "translated",
+                    "merged into the form (x-ecrf-source-group on its items)",
+                    group.sourceline,
+                )
         for section in form_def.iterfind(".//oc:Section", NS):
-            self.report.add("Section", section.get("SectionLabel"), section.get("SectionTitle"), "dropped",
-                            "OpenClinica section (layout only): items kept in order", section.sourceline)
+            self.report.add(
+                "Section",
+                section.get("SectionLabel"),
+                section.get("SectionTitle"),
+                "dropped",
+                "OpenClinica section (layout only): items kept in order",
+                section.sourceline,
+            )
         if form_def.get("Repeating") == "Yes":
-            if properties and not any(p.get("type") == "array" and p["items"].get("type") == "object"
-                                      for p in properties.values()) and not derived:
+            if (
+                properties
+                and not any(
+                    p.get("type") == "array" and p["items"].get("type") == "object" for p in properties.values()
+                )
+                and not derived
+            ):
                 row = {"type": "object", "properties": properties}
                 if required:
                     row["required"] = required
                 for check in checks:
-                    check["item"] = f"/{form_oid}{check['item'].replace('/', '/*/', 1)}" \
-                        if "/*/" not in check["item"] else check["item"]
+                    check["item"] = (
+                        f"/{form_oid}{check['item'].replace('/', '/*/', 1)}"
+                        if "/*/" not in check["item"]
+                        else check["item"]
+                    )
                     check["rule"] = check["rule"].replace("data.", "row.")
                 properties, required = {form_oid: {"type": "array", "title": form["title"], "items": row}}, []
-                self.report.add("FormDef", form_def.get("OID"), form_def.get("Name"), "translated",
-                                f"repeating form: its items are one repeating group {form_oid}", form_def.sourceline)
+                self.report.add(
+                    "FormDef",
+                    form_def.get("OID"),
+                    form_def.get("Name"),
+                    "translated",
+                    f"repeating form: its items are one repeating group {form_oid}",
+                    form_def.sourceline,
+                )
             else:
-                self.report.add("FormDef", form_def.get("OID"), form_def.get("Name"), "translated",
-                                "Repeating=\"Yes\" not kept: the form holds a repeating group or a calculation",
-                                form_def.sourceline)
+                self.report.add(
+                    "FormDef",
+                    form_def.get("OID"),
+                    form_def.get("Name"),
+                    "translated",
+                    'Repeating="Yes" not kept: the form holds a repeating group or a calculation',
+                    form_def.sourceline,
+                )
         order = aliases.get(ext.ORDER)
         if isinstance(order, str) and set(order.split()) == set(properties):
             properties = {name: properties[name] for name in order.split()}
         if not properties:
             properties = {"NOTE": {"type": "string", "title": "Note"}}
-            self.report.add("FormDef", form_def.get("OID"), form_def.get("Name"), "translated",
-                            "no items: a note item added so the form is valid", form_def.sourceline)
+            self.report.add(
+                "FormDef",
+                form_def.get("OID"),
+                form_def.get("Name"),
+                "translated",
+                "no items: a note item added so the form is valid",
+                form_def.sourceline,
+            )
         form["properties"] = properties
         if required:
             form["required"] = required
@@ -176,4 +263,3 @@ class FormReader:
         if "x-ecrf-disabled" in form:
             form["x-ecrf-disabled"] = form.pop("x-ecrf-disabled")
         return form
-

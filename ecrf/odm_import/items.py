@@ -111,18 +111,31 @@ class ItemReader:
         self.used_codelists.add(list_oid)
         entries = self._codes(codelist)
         if not entries:
-            self.report.add("CodeListRef", list_oid, None, "dropped", f"code list of item {oid} is empty", ref.sourceline)
+            self.report.add(
+                "CodeListRef", list_oid, None, "dropped", f"code list of item {oid} is empty", ref.sourceline
+            )
             return
         if kind == "boolean":
             codes = {code.strip().lower() for code, _, _ in entries}
             if codes <= TRUE_CODES | FALSE_CODES and len(codes) <= 2:
-                self.report.add("CodeListRef", list_oid, codelist.get("Name"), "translated",
-                                f"item {oid} is boolean: codes {sorted(codes)} stored as true/false", ref.sourceline)
+                self.report.add(
+                    "CodeListRef",
+                    list_oid,
+                    codelist.get("Name"),
+                    "translated",
+                    f"item {oid} is boolean: codes {sorted(codes)} stored as true/false",
+                    ref.sourceline,
+                )
                 self.boolean_lists.add(list_oid)
                 return
-            self.report.add("CodeListRef", list_oid, None, "translated",
-                            f"item {oid} has DataType boolean but its code list is not yes/no: kept as text",
-                            ref.sourceline)
+            self.report.add(
+                "CodeListRef",
+                list_oid,
+                None,
+                "translated",
+                f"item {oid} has DataType boolean but its code list is not yes/no: kept as text",
+                ref.sourceline,
+            )
             kind = schema["type"] = "string"
         self.choice_lists.add(list_oid)
         kind, choices = self._choices(entries, kind, oid, list_oid, ref.sourceline)
@@ -134,8 +147,14 @@ class ItemReader:
         oid, list_id = item_def.get("OID"), ref.get("MultiSelectListID")
         multi = self.multi.get(list_id)
         if multi is None or not self._multi_codes(multi):
-            self.report.add("MultiSelectListRef", list_id, None, "dropped",
-                            f"item {oid} refers to a multi-select list the file does not define", ref.sourceline)
+            self.report.add(
+                "MultiSelectListRef",
+                list_id,
+                None,
+                "dropped",
+                f"item {oid} refers to a multi-select list the file does not define",
+                ref.sourceline,
+            )
             return
         self.used_codelists.add(list_id)
         kind = {"integer": "integer"}.get(multi.get("DataType"), "string")
@@ -144,11 +163,22 @@ class ItemReader:
             kind, choices = "string", [{**c, "const": str(c["const"])} for c in choices]
         for keyword in ("oneOf", "maxLength", "format", "minimum", "maximum"):
             schema.pop(keyword, None)
-        schema.update({"type": "array", "items": {"type": kind, "oneOf": choices}, "uniqueItems": True,
-                       "x-ecrf-widget": "checkboxes"})
-        self.report.add("MultiSelectList", list_id, multi.get("Name"), "translated",
-                        f"item {oid} is an array of choices", ref.sourceline)
-
+        schema.update(
+            {
+                "type": "array",
+                "items": {"type": kind, "oneOf": choices},
+                "uniqueItems": True,
+                "x-ecrf-widget": "checkboxes",
+            }
+        )
+        self.report.add(
+            "MultiSelectList",
+            list_id,
+            multi.get("Name"),
+            "translated",
+            f"item {oid} is an array of choices",
+            ref.sourceline,
+        )
 
     def extend(self, item_def, schema: dict) -> dict:
         """``schema`` completed by the ItemDef's ``ecrf:`` aliases: lab range, widget, multi-select, other keywords."""

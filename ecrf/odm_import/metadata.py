@@ -137,41 +137,86 @@ class _Builder(ItemReader, RuleReader, RedcapReader, FormReader):
                 event = {key: value for key, value in event.items() if key not in ("stage", "day", "window", "repeating")}
                 event.update({**schedule, **({"repeating": True} if event_def.get("Repeating") == "Yes" else {})})
             events.append(event)
-            self.report.add("StudyEventDef", event_def.get("OID"), event_def.get("Name"), "carried",
-                            "" if oid == event_def.get("OID") else f"named {oid}", event_def.sourceline)
+            self.report.add(
+                "StudyEventDef",
+                event_def.get("OID"),
+                event_def.get("Name"),
+                "carried",
+                "" if oid == event_def.get("OID") else f"named {oid}",
+                event_def.sourceline,
+            )
         if not event_defs and forms:
-            events.append({"oid": "EVENT", "name": "Default event", "stage": STAGE, "day": None, "window": None,
-                           "repeating": False, "forms": list(forms)})
+            events.append(
+                {
+                    "oid": "EVENT",
+                    "name": "Default event",
+                    "stage": STAGE,
+                    "day": None,
+                    "window": None,
+                    "repeating": False,
+                    "forms": list(forms),
+                }
+            )
             placed.update(forms)
-            self.report.add("StudyEventDef", "EVENT", "Default event", "translated",
-                            "the source has no events (a REDCap classic project): one default event holds every form")
+            self.report.add(
+                "StudyEventDef",
+                "EVENT",
+                "Default event",
+                "translated",
+                "the source has no events (a REDCap classic project): one default event holds every form",
+            )
         for form_oid in forms:
             if form_oid not in placed:
-                self.report.add("FormDef", forms[form_oid]["x-ecrf-source-oid"], forms[form_oid]["title"], "carried",
-                                "in no event of the source: not scheduled")
-        for kind, used in (("CodeList", self.used_codelists), ("ConditionDef", self.used_conditions),
-                           ("MethodDef", self.used_methods)):
+                self.report.add(
+                    "FormDef",
+                    forms[form_oid]["x-ecrf-source-oid"],
+                    forms[form_oid]["title"],
+                    "carried",
+                    "in no event of the source: not scheduled",
+                )
+        for kind, used in (
+            ("CodeList", self.used_codelists),
+            ("ConditionDef", self.used_conditions),
+            ("MethodDef", self.used_methods),
+        ):
             for oid, element in self.defs[kind].items():
                 if oid not in used:
-                    self.report.add(kind, oid, element.get("Name"), "dropped", "defined but used by no item",
-                                    element.sourceline)
+                    self.report.add(
+                        kind, oid, element.get("Name"), "dropped", "defined but used by no item", element.sourceline
+                    )
                 elif kind == "CodeList" and oid in self.boolean_lists - self.choice_lists:
-                    self.report.add(kind, oid, element.get("Name"), "translated", "yes/no codes: items are booleans",
-                                    element.sourceline)
+                    self.report.add(
+                        kind,
+                        oid,
+                        element.get("Name"),
+                        "translated",
+                        "yes/no codes: items are booleans",
+                        element.sourceline,
+                    )
                 elif kind == "CodeList":
                     self.report.add(kind, oid, element.get("Name"), "carried", line=element.sourceline)
         name = (self.study.findtext("odm:GlobalVariables/odm:StudyName", namespaces=NS) or "").strip()
-        study = {"oid": engine_oid(self.study.get("OID") or "STUDY", set()), "name": name or self.study.get("OID") or "Study",
-                 "version": f"{self.mdv.get('OID')}-draft",
-                 "description": f"Imported from {self.report.format} file {self.path.name} (MetaDataVersion "
-                                f"{self.mdv.get('OID')}); add schedule days and windows.",
-                 "x-ecrf-source-oid": self.study.get("OID") or "", "stages": [{"oid": STAGE, "title": "Imported"}],
-                 "events": events}
+        study = {
+            "oid": engine_oid(self.study.get("OID") or "STUDY", set()),
+            "name": name or self.study.get("OID") or "Study",
+            "version": f"{self.mdv.get('OID')}-draft",
+            "description": f"Imported from {self.report.format} file {self.path.name} (MetaDataVersion "
+            f"{self.mdv.get('OID')}); add schedule days and windows.",
+            "x-ecrf-source-oid": self.study.get("OID") or "",
+            "stages": [{"oid": STAGE, "title": "Imported"}],
+            "events": events,
+        }
         if not study["x-ecrf-source-oid"]:
             del study["x-ecrf-source-oid"]
         self._own_study(study)
-        self.report.add("Study", self.study.get("OID"), name, "carried", "" if study["oid"] == self.study.get("OID") else f"named {study['oid']}",
-                        self.study.sourceline)
+        self.report.add(
+            "Study",
+            self.study.get("OID"),
+            name,
+            "carried",
+            "" if study["oid"] == self.study.get("OID") else f"named {study['oid']}",
+            self.study.sourceline,
+        )
         return study, forms
 
     def _own_study(self, study: dict) -> None:
@@ -225,8 +270,9 @@ def write_draft(path: str | Path, folder: str | Path, version: str | None = None
         (target / "study.json").write_text(json.dumps(study, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         for oid, form in forms.items():
             (target / stages.get(oid, STAGE)).mkdir(exist_ok=True)
-            (target / stages.get(oid, STAGE) / f"{oid}.json").write_text(json.dumps(form, indent=2, ensure_ascii=False) + "\n",
-                                                         encoding="utf-8")
+            (target / stages.get(oid, STAGE) / f"{oid}.json").write_text(
+                json.dumps(form, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+            )
     except OSError as exc:
         raise ImportError_(f"{target}: cannot write the draft: {exc.strerror or exc}") from None
     return target, report

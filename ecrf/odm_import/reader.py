@@ -48,12 +48,16 @@ def read_odm(path: str | Path):
     except OSError as exc:
         raise ImportError_(f"{path}: not readable: {exc}") from None
     if tree.docinfo.system_url or tree.docinfo.public_id:
-        raise ImportError_(f"{path}:1: the document refers to an external DTD ({tree.docinfo.system_url or tree.docinfo.public_id}); "
-                           "refused: ODM needs none, it is never loaded, and its entities would stay unknown")
+        raise ImportError_(
+            f"{path}:1: the document refers to an external DTD ({tree.docinfo.system_url or tree.docinfo.public_id}); "
+            "refused: ODM needs none, it is never loaded, and its entities would stay unknown"
+        )
     dtd = tree.docinfo.internalDTD
     if dtd is not None and any(True for _ in dtd.iterentities()):
-        raise ImportError_(f"{path}:1: the document declares entities (DOCTYPE); refused: ODM needs none "
-                           "and entity expansion is how hostile XML attacks")
+        raise ImportError_(
+            f"{path}:1: the document declares entities (DOCTYPE); refused: ODM needs none "
+            "and entity expansion is how hostile XML attacks"
+        )
     if any(node.tag is etree.Entity for node in tree.iter()):
         raise ImportError_(f"{path}:1: the document uses undeclared entities; refused")
     root = tree.getroot()

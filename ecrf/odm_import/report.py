@@ -60,11 +60,18 @@ class Report:
 
     def find(self, kind: str | None = None, outcome: str | None = None) -> list[Entry]:
         """The entries of that kind and/or outcome, in the order recorded."""
-        return [e for e in self.entries if (kind is None or e.kind == kind) and (outcome is None or e.outcome == outcome)]
+        return [
+            e for e in self.entries if (kind is None or e.kind == kind) and (outcome is None or e.outcome == outcome)
+        ]
 
     def as_dict(self) -> dict:
-        return {"source": self.source, "format": self.format, **self.facts, "counts": self.counts(),
-                "constructs": [entry.as_dict() for entry in self.entries]}
+        return {
+            "source": self.source,
+            "format": self.format,
+            **self.facts,
+            "counts": self.counts(),
+            "constructs": [entry.as_dict() for entry in self.entries],
+        }
 
     def write(self, path: str | Path) -> None:
         """Write the report as JSON."""

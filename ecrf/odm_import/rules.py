@@ -67,9 +67,14 @@ class RuleReader:
                 value = int(value) if value == value.to_integral_value() else float(value)
                 schema[keyword] = STRICTER[keyword](schema[keyword], value) if keyword in schema else value
                 english, _ = texts(check.find("odm:ErrorMessage", NS))
-                said = f" (its message {english!r} is replaced by the engine's refusal naming the limit)" if english else ""
-                self.report.add("RangeCheck", label, None, "translated", f"hard limit: {keyword} {value}{said}",
-                                check.sourceline)
+                said = (
+                    f" (its message {english!r} is replaced by the engine's refusal naming the limit)"
+                    if english
+                    else ""
+                )
+                self.report.add(
+                    "RangeCheck", label, None, "translated", f"hard limit: {keyword} {value}{said}", check.sourceline
+                )
                 continue
             if comparator in ("IN", "NOTIN"):
                 test = f"{ref} in [{', '.join(literals)}]"
@@ -77,10 +82,20 @@ class RuleReader:
             else:
                 test = f"{ref} {CEL_COMPARATOR[comparator]} {literals[0]}"
             english, labels = texts(check.find("odm:ErrorMessage", NS))
-            message = {"en": english or f"{schema['title']}: expected {CEL_COMPARATOR.get(comparator, comparator)} "
-                                         f"{', '.join(values)}", **labels}
-            checks.append({"id": f"RC_{name}_{index}", "item": pointer, "severity": "query",
-                           "rule": f"!has({ref}) || {test}", "message": message})
+            message = {
+                "en": english
+                or f"{schema['title']}: expected {CEL_COMPARATOR.get(comparator, comparator)} {', '.join(values)}",
+                **labels,
+            }
+            checks.append(
+                {
+                    "id": f"RC_{name}_{index}",
+                    "item": pointer,
+                    "severity": "query",
+                    "rule": f"!has({ref}) || {test}",
+                    "message": message,
+                }
+            )
             why = "soft: a query check, never a refusal" if soft else "a query check (no schema limit says this)"
             self.report.add("RangeCheck", label, None, "translated", why, check.sourceline)
 
@@ -97,14 +112,24 @@ class RuleReader:
             self.report.add("RangeCheck", label, None, "dropped", f"{exc}: {source}", check.sourceline)
             return
         english, labels = texts(check.find("odm:ErrorMessage", NS))
-        found = {"id": named.get("id") if isinstance(named.get("id"), str) else f"RC_{name}_{index}", "item": pointer,
-                 "rule": source, "message": {"en": english or f"{pointer}: {source}", **labels},
-                 "severity": named.get("severity") if isinstance(named.get("severity"), str) else "query"}
+        found = {
+            "id": named.get("id") if isinstance(named.get("id"), str) else f"RC_{name}_{index}",
+            "item": pointer,
+            "rule": source,
+            "message": {"en": english or f"{pointer}: {source}", **labels},
+            "severity": named.get("severity") if isinstance(named.get("severity"), str) else "query",
+        }
         if named and "severity" not in named:
             del found["severity"]  # the engine's own export: the check named no severity (query is the default)
         checks.append(found)
-        self.report.add("RangeCheck", label, found["id"], "carried", f"edit check ({found.get('severity', 'query')}): {source}",
-                        check.sourceline)
+        self.report.add(
+            "RangeCheck",
+            label,
+            found["id"],
+            "carried",
+            f"edit check ({found.get('severity', 'query')}): {source}",
+            check.sourceline,
+        )
 
     # ------------------------------------------------------------------ expressions
 
@@ -121,6 +146,7 @@ class RuleReader:
             if reference in scope:
                 return scope[reference]
             raise Untranslatable(f"{reference!r} is not an item of this form (or of this row)")
+
         return resolve
 
     def _typed_literals(self, cel: str, scope: dict[str, str]) -> str:
@@ -153,7 +179,11 @@ class RuleReader:
         if not source:
             return None, "", context, "no FormalExpression"
         try:
-            cel = source if context.upper() == "CEL" else self._typed_literals(to_cel(source, self._resolver(scope)), scope)
+            cel = (
+                source
+                if context.upper() == "CEL"
+                else self._typed_literals(to_cel(source, self._resolver(scope)), scope)
+            )
             compile_expression(cel)
         except (Untranslatable, ExpressionError) as exc:
             return None, source, context, str(exc)
@@ -174,13 +204,20 @@ class RuleReader:
         self.used_conditions.add(condition_oid)
         if condition_oid not in shown:
             shown[condition_oid] = {"if": test, "then": {"required": []}}
-            self.report.add("ConditionDef", condition_oid, condition.get("Name"), "translated",
-                            f"required and shown when {source[2:-1]}", condition.sourceline)
+            self.report.add(
+                "ConditionDef",
+                condition_oid,
+                condition.get("Name"),
+                "translated",
+                f"required and shown when {source[2:-1]}",
+                condition.sourceline,
+            )
         shown[condition_oid]["then"]["required"].append(name)
         return True
 
-    def _condition(self, condition_oid: str, at, target: str, pointer: str, scope: dict[str, str], form: dict,
-                   checks: list) -> bool:
+    def _condition(
+        self, condition_oid: str, at, target: str, pointer: str, scope: dict[str, str], form: dict, checks: list
+    ) -> bool:
         """A CollectionExceptionCondition (the item is not collected while it holds) as a query check."""
         condition = self._ref("ConditionDef", condition_oid, at)
         self.used_conditions.add(condition_oid)
@@ -190,40 +227,76 @@ class RuleReader:
             return False
         english, labels = texts(condition.find("odm:Description", NS))
         message = {"en": f"Should be empty: {english or 'not collected when ' + source}", **labels}
-        checks.append({"id": f"CX_{pointer.strip('/').replace('/*/', '_')}", "item": pointer, "severity": "query",
-                       "rule": f"!({cel}) || !has({target})", "message": message})
-        self.report.add("ConditionDef", condition_oid, condition.get("Name"), "translated",
-                        f"{pointer}: a query when filled while {cel}", condition.sourceline)
+        checks.append(
+            {
+                "id": f"CX_{pointer.strip('/').replace('/*/', '_')}",
+                "item": pointer,
+                "severity": "query",
+                "rule": f"!({cel}) || !has({target})",
+                "message": message,
+            }
+        )
+        self.report.add(
+            "ConditionDef",
+            condition_oid,
+            condition.get("Name"),
+            "translated",
+            f"{pointer}: a query when filled while {cel}",
+            condition.sourceline,
+        )
         return True
 
     def _disable(self, form: dict, kind: str, definition, pointer: str, source: str, context: str, reason: str) -> None:
-        rule = {"kind": kind, "source-oid": definition.get("OID"), "item": pointer, "expression": source or "(none)",
-                "reason": reason}
+        rule = {
+            "kind": kind,
+            "source-oid": definition.get("OID"),
+            "item": pointer,
+            "expression": source or "(none)",
+            "reason": reason,
+        }
         if context:
             rule["context"] = context
         form.setdefault("x-ecrf-disabled", []).append(rule)
-        self.report.add(kind, definition.get("OID"), definition.get("Name"), "disabled",
-                        f"{pointer}: kept in x-ecrf-disabled, not run: {reason}", definition.sourceline)
+        self.report.add(
+            kind,
+            definition.get("OID"),
+            definition.get("Name"),
+            "disabled",
+            f"{pointer}: kept in x-ecrf-disabled, not run: {reason}",
+            definition.sourceline,
+        )
 
-    def _calculated(self, item_def, ref, schema: dict, name: str, pointer: str, scope: dict | None,
-                    form: dict, checks: list) -> dict:
+    def _calculated(
+        self, item_def, ref, schema: dict, name: str, pointer: str, scope: dict | None, form: dict, checks: list
+    ) -> dict:
         """The derived value for an item an ODM MethodDef computes (``scope`` None: it cannot be translated)."""
         oid = item_def.get("OID")
         method = self._ref("MethodDef", ref.get("MethodOID"), ref)
         self.used_methods.add(ref.get("MethodOID"))
         _, context = self._expression(method)
         own = context.upper() == "CEL"  # the engine's own export: the type as written
-        derived_type = schema["type"] if own else ("number" if schema["type"] in ("integer", "number") else schema["type"])
+        derived_type = (
+            schema["type"] if own else ("number" if schema["type"] in ("integer", "number") else schema["type"])
+        )
         spec = {"title": schema["title"], "type": DERIVED_TYPES.get(derived_type, "string"), "x-ecrf-source-oid": oid}
         for keyword in ("x-ecrf-unit", "x-ecrf-labels", *(("oneOf",) if own else ())):
             if keyword in schema:
                 spec[keyword] = schema[keyword]
-        cel, source, context, reason = self._translate(method, scope) if scope is not None else \
-            (None, *self._expression(method), "a calculation inside a repeating group")
+        cel, source, context, reason = (
+            self._translate(method, scope)
+            if scope is not None
+            else (None, *self._expression(method), "a calculation inside a repeating group")
+        )
         if cel is not None:
             spec["expr"] = cel
-            self.report.add("MethodDef", method.get("OID"), method.get("Name"), "translated" if not own else "carried",
-                            f"derived {name} = {cel}", method.sourceline)
+            self.report.add(
+                "MethodDef",
+                method.get("OID"),
+                method.get("Name"),
+                "translated" if not own else "carried",
+                f"derived {name} = {cel}",
+                method.sourceline,
+            )
         else:
             spec["expr"] = "null"
             spec["description"] = f"Not translated from {method.get('OID')}: {source or '(no expression)'}"
@@ -232,6 +305,12 @@ class RuleReader:
         aliases = extension_of(self.path, item_def)
         if isinstance(aliases.get(ext.KEYWORDS), dict):
             ext.merge(spec, aliases[ext.KEYWORDS])
-        self.report.add("ItemDef", oid, item_def.get("Name"), "translated",
-                        f"calculated by {method.get('OID')}: a read-only derived value {name}", item_def.sourceline)
+        self.report.add(
+            "ItemDef",
+            oid,
+            item_def.get("Name"),
+            "translated",
+            f"calculated by {method.get('OID')}: a read-only derived value {name}",
+            item_def.sourceline,
+        )
         return spec

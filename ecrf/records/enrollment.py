@@ -28,19 +28,27 @@ def subject_head(subject: Subject) -> dict | None:
     return {"seq": subject.version, "hash": subject.head} if subject.head else None
 
 
-def status_event(study: StudyRuntime, subject: Subject, status: str | None, actor: str,
-                  head: dict | None) -> dict | None:
+def status_event(
+    study: StudyRuntime, subject: Subject, status: str | None, actor: str, head: dict | None
+) -> dict | None:
     """:meth:`audit.AuditStore.append` arguments that move the subject to ``status`` (None: no move or no head)."""
     if status is None or status == subject.status or head is None:
         return None
-    return {"stream": subject_stream(study.oid, subject.subject_id), "expected_version": head["seq"],
-            "actor": actor, "action": "subject_status",
-            "changes": [{"path": "/status", "old": subject.status, "new": status}], "state": {"status": status},
-            "head": head, "context": {"study": study.oid, "subject": subject.subject_id, "site": subject.site}}
+    return {
+        "stream": subject_stream(study.oid, subject.subject_id),
+        "expected_version": head["seq"],
+        "actor": actor,
+        "action": "subject_status",
+        "changes": [{"path": "/status", "old": subject.status, "new": status}],
+        "state": {"status": status},
+        "head": head,
+        "context": {"study": study.oid, "subject": subject.subject_id, "site": subject.site},
+    }
 
 
-def update_enrollment(study: StudyRuntime, subject: Subject, status: str | None, actor: str,
-                      moved: dict | None = None) -> str:
+def update_enrollment(
+    study: StudyRuntime, subject: Subject, status: str | None, actor: str, moved: dict | None = None
+) -> str:
     """Move the subject to ``status`` (:func:`enrollment_status` of the record just saved; None: stay), audited.
 
     ``moved`` is the status event when the caller has already appended it.
@@ -67,8 +75,7 @@ def update_enrollment(study: StudyRuntime, subject: Subject, status: str | None,
         # Not an $or: the embedded server plans an $or beside the _id as a scan of every subject.
         Subject._get_collection().update_one(
             {"_id": subject.key, "version": {"$not": {"$gte": moved["seq"]}}},
-            {"$set": {"status": status, "version": moved["seq"], "head": moved["hash"]}})
+            {"$set": {"status": status, "version": moved["seq"], "head": moved["hash"]}},
+        )
         subject.status, subject.version, subject.head = status, moved["seq"], moved["hash"]
     return status
-
-

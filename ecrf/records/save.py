@@ -154,8 +154,12 @@ def _refuse_closed(study: StudyRuntime, read: SaveInputs, event_oid: str, form_o
     """423 for a locked or frozen record or a new record in a held container; 409 after a failed screening."""
     stored, subject = read.stored, read.subject
     if stored and (stored.get("locked") or stored.get("frozen")):
-        raise Locked(f"{form_oid} at {event_oid} is {'locked' if stored.get('locked') else 'frozen'}; no change is possible")
-    if subject.status == "screen_failed" and event_oid not in study.definition.get("enrollment", {}).get("screening_events", []):
+        raise Locked(
+            f"{form_oid} at {event_oid} is {'locked' if stored.get('locked') else 'frozen'}; no change is possible"
+        )
+    if subject.status == "screen_failed" and event_oid not in study.definition.get("enrollment", {}).get(
+        "screening_events", []
+    ):
         raise Conflict(f"subject {subject.subject_id} failed screening; only screening data can be entered")
     if stored is None and read.held:
         raise Locked(f"subject {subject.subject_id} is {read.held}; no new data can be entered")
@@ -183,14 +187,23 @@ def _reviews_cleared(state: dict, stored: dict | None, changes: list[dict]) -> d
     return cleared
 
 
-def _record_event(stream: str, user, stored: dict | None, changes: list[dict], reason: str | None, state: dict,
-                  identity: dict) -> dict:
+def _record_event(
+    stream: str, user, stored: dict | None, changes: list[dict], reason: str | None, state: dict, identity: dict
+) -> dict:
     """:meth:`audit.AuditStore.append_all` arguments of the record's event (create, update or rederive)."""
     at_version = (stored or {}).get("version", 0)
     head = {"seq": at_version, "hash": stored.get("head")} if stored else {"seq": 0, "hash": GENESIS}
-    return {"stream": stream, "expected_version": at_version, "actor": user.username,
-            "action": "create" if stored is None else ("update" if changes else "rederive"),
-            "changes": changes, "reason": reason, "state": state, "context": identity, "head": head}
+    return {
+        "stream": stream,
+        "expected_version": at_version,
+        "actor": user.username,
+        "action": "create" if stored is None else ("update" if changes else "rederive"),
+        "changes": changes,
+        "reason": reason,
+        "state": state,
+        "context": identity,
+        "head": head,
+    }
 
 
 def _append(stream: str, record_event: dict, moved_event: dict | None) -> tuple[dict, dict | None]:
@@ -210,10 +223,26 @@ def _append(stream: str, record_event: dict, moved_event: dict | None) -> tuple[
     return appended, moved[0] if moved else None
 
 
-def _after_save(study: StudyRuntime, form, subject: Subject, identity: dict, data: dict, rules: Evaluation,
-                appended: dict, user, new_record: bool) -> None:
+def _after_save(
+    study: StudyRuntime,
+    form,
+    subject: Subject,
+    identity: dict,
+    data: dict,
+    rules: Evaluation,
+    appended: dict,
+    user,
+    new_record: bool,
+) -> None:
     """What follows a stored save; none of these steps fails it (each logs its own failure)."""
     report_broken(study, form, rules.broken, appended["stream"])
-    sync_queries(study, form, identity, data, rules.findings, f"change {appended['seq']} by {user.username}",
-                 new_record=new_record)
+    sync_queries(
+        study,
+        form,
+        identity,
+        data,
+        rules.findings,
+        f"change {appended['seq']} by {user.username}",
+        new_record=new_record,
+    )
     recheck_dependents(study, subject, identity["event"], identity["form"])

@@ -100,14 +100,30 @@ def form_page_context(runtime: StudyRuntime, user, subject: Subject, event: dict
     item_flags: dict[str, list] = {}
     for flag in saved.get("flags") or []:
         item_flags.setdefault(flag["item"], []).append(flag)
-    can = {"answer": may(user.role, Action.ANSWER_QUERIES), "manage": may(user.role, Action.MANAGE_QUERIES),
-           "verify": may(user.role, Action.VERIFY), "sign": may(user.role, Action.SIGN), "lock": may(user.role, Action.LOCK)}
+    can = {
+        "answer": may(user.role, Action.ANSWER_QUERIES),
+        "manage": may(user.role, Action.MANAGE_QUERIES),
+        "verify": may(user.role, Action.VERIFY),
+        "sign": may(user.role, Action.SIGN),
+        "lock": may(user.role, Action.LOCK),
+    }
     signatures = [s for s in signatures_of(runtime, user, subject.subject_id) if record and record["_id"] in s.heads]
     return FormPage(
-        study=runtime, subject=subject, event=event, form=form, record=record, wtform=wtform,
-        errors=rejection.errors, field_errors=rejection.field_errors, tz=tz, lifecycle=lifecycle_state(record),
+        study=runtime,
+        subject=subject,
+        event=event,
+        form=form,
+        record=record,
+        wtform=wtform,
+        errors=rejection.errors,
+        field_errors=rejection.field_errors,
+        tz=tz,
+        lifecycle=lifecycle_state(record),
         editable=may(user.role, Action.ENTER_DATA) and not saved.get("locked") and not saved.get("frozen"),
         missing=form.missing_items(saved.get("data") or {}) if record else [],
-        derived=saved.get("derived") or {}, signatures=signatures,
-        item_queries=item_queries, item_flags=item_flags, can=can,
+        derived=saved.get("derived") or {},
+        signatures=signatures,
+        item_queries=item_queries,
+        item_flags=item_flags,
+        can=can,
     )

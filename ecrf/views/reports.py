@@ -28,12 +28,17 @@ def index(study: str):
     queries = reports.query_metrics(runtime, user)
     review = reports.review_progress(runtime, user, records=states)
     crs = reports.toxicity_by_day(runtime, user, "CRS", "CRS_GRADE", "CRSDTC") if "CRS" in runtime.forms else None
-    icans = reports.toxicity_by_day(runtime, user, "ICANS", "ICANS_GRADE", "ICANSDTC") if "ICANS" in runtime.forms else None
+    icans = (
+        reports.toxicity_by_day(runtime, user, "ICANS", "ICANS_GRADE", "ICANSDTC") if "ICANS" in runtime.forms else None
+    )
     rates = reports.response_rates(runtime, user) if "RESP" in runtime.forms else []
     survival = reports.survival_data(runtime, user)
-    curves = {"Overall survival": reports.kaplan_meier(survival["os"]),
-              "Progression-free survival": reports.kaplan_meier(survival["pfs"])}
+    curves = {
+        "Overall survival": reports.kaplan_meier(survival["os"]),
+        "Progression-free survival": reports.kaplan_meier(survival["pfs"]),
+    }
     counts = reports.blood_counts(runtime, user) if "LB_HEM" in runtime.forms else {}
+
     def svg(text: str) -> Markup:
         # As an <img>: an SVG image is a static document, so the page's CSP (no inline styles) does not apply to it.
         encoded = base64.b64encode(text.encode("utf-8")).decode("ascii")
@@ -41,18 +46,35 @@ def index(study: str):
 
     drawn = {
         "enrollment": svg(charts.enrollment_chart(enrollment)) if enrollment["cumulative"] else None,
-        "queries": svg(charts.bars([a for a, _ in queries["open_by_age"]], [n for _, n in queries["open_by_age"]], "open queries")),
+        "queries": svg(
+            charts.bars([a for a, _ in queries["open_by_age"]], [n for _, n in queries["open_by_age"]], "open queries")
+        ),
         "crs": svg(charts.grade_by_day_chart(crs, "CRS (ASTCT)")) if crs and crs["days"] else None,
         "icans": svg(charts.grade_by_day_chart(icans, "ICANS (ASTCT)")) if icans and icans["days"] else None,
         "response": svg(charts.response_chart(rates)) if any(r["infused"] for r in rates) else None,
         "km": svg(charts.km_chart(curves)) if any(c["n"] for c in curves.values()) else None,
         "counts": {a: svg(charts.counts_chart(c, a)) for a, c in counts.items() if c["subjects"]},
     }
-    return render_template("reports.html", study=runtime, enrollment=enrollment, visits=visits, queries=queries,
-                           review=review, crs=crs, icans=icans, aes=reports.adverse_events(runtime, user) if "AE" in runtime.forms else [],
-                           rates=rates, curves=curves, counts=counts, charts=drawn, few_subjects=charts.FEW_SUBJECTS,
-                           orr_populations=reports.ORR_POPULATIONS,
-                           censoring={"Overall survival": reports.SURVIVAL_RULES["os"],
-                                      "Progression-free survival": reports.SURVIVAL_RULES["pfs"]},
-                           visit_page=visit_page,
-                           visit_href=lambda n: url_for("reports.index", study=study, visits_page=n, _anchor="visits"))
+    return render_template(
+        "reports.html",
+        study=runtime,
+        enrollment=enrollment,
+        visits=visits,
+        queries=queries,
+        review=review,
+        crs=crs,
+        icans=icans,
+        aes=reports.adverse_events(runtime, user) if "AE" in runtime.forms else [],
+        rates=rates,
+        curves=curves,
+        counts=counts,
+        charts=drawn,
+        few_subjects=charts.FEW_SUBJECTS,
+        orr_populations=reports.ORR_POPULATIONS,
+        censoring={
+            "Overall survival": reports.SURVIVAL_RULES["os"],
+            "Progression-free survival": reports.SURVIVAL_RULES["pfs"],
+        },
+        visit_page=visit_page,
+        visit_href=lambda n: url_for("reports.index", study=study, visits_page=n, _anchor="visits"),
+    )

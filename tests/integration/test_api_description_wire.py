@@ -52,7 +52,9 @@ def test_a_study_walk_on_the_wire_server_answers_exactly_as_described(wire_app):
     check("GET", mon.get("/studies/MINI/queries?state=open"), 200)
     check("POST", mon.post(record(subject) + "/sdv", {}), 200)
     check("POST", inv.post(record(subject) + "/sign", {"password": PASSWORD}), 201)
-    check("POST", inv.post(f"/studies/MINI/subjects/{subject}/sign", {"password": PASSWORD, "meaning": "approved"}), 201)
+    check(
+        "POST", inv.post(f"/studies/MINI/subjects/{subject}/sign", {"password": PASSWORD, "meaning": "approved"}), 201
+    )
     check("GET", inv.get(f"/studies/MINI/subjects/{subject}/signatures"), 200)
     check("POST", dm.post(record(subject) + "/lock", {}), 200)
     check("PUT", staff.save(subject, "SCREEN", "VS", {"WEIGHT": 73}, version=2, reason="x"), 423)
@@ -69,4 +71,9 @@ def test_a_study_walk_on_the_wire_server_answers_exactly_as_described(wire_app):
     assert {status for _label, status in seen} == {200, 201, 401, 403, 404, 409, 415, 422, 423}
 
     not_allowed = client.delete(f"/api/v1{record(subject)}", headers=dm.headers())
-    assert not_allowed.status_code == 405 and set(not_allowed.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS", "PUT"}
+    assert not_allowed.status_code == 405 and set(not_allowed.headers["Allow"].split(", ")) == {
+        "GET",
+        "HEAD",
+        "OPTIONS",
+        "PUT",
+    }

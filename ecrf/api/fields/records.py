@@ -13,18 +13,29 @@ from ecrf.times import iso
 def record_json(record: dict, form) -> dict:
     """A stored record (of the compiled ``form``) with its missing items, review stamps and queries; times as UTC ISO-8601 text."""
     return {
-        "study": record["study"], "subject": record["subject"], "site": record["site"],
-        "event": record["event"], "form": record["form"],
-        "data": record.get("data") or {}, "derived": record.get("derived") or {},
-        "status": record.get("status"), "missing": form.missing_items(record.get("data") or {}),
-        "version": record.get("version", 0), "definition": record.get("definition"),
-        "updated_at": iso(record.get("updated_at")), "updated_by": record.get("updated_by"),
+        "study": record["study"],
+        "subject": record["subject"],
+        "site": record["site"],
+        "event": record["event"],
+        "form": record["form"],
+        "data": record.get("data") or {},
+        "derived": record.get("derived") or {},
+        "status": record.get("status"),
+        "missing": form.missing_items(record.get("data") or {}),
+        "version": record.get("version", 0),
+        "definition": record.get("definition"),
+        "updated_at": iso(record.get("updated_at")),
+        "updated_by": record.get("updated_by"),
         "flags": record.get("flags") or [],
         "lifecycle": lifecycle_state(record),
-        "sdv": _stamp(record.get("sdv")), "sdv_items": {k: _stamp(v) for k, v in (record.get("sdv_items") or {}).items()},
-        "signature": _stamp(record.get("signature")), "frozen": _stamp(record.get("frozen")),
+        "sdv": _stamp(record.get("sdv")),
+        "sdv_items": {k: _stamp(v) for k, v in (record.get("sdv_items") or {}).items()},
+        "signature": _stamp(record.get("signature")),
+        "frozen": _stamp(record.get("frozen")),
         "locked": _stamp(record.get("locked")),
-        "queries": [query_json(q) for q in record_queries(record["study"], record["subject"], record["event"], record["form"])],
+        "queries": [
+            query_json(q) for q in record_queries(record["study"], record["subject"], record["event"], record["form"])
+        ],
     }
 
 
@@ -38,8 +49,15 @@ def event_json(event: dict) -> dict:
     """An audit event with its chain links (``prev``, ``hash``) and the event and form it concerns."""
     context = event.get("context") or {}
     return {
-        "stream": event["stream"], "seq": event["seq"], "at": iso(event["at"]), "actor": event["actor"],
-        "action": event["action"], "changes": event.get("changes") or [], "reason": event.get("reason"),
-        "event": context.get("event"), "form": context.get("form"),
-        "prev": event["prev"], "hash": event["hash"],
+        "stream": event["stream"],
+        "seq": event["seq"],
+        "at": iso(event["at"]),
+        "actor": event["actor"],
+        "action": event["action"],
+        "changes": event.get("changes") or [],
+        "reason": event.get("reason"),
+        "event": context.get("event"),
+        "form": context.get("form"),
+        "prev": event["prev"],
+        "hash": event["hash"],
     }

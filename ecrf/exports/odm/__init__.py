@@ -17,6 +17,21 @@ from ecrf.exports.odm.metadata import metadata
 from ecrf.exports.odm.signatures import casebook_signatures, signature_def_oid
 from ecrf.odm_extension.aliases import ECRF_NS
 
-__all__ = ["ECRF_NS", "NS", "SubjectDocuments", "admin_data", "casebook_signatures", "group_oid", "item_oid", "iso",
-           "mdv_oid", "metadata", "odm_schema", "read_subject", "signature_def_oid", "subject_data", "unit_oid",
-           "write_odm"]
+__all__ = [
+    "ECRF_NS",
+    "NS",
+    "SubjectDocuments",
+    "admin_data",
+    "casebook_signatures",
+    "group_oid",
+    "item_oid",
+    "iso",
+    "mdv_oid",
+    "metadata",
+    "odm_schema",
+    "read_subject",
+    "signature_def_oid",
+    "subject_data",
+    "unit_oid",
+    "write_odm",
+]

@@ -184,7 +184,6 @@ RECORD_FIELDS = {"event": 1, "form": 1, "version": 1, "derived": 1}
 def read_subject(study: StudyRuntime, subject, store: AuditStore, *, with_audit: bool = True) -> SubjectDocuments:
     """The subject's records, queries, signatures and audit events (raw documents, one query each)."""
 
-
     key = {"study": study.oid, "subject": subject.subject_id}
     fields = RECORD_FIELDS if with_audit else {**RECORD_FIELDS, "data": 1}
     records = {(r["event"], r["form"]): r for r in Record._get_collection().find(key, fields)}
@@ -196,16 +195,27 @@ def read_subject(study: StudyRuntime, subject, store: AuditStore, *, with_audit:
     for (event, form), record in records.items():
         stream = record_stream(study.oid, subject.subject_id, event, form)
         events[stream] = _stream_events(store, streams, stream, record.get("version"))
-    trail = [e for stream, found in sorted({**streams, **events}.items())
-             if stream in events or stream.startswith("signature/") for e in found if e["action"] in TRAIL_ACTIONS]
+    trail = [
+        e
+        for stream, found in sorted({**streams, **events}.items())
+        if stream in events or stream.startswith("signature/")
+        for e in found
+        if e["action"] in TRAIL_ACTIONS
+    ]
     signatures = subject_signatures(study.oid, subject.subject_id, trail)
     # Every subject stream holds at least its registration; the export's subjects carry no version.
     own = _stream_events(store, streams, subject_stream(study.oid, subject.subject_id), 1)
     return SubjectDocuments(records, queries, signatures, events, own)
 
 
-def subject_data(study: StudyRuntime, subject, *, with_audit: bool = True,
-                 store: AuditStore | None = None, documents: SubjectDocuments | None = None) -> etree._Element:
+def subject_data(
+    study: StudyRuntime,
+    subject,
+    *,
+    with_audit: bool = True,
+    store: AuditStore | None = None,
+    documents: SubjectDocuments | None = None,
+) -> etree._Element:
     """One ``SubjectData`` element with every record's history, queries, review steps and signatures.
 
     Its AuditRecord is the subject's registration; each record's changes
@@ -218,10 +228,14 @@ def subject_data(study: StudyRuntime, subject, *, with_audit: bool = True,
     store = store or audit_store()
     found = documents or read_subject(study, subject, store, with_audit=with_audit)
     registered = next((e for e in found.subject_events if e["action"] == "subject_registered"), None)
-    element = E("SubjectData", {"SubjectKey": subject.subject_id, "TransactionType": "Insert"},
-                audit_record(registered, subject.site) if registered else None,
-                E("SiteRef", {"LocationOID": f"LOC.{oid_part(subject.site)}"}),
-                *subject_annotations(found.subject_events), nsmap=NSMAP)
+    element = E(
+        "SubjectData",
+        {"SubjectKey": subject.subject_id, "TransactionType": "Insert"},
+        audit_record(registered, subject.site) if registered else None,
+        E("SiteRef", {"LocationOID": f"LOC.{oid_part(subject.site)}"}),
+        *subject_annotations(found.subject_events),
+        nsmap=NSMAP,
+    )
     signed: dict[tuple, list[Signature]] = {}
     for sig in found.signatures:
         signed.setdefault((sig.scope, sig.event, sig.form), []).append(sig)
@@ -248,15 +262,33 @@ def subject_data(study: StudyRuntime, subject, *, with_audit: bool = True,
             form_element.extend(on_items)
             forms.append(form_element)
             forms += lifecycle_forms(form_oid, events, subject.site)
-            forms += [E("FormData", {"FormOID": f"F.{form_oid}", "TransactionType": "Context"}, *signature_elements(sig))
-                      for sig in signed.get(("record", event_def["oid"], form_oid), [])]
+            forms += [
+                E("FormData", {"FormOID": f"F.{form_oid}", "TransactionType": "Context"}, *signature_elements(sig))
+                for sig in signed.get(("record", event_def["oid"], form_oid), [])
+            ]
         repeat = "1" if event_def.get("repeating") else None
         if forms:
-            element.append(E("StudyEventData", {"StudyEventOID": f"SE.{event_def['oid']}", "TransactionType": "Upsert",
-                                                "StudyEventRepeatKey": repeat}, *forms))
+            element.append(
+                E(
+                    "StudyEventData",
+                    {
+                        "StudyEventOID": f"SE.{event_def['oid']}",
+                        "TransactionType": "Upsert",
+                        "StudyEventRepeatKey": repeat,
+                    },
+                    *forms,
+                )
+            )
         for sig in signed.get(("event", event_def["oid"], None), []):
-            element.append(E("StudyEventData", {"StudyEventOID": f"SE.{event_def['oid']}", "TransactionType": "Context",
-                                                "StudyEventRepeatKey": repeat}, *signature_elements(sig)))
+            element.append(
+                E(
+                    "StudyEventData",
+                    {
+                        "StudyEventOID": f"SE.{event_def['oid']}",
+                        "TransactionType": "Context",
+                        "StudyEventRepeatKey": repeat,
+                    },
+                    *signature_elements(sig),
+                )
+            )
     return element
-
-

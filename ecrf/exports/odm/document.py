@@ -30,10 +30,19 @@ def write_odm(out: BinaryIO, study: StudyRuntime, subjects, *, progress: Callabl
     written, store = 0, audit_store()
     with etree.xmlfile(out, encoding="UTF-8") as xf:
         xf.write_declaration()
-        with xf.element(f"{{{NS}}}ODM", {"FileType": "Transactional" if with_audit else "Snapshot", "Granularity": "All",
-                                         "FileOID": f"ECRF.{study.oid}.{utc_now().strftime('%Y%m%dT%H%M%S')}",
-                                         "CreationDateTime": iso(utc_now()), "ODMVersion": "1.3.2",
-                                         "Originator": "eCRF engine", "SourceSystem": "ecrf"}, nsmap={**NSMAP, "ecrf": ECRF_NS}):
+        with xf.element(
+            f"{{{NS}}}ODM",
+            {
+                "FileType": "Transactional" if with_audit else "Snapshot",
+                "Granularity": "All",
+                "FileOID": f"ECRF.{study.oid}.{utc_now().strftime('%Y%m%dT%H%M%S')}",
+                "CreationDateTime": iso(utc_now()),
+                "ODMVersion": "1.3.2",
+                "Originator": "eCRF engine",
+                "SourceSystem": "ecrf",
+            },
+            nsmap={**NSMAP, "ecrf": ECRF_NS},
+        ):
             xf.write(metadata(study))
             xf.write(admin_data(study, store))
             with xf.element(f"{{{NS}}}ClinicalData", {"StudyOID": study.oid, "MetaDataVersionOID": mdv_oid(study)}):
@@ -55,7 +64,6 @@ def write_odm(out: BinaryIO, study: StudyRuntime, subjects, *, progress: Callabl
 @lru_cache(maxsize=1)
 def odm_schema() -> etree.XMLSchema:
     """The official ODM 1.3.2 XSD, as shipped by odmlib."""
-
 
     path = Path(odmlib.__file__).parent / "schemas" / "odm" / "1.3.2" / "ODM1-3-2.xsd"
     return etree.XMLSchema(etree.parse(str(path)))

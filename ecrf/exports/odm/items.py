@@ -14,7 +14,12 @@ from ecrf.odm_extension import aliases as ext
 SCALAR_TYPES = {"integer": "integer", "number": "float", "boolean": "boolean", "string": "text"}
 FORMATS = {"date": "date", "date-time": "datetime", "time": "time"}
 CODE_TYPES = {"integer": "integer", "number": "float", "string": "text"}
-LIMITS = (("minimum", "GE", "≥"), ("exclusiveMinimum", "GT", ">"), ("maximum", "LE", "≤"), ("exclusiveMaximum", "LT", "<"))
+LIMITS = (
+    ("minimum", "GE", "≥"),
+    ("exclusiveMinimum", "GT", ">"),
+    ("maximum", "LE", "≤"),
+    ("exclusiveMaximum", "LT", "<"),
+)
 
 
 @dataclass
@@ -29,17 +34,39 @@ class Definitions:
 def _codable(schema: dict) -> bool:
     """True when the item's ``oneOf`` is a plain code list of its type (ODM has no boolean code list)."""
     kind, entries = schema.get("type"), schema.get("oneOf")
-    fits = {"string": lambda v: isinstance(v, str), "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-            "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)}.get(kind)
-    return bool(fits and isinstance(entries, list) and entries and all(
-        isinstance(e, dict) and "const" in e and isinstance(e.get("title"), str) and fits(e["const"])
-        and set(e) <= {"const", "title", "x-ecrf-labels"} for e in entries))
+    fits = {
+        "string": lambda v: isinstance(v, str),
+        "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    }.get(kind)
+    return bool(
+        fits
+        and isinstance(entries, list)
+        and entries
+        and all(
+            isinstance(e, dict)
+            and "const" in e
+            and isinstance(e.get("title"), str)
+            and fits(e["const"])
+            and set(e) <= {"const", "title", "x-ecrf-labels"}
+            for e in entries
+        )
+    )
 
 
 def _code_list(oid: str, name: str, schema: dict) -> etree._Element:
-    return E("CodeList", {"OID": oid, "Name": name, "DataType": CODE_TYPES[schema["type"]]},
-             *[E("CodeListItem", {"CodedValue": number(c["const"]) if not isinstance(c["const"], str) else c["const"]},
-                 translated("Decode", c["title"], c.get("x-ecrf-labels", {}))) for c in schema["oneOf"]])
+    return E(
+        "CodeList",
+        {"OID": oid, "Name": name, "DataType": CODE_TYPES[schema["type"]]},
+        *[
+            E(
+                "CodeListItem",
+                {"CodedValue": number(c["const"]) if not isinstance(c["const"], str) else c["const"]},
+                translated("Decode", c["title"], c.get("x-ecrf-labels", {})),
+            )
+            for c in schema["oneOf"]
+        ],
+    )
 
 
 def _message(tag: str, message: dict) -> etree._Element:
@@ -53,17 +80,32 @@ def _hard_checks(schema: dict, labels: dict) -> list[etree._Element]:
     for keyword, comparator, symbol in LIMITS:
         if keyword in schema:
             value = number(schema[keyword])
-            message = {"en": f"{schema['title']}: {symbol} {value}",
-                       **{lang: f"{label}: {symbol} {value}" for lang, label in labels.items()}}
-            checks.append(E("RangeCheck", {"Comparator": comparator, "SoftHard": "Hard"},
-                            E("CheckValue", text=value), _message("ErrorMessage", message)))
+            message = {
+                "en": f"{schema['title']}: {symbol} {value}",
+                **{lang: f"{label}: {symbol} {value}" for lang, label in labels.items()},
+            }
+            checks.append(
+                E(
+                    "RangeCheck",
+                    {"Comparator": comparator, "SoftHard": "Hard"},
+                    E("CheckValue", text=value),
+                    _message("ErrorMessage", message),
+                )
+            )
     return checks
 
 
 def _soft_checks(checks: list[dict]) -> list[etree._Element]:
     """The form's edit checks on this item: a Soft RangeCheck whose CEL must hold, with its message."""
-    return [E("RangeCheck", {"SoftHard": "Soft"}, E("FormalExpression", {"Context": "CEL"}, text=check["rule"]),
-              _message("ErrorMessage", check["message"])) for check in checks]
+    return [
+        E(
+            "RangeCheck",
+            {"SoftHard": "Soft"},
+            E("FormalExpression", {"Context": "CEL"}, text=check["rule"]),
+            _message("ErrorMessage", check["message"]),
+        )
+        for check in checks
+    ]
 
 
 def _named(check: dict) -> dict:
@@ -83,8 +125,11 @@ def _common(schema: dict, parts: Definitions) -> tuple[list, list, set[str]]:
         leading.append(E("MeasurementUnitRef", {"MeasurementUnitOID": unit_oid(schema["x-ecrf-unit"])}))
         said.add("x-ecrf-unit")
     aliases = []
-    for key, context in (("x-ecrf-range", ext.RANGE), ("x-ecrf-range-value", ext.RANGE_VALUE),
-                         ("x-ecrf-widget", ext.WIDGET)):
+    for key, context in (
+        ("x-ecrf-range", ext.RANGE),
+        ("x-ecrf-range-value", ext.RANGE_VALUE),
+        ("x-ecrf-widget", ext.WIDGET),
+    ):
         if isinstance(schema.get(key), str):
             aliases.append(alias(context, schema[key]))
             said.add(key)
@@ -94,8 +139,12 @@ def _common(schema: dict, parts: Definitions) -> tuple[list, list, set[str]]:
 def item_def(form: str, name: str, schema: dict, checks: list[dict], parts: Definitions) -> etree._Element:
     """The ItemDef of a form item (or a row's item), with its code list, range checks and aliases."""
     oid = item_oid(form, name)
-    multiple = schema.get("type") == "array" and isinstance(schema.get("items"), dict) \
-        and set(schema["items"]) == {"type", "oneOf"} and _codable(schema["items"])
+    multiple = (
+        schema.get("type") == "array"
+        and isinstance(schema.get("items"), dict)
+        and set(schema["items"]) == {"type", "oneOf"}
+        and _codable(schema["items"])
+    )
     base = schema["items"] if multiple else schema
     leading, aliases, mapped = _common(schema, parts)
     if multiple:
@@ -123,15 +172,23 @@ def item_def(form: str, name: str, schema: dict, checks: list[dict], parts: Defi
         aliases.append(alias(ext.MULTIPLE, "Yes"))
     if checks:
         aliases.append(alias(ext.CHECKS, [_named(c) for c in checks]))
-    return E("ItemDef", attrib, *leading, *hard, *_soft_checks(checks),
-             E("CodeListRef", {"CodeListOID": code_list}) if code_list else None,
-             *aliases, keywords_alias(schema, mapped))
+    return E(
+        "ItemDef",
+        attrib,
+        *leading,
+        *hard,
+        *_soft_checks(checks),
+        E("CodeListRef", {"CodeListOID": code_list}) if code_list else None,
+        *aliases,
+        keywords_alias(schema, mapped),
+    )
 
 
 def derived_item_def(form: str, name: str, spec: dict, checks: list[dict], parts: Definitions) -> etree._Element:
     """The ItemDef of a derived value and, in ``parts``, the MethodDef computing it (its CEL)."""
-    leading, aliases, mapped = _common({key: spec[key] for key in ("title", "x-ecrf-labels", "x-ecrf-unit")
-                                        if key in spec}, parts)
+    leading, aliases, mapped = _common(
+        {key: spec[key] for key in ("title", "x-ecrf-labels", "x-ecrf-unit") if key in spec}, parts
+    )
     mapped.add("expr")
     data_type = SCALAR_TYPES.get(spec.get("type"), "text")
     if spec.get("type") in SCALAR_TYPES:
@@ -142,15 +199,25 @@ def derived_item_def(form: str, name: str, spec: dict, checks: list[dict], parts
         code_list = f"CL.{form}.{name}"
         parts.code_lists.append(_code_list(code_list, f"{form} {name}", spec))
     method = method_oid(form, name)
-    parts.methods.append(E("MethodDef", {"OID": method, "Name": f"{form} {name}", "Type": "Computation"},
-                           translated("Description", f"{spec['title']}: computed by the engine from the CEL expression",
-                                      {}),
-                           E("FormalExpression", {"Context": "CEL"}, text=spec["expr"])))
+    parts.methods.append(
+        E(
+            "MethodDef",
+            {"OID": method, "Name": f"{form} {name}", "Type": "Computation"},
+            translated("Description", f"{spec['title']}: computed by the engine from the CEL expression", {}),
+            E("FormalExpression", {"Context": "CEL"}, text=spec["expr"]),
+        )
+    )
     if checks:
         aliases.append(alias(ext.CHECKS, [_named(c) for c in checks]))
-    return E("ItemDef", {"OID": item_oid(form, name), "Name": name, "DataType": data_type}, *leading,
-             *_soft_checks(checks), E("CodeListRef", {"CodeListOID": code_list}) if code_list else None,
-             *aliases, keywords_alias(spec, mapped))
+    return E(
+        "ItemDef",
+        {"OID": item_oid(form, name), "Name": name, "DataType": data_type},
+        *leading,
+        *_soft_checks(checks),
+        E("CodeListRef", {"CodeListOID": code_list}) if code_list else None,
+        *aliases,
+        keywords_alias(spec, mapped),
+    )
 
 
 def method_oid(form: str, name: str) -> str:
@@ -161,5 +228,3 @@ def method_oid(form: str, name: str) -> str:
 def measurement_unit(unit: str) -> etree._Element:
     """A MeasurementUnit whose Symbol is the unit as the form writes it."""
     return E("MeasurementUnit", {"OID": unit_oid(unit), "Name": unit}, translated("Symbol", unit, {}))
-
-

@@ -85,16 +85,37 @@ def _form(form: CompiledForm, groups: list, items: list, conditions: list, parts
     conditions += condition_defs
     if top or derived:
         refs.append(E("ItemGroupRef", {"ItemGroupOID": group_oid(oid), "Mandatory": "Yes"}))
-        item_refs = [E("ItemRef", {"ItemOID": item_oid(oid, n), "OrderNumber": i,
-                                   "Mandatory": "Yes" if n in required or n in conditional else "No",
-                                   "CollectionExceptionConditionOID": conditional.get(n)}) for i, n in enumerate(top, 1)]
-        item_refs += [E("ItemRef", {"ItemOID": item_oid(oid, n), "Mandatory": "No", "OrderNumber": len(top) + i,
-                                    "MethodOID": method_oid(oid, n)}) for i, n in enumerate(derived, 1)]
+        item_refs = [
+            E(
+                "ItemRef",
+                {
+                    "ItemOID": item_oid(oid, n),
+                    "OrderNumber": i,
+                    "Mandatory": "Yes" if n in required or n in conditional else "No",
+                    "CollectionExceptionConditionOID": conditional.get(n),
+                },
+            )
+            for i, n in enumerate(top, 1)
+        ]
+        item_refs += [
+            E(
+                "ItemRef",
+                {
+                    "ItemOID": item_oid(oid, n),
+                    "Mandatory": "No",
+                    "OrderNumber": len(top) + i,
+                    "MethodOID": method_oid(oid, n),
+                },
+            )
+            for i, n in enumerate(derived, 1)
+        ]
         groups.append(E("ItemGroupDef", {"OID": group_oid(oid), "Name": oid, "Repeating": "No"}, *item_refs))
         items += [item_def(oid, n, properties[n], checks.get(f"/{n}", []), parts) for n in top]
         items += [derived_item_def(oid, n, spec, checks.get(f"/{n}", []), parts) for n, spec in derived.items()]
     for key, group in ((k, g) for k, g in properties.items() if _is_group(g)):
-        refs.append(E("ItemGroupRef", {"ItemGroupOID": group_oid(oid, key), "Mandatory": "Yes" if key in required else "No"}))
+        refs.append(
+            E("ItemGroupRef", {"ItemGroupOID": group_oid(oid, key), "Mandatory": "Yes" if key in required else "No"})
+        )
         row = group["items"]
         row_required = set(row.get("required", []))
         by_item, condition_defs, rest = _conditions(row, "row", f"{oid}.{key}")
@@ -103,45 +124,80 @@ def _form(form: CompiledForm, groups: list, items: list, conditions: list, parts
         row_extra = {k: v for k, v in row.items() if k not in ROW_SAID}
         if rest or row_extra:
             extra["items"] = {**row_extra, **({"allOf": rest} if rest else {})}
-        groups.append(E("ItemGroupDef", {"OID": group_oid(oid, key), "Name": f"{oid}.{key}", "Repeating": "Yes"},
-                        translated("Description", group.get("title", key), group.get("x-ecrf-labels", {})),
-                        *[E("ItemRef", {"ItemOID": item_oid(oid, n), "OrderNumber": i,
-                                        "Mandatory": "Yes" if n in row_required or n in by_item else "No",
-                                        "CollectionExceptionConditionOID": by_item.get(n)})
-                          for i, n in enumerate(row["properties"], 1)],
-                        alias(ext.KEYWORDS, extra) if extra else None))
-        items += [item_def(oid, n, child, checks.get(f"/{key}/*/{n}", []), parts)
-                  for n, child in row["properties"].items()]
+        groups.append(
+            E(
+                "ItemGroupDef",
+                {"OID": group_oid(oid, key), "Name": f"{oid}.{key}", "Repeating": "Yes"},
+                translated("Description", group.get("title", key), group.get("x-ecrf-labels", {})),
+                *[
+                    E(
+                        "ItemRef",
+                        {
+                            "ItemOID": item_oid(oid, n),
+                            "OrderNumber": i,
+                            "Mandatory": "Yes" if n in row_required or n in by_item else "No",
+                            "CollectionExceptionConditionOID": by_item.get(n),
+                        },
+                    )
+                    for i, n in enumerate(row["properties"], 1)
+                ],
+                alias(ext.KEYWORDS, extra) if extra else None,
+            )
+        )
+        items += [
+            item_def(oid, n, child, checks.get(f"/{key}/*/{n}", []), parts) for n, child in row["properties"].items()
+        ]
     extra = {k: v for k, v in schema.items() if k not in FORM_SAID}
     if rest_conditions:
         extra["allOf"] = rest_conditions
     if rest_checks:
         extra["x-ecrf-checks"] = rest_checks
     natural = top + [k for k in properties if k not in top]
-    return E("FormDef", {"OID": f"F.{oid}", "Name": form.title, "Repeating": "No"},
-             translated("Description", form.title, form.labels), *refs, alias(ext.STAGE, form.stage),
-             alias(ext.ORDER, " ".join(properties)) if list(properties) != natural else None,
-             alias(ext.KEYWORDS, extra) if extra else None)
+    return E(
+        "FormDef",
+        {"OID": f"F.{oid}", "Name": form.title, "Repeating": "No"},
+        translated("Description", form.title, form.labels),
+        *refs,
+        alias(ext.STAGE, form.stage),
+        alias(ext.ORDER, " ".join(properties)) if list(properties) != natural else None,
+        alias(ext.KEYWORDS, extra) if extra else None,
+    )
 
 
 def _event(event: dict) -> etree._Element:
     extra = {k: v for k, v in event.items() if k not in EVENT_SAID}
-    return E("StudyEventDef", {"OID": f"SE.{event['oid']}", "Name": event["name"],
-                               "Repeating": "Yes" if event.get("repeating") else "No",
-                               "Type": "Common" if event.get("log") else ("Unscheduled" if event.get("repeating")
-                                                                          else "Scheduled")},
-             translated("Description", event["name"], event.get("labels", {})),
-             *[E("FormRef", {"FormOID": f"F.{f}", "Mandatory": "No"}) for f in event["forms"]],
-             alias(ext.EVENT, extra) if extra else None)
+    return E(
+        "StudyEventDef",
+        {
+            "OID": f"SE.{event['oid']}",
+            "Name": event["name"],
+            "Repeating": "Yes" if event.get("repeating") else "No",
+            "Type": "Common" if event.get("log") else ("Unscheduled" if event.get("repeating") else "Scheduled"),
+        },
+        translated("Description", event["name"], event.get("labels", {})),
+        *[E("FormRef", {"FormOID": f"F.{f}", "Mandatory": "No"}) for f in event["forms"]],
+        alias(ext.EVENT, extra) if extra else None,
+    )
 
 
 def _engine_code_lists() -> list[etree._Element]:
     """The code lists ClinicalData's Flags use: query states and origins, review steps, signatures."""
-    lists = {"CL.QUERY_STATE": ("Query state", QUERY_STATES), "CL.QUERY_ORIGIN": ("Query origin", ("system", "manual")),
-             **CODE_LISTS}
-    return [E("CodeList", {"OID": oid, "Name": name, "DataType": "text"},
-              *[E("CodeListItem", {"CodedValue": code}, translated("Decode", code.replace("_", " "), {}))
-                for code in codes]) for oid, (name, codes) in lists.items()]
+    lists = {
+        "CL.QUERY_STATE": ("Query state", QUERY_STATES),
+        "CL.QUERY_ORIGIN": ("Query origin", ("system", "manual")),
+        **CODE_LISTS,
+    }
+    return [
+        E(
+            "CodeList",
+            {"OID": oid, "Name": name, "DataType": "text"},
+            *[
+                E("CodeListItem", {"CodedValue": code}, translated("Decode", code.replace("_", " "), {}))
+                for code in codes
+            ],
+        )
+        for oid, (name, codes) in lists.items()
+    ]
 
 
 def metadata(study: StudyRuntime) -> etree._Element:
@@ -150,21 +206,59 @@ def metadata(study: StudyRuntime) -> etree._Element:
     for form in study.forms.values():
         forms.append(_form(form, groups, items, conditions, parts))
     definition = study.definition
-    protocol = E("Protocol", None,
-                 *[E("StudyEventRef", {"StudyEventOID": f"SE.{e['oid']}", "OrderNumber": n,
-                                       "Mandatory": "No" if e.get("repeating") or e.get("log") else "Yes"})
-                   for n, e in enumerate(study.events, 1)],
-                 alias(ext.STUDY, {**{k: v for k, v in definition.items() if k not in STUDY_SAID},
-                                       # GlobalVariables needs them; null says the study has none of its own
-                                       **{k: None for k in ("description", "protocol") if k not in definition}}),
-                 alias(ext.LAB_RANGES, definition["lab_ranges"]) if "lab_ranges" in definition else None)
-    mdv = E("MetaDataVersion", {"OID": mdv_oid(study), "Name": f"{study.name} {study.version}",
-                                "Description": f"definition {study.definition_hash}"},
-            protocol, *[_event(e) for e in study.events], *forms, *groups, *items, *parts.code_lists,
-            *_engine_code_lists(), *conditions, *parts.methods)
+    protocol = E(
+        "Protocol",
+        None,
+        *[
+            E(
+                "StudyEventRef",
+                {
+                    "StudyEventOID": f"SE.{e['oid']}",
+                    "OrderNumber": n,
+                    "Mandatory": "No" if e.get("repeating") or e.get("log") else "Yes",
+                },
+            )
+            for n, e in enumerate(study.events, 1)
+        ],
+        alias(
+            ext.STUDY,
+            {
+                **{k: v for k, v in definition.items() if k not in STUDY_SAID},
+                # GlobalVariables needs them; null says the study has none of its own
+                **{k: None for k in ("description", "protocol") if k not in definition},
+            },
+        ),
+        alias(ext.LAB_RANGES, definition["lab_ranges"]) if "lab_ranges" in definition else None,
+    )
+    mdv = E(
+        "MetaDataVersion",
+        {
+            "OID": mdv_oid(study),
+            "Name": f"{study.name} {study.version}",
+            "Description": f"definition {study.definition_hash}",
+        },
+        protocol,
+        *[_event(e) for e in study.events],
+        *forms,
+        *groups,
+        *items,
+        *parts.code_lists,
+        *_engine_code_lists(),
+        *conditions,
+        *parts.methods,
+    )
     basic = E("BasicDefinitions", None, *[measurement_unit(u) for u in sorted(parts.units)])
-    return E("Study", {"OID": study.oid},
-             E("GlobalVariables", None, E("StudyName", text=study.name),
-               E("StudyDescription", text=definition.get("description", study.name)),
-               E("ProtocolName", text=definition.get("protocol", study.oid))),
-             basic, mdv, nsmap=NSMAP)
+    return E(
+        "Study",
+        {"OID": study.oid},
+        E(
+            "GlobalVariables",
+            None,
+            E("StudyName", text=study.name),
+            E("StudyDescription", text=definition.get("description", study.name)),
+            E("ProtocolName", text=definition.get("protocol", study.oid)),
+        ),
+        basic,
+        mdv,
+        nsmap=NSMAP,
+    )

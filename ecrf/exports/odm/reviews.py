@@ -52,7 +52,9 @@ def _query_target(form: CompiledForm, pointer: str) -> tuple[str, str | None, st
     """``(item group OID, repeat key, item OID)`` of the item a query names, or None for the whole form."""
     parts = str(pointer).split("/")
     item = form.item_by_oid.get(parts[1]) if len(parts) > 1 else None
-    if len(parts) == 2 and (item is not None and item.kind != "group" or any(d.oid == parts[1] for d in form.derivations)):
+    if len(parts) == 2 and (
+        item is not None and item.kind != "group" or any(d.oid == parts[1] for d in form.derivations)
+    ):
         return group_oid(form.oid), None, item_oid(form.oid, parts[1])
     if len(parts) == 4 and item is not None and item.kind == "group" and any(c.oid == parts[3] for c in item.children):
         return group_oid(form.oid, item.oid), parts[2], item_oid(form.oid, parts[3])
@@ -69,8 +71,13 @@ def form_queries(form: CompiledForm, queries: list[dict]) -> tuple[list[etree._E
             on_form.append(_queryannotation(query, len(on_form) + 1))
             continue
         group, repeat, item = target
-        on_items.append(E("ItemGroupData", {"ItemGroupOID": group, "ItemGroupRepeatKey": repeat, "TransactionType": "Context"},
-                          E("ItemData", {"ItemOID": item, "TransactionType": "Context"}, _queryannotation(query, 1))))
+        on_items.append(
+            E(
+                "ItemGroupData",
+                {"ItemGroupOID": group, "ItemGroupRepeatKey": repeat, "TransactionType": "Context"},
+                E("ItemData", {"ItemOID": item, "TransactionType": "Context"}, _queryannotation(query, 1)),
+            )
+        )
     return on_form, on_items
 
 
@@ -80,13 +87,22 @@ def form_queries(form: CompiledForm, queries: list[dict]) -> tuple[list[etree._E
 def _lifecycle_form(form_oid: str, event: dict, before: dict, site: str) -> etree._Element:
     """A Context FormData for one review step of a record: the step's own AuditRecord and a flag naming it."""
     action = event["action"]
-    comment = {"sdv": "source data verified (whole form)", "lock": "locked", "unlock": "unlocked",
-               "freeze": "frozen", "unfreeze": "unfrozen"}.get(action)
+    comment = {
+        "sdv": "source data verified (whole form)",
+        "lock": "locked",
+        "unlock": "unlocked",
+        "freeze": "frozen",
+        "unfreeze": "unfrozen",
+    }.get(action)
     if action == "sdv_items":
         items = (event.get("state") or {}).get("sdv_items") or {}
         comment = "source data verified: " + ", ".join(sorted(i for i in items if items[i] != before.get(i)))
-    return E("FormData", {"FormOID": f"F.{form_oid}", "TransactionType": "Context"}, audit_record(event, site),
-             annotation(1, comment, (action, "CL.ECRF_LIFECYCLE", "lifecycle", "CL.ECRF_FLAG_TYPE")))
+    return E(
+        "FormData",
+        {"FormOID": f"F.{form_oid}", "TransactionType": "Context"},
+        audit_record(event, site),
+        annotation(1, comment, (action, "CL.ECRF_LIFECYCLE", "lifecycle", "CL.ECRF_FLAG_TYPE")),
+    )
 
 
 def lifecycle_forms(form_oid: str, events: list[dict], site: str) -> list[etree._Element]:
@@ -106,10 +122,13 @@ def subject_annotations(events: list[dict]) -> list[etree._Element]:
         if event["action"] not in SUBJECT_ACTIONS:
             continue
         change = "; ".join(f"{c['path']}: {c['old']} → {c['new']}" for c in event.get("changes") or [])
-        comment = (f"{event['action']} by {event['actor']} at {iso(event['at'])}{': ' + change if change else ''}"
-                   f"{' (' + event['reason'] + ')' if event.get('reason') else ''} [{event['stream']}#{event['seq']}]")
-        annotations.append(annotation(len(annotations) + 1, comment,
-                                       (event["action"], "CL.ECRF_LIFECYCLE", "lifecycle", "CL.ECRF_FLAG_TYPE")))
+        comment = (
+            f"{event['action']} by {event['actor']} at {iso(event['at'])}{': ' + change if change else ''}"
+            f"{' (' + event['reason'] + ')' if event.get('reason') else ''} [{event['stream']}#{event['seq']}]"
+        )
+        annotations.append(
+            annotation(
+                len(annotations) + 1, comment, (event["action"], "CL.ECRF_LIFECYCLE", "lifecycle", "CL.ECRF_FLAG_TYPE")
+            )
+        )
     return annotations
-
-

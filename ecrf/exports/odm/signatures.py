@@ -47,8 +47,14 @@ def casebook_signatures(subject, documents) -> list[etree._Element]:
     for sig in documents.signatures:
         if sig.scope == "subject":
             signature, note = signature_elements(sig)
-            elements.append(E("SubjectData", {"SubjectKey": subject.subject_id, "TransactionType": "Context"}, signature,
-                              E("SiteRef", {"LocationOID": f"LOC.{oid_part(subject.site)}"}), note, nsmap=NSMAP))
+            elements.append(
+                E(
+                    "SubjectData",
+                    {"SubjectKey": subject.subject_id, "TransactionType": "Context"},
+                    signature,
+                    E("SiteRef", {"LocationOID": f"LOC.{oid_part(subject.site)}"}),
+                    note,
+                    nsmap=NSMAP,
+                )
+            )
     return elements
-
-

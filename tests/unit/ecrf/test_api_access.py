@@ -113,5 +113,7 @@ def test_staff_cannot_register_at_another_site(as_user):
 def test_openapi_describes_every_api_route(app, as_user):
     spec = as_user("staff01").get("/openapi.json").get_json()
     documented = {path.replace("{", "<").replace("}", ">") for path in spec["paths"]}
-    routes = {r.rule for r in app.url_map.iter_rules() if r.rule.startswith("/api/v1/") and r.rule != "/api/v1/openapi.json"}
+    routes = {
+        r.rule for r in app.url_map.iter_rules() if r.rule.startswith("/api/v1/") and r.rule != "/api/v1/openapi.json"
+    }
     assert routes <= documented, routes - documented

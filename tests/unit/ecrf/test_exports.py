@@ -41,7 +41,9 @@ def filled(cd7_app, cd7):
 def odm_bytes(app, **params):
     client = app.test_client()
     query = "&".join(f"{k}={v}" for k, v in params.items())
-    response = client.get(f"/api/v1/studies/CD7_CART_SAA/export/odm?{query}", headers={"Authorization": f"Bearer {app.tokens['dm']}"})
+    response = client.get(
+        f"/api/v1/studies/CD7_CART_SAA/export/odm?{query}", headers={"Authorization": f"Bearer {app.tokens['dm']}"}
+    )
     assert response.status_code == 200 and response.mimetype == "application/xml"
     return response.data
 
@@ -50,6 +52,7 @@ def test_odm_export_validates_against_the_official_xsd(filled):
     app, _ = filled
     with app.app_context():
         from ecrf.exports.odm import odm_schema
+
         document = etree.fromstring(odm_bytes(app))
         schema = odm_schema()
         assert schema.validate(document), [e.message for e in list(schema.error_log)[:5]]
@@ -61,8 +64,11 @@ def test_odm_export_carries_every_audit_event_of_every_record(filled):
     source_ids = {e.text.split(":")[0] for e in document.iterfind(".//odm:AuditRecord/odm:SourceID", NS)}
     with app.app_context():
         from ecrf.db import database
-        events = {f"{e['stream']}#{e['seq']}" for e in database().audit_events.find(
-            {"stream": {"$regex": "^record/"}, "changes.0": {"$exists": True}})}
+
+        events = {
+            f"{e['stream']}#{e['seq']}"
+            for e in database().audit_events.find({"stream": {"$regex": "^record/"}, "changes.0": {"$exists": True}})
+        }
     assert events and events <= source_ids
     # A correction appears as an Update with the old value's history before it, and the reason kept.
     alt = document.xpath("//odm:ItemData[@ItemOID='IT.LB_CHEM.ALT']", namespaces=NS)
@@ -78,10 +84,19 @@ def test_odm_export_has_queries_signatures_and_metadata(filled):
     document = etree.fromstring(odm_bytes(app))
     comments = [c.text for c in document.iterfind(".//odm:Annotation/odm:Comment", NS)]
     assert any("ALT_SCREEN" in c for c in comments)
-    assert document.find(".//odm:FormData[@FormOID='F.ECOG']/odm:Signature/odm:SignatureRef", NS).get("SignatureOID") == "SD.ATTEST"
+    assert (
+        document.find(".//odm:FormData[@FormOID='F.ECOG']/odm:Signature/odm:SignatureRef", NS).get("SignatureOID")
+        == "SD.ATTEST"
+    )
     assert document.find(".//odm:ItemDef[@OID='IT.DM.SEX']/odm:CodeListRef", NS) is not None
-    assert document.find(".//odm:ItemDef[@OID='IT.VS.WEIGHT']/odm:RangeCheck[@Comparator='LE']/odm:CheckValue", NS).text == "300"
-    zh = document.find(".//odm:ItemDef[@OID='IT.LB_CHEM.ALT']/odm:Question/odm:TranslatedText[@{http://www.w3.org/XML/1998/namespace}lang='zh']", NS)
+    assert (
+        document.find(".//odm:ItemDef[@OID='IT.VS.WEIGHT']/odm:RangeCheck[@Comparator='LE']/odm:CheckValue", NS).text
+        == "300"
+    )
+    zh = document.find(
+        ".//odm:ItemDef[@OID='IT.LB_CHEM.ALT']/odm:Question/odm:TranslatedText[@{http://www.w3.org/XML/1998/namespace}lang='zh']",
+        NS,
+    )
     assert zh.text == "丙氨酸氨基转移酶"
     assert [s.get("SubjectKey") for s in document.iterfind(".//odm:SubjectData", NS)] == subjects
 
@@ -104,7 +119,9 @@ def test_odm_export_loads_back_with_odmlib(filled, tmp_path):
 def test_exports_are_for_data_managers_and_filter_by_site_and_subject(filled):
     app, subjects = filled
     client = app.test_client()
-    refused = client.get("/api/v1/studies/CD7_CART_SAA/export/odm", headers={"Authorization": f"Bearer {app.tokens['mon01']}"})
+    refused = client.get(
+        "/api/v1/studies/CD7_CART_SAA/export/odm", headers={"Authorization": f"Bearer {app.tokens['mon01']}"}
+    )
     assert refused.status_code == 403
     only_02 = etree.fromstring(odm_bytes(app, site="02"))
     assert [s.get("SubjectKey") for s in only_02.iterfind(".//odm:SubjectData", NS)] == [subjects[1]]
@@ -115,12 +132,17 @@ def test_exports_are_for_data_managers_and_filter_by_site_and_subject(filled):
 def test_csv_zip_has_a_file_per_form_labels_beside_codes_a_dictionary_and_the_audit_trail(filled):
     app, subjects = filled
     client = app.test_client()
-    response = client.get("/api/v1/studies/CD7_CART_SAA/export/csv", headers={"Authorization": f"Bearer {app.tokens['dm']}"})
+    response = client.get(
+        "/api/v1/studies/CD7_CART_SAA/export/csv", headers={"Authorization": f"Bearer {app.tokens['dm']}"}
+    )
     archive = zipfile.ZipFile(io.BytesIO(response.data))
     names = set(archive.namelist())
     assert {"DM.csv", "LB_CHEM.csv", "AE.csv", "LD.LD_DAYS.csv", "data_dictionary.csv", "audit_trail.csv"} <= names
     dm = list(csv.DictReader(io.TextIOWrapper(archive.open("DM.csv"), encoding="utf-8-sig")))
-    assert [(r["subject"], r["SEX"], r["SEX_LABEL"]) for r in dm] == [(subjects[0], "M", "Male"), (subjects[1], "M", "Male")]
+    assert [(r["subject"], r["SEX"], r["SEX_LABEL"]) for r in dm] == [
+        (subjects[0], "M", "Male"),
+        (subjects[1], "M", "Male"),
+    ]
     assert dm[0]["AGE"] != ""
     ld = list(csv.DictReader(io.TextIOWrapper(archive.open("LD.LD_DAYS.csv"), encoding="utf-8-sig")))
     assert len(ld) == 6 and all(r["row_id"] for r in ld)  # one row per repeating row
@@ -128,15 +150,19 @@ def test_csv_zip_has_a_file_per_form_labels_beside_codes_a_dictionary_and_the_au
     sex = next(r for r in dictionary if r["table"] == "DM" and r["item"] == "SEX")
     assert sex["codes"] == "M=Male; F=Female" and sex["label_zh"] == "性别"
     audit = list(csv.DictReader(io.TextIOWrapper(archive.open("audit_trail.csv"), encoding="utf-8-sig")))
-    assert any(r["path"] == "/ALT" and r["old"] == "30" and r["new"] == "200" and r["reason"] == "re-read the report" for r in audit)
+    assert any(
+        r["path"] == "/ALT" and r["old"] == "30" and r["new"] == "200" and r["reason"] == "re-read the report"
+        for r in audit
+    )
 
 
 def test_excel_has_a_sheet_per_form_with_a_frozen_bold_header(filled):
     from openpyxl import load_workbook
 
     app, subjects = filled
-    response = app.test_client().get("/api/v1/studies/CD7_CART_SAA/export/xlsx",
-                                     headers={"Authorization": f"Bearer {app.tokens['dm']}"})
+    response = app.test_client().get(
+        "/api/v1/studies/CD7_CART_SAA/export/xlsx", headers={"Authorization": f"Bearer {app.tokens['dm']}"}
+    )
     workbook = load_workbook(io.BytesIO(response.data))
     sheet = workbook["VS"]
     assert sheet.freeze_panes == "A2" and sheet["A1"].value == "subject" and sheet["A1"].font.bold
@@ -161,17 +187,31 @@ def test_casebook_pdf_holds_forms_derived_values_queries_audit_and_signatures(fi
     from pypdf import PdfReader
 
     app, subjects = filled
-    response = app.test_client().get(f"/api/v1/studies/CD7_CART_SAA/subjects/{subjects[0]}/casebook.pdf",
-                                     headers={"Authorization": f"Bearer {app.tokens['inv01']}"})
+    response = app.test_client().get(
+        f"/api/v1/studies/CD7_CART_SAA/subjects/{subjects[0]}/casebook.pdf",
+        headers={"Authorization": f"Bearer {app.tokens['inv01']}"},
+    )
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(response.data)).pages)
     flat = " ".join(text.split())
-    for expected in (f"subject {subjects[0]}", "Demographics (DM)", "Body surface area", "1.8181",
-                     "ALT above 3 × ULN", "re-read the report", "entered in error", "Electronically signed by Inv01",
-                     "I attest that I have reviewed the data", "Audit trail", "Asia/Shanghai"):
+    for expected in (
+        f"subject {subjects[0]}",
+        "Demographics (DM)",
+        "Body surface area",
+        "1.8181",
+        "ALT above 3 × ULN",
+        "re-read the report",
+        "entered in error",
+        "Electronically signed by Inv01",
+        "I attest that I have reviewed the data",
+        "Audit trail",
+        "Asia/Shanghai",
+    ):
         assert expected in flat, expected
-    other_site = app.test_client().get(f"/api/v1/studies/CD7_CART_SAA/subjects/{subjects[1]}/casebook.pdf",
-                                       headers={"Authorization": f"Bearer {app.tokens['inv01']}"})
+    other_site = app.test_client().get(
+        f"/api/v1/studies/CD7_CART_SAA/subjects/{subjects[1]}/casebook.pdf",
+        headers={"Authorization": f"Bearer {app.tokens['inv01']}"},
+    )
     assert other_site.status_code == 404
 
 
@@ -182,6 +222,7 @@ def test_odm_metadata_import_makes_a_draft_study_that_passes_its_check(cd7_app, 
     with cd7_app.app_context():
         from ecrf.exports.odm import write_odm
         from ecrf.studies import study_runtime
+
         with open(odm, "wb") as out:
             write_odm(out, study_runtime("CD7_CART_SAA"), [])
     result = cd7_app.test_cli_runner().invoke(args=["study", "import-odm", str(odm), "-o", str(tmp_path / "draft")])
@@ -199,7 +240,12 @@ def test_odm_metadata_import_makes_a_draft_study_that_passes_its_check(cd7_app, 
     assert refused.exit_code == 1 and "not empty" in refused.output
     broken = tmp_path / "broken.xml"
     broken.write_text("<ODM")
-    assert cd7_app.test_cli_runner().invoke(args=["study", "import-odm", str(broken), "-o", str(tmp_path / "d2")]).exit_code == 1
+    assert (
+        cd7_app.test_cli_runner()
+        .invoke(args=["study", "import-odm", str(broken), "-o", str(tmp_path / "d2")])
+        .exit_code
+        == 1
+    )
 
 
 # ---------------------------------------------------------------- what the exports read, and that it changes nothing
@@ -244,8 +290,9 @@ def test_odm_keeps_each_stream_in_sequence_order_when_clocks_disagree(filled, mo
 
         stream = f"record/CD7_CART_SAA/{subjects[0]}/SCREEN/LB_CHEM"
         first = database().audit_events.find_one({"stream": stream, "seq": 1})
-        database().audit_events.update_one({"stream": stream, "seq": 2},
-                                            {"$set": {"at": first["at"] - dt.timedelta(days=1)}})
+        database().audit_events.update_one(
+            {"stream": stream, "seq": 2}, {"$set": {"at": first["at"] - dt.timedelta(days=1)}}
+        )
     calls = counting_calls(monkeypatch, "find")
     document = odm_export(app, monkeypatch)
     assert calls.count("audit_events") == len(subjects) + 1  # sorted, not read again by name
@@ -301,8 +348,10 @@ def test_tables_read_each_subjects_records_once_and_write_what_per_table_reads_w
         database().records.insert_many(stored[::-1])
 
         runtime = study_runtime("CD7_CART_SAA")
-        expected = {name: (columns(form, group), reference_table(runtime, form, group, subjects))
-                    for name, form, group in tables(runtime)}
+        expected = {
+            name: (columns(form, group), reference_table(runtime, form, group, subjects))
+            for name, form, group in tables(runtime)
+        }
         calls = counting_calls(monkeypatch, "find")
         zipped, workbook, progress = io.BytesIO(), io.BytesIO(), []
         assert write_csv_zip(zipped, runtime, subjects, progress=progress.append) == len(expected)
@@ -373,10 +422,16 @@ def test_odm_snapshot_carries_each_records_current_data(filled, monkeypatch):
     items = list(document.iter(f"{{{NS['odm']}}}ItemData"))
     # Values are upserts; Context items carry only the queries that name them.
     assert {i.get("TransactionType") for i in items} == {"Upsert", "Context"}
-    assert all(i.get("Value") is None and i.find("odm:Annotation", NS) is not None
-               for i in items if i.get("TransactionType") == "Context")
-    form = document.xpath(f"//odm:SubjectData[@SubjectKey='{subjects[0]}']/odm:StudyEventData[@StudyEventOID='SE.SCREEN']"
-                          "/odm:FormData[@FormOID='F.VS']", namespaces=NS)[0]
+    assert all(
+        i.get("Value") is None and i.find("odm:Annotation", NS) is not None
+        for i in items
+        if i.get("TransactionType") == "Context"
+    )
+    form = document.xpath(
+        f"//odm:SubjectData[@SubjectKey='{subjects[0]}']/odm:StudyEventData[@StudyEventOID='SE.SCREEN']"
+        "/odm:FormData[@FormOID='F.VS']",
+        namespaces=NS,
+    )[0]
     values = {i.get("ItemOID"): i.get("Value") for i in form.iter(f"{{{NS['odm']}}}ItemData")}
     assert values["IT.VS.WEIGHT"] == clinical._value(stored["data"]["WEIGHT"])
     assert len(values) >= len(stored["data"])
@@ -398,13 +453,24 @@ def odm_document(app):
 def form_history(document, subject: str, event: str, form: str) -> list[tuple]:
     """Every value of the form's main FormData with its AuditRecord: who, where, when, why and which event."""
     rows = []
-    for item in document.xpath(f"//odm:SubjectData[@SubjectKey='{subject}']/odm:StudyEventData[@StudyEventOID='SE.{event}']"
-                               f"/odm:FormData[@FormOID='F.{form}'][@TransactionType='Upsert']//odm:ItemData", namespaces=NS):
+    for item in document.xpath(
+        f"//odm:SubjectData[@SubjectKey='{subject}']/odm:StudyEventData[@StudyEventOID='SE.{event}']"
+        f"/odm:FormData[@FormOID='F.{form}'][@TransactionType='Upsert']//odm:ItemData",
+        namespaces=NS,
+    ):
         audit = item.find("odm:AuditRecord", NS)
-        rows.append((item.get("ItemOID"), item.get("TransactionType"), item.get("Value"),
-                     audit.find("odm:UserRef", NS).get("UserOID"), audit.find("odm:LocationRef", NS).get("LocationOID"),
-                     audit.find("odm:DateTimeStamp", NS).text, audit.findtext("odm:ReasonForChange", None, NS),
-                     audit.findtext("odm:SourceID", None, NS)))
+        rows.append(
+            (
+                item.get("ItemOID"),
+                item.get("TransactionType"),
+                item.get("Value"),
+                audit.find("odm:UserRef", NS).get("UserOID"),
+                audit.find("odm:LocationRef", NS).get("LocationOID"),
+                audit.find("odm:DateTimeStamp", NS).text,
+                audit.findtext("odm:ReasonForChange", None, NS),
+                audit.findtext("odm:SourceID", None, NS),
+            )
+        )
     return rows
 
 
@@ -419,20 +485,29 @@ def test_odm_audit_records_are_not_restamped_by_a_later_verification_signature_o
     assert after == before
     # The derived BSA carries the save that computed it, not a system stamp or the lock.
     bsa = [row for row in after if row[0] == "IT.VS.BSA"]
-    assert [(row[3], row[7]) for row in bsa] == [("USR.staff01", f"record/CD7_CART_SAA/{subjects[0]}/SCREEN/VS#1:create")]
+    assert [(row[3], row[7]) for row in bsa] == [
+        ("USR.staff01", f"record/CD7_CART_SAA/{subjects[0]}/SCREEN/VS#1:create")
+    ]
 
 
 def test_odm_derived_values_carry_the_event_whose_recomputation_changed_them(filled, cd7):
     app, subjects = filled
     staff = cd7("staff01")
     stored = staff.get(staff.record_path(subjects[0], "SCREEN", "VS")).get_json()
-    changed = staff.save(subjects[0], "SCREEN", "VS", {**stored["data"], "WEIGHT": stored["data"]["WEIGHT"] + 10},
-                         version=stored["version"], reason="re-weighed")
+    changed = staff.save(
+        subjects[0],
+        "SCREEN",
+        "VS",
+        {**stored["data"], "WEIGHT": stored["data"]["WEIGHT"] + 10},
+        version=stored["version"],
+        reason="re-weighed",
+    )
     assert changed.status_code == 200
     rows = [row for row in form_history(odm_document(app), subjects[0], "SCREEN", "VS") if row[0] == "IT.VS.BSA"]
     assert [(row[1], row[2], row[6], row[7].rsplit("#", 1)[1]) for row in rows] == [
         ("Insert", _value(stored["derived"]["BSA"]), None, "1:create"),
-        ("Update", _value(changed.get_json()["derived"]["BSA"]), "re-weighed", f"{stored['version'] + 1}:update")]
+        ("Update", _value(changed.get_json()["derived"]["BSA"]), "re-weighed", f"{stored['version'] + 1}:update"),
+    ]
 
 
 def _value(value):
@@ -446,40 +521,65 @@ def test_odm_exports_every_signature_valid_and_voided_with_the_meaning_signed(fi
     subject, staff, inv = subjects[0], cd7("staff01"), cd7("inv01")
     path = staff.record_path(subject, "SCREEN", "VS")
     visit = f"/studies/CD7_CART_SAA/subjects/{subject}/events/SCREEN"
-    assert inv.post(path + "/sign", {"password": PASSWORD, "meaning": "Reviewed as principal investigator"}).status_code == 201
+    assert (
+        inv.post(path + "/sign", {"password": PASSWORD, "meaning": "Reviewed as principal investigator"}).status_code
+        == 201
+    )
     assert inv.post(visit + "/sign", {"password": PASSWORD}).status_code == 201
     stored = staff.get(path).get_json()
-    staff.save(subject, "SCREEN", "VS", {**stored["data"], "HR": 80}, version=stored["version"], reason="monitor finding")
-    assert inv.post(path + "/sign", {"password": PASSWORD, "meaning": "Re-reviewed after correction"}).status_code == 201
+    staff.save(
+        subject, "SCREEN", "VS", {**stored["data"], "HR": 80}, version=stored["version"], reason="monitor finding"
+    )
+    assert (
+        inv.post(path + "/sign", {"password": PASSWORD, "meaning": "Re-reviewed after correction"}).status_code == 201
+    )
     assert inv.post(f"/studies/CD7_CART_SAA/subjects/{subject}/sign", {"password": PASSWORD}).status_code == 201
     listed = staff.get(f"/studies/CD7_CART_SAA/subjects/{subject}/signatures").get_json()
     assert [(s["scope"], s["valid"]) for s in listed] == [
-        ("record", True), ("record", False), ("event", False), ("record", True), ("subject", True)]
+        ("record", True),
+        ("record", False),
+        ("event", False),
+        ("record", True),
+        ("subject", True),
+    ]
 
     document = odm_document(app)
     meanings = {d.get("OID"): d.findtext("odm:Meaning", None, NS) for d in document.iterfind(".//odm:SignatureDef", NS)}
     exported = {}
     for signature in document.iterfind(".//odm:Signature", NS):
         holder = signature.getparent()
-        flags = {f.findtext("odm:FlagType", None, NS): f.findtext("odm:FlagValue", None, NS)
-                 for f in holder.iterfind("odm:Annotation/odm:Flag", NS)}
-        exported[signature.get("ID")] = (etree.QName(holder).localname, holder.get("TransactionType"),
-                                         meanings[signature.find("odm:SignatureRef", NS).get("SignatureOID")],
-                                         flags, holder.findtext("odm:Annotation/odm:Comment", None, NS))
+        flags = {
+            f.findtext("odm:FlagType", None, NS): f.findtext("odm:FlagValue", None, NS)
+            for f in holder.iterfind("odm:Annotation/odm:Flag", NS)
+        }
+        exported[signature.get("ID")] = (
+            etree.QName(holder).localname,
+            holder.get("TransactionType"),
+            meanings[signature.find("odm:SignatureRef", NS).get("SignatureOID")],
+            flags,
+            holder.findtext("odm:Annotation/odm:Comment", None, NS),
+        )
     assert set(exported) == {f"SIG.{s['id']}" for s in listed}
     for signature in listed:
         element, transaction, meaning, flags, comment = exported[f"SIG.{signature['id']}"]
-        assert (element, transaction) == ({"record": "FormData", "event": "StudyEventData",
-                                           "subject": "SubjectData"}[signature["scope"]], "Context")
+        assert (element, transaction) == (
+            {"record": "FormData", "event": "StudyEventData", "subject": "SubjectData"}[signature["scope"]],
+            "Context",
+        )
         assert meaning == signature["meaning"]
-        assert flags == {"signature": "valid" if signature["valid"] else "voided",
-                         "signature_scope": {"record": "form", "event": "visit", "subject": "casebook"}[signature["scope"]]}
+        assert flags == {
+            "signature": "valid" if signature["valid"] else "voided",
+            "signature_scope": {"record": "form", "event": "visit", "subject": "casebook"}[signature["scope"]],
+        }
         assert comment.endswith("valid" if signature["valid"] else f"voided: {signature['voided_reason']}")
     assert {"Reviewed as principal investigator", "Re-reviewed after correction"} <= set(meanings.values())
     # odmlib still loads it: the casebook signature is a second, Context, SubjectData of the same subject.
     odm = load_with_odmlib(etree.tostring(document), tmp_path)
     assert [(s.SubjectKey, s.TransactionType) for s in odm.ClinicalData[0].SubjectData] == [
-        (subjects[0], "Insert"), (subjects[0], "Context"), (subjects[1], "Insert")]
+        (subjects[0], "Insert"),
+        (subjects[0], "Context"),
+        (subjects[1], "Insert"),
+    ]
 
 
 def load_with_odmlib(data: bytes, tmp_path):
@@ -507,25 +607,47 @@ def test_odm_exports_registration_sdv_freeze_lock_and_unlock_with_their_own_audi
     with app.app_context():
         from ecrf.db import database
 
-        steps = list(database().audit_events.find(
-            {"stream": f"record/CD7_CART_SAA/{subject}/SCREEN/LB_CHEM",
-             "action": {"$in": ["sdv", "sdv_items", "freeze", "unfreeze", "lock", "unlock"]}}, sort=[("seq", 1)]))
+        steps = list(
+            database().audit_events.find(
+                {
+                    "stream": f"record/CD7_CART_SAA/{subject}/SCREEN/LB_CHEM",
+                    "action": {"$in": ["sdv", "sdv_items", "freeze", "unfreeze", "lock", "unlock"]},
+                },
+                sort=[("seq", 1)],
+            )
+        )
     main = document.find(f".//odm:SubjectData[@SubjectKey='{subject}'][@TransactionType='Insert']", NS)
-    contexts = main.xpath("odm:StudyEventData[@StudyEventOID='SE.SCREEN']/odm:FormData[@FormOID='F.LB_CHEM']"
-                          "[@TransactionType='Context'][odm:AuditRecord]", namespaces=NS)
+    contexts = main.xpath(
+        "odm:StudyEventData[@StudyEventOID='SE.SCREEN']/odm:FormData[@FormOID='F.LB_CHEM']"
+        "[@TransactionType='Context'][odm:AuditRecord]",
+        namespaces=NS,
+    )
     assert [c.findtext("odm:Annotation/odm:Flag/odm:FlagValue", None, NS) for c in contexts] == [
-        "sdv_items", "sdv", "freeze", "unfreeze", "lock", "unlock", "lock"]  # the last: the subject's lock
+        "sdv_items",
+        "sdv",
+        "freeze",
+        "unfreeze",
+        "lock",
+        "unlock",
+        "lock",
+    ]  # the last: the subject's lock
     assert [c.findtext("odm:AuditRecord/odm:SourceID", None, NS) for c in contexts] == [
-        f"{e['stream']}#{e['seq']}:{e['action']}" for e in steps]
+        f"{e['stream']}#{e['seq']}:{e['action']}" for e in steps
+    ]
     assert contexts[0].findtext("odm:Annotation/odm:Comment", None, NS) == "source data verified: /ALT"
     assert contexts[5].findtext("odm:AuditRecord/odm:ReasonForChange", None, NS) == "late lab report"
     assert contexts[5].find("odm:AuditRecord/odm:UserRef", NS).get("UserOID") == "USR.dm"
     # Registration is the SubjectData's own AuditRecord; the subject lock an Annotation flagged against the code list.
-    assert main.findtext("odm:AuditRecord/odm:SourceID", None, NS) == f"subject/CD7_CART_SAA/{subject}#1:subject_registered"
+    assert (
+        main.findtext("odm:AuditRecord/odm:SourceID", None, NS)
+        == f"subject/CD7_CART_SAA/{subject}#1:subject_registered"
+    )
     assert main.find("odm:AuditRecord/odm:UserRef", NS).get("UserOID") == "USR.staff01"
     flags = [f.text for f in main.iterfind("odm:Annotation/odm:Flag/odm:FlagValue", NS)]
     assert "lock" in flags
-    codes = {i.get("CodedValue") for i in document.iterfind(".//odm:CodeList[@OID='CL.ECRF_LIFECYCLE']/odm:CodeListItem", NS)}
+    codes = {
+        i.get("CodedValue") for i in document.iterfind(".//odm:CodeList[@OID='CL.ECRF_LIFECYCLE']/odm:CodeListItem", NS)
+    }
     assert set(flags) | {c.findtext("odm:Annotation/odm:Flag/odm:FlagValue", None, NS) for c in contexts} <= codes
 
 
@@ -535,7 +657,8 @@ def test_odm_attaches_a_query_naming_an_item_to_that_item(filled):
     annotations = document.xpath(
         f"//odm:SubjectData[@SubjectKey='{subjects[0]}']//odm:FormData[@FormOID='F.LB_CHEM']/odm:ItemGroupData"
         "[@TransactionType='Context']/odm:ItemData[@ItemOID='IT.LB_CHEM.ALT'][@TransactionType='Context']/odm:Annotation",
-        namespaces=NS)
+        namespaces=NS,
+    )
     assert annotations and "ALT_SCREEN" in annotations[0].findtext("odm:Comment", None, NS)
     form_level = document.xpath("//odm:FormData/odm:Annotation/odm:Comment", namespaces=NS)
     assert not any("ALT_SCREEN" in c.text for c in form_level)
@@ -560,9 +683,19 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 def formula_data(app, staff):
     """AE terms and notes that a spreadsheet would run as formulas, and a negative number stored as a number."""
     subject, other = staff.register(), staff.register()
-    assert staff.save(subject, "LOGS", "AE", {"AE": [{"AETERM": t, "AESTDTC": "2026-01-06"} for t in FORMULAS]}).status_code == 201
-    assert staff.save(subject, "SCREEN", "DM", {"SEX": "M", "BRTHDTC": "1980-01-01", "NOTES": "\t=1+1"}).status_code == 201
-    assert staff.save(other, "SCREEN", "DM", {"SEX": "F", "BRTHDTC": "1980-01-01", "NOTES": "\r@SUM(1)"}).status_code == 201
+    assert (
+        staff.save(
+            subject, "LOGS", "AE", {"AE": [{"AETERM": t, "AESTDTC": "2026-01-06"} for t in FORMULAS]}
+        ).status_code
+        == 201
+    )
+    assert (
+        staff.save(subject, "SCREEN", "DM", {"SEX": "M", "BRTHDTC": "1980-01-01", "NOTES": "\t=1+1"}).status_code == 201
+    )
+    assert (
+        staff.save(other, "SCREEN", "DM", {"SEX": "F", "BRTHDTC": "1980-01-01", "NOTES": "\r@SUM(1)"}).status_code
+        == 201
+    )
     assert staff.save(subject, "SCREEN", "LB", {"LBDTC": "2026-01-05", "ALT": 30}).status_code == 201
     with app.app_context():
         from ecrf.db import database
@@ -573,7 +706,9 @@ def formula_data(app, staff):
 
 
 def download(app, kind: str) -> bytes:
-    response = app.test_client().get(f"/api/v1/studies/MINI/export/{kind}", headers={"Authorization": f"Bearer {app.tokens['dm']}"})
+    response = app.test_client().get(
+        f"/api/v1/studies/MINI/export/{kind}", headers={"Authorization": f"Bearer {app.tokens['dm']}"}
+    )
     assert response.status_code == 200, response.get_data(as_text=True)
     return response.data
 
@@ -611,8 +746,19 @@ def test_excel_never_holds_a_formula_cell_and_negative_numbers_stay_numbers(form
     assert alt.value == -2.5 and alt.data_type == "n"
 
 
-@pytest.mark.parametrize(("value", "cell"), [("=1+1", "'=1+1"), ("-x", "'-x"), ("\r", "'\r"), ("a=b", "a=b"),
-                                             (-2.5, -2.5), (0, 0), (None, None), ("bad\x01\ud800", "bad\ufffd\ufffd")])
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        ("=1+1", "'=1+1"),
+        ("-x", "'-x"),
+        ("\r", "'\r"),
+        ("a=b", "a=b"),
+        (-2.5, -2.5),
+        (0, 0),
+        (None, None),
+        ("bad\x01\ud800", "bad\ufffd\ufffd"),
+    ],
+)
 def test_safe_cell(value, cell):
     from ecrf.exports.tables import safe_cell
 
@@ -626,6 +772,7 @@ BAD_EXPORTED = "bad\ufffdchar\ufffd\ufffd\ufffd\ufffdend"
 
 def poison(app, collection: str, query: dict, marker: str, bad: str = BAD) -> int:
     """Put ``bad`` wherever ``marker`` stands in the matching documents, as data stored before the input rules."""
+
     def swap(node):
         if isinstance(node, str):
             return node.replace(marker, bad)
@@ -653,10 +800,15 @@ def stored_bad_characters(app, staff, bad: str = BAD) -> str:
     staff.save(subject, "SCREEN", "DM", {"SEX": "M", "BRTHDTC": "1980-01-01", "NOTES": "first"})
     staff.save(subject, "SCREEN", "DM", {"NOTES": "MARKNOTE"}, version=1, reason="MARKREASON")
     monitor = Api(staff.client, app.tokens["mon01"])
-    monitor.post("/studies/MINI/queries", {"subject": subject, "event": "SCREEN", "form": "DM", "item": "/NOTES",
-                                           "text": "MARKQUERY"})
-    for collection, query in (("records", {"subject": subject}), ("audit_events", {"context.subject": subject}),
-                              ("queries", {"subject": subject})):
+    monitor.post(
+        "/studies/MINI/queries",
+        {"subject": subject, "event": "SCREEN", "form": "DM", "item": "/NOTES", "text": "MARKQUERY"},
+    )
+    for collection, query in (
+        ("records", {"subject": subject}),
+        ("audit_events", {"context.subject": subject}),
+        ("queries", {"subject": subject}),
+    ):
         for marker in ("MARKTERM", "MARKNOTE", "MARKREASON", "MARKQUERY"):
             poison(app, collection, query, marker, bad)
     return subject
@@ -688,8 +840,10 @@ def test_csv_excel_and_casebook_of_stored_bad_characters_are_written_with_u_fffd
     assert [r["AETERM"] for r in ae] == [BAD_EXPORTED]
     workbook = load_workbook(io.BytesIO(download(app, "xlsx")))
     assert BAD_EXPORTED in [c.value for row in workbook["AE"].iter_rows() for c in row]
-    response = app.test_client().get(f"/api/v1/studies/MINI/subjects/{subject}/casebook.pdf",
-                                     headers={"Authorization": f"Bearer {app.tokens['inv01']}"})
+    response = app.test_client().get(
+        f"/api/v1/studies/MINI/subjects/{subject}/casebook.pdf",
+        headers={"Authorization": f"Bearer {app.tokens['inv01']}"},
+    )
     assert response.status_code == 200
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(response.data)).pages)
     assert "charend" not in text and "bad" in text
@@ -730,27 +884,62 @@ def test_casebook_renders_every_text_at_its_maximum_length(cd7):
     echo = {"ECHODTC": "2026-02-10", "LVEF": 60, "ECHOCOM": words(4000, "COMMENTEND")}
     assert staff.save(subject, "SCREEN", "ECHO", echo).status_code == 201
     no_spaces = "x" * (4000 - len("SOLIDEND")) + "SOLIDEND"  # one 4,000-character word: split inside the cell
-    assert staff.save(subject, "SCREEN", "ECHO", {"ECHOCOM": no_spaces}, version=1,
-                      reason=words(MAX_REASON, "REASONEND")).status_code == 200
-    assert staff.save(subject, "SCREEN", "ECHO", {"ECHOCOM": "中" * 3998 + "结束"}, version=2,
-                      reason="r" * (MAX_REASON - len("SOLIDREASON")) + "SOLIDREASON").status_code == 200
-    query = monitor.post("/studies/CD7_CART_SAA/queries", {"subject": subject, "event": "SCREEN", "form": "ECHO",
-                                                           "item": "/ECHOCOM", "text": words(MAX_MESSAGE, "QUERYEND")})
+    assert (
+        staff.save(
+            subject, "SCREEN", "ECHO", {"ECHOCOM": no_spaces}, version=1, reason=words(MAX_REASON, "REASONEND")
+        ).status_code
+        == 200
+    )
+    assert (
+        staff.save(
+            subject,
+            "SCREEN",
+            "ECHO",
+            {"ECHOCOM": "中" * 3998 + "结束"},
+            version=2,
+            reason="r" * (MAX_REASON - len("SOLIDREASON")) + "SOLIDREASON",
+        ).status_code
+        == 200
+    )
+    query = monitor.post(
+        "/studies/CD7_CART_SAA/queries",
+        {
+            "subject": subject,
+            "event": "SCREEN",
+            "form": "ECHO",
+            "item": "/ECHOCOM",
+            "text": words(MAX_MESSAGE, "QUERYEND"),
+        },
+    )
     assert query.status_code == 201
-    reply = staff.post(f"/studies/CD7_CART_SAA/queries/{query.get_json()['id']}/replies",
-                       {"text": "\n".join(["a line of the answer"] * 180) + "\n" + words(MAX_MESSAGE - 180 * 21, "REPLYEND")})
+    reply = staff.post(
+        f"/studies/CD7_CART_SAA/queries/{query.get_json()['id']}/replies",
+        {"text": "\n".join(["a line of the answer"] * 180) + "\n" + words(MAX_MESSAGE - 180 * 21, "REPLYEND")},
+    )
     assert reply.status_code == 200, reply.get_json()
     record = staff.record_path(subject, "SCREEN", "ECHO")
-    signed = investigator.post(record + "/sign", {"password": "correct horse battery",
-                                                  "meaning": words(MAX_MEANING, "MEANINGEND")})
+    signed = investigator.post(
+        record + "/sign", {"password": "correct horse battery", "meaning": words(MAX_MEANING, "MEANINGEND")}
+    )
     assert signed.status_code == 201, signed.get_json()
     assert dm.post(record + "/lock", {"reason": words(MAX_REASON, "LOCKEND")}).status_code == 200
-    response = investigator.client.get(f"/api/v1/studies/CD7_CART_SAA/subjects/{subject}/casebook.pdf",
-                                       headers=investigator.headers())
+    response = investigator.client.get(
+        f"/api/v1/studies/CD7_CART_SAA/subjects/{subject}/casebook.pdf", headers=investigator.headers()
+    )
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     pages = PdfReader(io.BytesIO(response.data)).pages
     solid = "".join("".join(page.extract_text() for page in pages).split())
-    for end in ("COMMENTEND", "SOLIDEND", "结束", "REASONEND", "SOLIDREASON", "QUERYEND", "REPLYEND", "MEANINGEND",
-                "LOCKEND", "S" * 39 + "Z"):
+    for end in (
+        "COMMENTEND",
+        "SOLIDEND",
+        "结束",
+        "REASONEND",
+        "SOLIDREASON",
+        "QUERYEND",
+        "REPLYEND",
+        "MEANINGEND",
+        "LOCKEND",
+        "S" * 39 + "Z",
+    ):
         assert end in solid, end
     assert len(pages) > 3

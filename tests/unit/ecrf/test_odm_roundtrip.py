@@ -90,16 +90,30 @@ def test_the_round_trip_keeps_every_required_item_condition_check_derivation_and
         after = sum(count(f["schema"]) for f in imported.forms.values())
         assert before == after > 0, name
     assert imported.study["lab_ranges"] == original.study["lab_ranges"]
-    assert {oid: f["stage"] for oid, f in imported.forms.items()} == {oid: f["stage"] for oid, f in original.forms.items()}
+    assert {oid: f["stage"] for oid, f in imported.forms.items()} == {
+        oid: f["stage"] for oid, f in original.forms.items()
+    }
 
 
 def test_the_import_report_of_the_own_export_drops_nothing_of_the_study(exported):
     _, _, _, report = exported
     dropped = {(c["kind"], c["oid"]) for c in report["constructs"] if c["outcome"] == "dropped"}
     # what is not study metadata (users, sites, the data), and the code lists only ClinicalData's flags use
-    assert dropped == {("AdminData", ""), ("ClinicalData", "CD7_CART_SAA"),
-                       *[("CodeList", oid) for oid in ("CL.QUERY_STATE", "CL.QUERY_ORIGIN", "CL.ECRF_FLAG_TYPE",
-                                                       "CL.ECRF_LIFECYCLE", "CL.SIGNATURE_STATE", "CL.SIGNATURE_SCOPE")]}
+    assert dropped == {
+        ("AdminData", ""),
+        ("ClinicalData", "CD7_CART_SAA"),
+        *[
+            ("CodeList", oid)
+            for oid in (
+                "CL.QUERY_STATE",
+                "CL.QUERY_ORIGIN",
+                "CL.ECRF_FLAG_TYPE",
+                "CL.ECRF_LIFECYCLE",
+                "CL.SIGNATURE_STATE",
+                "CL.SIGNATURE_SCOPE",
+            )
+        ],
+    }
     assert not [c for c in report["constructs"] if c["outcome"] == "disabled"]
 
 
@@ -140,7 +154,10 @@ def test_a_derivation_is_a_method_def_with_its_cel_and_a_read_only_item(study_el
 
 def test_limits_are_hard_range_checks_with_a_message_in_every_language(study_element):
     checks = item_def(study_element, "IT.LB_HEM.HGB").findall("odm:RangeCheck[@SoftHard='Hard']", ODM)
-    assert [(c.get("Comparator"), c.findtext("odm:CheckValue", namespaces=ODM)) for c in checks] == [("GE", "0"), ("LE", "250")]
+    assert [(c.get("Comparator"), c.findtext("odm:CheckValue", namespaces=ODM)) for c in checks] == [
+        ("GE", "0"),
+        ("LE", "250"),
+    ]
     assert texts(checks[1].find("odm:ErrorMessage", ODM)) == {"en": "Hemoglobin: ≤ 250", "zh": "血红蛋白: ≤ 250"}
 
 
@@ -150,7 +167,10 @@ def test_an_edit_check_is_a_soft_cel_range_check_with_its_messages_id_and_severi
     assert soft.get("Comparator") is None
     assert soft.find("odm:FormalExpression", ODM).get("Context") == "CEL"
     assert "days_between(row.AESTDTC, row.AEENDTC)" in soft.findtext("odm:FormalExpression", namespaces=ODM)
-    assert texts(soft.find("odm:ErrorMessage", ODM)) == {"en": "End date before start date", "zh": "结束日期早于开始日期"}
+    assert texts(soft.find("odm:ErrorMessage", ODM)) == {
+        "en": "End date before start date",
+        "zh": "结束日期早于开始日期",
+    }
     alias = item.find("odm:Alias[@Context='ecrf:checks']", ODM)
     assert json.loads(alias.get("Name"))[0] == {"id": "AE_END_AFTER_START", "severity": "query"}
 
@@ -166,7 +186,9 @@ def test_a_multiple_choice_item_has_its_code_list_and_says_it_takes_several_code
 
 def test_units_translations_and_lab_ranges_are_written(study_element):
     hgb = item_def(study_element, "IT.LB_HEM.HGB")
-    unit = study_element.find(f".//odm:MeasurementUnit[@OID='{hgb.find('odm:MeasurementUnitRef', ODM).get('MeasurementUnitOID')}']", ODM)
+    unit = study_element.find(
+        f".//odm:MeasurementUnit[@OID='{hgb.find('odm:MeasurementUnitRef', ODM).get('MeasurementUnitOID')}']", ODM
+    )
     assert texts(unit.find("odm:Symbol", ODM)) == {"en": "g/L"}
     assert texts(hgb.find("odm:Question", ODM)) == {"en": "Hemoglobin", "zh": "血红蛋白"}
     assert hgb.find("odm:Alias[@Context='ecrf:range']", ODM).get("Name") == "HGB"
@@ -174,7 +196,10 @@ def test_units_translations_and_lab_ranges_are_written(study_element):
     assert {"analyte": "HGB", "unit": "g/L", "low": 120, "high": 155, "sex": "F"} in json.loads(ranges.get("Name"))
     event = study_element.find(".//odm:StudyEventDef[@OID='SE.M3']", ODM)
     assert json.loads(event.find("odm:Alias[@Context='ecrf:event']", ODM).get("Name"))["day"] == 90
-    assert study_element.find(".//odm:FormDef[@OID='F.DM']/odm:Alias[@Context='ecrf:stage']", ODM).get("Name") == "screening"
+    assert (
+        study_element.find(".//odm:FormDef[@OID='F.DM']/odm:Alias[@Context='ecrf:stage']", ODM).get("Name")
+        == "screening"
+    )
 
 
 def test_the_document_declares_the_extension_namespace(exported):
@@ -188,10 +213,16 @@ def test_the_document_declares_the_extension_namespace(exported):
 def own_export(folder, path):
     """The study folder's metadata export (an ODM document with its Study only) written to ``path``."""
     definition = read_study(folder)
-    runtime = StudyRuntime(definition.hash, definition.study,
-                           {oid: compile_form(oid, f["schema"], f["stage"]) for oid, f in definition.forms.items()})
-    root = etree.Element(f"{{{NS}}}ODM", {"FileType": "Snapshot", "FileOID": "T", "ODMVersion": "1.3.2",
-                                          "CreationDateTime": "2026-01-01T00:00:00Z"}, nsmap={None: NS, "ecrf": ECRF_NS})
+    runtime = StudyRuntime(
+        definition.hash,
+        definition.study,
+        {oid: compile_form(oid, f["schema"], f["stage"]) for oid, f in definition.forms.items()},
+    )
+    root = etree.Element(
+        f"{{{NS}}}ODM",
+        {"FileType": "Snapshot", "FileOID": "T", "ODMVersion": "1.3.2", "CreationDateTime": "2026-01-01T00:00:00Z"},
+        nsmap={None: NS, "ecrf": ECRF_NS},
+    )
     root.append(metadata(runtime))
     path.write_bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
     assert odm_schema().validate(etree.parse(str(path))), odm_schema().error_log
@@ -203,20 +234,43 @@ def edge_study(tmp_path):
     shutil.copytree(MINI_STUDY, folder)
     dm = json.loads((folder / "screening" / "DM.json").read_text())
     dm["properties"]["NOTES"].update({"x-ecrf-widget": "textarea", "pattern": "^[^<>]*$"})
-    dm["properties"]["SMOKER"] = {"type": "boolean", "title": "Smoker", "x-ecrf-labels": {"fr": "Fumeur"},
-                                  "x-ecrf-help": {"fr": "Tabac"}}
-    dm["properties"]["SCORE"] = {"type": "number", "title": "Score", "exclusiveMinimum": 0, "exclusiveMaximum": 10.5,
-                                 "oneOf": [{"const": 0.5, "title": "Half"}, {"const": 2, "title": "Two"}]}
+    dm["properties"]["SMOKER"] = {
+        "type": "boolean",
+        "title": "Smoker",
+        "x-ecrf-labels": {"fr": "Fumeur"},
+        "x-ecrf-help": {"fr": "Tabac"},
+    }
+    dm["properties"]["SCORE"] = {
+        "type": "number",
+        "title": "Score",
+        "exclusiveMinimum": 0,
+        "exclusiveMaximum": 10.5,
+        "oneOf": [{"const": 0.5, "title": "Half"}, {"const": 2, "title": "Two"}],
+    }
     dm["dependentRequired"] = {"SMOKER": ["SCORE"]}
-    dm["allOf"].append({"if": {"properties": {"RACE": {"contains": {"const": "ASIAN"}}}, "required": ["RACE"]},
-                        "then": {"required": ["NOTES"]}})
+    dm["allOf"].append(
+        {
+            "if": {"properties": {"RACE": {"contains": {"const": "ASIAN"}}}, "required": ["RACE"]},
+            "then": {"required": ["NOTES"]},
+        }
+    )
     (folder / "screening" / "DM.json").write_text(json.dumps(dm))
     ae = json.loads((folder / "logs" / "AE.json").read_text())
-    ae["properties"] = {"AEYN": {"type": "boolean", "title": "Any adverse event?"}, **ae["properties"],
-                        "AECOMM": {"type": "string", "title": "Comment"}}
+    ae["properties"] = {
+        "AEYN": {"type": "boolean", "title": "Any adverse event?"},
+        **ae["properties"],
+        "AECOMM": {"type": "string", "title": "Comment"},
+    }
     ae["properties"]["AE"].update({"description": "One row per event", "maxItems": 50})
-    ae["x-ecrf-checks"].append({"id": "AE_ROWS", "item": "/AE", "rule": "!has(data.AE) || size(data.AE) < 40",
-                                "message": {"en": "Many rows"}, "severity": "warning"})
+    ae["x-ecrf-checks"].append(
+        {
+            "id": "AE_ROWS",
+            "item": "/AE",
+            "rule": "!has(data.AE) || size(data.AE) < 40",
+            "message": {"en": "Many rows"},
+            "severity": "warning",
+        }
+    )
     (folder / "logs" / "AE.json").write_text(json.dumps(ae))
     read_study(folder)  # a valid study to begin with
     return folder

@@ -31,8 +31,12 @@ def signed_three_ways(as_user, staff, saved):
     """VS signed, then the SCREEN visit, then the casebook; a D28 form signed on its own as a bystander."""
     staff.save(saved, "D28", "LB", {"LBDTC": "2026-02-01", "ALT": 20})
     inv = as_user("inv01")
-    for path in (staff.record_path(saved, "SCREEN", "VS"), staff.record_path(saved, "D28", "LB"),
-                 f"/studies/MINI/subjects/{saved}/events/SCREEN", f"/studies/MINI/subjects/{saved}"):
+    for path in (
+        staff.record_path(saved, "SCREEN", "VS"),
+        staff.record_path(saved, "D28", "LB"),
+        f"/studies/MINI/subjects/{saved}/events/SCREEN",
+        f"/studies/MINI/subjects/{saved}",
+    ):
         assert inv.post(path + "/sign", {"password": PASSWORD}).status_code == 201, path
     return saved
 
@@ -46,7 +50,9 @@ def test_signature_manifests_carry_exactly_the_fields_the_api_description_lists(
     fields = set(spec["components"]["schemas"]["Signature"]["properties"])
     voiding = set(spec["components"]["schemas"]["VoidingEvent"]["properties"])
     before = record(staff, signed_three_ways)
-    staff.save(signed_three_ways, "SCREEN", "VS", {**before["data"], "WEIGHT": 66}, version=before["version"], reason="x")
+    staff.save(
+        signed_three_ways, "SCREEN", "VS", {**before["data"], "WEIGHT": 66}, version=before["version"], reason="x"
+    )
     listed = staff.get(f"/studies/MINI/subjects/{signed_three_ways}/signatures").get_json()
     assert all(set(s) == fields for s in listed)
     assert [set(s["voided_by"]) for s in listed if s["voided_by"]] == [voiding] * 3
@@ -90,16 +96,28 @@ def test_an_unlock_clears_the_signatures_over_the_record_and_says_so(as_user, st
     dm.post(path + "/lock", {})
     assert dm.post(path + "/unlock", {"reason": "query on birth date"}).status_code == 200
     found = signatures(staff, signed_three_ways)
-    assert {scope: ok for scope, (ok, _) in found.items()} == {"VS": True, "LB": True, "SCREEN": False, "casebook": False}
-    assert found["SCREEN"][1].startswith("DM at SCREEN unlocked") and found["SCREEN"][1].endswith(": query on birth date")
+    assert {scope: ok for scope, (ok, _) in found.items()} == {
+        "VS": True,
+        "LB": True,
+        "SCREEN": False,
+        "casebook": False,
+    }
+    assert found["SCREEN"][1].startswith("DM at SCREEN unlocked") and found["SCREEN"][1].endswith(
+        ": query on birth date"
+    )
 
 
 def test_re_signing_a_changed_form_leaves_the_visit_signature_as_it_was(as_user, staff, signed_three_ways):
     subject = signed_three_ways
     before = record(staff, subject, "VS")
-    staff.save(subject, "SCREEN", "VS", {**before["data"], "WEIGHT": 72}, version=before["version"], reason="re-weighed")
+    staff.save(
+        subject, "SCREEN", "VS", {**before["data"], "WEIGHT": 72}, version=before["version"], reason="re-weighed"
+    )
     voided = signatures(staff, subject)["SCREEN"]
-    assert as_user("inv01").post(staff.record_path(subject, "SCREEN", "VS") + "/sign", {"password": PASSWORD}).status_code == 201
+    assert (
+        as_user("inv01").post(staff.record_path(subject, "SCREEN", "VS") + "/sign", {"password": PASSWORD}).status_code
+        == 201
+    )
     found = staff.get(f"/studies/MINI/subjects/{subject}/signatures").get_json()
     assert [s["valid"] for s in found if s["form"] == "VS"] == [False, True]
     assert signatures(staff, subject)["SCREEN"] == voided and voided[0] is False
@@ -108,23 +126,34 @@ def test_re_signing_a_changed_form_leaves_the_visit_signature_as_it_was(as_user,
 def test_a_form_added_to_a_signed_visit_voids_the_visit_and_casebook_signatures(as_user, staff, signed_three_ways):
     assert staff.save(signed_three_ways, "SCREEN", "LB", {"LBDTC": "2026-01-06", "ALT": 30}).status_code == 201
     found = signatures(staff, signed_three_ways)
-    assert {scope: ok for scope, (ok, _) in found.items()} == {"VS": True, "LB": True, "SCREEN": False, "casebook": False}
+    assert {scope: ok for scope, (ok, _) in found.items()} == {
+        "VS": True,
+        "LB": True,
+        "SCREEN": False,
+        "casebook": False,
+    }
     assert found["SCREEN"][1].startswith("LB at SCREEN added after signing by staff01")
 
 
 def test_a_signature_binds_to_a_digest_of_exactly_the_heads_it_covers(as_user, staff, signed_three_ways):
-    found = {s["form"] or s["event"] or "casebook": s
-             for s in staff.get(f"/studies/MINI/subjects/{signed_three_ways}/signatures").get_json()}
+    found = {
+        s["form"] or s["event"] or "casebook": s
+        for s in staff.get(f"/studies/MINI/subjects/{signed_three_ways}/signatures").get_json()
+    }
     streams = {scope: s["records"] for scope, s in found.items()}
     prefix = f"record/MINI/{signed_three_ways}"
-    assert streams == {"VS": [f"{prefix}/SCREEN/VS"], "LB": [f"{prefix}/D28/LB"],
-                       "SCREEN": [f"{prefix}/SCREEN/DM", f"{prefix}/SCREEN/VS"],
-                       "casebook": [f"{prefix}/D28/LB", f"{prefix}/SCREEN/DM", f"{prefix}/SCREEN/VS"]}
+    assert streams == {
+        "VS": [f"{prefix}/SCREEN/VS"],
+        "LB": [f"{prefix}/D28/LB"],
+        "SCREEN": [f"{prefix}/SCREEN/DM", f"{prefix}/SCREEN/VS"],
+        "casebook": [f"{prefix}/D28/LB", f"{prefix}/SCREEN/DM", f"{prefix}/SCREEN/VS"],
+    }
     assert len({s["digest"] for s in found.values()}) == 4
 
 
-def test_every_signature_is_its_own_audit_event_and_its_document_is_brought_back_from_it(app, as_user, staff,
-                                                                                        signed_three_ways):
+def test_every_signature_is_its_own_audit_event_and_its_document_is_brought_back_from_it(
+    app, as_user, staff, signed_three_ways
+):
     with app.app_context():
         from ecrf.db import database
 
@@ -137,8 +166,9 @@ def test_every_signature_is_its_own_audit_event_and_its_document_is_brought_back
         assert database().signatures.count_documents({}) == 4
 
 
-def test_the_api_subject_page_record_page_and_casebook_say_the_same_of_each_signature(app, as_user, staff,
-                                                                                       signed_three_ways):
+def test_the_api_subject_page_record_page_and_casebook_say_the_same_of_each_signature(
+    app, as_user, staff, signed_three_ways
+):
     import html
     import io
 
@@ -146,15 +176,21 @@ def test_the_api_subject_page_record_page_and_casebook_say_the_same_of_each_sign
 
     subject = signed_three_ways
     before = record(staff, subject)
-    staff.save(subject, "SCREEN", "VS", {**before["data"], "WEIGHT": 71}, version=before["version"], reason="scale error")
+    staff.save(
+        subject, "SCREEN", "VS", {**before["data"], "WEIGHT": 71}, version=before["version"], reason="scale error"
+    )
     listed = staff.get(f"/studies/MINI/subjects/{subject}/signatures").get_json()
     assert sorted(s["valid"] for s in listed) == [False, False, False, True]
     client = app.test_client()
     login(client, "inv01")
     page = html.unescape(client.get(f"/studies/MINI/subjects/{subject}").get_data(as_text=True))
-    form_page = html.unescape(client.get(f"/studies/MINI/subjects/{subject}/events/SCREEN/forms/VS").get_data(as_text=True))
-    pdf = client.get(f"/api/v1/studies/MINI/subjects/{subject}/casebook.pdf",
-                     headers={"Authorization": f"Bearer {app.tokens['inv01']}"})
+    form_page = html.unescape(
+        client.get(f"/studies/MINI/subjects/{subject}/events/SCREEN/forms/VS").get_data(as_text=True)
+    )
+    pdf = client.get(
+        f"/api/v1/studies/MINI/subjects/{subject}/casebook.pdf",
+        headers={"Authorization": f"Bearer {app.tokens['inv01']}"},
+    )
     text = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages).split())
     for signature in listed:
         said = "yes" if signature["valid"] else "no"
@@ -170,7 +206,8 @@ def test_the_api_subject_page_record_page_and_casebook_say_the_same_of_each_sign
 
 
 def test_signatures_from_before_signature_streams_are_judged_by_their_record_stamps_or_said_to_be_unrecorded(
-        app, as_user, staff, saved):
+    app, as_user, staff, saved
+):
     """A database from before: a signature document with a ``sign`` stamp on its record, and one whose sign failed
     after the document was written (no audit event at all): the first holds, the second says why it does not."""
     import datetime as dt
@@ -184,12 +221,35 @@ def test_signatures_from_before_signature_streams_are_judged_by_their_record_sta
     with app.app_context():
         stored = current(stream)
         for signature_id in ("legacy-stamped", "legacy-orphan"):
-            Signature(signature_id=signature_id, study="MINI", subject=saved, site="01", scope="record", event="SCREEN",
-                      form="VS", signer="inv01", printed_name="Inv01", meaning="old meaning",
-                      at=dt.datetime(2026, 1, 1), heads={stream: stored["head"]}).save(force_insert=True)
-        _append(stored, "inv01", "sign", {"signature": {"id": "legacy-stamped", "by": "inv01", "name": "Inv01",
-                                                        "at": dt.datetime(2026, 1, 1), "meaning": "old meaning",
-                                                        "signed_head": stored["head"]}})
+            Signature(
+                signature_id=signature_id,
+                study="MINI",
+                subject=saved,
+                site="01",
+                scope="record",
+                event="SCREEN",
+                form="VS",
+                signer="inv01",
+                printed_name="Inv01",
+                meaning="old meaning",
+                at=dt.datetime(2026, 1, 1),
+                heads={stream: stored["head"]},
+            ).save(force_insert=True)
+        _append(
+            stored,
+            "inv01",
+            "sign",
+            {
+                "signature": {
+                    "id": "legacy-stamped",
+                    "by": "inv01",
+                    "name": "Inv01",
+                    "at": dt.datetime(2026, 1, 1),
+                    "meaning": "old meaning",
+                    "signed_head": stored["head"],
+                }
+            },
+        )
     found = {s["id"]: s for s in staff.get(f"/studies/MINI/subjects/{saved}/signatures").get_json()}
     assert found["legacy-stamped"]["valid"] is True and found["legacy-stamped"]["meaning"] == "old meaning"
     assert found["legacy-orphan"]["valid"] is False
@@ -228,32 +288,55 @@ def test_a_database_error_while_signing_leaves_no_signature_behind(app, as_user,
 
 def trail_event(stream: str, seq: int, action: str, **extra) -> dict:
     event, form = stream.split("/")[-2:]
-    return {"stream": stream, "seq": seq, "action": action, "actor": "someone", "reason": extra.pop("reason", None),
-            "at": dt.datetime(2026, 1, 1, 0, 0, seq), "context": {"event": event, "form": form}, **extra}
+    return {
+        "stream": stream,
+        "seq": seq,
+        "action": action,
+        "actor": "someone",
+        "reason": extra.pop("reason", None),
+        "at": dt.datetime(2026, 1, 1, 0, 0, seq),
+        "context": {"event": event, "form": form},
+        **extra,
+    }
 
 
 VS, DM, LB = "record/S/1/SCREEN/VS", "record/S/1/SCREEN/DM", "record/S/1/D28/LB"
-SIGNED_TRAIL = [trail_event(VS, 1, "create", changes=[{"path": "/W"}], state={"derived": {"BSA": 1.8}}),
-                trail_event(DM, 1, "create", changes=[{"path": "/SEX"}], state={"derived": {}})]
+SIGNED_TRAIL = [
+    trail_event(VS, 1, "create", changes=[{"path": "/W"}], state={"derived": {"BSA": 1.8}}),
+    trail_event(DM, 1, "create", changes=[{"path": "/SEX"}], state={"derived": {}}),
+]
 # What happens after signing (both SCREEN records at seq 1) -> does a form (VS), visit or casebook signature hold?
 STANDING_TABLE = {
     "nothing": ([], (True, True, True)),
-    "sdv, sign, freeze, lock": ([trail_event(VS, n, a) for n, a in enumerate(("sdv", "sign", "freeze", "lock"), 2)],
-                                (True, True, True)),
-    "VS changed": ([trail_event(VS, 2, "update", changes=[{"path": "/W"}], state={"derived": {"BSA": 1.9}})],
-                   (False, False, False)),
-    "DM changed": ([trail_event(DM, 2, "update", changes=[{"path": "/SEX"}], state={"derived": {}})],
-                   (True, False, False)),
-    "VS re-checked, derived unchanged": ([trail_event(VS, 2, "recheck", state={"derived": {"BSA": 1.8}})],
-                                         (True, True, True)),
-    "VS re-checked, derived changed": ([trail_event(VS, 2, "recheck", state={"derived": {"BSA": 2.0}})],
-                                       (False, False, False)),
-    "VS unlocked": ([trail_event(VS, 2, "lock"), trail_event(VS, 3, "unlock", reason="correction")],
-                    (False, False, False)),
-    "a form added to the visit": ([trail_event("record/S/1/SCREEN/LB", 1, "create", changes=[{"path": "/ALT"}])],
-                                  (True, False, False)),
-    "a form added to another visit": ([trail_event(LB, 1, "create", changes=[{"path": "/ALT"}])],
-                                      (True, True, False)),
+    "sdv, sign, freeze, lock": (
+        [trail_event(VS, n, a) for n, a in enumerate(("sdv", "sign", "freeze", "lock"), 2)],
+        (True, True, True),
+    ),
+    "VS changed": (
+        [trail_event(VS, 2, "update", changes=[{"path": "/W"}], state={"derived": {"BSA": 1.9}})],
+        (False, False, False),
+    ),
+    "DM changed": (
+        [trail_event(DM, 2, "update", changes=[{"path": "/SEX"}], state={"derived": {}})],
+        (True, False, False),
+    ),
+    "VS re-checked, derived unchanged": (
+        [trail_event(VS, 2, "recheck", state={"derived": {"BSA": 1.8}})],
+        (True, True, True),
+    ),
+    "VS re-checked, derived changed": (
+        [trail_event(VS, 2, "recheck", state={"derived": {"BSA": 2.0}})],
+        (False, False, False),
+    ),
+    "VS unlocked": (
+        [trail_event(VS, 2, "lock"), trail_event(VS, 3, "unlock", reason="correction")],
+        (False, False, False),
+    ),
+    "a form added to the visit": (
+        [trail_event("record/S/1/SCREEN/LB", 1, "create", changes=[{"path": "/ALT"}])],
+        (True, False, False),
+    ),
+    "a form added to another visit": ([trail_event(LB, 1, "create", changes=[{"path": "/ALT"}])], (True, True, False)),
 }
 
 
@@ -266,8 +349,13 @@ def test_standing_of_each_scope_after_each_kind_of_event(after):
     covers = {"record": [VS], "event": [DM, VS], "subject": [DM, VS]}
     found = []
     for scope, event in (("record", "SCREEN"), ("event", "SCREEN"), ("subject", None)):
-        signature = Signature(signature_id=scope, scope=scope, event=event, stream=f"signature/S/1/{scope}",
-                              covers=[{"stream": s, "seq": 1, "hash": "h"} for s in covers[scope]])
+        signature = Signature(
+            signature_id=scope,
+            scope=scope,
+            event=event,
+            stream=f"signature/S/1/{scope}",
+            covers=[{"stream": s, "seq": 1, "hash": "h"} for s in covers[scope]],
+        )
         found.append(standing(signature, trail))
     assert tuple(f.valid for f in found) == expected
     assert all((f.reason is None) == f.valid for f in found)
@@ -294,13 +382,28 @@ def test_a_save_landing_while_the_password_is_checked_refuses_the_sign_and_leave
 
     def save_meanwhile(user, password):
         current = record(staff, saved)
-        assert staff.save(saved, "SCREEN", "VS", {**current["data"], "WEIGHT": 75}, version=current["version"],
-                          reason="late correction").status_code == 200
+        assert (
+            staff.save(
+                saved,
+                "SCREEN",
+                "VS",
+                {**current["data"], "WEIGHT": 75},
+                version=current["version"],
+                reason="late correction",
+            ).status_code
+            == 200
+        )
 
     with app.app_context():
         with pytest.raises(Conflict):
-            sign(study_runtime("MINI"), User.objects(username="inv01").get(), PASSWORD, subject_id=saved,
-                 event="SCREEN", check_password=save_meanwhile)
+            sign(
+                study_runtime("MINI"),
+                User.objects(username="inv01").get(),
+                PASSWORD,
+                subject_id=saved,
+                event="SCREEN",
+                check_password=save_meanwhile,
+            )
         assert database().signatures.count_documents({}) == 0
         assert database().audit_events.count_documents({"action": "sign"}) == 0
     assert record(staff, saved)["signature"] is None

@@ -24,51 +24,80 @@ def _pop_required(form: dict) -> None:
     form["required"].remove("BRTHDTC")
 
 
-@pytest.mark.parametrize("file, change, expected", [
-    ("screening/DM.json", lambda f: f["properties"]["SEX"].update(title="Gender"),
-     'form DM item /SEX: title: "Sex" → "Gender"'),
-    ("screening/DM.json", lambda f: f["properties"]["SEX"]["oneOf"].pop(),
-     "form DM item /SEX: oneOf:"),
-    ("screening/DM.json", _pop_required, 'form DM rules: /BRTHDTC: {"required": true} → (absent)'),
-    ("screening/DM.json", lambda f: f["allOf"][0]["if"]["properties"]["SEX"].update(const="M"),
-     "form DM rules: /CHILDPOT.required when:"),
-    ("screening/LB_HEM.json", lambda f: f["properties"]["HGB"].update(maximum=300), "form LB_HEM item /HGB: maximum: 250 → 300"),
-    ("screening/LB_HEM.json", lambda f: f["properties"]["HGB"].update({"x-ecrf-unit": "g/dL"}),
-     'form LB_HEM item /HGB: x-ecrf-unit: "g/L" → "g/dL"'),
-    ("screening/LB_HEM.json", lambda f: f["properties"]["HGB"]["x-ecrf-labels"].update(zh="Hb"),
-     'form LB_HEM item /HGB: x-ecrf-labels.zh: "血红蛋白" → "Hb"'),
-    ("logs/AE.json", lambda f: f["x-ecrf-checks"][0].update(severity="warning"),
-     'form AE check: AE_END_AFTER_START.severity: "query" → "warning"'),
-    ("logs/AE.json", lambda f: f["properties"]["AE"]["items"]["properties"]["AETERM"].update(maxLength=10),
-     "form AE item /AE/*/AETERM: maxLength:"),
-    ("screening/LB_HEM.json", lambda f: f["x-ecrf-derived"]["HGB_STD"].update(expr="1.0"),
-     "form LB_HEM derivation: HGB_STD.expr:"),
-    ("study.json", lambda s: s["events"][3].update(day=1), "schedule event D0: day: 0 → 1"),
-    ("study.json", lambda s: s["events"].insert(0, s["events"].pop(1)), "schedule: event order:"),
-    ("study.json", lambda s: s["lab_ranges"][0].update(high=41), "lab ranges: ranges:"),
-    ("study.json", lambda s: s.update(version="1.0.1"), 'study: version: "1.0.0" → "1.0.1"'),
-])
+@pytest.mark.parametrize(
+    "file, change, expected",
+    [
+        (
+            "screening/DM.json",
+            lambda f: f["properties"]["SEX"].update(title="Gender"),
+            'form DM item /SEX: title: "Sex" → "Gender"',
+        ),
+        ("screening/DM.json", lambda f: f["properties"]["SEX"]["oneOf"].pop(), "form DM item /SEX: oneOf:"),
+        ("screening/DM.json", _pop_required, 'form DM rules: /BRTHDTC: {"required": true} → (absent)'),
+        (
+            "screening/DM.json",
+            lambda f: f["allOf"][0]["if"]["properties"]["SEX"].update(const="M"),
+            "form DM rules: /CHILDPOT.required when:",
+        ),
+        (
+            "screening/LB_HEM.json",
+            lambda f: f["properties"]["HGB"].update(maximum=300),
+            "form LB_HEM item /HGB: maximum: 250 → 300",
+        ),
+        (
+            "screening/LB_HEM.json",
+            lambda f: f["properties"]["HGB"].update({"x-ecrf-unit": "g/dL"}),
+            'form LB_HEM item /HGB: x-ecrf-unit: "g/L" → "g/dL"',
+        ),
+        (
+            "screening/LB_HEM.json",
+            lambda f: f["properties"]["HGB"]["x-ecrf-labels"].update(zh="Hb"),
+            'form LB_HEM item /HGB: x-ecrf-labels.zh: "血红蛋白" → "Hb"',
+        ),
+        (
+            "logs/AE.json",
+            lambda f: f["x-ecrf-checks"][0].update(severity="warning"),
+            'form AE check: AE_END_AFTER_START.severity: "query" → "warning"',
+        ),
+        (
+            "logs/AE.json",
+            lambda f: f["properties"]["AE"]["items"]["properties"]["AETERM"].update(maxLength=10),
+            "form AE item /AE/*/AETERM: maxLength:",
+        ),
+        (
+            "screening/LB_HEM.json",
+            lambda f: f["x-ecrf-derived"]["HGB_STD"].update(expr="1.0"),
+            "form LB_HEM derivation: HGB_STD.expr:",
+        ),
+        ("study.json", lambda s: s["events"][3].update(day=1), "schedule event D0: day: 0 → 1"),
+        ("study.json", lambda s: s["events"].insert(0, s["events"].pop(1)), "schedule: event order:"),
+        ("study.json", lambda s: s["lab_ranges"][0].update(high=41), "lab ranges: ranges:"),
+        ("study.json", lambda s: s.update(version="1.0.1"), 'study: version: "1.0.0" → "1.0.1"'),
+    ],
+)
 def test_each_kind_of_change_is_listed_where_it_is(tmp_path, file, change, expected):
     differences = [str(d) for d in diff_folders(BUNDLED_STUDY, changed(tmp_path, file, change))]
     assert any(line.startswith(expected) for line in differences), differences
     assert len(differences) == 1, differences
 
 
-@pytest.mark.parametrize("file, change", [
-    ("screening/DM.json", lambda f: f["properties"]["SEX"].update({"x-ecrf-source-oid": "I.SEX"})),
-    ("screening/DM.json", lambda f: f["required"].reverse()),
-    ("logs/AE.json", lambda f: f["x-ecrf-checks"].reverse()),
-    ("study.json", lambda s: s["lab_ranges"].reverse()),
-    ("study.json", lambda s: s["events"][0].update(repeating=False)),
-    ("screening/LB_HEM.json", lambda f: f["properties"]["HGB"].update(maximum=250.0)),
-])
+@pytest.mark.parametrize(
+    "file, change",
+    [
+        ("screening/DM.json", lambda f: f["properties"]["SEX"].update({"x-ecrf-source-oid": "I.SEX"})),
+        ("screening/DM.json", lambda f: f["required"].reverse()),
+        ("logs/AE.json", lambda f: f["x-ecrf-checks"].reverse()),
+        ("study.json", lambda s: s["lab_ranges"].reverse()),
+        ("study.json", lambda s: s["events"][0].update(repeating=False)),
+        ("screening/LB_HEM.json", lambda f: f["properties"]["HGB"].update(maximum=250.0)),
+    ],
+)
 def test_provenance_and_orders_without_meaning_are_not_differences(tmp_path, file, change):
     assert diff_folders(BUNDLED_STUDY, changed(tmp_path, file, change)) == []
 
 
 def test_true_is_not_one(tmp_path):
-    copy = changed(tmp_path, "followup/SURV.json",
-                   lambda f: f["allOf"][0]["if"]["properties"]["ALIVE"].update(const=1))
+    copy = changed(tmp_path, "followup/SURV.json", lambda f: f["allOf"][0]["if"]["properties"]["ALIVE"].update(const=1))
     assert diff_folders(BUNDLED_STUDY, copy) != []
 
 

@@ -36,5 +36,7 @@ def test_users_add_refuses_bad_input_and_stores_nothing(app, cli, args, message)
 
 
 def test_weak_password_is_refused(cli):
-    result = cli("users", "add", "weakling", "--role", "monitor", "--site", "01", "--password-stdin", input="weakling1\n")
+    result = cli(
+        "users", "add", "weakling", "--role", "monitor", "--site", "01", "--password-stdin", input="weakling1\n"
+    )
     assert result.exit_code == 1 and "must not contain the username" in result.output

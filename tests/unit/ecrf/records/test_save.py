@@ -133,8 +133,14 @@ def test_repeating_rows_get_stable_ids_and_changes_point_at_them(staff, subject)
     fever, rash = rows[0]["row_id"], rows[1]["row_id"]
     assert fever != rash
     # Remove the first row and edit the second: paths use row ids, not positions.
-    second = staff.save(subject, "LOGS", "AE", {"AE": [{"row_id": rash, "AETERM": "rash, generalised", "AESTDTC": "2026-01-03"}]},
-                        version=1, reason="clarified")
+    second = staff.save(
+        subject,
+        "LOGS",
+        "AE",
+        {"AE": [{"row_id": rash, "AETERM": "rash, generalised", "AESTDTC": "2026-01-03"}]},
+        version=1,
+        reason="clarified",
+    )
     assert second.status_code == 200
     changes = staff.get(staff.record_path(subject, "LOGS", "AE") + "/audit").get_json()[-1]["changes"]
     assert {c["path"] for c in changes} == {f"/AE/{fever}", f"/AE/{rash}/AETERM"}
@@ -147,29 +153,40 @@ def test_row_errors_name_the_row_by_id(staff, subject):
 
 
 def test_a_row_condition_requires_its_item_per_row(staff, subject):
-    body = staff.save(subject, "LOGS", "AE", {"AE": [{"row_id": "r1", "AETERM": "x", "AESTDTC": "2026-01-01", "AESER": True}]}).get_json()
+    body = staff.save(
+        subject, "LOGS", "AE", {"AE": [{"row_id": "r1", "AETERM": "x", "AESTDTC": "2026-01-01", "AESER": True}]}
+    ).get_json()
     assert body["missing"] == ["/AE/r1/AESERCAT"]
 
 
-@pytest.mark.parametrize("body, status, fragment", [
-    ("not json", 400, "not valid JSON"),
-    ('["a"]', 422, "must be a JSON object"),
-    ('{"data": "x"}', 422, "/data"),
-    ('{"data": {}, "version": "1"}', 422, "/version"),
-    ('{"data": {}, "version": -1}', 422, "/version"),
-    ('{"data": {}, "extra": 1}', 422, "/extra"),
-    ('{"version": 0}', 422, "/data"),
-])
+@pytest.mark.parametrize(
+    "body, status, fragment",
+    [
+        ("not json", 400, "not valid JSON"),
+        ('["a"]', 422, "must be a JSON object"),
+        ('{"data": "x"}', 422, "/data"),
+        ('{"data": {}, "version": "1"}', 422, "/version"),
+        ('{"data": {}, "version": -1}', 422, "/version"),
+        ('{"data": {}, "extra": 1}', 422, "/extra"),
+        ('{"version": 0}', 422, "/data"),
+    ],
+)
 def test_malformed_bodies_get_a_clear_4xx(staff, subject, body, status, fragment):
-    response = staff.client.put(f"/api/v1{staff.record_path(subject, 'SCREEN', 'VS')}", data=body,
-                                headers={**staff.headers(), "Content-Type": "application/json"})
+    response = staff.client.put(
+        f"/api/v1{staff.record_path(subject, 'SCREEN', 'VS')}",
+        data=body,
+        headers={**staff.headers(), "Content-Type": "application/json"},
+    )
     assert response.status_code == status
     assert fragment in json.dumps(response.get_json())
 
 
 def test_wrong_content_type_is_415(staff, subject):
-    response = staff.client.put(f"/api/v1{staff.record_path(subject, 'SCREEN', 'VS')}", data="data=1",
-                                headers={**staff.headers(), "Content-Type": "application/x-www-form-urlencoded"})
+    response = staff.client.put(
+        f"/api/v1{staff.record_path(subject, 'SCREEN', 'VS')}",
+        data="data=1",
+        headers={**staff.headers(), "Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert response.status_code == 415
 
 
@@ -191,7 +208,11 @@ def test_subject_matrix_shows_status_per_event_and_form(staff, subject):
     body = staff.get(f"/studies/MINI/subjects/{subject}").get_json()
     screen = body["events"][0]
     assert screen["event"] == "SCREEN"
-    assert {c["form"]: c["status"] for c in screen["forms"]} == {"DM": "not_started", "LB": "not_started", "VS": "incomplete"}
+    assert {c["form"]: c["status"] for c in screen["forms"]} == {
+        "DM": "not_started",
+        "LB": "not_started",
+        "VS": "incomplete",
+    }
 
 
 def test_subject_ids_are_assigned_per_site_or_taken_as_given(staff):
@@ -208,8 +229,12 @@ def test_subject_ids_are_assigned_per_site_or_taken_as_given(staff):
 
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
 def test_json_that_is_not_json_is_refused_naming_what(staff, subject, client, literal):
-    response = client.put(f"/api/v1{staff.record_path(subject, 'SCREEN', 'VS')}", headers=staff.headers(),
-                          data=f'{{"data": {{"WEIGHT": {literal}}}, "version": null}}', content_type="application/json")
+    response = client.put(
+        f"/api/v1{staff.record_path(subject, 'SCREEN', 'VS')}",
+        headers=staff.headers(),
+        data=f'{{"data": {{"WEIGHT": {literal}}}, "version": null}}',
+        content_type="application/json",
+    )
     assert response.status_code == 400 and literal.lstrip("-") in response.get_json()["detail"]
     assert staff.get(staff.record_path(subject, "SCREEN", "VS")).status_code == 404
 
@@ -220,5 +245,7 @@ def test_a_number_that_is_not_finite_never_reaches_the_store(app, subject):
 
     with app.app_context():
         form = study_runtime("MINI").form("VS")
-        assert [(e.path, "finite" in e.message) for e in validate(form, {"WEIGHT": float("nan")})] == [("/WEIGHT", True)]
+        assert [(e.path, "finite" in e.message) for e in validate(form, {"WEIGHT": float("nan")})] == [
+            ("/WEIGHT", True)
+        ]
         assert [e.path for e in validate(form, {"HEIGHT": float("-inf")})] == ["/HEIGHT"]
