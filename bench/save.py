@@ -295,8 +295,8 @@ def incremental_checks(uri: str) -> dict:
             changed[item] = data[item] + 1 if isinstance(data[item], (int, float)) else _other_choice(form, item, data)
             rules = {check.program for check in form.checks}
             counted = []
-            ecrf.expressions.evaluate = lambda program, context: (counted.append(program in rules)
-                                                              or original(program, context))
+            ecrf.expressions.evaluate = lambda program, context, counted=counted, rules=rules: (
+                counted.append(program in rules) or original(program, context))
             from ecrf.records.save import save_record
             save_record(rig.runtime, rig.user, subject, event, oid, changed, version=1, reason="bench")
             ecrf.expressions.evaluate = original

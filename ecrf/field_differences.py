@@ -49,7 +49,7 @@ def _leaves(path: str, expected: Any, stored: Any) -> Iterator[tuple[str, Any, A
         and isinstance(stored, list)
         and (len(expected) == len(stored) or all(isinstance(v, dict) for v in (*expected, *stored)))
     ):
-        for index, (left, right) in enumerate(zip(expected, stored)):
+        for index, (left, right) in enumerate(zip(expected, stored, strict=False)):
             yield from _leaves(f"{path}/{index}", left, right)
         if len(expected) != len(stored):
             yield f"{path} (entries)", len(expected), len(stored)

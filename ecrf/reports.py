@@ -128,7 +128,8 @@ def visit_status(study: StudyRuntime, user, today: dt.date | None = None, horizo
                 state = "later"
             else:
                 planned = day0 + dt.timedelta(days=event["day"])
-                opens, closes = planned - dt.timedelta(days=window["before"]), planned + dt.timedelta(days=window["after"])
+                opens = planned - dt.timedelta(days=window["before"])
+                closes = planned + dt.timedelta(days=window["after"])
                 if today > closes:
                     state = "overdue"
                 elif today >= opens:
@@ -385,7 +386,7 @@ def kaplan_meier(points: list[tuple[str, int, bool]], at: list[int] | None = Non
     at = at if at is not None else [0, 90, 180, 365, 730, 1095]
     at_risk = [(t, sum(1 for d in durations if d >= t)) for t in at]
     median = fitter.median_survival_time_
-    censored = sorted(d for d, event in zip(durations, events) if not event)
+    censored = sorted(d for d, event in zip(durations, events, strict=False) if not event)
     return {
         "times": [float(t) for t in curve.index],
         "survival": [float(s) for s in curve.values],

@@ -60,7 +60,7 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=False))
     return type(a) is type(b) and a == b
 
 
@@ -132,7 +132,9 @@ def _form(oid: str, a: dict, b: dict, out: list[Difference]) -> None:
         out.append(Difference(where, "stage", a["stage"], b["stage"]))
     left, right = _clean(a["schema"]), _clean(b["schema"])
     said = ("properties", "required", "allOf", "dependentRequired", "x-ecrf-checks", "x-ecrf-derived")
-    _keys(where, {k: v for k, v in left.items() if k not in said}, {k: v for k, v in right.items() if k not in said}, out)
+    rest_left = {k: v for k, v in left.items() if k not in said}
+    rest_right = {k: v for k, v in right.items() if k not in said}
+    _keys(where, rest_left, rest_right, out)
     items_a, items_b = _items(left), _items(right)
     if [p for p in items_a if p in items_b] != [p for p in items_b if p in items_a]:
         out.append(Difference(where, "item order", list(items_a), list(items_b)))

@@ -96,7 +96,7 @@ def check_study(definition: StudyDefinition, faults: Faults) -> None:
     if not definition.forms:
         faults.add("study.json", "/", "the study has no forms: add at least one form file in a stage folder")
     stages = {stage["oid"] for stage in study["stages"]}
-    for oid, form in definition.forms.items():
+    for form in definition.forms.values():
         if form["stage"] not in stages:
             faults.add(form["file"], "/", f"folder {form['stage']!r} is not a stage of study.json")
     seen = set()
@@ -183,7 +183,9 @@ def _check_form(oid: str, form: dict, faults: Faults) -> None:
         target = schema["properties"].get(parts[0])
         if target is None:
             faults.add(file, f"{at}/item", f"check points at unknown item {check['item']!r}")
-        elif len(parts) == 3 and (target.get("items", {}).get("type") != "object" or parts[2] not in target["items"]["properties"]):
+        elif len(parts) == 3 and (
+            target.get("items", {}).get("type") != "object" or parts[2] not in target["items"]["properties"]
+        ):
             faults.add(file, f"{at}/item", f"check points at unknown row item {check['item']!r}")
         try:
             compile_expression(check["rule"])

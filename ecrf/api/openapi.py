@@ -291,7 +291,8 @@ def spec() -> dict:
                 parameters=_params(*names),
                 operations={
                     "post": {
-                        "summary": f"{verb.capitalize()} (data manager){'; reason required' if verb == 'unlock' else ''}",
+                        "summary": f"{verb.capitalize()} (data manager)"
+                        + ("; reason required" if verb == "unlock" else ""),
                         "requestBody": _json("ReasonRequest"),
                         "responses": {"200": done, **write},
                     }

@@ -128,7 +128,9 @@ def lock_group() -> None:
     """Lock, unlock, freeze or unfreeze a study or a subject in bulk."""
 
 
-def _bulk_lock(study_oid: str, subject: str | None, unlock: bool, freeze: bool, reason: str | None, acting: str) -> None:
+def _bulk_lock(
+    study_oid: str, subject: str | None, unlock: bool, freeze: bool, reason: str | None, acting: str
+) -> None:
     from ecrf.lifecycle import set_lock
     from ecrf.records.document import Record
     from ecrf.studies import study_runtime

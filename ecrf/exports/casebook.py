@@ -141,7 +141,8 @@ def write_casebook(out: BinaryIO, study: StudyRuntime, user, subject_id: str) ->
                 if record.get(stamp):
                     story.append(
                         _p(
-                            f"{label} by {record[stamp].get('name')} ({record[stamp].get('by')}) on {_when(record[stamp].get('at'), tz)}"
+                            f"{label} by {record[stamp].get('name')} ({record[stamp].get('by')})"
+                            f" on {_when(record[stamp].get('at'), tz)}"
                         )
                     )
             for sig in signatures:

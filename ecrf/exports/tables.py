@@ -271,7 +271,7 @@ def write_csv_zip(
     found = tables(study)
     with ExitStack() as stack, zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         spools = _spooled_tables(study, found, subject_ids, stack)
-        for (name, _, _), spool in zip(found, spools):
+        for (name, _, _), spool in zip(found, spools, strict=False):
             with archive.open(f"{name}.csv", "w", force_zip64=True) as member:
                 shutil.copyfileobj(spool, member)
             spool.close()

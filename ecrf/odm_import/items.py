@@ -41,13 +41,13 @@ class ItemReader:
         """``(kind, choices)`` typed to the item; a code that does not fit turns the item to text, reported."""
         typed = [typed_code(code, kind) for code, _, _ in entries]
         if any(value is None for value in typed):
-            misfit = next(code for (code, _, _), value in zip(entries, typed) if value is None)
+            misfit = next(code for (code, _, _), value in zip(entries, typed, strict=False) if value is None)
             self.report.add("CodeListRef", list_oid, None, "translated",
                             f"item {item_oid} has DataType {kind} but its code list has the code {misfit!r}: "
                             "kept as text", line)
             kind, typed = "string", [code for code, _, _ in entries]
         choices = []
-        for value, (_, title, labels) in zip(typed, entries):
+        for value, (_, title, labels) in zip(typed, entries, strict=False):
             choice = {"const": value, "title": title}
             if labels:
                 choice["x-ecrf-labels"] = labels

@@ -134,7 +134,8 @@ class _Builder(ItemReader, RuleReader, RedcapReader, FormReader):
                 event["labels"] = labels
             schedule = extension_of(self.path, event_def).get(ext.EVENT)
             if isinstance(schedule, dict):  # the engine's own export: the schedule as it was
-                event = {key: value for key, value in event.items() if key not in ("stage", "day", "window", "repeating")}
+                scheduling = ("stage", "day", "window", "repeating")
+                event = {key: value for key, value in event.items() if key not in scheduling}
                 event.update({**schedule, **({"repeating": True} if event_def.get("Repeating") == "Yes" else {})})
             events.append(event)
             self.report.add(

@@ -13,7 +13,8 @@ log = logging.getLogger(__name__)
 
 
 def enrollment_status(study: StudyRuntime, event_oid: str, form_oid: str, values: dict) -> str | None:
-    """The subject status that the eligibility value among ``values`` calls for; None if this form does not decide it."""
+    """The subject status that the eligibility value among ``values`` calls for;
+    None if this form does not decide it."""
     rule = study.definition.get("enrollment")
     if not rule:
         return None

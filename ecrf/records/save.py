@@ -143,7 +143,8 @@ def save_record(study: StudyRuntime, user, subject_id: str, event_oid: str, form
 def _checked_arguments(version: Any, reason: Any) -> str | None:
     """The reason for change, stripped (None when empty); 422 for a version or reason of the wrong kind."""
     if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 0):
-        raise Invalid("version must be a whole number or null", [FieldError("/version", "must be an integer ≥ 0 or null")])
+        fault = FieldError("/version", "must be an integer ≥ 0 or null")
+        raise Invalid("version must be a whole number or null", [fault])
     if reason is not None and not isinstance(reason, str):
         raise Invalid("reason must be text", [FieldError("/reason", "must be a string")])
     check_text(reason, "/reason", multiline=True, max_length=MAX_REASON, label="Reason for change")

@@ -11,7 +11,8 @@ from ecrf.times import iso
 
 
 def record_json(record: dict, form) -> dict:
-    """A stored record (of the compiled ``form``) with its missing items, review stamps and queries; times as UTC ISO-8601 text."""
+    """A stored record (of the compiled ``form``) with its missing items, review stamps and queries;
+    times as UTC ISO-8601 text."""
     return {
         "study": record["study"],
         "subject": record["subject"],

@@ -4,9 +4,9 @@ values with the event whose recomputation changed them), queries as Annotations 
 review steps (SDV, lock, freeze) and every signature, valid or voided, with the meaning signed.
 
 One module per part of the document: ``metadata`` (Study: events, forms, groups; with ``items``,
-for what the form language says, with :mod:`ecrf.odm_extension` for the ``ecrf:`` aliases and conditions), ``admin`` (users, sites, signature
-meanings), ``clinical`` (SubjectData), ``reviews`` (queries and review steps), ``signatures``,
-``audit_records``, and ``document`` which writes the whole file. docs/odm-export.md maps each construct.
+for what the form language says, with :mod:`ecrf.odm_extension` for the ``ecrf:`` aliases and conditions),
+``admin`` (users, sites, signature meanings), ``clinical`` (SubjectData), ``reviews`` (queries and review steps),
+``signatures``, ``audit_records``, and ``document`` which writes the whole file. docs/odm-export.md maps each construct.
 """
 
 from ecrf.exports.odm.admin import admin_data

@@ -177,7 +177,8 @@ class SubjectDocuments:
     subject_events: list[dict]  # the subject's own stream
 
 
-# What SubjectData needs of a record projection; its data only in a snapshot (with the audit trail the changes carry it).
+# What SubjectData needs of a record projection; its data only in a snapshot
+# (with the audit trail the changes carry it).
 RECORD_FIELDS = {"event": 1, "form": 1, "version": 1, "derived": 1}
 
 

@@ -167,7 +167,7 @@ def test_excel_has_a_sheet_per_form_with_a_frozen_bold_header(filled):
     sheet = workbook["VS"]
     assert sheet.freeze_panes == "A2" and sheet["A1"].value == "subject" and sheet["A1"].font.bold
     header = [c.value for c in sheet[1]]
-    rows = [dict(zip(header, r)) for r in sheet.iter_rows(min_row=2, values_only=True)]
+    rows = [dict(zip(header, r, strict=False)) for r in sheet.iter_rows(min_row=2, values_only=True)]
     assert {r["subject"] for r in rows} == set(subjects)
     assert [r["BSA"] for r in rows if r["event"] == "SCREEN"] == [1.8181, 1.8181]
     assert "data_dictionary" in workbook.sheetnames

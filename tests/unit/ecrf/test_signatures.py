@@ -1,4 +1,5 @@
-"""Signatures: bound to a digest of exactly what they cover, voided only by what changes it, each its own audit event."""
+"""Signatures: bound to a digest of exactly what they cover, voided only by what changes it,
+each its own audit event."""
 
 import datetime as dt
 
