@@ -178,32 +178,41 @@ def diff(old: Any, new: Any, path: str = "") -> list[dict]:
     is one change when it differs.
     """
     if isinstance(old, dict) and isinstance(new, dict):
-        changes: list[dict] = []
-        for key in list(old) + [k for k in new if k not in old]:
-            before, after = old.get(key, _MISSING), new.get(key, _MISSING)
-            if before is _MISSING:
-                changes.append({"path": f"{path}/{escape_token(key)}", "old": None, "new": after})
-            elif after is _MISSING:
-                changes.append({"path": f"{path}/{escape_token(key)}", "old": before, "new": None})
-            else:
-                changes.extend(diff(before, after, f"{path}/{escape_token(key)}"))
-        return changes
+        return _diff_objects(old, new, path)
     if (_is_rows(old) or old == []) and (_is_rows(new) or new == []) and (old or new):
-        changes = []
-        old_rows = {row[ROW_ID]: row for row in old}
-        new_rows = {row[ROW_ID]: row for row in new}
-        for rid, row in old_rows.items():
-            if rid not in new_rows:
-                changes.append({"path": f"{path}/{escape_token(rid)}", "old": row, "new": None})
-            else:
-                changes.extend(diff(row, new_rows[rid], f"{path}/{escape_token(rid)}"))
-        for rid, row in new_rows.items():
-            if rid not in old_rows:
-                changes.append({"path": f"{path}/{escape_token(rid)}", "old": None, "new": row})
-        return changes
+        return _diff_rows(old, new, path)
     if old == new and isinstance(old, bool) == isinstance(new, bool):
         return []
     return [{"path": path, "old": old, "new": new}]
+
+
+def _diff_objects(old: dict, new: dict, path: str) -> list[dict]:
+    changes: list[dict] = []
+    for key in list(old) + [k for k in new if k not in old]:
+        before, after = old.get(key, _MISSING), new.get(key, _MISSING)
+        if before is _MISSING:
+            changes.append({"path": f"{path}/{escape_token(key)}", "old": None, "new": after})
+        elif after is _MISSING:
+            changes.append({"path": f"{path}/{escape_token(key)}", "old": before, "new": None})
+        else:
+            changes.extend(diff(before, after, f"{path}/{escape_token(key)}"))
+    return changes
+
+
+def _diff_rows(old: list, new: list, path: str) -> list[dict]:
+    """Repeating rows matched by row id: removed rows in their old order, then changed ones, added ones last."""
+    changes: list[dict] = []
+    old_rows = {row[ROW_ID]: row for row in old}
+    new_rows = {row[ROW_ID]: row for row in new}
+    for rid, row in old_rows.items():
+        if rid not in new_rows:
+            changes.append({"path": f"{path}/{escape_token(rid)}", "old": row, "new": None})
+        else:
+            changes.extend(diff(row, new_rows[rid], f"{path}/{escape_token(rid)}"))
+    for rid, row in new_rows.items():
+        if rid not in old_rows:
+            changes.append({"path": f"{path}/{escape_token(rid)}", "old": None, "new": row})
+    return changes
 
 
 def _child(container: Any, token: str, create: bool) -> Any:
