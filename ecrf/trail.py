@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import random
+import threading
 import time
+import zlib
 from pathlib import Path
 
 from flask import current_app, has_app_context
@@ -21,6 +23,10 @@ ADMIN_APPEND_PATIENCE_SECONDS = 30.0
 KEY_FILE = "audit_keys"
 CHECKPOINT_FILE = "audit_checkpoints.jsonl"
 _EXTENSION = "ecrf.trail"
+# Threads of one process take turns on a stream before appending to it: they would otherwise only collide
+# with each other and retry (on a loaded machine, for longer than the patience above). Striped by stream
+# name so the set stays fixed in size; other processes still collide and retry.
+_STREAM_TURNS = tuple(threading.Lock() for _ in range(64))
 
 
 def audit_keyring(settings: Settings) -> Keyring:
@@ -138,6 +144,12 @@ def record_admin_event(stream: str, actor: str, action: str, details: dict | Non
     not collide again in step: a burst of parallel appends drains one by one.
     """
     store = audit_store()
+    with _STREAM_TURNS[zlib.crc32(stream.encode()) % len(_STREAM_TURNS)]:
+        return _append_retrying(store, stream, actor, action, details, context)
+
+
+def _append_retrying(store: AuditStore, stream: str, actor: str, action: str, details: dict | None,
+                     context: dict | None) -> dict:
     deadline = time.monotonic() + ADMIN_APPEND_PATIENCE_SECONDS
     collisions = 0
     while True:
