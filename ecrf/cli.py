@@ -110,6 +110,47 @@ def study_import_odm(odm_file: Path, output: Path, mdv: str | None, report_file:
                f"{len(definition.study['events'])} events; add days and windows")
 
 
+@study_group.command("import-redcap", with_appcontext=False)
+@click.argument("dictionary", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="new folder for the draft study")
+@click.option("--events", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="REDCap's events CSV (longitudinal projects)")
+@click.option("--mapping", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="REDCap's instrument-event mapping CSV")
+@click.option("--repeating", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="REDCap's repeating instruments and events CSV")
+@click.option("--report", "report_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="write the import report (JSON) here")
+def study_import_redcap(dictionary: Path, output: Path, events: Path | None, mapping: Path | None,
+                        repeating: Path | None, report_file: Path | None) -> None:
+    """Turn a REDCap data dictionary into a draft study folder with an import report, then check it."""
+    from ecrf.definitions import read_study
+    from ecrf.redcap import ImportError_, dictionary_to_study, write_study
+
+    try:
+        study, forms, report = dictionary_to_study(dictionary, events, mapping, repeating)
+        write_study(output, study, forms)
+    except ImportError_ as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(1)
+    if report_file is not None:
+        try:
+            report.write(report_file)
+        except OSError as error:
+            click.echo(f"error: {report_file}: cannot write the report: {error.strerror or error}", err=True)
+            sys.exit(1)
+    for line in report.summary():
+        click.echo(line)
+    try:
+        definition = read_study(output)
+    except DefinitionError as error:
+        click.echo(f"{output}: draft written, but it needs work:", err=True)
+        _definition_faults(error)
+    click.echo(f"{output}: draft study {definition.oid} with {len(definition.forms)} forms and "
+               f"{len(definition.study['events'])} events")
+
+
 # ------------------------------------------------------------------ users and sites
 
 

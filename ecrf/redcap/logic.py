@@ -1,0 +1,419 @@
+"""REDCap branching logic and calculations → CEL, and simple conditions → a JSON Schema ``if``.
+
+REDCap writes ``[field]``, ``[event][field]``, ``[field(code)]`` for one box
+of a checkbox, quoted codes (``[sex] = '1'``), ``""`` for blank, and the
+functions ``datediff``, ``sum``, ``if``, ``round``, ``abs``, ``min`` and
+``max``. The expression is parsed into a small tree first (the shared
+tokenizer of :mod:`ecrf.odm_import.translate`), because what a comparison
+means depends on the field it tests: ``'1'`` is the number 1 for a radio with
+integer codes, ``true`` for a yes/no, a box ticked for a checkbox. Anything
+else raises :class:`Untranslatable` saying what stopped it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Callable
+
+from ecrf.odm_import.translate import COMPARE, Untranslatable, cel_number, cel_string, tokens
+
+DATEDIFF_UNITS = {"d": "", "y": " / 365.2425", "M": " / 30.44", "w": " / 7.0", "h": " * 24.0", "m": " * 1440.0",
+                  "s": " * 86400.0"}
+FUNCTIONS = ("datediff", "sum", "if", "round", "roundup", "rounddown", "abs", "min", "max")
+
+
+@dataclass(frozen=True)
+class Operand:
+    """What a field reference becomes: its CEL path and its kind (number, string, boolean, date, array)."""
+
+    cel: str
+    kind: str
+    form_field: str | None = None  # the engine item name when the field is on the form the rule lives on
+    integer_codes: bool = False  # a checkbox whose codes are whole numbers
+
+
+Resolver = Callable[[str, str | None], Operand]
+
+
+@dataclass
+class Node:
+    op: str  # num str bool field cmp and or not arith neg call
+    args: tuple = ()
+
+
+class _Parser:
+    """Precedence climbing: or < and < not < comparison < sum < product < power < unary < atom."""
+
+    def __init__(self, source: str):
+        self.tokens = tokens(source)
+        self.position = 0
+
+    def peek(self):
+        return self.tokens[self.position] if self.position < len(self.tokens) else None
+
+    def take(self):
+        token = self.peek()
+        if token is None:
+            raise Untranslatable("expression ends too early")
+        self.position += 1
+        return token
+
+    def accept(self, *ops: str) -> str | None:
+        token = self.peek()
+        if token is not None and token.kind == "op" and token.text in ops:
+            self.position += 1
+            return token.text
+        return None
+
+    def parse(self) -> Node:
+        if not self.tokens:
+            raise Untranslatable("empty expression")
+        tree = self.disjunction()
+        if self.peek() is not None:
+            raise Untranslatable(f"unexpected {self.peek().text!r}")
+        return tree
+
+    def disjunction(self) -> Node:
+        left = self.conjunction()
+        while self.accept("||"):
+            left = Node("or", (left, self.conjunction()))
+        return left
+
+    def conjunction(self) -> Node:
+        left = self.negation()
+        while self.accept("&&"):
+            left = Node("and", (left, self.negation()))
+        return left
+
+    def negation(self) -> Node:
+        if self.accept("!"):
+            return Node("not", (self.negation(),))
+        return self.comparison()
+
+    def comparison(self) -> Node:
+        left = self.sum()
+        token = self.peek()
+        if token is not None and token.kind == "op" and token.text in COMPARE:
+            self.position += 1
+            return Node("cmp", (COMPARE[token.text], left, self.sum()))
+        return left
+
+    def sum(self) -> Node:
+        left = self.product()
+        while (op := self.accept("+", "-")) is not None:
+            left = Node("arith", (op, left, self.product()))
+        return left
+
+    def product(self) -> Node:
+        left = self.power()
+        while (op := self.accept("*", "/")) is not None:
+            left = Node("arith", (op, left, self.power()))
+        return left
+
+    def power(self) -> Node:
+        base = self.unary()
+        if self.accept("^"):
+            exponent = self.unary()
+            while exponent.op == "paren":
+                exponent = exponent.args[0]
+            if exponent.op != "num" or exponent.args[0] not in ("1", "2", "3", "4"):
+                raise Untranslatable("'^' with an exponent other than 1, 2, 3 or 4 has no CEL operator")
+            return Node("power", (base, int(exponent.args[0])))
+        return base
+
+    def unary(self) -> Node:
+        if self.accept("-"):
+            return Node("neg", (self.unary(),))
+        return self.atom()
+
+    def atom(self) -> Node:
+        token = self.take()
+        if token.kind == "number":
+            return Node("num", (token.text,))
+        if token.kind == "string":
+            return Node("str", (token.text[1:-1],))
+        if token.kind == "bool":
+            return Node("bool", (token.text == "true",))
+        if token.kind == "op" and token.text == "(":
+            inner = self.disjunction()
+            if not self.accept(")"):
+                raise Untranslatable("missing ')'")
+            return Node("paren", (inner,))
+        if token.kind == "bracket":
+            return self.reference(token.text[1:-1])
+        if token.kind == "name" and self.accept("("):
+            return self.call(token.text)
+        raise Untranslatable(f"unexpected {token.text!r} (REDCap names fields in [brackets])")
+
+    def reference(self, first: str) -> Node:
+        following = self.peek()
+        event = None
+        if following is not None and following.kind == "bracket":
+            self.position += 1
+            event, first = first, following.text[1:-1]
+        name, _, code = first.partition("(")
+        if code:
+            if not code.endswith(")") or not code[:-1]:
+                raise Untranslatable(f"[{first}] is not a field reference")
+            code = code[:-1]
+        return Node("field", (name.strip(), event, code or None))
+
+    def call(self, name: str) -> Node:
+        if name.lower() not in FUNCTIONS:
+            raise Untranslatable(f"function {name}() has no translation")
+        args = []
+        if not self.accept(")"):
+            args.append(self.disjunction())
+            while self.accept(","):
+                args.append(self.disjunction())
+            if not self.accept(")"):
+                raise Untranslatable(f"missing ')' after the arguments of {name}()")
+        return Node("call", (name.lower(), tuple(args)))
+
+
+def parse(source: str) -> Node:
+    """The expression's tree; :class:`Untranslatable` when it is not REDCap logic this translator reads."""
+    return _Parser(source.replace("\r", " ").replace("\n", " ")).parse()
+
+
+def _literal(node: Node, kind: str) -> str:
+    """A literal compared with a field of ``kind``, typed to it (``'1'`` → ``1.0`` for a number, true for yes/no)."""
+    text = node.args[0]
+    if node.op == "bool":
+        return "true" if text else "false"
+    if kind == "boolean":
+        if str(text).strip() in ("1", "0"):
+            return "true" if str(text).strip() == "1" else "false"
+        raise Untranslatable(f"a yes/no field compared with {text!r}")
+    if kind == "number":
+        try:
+            Decimal(str(text).strip())
+        except InvalidOperation:
+            raise Untranslatable(f"a numeric field compared with {text!r}") from None
+        return cel_number(str(text).strip())
+    return cel_string(str(text))
+
+
+class Translator:
+    """Emits CEL for one expression's tree, resolving each field reference with ``resolve``."""
+
+    def __init__(self, resolve: Resolver):
+        self.resolve = resolve
+
+    def operand(self, node: Node) -> Operand:
+        name, event, code = node.args
+        if code is not None:
+            raise Untranslatable(f"[{name}({code})] outside a comparison")
+        return self.resolve(name, event)
+
+    def cel(self, node: Node) -> str:
+        op, args = node.op, node.args
+        if op == "num":
+            return cel_number(args[0])
+        if op == "str":
+            try:
+                return cel_number(args[0])
+            except ValueError:
+                return cel_string(args[0])
+        if op == "bool":
+            return "true" if args[0] else "false"
+        if op == "paren":
+            return f"({self.cel(args[0])})"
+        if op == "field":
+            return self.operand(node).cel
+        if op in ("and", "or"):
+            return f"{self.cel(args[0])} {'&&' if op == 'and' else '||'} {self.cel(args[1])}"
+        if op == "not":
+            return f"!({self.cel(args[0])})"
+        if op == "neg":
+            return f"-{self.cel(args[0])}"
+        if op == "arith":
+            return f"{self.cel(args[1])} {args[0]} {self.cel(args[2])}"
+        if op == "power":
+            base = self.cel(args[0])
+            return "(" + " * ".join([base] * args[1]) + ")"
+        if op == "cmp":
+            return self.comparison(*args)
+        return self.call(*args)
+
+    def comparison(self, op: str, left: Node, right: Node) -> str:
+        if right.op == "field" and left.op in ("num", "str", "bool"):
+            left, right = right, left
+            op = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}.get(op, op)
+        if left.op != "field" or right.op not in ("num", "str", "bool"):
+            return f"{self.cel(left)} {op} {self.cel(right)}"
+        name, event, code = left.args
+        if code is not None:
+            return self.box(left, op, right)
+        field = self.resolve(name, event)
+        if right.op == "str" and right.args[0] == "" and op in ("==", "!="):
+            return f"{'!' if op == '==' else ''}has({field.cel})"
+        if field.kind == "array":
+            raise Untranslatable(f"checkbox [{name}] compared as a whole (write [{name}(code)])")
+        kind = "number" if field.kind in ("number", "integer") else field.kind
+        return f"{field.cel} {op} {_literal(right, kind)}"
+
+    def box(self, left: Node, op: str, right: Node) -> str:
+        """``[field(code)] = '1'``: the box for ``code`` is ticked (``'0'``: it is not)."""
+        name, event, code = left.args
+        field = self.resolve(name, event)
+        if field.kind != "array":
+            raise Untranslatable(f"[{name}({code})] but {name} is not a checkbox")
+        value = str(right.args[0]).strip()
+        if op not in ("==", "!=") or value not in ("0", "1"):
+            raise Untranslatable(f"[{name}({code})] {op} {value!r}: a box is compared with '1' or '0'")
+        literal = cel_number(code) if field.integer_codes else cel_string(code)
+        ticked = (op == "==") == (value == "1")
+        test = f"has({field.cel}) && {literal} in {field.cel}"
+        return f"({test})" if ticked else f"!({test})"
+
+    def call(self, name: str, args: tuple) -> str:
+        values = [self.cel(arg) for arg in args]
+        if name == "sum":
+            if not values:
+                raise Untranslatable("sum() of nothing")
+            return "(" + " + ".join(values) + ")"
+        if name == "if":
+            if len(values) != 3:
+                raise Untranslatable("if() takes three arguments")
+            return f"({values[0]} ? {values[1]} : {values[2]})"
+        if name == "abs" and len(values) == 1:
+            return f"({values[0]} < 0.0 ? -({values[0]}) : {values[0]})"
+        if name in ("min", "max") and len(values) >= 1:
+            result, comparison = values[0], "<" if name == "min" else ">"
+            for value in values[1:]:
+                result = f"({value} {comparison} {result} ? {value} : {result})"
+            return result
+        if name in ("round", "roundup", "rounddown"):
+            return self.rounding(name, args, values)
+        if name == "datediff":
+            return self.datediff(args, values)
+        raise Untranslatable(f"{name}() with {len(values)} arguments has no translation")
+
+    def rounding(self, name: str, args: tuple, values: list[str]) -> str:
+        if len(values) not in (1, 2):
+            raise Untranslatable(f"{name}() takes one or two arguments")
+        places = args[1].args[0] if len(args) == 2 and args[1].op in ("num", "str") else "0" if len(args) == 1 else None
+        if places is None or not str(places).isdigit() or int(places) > 10:
+            raise Untranslatable(f"{name}() with decimal places that are not a small whole number")
+        scale = cel_number(str(10 ** int(places)))
+        x = values[0]
+        half = {"round": "0.5", "roundup": "0.999999999", "rounddown": "0.0"}[name]
+        # int() truncates toward zero, so the half step takes the value's sign: half away from zero, as REDCap
+        return f"(double(int(({x}) * {scale} + ({x} >= 0.0 ? {half} : -{half}))) / {scale})"
+
+    def datediff(self, args: tuple, values: list[str]) -> str:
+        if len(args) < 3:
+            raise Untranslatable("datediff() needs two dates and a unit")
+        for arg in args[:2]:
+            if arg.op != "field":
+                raise Untranslatable("datediff() with 'today' or a literal date (the form language has no clock)")
+        unit = args[2].args[0] if args[2].op == "str" else None
+        if unit not in DATEDIFF_UNITS:
+            raise Untranslatable(f"datediff() unit {unit!r}")
+        if len(args) > 3 and args[3].op == "str" and args[3].args[0] not in ("ymd", "mdy", "dmy"):
+            raise Untranslatable(f"datediff() date format {args[3].args[0]!r}")
+        signed = len(args) > 3 and args[-1].op == "bool" and args[-1].args[0]
+        days = f"double(days_between({values[0]}, {values[1]})){DATEDIFF_UNITS[unit]}"
+        return f"({days})" if signed else f"({days} < 0.0 ? -({days}) : {days})"
+
+
+def to_cel(source: str, resolve: Resolver) -> str:
+    """The CEL expression meaning the REDCap expression ``source``; :class:`Untranslatable` when there is none."""
+    return Translator(resolve).cel(parse(source))
+
+
+# ------------------------------------------------------------------ JSON Schema conditions
+
+SCHEMA_BOUND = {">": "exclusiveMinimum", ">=": "minimum", "<": "exclusiveMaximum", "<=": "maximum"}
+
+
+def _typed(value: str, kind: str):
+    """The literal as a JSON value of the field's kind, or None when it does not fit."""
+    if kind == "boolean":
+        return {"1": True, "0": False}.get(value.strip())
+    if kind in ("integer", "number"):
+        try:
+            number = Decimal(value.strip())
+        except InvalidOperation:
+            return None
+        return int(number) if number == number.to_integral_value() else float(number)
+    return value
+
+
+def condition(source: str, resolve: Resolver) -> dict | None:
+    """A JSON Schema ``if`` for branching logic that is a conjunction of simple tests on this form's fields.
+
+    ``[a] = '1' and [b] >= 18``, ``[a] = '1' or [a] = '2'`` (one field) and ``[box(3)] = '1'`` become
+    ``{"properties": {...}, "required": [...]}``; anything else (other forms or events, arithmetic, ``or`` across
+    fields, ``<>``, blanks) gives None and the caller keeps the CEL translation.
+    """
+    try:
+        tree = parse(source)
+    except Untranslatable:
+        return None
+    properties: dict[str, dict] = {}
+    for term in _conjuncts(tree):
+        test = _test(term, resolve)
+        if test is None:
+            return None
+        name, keywords = test
+        merged = properties.setdefault(name, {})
+        if set(merged) & set(keywords):
+            return None
+        merged.update(keywords)
+    return {"properties": properties, "required": list(properties)} if properties else None
+
+
+def _conjuncts(node: Node) -> list[Node]:
+    while node.op == "paren":
+        node = node.args[0]
+    if node.op == "and":
+        return _conjuncts(node.args[0]) + _conjuncts(node.args[1])
+    return [node]
+
+
+def _test(node: Node, resolve: Resolver) -> tuple[str, dict] | None:
+    alternatives = _alternatives(node)
+    if len(alternatives) > 1:
+        tests = [_test(term, resolve) for term in alternatives]
+        if any(t is None or "const" not in t[1] for t in tests) or len({t[0] for t in tests}) != 1:
+            return None
+        return tests[0][0], {"enum": [t[1]["const"] for t in tests]}
+    if node.op != "cmp":
+        return None
+    op, left, right = node.args
+    if left.op != "field" or right.op not in ("num", "str"):
+        return None
+    name, event, code = left.args
+    try:
+        field = resolve(name, event)
+    except Untranslatable:
+        return None
+    if field.form_field is None:
+        return None
+    value = str(right.args[0])
+    if code is not None:
+        if field.kind != "array" or op != "==" or value.strip() != "1":
+            return None
+        box = _typed(code, "integer" if field.integer_codes else "string")
+        return (field.form_field, {"contains": {"const": box}}) if box is not None else None
+    if field.kind == "array" or value == "":
+        return None
+    typed = _typed(value, field.kind)
+    if typed is None:
+        return None
+    if op == "==":
+        return field.form_field, {"const": typed}
+    if op in SCHEMA_BOUND and field.kind in ("integer", "number") and not isinstance(typed, bool):
+        return field.form_field, {SCHEMA_BOUND[op]: typed}
+    return None
+
+
+def _alternatives(node: Node) -> list[Node]:
+    while node.op == "paren":
+        node = node.args[0]
+    if node.op == "or":
+        return _alternatives(node.args[0]) + _alternatives(node.args[1])
+    return [node]
