@@ -43,6 +43,7 @@ COLUMNS = {
     "annotation": ("fieldannotation",),
 }
 NEEDED = ("name", "form", "type", "label")
+SHOWN = {"name": "Variable / Field Name", "form": "Form Name", "type": "Field Type", "label": "Field Label"}
 
 
 @dataclass
@@ -124,7 +125,7 @@ def _columns(path: Path, header: list[str], known: dict[str, tuple[str, ...]], n
             found[meaning] = index
     missing = [meaning for meaning in needed if meaning not in found]
     if missing:
-        wanted = ", ".join(repr(known[m][0]) for m in missing)
+        wanted = ", ".join(repr(SHOWN.get(m, m)) if what == "data dictionary" else repr(m) for m in missing)
         raise ImportError_(f"{path}:1: not a REDCap {what}: the header has no column {wanted} "
                            f"(it has {', '.join(repr(h) for h in header[:6]) or 'nothing'})")
     return found

@@ -227,15 +227,21 @@ class Translator:
         if op == "not":
             return f"!({self.cel(args[0])})"
         if op == "neg":
-            return f"-{self.cel(args[0])}"
+            return f"-{self.number(args[0])}"
         if op == "arith":
-            return f"{self.cel(args[1])} {args[0]} {self.cel(args[2])}"
+            return f"{self.number(args[1])} {args[0]} {self.number(args[2])}"
         if op == "power":
-            base = self.cel(args[0])
+            base = self.number(args[0])
             return "(" + " * ".join([base] * args[1]) + ")"
         if op == "cmp":
             return self.comparison(*args)
         return self.call(*args)
+
+    def number(self, node: Node) -> str:
+        """The node as a number: a yes/no field counts 1 or 0, as REDCap scores add them."""
+        if node.op == "field" and node.args[2] is None and self.operand(node).kind == "boolean":
+            return f"({self.operand(node).cel} ? 1.0 : 0.0)"
+        return self.cel(node)
 
     def comparison(self, op: str, left: Node, right: Node) -> str:
         if right.op == "field" and left.op in ("num", "str", "bool"):
@@ -269,7 +275,7 @@ class Translator:
         return f"({test})" if ticked else f"!({test})"
 
     def call(self, name: str, args: tuple) -> str:
-        values = [self.cel(arg) for arg in args]
+        values = [self.cel(arg) if name in ("if", "datediff") else self.number(arg) for arg in args]
         if name == "sum":
             if not values:
                 raise Untranslatable("sum() of nothing")
