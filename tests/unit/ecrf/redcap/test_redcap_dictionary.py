@@ -41,7 +41,7 @@ def test_a_formula_in_a_label_is_kept_as_text(tmp_path):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("name,form\nx,y\n", "dd.csv:1: not a REDCap data dictionary: the header has no column 'Variable / Field Name', 'Field Type', 'Field Label'"),
+    ("name,form\nx,y\n", "dd.csv:1: not a REDCap data dictionary: the header has no column 'Variable / Field Name', 'Form Name', 'Field Type', 'Field Label'"),
     ("", "dd.csv:1: empty: a data dictionary needs a header row"),
     (HEADER + "\n", "dd.csv:2: the data dictionary defines no field"),
     (HEADER + "\nrecord_id,f,,text,ID\nRecord,f,,text,X\n", "dd.csv:3: field name 'Record' is not a REDCap variable"),
