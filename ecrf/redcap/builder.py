@@ -150,7 +150,7 @@ class _Builder:
                             "the record ID: the engine's subject identifier, not an item", field.line)
             return
         if field.section:
-            state["section"] = re.sub(r"<[^>]*>", "", field.section).strip() or None
+            state["section"] = items.plain_text(field.section) or None
         if field.type == "descriptive":
             state["notes"].append(items.plain_label(field))
             self.report.add("field", field.name, "descriptive", "translated",

@@ -107,10 +107,14 @@ def item_schema(path, field: Field, report: Report) -> dict | None:
     return schema
 
 
+def plain_text(text: str) -> str:
+    """REDCap text (labels, section headers may hold HTML and line breaks) as one plain line."""
+    return " ".join(re.sub(r"<[^>]*>", " ", text).split())
+
+
 def plain_label(field: Field) -> str:
-    """The field label as plain text (REDCap labels may hold HTML), or the field name when it is blank."""
-    label = re.sub(r"<[^>]*>", "", field.label).strip()  # REDCap labels may hold HTML; the title is plain text
-    return label or field.name
+    """The field label as plain text, or the field name when it is blank."""
+    return plain_text(field.label) or field.name
 
 
 def _validation(path, field: Field, schema: dict, report: Report) -> None:
