@@ -19,7 +19,7 @@ from ecrf.expressions import ExpressionError, compile_expression
 from ecrf.odm_import.reader import ImportError_
 from ecrf.odm_import.report import Report
 from ecrf.odm_import.translate import Untranslatable, cel_number, cel_string
-from ecrf.redcap import items, logic, schedule as schedules
+from ecrf.redcap import conditions, items, logic, schedule as schedules
 from ecrf.redcap.dictionary import Field, read_dictionary
 from ecrf.redcap.logic import Operand
 from ecrf.redcap.schedule import STAGE, Schedule, engine_oid
@@ -244,7 +244,7 @@ class _Builder:
         name = self.names[field.name]
         pointer, target = self.pointer(name, state)
         required = field.required.lower() in ("y", "yes", "1")
-        condition = logic.condition(field.branching, self.resolver(form, state["rows"])) if required else None
+        condition = conditions.condition(field.branching, self.resolver(form, state["rows"])) if required else None
         if condition is not None:
             state["allOf"].append({"if": condition, "then": {"required": [name]}})
             self.report.add("branching logic", field.name, field.branching, "translated",

@@ -1,10 +1,10 @@
-"""REDCap branching logic and calculations → CEL (run here with the engine's CEL) and → JSON Schema conditions."""
+"""REDCap branching logic and calculations → CEL, run here with the engine's CEL."""
 
 import pytest
 
 from ecrf.expressions import bindings, compile_expression, evaluate
 from ecrf.odm_import.translate import Untranslatable
-from ecrf.redcap.logic import Operand, condition, to_cel
+from ecrf.redcap.logic import Operand, to_cel
 
 KINDS = {"age": "number", "sex": "number", "preg": "boolean", "q1": "boolean", "q2": "boolean", "dob": "date",
          "visit": "date", "sx": "array", "tags": "array", "name": "string", "w": "number", "h": "number"}
@@ -81,22 +81,3 @@ def test_what_cel_cannot_say_raises_untranslatable_naming_why(source, reason):
     with pytest.raises(Untranslatable, match=reason.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")
                        .replace("^", r"\^")):
         to_cel(source, resolve)
-
-
-@pytest.mark.parametrize("source, expected", [
-    ("[sex] = '2'", {"properties": {"SEX": {"const": 2}}, "required": ["SEX"]}),
-    ("[preg] = '1'", {"properties": {"PREG": {"const": True}}, "required": ["PREG"]}),
-    ("[age] >= 18 and [age] < 65", {"properties": {"AGE": {"minimum": 18, "exclusiveMaximum": 65}},
-                                    "required": ["AGE"]}),
-    ("[sex] = '1' or [sex] = '2'", {"properties": {"SEX": {"enum": [1, 2]}}, "required": ["SEX"]}),
-    ("[sx(3)] = '1' and [sex] = '2'", {"properties": {"SX": {"contains": {"const": 3}}, "SEX": {"const": 2}},
-                                       "required": ["SX", "SEX"]}),
-    ("[sex] = '1' or [age] > 3", None),          # or across fields: only CEL can say it
-    ("[sex] <> '1'", None),
-    ("[name] = ''", None),
-    ("[enrol][age] > 17", None),                 # another event: not a test on this form
-    ("[age] * 2 > 3", None),
-    ("[sex] = '1' and [sex] = '2'", None),
-])
-def test_simple_tests_on_this_form_become_a_json_schema_condition(source, expected):
-    assert condition(source, resolve) == expected
