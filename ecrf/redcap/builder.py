@@ -213,11 +213,13 @@ class _Builder:
         for bound, text, op in (("min", field.minimum, ">="), ("max", field.maximum, "<=")):
             if not text:
                 continue
-            literal = self.bound_literal(schema, text)
+            literal = self.bound_literal(schema, text, field.validation.lower())
             if literal is None:
-                self.report.add(f"validation {bound}", field.name, text[:40], "dropped",
-                                f"{text[:40]!r} is not a {schema.get('format') or schema['type']} bound "
-                                "(REDCap's 'today' and 'now' need a clock the form language lacks)", field.line)
+                why = "REDCap's 'today' and 'now' need a clock the form language lacks" \
+                    if text.lower() in ("today", "now") else \
+                    f"not a {schema.get('format') or schema['type']} as REDCap stores bounds (Y-M-D dates, H:M " \
+                    "times): a spreadsheet may have rewritten it"
+                self.report.add(f"validation {bound}", field.name, text[:40], "dropped", why, field.line)
                 continue
             word = "at least" if op == ">=" else "at most"
             state["checks"].append({"id": f"RANGE_{name}_{bound.upper()}", "item": pointer, "severity": "query",
@@ -227,14 +229,17 @@ class _Builder:
                             "soft in REDCap: a query check, never a refusal", field.line)
 
     @staticmethod
-    def bound_literal(schema: dict, text: str) -> str | None:
+    def bound_literal(schema: dict, text: str, validation: str) -> str | None:
+        """The bound as a CEL literal of the item's kind, or None when it is not written as REDCap stores bounds."""
         if schema["type"] in ("integer", "number"):
+            if validation.endswith("comma_decimal"):
+                text = text.replace(",", ".")
             value = items.decimal(text)
             return cel_number(str(value)) if value is not None else None
         if schema.get("format") in ("date", "date-time") and ISO_DATE.match(text):
             return cel_string(text.replace(" ", "T") if schema["format"] == "date-time" else text[:10])
-        if schema.get("format") == "time" and re.fullmatch(r"\d{2}:\d{2}(:\d{2})?", text):
-            return cel_string(text)
+        if schema.get("format") == "time" and re.fullmatch(r"\d{1,2}:\d{2}(:\d{2})?", text):
+            return cel_string(text.zfill(5) if len(text.split(":")[0]) == 1 else text)
         return None
 
     def branching(self, field: Field, form: str, state: dict) -> bool:

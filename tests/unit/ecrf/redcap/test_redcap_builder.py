@@ -40,6 +40,8 @@ EXPECTED = {
     "redcapr-longitudinal.csv": {"carried": 117, "dropped": 3, "translated": 22},
     "redcapr-repeating-instruments.csv": {"carried": 14, "dropped": 2, "translated": 5},
     "redcapr-vignette-repeating.csv": {"carried": 11, "dropped": 3, "translated": 19},
+    "phpcap-longitudinal-metadata.csv": {"carried": 52, "disabled": 1, "dropped": 3, "translated": 21},
+    "cypress-08-field-validation.csv": {"carried": 19, "dropped": 6, "translated": 16},
     "edge-logic.csv": {"carried": 25, "disabled": 3, "dropped": 5, "translated": 23},
 }
 
@@ -60,6 +62,30 @@ def test_every_field_keeps_its_redcap_name_and_every_form_its_instrument_name():
     assert {oid: item["x-ecrf-source-oid"] for oid, item in demographics["properties"].items()}["DATE_ENROLLED"] \
         == "date_enrolled"
     assert demographics["x-ecrf-derived"]["BMI"]["x-ecrf-source-oid"] == "bmi"
+
+
+def test_a_public_dictionary_with_unescaped_quotes_is_refused_at_its_line_not_misread():
+    # RareLink-CDM 2.0.5 line 818: a label's href="..." quotes are not doubled, so its row would gain a column
+    with pytest.raises(ImportError_, match=r"rarelink-cdm-v2_0_5.csv:818: not valid CSV"):
+        imported("rarelink-cdm-v2_0_5.csv")
+
+
+def test_the_api_header_of_a_phpcap_export_reads_like_the_download_one():
+    _, forms, report = imported("phpcap-longitudinal-metadata.csv")
+    assert forms["DEMOGRAPHICS"]["properties"]["DATE_ENROLLED"]["x-ecrf-section"] == "Consent Information"
+    assert report.facts["record_id_field"] == "study_id"
+    assert outcomes(report, "calculation") == {"age": "disabled", "bmi": "translated"}  # age reads 'today'
+
+
+def test_bounds_a_spreadsheet_rewrote_are_dropped_with_why_and_comma_decimals_and_short_times_are_read():
+    _, forms, report = imported("cypress-08-field-validation.csv")
+    rules = {check["id"]: check["rule"] for check in forms["TEXT_VALIDATION"]["x-ecrf-checks"]}
+    assert rules["RANGE_RAN_NUMBER_1DP_MIN"] == "!has(data.RAN_NUMBER_1DP) || data.RAN_NUMBER_1DP >= 1.0"
+    assert rules["RANGE_RAN_TIME_MIN"] == '!has(data.RAN_TIME) || data.RAN_TIME >= "06:00"'
+    dropped = report.find("validation min", "dropped")
+    assert [(e.oid, e.name) for e in dropped] == [("ran_date_dmy", "1/1/19"), ("ran_datetime_mdy", "1/1/19 10:00"),
+                                                  ("ran_datetime_seconds_ymd", "1/1/19 9:00")]
+    assert "a spreadsheet may have rewritten it" in dropped[0].reason
 
 
 # ---------------------------------------------------------------- items
