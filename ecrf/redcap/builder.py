@@ -168,14 +168,14 @@ class _Builder:
         self.markings(field, schema)
         state["properties"][name] = schema
         self.soft_limits(field, schema, state)
-        shown_always = self.branching(field, form, state)
+        shown = self.branching(field, form, state)
         if field.required.lower() in ("y", "yes", "1"):
-            if shown_always:
+            if shown == "always":
                 state["required"].append(name)
-            elif not any(name in rule["then"]["required"] for rule in state["allOf"]):
+            elif shown != "condition":
                 self.report.add("required", field.name, None, "translated",
-                                "required only while shown: not listed as required (its branching logic is a query)",
-                                field.line)
+                                f"required only while shown, and its branching logic is {shown}: not listed as "
+                                "required (a form missing it would never be complete)", field.line)
         self.report.add("field", field.name, field.type, "carried",
                         "" if name == field.name else f"named {name} (x-ecrf-source-oid keeps {field.name})", field.line)
 
@@ -242,10 +242,10 @@ class _Builder:
             return cel_string(text.zfill(5) if len(text.split(":")[0]) == 1 else text)
         return None
 
-    def branching(self, field: Field, form: str, state: dict) -> bool:
-        """Translate the field's branching logic; True when the field is always shown."""
+    def branching(self, field: Field, form: str, state: dict) -> str:
+        """Translate the field's branching logic; say what it became: always (shown), condition, a query, not run."""
         if not field.branching:
-            return True
+            return "always"
         name = self.names[field.name]
         pointer, target = self.pointer(name, state)
         required = field.required.lower() in ("y", "yes", "1")
@@ -254,17 +254,17 @@ class _Builder:
             state["allOf"].append({"if": condition, "then": {"required": [name]}})
             self.report.add("branching logic", field.name, field.branching, "translated",
                             f"shown and required only while {json.dumps(condition['properties'])}", field.line)
-            return False
+            return "condition"
         cel, reason = self.translate(field.branching, form, state["rows"])
         if cel is None:
             self.disable(state, "branching logic", field, pointer, reason)
-            return False
+            return "not run"
         state["checks"].append({"id": f"SHOWN_{name}", "item": pointer, "severity": "query",
                                 "rule": f"({cel}) || !has({target})",
                                 "message": {"en": f"{items.plain_label(field)}: should be empty unless {field.branching}"}})
         self.report.add("branching logic", field.name, field.branching, "translated",
                         f"shown always; a query when filled while not ({cel})", field.line)
-        return False
+        return "a query"
 
     def calculation(self, field: Field, form: str, state: dict) -> None:
         name = self.names[field.name]

@@ -258,6 +258,9 @@ class Translator:
         if field.kind == "array":
             raise Untranslatable(f"checkbox [{name}] compared as a whole (write [{name}(code)])")
         kind = "number" if field.kind in ("number", "integer") else field.kind
+        if kind == "string" and op not in ("==", "!=") and right.op != "bool":
+            # REDCap orders a text field holding a number as a number; so does double() (an error when it is not)
+            return f"double({field.cel}) {op} {_literal(right, 'number')}"
         return f"{field.cel} {op} {_literal(right, kind)}"
 
     def box(self, left: Node, op: str, right: Node) -> str:

@@ -283,3 +283,16 @@ def test_an_existing_folder_is_never_written_into(tmp_path):
         write_study(tmp_path / "draft", study, forms)
     assert [p.name for p in (tmp_path / "draft").iterdir()] == ["keep.txt"]
     assert json.loads(json.dumps(forms))  # the draft is plain JSON
+
+
+def test_a_required_field_whose_logic_only_a_query_can_say_is_not_required_and_the_report_says_why(tmp_path):
+    path = write(tmp_path, "dd.csv", "Variable / Field Name,Form Name,Field Type,Field Label,"
+                 "\"Choices, Calculations, OR Slider Labels\",Required Field?,Branching Logic (Show field only if...)\n"
+                 "record_id,f,text,ID,,,\nsex,f,radio,Sex,\"1, M | 2, F\",y,\nage,f,text,Age,,,\n"
+                 "preg,f,yesno,Pregnant,,y,[sex] = '2' or [age] > 50\n")
+    _, forms, report = dictionary_to_study(path)
+    assert forms["F"]["required"] == ["SEX"] and "allOf" not in forms["F"]
+    assert forms["F"]["x-ecrf-checks"][0]["rule"] == '(data.SEX == 2.0 || double(data.AGE) > 50.0) || !has(data.PREG)'
+    assert [(e.oid, e.reason) for e in report.find("required")] == [
+        ("preg", "required only while shown, and its branching logic is a query: not listed as required "
+                 "(a form missing it would never be complete)")]

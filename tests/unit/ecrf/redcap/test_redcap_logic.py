@@ -35,6 +35,8 @@ def run(source: str, data: dict, records: dict | None = None):
     ("[sex] = '1' or [age] > 60", {"SEX": 2, "AGE": 61}, True),
     ("not([sex] = '1')", {"SEX": 2}, True),
     ("[sex] <> '1'", {"SEX": 2}, True),
+    ("[name] > 50", {"NAME": "100"}, True),                    # a number in a text field orders as a number
+    ("[name] = '1'", {"NAME": "1"}, True),
     ("[name] = ''", {}, True),                                  # blank in REDCap is "not filled" here
     ("[name] <> \"\"", {"NAME": "x"}, True),
     ("[sx(2)] = '1'", {"SX": [1, 2]}, True),                    # one box of a checkbox
