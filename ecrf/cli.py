@@ -142,6 +142,8 @@ def study_import_redcap(dictionary: Path, output: Path, events: Path | None, map
             sys.exit(1)
     for line in report.summary():
         click.echo(line)
+    if "repeating_instruments" in report.facts:
+        click.echo(f"note: repeating instruments are {report.facts['repeating_instruments']}")
     try:
         definition = read_study(output)
     except DefinitionError as error:

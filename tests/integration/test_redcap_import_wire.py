@@ -26,6 +26,7 @@ def test_the_cli_writes_a_draft_that_study_check_accepts_and_a_report(app, tmp_p
     assert code == 0, output
     assert output.splitlines()[0] == "25 carried, 23 translated, 3 disabled, 5 dropped (56 constructs)"
     assert "dropped: field lookup (line 22): a dynamic SQL field" in output
+    assert "note: repeating instruments are not in the data dictionary: pass --repeating" in output
     assert output.rstrip().endswith("draft study REDCAP_EDGE_LOGIC with 2 forms and 2 events")
     assert report["format"] == "REDCap data dictionary" and report["record_id_field"] == "subject_id"
     assert report["counts"]["calculation"] == {"disabled": 2, "translated": 4}
