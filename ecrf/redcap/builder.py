@@ -121,8 +121,10 @@ class _Builder:
         for field in members:
             self.field(field, form, state)
         properties, container = state["properties"], None
+        if state["section"]:
+            state["notes"].append(state["section"])  # a heading over no item: kept as text
         if not properties:
-            properties["NOTE"] = {"type": "string", "title": "Note"}
+            properties["NOTE_" if "NOTE" in state["derived"] else "NOTE"] = {"type": "string", "title": "Note"}
             self.report.add("form", form, title, "translated", "no items: a note item added so the form is valid")
         if rows:
             container = {"type": "object", "properties": properties}
@@ -155,6 +157,9 @@ class _Builder:
             state["notes"].append(items.plain_label(field))
             self.report.add("field", field.name, "descriptive", "translated",
                             "descriptive text (no value): kept in the form's description", field.line)
+            if field.branching:
+                self.report.add("branching logic", field.name, field.branching, "dropped",
+                                "on descriptive text, which the form's description always shows", field.line)
             return
         if field.type == "calc":
             self.calculation(field, form, state)

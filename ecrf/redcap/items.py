@@ -60,7 +60,7 @@ def parse_choices(path, field: Field) -> list[tuple[str, str]]:
         if code in seen:
             raise ImportError_(f"{path}:{field.line}: field {field.name!r}: choice code {code!r} appears twice")
         seen.add(code)
-        choices.append((code, label or code))
+        choices.append((code, plain_text(label) or code))
     if not choices:
         raise ImportError_(f"{path}:{field.line}: field {field.name!r} is a {field.type} without choices "
                            "(column 'Choices, Calculations, OR Slider Labels')")

@@ -20,6 +20,8 @@ from ecrf.odm_import.translate import COMPARE, Untranslatable, cel_number, cel_s
 
 DATEDIFF_UNITS = {"d": "", "y": " / 365.2425", "M": " / 30.44", "w": " / 7.0", "h": " * 24.0", "m": " * 1440.0",
                   "s": " * 86400.0"}
+MAX_LENGTH = 5000  # characters: REDCap logic is a line or two; anything longer is refused, not parsed
+MAX_DEPTH = 32  # nested parentheses: deeper would only exhaust the parser's (and CEL's) stack
 FUNCTIONS = ("datediff", "sum", "if", "round", "roundup", "rounddown", "abs", "min", "max")
 
 
@@ -174,7 +176,18 @@ class _Parser:
 
 def parse(source: str) -> Node:
     """The expression's tree; :class:`Untranslatable` when it is not REDCap logic this translator reads."""
-    return _Parser(source.replace("\r", " ").replace("\n", " ")).parse()
+    if len(source) > MAX_LENGTH:
+        raise Untranslatable(f"{len(source)} characters: longer than {MAX_LENGTH}")
+    depth = deepest = 0
+    for character in source:
+        depth += {"(": 1, ")": -1}.get(character, 0)
+        deepest = max(deepest, depth)
+    if deepest > MAX_DEPTH:
+        raise Untranslatable(f"parentheses nested {deepest} deep (at most {MAX_DEPTH})")
+    try:
+        return _Parser(source.replace("\r", " ").replace("\n", " ")).parse()
+    except RecursionError:  # a long run of unary operators ('- - - …', 'not not …')
+        raise Untranslatable("operators nested too deeply") from None
 
 
 def _literal(node: Node, kind: str) -> str:
@@ -330,4 +343,8 @@ class Translator:
 
 def to_cel(source: str, resolve: Resolver) -> str:
     """The CEL expression meaning the REDCap expression ``source``; :class:`Untranslatable` when there is none."""
-    return Translator(resolve).cel(parse(source))
+    tree = parse(source)
+    try:
+        return Translator(resolve).cel(tree)
+    except RecursionError:
+        raise Untranslatable("operators nested too deeply") from None

@@ -296,3 +296,16 @@ def test_a_required_field_whose_logic_only_a_query_can_say_is_not_required_and_t
     assert [(e.oid, e.reason) for e in report.find("required")] == [
         ("preg", "required only while shown, and its branching logic is a query: not listed as required "
                  "(a form missing it would never be complete)")]
+
+
+def test_odd_shapes_stay_valid_and_reported_a_calc_named_note_a_trailing_heading_logic_on_text(tmp_path):
+    path = write(tmp_path, "dd.csv", "Variable / Field Name,Form Name,Section Header,Field Type,Field Label,"
+                 "\"Choices, Calculations, OR Slider Labels\",Branching Logic (Show field only if...)\n"
+                 "record_id,f,,text,ID,,\nnote,g,,calc,Note,1+1,\nintro,g,,descriptive,<b>Read</b> me,,[note] > 1\n"
+                 "tail,g,Last words,descriptive,Bye,,\nrad,h,,radio,R,\"1, <i>One</i> | 2, Two\",\n")
+    study, forms, report = dictionary_to_study(path)
+    assert list(forms["G"]["properties"]) == ["NOTE_"] and list(forms["G"]["x-ecrf-derived"]) == ["NOTE"]
+    assert forms["G"]["description"] == "Read me\n\nBye\n\nLast words"
+    assert forms["H"]["properties"]["RAD"]["oneOf"][0] == {"const": 1, "title": "One"}
+    assert outcomes(report, "branching logic") == {"intro": "dropped"}
+    read_study(write_study(tmp_path / "draft", study, forms))

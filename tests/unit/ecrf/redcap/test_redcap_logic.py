@@ -78,6 +78,10 @@ def test_redcap_expressions_translate_to_cel_that_means_the_same(source, data, e
     ("([age] > 1", "missing ')'"),
     ("", "empty expression"),
     ("[age] > 1 ;", "unexpected"),
+    ("(" * 33 + "[age]" + ")" * 33, "parentheses nested 33 deep"),
+    ("- " * 2000 + "1", "nested too deeply"),
+    ("[age] + " * 600 + "1", "nested too deeply"),
+    ("[age] = 1 or " * 500 + "[age] = 2", "longer than 5000"),
 ])
 def test_what_cel_cannot_say_raises_untranslatable_naming_why(source, reason):
     with pytest.raises(Untranslatable, match=reason.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")
