@@ -81,24 +81,30 @@ class _Builder:
                 return Operand(f"{'row' if rows else 'data'}.{item}", kind, item, integer_codes)
             if field.form in self.schedule.repeating_forms:
                 raise Untranslatable(f"[{name}] is on the repeating instrument {field.form}")
-            return Operand(f"records.{self.event_of(field.form, event, name)}.{self.forms[field.form]}.{item}",
+            return Operand(f"{self.event_of(field.form, event, name, form)}.{self.forms[field.form]}.{item}",
                            kind, None, integer_codes)
         return resolve
 
-    def event_of(self, form: str, event: str | None, name: str) -> str:
-        form_oid = self.forms[form]
+    def event_of(self, form: str, event: str | None, name: str, current: str) -> str:
+        """The CEL path of the records of the event REDCap reads ``[event][name]`` (or ``[name]``) from.
+
+        Without an event REDCap reads the current event's: named when the current form is in one event only,
+        else ``records[event.oid]`` (read on every save, since it names no event).
+        """
+        holding = self.schedule.events_holding(self.forms[form])
         if event is not None:
             oid = self.schedule.event_oids.get(event)
             if oid is None:
                 raise Untranslatable(f"[{event}] is not an event of the project")
-            if oid not in self.schedule.events_holding(form_oid):
+            if oid not in holding:
                 raise Untranslatable(f"[{event}][{name}]: the event does not hold instrument {form}")
-            return oid
-        holding = self.schedule.events_holding(form_oid)
-        if len(holding) != 1:
-            raise Untranslatable(f"[{name}] is on instrument {form}, held by {len(holding)} events: REDCap reads the "
-                                 "current event's, which another form cannot name")
-        return holding[0]
+            return f"records.{oid}"
+        here = self.schedule.events_holding(self.forms[current])
+        if len(here) == 1:
+            if here[0] not in holding:
+                raise Untranslatable(f"[{name}] is on instrument {form}, which the event of this form does not hold")
+            return f"records.{here[0]}"
+        return "records[event.oid]"
 
     def translate(self, source: str, form: str, rows: bool) -> tuple[str | None, str]:
         """``(CEL, "")`` or ``(None, why not)`` for a REDCap expression."""

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from ecrf.definitions import compile_form, read_study
+from ecrf.expressions import bindings, compile_expression, evaluate
 from ecrf.odm_import.reader import ImportError_
 from ecrf.redcap import dictionary_to_study, write_study
 
@@ -309,3 +310,20 @@ def test_odd_shapes_stay_valid_and_reported_a_calc_named_note_a_trailing_heading
     assert forms["H"]["properties"]["RAD"]["oneOf"][0] == {"const": 1, "title": "One"}
     assert outcomes(report, "branching logic") == {"intro": "dropped"}
     read_study(write_study(tmp_path / "draft", study, forms))
+
+
+def test_a_field_of_another_instrument_is_read_from_the_current_event_as_redcap_does(tmp_path):
+    path = write(tmp_path, "dd.csv", HEADER + "record_id,f,text,ID,\nw,g,text,W,\ntwice,f,calc,Twice,[w] * 2\n"
+                 "once,h,calc,Once,[w] + 1\nelse,h,calc,Else,[v1][w]\n")
+    mapping = write(tmp_path, "map.csv", "unique_event_name,form\nv1,f\nv1,g\nv2,f\nv2,g\nv3,h\n")
+    _, forms, report = dictionary_to_study(path, mapping=mapping)
+    expr = forms["F"]["x-ecrf-derived"]["TWICE"]["expr"]
+    assert expr == "records[event.oid].G.W * 2.0"  # f is in two events: the one being saved
+    context = bindings()
+    context.bind("records", {"V2": {"G": {"W": 4}}})
+    context.bind("event", {"oid": "V2"})
+    assert evaluate(compile_expression(expr), context.context) == 8.0
+    assert forms["H"]["x-ecrf-derived"]["ELSE"]["expr"] == "records.V1.G.W"
+    assert [(e.oid, e.reason) for e in report.find("calculation", "disabled")] == [
+        ("once", "kept in x-ecrf-disabled, not run: [w] is on instrument g, which the event of this form does not "
+                 "hold")]
