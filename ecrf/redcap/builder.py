@@ -118,6 +118,7 @@ class _Builder:
     # ------------------------------------------------------------------ forms
 
     def form(self, form: str, members: list[Field]) -> dict:
+        """The form schema of one instrument (a repeating instrument: one repeating group of rows)."""
         oid, rows = self.forms[form], form in self.schedule.repeating_forms
         title = form.replace("_", " ").strip().capitalize() or oid
         schema: dict = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": title, "type": "object",
@@ -152,6 +153,7 @@ class _Builder:
         return schema
 
     def field(self, field: Field, form: str, state: dict) -> None:
+        """Place one field on the form being built (``state``): an item, a derived value or a note; report it."""
         name = self.names[field.name]
         if field.name == self.record_id:
             self.report.add("field", field.name, "record ID", "translated",
@@ -188,9 +190,11 @@ class _Builder:
                                 f"required only while shown, and its branching logic is {shown}: not listed as "
                                 "required (a form missing it would never be complete)", field.line)
         self.report.add("field", field.name, field.type, "carried",
-                        "" if name == field.name else f"named {name} (x-ecrf-source-oid keeps {field.name})", field.line)
+                        "" if name == field.name else f"named {name} (x-ecrf-source-oid keeps {field.name})",
+                        field.line)
 
     def markings(self, field: Field, schema: dict) -> None:
+        """Identifier flag, matrix group; the layout-only columns reported as dropped."""
         if field.identifier.lower() in ("y", "yes", "1"):
             schema["x-ecrf-identifier"] = True
             self.report.add("identifier", field.name, None, "carried", "flagged x-ecrf-identifier", field.line)
@@ -217,6 +221,7 @@ class _Builder:
         return f"/{name}", f"data.{name}"
 
     def soft_limits(self, field: Field, schema: dict, state: dict) -> None:
+        """REDCap's min/max as query checks (soft, as in REDCap), each reported."""
         if field.type != "text" or not (field.minimum or field.maximum):
             return
         name = self.names[field.name]
@@ -272,12 +277,14 @@ class _Builder:
             return "not run"
         state["checks"].append({"id": f"SHOWN_{name}", "item": pointer, "severity": "query",
                                 "rule": f"({cel}) || !has({target})",
-                                "message": {"en": f"{items.plain_label(field)}: should be empty unless {field.branching}"}})
+                                "message": {"en": f"{items.plain_label(field)}: should be empty unless "
+                                                  f"{field.branching}"}})
         self.report.add("branching logic", field.name, field.branching, "translated",
                         f"shown always; a query when filled while not ({cel})", field.line)
         return "a query"
 
     def calculation(self, field: Field, form: str, state: dict) -> None:
+        """A calc field as a derived value: its equation in CEL, or ``null`` with the equation kept disabled."""
         name = self.names[field.name]
         spec = {"title": items.plain_label(field), "type": "number", "x-ecrf-source-oid": field.name}
         if state["rows"]:
@@ -298,7 +305,9 @@ class _Builder:
             self.disable(state, "branching logic", field, f"/{name}", "branching logic on a calculated value")
         state["derived"][name] = spec
 
-    def disable(self, state: dict, kind: str, field: Field, pointer: str, reason: str, source: str | None = None) -> None:
+    def disable(self, state: dict, kind: str, field: Field, pointer: str, reason: str,
+                source: str | None = None) -> None:
+        """Keep an untranslated expression visible in ``x-ecrf-disabled`` and report it as disabled."""
         source = source if source is not None else field.branching
         state["disabled"].append({"kind": f"REDCap {kind}", "source-oid": field.name, "item": pointer,
                                   "expression": source or "(none)", "reason": reason})
@@ -308,6 +317,7 @@ class _Builder:
     # ------------------------------------------------------------------ study
 
     def build(self, events: Path | None, mapping: Path | None, repeating: Path | None) -> tuple[dict, dict]:
+        """``(study.json, {form OID: schema})``: the schedule first, since references to other forms need it."""
         if events and not mapping:
             raise ImportError_(f"{events}: an events file needs the instrument-event mapping (--mapping) too")
         self.schedule = schedules.longitudinal(self.forms, events, mapping, self.report) if mapping else \

@@ -215,12 +215,14 @@ class Translator:
         self.resolve = resolve
 
     def operand(self, node: Node) -> Operand:
+        """The resolved field a ``[field]`` node names (a checkbox box is only meaningful in a comparison)."""
         name, event, code = node.args
         if code is not None:
             raise Untranslatable(f"[{name}({code})] outside a comparison")
         return self.resolve(name, event)
 
     def cel(self, node: Node) -> str:
+        """The CEL text of a node and everything below it."""
         op, args = node.op, node.args
         if op == "num":
             return cel_number(args[0])
@@ -257,6 +259,7 @@ class Translator:
         return self.cel(node)
 
     def comparison(self, op: str, left: Node, right: Node) -> str:
+        """A comparison with its literal typed to the field it tests; ``""`` is the blank test."""
         if right.op == "field" and left.op in ("num", "str", "bool"):
             left, right = right, left
             op = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}.get(op, op)
@@ -291,6 +294,7 @@ class Translator:
         return f"({test})" if ticked else f"!({test})"
 
     def call(self, name: str, args: tuple) -> str:
+        """A REDCap function call in CEL (``sum`` ``if`` ``abs`` ``min`` ``max`` ``round*`` ``datediff``)."""
         values = [self.cel(arg) if name in ("if", "datediff") else self.number(arg) for arg in args]
         if name == "sum":
             if not values:
@@ -314,6 +318,7 @@ class Translator:
         raise Untranslatable(f"{name}() with {len(values)} arguments has no translation")
 
     def rounding(self, name: str, args: tuple, values: list[str]) -> str:
+        """``round``/``roundup``/``rounddown`` to a whole number of decimal places, as CEL arithmetic."""
         if len(values) not in (1, 2):
             raise Untranslatable(f"{name}() takes one or two arguments")
         places = args[1].args[0] if len(args) == 2 and args[1].op in ("num", "str") else "0" if len(args) == 1 else None
@@ -326,6 +331,7 @@ class Translator:
         return f"(double(int(({x}) * {scale} + ({x} >= 0.0 ? {half} : -{half}))) / {scale})"
 
     def datediff(self, args: tuple, values: list[str]) -> str:
+        """``datediff(a, b, unit[, format][, signed])``: b − a in the unit, unsigned unless asked."""
         if len(args) < 3:
             raise Untranslatable("datediff() needs two dates and a unit")
         for arg in args[:2]:
