@@ -155,6 +155,7 @@ class _Builder:
     def field(self, field: Field, form: str, state: dict) -> None:
         """Place one field on the form being built (``state``): an item, a derived value or a note; report it."""
         name = self.names[field.name]
+        self.unkept_columns(field)
         if field.name == self.record_id:
             self.report.add("field", field.name, "record ID", "translated",
                             "the record ID: the engine's subject identifier, not an item", field.line)
@@ -194,7 +195,7 @@ class _Builder:
                         field.line)
 
     def markings(self, field: Field, schema: dict) -> None:
-        """Identifier flag, matrix group; the layout-only columns reported as dropped."""
+        """Identifier flag and matrix group on an item."""
         if field.identifier.lower() in ("y", "yes", "1"):
             schema["x-ecrf-identifier"] = True
             self.report.add("identifier", field.name, None, "carried", "flagged x-ecrf-identifier", field.line)
@@ -205,6 +206,9 @@ class _Builder:
             if field.matrix_ranking.lower() in ("y", "yes", "1"):
                 self.report.add("matrix ranking", field.name, field.matrix_group, "dropped",
                                 "ranking (each choice used once across the group) is not enforced", field.line)
+
+    def unkept_columns(self, field: Field) -> None:
+        """Report the columns the form language does not keep (action tags, layout) as dropped, on any field."""
         for column, value in (("field annotation", field.annotation), ("custom alignment", field.alignment),
                               ("question number", field.question_number)):
             if value:
@@ -287,6 +291,8 @@ class _Builder:
         """A calc field as a derived value: its equation in CEL, or ``null`` with the equation kept disabled."""
         name = self.names[field.name]
         spec = {"title": items.plain_label(field), "type": "number", "x-ecrf-source-oid": field.name}
+        if field.note:
+            spec["description"] = field.note
         if state["rows"]:
             cel, reason = None, "a calculation in a repeating instrument (derived values are per form, not per row)"
         elif not field.choices:
@@ -299,7 +305,8 @@ class _Builder:
                             field.line)
         else:
             spec["expr"] = "null"
-            spec["description"] = f"Not translated from REDCap: {field.choices or '(no equation)'}"
+            spec["description"] = " ".join(filter(None, [spec.get("description"),
+                                                         f"Not translated from REDCap: {field.choices or '(none)'}"]))
             self.disable(state, "calculation", field, f"/{name}", reason, field.choices)
         if field.branching:
             self.disable(state, "branching logic", field, f"/{name}", "branching logic on a calculated value")

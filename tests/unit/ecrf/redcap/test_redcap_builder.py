@@ -37,7 +37,7 @@ EXPECTED = {
     "redcapr-clinical-trial-1.csv": {"carried": 17, "translated": 8},
     "redcapr-checkboxes-1.csv": {"carried": 5, "translated": 5},
     "redcapr-potentially-problematic-dictionary.csv": {"carried": 6, "dropped": 3, "translated": 2},
-    "redcapr-validation-types-1.csv": {"carried": 45, "dropped": 12, "translated": 23},
+    "redcapr-validation-types-1.csv": {"carried": 45, "dropped": 13, "translated": 23},
     "redcapr-longitudinal.csv": {"carried": 117, "dropped": 3, "translated": 22},
     "redcapr-repeating-instruments.csv": {"carried": 14, "dropped": 2, "translated": 5},
     "redcapr-vignette-repeating.csv": {"carried": 11, "dropped": 3, "translated": 19},
