@@ -360,7 +360,10 @@ def dictionary_to_study(path: str | Path, events: str | Path | None = None, mapp
     """
     path = Path(path)
     report = Report(str(path), "REDCap data dictionary")
-    builder = _Builder(path, read_dictionary(path), report)
+    dictionary = read_dictionary(path)
+    for column in dictionary.ignored_columns:
+        report.add("column", column[:80], None, "dropped", "not a column of REDCap's data dictionary: not read", 1)
+    builder = _Builder(path, dictionary.fields, report)
     study, forms = builder.build(*(Path(p) if p else None for p in (events, mapping, repeating)))
     return study, forms, report
 

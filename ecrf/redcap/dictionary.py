@@ -71,6 +71,14 @@ class Field:
     annotation: str = ""
 
 
+@dataclass
+class Dictionary:
+    """The fields in file order, and the header's columns that are not REDCap's (read past, to be reported)."""
+
+    fields: list[Field]
+    ignored_columns: list[str]
+
+
 def _normal(header: str) -> str:
     return re.sub(r"[^a-z]", "", header.lower())
 
@@ -131,7 +139,7 @@ def _columns(path: Path, header: list[str], known: dict[str, tuple[str, ...]], n
     return found
 
 
-def read_dictionary(path: str | Path) -> list[Field]:
+def read_dictionary(path: str | Path) -> Dictionary:
     """The data dictionary's fields in file order; :class:`ImportError_` for a wrong header, a bad or duplicate
     field name, a row without form or type, or anything :func:`read_rows` refuses."""
     path = Path(path)
@@ -156,7 +164,8 @@ def read_dictionary(path: str | Path) -> list[Field]:
         fields.append(field)
     if not fields:
         raise ImportError_(f"{path}:2: the data dictionary defines no field")
-    return fields
+    used = set(columns.values())
+    return Dictionary(fields, [name or f"column {i + 1}" for i, name in enumerate(header) if i not in used])
 
 
 def read_table(path: str | Path, what: str, known: dict[str, tuple[str, ...]], needed: tuple[str, ...]) \

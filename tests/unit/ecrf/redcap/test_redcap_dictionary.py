@@ -21,7 +21,7 @@ def write(tmp_path, text: str | bytes, name: str = "dd.csv"):
 def test_bom_crlf_and_a_label_spanning_lines_keep_each_row_on_the_line_it_starts(tmp_path):
     text = ("\ufeff" + HEADER + "\r\nrecord_id,f,,text,ID\r\n"
             'age,f,,text,"Age\r\nin years",,,integer,0,120\r\nsex,f,,radio,Sex,"1, M | 2, F"\r\n')
-    fields = read_dictionary(write(tmp_path, text))
+    fields = read_dictionary(write(tmp_path, text)).fields
     assert [(f.name, f.line) for f in fields] == [("record_id", 2), ("age", 3), ("sex", 5)]
     assert fields[1].label == "Age\r\nin years" and fields[1].validation == "integer" and fields[1].maximum == "120"
 
@@ -31,12 +31,13 @@ def test_the_api_header_spelling_is_read_like_the_download_one(tmp_path):
             "text_validation_type_or_show_slider_number,text_validation_min,text_validation_max,identifier,"
             "branching_logic,required_field,custom_alignment,question_number,matrix_group_name,matrix_ranking,"
             "field_annotation\nrecord_id,f,,text,ID,,,,,,,,,,,,,\nsex,f,,radio,Sex,\"1, M\",,,,,y,[a] = '1',y,,,,,\n")
-    sex = read_dictionary(write(tmp_path, text))[1]
+    sex = read_dictionary(write(tmp_path, text)).fields[1]
     assert (sex.choices, sex.identifier, sex.branching, sex.required) == ("1, M", "y", "[a] = '1'", "y")
 
 
 def test_a_formula_in_a_label_is_kept_as_text(tmp_path):
-    fields = read_dictionary(write(tmp_path, HEADER + '\nrecord_id,f,,text,"=HYPERLINK(""http://x"",""ID"")"\n'))
+    text = HEADER + '\nrecord_id,f,,text,"=HYPERLINK(""http://x"",""ID"")"\n'
+    fields = read_dictionary(write(tmp_path, text)).fields
     assert fields[0].label == '=HYPERLINK("http://x","ID")'
 
 
@@ -76,3 +77,10 @@ def test_bytes_that_are_not_utf8_text_are_refused_with_their_line(tmp_path, raw,
 def test_a_missing_file_is_refused_without_a_traceback(tmp_path):
     with pytest.raises(ImportError_, match="not readable"):
         read_dictionary(tmp_path / "absent.csv")
+
+
+def test_columns_that_are_not_redcaps_are_read_past_and_named(tmp_path):
+    text = "Form Name,Variable / Field Name,Reviewer,Field Type,Field Label,\nf,record_id,ann,text,ID,extra\n"
+    dictionary = read_dictionary(write(tmp_path, text))
+    assert [(f.name, f.form) for f in dictionary.fields] == [("record_id", "f")]  # columns found by name
+    assert dictionary.ignored_columns == ["Reviewer", "column 6"]
