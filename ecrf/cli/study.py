@@ -59,13 +59,19 @@ def study_load(path: Path) -> None:
 def study_import_odm(odm_file: Path, output: Path, mdv: str | None, report_file: Path | None) -> None:
     """Turn ODM 1.3 metadata into a draft study folder with an import report, then check it."""
     from ecrf.odm_import import ImportError_, write_draft
-    from ecrf.study_folder import read_study
 
     try:
         _, report = write_draft(odm_file, output, mdv)
     except ImportError_ as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(1)
+    _report_and_check(report, report_file, output, "add days and windows")
+
+
+def _report_and_check(report, report_file: Path | None, output: Path, advice: str = "") -> None:
+    """An importer's ending: the report written and summed up, then the draft folder checked like any study."""
+    from ecrf.study_folder import read_study
+
     if report_file is not None:
         try:
             report.write(report_file)
@@ -80,7 +86,7 @@ def study_import_odm(odm_file: Path, output: Path, mdv: str | None, report_file:
         click.echo(f"{output}: draft written, but it needs work:", err=True)
         definition_faults(error)
     click.echo(f"{output}: draft study {definition.oid} with {len(definition.forms)} forms and "
-               f"{len(definition.study['events'])} events; add days and windows")
+               f"{len(definition.study['events'])} events" + (f"; {advice}" if advice else ""))
 
 
 @study_group.command("diff", with_appcontext=False)
@@ -102,3 +108,31 @@ def study_diff(first: Path, second: Path) -> None:
         click.echo(f"{len(differences)} difference(s) between {first} and {second}", err=True)
         sys.exit(1)
     click.echo(f"{first} and {second}: no difference")
+
+
+@study_group.command("import-redcap", with_appcontext=False)
+@click.argument("dictionary", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="new folder for the draft study")
+@click.option("--events", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="REDCap's events CSV (longitudinal projects)")
+@click.option("--mapping", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="REDCap's instrument-event mapping CSV")
+@click.option("--repeating", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="REDCap's repeating instruments and events CSV")
+@click.option("--report", "report_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="write the import report (JSON) here")
+def study_import_redcap(dictionary: Path, output: Path, events: Path | None, mapping: Path | None,
+                        repeating: Path | None, report_file: Path | None) -> None:
+    """Turn a REDCap data dictionary into a draft study folder with an import report, then check it."""
+    from ecrf.redcap import ImportError_, dictionary_to_study, write_study
+
+    try:
+        study, forms, report = dictionary_to_study(dictionary, events, mapping, repeating)
+        write_study(output, study, forms)
+    except ImportError_ as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(1)
+    if "repeating_instruments" in report.facts:
+        click.echo(f"note: repeating instruments are {report.facts['repeating_instruments']}")
+    _report_and_check(report, report_file, output)

@@ -42,7 +42,8 @@ APPENDER = textwrap.dedent("""
     def write(thread):
         with app.app_context():
             for n in range(int(sys.argv[5])):
-                record_admin_event("user/staff01", "staff01", "login_failed", {"process": sys.argv[4], "thread": thread, "n": n})
+                details = {"process": sys.argv[4], "thread": thread, "n": n}
+                record_admin_event("user/staff01", "staff01", "login_failed", details)
     threads = [threading.Thread(target=write, args=(t,)) for t in range(4)]
     [t.start() for t in threads]
     [t.join() for t in threads]
@@ -51,9 +52,23 @@ APPENDER = textwrap.dedent("""
 
 def test_appends_from_several_processes_to_one_stream_all_succeed_and_chain(wire_app, wire_uri):
     settings = wire_app.config["ECRF"]
-    processes = [subprocess.Popen([sys.executable, "-c", APPENDER, wire_uri, settings.mongodb_db,
-                                   str(settings.resolved_instance_path()), str(p), str(EACH)],
-                                  stderr=subprocess.PIPE, text=True) for p in range(3)]
+    processes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                APPENDER,
+                wire_uri,
+                settings.mongodb_db,
+                str(settings.resolved_instance_path()),
+                str(p),
+                str(EACH),
+            ],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for p in range(3)
+    ]
     failures = [p.stderr.read() for p in processes if p.wait(timeout=300) != 0]
     assert failures == []
     with wire_app.app_context():
