@@ -13,6 +13,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
 
+from ecrf.data_import.commands import import_group
 from ecrf.errors import DefinitionError, DomainError
 
 
@@ -542,7 +543,8 @@ def serve(host: str, port: int) -> None:
 
 def register_commands(app: Flask) -> None:
     """Attach the command groups to the app's CLI."""
-    for command in (study_group, users_group, sites_group, audit_group, checks_group, ranges_group, lock_group, export, serve):
+    for command in (study_group, users_group, sites_group, audit_group, checks_group, ranges_group, lock_group, export,
+                    import_group, serve):
         app.cli.add_command(command)
 
 

@@ -657,14 +657,18 @@ def save_record(
     data: Any,
     version: Any = None,
     reason: Any = None,
+    provenance: dict | None = None,
 ) -> SaveResult:
     """Save one form instance through the whole write path.
+
+    ``provenance`` (a data import's: the source file and its audit record) lands in the audit
+    event's context, under the event's hash; a save with provenance takes the import permission.
 
     Refuses with 404 (unknown or invisible subject, event, form), 403 (role),
     423 (locked), 422 (hard validation, with JSON pointers), 409 (stale
     version) or 400 (a change without a reason) and then stores nothing.
     """
-    require(user, Action.ENTER_DATA)
+    require(user, Action.ENTER_DATA if provenance is None else Action.IMPORT_DATA)
     event, form = study.form_in_event(event_oid, form_oid)
     stream = record_stream(study.oid, subject_id, event_oid, form_oid)
     # The projection stands for its stream's head; if it lags (a crash between
@@ -715,7 +719,8 @@ def save_record(
     head = {"seq": at_version, "hash": stored.get("head")} if stored else {"seq": 0, "hash": GENESIS}
     record_event = {"stream": stream, "expected_version": at_version, "actor": user.username,
                     "action": "create" if stored is None else ("update" if changes else "rederive"),
-                    "changes": changes, "reason": reason, "state": state, "context": identity, "head": head}
+                    "changes": changes, "reason": reason, "state": state, "head": head,
+                    "context": {**identity, "provenance": provenance} if provenance else identity}
     # A save that moves the subject's status appends both events in one round trip, the record's first.
     status = enrollment_status(study, event_oid, form_oid, {**new, **derived})
     status_event = _status_event(study, subject, status, user.username, head=_subject_head(subject))
