@@ -22,6 +22,16 @@ WORDS = {
         "Yes": "是", "No": "否", "Events": "访视", "Forms": "表单", "Back to subject": "返回受试者",
         "Required": "必填", "Please correct the errors below.": "请更正以下错误。",
         "Studies": "研究", "Exports": "导出", "Start export": "开始导出", "Download": "下载", "Reports": "报表", "Enrollment": "入组", "Visits": "访视", "Review progress": "审核进度", "Safety": "安全性", "Efficacy": "有效性", "Verified": "已核查", "Frozen": "已冻结", "Locked": "已锁定", "Verify (SDV)": "源数据核查", "Sign form": "签署表单", "Sign visit": "签署访视", "Lock": "锁定", "Unlock": "解锁", "Freeze": "冻结", "Unfreeze": "解冻", "Reason for unlock": "解锁原因", "verified": "已核查", "signed": "已签署", "frozen": "已冻结", "I attest that I have reviewed the data and it is accurate and complete": "我确认已审阅数据，数据准确完整", "Change password": "修改密码", "History": "历史", "Queries": "质疑", "Raise query": "发起质疑", "Answer": "回复", "Close query": "关闭质疑", "Reopen": "重新打开", "Filter": "筛选", "Days open": "开放天数", "Origin": "来源", "Last message": "最新消息", "Language": "语言", "Form": "表单", "Event": "访视",
+        "Imports": "导入", "Import": "导入", "File": "文件", "Kind": "类型", "Event column": "访视列",
+        "Subject column": "受试者列", "Site column": "中心列", "Column map (YAML or JSON)": "列映射（YAML 或 JSON）",
+        "All or nothing": "全部或不导入", "Preview (dry run)": "预览（试运行）", "dry run": "试运行", "Started": "开始时间",
+        "State": "状态", "Open": "打开", "running": "运行中", "done": "完成", "failed": "失败",
+        "created": "新建", "updated": "已更新", "unchanged": "未变", "refused": "已拒绝", "Queries raised": "产生的质疑",
+        "Subjects registered": "登记的受试者", "Nothing has been written yet.": "尚未写入任何数据。",
+        "Confirm import": "确认导入", "Refused rows": "被拒绝的行", "Line": "行", "Rows": "行", "Outcome": "结果",
+        "new": "新", "Nothing was written: a row was refused (all or nothing).": "未写入任何数据：有行被拒绝（全部或不导入）。",
+        "Every upload is first a dry run: its preview shows what would be created, changed and refused before you confirm.":
+            "每次上传先试运行：确认前预览将新建、修改和拒绝的内容。",
         "queries": "条质疑", "subjects": "名受试者", "of": "/", "Previous": "上一页", "Next": "下一页",
     }
 }

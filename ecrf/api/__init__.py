@@ -293,3 +293,4 @@ def casebook(study: str, subject: str):
 
 
 from ecrf.api import review  # noqa: E402,F401  (registers the review and lock routes)
+from ecrf.api import imports  # noqa: E402,F401  (registers the clinical data import routes)

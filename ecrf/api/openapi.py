@@ -27,12 +27,12 @@ _WRITE = ("400", "401", "403", "404", "409", "413", "415", "422", "423", "503")
 _RESPONSES = {"StudySummary": schemas.StudySummary, "StudyMetadata": schemas.StudyMetadata, "Subject": schemas.Subject,
               "SubjectDetail": schemas.SubjectDetail, "Record": schemas.RecordOut, "AuditEvent": schemas.AuditEvent,
               "Query": schemas.QueryOut, "Signature": schemas.SignatureOut, "LockResult": schemas.LockResult,
-              "BrokenCheck": schemas.BrokenCheck, "Problem": schemas.Problem}
+              "BrokenCheck": schemas.BrokenCheck, "ImportJob": schemas.ImportJobOut, "Problem": schemas.Problem}
 # (A problem lists field errors only for invalid input; a signature manifest may predate its digest and voiding.)
 _OPTIONAL = {"Problem": {"errors"}, "Signature": {"digest", "voided_reason", "voided_by"}}
 _REQUESTS = {"SubjectCreate": schemas.SubjectCreate, "RecordWrite": schemas.RecordWrite, "QueryCreate": schemas.QueryCreate,
              "QueryText": schemas.QueryText, "SdvRequest": schemas.SdvRequest, "SignRequest": schemas.SignRequest,
-             "ReasonRequest": schemas.ReasonRequest}
+             "ReasonRequest": schemas.ReasonRequest, "ImportRequest": schemas.ImportRequest}
 
 _S, _SUBJ, _REC = "{study}", "{subject}", "{event}"
 
@@ -142,6 +142,17 @@ def spec() -> dict:
     doc.path(path=f"{subject}/casebook.pdf", parameters=_params("study", "subject"), operations={
         "get": {"summary": "The subject's complete casebook (PDF)",
                 "responses": {"200": _ok("PDF", {"type": "string", "format": "binary"}, "application/pdf"), **read}}})
+    imports = f"{base}/{_S}/imports"
+    doc.path(path=imports, parameters=_params("study"), operations={
+        "post": {"summary": "Import clinical data: ODM ClinicalData or a CSV lab file, through the write path "
+                            "(data managers); answers at once with the job to poll",
+                 "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": "ImportRequest"}}},
+                 "responses": {"202": {**_ok("import started", "ImportJob"),
+                                       "headers": {"Location": {"schema": {"type": "string"},
+                                                                "description": "the job to poll"}}}, **write}}})
+    doc.path(path=f"{imports}/{{job_id}}", parameters=_params("study", "job_id"), operations={
+        "get": {"summary": "An import job: state, counts, rows and refused rows (data managers)",
+                "responses": {"200": _ok("job", "ImportJob"), **read}}})
     result = doc.to_dict()
     for name, component in result["components"]["schemas"].items():
         if name not in _REQUESTS:  # responses and the shapes nested in them

@@ -34,9 +34,9 @@ def audit_value(value) -> str:
 
 def register_views(app: Flask) -> None:
     """Register every HTML blueprint, the health check and the template filters."""
-    from ecrf.views import account, admin, exports, health, queries, ranges, records, reports, subjects
+    from ecrf.views import account, admin, exports, health, imports, queries, ranges, records, reports, subjects
 
-    for module in (account, admin, exports, health, queries, ranges, records, reports, subjects):
+    for module in (account, admin, exports, health, imports, queries, ranges, records, reports, subjects):
         app.register_blueprint(module.bp)
     app.add_template_filter(utc_text, "utc")
     app.add_template_filter(site_time_text, "sitetime")

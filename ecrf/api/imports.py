@@ -1,0 +1,69 @@
+"""API for clinical data imports: upload a file (202 and a job), then poll the job."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import current_app, jsonify, request, url_for
+
+from ecrf.api import api, iso, schemas
+from ecrf.auth import api_user
+from ecrf.data_import.jobs import ImportJob, get_job, start_import
+from ecrf.errors import FieldError, Invalid, UnsupportedMediaType
+from ecrf.roles import Action
+from ecrf.studies import study_runtime
+from ecrf.subjects import require
+
+UPLOADS = ("file", "map")
+
+
+def import_folder() -> Path:
+    """Where uploads are kept for their jobs (under the instance folder)."""
+    return Path(current_app.instance_path) / "imports"
+
+
+def job_json(job: ImportJob) -> dict:
+    """An import job as the API shows it."""
+    summary = job.summary or {}
+    counts = {k: summary[k] for k in ("created", "updated", "unchanged", "refused", "queries", "registered",
+                                      "written")} if summary else None
+    return {"id": job.job_id, "study": job.study, "kind": job.kind, "file": job.file_name, "state": job.state,
+            "dry_run": job.dry_run, "all_or_nothing": job.all_or_nothing, "requested_by": job.requested_by,
+            "confirms": job.confirms, "progress": job.progress, "error": job.error,
+            "created_at": iso(job.created_at), "finished_at": iso(job.finished_at), "counts": counts,
+            "rows": summary.get("rows") or [], "refusals": summary.get("refusals") or []}
+
+
+def _upload(name: str) -> bytes | None:
+    found = request.files.get(name)
+    if found is not None:
+        return found.read()
+    text = request.form.get(name)
+    return text.encode() if text is not None else None
+
+
+@api.post("/studies/<study>/imports")
+def start_import_job(study: str):
+    """Start an import (multipart: file, kind, form, event..., dry_run); 202 with the job to poll."""
+    user = api_user()
+    runtime = study_runtime(study)
+    require(user, Action.IMPORT_DATA)
+    if request.mimetype != "multipart/form-data":
+        raise UnsupportedMediaType("send the file as multipart/form-data")
+    options = schemas.load(schemas.ImportOptions(), {k: v for k, v in request.form.items() if k not in UPLOADS})
+    content = _upload("file")
+    if content is None:
+        raise Invalid("the file is missing", [FieldError("/file", "an ODM or CSV file is required")])
+    upload = request.files.get("file")
+    kind, dry_run, all_or_nothing = options.pop("kind"), options.pop("dry_run"), options.pop("all_or_nothing")
+    job = start_import(import_folder(), current_app._get_current_object().app_context, runtime, user, kind,
+                       upload.filename if upload is not None else None, content, options,
+                       map_content=_upload("map"), dry_run=dry_run, all_or_nothing=all_or_nothing)
+    location = url_for("api.import_job", study=runtime.oid, job_id=job.job_id)
+    return jsonify(job_json(job)), 202, {"Location": location}
+
+
+@api.get("/studies/<study>/imports/<job_id>")
+def import_job(study: str, job_id: str):
+    """One import job: state, progress, counts, rows and refused rows."""
+    return jsonify(job_json(get_job(study_runtime(study), api_user(), job_id)))
