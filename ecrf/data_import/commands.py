@@ -47,12 +47,15 @@ def _import(study_oid: str, acting: str, file: Path, read, dry_run: bool, errors
             all_or_nothing: bool) -> None:
     from ecrf.data_import.batch import run_batch, write_refusals
     from ecrf.data_import.catalogue import Catalogue
+    from ecrf.roles import Action
     from ecrf.studies import study_runtime
+    from ecrf.subjects import require
     from ecrf.users import get_user
 
     try:
         study = study_runtime(study_oid)
         user = get_user(acting)
+        require(user, Action.IMPORT_DATA)
         submissions = read(Catalogue(study))
         total = len(submissions) * (1 if dry_run else 2)
         with click.progressbar(length=max(total, 1), label=f"importing {file.name}", file=sys.stderr,
