@@ -110,7 +110,10 @@ def _refusals(study: StudyRuntime, found: Submission, faults: list[FieldError]) 
 
 def _subject_plan(study: StudyRuntime, found: Submission) -> tuple[bool, list[FieldError]]:
     """Whether the subject exists, or why it cannot be registered."""
-    if Subject._get_collection().find_one({"_id": subject_key(study.oid, found.subject)}, {"_id": 1}):
+    stored = Subject._get_collection().find_one({"_id": subject_key(study.oid, found.subject)}, {"site": 1})
+    if stored is not None:
+        if found.site and found.site != stored.get("site"):
+            return True, [FieldError("/site", f"subject {found.subject} is at site {stored.get('site')}, not {found.site}")]
         return True, []
     if not SUBJECT_ID.fullmatch(found.subject):
         return False, [FieldError("/subject", "a new subject's id: 1-40 letters, digits, '-' or '_'")]

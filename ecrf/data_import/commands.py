@@ -16,6 +16,7 @@ from flask.cli import AppGroup
 from ecrf.errors import DomainError
 
 SHOWN_REFUSALS = 20
+SHOWN_ROWS = 200  # a dry run lists the rows it would write, up to this many
 
 
 @click.group("import", cls=AppGroup)
@@ -67,6 +68,14 @@ def _import(study_oid: str, acting: str, file: Path, read, dry_run: bool, errors
     if errors_file is not None:
         with open(errors_file, "w", encoding="utf-8", newline="") as out:
             write_refusals(out, summary.refusals)
+    if dry_run:
+        planned = [row for row in summary.rows if row["outcome"] in ("created", "updated")]
+        for row in planned[:SHOWN_ROWS]:
+            new = " (new subject)" if row["registers"] else ""
+            click.echo(f"{file.name}:{row['line']}: {row['subject']}{new} {row['event']}/{row['form']} "
+                       f"would be {row['outcome']}")
+        if len(planned) > SHOWN_ROWS:
+            click.echo(f"... and {len(planned) - SHOWN_ROWS} more")
     for refusal in summary.refusals[:SHOWN_REFUSALS]:
         label = f" ({refusal.label})" if refusal.label else ""
         click.echo(f"{file.name}:{refusal.line}: {refusal.subject} {refusal.event or '-'}/{refusal.form or '-'} "

@@ -131,3 +131,11 @@ def test_only_data_managers_import(tmp_path, context):
     study, _ = context
     with pytest.raises(Forbidden):
         run_batch(study, get_user("staff01"), lab_rows(tmp_path, study), "lab.csv")
+
+
+def test_a_row_naming_another_site_for_an_existing_subject_is_refused(tmp_path, context):
+    study, dm = context
+    run_batch(study, dm, lab_rows(tmp_path, study), "lab.csv")
+    raw = b"subject,site,visit,LBDTC,ALT\n01-001,02,SCREEN,2026-03-01,30\n"
+    summary = run_batch(study, dm, lab_rows(tmp_path, study, raw), "lab.csv")
+    assert [(r.item, r.reason) for r in summary.refusals] == [("/site", "subject 01-001 is at site 01, not 02")]

@@ -32,6 +32,7 @@ def test_dry_run_and_all_or_nothing_say_nothing_was_written(tmp_path, run):
     common = ("import", "csv", str(lab), "--study", "MINI", "--form", "LB", "--event-column", "visit", "--as", "dm")
     dry = run(*common, "--dry-run")
     assert "would be created 1, would be updated 0" in dry.output and dry.exit_code == 2
+    assert "lab.csv:2: 01-001 (new subject) SCREEN/LB would be created" in dry.output
     stopped = run(*common, "--all-or-nothing")
     assert stopped.exit_code == 1 and "nothing written (--all-or-nothing)" in stopped.output
     assert "unchanged 0" in run(*common, "--dry-run").output  # still nothing stored
