@@ -113,7 +113,8 @@ def _subject_plan(study: StudyRuntime, found: Submission) -> tuple[bool, list[Fi
     stored = Subject._get_collection().find_one({"_id": subject_key(study.oid, found.subject)}, {"site": 1})
     if stored is not None:
         if found.site and found.site != stored.get("site"):
-            return True, [FieldError("/site", f"subject {found.subject} is at site {stored.get('site')}, not {found.site}")]
+            at = stored.get("site")
+            return True, [FieldError("/site", f"subject {found.subject} is at site {at}, not {found.site}")]
         return True, []
     if not SUBJECT_ID.fullmatch(found.subject):
         return False, [FieldError("/subject", "a new subject's id: 1-40 letters, digits, '-' or '_'")]

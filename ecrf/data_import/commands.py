@@ -28,7 +28,7 @@ def _common(command):
     for option in reversed([
         click.option("--study", "study_oid", required=True, help="study OID"),
         click.option("--as", "acting", required=True, help="the data manager importing"),
-        click.option("--dry-run", is_flag=True, help="report what would be created, changed and refused; write nothing"),
+        click.option("--dry-run", is_flag=True, help="report what would be created, changed and refused"),
         click.option("--errors", "errors_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
                      help="write the refused rows and their reasons here (CSV)"),
         click.option("--all-or-nothing", is_flag=True, help="write nothing if any row is refused"),
