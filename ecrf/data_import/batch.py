@@ -142,16 +142,16 @@ def plan(study: StudyRuntime, found: Submission) -> Plan:
     old = (stored or {}).get("data") or {}
     data = applied(old, found.changes)
     try:
-        faults = validate(form, normalise(form, data, old))
+        normal = normalise(form, data, old)
+        faults = validate(form, normal)
     except Invalid as error:
-        faults = error.errors
+        normal, faults = {}, error.errors
     if faults:
         return Plan(found, "refused", faults=faults)
     version = (stored or {}).get("version", 0)
-    register_at = None if exists else found.site
-    if not diff(old, normalise(form, data, old)) and (stored is not None or not data):
+    if not diff(old, normal):  # the same data, or an empty form that was never saved: nothing to write
         return Plan(found, "unchanged", data, version)
-    return Plan(found, "created" if stored is None else "updated", data, version, register_at)
+    return Plan(found, "created" if stored is None else "updated", data, version, None if exists else found.site)
 
 
 def _write(study: StudyRuntime, user, chosen: Plan, reason: str, summary: Summary) -> None:
