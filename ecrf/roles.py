@@ -25,6 +25,7 @@ class Action(str, Enum):
     ANSWER_QUERIES = "answer query"
     LOCK = "lock/unlock, freeze"
     EXPORT = "export"
+    IMPORT_DATA = "import clinical data"
     MANAGE_RANGES = "manage lab reference ranges"
     ADMINISTER = "users, sites, study load"
 
@@ -41,6 +42,7 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.ANSWER_QUERIES: frozenset({Role.SITE_STAFF, Role.INVESTIGATOR}),
     Action.LOCK: frozenset({Role.DATA_MANAGER}),
     Action.EXPORT: frozenset({Role.DATA_MANAGER}),
+    Action.IMPORT_DATA: frozenset({Role.DATA_MANAGER}),
     Action.MANAGE_RANGES: frozenset({Role.DATA_MANAGER}),
     Action.ADMINISTER: frozenset({Role.ADMIN}),
 }

@@ -34,12 +34,15 @@ class Subject(Document):
     meta = {"collection": "subjects", "indexes": [("study", "site"), ("study", "subject_id")]}
 
 
-def register_subject(study: StudyRuntime, user, site: str, subject_id: str | None = None) -> Subject:
+def register_subject(study: StudyRuntime, user, site: str, subject_id: str | None = None, *,
+                     imported: bool = False) -> Subject:
     """Register a subject at a site the user belongs to; assigns ``<site>-NNN`` when no id is given.
+
+    ``imported``: registered by a data import, under the import permission.
 
     :raise 423: while the study is locked or frozen.
     """
-    require(user, Action.REGISTER_SUBJECT)
+    require(user, Action.IMPORT_DATA if imported else Action.REGISTER_SUBJECT)
     refuse_if_study_closed(study.oid, "no subject can be registered")
     if not isinstance(site, str) or not site:
         raise Invalid("site is required", [FieldError("/site", "site is required")])

@@ -43,6 +43,7 @@ _RESPONSES = {
     "Signature": schemas.SignatureOut,
     "LockResult": schemas.LockResult,
     "BrokenCheck": schemas.BrokenCheck,
+    "ImportJob": schemas.ImportJobOut,
     "Problem": schemas.Problem,
 }
 # (A problem lists field errors only for invalid input; a signature manifest may predate its digest and voiding.)
@@ -55,6 +56,7 @@ _REQUESTS = {
     "SdvRequest": schemas.SdvRequest,
     "SignRequest": schemas.SignRequest,
     "ReasonRequest": schemas.ReasonRequest,
+    "ImportRequest": schemas.ImportRequest,
 }
 
 _S, _SUBJ, _REC = "{study}", "{subject}", "{event}"
@@ -331,6 +333,17 @@ def spec() -> dict:
             }
         },
     )
+    imports = f"{base}/{_S}/imports"
+    doc.path(path=imports, parameters=_params("study"), operations={
+        "post": {"summary": "Import clinical data: ODM ClinicalData or a CSV lab file, through the write path "
+                            "(data managers); answers at once with the job to poll",
+                 "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": "ImportRequest"}}},
+                 "responses": {"202": {**_ok("import started", "ImportJob"),
+                                       "headers": {"Location": {"schema": {"type": "string"},
+                                                                "description": "the job to poll"}}}, **write}}})
+    doc.path(path=f"{imports}/{{job_id}}", parameters=_params("study", "job_id"), operations={
+        "get": {"summary": "An import job: state, counts, rows and refused rows (data managers)",
+                "responses": {"200": _ok("job", "ImportJob"), **read}}})
     result = doc.to_dict()
     for name, component in result["components"]["schemas"].items():
         if name not in _REQUESTS:  # responses and the shapes nested in them

@@ -293,3 +293,77 @@ class ReasonRequest(Schema):
         unknown = RAISE
 
     reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
+# ---------------------------------------------------------------- clinical data imports (ecrf/api/imports.py)
+
+
+class ImportOptions(Schema):
+    class Meta:
+        unknown = RAISE
+
+    kind = fields.String(required=True, validate=validate.OneOf(["odm", "csv"]),
+                         metadata={"description": "odm: ODM 1.3.x ClinicalData; csv: one row per subject and visit"})
+    form = fields.String(validate=validate.Length(max=120),
+                         metadata={"description": "csv: the form every row fills"})
+    event = fields.String(validate=validate.Length(max=120),
+                          metadata={"description": "csv: the visit of every row (or event_column)"})
+    event_column = fields.String(validate=validate.Length(max=120))
+    subject_column = fields.String(validate=validate.Length(max=120))
+    site_column = fields.String(validate=validate.Length(max=120))
+    dry_run = fields.Boolean(load_default=False, metadata={"description": "report what would happen; write nothing"})
+    all_or_nothing = fields.Boolean(load_default=False, metadata={"description": "write nothing if any row is refused"})
+
+
+class ImportRequest(ImportOptions):
+    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
+    map = fields.Raw(metadata={"type": "string", "format": "binary",
+                               "description": "csv: a YAML or JSON column map (renames, unit factors)"})
+
+
+class ImportCounts(Schema):
+    created = fields.Integer()
+    updated = fields.Integer()
+    unchanged = fields.Integer()
+    refused = fields.Integer()
+    queries = fields.Integer(metadata={"description": "queries raised by the imported data's edit checks"})
+    registered = fields.Integer(metadata={"description": "subjects registered (or that would be)"})
+    written = fields.Boolean(metadata={"description": "false for a dry run or an all-or-nothing import stopped"})
+
+
+class ImportRow(Schema):
+    line = fields.Integer()
+    subject = fields.String()
+    event = fields.String(allow_none=True)
+    form = fields.String(allow_none=True)
+    outcome = fields.String(validate=validate.OneOf(["created", "updated", "unchanged", "refused"]))
+    registers = fields.Boolean()
+
+
+class ImportRefusal(Schema):
+    line = fields.Integer()
+    subject = fields.String()
+    event = fields.String(allow_none=True)
+    form = fields.String(allow_none=True)
+    item = fields.String(metadata={"description": "JSON pointer of the item (or /subject, /event, /site)"})
+    label = fields.String()
+    reason = fields.String()
+
+
+class ImportJobOut(Schema):
+    id = fields.String()
+    study = fields.String()
+    kind = fields.String()
+    file = fields.String()
+    state = fields.String(validate=validate.OneOf(["running", "done", "failed"]))
+    dry_run = fields.Boolean()
+    all_or_nothing = fields.Boolean()
+    requested_by = fields.String()
+    confirms = fields.String(allow_none=True, metadata={"description": "the dry run this import confirms"})
+    progress = fields.Integer()
+    error = fields.String(allow_none=True, metadata={"description": "why the file could not be read (file:line)"})
+    created_at = fields.String()
+    finished_at = fields.String(allow_none=True)
+    counts = fields.Nested(ImportCounts, allow_none=True, metadata={"description": "null until done"})
+    rows = fields.List(fields.Nested(ImportRow))
+    refusals = fields.List(fields.Nested(ImportRefusal))

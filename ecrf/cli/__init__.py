@@ -12,6 +12,7 @@ from flask.cli import FlaskGroup
 
 from ecrf.cli.audit import audit_group
 from ecrf.cli.data import checks_group, export, lock_group, ranges_group
+from ecrf.cli.imports import import_group
 from ecrf.cli.serve import serve
 from ecrf.cli.study import study_group
 from ecrf.cli.users import sites_group, users_group
@@ -37,6 +38,7 @@ def register_commands(app: Flask) -> None:
         ranges_group,
         lock_group,
         export,
+        import_group,
         serve,
     ):
         app.cli.add_command(command)

@@ -93,7 +93,7 @@ class SaveResult:
 
 
 def save_record(study: StudyRuntime, user, subject_id: str, event_oid: str, form_oid: str, data: Any,
-                version: Any = None, reason: Any = None) -> SaveResult:
+                version: Any = None, reason: Any = None, provenance: dict | None = None) -> SaveResult:
     """Save one form instance through the whole write path.
 
     1. guards that need no read: role, event and form, the version and reason arguments;
@@ -107,8 +107,11 @@ def save_record(study: StudyRuntime, user, subject_id: str, event_oid: str, form
     Refuses with 404 (unknown or invisible subject, event, form), 403 (role),
     423 (locked), 422 (hard validation, with JSON pointers), 409 (stale
     version) or 400 (a change without a reason) and then stores nothing.
+
+    ``provenance`` (a data import's: the source file and its audit record) lands in the audit
+    event's context, under the event's hash; a save with provenance takes the import permission.
     """
-    require(user, Action.ENTER_DATA)
+    require(user, Action.ENTER_DATA if provenance is None else Action.IMPORT_DATA)
     event, form = study.form_in_event(event_oid, form_oid)
     reason = _checked_arguments(version, reason)
     stream = record_stream(study.oid, subject_id, event_oid, form_oid)
@@ -129,8 +132,9 @@ def save_record(study: StudyRuntime, user, subject_id: str, event_oid: str, form
                              [FieldError("/reason", "required for a change to saved data")])
     identity = {"study": study.oid, "subject": read.subject.subject_id, "site": read.subject.site,
                 "event": event_oid, "form": form_oid}
+    context = identity if provenance is None else {**identity, "provenance": provenance}
     record_event = _record_event(stream, user, stored, changes, reason, _reviews_cleared(rules.state, stored, changes),
-                                 identity)
+                                 context)
     status = enrollment_status(study, event_oid, form_oid, {**new, **rules.derived})
     appended, moved = _append(stream, record_event,
                               status_event(study, read.subject, status, user.username, subject_head(read.subject)))
