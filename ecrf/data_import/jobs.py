@@ -29,7 +29,7 @@ from ecrf.studies import StudyRuntime, study_runtime
 from ecrf.text import check_text
 from ecrf.users import User
 
-log = logging.getLogger("ecrf")
+log = logging.getLogger(__name__)
 
 KINDS = ("odm", "csv")
 OPTION_NAMES = ("form", "event", "event_column", "subject_column", "site_column")

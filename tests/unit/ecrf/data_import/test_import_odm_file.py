@@ -107,10 +107,10 @@ def test_unknown_names_and_bad_values_are_faults_naming_line_pointer_and_label(t
     )
     form, subject = read_clinical_data(path, catalogue)
     assert [(f.path, f.message) for f in form.faults] == [
-        ("/HGB", "line 5: Haemoglobin: 'high' is not a number"),
-        ("/NOPE", "line 5: no item 'NOPE' in form LAB"),
+        ("/HGB", "line 6: Haemoglobin: 'high' is not a number"),
+        ("/NOPE", "line 7: no item 'NOPE' in form LAB"),
     ]
-    assert [(f.path, f.message) for f in subject.faults] == [("/event", "line 6: no event 'V9' in study S")]
+    assert [(f.path, f.message) for f in subject.faults] == [("/event", "line 8: no event 'V9' in study S")]
 
 
 @pytest.mark.parametrize(
