@@ -15,7 +15,7 @@ from ecrf.expressions import ExpressionError, compile_expression
 from ecrf.odm_import.reader import NS
 from ecrf.odm_import.redcap_logic import Operand, to_cel
 from ecrf.odm_import.translate import Untranslatable
-from ecrf.odm_import.values import typed_code
+from ecrf.odm_import.values import decimal, typed_code
 
 REDCAP = "{https://projectredcap.org}"
 BOX = re.compile(r"^(?P<variable>.+?)___(?P<code>.+)$")
@@ -75,6 +75,51 @@ class RedcapReader:
                         f"a box of the REDCap checkbox {variable}: a choice of the multi-select {name}",
                         item_def.sourceline)
 
+    def _redcap_markings(self, item_def, schema: dict) -> None:
+        """Identifier flag and section header kept; layout and action tags reported as not kept."""
+        oid, line = item_def.get("OID"), item_def.sourceline
+        if (item_def.get(REDCAP + "Identifier") or "").lower() in ("y", "yes", "1"):
+            schema["x-ecrf-identifier"] = True
+            self.report.add("REDCap identifier", oid, None, "carried", "flagged x-ecrf-identifier", line)
+        if item_def.get(REDCAP + "SectionHeader"):
+            schema["x-ecrf-section"] = item_def.get(REDCAP + "SectionHeader")
+            self.report.add("REDCap section header", oid, schema["x-ecrf-section"][:80], "carried",
+                            "x-ecrf-section", line)
+        for attribute, why in (("MatrixGroupName", "matrix layout only: its items kept in order"),
+                               ("CustomAlignment", "layout only"), ("SliderLabels", "layout only"),
+                               ("FieldAnnotation", "action tags are not run")):
+            if item_def.get(REDCAP + attribute):
+                self.report.add(f"REDCap {attribute}", oid, item_def.get(REDCAP + attribute)[:80], "dropped", why,
+                                line)
+
+    def _redcap_settings(self) -> None:
+        """Report REDCap's project settings (``redcap:`` elements of GlobalVariables): none is study metadata."""
+        for setting in self.study.iterfind("odm:GlobalVariables/*", NS):
+            if isinstance(setting.tag, str) and setting.tag.startswith(REDCAP) and \
+                    setting.tag != REDCAP + "RepeatingInstrumentsAndEvents":
+                self.report.add("REDCap project setting", setting.tag[len(REDCAP):], (setting.text or "")[:80],
+                                "dropped", "a REDCap project setting, not part of the study definition",
+                                setting.sourceline)
+        for repeating in self.study.iter(REDCAP + "RepeatingEvent"):
+            self.report.add("REDCap repeating event", repeating.get(REDCAP + "UniqueEventName"), None, "dropped",
+                            "repeating events are not translated (repeating instruments are)", repeating.sourceline)
+
+    def _redcap_schedule(self, event_def) -> dict:
+        """REDCap's day offset and window of an event as the engine's ``day`` and ``window`` ({} when none)."""
+        day = decimal(event_def.get(REDCAP + "DayOffset"))
+        if day is None:
+            return {}
+        before, after = decimal(event_def.get(REDCAP + "OffsetMin")), decimal(event_def.get(REDCAP + "OffsetMax"))
+        window = {"before": int(before), "after": int(after)} if before is not None and after is not None else None
+        self.report.add("REDCap day offset", event_def.get("OID"), event_def.get(REDCAP + "DayOffset"), "translated",
+                        f"day {int(day)}, window {window}", event_def.sourceline)
+        arm = event_def.get(REDCAP + "ArmNum")
+        if arm and arm not in self.redcap_arms:
+            self.redcap_arms.add(arm)
+            self.report.add("REDCap arm", arm, event_def.get(REDCAP + "ArmName"), "dropped",
+                            "arms are not kept: the events of every arm are one schedule", event_def.sourceline)
+        return {"day": int(day), "window": window}
+
     def _redcap_repeats(self, form_def) -> bool:
         """Whether REDCap's project settings make this instrument repeating (``redcap:RepeatingInstrument``)."""
         name = form_def.get(REDCAP + "FormName")
@@ -100,6 +145,7 @@ class RedcapReader:
         if field_type == "calc" or item_def.get(REDCAP + "Calculation"):
             self.redcap_pending.append(("REDCap calculation", item_def, item_def.get(REDCAP + "Calculation") or "",
                                         pointer, target, schema["title"]))
+        self._redcap_markings(item_def, schema)
         if field_type in ("file", "slider", "descriptive", "sql"):
             self.report.add("REDCap field type", oid, field_type, "translated",
                             f"a {field_type} field kept as a plain {schema['type']} item", item_def.sourceline)
