@@ -137,7 +137,7 @@ class FormReader:
                     oid,
                     item_def.get("Name"),
                     "carried",
-                    "" if oid == name else f"named {name} (x-ecrf-source-oid keeps {oid})",
+                    "" if oid == name else f"named {name} (x-ecrf-source-oid keeps {schema['x-ecrf-source-oid']})",
                     item_def.sourceline,
                 )
             if group_ref.get("CollectionExceptionConditionOID"):

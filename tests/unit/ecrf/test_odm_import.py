@@ -422,6 +422,7 @@ def test_study_check_refuses_code_list_values_that_do_not_fit_the_item_type(tmp_
         "REDCap branching logic": {"translated": 1},
         "REDCap calculation": {"disabled": 1},
         "REDCap checkbox": {"translated": 1},
+        "REDCap project setting": {"dropped": 1},
         "RangeCheck": {"translated": 2},
         "Study": {"carried": 1},
         "StudyEventDef": {"translated": 1},
