@@ -133,3 +133,33 @@ def test_untranslatable_redcap_logic_in_an_odm_file_is_kept_visible_with_its_rea
     assert reason in disabled["reason"]
     (entry,) = report.find("REDCap branching logic")
     assert entry.outcome == "disabled" and entry.line == 8
+
+
+def test_odd_redcap_attributes_never_raise_a_traceback_and_are_each_reported(app, tmp_path):
+    source = tmp_path / "odd.xml"
+    source.write_text(
+        '<?xml version="1.0"?>\n<ODM xmlns="http://www.cdisc.org/ns/odm/v1.3" '
+        'xmlns:redcap="https://projectredcap.org" ODMVersion="1.3.1">\n<Study OID="P.X"><GlobalVariables>'
+        '<StudyName>X</StudyName><redcap:RepeatingInstrumentsAndEvents><redcap:RepeatingEvent '
+        'redcap:UniqueEventName="e_arm_1"/></redcap:RepeatingInstrumentsAndEvents></GlobalVariables>\n'
+        '<MetaDataVersion OID="M.1" Name="X">\n<Protocol><StudyEventRef StudyEventOID="E" Mandatory="No"/></Protocol>'
+        '<StudyEventDef OID="E" Name="e" Type="Common" Repeating="No" redcap:DayOffset="Infinity" '
+        'redcap:OffsetMin="x"><FormRef FormOID="Form.f" Mandatory="No"/></StudyEventDef>\n'
+        '<FormDef OID="Form.f" Name="f" redcap:FormName="f"><ItemGroupRef ItemGroupOID="f.a" Mandatory="No"/>'
+        '</FormDef>\n<ItemGroupDef OID="f.a" Name="f"><ItemRef ItemOID="c___x" Mandatory="No"/>'
+        '<ItemRef ItemOID="c___y" Mandatory="No"/><ItemRef ItemOID="k" Mandatory="No"/></ItemGroupDef>\n'
+        '<ItemDef OID="c___x" Name="c___x" DataType="boolean" redcap:Variable="c" redcap:FieldType="checkbox"/>\n'
+        '<ItemDef OID="c___y" Name="c___y" DataType="boolean" redcap:Variable="c" redcap:FieldType="checkbox"/>\n'
+        '<ItemDef OID="k" Name="k" DataType="float" redcap:Variable="k" redcap:FieldType="calc" '
+        f'redcap:Calculation="{"(" * 40}1{")" * 40}" redcap:BranchingLogic="[c(x)] = \'1\'"/>\n'
+        '</MetaDataVersion></Study>\n</ODM>\n')
+    result = app.test_cli_runner().invoke(args=["study", "import-odm", str(source), "-o", str(tmp_path / "draft"),
+                                                "--report", str(tmp_path / "report.json")])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert "Traceback" not in result.output and result.exit_code == 0, result.output
+    _, forms, report = odm_to_study(source)
+    assert forms["F"]["properties"]["C"]["items"]["oneOf"] == [{"const": "x", "title": "x"},
+                                                               {"const": "y", "title": "y"}]
+    assert {e.kind: e.outcome for e in report.find(outcome="disabled")} == {
+        "REDCap calculation": "disabled", "REDCap branching logic": "disabled"}
+    assert [e.kind for e in report.find(outcome="dropped")] == ["REDCap repeating event"]
