@@ -7,6 +7,7 @@ project allows it: ``ecrf --help`` and shell completion then start without impor
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -65,11 +66,24 @@ def study_import_odm(odm_file: Path, output: Path, mdv: str | None, report_file:
     except ImportError_ as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(1)
-    _report_and_check(report, report_file, output, "add days and windows")
+    _report_and_check(report, report_file, output, _schedule_advice)
 
 
-def _report_and_check(report, report_file: Path | None, output: Path, advice: str = "") -> None:
-    """An importer's ending: the report written and summed up, then the draft folder checked like any study."""
+def _schedule_advice(study: dict) -> str:
+    """What the builder still has to add: days and windows, unless some event of the draft has a day already.
+
+    A foreign ODM file says nothing of the schedule; the engine's own export carries it (its ``ecrf:`` aliases),
+    where events without a day (screening, logs, unscheduled) are the design, not a gap.
+    """
+    return "" if any(event.get("day") is not None for event in study["events"]) else "add days and windows"
+
+
+def _report_and_check(report, report_file: Path | None, output: Path,
+                      advice: Callable[[dict], str] | None = None) -> None:
+    """An importer's ending: the report written and summed up, then the draft folder checked like any study.
+
+    ``advice(study.json)`` says what the draft still lacks, if anything, after the summary line.
+    """
     from ecrf.study_folder import read_study
 
     if report_file is not None:
@@ -85,8 +99,9 @@ def _report_and_check(report, report_file: Path | None, output: Path, advice: st
     except DefinitionError as error:
         click.echo(f"{output}: draft written, but it needs work:", err=True)
         definition_faults(error)
+    needed = advice(definition.study) if advice is not None else ""
     click.echo(f"{output}: draft study {definition.oid} with {len(definition.forms)} forms and "
-               f"{len(definition.study['events'])} events" + (f"; {advice}" if advice else ""))
+               f"{len(definition.study['events'])} events" + (f"; {needed}" if needed else ""))
 
 
 @study_group.command("diff", with_appcontext=False)

@@ -21,18 +21,24 @@ class FormReader:
 
         Names are chosen for the whole form first, so an expression can refer to an item of a later group.
         """
-        groups, taken = [], set()
+        groups, taken, boxes = [], set(), {}
         for group_ref in form_def.iterfind("odm:ItemGroupRef", NS):
             group = self._ref("ItemGroupDef", group_ref.get("ItemGroupOID"), group_ref)
             names = {}
             for ref in group.iterfind("odm:ItemRef", NS):
                 item_def = self._ref("ItemDef", ref.get("ItemOID"), ref)
-                candidate = item_def.get("Name") or ""
+                variable = self._checkbox_variable(item_def)
+                if variable in boxes:  # another box of a REDCap checkbox: the same multi-select item
+                    names[item_def.get("OID")] = boxes[variable]
+                    continue
+                candidate = variable or item_def.get("Name") or ""
                 if OID.match(candidate) and candidate not in taken and len(candidate) <= 64:
                     taken.add(candidate)
                     names[item_def.get("OID")] = candidate
                 else:
-                    names[item_def.get("OID")] = engine_oid(item_def.get("OID"), taken)
+                    names[item_def.get("OID")] = engine_oid(variable or item_def.get("OID"), taken)
+                if variable:
+                    boxes[variable] = names[item_def.get("OID")]
             key = engine_oid(group.get("Name") or group.get("OID"), taken) if group.get("Repeating") == "Yes" else None
             groups.append((group, group_ref, names, key))
         return groups
@@ -54,6 +60,8 @@ class FormReader:
             form["x-ecrf-labels"] = labels
         properties, required, checks, derived, shown = {}, [], [], {}, {}
         groups = self._groups(form_def)
+        self.redcap_pending = []
+        variables = self._redcap_variables(groups)
         form_scope = {oid: f"data.{name}" for _, _, names, key in groups if key is None for oid, name in names.items()}
         for group, group_ref, names, key in groups:
             rows, row_required, row_shown = {}, [], {}
@@ -63,7 +71,13 @@ class FormReader:
                 oid, name = item_def.get("OID"), names[item_def.get("OID")]
                 target = scope[oid]
                 pointer = f"/{key}/*/{name}" if key else f"/{name}"
+                variable = self._checkbox_variable(item_def)
+                if variable and name in (rows if key else properties):
+                    self._box(item_def, variable, name)
+                    continue
                 schema = self._item(item_def, name, None if key else group.get("OID"))
+                if variable:
+                    self._checkbox(item_def, schema, variable, [o for o, n in names.items() if n == name])
                 if ref.get("MethodOID"):
                     derived[name] = self._calculated(item_def, ref, schema, name, pointer,
                                                      None if key else form_scope, form, checks)
@@ -71,7 +85,7 @@ class FormReader:
                 schema = self.extend(item_def, schema)
                 if item_def.get(REDCAP + "FieldType") == "calc" and not key:
                     # a calculated field stays read-only (never an editable field) until its formula is translated
-                    self._redcap(item_def, ref, schema, pointer, form)
+                    self._redcap(item_def, ref, schema, pointer, f"derived.{name}")
                     derived[name] = {
                         "title": schema["title"],
                         "type": "number",
@@ -91,7 +105,7 @@ class FormReader:
                     continue
                 self._range_checks(item_def, name, schema, pointer, target, checks)
                 (rows if key else properties)[name] = schema
-                collected_always = self._redcap(item_def, ref, schema, pointer, form)
+                collected_always = self._redcap(item_def, ref, schema, pointer, None if key else target)
                 condition = ref.get("CollectionExceptionConditionOID")
                 if condition and self._shown_when(condition, ref, name, bool(key), row_shown if key else shown):
                     if ref.get("Mandatory") != "Yes":
@@ -123,7 +137,7 @@ class FormReader:
                     oid,
                     item_def.get("Name"),
                     "carried",
-                    "" if oid == name else f"named {name} (x-ecrf-source-oid keeps {oid})",
+                    "" if oid == name else f"named {name} (x-ecrf-source-oid keeps {schema['x-ecrf-source-oid']})",
                     item_def.sourceline,
                 )
             if group_ref.get("CollectionExceptionConditionOID"):
@@ -189,6 +203,7 @@ class FormReader:
                     "merged into the form (x-ecrf-source-group on its items)",
                     group.sourceline,
                 )
+        self._redcap_expressions(form, variables, properties, derived, checks)
         for section in form_def.iterfind(".//oc:Section", NS):
             self.report.add(
                 "Section",
@@ -198,7 +213,7 @@ class FormReader:
                 "OpenClinica section (layout only): items kept in order",
                 section.sourceline,
             )
-        if form_def.get("Repeating") == "Yes":
+        if form_def.get("Repeating") == "Yes" or self._redcap_repeats(form_def):
             if (
                 properties
                 and not any(

@@ -80,6 +80,8 @@ class _Builder(ItemReader, RuleReader, RedcapReader, FormReader):
         self.choice_lists: set[str] = set()  # ... and those kept as choices by some item
         self.used_conditions: set[str] = set()
         self.used_methods: set[str] = set()
+        self.redcap_arms: set[str] = set()  # REDCap arms reported once each
+        self.redcap_pending: list[tuple] = []  # REDCap expressions of the form being built, translated at its end
         self.stages: dict[str, str] = {}  # form OID → stage folder, when the file says (ecrf:stage)
 
     def _index(self, kind: str) -> dict:
@@ -102,6 +104,7 @@ class _Builder(ItemReader, RuleReader, RedcapReader, FormReader):
     # ------------------------------------------------------------------ study
 
     def build(self) -> tuple[dict, dict[str, dict]]:
+        self._redcap_settings()
         for child in self.mdv:
             if local_name(child) and local_name(child) not in HANDLED:
                 self.report.add(local_name(child), child.get("OID") or child.get("ID"), child.get("Name"), "dropped",
@@ -128,7 +131,7 @@ class _Builder(ItemReader, RuleReader, RedcapReader, FormReader):
             placed.update(event_forms)
             event = {"oid": oid, "name": event_def.get("Name") or oid, "x-ecrf-source-oid": event_def.get("OID"),
                      "stage": STAGE, "day": None, "window": None, "repeating": event_def.get("Repeating") == "Yes",
-                     "forms": event_forms}
+                     "forms": event_forms, **self._redcap_schedule(event_def)}
             _, labels = texts(event_def.find("odm:Description", NS))
             if labels:
                 event["labels"] = labels

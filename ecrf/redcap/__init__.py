@@ -1,8 +1,9 @@
 """Importing a REDCap project's data dictionary (and its events, mapping, repeating instruments) as a draft study.
 
-``dictionary`` reads REDCap's CSV files, ``items`` turns a field into an item, ``logic`` translates branching
-logic and calculations to CEL, ``schedule`` builds the events, ``builder`` puts the study together. The report,
-the expression tokenizer and the error type are shared with :mod:`ecrf.odm_import`.
+``dictionary`` reads REDCap's CSV files, ``items`` turns a field into an item, ``conditions`` makes simple
+branching logic a JSON Schema ``if``, ``schedule`` builds the events, ``builder`` puts the study together. The
+report, the error type and the REDCap expression translator (:mod:`ecrf.odm_import.redcap_logic`, which the ODM
+import of REDCap's project XML uses too) are shared with :mod:`ecrf.odm_import`.
 """
 
 from ecrf.odm_import.reader import ImportError_

@@ -16,13 +16,14 @@ import re
 from pathlib import Path
 
 from ecrf.expressions import ExpressionError, compile_expression
+from ecrf.odm_import import redcap_logic as logic
 from ecrf.odm_import.reader import ImportError_
+from ecrf.odm_import.redcap_logic import Operand
 from ecrf.odm_import.report import Report
 from ecrf.odm_import.translate import Untranslatable, cel_number, cel_string
-from ecrf.redcap import conditions, items, logic
+from ecrf.redcap import conditions, items
 from ecrf.redcap import schedule as schedules
 from ecrf.redcap.dictionary import Field, read_dictionary
-from ecrf.redcap.logic import Operand
 from ecrf.redcap.schedule import STAGE, Schedule, engine_oid
 
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?$")

@@ -3,15 +3,15 @@
 Only a conjunction of tests on fields of the same form has a JSON Schema
 form (``const``, ``enum``, bounds, ``contains`` for one box of a checkbox);
 for anything else :func:`condition` says None and the caller keeps the CEL
-translation of :mod:`ecrf.redcap.logic`.
+translation of :mod:`ecrf.odm_import.redcap_logic`.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
+from ecrf.odm_import.redcap_logic import Node, Resolver, parse
 from ecrf.odm_import.translate import Untranslatable
-from ecrf.redcap.logic import Node, Resolver, parse
 
 SCHEMA_BOUND = {">": "exclusiveMinimum", ">=": "minimum", "<": "exclusiveMaximum", "<=": "maximum"}
 

@@ -137,29 +137,35 @@ def test_redcap_file_without_events_gets_one_default_event_and_passes_study_chec
                                                                                                         "CodeListRef")
 
 
-def test_redcap_branching_logic_and_calculations_are_kept_visible_and_reported_never_dropped(tmp_path):
+def test_redcap_branching_logic_is_translated_and_an_untranslatable_calculation_kept_visible_and_reported(tmp_path):
     _, forms, report = odm_to_study(FIXTURES / "redcap.xml")
     demographics = forms["DEMOGRAPHICS"]
+    shown = next(c for c in demographics["x-ecrf-checks"] if c["id"] == "SHOWN_PREGNANT")
+    assert (shown["item"], shown["severity"], shown["rule"]) == (
+        "/PREGNANT", "query", '(data.SEX == "2" && data.AGE >= 12.0) || !has(data.PREGNANT)')
+    # the calculation names items the file does not hold on this form: kept visible, read-only, reported
     assert [(d["kind"], d["source-oid"], d["item"], d["expression"]) for d in demographics["x-ecrf-disabled"]] == [
-        ("REDCap branching logic", "pregnant", "/PREGNANT", "[sex] = '2' and [age] >= 12"),
         ("REDCap calculation", "bmi", "/BMI", "round([weight]/([height]/100)^2,1)")]
+    assert "[weight] is not an item of this form" in demographics["x-ecrf-disabled"][0]["reason"]
     assert "BMI" not in demographics["properties"] and demographics["x-ecrf-derived"]["BMI"]["expr"] == "null"
-    assert demographics["required"] == ["CONSENT"]  # the hidden-when item is not required while its logic is off
+    assert demographics["required"] == ["CONSENT"]  # the item under branching logic is not required always
     assert demographics["properties"]["PREGNANT"]["description"] == "Urine test on the day"  # field note as help
-    assert [e.outcome for e in report.find("REDCap branching logic")] == ["disabled"]
+    assert [e.outcome for e in report.find("REDCap branching logic")] == ["translated"]
+    assert [e.outcome for e in report.find("REDCap calculation")] == ["disabled"]
 
 
-def test_redcap_yes_no_and_checkbox_items_are_booleans_that_accept_true_and_false_on_the_wire(tmp_path, wire_uri):
+def test_redcap_yes_no_items_are_booleans_and_checkbox_boxes_one_multi_select_on_the_wire(tmp_path, wire_uri):
     folder, _ = write_draft(FIXTURES / "redcap.xml", tmp_path / "draft")
     demographics, symptoms = form(folder, "DEMOGRAPHICS")["properties"], form(folder, "SYMPTOMS")["properties"]
     assert demographics["CONSENT"] == {"type": "boolean", "title": "Consent signed?", "x-ecrf-source-oid": "consent",
                                        "x-ecrf-source-group": "demographics.record_id"}
-    assert [symptoms[k]["type"] for k in ("FEVER", "SX___1", "SX___2")] == ["boolean"] * 3
-    assert symptoms["SX___1"]["x-ecrf-source-oid"] == "sx___1"
+    assert symptoms["FEVER"]["type"] == "boolean" and "SX___1" not in symptoms and "SX___2" not in symptoms
+    assert (symptoms["SX"]["type"], symptoms["SX"]["items"]["oneOf"], symptoms["SX"]["x-ecrf-source-oid"]) == (
+        "array", [{"const": 1, "title": "cough"}, {"const": 2, "title": "rash"}], "sx")
     app = make_app(tmp_path, wire_uri, folder)
     staff = Api(app.test_client(), app.tokens["staff01"], "DEMO")
     subject = staff.register()
-    saved = staff.save(subject, "EVENT", "SYMPTOMS", {"FEVER": True, "SX___1": False})
+    saved = staff.save(subject, "EVENT", "SYMPTOMS", {"FEVER": True, "SX": [2]})
     assert saved.status_code == 201, saved.get_json()
     soft = staff.save(subject, "EVENT", "DEMOGRAPHICS", {"CONSENT": True, "AGE": 17})
     assert soft.status_code == 201 and [q["check"] for q in soft.get_json()["queries"]] == ["RC_AGE_1"]
@@ -407,14 +413,16 @@ def test_study_check_refuses_code_list_values_that_do_not_fit_the_item_type(tmp_
     }),
     ("redcap.xml", {
         "CodeList": {"translated": 4},
-        "CodeListRef": {"dropped": 1, "translated": 4},
+        "CodeListRef": {"dropped": 1, "translated": 3},
         "FieldNote": {"translated": 1},
         "FormDef": {"carried": 2},
-        "ItemDef": {"carried": 8, "translated": 1},
+        "ItemDef": {"carried": 7, "translated": 2},
         "ItemGroupDef": {"translated": 2},
         "ItemRef": {"translated": 1},
-        "REDCap branching logic": {"disabled": 1},
+        "REDCap branching logic": {"translated": 1},
         "REDCap calculation": {"disabled": 1},
+        "REDCap checkbox": {"translated": 1},
+        "REDCap project setting": {"dropped": 1},
         "RangeCheck": {"translated": 2},
         "Study": {"carried": 1},
         "StudyEventDef": {"translated": 1},

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from ecrf.definitions import compile_form, read_study
+from ecrf.definitions import compile_form
 from ecrf.expressions import bindings, compile_expression, evaluate
 from ecrf.odm_import.reader import ImportError_
 from ecrf.redcap import dictionary_to_study, write_study
+from ecrf.study_folder import read_study
 
 FIXTURES = Path(__file__).parents[3] / "fixtures" / "redcap"
 SCHEDULES = {

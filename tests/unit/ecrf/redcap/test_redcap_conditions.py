@@ -3,7 +3,7 @@
 import pytest
 
 from ecrf.redcap.conditions import condition
-from tests.unit.ecrf.redcap.test_redcap_logic import resolve
+from tests.unit.ecrf.test_odm_import_redcap_logic import resolve
 
 
 @pytest.mark.parametrize("source, expected", [

@@ -3,8 +3,8 @@
 import pytest
 
 from ecrf.expressions import bindings, compile_expression, evaluate
+from ecrf.odm_import.redcap_logic import Operand, to_cel
 from ecrf.odm_import.translate import Untranslatable
-from ecrf.redcap.logic import Operand, to_cel
 
 KINDS = {"age": "number", "sex": "number", "preg": "boolean", "q1": "boolean", "q2": "boolean", "dob": "date",
          "visit": "date", "sx": "array", "tags": "array", "name": "string", "w": "number", "h": "number"}
