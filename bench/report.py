@@ -22,6 +22,8 @@ TARGETS = {
 # Shown in the table without a target.
 INFO = {
     "engine_pure_steps_cpu_ms_per_save": ("ms", "CPU of the write path's non-database steps alone"),
+    "engine_cpu_floor_ms_per_save": ("ms", "client CPU of the save's one read + pure steps: the least engine CPU"),
+    "verify_main_thread_cpu_fraction": ("×", "verify_all's own thread CPU ÷ its wall time (the rest is waiting)"),
     "save_full_p50_ms": ("ms", "full save p50 (SecantusDB)"),
     "save_bare_p50_ms": ("ms", "bare insert+update p50 (SecantusDB)"),
     "save_db_commands_per_save": ("", "database commands per save of the largest form (bare: 2)"),

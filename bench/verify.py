@@ -34,6 +34,7 @@ def run(uri: str, quick: bool) -> dict:
         "verify_ceiling_server_read_vs_sha256": verified["ratios_to_raw_sha256"]["server_read_raw_bson"],
         "verify_ceiling_events_and_projections_vs_server_read":
             verified["verify_ceiling_events_and_projections_vs_server_read"],
+        "verify_main_thread_cpu_fraction": verified["verify_main_thread_cpu_fraction"],
         "verify_problems": verified["problems"],
         "details_verify": verified,
     }
