@@ -79,7 +79,7 @@ def _schedule_advice(study: dict) -> str:
 
 
 def _report_and_check(report, report_file: Path | None, output: Path,
-                      advice: Callable[[dict], str] | None = None) -> None:
+                      advice: Callable[[dict], str] | None = None, notes: list[str] | tuple = ()) -> None:
     """An importer's ending: the report written and summed up, then the draft folder checked like any study.
 
     ``advice(study.json)`` says what the draft still lacks, if anything, after the summary line.
@@ -92,7 +92,7 @@ def _report_and_check(report, report_file: Path | None, output: Path,
         except OSError as error:
             click.echo(f"error: {report_file}: cannot write the report: {error.strerror or error}", err=True)
             sys.exit(1)
-    for line in report.summary():
+    for line in [*report.summary(), *notes]:
         click.echo(line)
     try:
         definition = read_study(output)
@@ -148,6 +148,6 @@ def study_import_redcap(dictionary: Path, output: Path, events: Path | None, map
     except ImportError_ as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(1)
-    if "repeating_instruments" in report.facts:
-        click.echo(f"note: repeating instruments are {report.facts['repeating_instruments']}")
-    _report_and_check(report, report_file, output)
+    notes = [f"note: repeating instruments are {report.facts['repeating_instruments']}"] \
+        if "repeating_instruments" in report.facts else []
+    _report_and_check(report, report_file, output, notes=notes)
