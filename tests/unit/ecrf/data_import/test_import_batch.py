@@ -152,4 +152,5 @@ def test_a_row_with_some_items_keeps_the_record_s_other_items(tmp_path, context,
     run_batch(study, dm, lab_rows(tmp_path, study), "lab.csv")
     summary = run_batch(study, dm, lab_rows(tmp_path, study, raw, "alt.csv"), "alt.csv")
     assert (summary.updated, summary.refused) == (1, 0)
-    assert Record.objects(subject="01-001", event="SCREEN", form="LB").first().data == {"LBDTC": "2026-03-01", "ALT": 36}
+    stored = Record.objects(subject="01-001", event="SCREEN", form="LB").first()
+    assert stored.data == {"LBDTC": "2026-03-01", "ALT": 36}
