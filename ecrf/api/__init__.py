@@ -83,7 +83,8 @@ def write_record(study: str, subject: str, event: str, form: str):
     except DomainError:
         get_subject(runtime, user, subject)  # an unknown subject is said before a bad body
         raise
-    result = save_record(runtime, user, subject, event, form, body["data"], body.get("version"), body.get("reason"))
+    result = save_record(runtime, user, subject, event, form, body["data"], body.get("version"), body.get("reason"),
+                         merge=True)
     return jsonify(record_json(result.record, runtime.form(form))), 201 if result.created else 200
 
 

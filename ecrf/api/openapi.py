@@ -167,6 +167,10 @@ def spec() -> dict:
             "get": {"summary": "Current record", "responses": {"200": _ok("record", "Record"), **read}},
             "put": {
                 "summary": "Save the record through the audited write path",
+                "description": "`data` merges into the stored record: an item sent replaces the stored value, "
+                               "`null` clears it (a saved value needs a `reason`), an item left out stays as "
+                               "stored. A repeating group's value is its whole list of rows, matched to the "
+                               "stored rows by `row_id`; rows left out are removed.",
                 "requestBody": _json("RecordWrite"),
                 "responses": {"200": _ok("saved", "Record"), "201": _ok("created", "Record"), **write},
             },

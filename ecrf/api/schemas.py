@@ -19,7 +19,9 @@ class RecordWrite(Schema):
     class Meta:
         unknown = RAISE
 
-    data = fields.Dict(keys=fields.String(), required=True, metadata={"description": "item OID -> value"})
+    data = fields.Dict(keys=fields.String(), required=True, metadata={
+        "description": "item OID -> value, merged into the stored data: null clears an item, an item left out "
+                       "is kept, a repeating group's value is its whole list of rows"})
     version = fields.Integer(strict=True, load_default=None, allow_none=True, validate=validate.Range(min=0))
     reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
 

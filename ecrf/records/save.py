@@ -93,7 +93,8 @@ class SaveResult:
 
 
 def save_record(study: StudyRuntime, user, subject_id: str, event_oid: str, form_oid: str, data: Any,
-                version: Any = None, reason: Any = None, provenance: dict | None = None) -> SaveResult:
+                version: Any = None, reason: Any = None, provenance: dict | None = None,
+                merge: bool = False) -> SaveResult:
     """Save one form instance through the whole write path.
 
     1. guards that need no read: role, event and form, the version and reason arguments;
@@ -110,6 +111,9 @@ def save_record(study: StudyRuntime, user, subject_id: str, event_oid: str, form
 
     ``provenance`` (a data import's: the source file and its audit record) lands in the audit
     event's context, under the event's hash; a save with provenance takes the import permission.
+
+    ``merge`` (the API's PUT) reads ``data`` as changes to the stored data (:func:`merged`);
+    without it ``data`` is the whole form, as the HTML form page posts it.
     """
     require(user, Action.ENTER_DATA if provenance is None else Action.IMPORT_DATA)
     event, form = study.form_in_event(event_oid, form_oid)
@@ -121,7 +125,7 @@ def save_record(study: StudyRuntime, user, subject_id: str, event_oid: str, form
     _refuse_closed(study, read, event_oid, form_oid)
     stored = read.stored
     old = (stored or {}).get("data") or {}
-    new = _valid_data(form, data, old, stored, version)
+    new = _valid_data(form, merged(old, data) if merge else data, old, stored, version)
     changes = diff(old, new)
     scope = build_scope(study, read.subject, event, form, new, records_by_event(read.others), read.site_ranges)
     rules = evaluate(study, form, scope, stored, changes)
@@ -153,6 +157,15 @@ def _checked_arguments(version: Any, reason: Any) -> str | None:
         raise Invalid("reason must be text", [FieldError("/reason", "must be a string")])
     check_text(reason, "/reason", multiline=True, max_length=MAX_REASON, label="Reason for change")
     return (reason or "").strip() or None
+
+
+def merged(stored: dict, data: Any) -> Any:
+    """The stored data with ``data``'s items in place of theirs: ``null`` clears an item, an absent one is kept.
+
+    A repeating group's value is its whole list of rows (matched to the stored rows by row id when
+    normalised). Anything but an object is returned as it is, for validation to name.
+    """
+    return {**stored, **data} if isinstance(data, dict) else data
 
 
 def _refuse_closed(study: StudyRuntime, read: SaveInputs, event_oid: str, form_oid: str) -> None:

@@ -139,3 +139,18 @@ def test_a_row_naming_another_site_for_an_existing_subject_is_refused(tmp_path, 
     raw = b"subject,site,visit,LBDTC,ALT\n01-001,02,SCREEN,2026-03-01,30\n"
     summary = run_batch(study, dm, lab_rows(tmp_path, study, raw), "lab.csv")
     assert [(r.item, r.reason) for r in summary.refusals] == [("/site", "subject 01-001 is at site 01, not 02")]
+
+
+@pytest.mark.parametrize("raw", [
+    pytest.param(b"subject,visit,ALT\n01-001,SCREEN,36\n", id="a file without the item's column"),
+    pytest.param(b"subject,visit,LBDTC,ALT\n01-001,SCREEN,,36\n", id="an empty cell"),
+])
+def test_a_row_with_some_items_keeps_the_record_s_other_items(tmp_path, context, raw):
+    from ecrf.records.document import Record
+
+    study, dm = context
+    run_batch(study, dm, lab_rows(tmp_path, study), "lab.csv")
+    summary = run_batch(study, dm, lab_rows(tmp_path, study, raw, "alt.csv"), "alt.csv")
+    assert (summary.updated, summary.refused) == (1, 0)
+    stored = Record.objects(subject="01-001", event="SCREEN", form="LB").first()
+    assert stored.data == {"LBDTC": "2026-03-01", "ALT": 36}
