@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from axe import AXE_SCRIPT, AxeMissing, axe_source, blocking, describe, violations
 from conftest import Api, sign_in
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 STUDY = "/studies/CD7_CART_SAA"
@@ -102,3 +103,39 @@ def test_every_page_fits_a_phone_without_sideways_scrolling(live_app, page, subj
             too_wide[name] = (width, page.evaluate(STICKING_OUT, PHONE))
     assert not too_wide, too_wide
     assert not problems, "\n".join(problems)
+
+
+def test_header_folds_behind_a_menu_button_on_a_phone(live_app, page):
+    page.set_viewport_size({"width": PHONE, "height": 900})
+    sign_in(page, live_app.base_url, "dm")
+    page.goto(f"{live_app.base_url}{STUDY}/subjects")
+    button, queries = page.locator(".menu-toggle"), page.locator("#nav-queries")
+    expect(button).to_have_attribute("aria-expanded", "false")
+    expect(queries).to_be_hidden()
+    button.click()
+    expect(button).to_have_attribute("aria-expanded", "true")
+    expect(queries).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(queries).to_be_hidden()
+
+
+def test_header_without_javascript_wraps_its_links_within_a_phone(live_app, browser):
+    context = browser.new_context(java_script_enabled=False, viewport={"width": PHONE, "height": 900})
+    page = context.new_page()
+    sign_in(page, live_app.base_url, "dm")
+    page.goto(f"{live_app.base_url}{STUDY}/subjects")
+    expect(page.locator(".menu-toggle")).to_be_hidden()
+    expect(page.locator("#nav-queries")).to_be_visible()
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= PHONE
+    context.close()
+
+
+def test_data_managers_header_fits_one_line_at_1366_px(live_app, page):
+    page.set_viewport_size({"width": DESKTOP, "height": 900})
+    sign_in(page, live_app.base_url, "dm")
+    page.goto(f"{live_app.base_url}{STUDY}/subjects")
+    expect(page.locator(".menu-toggle")).to_be_hidden()
+    boxes = [item.bounding_box() for item in page.locator(".topbar li:visible").all()]
+    assert all(box["x"] + box["width"] <= DESKTOP for box in boxes), boxes
+    middles = [box["y"] + box["height"] / 2 for box in boxes]  # one line: every item centred on the same height
+    assert max(middles) - min(middles) < 10, boxes
