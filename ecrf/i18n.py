@@ -32,6 +32,8 @@ WORDS = {
         "Answer": "回复", "Close query": "关闭质疑", "Reopen": "重新打开", "Filter": "筛选", "Days open": "开放天数",
         "Origin": "来源", "Last message": "最新消息", "Language": "语言", "Form": "表单", "Event": "访视",
         "queries": "条质疑", "subjects": "名受试者", "of": "/", "Previous": "上一页", "Next": "下一页",
+        # --- added by ui-a11y: the header's menu on small screens
+        "Main menu": "主菜单", "Menu": "菜单",
     }
 }
 
