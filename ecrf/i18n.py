@@ -33,7 +33,7 @@ WORDS = {
         "Origin": "来源", "Last message": "最新消息", "Language": "语言", "Form": "表单", "Event": "访视",
         "queries": "条质疑", "subjects": "名受试者", "of": "/", "Previous": "上一页", "Next": "下一页",
         # --- added by ui-a11y: the header's menu on small screens
-        "Main menu": "主菜单", "Menu": "菜单",
+        "Main menu": "主菜单", "Menu": "菜单", "Actions": "操作",
     }
 }
 
