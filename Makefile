@@ -32,8 +32,15 @@ $(CHROMIUM):
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
 	else echo "Browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi
 
+# The browser tests inject axe-core (pinned in package-lock.json, from the npm registry) into each page they check;
+# reinstalled only when the lock file changes.
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "Browser tests need npm: sudo apt-get install nodejs npm" >&2; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 # Static checks first (seconds), then every test; tests/test_lint.py runs the same checks under pytest alone.
-test: $(VENV)/.installed-test | $(CHROMIUM)
+test: $(VENV)/.installed-test node_modules/.installed | $(CHROMIUM)
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/ruff check .
 	$(BIN)/mypy
@@ -46,4 +53,4 @@ check-study: $(VENV)/.installed-run
 	$(BIN)/ecrf study check forms/cd7-cart-saa
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .hypothesis
+	rm -rf $(VENV) node_modules instance .pytest_cache .hypothesis

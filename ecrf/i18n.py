@@ -135,6 +135,8 @@ WORDS = {
         "of": "/",
         "Previous": "上一页",
         "Next": "下一页",
+        # --- added by ui-a11y: the header's menu on small screens
+        "Main menu": "主菜单", "Menu": "菜单", "Actions": "操作",
     }
 }
 

@@ -19,7 +19,7 @@ def test_site_staff_enters_screening_data_and_fixes_a_query(live_app, page):
     page.click("text=Register subject")
     page.select_option("#site", "01")
     page.click("#register")
-    expect(page.locator("h2")).to_contain_text("Subject")
+    expect(page.locator("h1")).to_contain_text("Subject")
     subject = page.url.rstrip("/").split("/")[-1]
 
     # Demographics: a conditional item appears and disappears as answers change, without a reload.
@@ -84,7 +84,7 @@ def test_monitor_raises_a_query_sees_the_answer_closes_it_and_verifies(live_app,
                                           "SYSBP": 118, "DIABP": 76, "OXYSAT": 98})
     sign_in(page, live_app.base_url, "mon01")
     page.click("#nav-queries")
-    expect(page.locator("h2")).to_have_text("Queries")
+    expect(page.locator("h1")).to_have_text("Queries")
     page.goto(record_url(live_app, subject, "SCREEN", "VS"))
     weight = page.locator('[data-item="WEIGHT"]')
     weight.locator("details.raise summary").click()
