@@ -60,6 +60,21 @@ def translate(text: str, lang: str | None = None) -> str:
     return found if found != text else WORDS.get(lang, {}).get(text, text)
 
 
+def message_text(message: dict, lang: str | None = None) -> str:
+    """A query message in the reader's language: a check's text in that language, a system message by its key.
+
+    A check's message is stored in every language it has (``texts``), the system's own by its catalog ``key``
+    and ``args``; a person's message (and one stored before languages were kept) is shown as written.
+    """
+    lang = lang or current_language()
+    texts = message.get("texts") or {}
+    if texts:
+        return texts.get(lang) or texts.get("en") or message.get("text", "")
+    if message.get("key"):
+        return translate(message["key"], lang) % (message.get("args") or {})
+    return message.get("text", "")
+
+
 def N_(text: str) -> str:
     """Mark a text for the catalogs without translating it now (it is translated where it is shown)."""
     return text
@@ -68,6 +83,7 @@ def N_(text: str) -> str:
 def init_app(app: Flask) -> None:
     """Read the catalogs with Flask-Babel in the request's language; ``_`` and ``lang`` in every template."""
     Babel(app, locale_selector=current_language)
+    app.add_template_filter(message_text, "querytext")
 
     @app.context_processor
     def _inject() -> dict:

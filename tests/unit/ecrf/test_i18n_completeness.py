@@ -1,0 +1,94 @@
+"""Every word the interface shows has its Chinese in the zh catalog: wrapped texts, domain values, and no
+visible template text left unwrapped."""
+
+import re
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_python
+from jinja2.ext import babel_extract
+
+from ecrf import queries
+from ecrf.i18n_sync import load_catalog
+from ecrf.roles import ROLES
+from ecrf.signatures import TRAIL_ACTIONS
+from ecrf.subjects import SUBJECT_ACTIONS
+
+ECRF = Path(__file__).resolve().parents[3] / "ecrf"
+TEMPLATES = sorted((ECRF / "templates").glob("*.html"))
+# Templates other engineers own in issue 18: their gaps are listed, not yet enforced (the integrator turns them on).
+OWNED_ELSEWHERE = {"record.html", "_items.html", "subject.html", "subjects.html"}
+KEYWORDS = {"_": None, "translate": None, "N_": None}
+
+# Values stored in English and shown through ``_(value)``: the extractor cannot see them.
+DOMAIN_WORDS = [
+    *queries.STATES, *queries.ORIGINS, queries.AUTO_CLOSED, queries.NOT_APPLICABLE,
+    "opened", "answered", "reopened",  # query message actions
+    *ROLES, *TRAIL_ACTIONS, *SUBJECT_ACTIONS, "rederive", "lock", "freeze", "unfreeze", "sdv", "sdv_items",
+    "screening", "enrolled", "screen_failed",
+    "Site", "Subject", "Form",  # the queries filter labels, ``_(name|capitalize)``
+]
+
+_CODE = re.compile(r"{#.*?#}|{%.*?%}|{{.*?}}", re.S)
+_HIDDEN = re.compile(r"<(script|style|code)\b.*?</\1>", re.S | re.I)
+_TAG = re.compile(r"<[^>]*>", re.S)
+_ATTRIBUTE = re.compile(r'\b(?:placeholder|aria-label|title|alt)="([^"{]*[A-Za-z][^"{]*)"')
+# Text that reads the same in both languages: symbols, units, codes.
+SAME_IN_EVERY_LANGUAGE = re.compile(r"^(?:[^A-Za-z]*|SDV|eCRF|ID|OK|n|ULN|CSV|ODM|PDF|x)$")
+
+
+def template_messages(path: Path) -> set[str]:
+    """The texts a template wraps in ``_()``."""
+    with path.open("rb") as handle:
+        return {message for _, _, message, _ in babel_extract(handle, KEYWORDS, [], {}) if isinstance(message, str)}
+
+
+def python_messages() -> set[str]:
+    """The texts the Python code wraps in ``translate()`` or marks with ``N_()``."""
+    found = set()
+    for path in ECRF.rglob("*.py"):
+        with path.open("rb") as handle:
+            found |= {message for _, _, message, _ in extract_python(handle, KEYWORDS, [], {})
+                      if isinstance(message, str)}
+    return found
+
+
+def unwrapped_texts(source: str) -> list[str]:
+    """Visible text of a template (between tags, or in a label-like attribute) not wrapped in ``_()``."""
+    markup = _CODE.sub(" ", _HIDDEN.sub(" ", source))
+    texts = [text.strip() for text in _TAG.split(markup)] + _ATTRIBUTE.findall(markup)
+    return [text for text in texts if text and not SAME_IN_EVERY_LANGUAGE.match(text.strip())]
+
+
+def missing(messages) -> list[str]:
+    catalog = load_catalog("zh")
+    return sorted(m for m in messages if not (catalog.get(m) and catalog.get(m).string))
+
+
+def _owned(path: Path):
+    marks = [pytest.mark.xfail(reason="owned by another issue-18 engineer", strict=False)] \
+        if path.name in OWNED_ELSEWHERE else []
+    return pytest.param(path, id=path.name, marks=marks)
+
+
+@pytest.mark.parametrize("path", [_owned(p) for p in TEMPLATES])
+def test_every_wrapped_template_text_has_its_chinese(path):
+    assert missing(template_messages(path)) == []
+
+
+@pytest.mark.parametrize("path", [_owned(p) for p in TEMPLATES])
+def test_no_visible_template_text_is_left_unwrapped(path):
+    assert unwrapped_texts(path.read_text(encoding="utf-8")) == []
+
+
+def test_every_python_message_has_its_chinese():
+    assert missing(python_messages()) == []
+
+
+def test_every_stored_value_the_interface_shows_has_its_chinese():
+    assert missing(DOMAIN_WORDS) == []
+
+
+def test_the_scan_finds_unwrapped_text_and_ignores_wrapped_text_and_symbols():
+    source = '<p>Hello {{ _("Hi") }}</p><th>#</th><input placeholder="Why?"><code>ALT</code>{% if x %}—{% endif %}'
+    assert unwrapped_texts(source) == ["Hello", "Why?"]
