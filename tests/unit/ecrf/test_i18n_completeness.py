@@ -103,6 +103,14 @@ def test_every_form_label_has_its_chinese():
     assert missing(form_labels()) == []
 
 
+def test_every_worded_unit_of_the_bundled_study_has_its_chinese():
+    # a unit holding an English word (years, cells/kg); symbols such as mmHg or L/min read the same in Chinese
+    units = {unit for path in (ECRF.parent / "forms").rglob("*.json")
+             for unit in re.findall(r'"x-ecrf-unit": "([^"]*[a-z]{4}[^"]*)"', path.read_text(encoding="utf-8"))}
+    assert "years" in units
+    assert missing(units) == []
+
+
 def test_the_scan_finds_unwrapped_text_and_ignores_wrapped_text_and_symbols():
     source = '<p>Hello {{ _("Hi") }}</p><th>#</th><input placeholder="Why?"><code>ALT</code>{% if x %}—{% endif %}'
     assert unwrapped_texts(source) == ["Hello", "Why?"]
