@@ -13,6 +13,7 @@ from ecrf.i18n_sync import load_catalog
 from ecrf.roles import ROLES
 from ecrf.signatures import TRAIL_ACTIONS
 from ecrf.subjects import SUBJECT_ACTIONS
+from ecrf.users import LOGIN_REFUSED
 
 ECRF = Path(__file__).resolve().parents[3] / "ecrf"
 TEMPLATES = sorted((ECRF / "templates").glob("*.html"))
@@ -33,6 +34,7 @@ DOMAIN_WORDS = [
     "intention-to-treat", "evaluable", "Intention-to-treat", "Evaluable",  # ORR populations
     *reports.ORR_POPULATIONS.values(), *reports.SURVIVAL_RULES.values(), *(label for *_, label in reports.AGE_BUCKETS),
     "Overall survival", "Progression-free survival",
+    LOGIN_REFUSED, "current password is wrong",  # shown on the sign-in and password pages
 ]
 
 _FIELD_LABEL = re.compile(r'\b\w+Field\(\s*"([^"]+)"')
