@@ -1,11 +1,19 @@
-"""The user's language (English or Simplified Chinese) and the interface's own words."""
+"""The user's language (English or Simplified Chinese) and the interface's own words.
+
+The words live in gettext catalogs (``ecrf/translations/<lang>/LC_MESSAGES/messages.po``, compiled to ``.mo``)
+read by Flask-Babel. ``WORDS`` holds late additions: engineers append blocks at its end, and
+``python -m ecrf.i18n_sync`` moves them into the catalogs (a catalog entry wins). Until then ``translate``
+still finds them, so a merged branch never shows English where it added Chinese.
+"""
 
 from __future__ import annotations
 
 from flask import Flask, request, session
+from flask_babel import Babel, force_locale, gettext
 
 LANGUAGES = {"en": "English", "zh": "中文"}
 
+# Late additions waiting for ``python -m ecrf.i18n_sync`` (everything below is already in the zh catalog).
 WORDS = {
     "zh": {
         "Sign in": "登录",
@@ -150,12 +158,37 @@ def current_language() -> str:
 
 
 def translate(text: str, lang: str | None = None) -> str:
-    """The interface text in the current language (English when no translation exists)."""
-    return WORDS.get(lang or current_language(), {}).get(text, text)
+    """The interface text in the given (else the current) language; English when no translation exists."""
+    lang = lang or current_language()
+    with force_locale(lang):
+        found = gettext(text)
+    return found if found != text else WORDS.get(lang, {}).get(text, text)
+
+
+def message_text(message: dict, lang: str | None = None) -> str:
+    """A query message in the reader's language: a check's text in that language, a system message by its key.
+
+    A check's message is stored in every language it has (``texts``), the system's own by its catalog ``key``
+    and ``args``; a person's message (and one stored before languages were kept) is shown as written.
+    """
+    lang = lang or current_language()
+    texts = message.get("texts") or {}
+    if texts:
+        return texts.get(lang) or texts.get("en") or message.get("text", "")
+    if message.get("key"):
+        return translate(message["key"], lang) % (message.get("args") or {})
+    return message.get("text", "")
+
+
+def N_(text: str) -> str:
+    """Mark a text for the catalogs without translating it now (it is translated where it is shown)."""
+    return text
 
 
 def init_app(app: Flask) -> None:
-    """Make ``_`` and ``lang`` available in every template."""
+    """Read the catalogs with Flask-Babel in the request's language; ``_`` and ``lang`` in every template."""
+    Babel(app, locale_selector=current_language)
+    app.add_template_filter(message_text, "querytext")
 
     @app.context_processor
     def _inject() -> dict:

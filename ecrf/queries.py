@@ -33,6 +33,10 @@ from ecrf.trail import audit_store, record_stream
 
 OPEN_STATES = ("open", "answered")
 STATES = ("open", "answered", "closed", "not_applicable")
+ORIGINS = ("system", "manual")
+# The system's own messages, kept by these keys (the interface's catalogs translate them) with their arguments.
+AUTO_CLOSED = "closed automatically: the data now pass the check (%(change)s)"
+NOT_APPLICABLE = "item no longer applies (%(change)s)"
 MAX_TEXT = MAX_MESSAGE
 # A transition that loses a race is tried again on the state that won, this many times at most: each lost
 # race means another transition landed, so only a flood of them on one query can exhaust it.
@@ -47,7 +51,7 @@ class Query(Document):
     event = StringField(required=True)
     form = StringField(required=True)
     item = StringField(required=True)
-    origin = StringField(required=True, choices=("system", "manual"))
+    origin = StringField(required=True, choices=ORIGINS)
     check = StringField()
     state = StringField(required=True, choices=STATES)
     messages = ListField(DictField())
@@ -85,16 +89,20 @@ def age_days(opened_at: dt.datetime, closed_at: dt.datetime | None, now: dt.date
 
 
 def _transition(
-    query: Query, actor: str, action: str, text: str | None, state: str, *, extra: dict | None = None
+    query: Query, actor: str, action: str, text: str | None, state: str, *, extra: dict | None = None,
+    said: dict | None = None,
 ) -> Query:
     """Append the event for one state change or message and update the query.
+
+    ``said`` keeps a system message in every language (``{"texts": {lang: text}}`` from a check, or the
+    catalog ``key`` and its ``args``) so that each reader sees it in their own; ``text`` stays its English.
 
     Raises :class:`StaleVersion`, having stored nothing, when the query's
     stream has moved past the version read; once the event is appended the
     transition has happened, whoever brings the projection forward.
     """
     now = utc_now()
-    message = {"at": now, "author": actor, "text": text or "", "action": action}
+    message = {"at": now, "author": actor, "text": text or "", "action": action, **(said or {})}
     event = audit_store().append(
         _stream(query),
         query.version,
@@ -198,8 +206,9 @@ def open_query(
     text: str,
     origin: str,
     check: str | None = None,
+    texts: dict | None = None,
 ) -> Query:
-    """Open a new query (no permission check: callers decide who may)."""
+    """Open a new query (no permission check: callers decide who may); ``texts``: the text per language."""
     query = Query(
         query_id=str(ObjectId()),
         study=study.oid,
@@ -214,7 +223,8 @@ def open_query(
         messages=[],
         version=0,
     )
-    return _transition(query, actor, "opened", text, "open", extra={"origin": origin, "check": check})
+    return _transition(query, actor, "opened", text, "open", extra={"origin": origin, "check": check},
+                       said={"texts": texts} if texts else None)
 
 
 def raise_query(study: StudyRuntime, user, subject_id: str, event: str, form: str, item: Any, text: Any) -> Query:
@@ -375,12 +385,10 @@ def sync_system_queries(
         existing = record_queries(study.oid, identity["subject"], identity["event"], identity["form"])
     for query in existing:
         if _is_hidden(query.item, hidden):
-            _transition(query, "system", "not_applicable", f"item no longer applies ({change})", "not_applicable")
+            _system_message(query, "not_applicable", NOT_APPLICABLE, change)
             done["not_applicable"] += 1
         elif query.origin == "system" and (query.check, query.item) not in failing:
-            _transition(
-                query, "system", "closed", f"closed automatically: the data now pass the check ({change})", "closed"
-            )
+            _system_message(query, "closed", AUTO_CLOSED, change)
             done["closed"] += 1
     still_open = {
         (q.check, q.item)
@@ -390,9 +398,7 @@ def sync_system_queries(
     for key, finding in failing.items():
         if key in still_open:
             continue
-        text = finding.message.get("en", "")
-        if finding.message.get("zh"):
-            text = f"{text} / {finding.message['zh']}"
+        texts = {lang: text for lang, text in finding.message.items() if text}
         open_query(
             study,
             identity["subject"],
@@ -401,12 +407,19 @@ def sync_system_queries(
             identity["form"],
             finding.item,
             actor="system",
-            text=text,
+            text=texts.get("en") or next(iter(texts.values()), ""),
             origin="system",
             check=finding.check,
+            texts=texts,
         )
         done["opened"] += 1
     return done
+
+
+def _system_message(query: Query, state: str, key: str, change: str) -> Query:
+    """Move a query to ``state`` with a system message kept as its catalog key, so each reader sees their own."""
+    args = {"change": change}
+    return _transition(query, "system", state, key % args, state, said={"key": key, "args": args})
 
 
 def _is_hidden(item: str, hidden: set[str]) -> bool:

@@ -27,6 +27,8 @@ from ecrf.trail import record_admin_event
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{1,63}$")
 TOKEN_PREFIX = "ecrf_"
 TOKEN = re.compile(r"^ecrf_[A-Za-z0-9_-]{43}$")
+LOGIN_REFUSED = ("wrong username or password (after %(attempts)s failed attempts an account is locked for "
+                 "%(minutes)s minutes)")
 _hasher = PasswordHasher()
 log = logging.getLogger(__name__)
 
@@ -220,8 +222,7 @@ def login_refused_message(lockout_attempts: int, lockout_minutes: int) -> str:
 
     Saying "locked" only for accounts that exist would tell an attacker which usernames do.
     """
-    return (f"wrong username or password (after {lockout_attempts} failed attempts an account is "
-            f"locked for {lockout_minutes} minutes)")
+    return LOGIN_REFUSED % {"attempts": lockout_attempts, "minutes": lockout_minutes}
 
 
 def authenticate(username: str, password: str, *, lockout_attempts: int = 5, lockout_minutes: int = 15) -> User:

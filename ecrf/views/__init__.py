@@ -6,8 +6,9 @@ import datetime as dt
 import json
 import zoneinfo
 
-from flask import Flask
+from flask import Flask, g
 
+from ecrf.sites import site_timezone
 from ecrf.views import account, admin, exports, health, imports, queries, ranges, records, reports, subjects
 
 
@@ -25,6 +26,14 @@ def site_time_text(value: dt.datetime | None, tz: zoneinfo.ZoneInfo) -> str:
     return "" if value is None else _aware(value).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
+def time_at_site(value: dt.datetime | None, site: str) -> str:
+    """A stored (UTC) time in the time zone of the site with that code (looked up once per request)."""
+    zones = g.setdefault("site_zones", {})
+    if site not in zones:
+        zones[site] = site_timezone(site)
+    return site_time_text(value, zones[site])
+
+
 def audit_value(value) -> str:
     """A changed value as short text."""
     if value is None:
@@ -40,4 +49,5 @@ def register_views(app: Flask) -> None:
         app.register_blueprint(module.bp)
     app.add_template_filter(utc_text, "utc")
     app.add_template_filter(site_time_text, "sitetime")
+    app.add_template_filter(time_at_site, "atsite")
     app.add_template_filter(audit_value, "auditvalue")

@@ -12,8 +12,8 @@ from wtforms.validators import DataRequired
 
 from ecrf.auth import start_session, web_user
 from ecrf.errors import DomainError, NotAuthenticated
-from ecrf.i18n import LANGUAGES
-from ecrf.users import authenticate, change_password, end_sessions, get_user
+from ecrf.i18n import LANGUAGES, translate
+from ecrf.users import LOGIN_REFUSED, authenticate, change_password, end_sessions, get_user
 
 bp = Blueprint("auth", __name__)
 
@@ -44,8 +44,10 @@ def login():
             user = authenticate(form.username.data, form.password.data,
                                 lockout_attempts=settings.lockout_attempts,
                                 lockout_minutes=settings.lockout_minutes)
-        except NotAuthenticated as exc:
-            error = exc.detail
+        except NotAuthenticated:
+            # every refusal reads the same (see login_refused_message), in the reader's language
+            error = translate(LOGIN_REFUSED) % {"attempts": settings.lockout_attempts,
+                                                "minutes": settings.lockout_minutes}
         else:
             start_session(user)
             return redirect(safe_next(request.args.get("next")))

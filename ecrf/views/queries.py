@@ -8,6 +8,7 @@ from flask_wtf import FlaskForm
 
 from ecrf import queries as service
 from ecrf.errors import DomainError, Locked
+from ecrf.i18n import N_
 from ecrf.scope import page_scope
 from ecrf.views.account import safe_next
 from ecrf.views.messages import flash_error
@@ -55,6 +56,7 @@ def raise_query(study: str):
 
 
 ACTIONS = {"reply": service.reply, "close": service.close, "reopen": service.reopen}
+DONE = {"reply": N_("Answer sent"), "close": N_("Query closed"), "reopen": N_("Query reopened")}  # base.html translates
 
 
 @bp.post("/studies/<study>/queries/<query_id>/<action>")
@@ -70,5 +72,5 @@ def act(study: str, query_id: str, action: str):
     except DomainError as error:
         flash_error(error)
     else:
-        flash({"reply": "Answer sent", "close": "Query closed", "reopen": "Query reopened"}[action], "success")
+        flash(DONE[action], "success")
     return redirect(_back(study))

@@ -71,7 +71,7 @@ def page(study: str, subject: str, event: str, form: str):
         except DomainError as exc:
             rejection = refused_save(exc, compiled, wtform)
         else:
-            flash(translate("Saved" if result.changed else "No changes", lang), "success")
+            flash(translate("Saved", lang) if result.changed else translate("No changes", lang), "success")
             return redirect(url_for("records.page", study=study, subject=subject, event=event, form=form))
     context = form_page_context(runtime, user, found, event_def, compiled, record, wtform, rejection, tz)
     return render_template("record.html", **context.template_values()), rejection.status
