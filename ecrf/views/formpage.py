@@ -57,11 +57,11 @@ def invalid_form(wtform: FlaskForm, form: CompiledForm, tz: zoneinfo.ZoneInfo, o
 
 def _leaves(wtform: FlaskForm):
     """Every input field of the page's form, rows' fields included (as ``AE-0-AETERM``)."""
-    for field in wtform:
-        for entry in getattr(field, "entries", None) or []:
+    for top in wtform:
+        for entry in getattr(top, "entries", None) or []:
             yield from entry.form
-        if not hasattr(field, "entries"):
-            yield field
+        if not hasattr(top, "entries"):
+            yield top
 
 
 def _write_path_faults(form: CompiledForm, data: dict, old: dict) -> list[FieldError]:

@@ -12,9 +12,9 @@ from ecrf.auth import password_check
 from ecrf.downloads import casebook_download
 from ecrf.errors import DomainError, Locked
 from ecrf.i18n import current_language, translate
-from ecrf.roles import Action, may
 from ecrf.records.reads import get_record, record_history
 from ecrf.records.save import save_record
+from ecrf.roles import Action, may
 from ecrf.scope import page_scope
 from ecrf.sites import site_timezone
 from ecrf.subjects import get_subject
