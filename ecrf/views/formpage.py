@@ -26,7 +26,6 @@ from ecrf.webforms import data_to_form, field_name, form_to_data
 
 SHOWN_QUERY_STATES = ("open", "answered", "closed")
 OPEN_QUERY_STATES = ("open", "answered")
-FORMAT_HINTS = {"date": "YYYY-MM-DD", "datetime": "YYYY-MM-DD hh:mm", "time": "hh:mm"}
 
 
 @dataclass
@@ -117,7 +116,7 @@ def _input_id(item: Item, field) -> str:
 
 
 def item_hint(item: Item, lang: str) -> str:
-    """What the item accepts, shown before entry: unit, allowed range, format, length."""
+    """What the item accepts, shown before entry: unit, allowed range, format (a pattern's example), length."""
     spec, parts = item.schema, []
     low, high = spec.get("minimum", spec.get("exclusiveMinimum")), spec.get("maximum", spec.get("exclusiveMaximum"))
     unit = f" {item.unit}" if item.unit else ""
@@ -127,8 +126,8 @@ def item_hint(item: Item, lang: str) -> str:
         parts.append(f"{translate('At least', lang)} {low}{unit}")
     elif high is not None:
         parts.append(f"{translate('At most', lang)} {high}{unit}")
-    if item.kind in FORMAT_HINTS:
-        parts.append(f"{translate('Format', lang)} {FORMAT_HINTS[item.kind]}")
+    if spec.get("examples") and spec.get("pattern"):  # dates and times use the browser's own pickers
+        parts.append(f"{translate('Format', lang)} {spec['examples'][0]}")
     if spec.get("maxLength"):
         parts.append(translate("Up to {n} characters", lang).replace("{n}", str(spec["maxLength"])))
     return " · ".join(parts)
