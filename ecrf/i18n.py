@@ -33,7 +33,7 @@ WORDS = {
         "Origin": "来源", "Last message": "最新消息", "Language": "语言", "Form": "表单", "Event": "访视",
         "queries": "条质疑", "subjects": "名受试者", "of": "/", "Previous": "上一页", "Next": "下一页",
         # --- added by ui-form (issue 18): the form page
-        "required to change or remove a saved value": "修改或删除已保存的值时必填", "Allowed": "允许范围",
+        "required for a change to saved data": "修改或删除已保存的值时必填", "Allowed": "允许范围",
         "At least": "至少", "At most": "至多", "Format": "格式", "Up to {n} characters": "最多 {n} 个字符",
         "ref": "参考范围", "grade": "分级",
         "The form expired; reload the page and try again.": "表单已过期，请刷新页面后重试。",

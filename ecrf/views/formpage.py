@@ -87,9 +87,9 @@ def error_summary(form: CompiledForm, wtform: FlaskForm, rejection: Rejection, l
     summary = []
     for name, label, target in _fields_in_order(form, wtform, lang):
         summary += [{"label": label, "message": m, "href": f"#{target}"} for m in rejection.field_errors.get(name, [])]
-    if "reason" in rejection.field_errors or any(e.get("path") == "/reason" for e in rejection.errors):
-        summary.append({"label": translate("Reason for change", lang), "href": "#reason",
-                        "message": translate("required to change or remove a saved value", lang)})
+    reason = translate("Reason for change", lang)
+    summary += [{"label": reason, "href": "#reason", "message": translate(e["message"], lang)}
+                for e in rejection.errors if e.get("path") == "/reason"]
     named = {e["path"] for e in rejection.errors if field_name(form, wtform, e.get("path") or "")}
     summary += [{"label": "", "message": e["message"], "href": None}
                 for e in rejection.errors if e.get("path") not in named and e.get("path") != "/reason"]
