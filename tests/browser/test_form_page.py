@@ -159,3 +159,20 @@ def test_save_and_next_opens_the_next_form_of_the_event_and_leaving_unsaved_work
     expect(page).to_have_url(record_url(live_app, subject, "SCREEN", "ECOG"))
     page.click("#save-grid")
     expect(page).to_have_url(f"{live_app.base_url}{STUDY}/subjects/{subject}")
+
+
+def test_the_form_page_speaks_chinese_in_its_summary_hints_flags_and_buttons(live_app, page):
+    staff = staff_api(live_app)
+    subject = staff.register()
+    staff.save(subject, "SCREEN", "LB_CHEM", CHEM)
+    sign_in(page, live_app.base_url, "staff01")
+    page.goto(f"{live_app.base_url}/lang/zh")
+    page.goto(record_url(live_app, subject, "SCREEN", "LB_CHEM"))
+    expect(page.locator('[data-item="ALT"] .flag-H')).to_have_text("H · 参考范围 7–40 U/L · CTCAE 分级 2")
+    expect(page.locator('[data-item="ALT"] .hint')).to_have_text("允许范围 0–20000 U/L")
+    expect(page.locator("#save-next")).to_have_text("保存并进入下一表单")
+    page.fill("#ALT", "30")
+    page.click("#save")
+    expect(page.locator("#reason-dialog")).to_contain_text("以下已保存的值将被修改")
+    expect(page.locator("#reason-changes li")).to_have_text(["丙氨酸氨基转移酶: 200 → 30"])
+    screenshots(page, "reason-dialog-zh")
