@@ -99,8 +99,9 @@ def _after_save_url(study: str, subject: str, event_def: dict, form: str) -> str
     return url_for("records.page", study=study, subject=subject, event=event_def["oid"], form=form)
 
 
-QUERY_ACTIONS = {"raise": None, "reply": query_service.reply, "confirm": query_service.reply,
-                 "close": query_service.close, "reopen": query_service.reopen}
+QUERY_ACTIONS = {"reply": query_service.reply, "confirm": query_service.reply,
+                 "close": query_service.close, "reopen": query_service.reopen}  # and "raise", which names an item
+CONFIRMED = "Value confirmed as entered."  # the answer "Confirm value" gives a soft check's query
 QUERY_DONE = {"raise": "Query raised", "reply": "Answer sent", "confirm": "Value confirmed",
               "close": "Query closed", "reopen": "Query reopened"}
 
@@ -117,7 +118,7 @@ def query(study: str, subject: str, event: str, form: str):
     """
     user, runtime, lang = g.user, g.runtime, current_language()
     action, _, target = request.form.get("_query", "").partition(":")
-    if action not in QUERY_ACTIONS or not FlaskForm().validate_on_submit():
+    if action not in QUERY_DONE or not FlaskForm().validate_on_submit():
         return _query_refused(translate("The form expired; reload the page and try again.", lang), 400, study,
                               subject, event, form)
     text = request.form.get(f"text:{action}:{target}") or None
@@ -125,8 +126,7 @@ def query(study: str, subject: str, event: str, form: str):
         if action == "raise":
             query_service.raise_query(runtime, user, subject, event, form, target, text)
         else:
-            QUERY_ACTIONS[action](runtime, user, target,
-                                  translate("Value confirmed as entered.", "en") if action == "confirm" else text)
+            QUERY_ACTIONS[action](runtime, user, target, CONFIRMED if action == "confirm" else text)
     except DomainError as error:
         return _query_refused(error.detail, error.status, study, subject, event, form)
     if request.form.get("_fragment"):
