@@ -145,6 +145,30 @@ WORDS = {
         "Next": "下一页",
         # --- added by ui-a11y: the header's menu on small screens
         "Main menu": "主菜单", "Menu": "菜单", "Actions": "操作",
+        # --- added by ui-form (issue 18): the form page
+        "required for a change to saved data": "修改或删除已保存的值时必填", "Allowed": "允许范围",
+        "At least": "至少", "At most": "至多", "Format": "格式", "Up to {n} characters": "最多 {n} 个字符",
+        "ref": "参考范围", "grade": "分级",
+        "The form expired; reload the page and try again.": "表单已过期，请刷新页面后重试。",
+        "Query raised": "质疑已发起", "Answer sent": "回复已发送", "Value confirmed": "数值已确认",
+        "Query closed": "质疑已关闭", "Query reopened": "质疑已重新打开",
+        "Your entries on this form are not saved yet.": "您在此表单中的输入尚未保存。",
+        "There is a problem": "存在问题",
+        "Needed only when a saved value is changed or removed": "仅在修改或删除已保存的值时需要",
+        "Save and next form": "保存并进入下一表单", "Save and return to grid": "保存并返回受试者网格",
+        "You have unsaved changes on this form.": "此表单有未保存的更改。",
+        "Hiding “{item}” clears its value ({value}); the clearing is kept in the audit trail. Continue?":
+            "隐藏“{item}”将清除其值（{value}），清除操作将记录在稽查轨迹中。是否继续？",
+        "(empty)": "（空）", "The action failed": "操作失败", "Confirm value": "确认数值",
+        "open query": "条未关闭质疑", "open queries": "条未关闭质疑", "query": "质疑", "System": "系统",
+        "Manual": "人工", "Open": "待回复", "Answered": "已回复", "Closed": "已关闭",
+        "These saved values change:": "以下已保存的值将被修改：",
+        "Transcription error": "转录错误", "Data clarification / query answered": "数据澄清 / 已回复质疑",
+        "Source document updated": "源文件已更新", "Other": "其他", "Details": "详细说明",
+        "Required for “Other”": "选择“其他”时必填",
+        "Choose a reason, and describe it when it is “Other”.": "请选择原因；选择“其他”时请说明。",
+        "Save with this reason": "以此原因保存", "Cancel": "取消", "Comment (optional)": "备注（可选）",
+        "Comment": "备注", "Why reopen?": "重新打开的原因", "Query text": "质疑内容",
     }
 }
 

@@ -101,7 +101,8 @@ def save_record(study: StudyRuntime, user, subject_id: str, event_oid: str, form
     2. one read (:func:`read_for_save`), then the guards on what it found (locks, screening);
     3. normalise and validate the data; refuse a stale version;
     4. evaluate derive -> checks -> completeness -> state (:func:`ecrf.records.rules.evaluate`);
-       an unchanged record is returned as it stands; a change needs a reason;
+       an unchanged record is returned as it stands; changing or removing a saved value needs a reason
+       (:func:`reason_needed`);
     5. the record's event, and the subject's status move, appended in one round trip;
     6. after the save: projection, broken checks, queries, dependent records, enrollment.
 
@@ -131,8 +132,8 @@ def save_record(study: StudyRuntime, user, subject_id: str, event_oid: str, form
     rules = evaluate(study, form, scope, stored, changes)
     if stored is not None and not changes and not rules.differs_from(stored):
         return SaveResult(stored, created=False, changed=False, findings=rules.findings, missing=rules.missing)
-    if stored is not None and changes and not reason:
-        raise ReasonRequired("a reason for change is required once a record has been saved",
+    if reason_needed(changes) and not reason:
+        raise ReasonRequired("a reason for change is required to change or remove a saved value",
                              [FieldError("/reason", "required for a change to saved data")])
     identity = {"study": study.oid, "subject": read.subject.subject_id, "site": read.subject.site,
                 "event": event_oid, "form": form_oid}
@@ -146,6 +147,19 @@ def save_record(study: StudyRuntime, user, subject_id: str, event_oid: str, form
     _after_save(study, form, read.subject, identity, new, rules, appended, user, stored is None)
     update_enrollment(study, read.subject, status, user.username, moved=moved)
     return SaveResult(record, created=stored is None, changed=True, findings=rules.findings, missing=rules.missing)
+
+
+def reason_needed(changes: list[dict]) -> list[dict]:
+    """The changes that need a reason: those that change or remove a saved non-empty value.
+
+    A first entry into a blank item, or a new repeating row, needs none (21 CFR
+    11.10(e) asks the trail to keep earlier entries, and a blank one hides nothing).
+    """
+    return [change for change in changes if not _empty(change["old"])]
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
 
 
 def _checked_arguments(version: Any, reason: Any) -> str | None:

@@ -11,17 +11,21 @@ from dataclasses import dataclass, field, fields
 
 from flask_wtf import FlaskForm
 
-from ecrf.definitions import CompiledForm
-from ecrf.errors import DomainError
+from ecrf.definitions import CompiledForm, Item
+from ecrf.errors import DomainError, FieldError
+from ecrf.i18n import translate
 from ecrf.lifecycle import lifecycle_state
 from ecrf.queries import record_queries
+from ecrf.records.normalise import normalise
+from ecrf.records.validation import validate
 from ecrf.roles import Action, may
 from ecrf.signatures import signatures_of
 from ecrf.studies import StudyRuntime
 from ecrf.subjects import Subject
-from ecrf.webforms import data_to_form, field_name
+from ecrf.webforms import data_to_form, field_name, form_to_data
 
 SHOWN_QUERY_STATES = ("open", "answered", "closed")
+OPEN_QUERY_STATES = ("open", "answered")
 
 
 @dataclass
@@ -33,15 +37,38 @@ class Rejection:
     status: int = 200
 
 
-def invalid_form(wtform: FlaskForm) -> Rejection:
-    """The faults WTForms found; 400 when the CSRF token expired (nothing else can be trusted), 422 otherwise."""
-    expired = "csrf_token" in wtform.errors
-    errors = [{"path": f"/{name}", "message": "; ".join(map(str, msgs))}
-              for name, msgs in wtform.errors.items() if name != "csrf_token"]
-    if expired:
-        errors.append({"path": "/", "message": "the form expired; reload the page and try again"})
-    field_errors = {name: list(map(str, msgs)) for name, msgs in wtform.errors.items()}
-    return Rejection(errors, field_errors, 400 if expired else 422)
+def invalid_form(wtform: FlaskForm, form: CompiledForm, tz: zoneinfo.ZoneInfo, old: dict) -> Rejection:
+    """Every fault in one round: what WTForms could not parse, and what the write path's validation finds in the rest.
+
+    400 when the CSRF token expired (nothing else can be trusted, nothing else is checked), 422 otherwise.
+    """
+    if "csrf_token" in wtform.errors:
+        return Rejection([{"path": "/", "message": "the form expired; reload the page and try again"}], {}, 400)
+    field_errors = {field.name: list(map(str, field.errors)) for field in _leaves(wtform) if field.errors}
+    errors = [{"path": f"/{name}", "message": "; ".join(msgs)} for name, msgs in field_errors.items()]
+    for fault in _write_path_faults(form, form_to_data(form, wtform, tz), old):
+        name = field_name(form, wtform, fault.path)
+        if name and name not in field_errors:
+            field_errors.setdefault(name, []).append(fault.message)
+            errors.append(fault.as_dict())
+    return Rejection(errors, field_errors, 422)
+
+
+def _leaves(wtform: FlaskForm):
+    """Every input field of the page's form, rows' fields included (as ``AE-0-AETERM``)."""
+    for top in wtform:
+        for entry in getattr(top, "entries", None) or []:
+            yield from entry.form
+        if not hasattr(top, "entries"):
+            yield top
+
+
+def _write_path_faults(form: CompiledForm, data: dict, old: dict) -> list[FieldError]:
+    """The write path's validation of the values WTForms could parse (those it could not are left out)."""
+    try:
+        return validate(form, normalise(form, data, old))
+    except DomainError as refused:
+        return list(refused.errors)
 
 
 def refused_save(error: DomainError, form: CompiledForm, wtform: FlaskForm) -> Rejection:
@@ -53,6 +80,88 @@ def refused_save(error: DomainError, form: CompiledForm, wtform: FlaskForm) -> R
         if name:
             rejection.field_errors.setdefault(name, []).append(fault.message)
     return rejection
+
+
+def error_summary(form: CompiledForm, wtform: FlaskForm, rejection: Rejection, lang: str) -> list[dict]:
+    """The faults for the summary box, in form order: each item's label, its message and the id of its input."""
+    summary = []
+    for name, label, target in _fields_in_order(form, wtform, lang):
+        summary += [{"label": label, "message": m, "href": f"#{target}"} for m in rejection.field_errors.get(name, [])]
+    reason = translate("Reason for change", lang)
+    summary += [{"label": reason, "href": "#reason", "message": translate(e["message"], lang)}
+                for e in rejection.errors if e.get("path") == "/reason"]
+    named = {e["path"] for e in rejection.errors if field_name(form, wtform, e.get("path") or "")}
+    summary += [{"label": "", "message": e["message"], "href": None}
+                for e in rejection.errors if e.get("path") not in named and e.get("path") != "/reason"]
+    return summary
+
+
+def _fields_in_order(form: CompiledForm, wtform: FlaskForm, lang: str):
+    """(field name, label, id of its first input) for every field of the page, in the order it shows them."""
+    for item in form.items:
+        field = wtform[item.oid]
+        if item.kind != "group":
+            yield item.oid, item.label(lang), _input_id(item, field)
+            continue
+        yield item.oid, item.label(lang), f"group-{item.oid}"
+        for index, entry in enumerate(field.entries):
+            for child in item.children:
+                sub = entry.form[child.oid]
+                yield sub.name, f"{item.label(lang)} {index + 1}: {child.label(lang)}", _input_id(child, sub)
+
+
+def _input_id(item: Item, field) -> str:
+    radios = field.type in ("RadioField", "CheckboxesField")
+    return f"{field.id}-0" if radios else field.id
+
+
+def item_hint(item: Item, lang: str) -> str:
+    """What the item accepts, shown before entry: unit, allowed range, format (a pattern's example), length."""
+    spec, parts = item.schema, []
+    low, high = spec.get("minimum", spec.get("exclusiveMinimum")), spec.get("maximum", spec.get("exclusiveMaximum"))
+    unit = f" {item.unit}" if item.unit else ""
+    if low is not None and high is not None:
+        parts.append(f"{translate('Allowed', lang)} {low}–{high}{unit}")
+    elif low is not None:
+        parts.append(f"{translate('At least', lang)} {low}{unit}")
+    elif high is not None:
+        parts.append(f"{translate('At most', lang)} {high}{unit}")
+    if spec.get("examples") and spec.get("pattern"):  # dates and times use the browser's own pickers
+        parts.append(f"{translate('Format', lang)} {spec['examples'][0]}")
+    if spec.get("maxLength"):
+        parts.append(translate("Up to {n} characters", lang).replace("{n}", str(spec["maxLength"])))
+    return " · ".join(parts)
+
+
+def flag_text(flag: dict, item: Item | None, derived: dict, lang: str) -> str:
+    """A flag as the page says it, e.g. ``H · ref 7–40 U/L · CTCAE grade 2``, or a warning's message."""
+    if flag["flag"] not in ("H", "L"):
+        message = flag.get("message") or {}
+        return message.get(lang) or message.get("en") or flag.get("check") or ""
+    unit = f" {item.unit}" if item and item.unit else ""
+    low, high = flag.get("low"), flag.get("high")
+    ref = f"{'' if low is None else low}–{'' if high is None else high}{unit}"
+    text = f"{flag['flag']} · {translate('ref', lang)} {ref}"
+    grade = derived.get(f"{item.range_analyte}_GRADE") if item and item.range_analyte else None
+    return f"{text} · CTCAE {translate('grade', lang)} {grade}" if grade is not None else text
+
+
+def _item_at(form: CompiledForm, pointer: str) -> Item | None:
+    parts = pointer.strip("/").split("/")
+    item = form.item_by_oid.get(parts[0])
+    if item is not None and len(parts) > 2:
+        return next((child for child in item.children if child.oid == parts[-1]), None)
+    return item
+
+
+def item_hints(form: CompiledForm, lang: str) -> dict[str, str]:
+    """:func:`item_hint` of every item and row item that has one, by oid (rows' items by ``GROUP/ITEM``)."""
+    hints = {}
+    for item in form.items:
+        hints[item.oid] = item_hint(item, lang)
+        for child in item.children:
+            hints[f"{item.oid}/{child.oid}"] = item_hint(child, lang)
+    return {key: hint for key, hint in hints.items() if hint}
 
 
 def filled_form(cls: type[FlaskForm], form: CompiledForm, record: dict | None, tz: zoneinfo.ZoneInfo) -> FlaskForm:
@@ -84,22 +193,37 @@ class FormPage:
     item_queries: dict[str, list]
     item_flags: dict[str, list]
     can: dict[str, bool]
+    summary: list[dict] = field(default_factory=list)
+    hints: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    notice: str | None = None
+    next_form: str | None = None
 
     def template_values(self) -> dict:
         """The values as ``render_template`` keywords (shallow: the runtime and the forms stay objects)."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+def next_form(event: dict, form_oid: str) -> str | None:
+    """The form after ``form_oid`` in its event's schedule order (None for the last)."""
+    forms = list(event.get("forms") or [])
+    at = forms.index(form_oid) if form_oid in forms else len(forms)
+    return forms[at + 1] if at + 1 < len(forms) else None
+
+
 def form_page_context(runtime: StudyRuntime, user, subject: Subject, event: dict, form: CompiledForm,
-                      record: dict | None, wtform: FlaskForm, rejection: Rejection, tz: zoneinfo.ZoneInfo) -> FormPage:
+                      record: dict | None, wtform: FlaskForm, rejection: Rejection, tz: zoneinfo.ZoneInfo,
+                      lang: str = "en", notice: str | None = None) -> FormPage:
     """Everything the form page shows for ``record`` (``None`` before the first save) to ``user``."""
     saved = record or {}
+    derived_values = saved.get("derived") or {}
     item_queries: dict[str, list] = {}
     for query in record_queries(runtime.oid, subject.subject_id, event["oid"], form.oid, states=SHOWN_QUERY_STATES):
         item_queries.setdefault(query.item, []).append(query)
     item_flags: dict[str, list] = {}
     for flag in saved.get("flags") or []:
-        item_flags.setdefault(flag["item"], []).append(flag)
+        text = flag_text(flag, _item_at(form, flag["item"]), derived_values, lang)
+        item_flags.setdefault(flag["item"], []).append({**flag, "text": text})
     can = {
         "answer": may(user.role, Action.ANSWER_QUERIES),
         "manage": may(user.role, Action.MANAGE_QUERIES),
@@ -126,4 +250,9 @@ def form_page_context(runtime: StudyRuntime, user, subject: Subject, event: dict
         item_queries=item_queries,
         item_flags=item_flags,
         can=can,
+        summary=error_summary(form, wtform, rejection, lang),
+        hints=item_hints(form, lang),
+        labels={f"/{item.oid}": item.label(lang) for item in form.items},
+        notice=notice,
+        next_form=next_form(event, form.oid),
     )

@@ -7,16 +7,25 @@ from flask_login import login_required
 from flask_wtf import FlaskForm
 
 from ecrf import lifecycle, signatures
+from ecrf import queries as query_service
 from ecrf.auth import password_check
 from ecrf.downloads import casebook_download
 from ecrf.errors import DomainError, Locked
 from ecrf.i18n import current_language, translate
 from ecrf.records.reads import get_record, record_history
 from ecrf.records.save import save_record
+from ecrf.roles import Action, may
 from ecrf.scope import page_scope
 from ecrf.sites import site_timezone
 from ecrf.subjects import get_subject
-from ecrf.views.formpage import Rejection, filled_form, form_page_context, invalid_form, refused_save
+from ecrf.views.formpage import (
+    SHOWN_QUERY_STATES,
+    Rejection,
+    filled_form,
+    form_page_context,
+    invalid_form,
+    refused_save,
+)
 from ecrf.views.messages import flash_error
 from ecrf.webforms import form_class, form_to_data
 
@@ -47,10 +56,12 @@ def _row_action(wtform, name: str) -> bool:
 def page(study: str, subject: str, event: str, form: str):
     """Show the form, or save what was submitted through the write path and come back to it.
 
+    After a save the ``_then`` button chooses where to go: this form again, the event's next form, or the grid.
+    Every fault of a refused save is reported in one round, beside its field and in the summary.
+
     :raise 404: unknown subject, event or form.
     """
-    user, runtime = g.user, g.runtime
-    lang = current_language()
+    user, runtime, lang = g.user, g.runtime, current_language()
     found = get_subject(runtime, user, subject)
     event_def, compiled = runtime.form_in_event(event, form)
     record = get_record(runtime, user, subject, event, form, subject=found)
@@ -60,7 +71,7 @@ def page(study: str, subject: str, event: str, form: str):
     if request.method != "POST":
         wtform = filled_form(cls, compiled, record, tz)
     elif not (wtform := cls()).validate():
-        rejection = invalid_form(wtform)
+        rejection = invalid_form(wtform, compiled, tz, (record or {}).get("data") or {})
     elif not _row_action(wtform, form):
         version = wtform.version.data
         try:
@@ -72,9 +83,87 @@ def page(study: str, subject: str, event: str, form: str):
             rejection = refused_save(exc, compiled, wtform)
         else:
             flash(translate("Saved", lang) if result.changed else translate("No changes", lang), "success")
-            return redirect(url_for("records.page", study=study, subject=subject, event=event, form=form))
-    context = form_page_context(runtime, user, found, event_def, compiled, record, wtform, rejection, tz)
+            return redirect(_after_save_url(study, subject, event_def, form))
+    context = form_page_context(runtime, user, found, event_def, compiled, record, wtform, rejection, tz, lang)
     return render_template("record.html", **context.template_values()), rejection.status
+
+
+def _after_save_url(study: str, subject: str, event_def: dict, form: str) -> str:
+    """Where the button pressed sends the user after a save: the grid, the next form, or this form again."""
+    then = request.form.get("_then")
+    if then == "grid":
+        return url_for("subjects.detail", study=study, subject=subject)
+    forms = list(event_def.get("forms") or [])
+    if then == "next" and form in forms and forms.index(form) + 1 < len(forms):
+        form = forms[forms.index(form) + 1]
+    return url_for("records.page", study=study, subject=subject, event=event_def["oid"], form=form)
+
+
+QUERY_ACTIONS = {"reply": query_service.reply, "confirm": query_service.reply,
+                 "close": query_service.close, "reopen": query_service.reopen}  # and "raise", which names an item
+CONFIRMED = "Value confirmed as entered."  # the answer "Confirm value" gives a soft check's query
+QUERY_DONE = {"raise": "Query raised", "reply": "Answer sent", "confirm": "Value confirmed",
+              "close": "Query closed", "reopen": "Query reopened"}
+
+
+@bp.post(PAGE + "/query")
+@login_required
+def query(study: str, subject: str, event: str, form: str):
+    """Raise, answer, confirm, close or reopen a query from the form page without losing what was typed there.
+
+    The page's script posts ``_fragment`` and gets back the item's query panel (or the refusal's text and
+    status). Without script the whole form is posted and the page comes back with its values unsaved.
+
+    :raise 404: unknown subject, event or form.
+    """
+    user, runtime, lang = g.user, g.runtime, current_language()
+    action, _, target = request.form.get("_query", "").partition(":")
+    if action not in QUERY_DONE or not FlaskForm().validate_on_submit():
+        return _query_refused(translate("The form expired; reload the page and try again.", lang), 400, study,
+                              subject, event, form)
+    text = request.form.get(f"text:{action}:{target}") or None
+    try:
+        if action == "raise":
+            query_service.raise_query(runtime, user, subject, event, form, target, text)
+        else:
+            QUERY_ACTIONS[action](runtime, user, target, CONFIRMED if action == "confirm" else text)
+    except DomainError as error:
+        return _query_refused(error.detail, error.status, study, subject, event, form)
+    if request.form.get("_fragment"):
+        return _query_panel(study, subject, event, form)
+    flash(translate(QUERY_DONE[action], lang), "success")
+    return _unsaved_page(study, subject, event, form, translate("Your entries on this form are not saved yet.", lang))
+
+
+def _query_refused(message: str, status: int, study: str, subject: str, event: str, form: str):
+    if request.form.get("_fragment"):
+        return message, status, {"Content-Type": "text/plain; charset=utf-8"}
+    flash(message, "error")
+    page, _ = _unsaved_page(study, subject, event, form, None)
+    return page, status
+
+
+def _query_panel(study: str, subject: str, event: str, form: str):
+    """The query panel of the item named by ``_item``, as the form page shows it."""
+    pointer = request.form.get("_item", "")
+    shown = [q for q in query_service.record_queries(g.runtime.oid, subject, event, form, states=SHOWN_QUERY_STATES)
+             if q.item == pointer]
+    can = {"answer": may(g.user.role, Action.ANSWER_QUERIES), "manage": may(g.user.role, Action.MANAGE_QUERIES)}
+    return render_template("_query_panel.html", pointer=pointer, queries=shown,
+                           ctx={"can": can, "record": True, "here": request.path})
+
+
+def _unsaved_page(study: str, subject: str, event: str, form: str, notice: str | None):
+    """The form page showing the values just posted, unsaved, with ``notice``."""
+    user, runtime, lang = g.user, g.runtime, current_language()
+    found = get_subject(runtime, user, subject)
+    event_def, compiled = runtime.form_in_event(event, form)
+    record = get_record(runtime, user, subject, event, form, subject=found)
+    tz = site_timezone(found.site)
+    wtform = form_class(compiled, lang)()
+    context = form_page_context(runtime, user, found, event_def, compiled, record, wtform, Rejection(), tz, lang,
+                                notice=notice)
+    return render_template("record.html", **context.template_values()), 200
 
 
 @bp.get(PAGE + "/audit")

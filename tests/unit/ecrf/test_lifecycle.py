@@ -141,7 +141,7 @@ WRITE_ENDPOINTS = {
     "api.study_unlock": "lock-control", "api.study_freeze": "lock-control", "api.study_unfreeze": "lock-control",
     "api.create_query": "query", "api.query_reply": "query", "api.query_close": "query", "api.query_reopen": "query",
     "api.create_subject": "subject", "records.page": "record-data", "records.act": "record-review",
-    "queries.raise_query": "query", "queries.act": "query", "subjects.index": "subject",
+    "queries.raise_query": "query", "queries.act": "query", "records.query": "query", "subjects.index": "subject",
     "auth.login": "account", "auth.logout": "account", "auth.password": "account",
     "ranges.index": "ranges", "ranges.retire": "ranges",
     "admin.sites": "admin", "admin.users": "admin", "admin.user_action": "admin", "admin.roles": "admin",

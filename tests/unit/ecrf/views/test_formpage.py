@@ -1,12 +1,21 @@
 """ecrf.views.formpage: the form page's values resolved once, for a blank form and a saved record."""
 
+from ecrf.definitions import Item
 from ecrf.errors import FieldError, Invalid
 from ecrf.records.reads import get_record
 from ecrf.sites import site_timezone
 from ecrf.studies import study_runtime
 from ecrf.subjects import get_subject
 from ecrf.users import get_user
-from ecrf.views.formpage import Rejection, filled_form, form_page_context, refused_save
+from ecrf.views.formpage import (
+    Rejection,
+    filled_form,
+    flag_text,
+    form_page_context,
+    item_hint,
+    next_form,
+    refused_save,
+)
 from ecrf.webforms import form_class
 
 
@@ -52,3 +61,22 @@ def test_a_refused_save_is_shown_beside_the_field_its_pointer_names(app):
     assert rejection.status == 422
     assert rejection.errors == [{"path": "/WEIGHT", "message": "must be at most 400"}]
     assert rejection.field_errors == {"WEIGHT": ["must be at most 400"]}
+
+
+def test_a_lab_flag_reads_as_text_with_its_reference_range_and_grade():
+    item = Item("ALT", "number", {}, "ALT", unit="U/L", range_analyte="ALT")
+    flag = {"item": "/ALT", "flag": "H", "low": 7, "high": 40}
+    assert flag_text(flag, item, {"ALT_GRADE": 2}, "en") == "H · ref 7–40 U/L · CTCAE grade 2"
+    assert flag_text(flag, item, {}, "zh") == "H · 参考范围 7–40 U/L"
+    assert flag_text({"flag": "warning", "message": {"en": "late", "zh": "迟"}}, None, {}, "zh") == "迟"
+
+
+def test_hints_name_the_unit_range_and_length_before_entry():
+    assert item_hint(Item("W", "number", {"minimum": 1, "maximum": 400}, "W", unit="kg"), "en") == "Allowed 1–400 kg"
+    assert item_hint(Item("T", "text", {"maxLength": 20}, "T"), "zh") == "最多 20 个字符"
+    assert item_hint(Item("D", "date", {}, "D"), "en") == ""
+
+
+def test_the_next_form_follows_the_events_schedule_order():
+    event = {"forms": ["DM", "LB", "VS"]}
+    assert next_form(event, "DM") == "LB" and next_form(event, "VS") is None and next_form(event, "XX") is None
