@@ -117,7 +117,7 @@ WORDS = {
         "dry run": "试运行",
         "Started": "开始时间",
         "State": "状态",
-        "Open": "打开",
+        "View": "查看",
         "running": "运行中",
         "done": "完成",
         "failed": "失败",
