@@ -32,6 +32,13 @@ WORDS = {
         "Answer": "回复", "Close query": "关闭质疑", "Reopen": "重新打开", "Filter": "筛选", "Days open": "开放天数",
         "Origin": "来源", "Last message": "最新消息", "Language": "语言", "Form": "表单", "Event": "访视",
         "queries": "条质疑", "subjects": "名受试者", "of": "/", "Previous": "上一页", "Next": "下一页",
+        # --- added by ui-grid: the subject grid, its legend and the subject list
+        "Not started": "未开始", "Incomplete": "未完成", "Complete": "已完成", "Signed": "已签署",
+        "In screening": "筛选中", "Enrolled": "已入组", "Screen failed": "筛选失败",
+        "Legend": "图例", "Visit schedule": "访视计划", "day %s": "第%s天", "planned": "计划日期", "window": "窗口期",
+        "open queries": "条未关闭质疑", "Open queries": "未关闭质疑", "Progress": "进度",
+        "%s of %s forms": "%s / %s 份表单",
+        "Casebook (PDF)": "病例簿（PDF）",
     }
 }
 
