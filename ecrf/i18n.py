@@ -169,6 +169,13 @@ WORDS = {
         "Choose a reason, and describe it when it is “Other”.": "请选择原因；选择“其他”时请说明。",
         "Save with this reason": "以此原因保存", "Cancel": "取消", "Comment (optional)": "备注（可选）",
         "Comment": "备注", "Why reopen?": "重新打开的原因", "Query text": "质疑内容",
+        # --- added by ui-grid: the subject grid, its legend and the subject list
+        "Not started": "未开始", "Incomplete": "未完成", "Complete": "已完成", "Signed": "已签署",
+        "In screening": "筛选中", "Enrolled": "已入组", "Screen failed": "筛选失败",
+        "Legend": "图例", "Visit schedule": "访视计划", "day %s": "第%s天", "planned": "计划日期", "window": "窗口期",
+        "Open queries": "未关闭质疑", "Progress": "进度",
+        "%s of %s forms": "%s / %s 份表单",
+        "Casebook (PDF)": "病例簿（PDF）",
     }
 }
 

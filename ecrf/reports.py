@@ -13,6 +13,7 @@ from typing import Any
 
 from audit import utc_now
 from ecrf.clinical.dates import as_date, days_between
+from ecrf.clinical.visits import visit_window
 from ecrf.lazy import lazy_module
 from ecrf.queries import OPEN_STATES, Query
 from ecrf.records.document import Record
@@ -121,23 +122,19 @@ def visit_status(study: StudyRuntime, user, today: dt.date | None = None, horizo
         cells = {}
         for event in scheduled:
             forms = saved.get((subject.subject_id, event["oid"]), set())
-            window = event.get("window") or {"before": 0, "after": 0}
+            window = visit_window(day0, event["day"], event.get("window"))
             if forms:
                 state = "done" if set(event["forms"]) <= forms else "incomplete"
-            elif day0 is None:
+            elif window is None:
                 state = "later"
+            elif today > window.closes:
+                state = "overdue"
+            elif today >= window.opens:
+                state = "due"
+            elif (window.opens - today).days <= horizon_days:
+                state = "upcoming"
             else:
-                planned = day0 + dt.timedelta(days=event["day"])
-                opens = planned - dt.timedelta(days=window["before"])
-                closes = planned + dt.timedelta(days=window["after"])
-                if today > closes:
-                    state = "overdue"
-                elif today >= opens:
-                    state = "due"
-                elif (opens - today).days <= horizon_days:
-                    state = "upcoming"
-                else:
-                    state = "later"
+                state = "later"
             cells[event["oid"]] = state
             counts[state] += 1
         rows.append(

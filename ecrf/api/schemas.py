@@ -87,7 +87,9 @@ class Subject(Schema):
 
 class FormStatus(Schema):
     form = fields.String()
-    status = fields.String()
+    status = fields.String(metadata={"description": "not_started, incomplete or complete"})
+    lifecycle = fields.String(metadata={"description": "not_started, incomplete, complete, verified, signed, frozen "
+                                                       "or locked"})
     version = fields.Integer()
     open_queries = fields.Integer()
 
@@ -95,6 +97,11 @@ class FormStatus(Schema):
 class EventStatus(Schema):
     event = fields.String()
     name = fields.String()
+    day = fields.Integer(allow_none=True, metadata={"description": "study day (day 0: the infusion)"})
+    window = fields.Dict(allow_none=True, metadata={"description": '{"before": days, "after": days}'})
+    planned = fields.String(allow_none=True, metadata={"description": "planned date; null until day 0 is known"})
+    opens = fields.String(allow_none=True, metadata={"description": "first day of the visit window"})
+    closes = fields.String(allow_none=True, metadata={"description": "last day of the visit window"})
     forms = fields.List(fields.Nested(FormStatus))
 
 

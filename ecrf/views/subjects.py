@@ -1,4 +1,4 @@
-"""Subject pages: the list, registration, and each subject's event × form matrix."""
+"""Subject pages: the list (status, open queries, progress), registration, and each subject's form × event grid."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from wtforms.validators import Optional
 
 from ecrf.errors import DomainError
 from ecrf.locks import study_closure
-from ecrf.progress import status_matrix
+from ecrf.progress import LIFECYCLE, form_grid, status_matrix, subjects_progress
 from ecrf.roles import Action, may
 from ecrf.scope import page_scope
 from ecrf.signatures import signatures_of
@@ -61,6 +61,7 @@ def index(study: str):
             return redirect(url_for("subjects.detail", study=study, subject=subject.subject_id))
     subjects = list_subjects(runtime, user, request.args.get("site") or None)
     return render_template("subjects.html", study=runtime, subjects=subjects, form=form, error=error,
+                           progress=subjects_progress(runtime, subjects),
                            may_register=may(user.role, Action.REGISTER_SUBJECT), closed=study_closure(runtime.oid)), \
         (error.status if error else 200)
 
@@ -69,5 +70,7 @@ def index(study: str):
 @login_required
 def detail(study: str, subject: str):
     found = get_subject(g.runtime, g.user, subject)
-    return render_template("subject.html", study=g.runtime, subject=found, matrix=status_matrix(g.runtime, found),
+    matrix = status_matrix(g.runtime, found)
+    return render_template("subject.html", study=g.runtime, subject=found, matrix=matrix,
+                           grid=form_grid(g.runtime, matrix), states=LIFECYCLE,
                            signatures=signatures_of(g.runtime, g.user, subject), tz=site_timezone(found.site))
