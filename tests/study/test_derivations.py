@@ -156,7 +156,8 @@ def test_eligibility_is_derived_from_the_checklist(staff, subject):
     failed = staff.save(subject, "SCREEN", "IE", {"IEDTC": "2026-01-12", **answers, "IN07": False, "EX03": True},
                         version=1, reason="labs").get_json()
     assert failed["derived"] == {"ELIGIBLE": False, "FAILED": ["IN07", "EX03"]}
-    partial = staff.save(subject, "SCREEN", "IE", {"IEDTC": "2026-01-12", "IN01": True}, version=2,
+    cleared = {name: None for name in answers}  # the API merges: a criterion left unanswered is sent as null
+    partial = staff.save(subject, "SCREEN", "IE", {**cleared, "IEDTC": "2026-01-12", "IN01": True}, version=2,
                          reason="x").get_json()
     assert "ELIGIBLE" not in partial["derived"]
 

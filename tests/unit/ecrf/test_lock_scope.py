@@ -150,6 +150,8 @@ ROUTES = {
     "queries.act:close": (review, lambda w: w.html("mon01", f"/studies/MINI/queries/{w.queries['html-close']}/close")),
     "queries.act:reopen": (review, lambda w: w.html(
         "mon01", f"/studies/MINI/queries/{w.queries['html-reopen']}/reopen", text="again")),
+    "records.query": (review, lambda w: w.html(
+        "mon01", w.record + "/query", _query="raise:/HEIGHT", **{"text:raise:/HEIGHT": "source?"})),
     "api.record_sdv": (review, lambda w: w.api["mon01"].post(w.record + "/sdv", {})),
     "records.act:sdv": (review, lambda w: w.html("mon01", w.record + "/do/sdv")),
     "api.record_sign": (review, lambda w: w.api["inv01"].post(w.record + "/sign", {"password": PASSWORD})),

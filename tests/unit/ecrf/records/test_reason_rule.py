@@ -11,7 +11,7 @@ RASH = {"row_id": "r2", "AETERM": "rash", "AESTDTC": "2026-01-02"}
 CASES = {
     "first entry of a blank item": ("VS", {"WEIGHT": 70}, {"WEIGHT": 70, "HEIGHT": 170}, False),
     "change of a saved value": ("VS", {"WEIGHT": 70}, {"WEIGHT": 71}, True),
-    "removal of a saved value": ("VS", {"WEIGHT": 70, "HEIGHT": 170}, {"WEIGHT": 70}, True),
+    "removal of a saved value": ("VS", {"WEIGHT": 70, "HEIGHT": 170}, {"WEIGHT": 70, "HEIGHT": None}, True),
     "row added": ("AE", {"AE": [FEVER]}, {"AE": [FEVER, RASH]}, False),
     "first row of a blank log": ("AE", {}, {"AE": [FEVER]}, False),
     "blank item of a saved row filled": ("AE", {"AE": [FEVER]}, {"AE": [{**FEVER, "AESER": False}]}, False),
