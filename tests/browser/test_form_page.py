@@ -152,7 +152,7 @@ def test_save_and_next_opens_the_next_form_of_the_event_and_leaving_unsaved_work
     page.fill("#WEIGHT", "70")
     asked = []
     page.once("dialog", lambda d: (asked.append(d.type), d.dismiss()))
-    page.locator("nav[aria-label=breadcrumb] a").first.click()
+    page.locator("nav[aria-label=Breadcrumb] a").first.click()
     page.wait_for_timeout(300)
     assert asked == ["beforeunload"] and page.url.endswith("/forms/VS")
     page.click("#save-next")

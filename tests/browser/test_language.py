@@ -29,9 +29,9 @@ def test_a_data_manager_reading_chinese_sees_chinese_query_states_and_site_times
     row = page.locator("tr[data-query]").first
     expect(row.locator("td.state")).to_have_text("开放")
     expect(row.locator("td.opened")).to_contain_text("CST")  # site 01 keeps Asia/Shanghai time
-    expect(page.locator("h2")).to_have_text("质疑")
+    expect(page.locator("h1")).to_have_text("质疑")
     _shoot(page, "queries-zh")
     for name, heading in (("reports", "报表"), ("exports", "导出"), ("ranges", "参考范围")):
         page.goto(f"{live_app.base_url}{STUDY}/{name}")
-        expect(page.locator("h2").first).to_have_text(heading)
+        expect(page.locator("h1").first).to_have_text(heading)
         _shoot(page, f"{name}-zh")
