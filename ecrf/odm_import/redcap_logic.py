@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from ecrf.odm_import.translate import COMPARE, Untranslatable, cel_number, cel_string, tokens
+from ecrf.odm_import.translate import COMPARE, TokenReader, Untranslatable, cel_number, cel_string
 
 DATEDIFF_UNITS = {"d": "", "y": " / 365.2425", "M": " / 30.44", "w": " / 7.0", "h": " * 24.0", "m": " * 1440.0",
                   "s": " * 86400.0"}
@@ -44,37 +44,8 @@ class Node:
     args: tuple = ()
 
 
-class _Parser:
+class _Parser(TokenReader):
     """Precedence climbing: or < and < not < comparison < sum < product < power < unary < atom."""
-
-    def __init__(self, source: str):
-        self.tokens = tokens(source)
-        self.position = 0
-
-    def peek(self):
-        return self.tokens[self.position] if self.position < len(self.tokens) else None
-
-    def take(self):
-        token = self.peek()
-        if token is None:
-            raise Untranslatable("expression ends too early")
-        self.position += 1
-        return token
-
-    def accept(self, *ops: str) -> str | None:
-        token = self.peek()
-        if token is not None and token.kind == "op" and token.text in ops:
-            self.position += 1
-            return token.text
-        return None
-
-    def parse(self) -> Node:
-        if not self.tokens:
-            raise Untranslatable("empty expression")
-        tree = self.disjunction()
-        if self.peek() is not None:
-            raise Untranslatable(f"unexpected {self.peek().text!r}")
-        return tree
 
     def disjunction(self) -> Node:
         left = self.conjunction()

@@ -62,13 +62,12 @@ def tokens(source: str) -> list[Token]:
     return found
 
 
-class _Parser:
-    """Precedence climbing over or < and < not < comparison < sum < product < unary."""
+class TokenReader:
+    """Reads one expression's tokens left to right; a parser adds the grammar, starting at ``disjunction``."""
 
-    def __init__(self, source: str, resolve: Resolver):
+    def __init__(self, source: str):
         self.tokens = tokens(source)
         self.position = 0
-        self.resolve = resolve
 
     def peek(self) -> Token | None:
         return self.tokens[self.position] if self.position < len(self.tokens) else None
@@ -87,13 +86,25 @@ class _Parser:
             return token.text
         return None
 
-    def parse(self) -> str:
+    def parse(self):
+        """The whole expression read by the grammar; :class:`Untranslatable` if empty or anything is left over."""
         if not self.tokens:
             raise Untranslatable("empty expression")
         result = self.disjunction()
         if self.peek() is not None:
             raise Untranslatable(f"unexpected {self.peek().text!r}")
         return result
+
+    def disjunction(self):
+        raise NotImplementedError
+
+
+class _Parser(TokenReader):
+    """Precedence climbing over or < and < not < comparison < sum < product < unary."""
+
+    def __init__(self, source: str, resolve: Resolver):
+        super().__init__(source)
+        self.resolve = resolve
 
     def disjunction(self) -> str:
         left = self.conjunction()
