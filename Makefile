@@ -35,7 +35,11 @@ $(CHROMIUM):
 # The browser tests inject axe-core (pinned in package-lock.json, from the npm registry) into each page they check;
 # reinstalled only when the lock file changes.
 node_modules/.installed: package.json package-lock.json
-	@command -v npm >/dev/null || { echo "Browser tests need npm: sudo apt-get install nodejs npm" >&2; exit 1; }
+	@if ! command -v npm >/dev/null; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+		else echo "Browser tests need npm: sudo apt-get install nodejs npm" >&2; exit 1; fi; \
+	fi
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
