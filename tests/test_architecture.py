@@ -15,7 +15,7 @@ FLASK_CONTRACT = "services and core never import Flask"
 REQUEST_BOUND = {("flask", "request"), ("flask", "g"), ("flask", "session"), ("flask_login", "current_user")}
 
 # The CLI loads its command implementations lazily (ecrf --help starts without building the app).
-LAZY_BY_DESIGN = ("ecrf/cli.py", "ecrf/cli/")
+LAZY_BY_DESIGN = ("ecrf/main.py", "ecrf/cli/")  # the command line: see ecrf/main.py
 
 # (file, imported module) pairs still imported inside a function. Every one waits on another branch; each
 # line must go once that branch is merged (the test below fails for a pair that no longer occurs).

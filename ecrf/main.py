@@ -1,7 +1,8 @@
-"""``ecrf serve``: run the web app under gunicorn with its database.
+"""The ``ecrf`` command: the app's command groups (see :mod:`ecrf.cli`) plus ``ecrf serve``, which runs the web app.
 
-Each command imports its implementation inside its function, the one place the
-project allows it: ``ecrf --help`` and shell completion then start without importing the app.
+It sits above the app: it builds the app (lazily, so ``ecrf --help`` and shell completion start fast: the
+one place besides the command groups that imports inside a function) and serves it, while the app
+only registers the command groups. So nothing the app imports leads back here.
 """
 
 from __future__ import annotations
@@ -12,10 +13,23 @@ import signal
 import sys
 
 import click
-from flask import current_app
-from flask.cli import with_appcontext
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
 
 from ecrf.errors import DomainError
+
+
+def _create_app(*_args) -> Flask:
+    from ecrf.app import create_app
+
+    return create_app()
+
+
+@click.group(
+    cls=FlaskGroup, create_app=_create_app, add_default_commands=False, add_version_option=False, load_dotenv=False
+)
+def main() -> None:
+    """eCRF engine command line."""
 
 
 @click.command("serve")
@@ -72,3 +86,6 @@ def serve(host: str, port: int) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+main.add_command(serve)
