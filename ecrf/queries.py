@@ -133,7 +133,11 @@ def _transition(
         query.save(force_insert=True)
         return query
     _project(query, event)
-    query.reload()
+    # The query as this transition left it (what _project stored), not re-read: a transition that lands
+    # right after must not show up in this one's answer.
+    query.messages = [*query.messages, message]
+    query.state, query.version = state, event["seq"]
+    query.closed_at = now if state in ("closed", "not_applicable") else None
     return query
 
 
