@@ -4,7 +4,7 @@ Each step is an audit event on the record's own stream, so the record's
 lifecycle replays like its data:
 
     incomplete/complete --sdv--> verified --sign--> signed --lock--> locked
-    a data change clears sdv and signature (audited with its reason)
+    a data change clears the signature, and the SDV of the changed items only, leaving a marker (ecrf.sdv)
     unlock (reason required) returns the record to its state before the lock, signature cleared
     freeze: data cannot change, queries, SDV and signatures still can (a study's freeze stops them too)
 
@@ -24,6 +24,7 @@ from ecrf.locks import ContainerLock, container_key, container_keys
 from ecrf.pointers import item_pointer_fault
 from ecrf.records.document import Record, current, project
 from ecrf.roles import Action, require
+from ecrf.sdv import required_items, verification
 from ecrf.studies import StudyRuntime
 from ecrf.subjects import get_subject
 from ecrf.text import MAX_REASON, check_text
@@ -114,24 +115,27 @@ def _now_entry(user) -> dict:
 
 
 def verify(study: StudyRuntime, user, subject_id: str, event: str, form: str, items: list[str] | None = None) -> dict:
-    """Source data verification by a monitor: the whole form, or the listed items only."""
+    """Source data verification by a monitor: the whole form, or the listed items only.
+
+    Each item keeps who verified it, when, and a hash of the value seen; verifying an item clears its
+    "changed since SDV" marker; the form's own stamp follows once every item the study's targeted-SDV
+    setting asks for is verified (:func:`ecrf.sdv.verification`).
+    """
     require(user, Action.VERIFY)
     stored = _one(study, user, subject_id, event, form)
     refuse_review_if_locked(study.oid, stored["subject"], stored, "no source data verification is possible")
-    entry = {**_now_entry(user), "version": stored["version"]}
+    compiled = study.form(form)
     if items:
         if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
             raise Invalid("items must be a list of JSON pointers", [FieldError("/items", "list of pointers")])
-        compiled = study.form(form)
         faults = [FieldError(f"/items/{index}", fault) for index, item in enumerate(items)
                   if (fault := item_pointer_fault(compiled, item, stored.get("data") or {}))]
         if faults:
             raise Invalid("unknown items", faults)
-        sdv_items = dict(stored.get("sdv_items") or {})
-        sdv_items.update({item: entry for item in items})
-        _append(stored, user.username, "sdv_items", {"sdv_items": sdv_items})
-    else:
-        _append(stored, user.username, "sdv", {"sdv": entry})
+    chosen = list(dict.fromkeys(items)) if items else [f"/{item.oid}" for item in compiled.items]
+    required = required_items(study, compiled, stored["subject"], stored["site"])
+    _append(stored, user.username, "sdv_items" if items else "sdv",
+            verification(stored, compiled, chosen, user, required))
     return _one(study, user, subject_id, event, form)
 
 

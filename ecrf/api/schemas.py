@@ -172,7 +172,13 @@ class RecordOut(Schema):
     sdv_items = fields.Dict(
         keys=fields.String(),
         values=fields.Dict(allow_none=True),
-        metadata={"description": "item pointer -> who verified it, when"},
+        metadata={"description": "item pointer -> who verified it, when, at which version, value hash"},
+    )
+    sdv_changes = fields.Dict(
+        keys=fields.String(),
+        values=fields.Dict(),
+        metadata={"description": "item pointer -> changed since SDV: old (the value verified), new, by, name, at, "
+                                 "verified (who had verified it, when); cleared when the item is verified again"},
     )
     signature = fields.Dict(allow_none=True)
     frozen = fields.Dict(allow_none=True)

@@ -22,8 +22,8 @@ from audit import fold
 from ecrf.trail import audit_store
 
 # Fields of a projection that its audit stream decides (the rest is identity).
-FOLDED = ("data", "derived", "status", "definition", "flags", "failing", "sdv", "sdv_items", "signature", "frozen",
-          "locked")
+FOLDED = ("data", "derived", "status", "definition", "flags", "failing", "sdv", "sdv_items", "sdv_changes", "signature",
+          "frozen", "locked")
 
 
 class Record(Document):
@@ -43,6 +43,7 @@ class Record(Document):
     definition = StringField()
     sdv = DictField()
     sdv_items = DictField()
+    sdv_changes = DictField()  # item pointer -> "changed since SDV" marker (ecrf.sdv)
     signature = DictField()
     frozen = DictField()
     locked = DictField()

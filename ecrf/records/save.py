@@ -30,6 +30,7 @@ from ecrf.records.rules import Evaluation, Finding, evaluate
 from ecrf.records.scope import build_scope, records_by_event
 from ecrf.records.validation import validate
 from ecrf.roles import Action, require
+from ecrf.sdv import reset_on_change
 from ecrf.studies import StudyRuntime
 from ecrf.subjects import Subject, subject_key, visible_subject
 from ecrf.text import MAX_REASON, check_text
@@ -138,7 +139,7 @@ def save_record(study: StudyRuntime, user, subject_id: str, event_oid: str, form
     identity = {"study": study.oid, "subject": read.subject.subject_id, "site": read.subject.site,
                 "event": event_oid, "form": form_oid}
     context = identity if provenance is None else {**identity, "provenance": provenance}
-    record_event = _record_event(stream, user, stored, changes, reason, _reviews_cleared(rules.state, stored, changes),
+    record_event = _record_event(stream, user, stored, changes, reason, _reviews_cleared(rules.state, stored, form, new, changes, user),
                                  context)
     status = enrollment_status(study, event_oid, form_oid, {**new, **rules.derived})
     appended, moved = _append(stream, record_event,
@@ -209,14 +210,16 @@ def _valid_data(form, data: Any, old: dict, stored: dict | None, version: int | 
     return new
 
 
-def _reviews_cleared(state: dict, stored: dict | None, changes: list[dict]) -> dict:
-    """The state to store: a change to verified or signed data clears the verification and the signature."""
+def _reviews_cleared(state: dict, stored: dict | None, form: CompiledForm, new: dict, changes: list[dict],
+                     user) -> dict:
+    """The state to store: a change to signed data clears the signature; to verified items, their verification only.
+
+    Each verified item changed leaves a "changed since SDV" marker (:func:`ecrf.sdv.reset_on_change`).
+    """
     if not changes or not stored:
         return state
-    cleared = {**state, **{key: None for key in ("sdv", "signature") if stored.get(key)}}
-    if stored.get("sdv_items"):
-        cleared["sdv_items"] = {}
-    return cleared
+    cleared = {**state, **({"signature": None} if stored.get("signature") else {})}
+    return {**cleared, **reset_on_change(stored, form, new, changes, user)}
 
 
 def _record_event(

@@ -31,6 +31,7 @@ def record_json(record: dict, form) -> dict:
         "lifecycle": lifecycle_state(record),
         "sdv": _stamp(record.get("sdv")),
         "sdv_items": {k: _stamp(v) for k, v in (record.get("sdv_items") or {}).items()},
+        "sdv_changes": {k: sdv_marker_json(v) for k, v in (record.get("sdv_changes") or {}).items()},
         "signature": _stamp(record.get("signature")),
         "frozen": _stamp(record.get("frozen")),
         "locked": _stamp(record.get("locked")),
@@ -44,6 +45,12 @@ def _stamp(entry: dict | None) -> dict | None:
     if not entry:
         return None
     return {k: iso(v) if isinstance(v, dt.datetime) else v for k, v in entry.items()}
+
+
+def sdv_marker_json(marker: dict) -> dict:
+    """A "changed since SDV" marker: the value verified (``old``), the new one, who changed it, when, and
+    who had verified it."""
+    return {**_stamp(marker), "verified": _stamp(marker.get("verified"))}  # type: ignore[dict-item]
 
 
 def event_json(event: dict) -> dict:
