@@ -14,7 +14,7 @@ Targeted SDV (ICH E6(R3) risk-based monitoring) is the study parameter ``sdv``::
      "first_n_per_site": 3}                       # first_n: every item for each site's first N subjects
 
 Without the parameter every item of every form needs SDV. "First" is the order subjects were registered at
-their site.
+their site. The study's meta-schema checks the setting's shape, :mod:`ecrf.study_folder` its forms and items.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from audit import ROW_ID, canonical_json, utc_now
 from ecrf.definitions import CompiledForm
 from ecrf.subjects import Subject
 
-MODES = ("all", "critical", "first_n")
 # Where a saved record stands in SDV, in the order the worklist sorts them.
 STATUSES = ("changed", "awaiting", "partial", "verified", "not_required")
 
@@ -63,36 +62,6 @@ class SdvPlan:
     def ranked(self) -> bool:
         """Whether a subject's rank at its site decides what it needs."""
         return self.mode == "first_n"
-
-
-def setting_faults(setting: Any, forms: dict[str, set[str]]) -> list[tuple[str, str]]:
-    """``(pointer under /parameters/sdv, message)`` for each fault of an ``sdv`` setting; ``forms``: OID -> items."""
-    if not isinstance(setting, dict):
-        return [("", "must be an object")]
-    faults = []
-    for key in setting:
-        if key not in ("mode", "critical_items", "first_n_per_site"):
-            faults.append((f"/{key}", f"unknown key {key!r} (mode, critical_items, first_n_per_site)"))
-    mode = setting.get("mode", "all")
-    if mode not in MODES:
-        faults.append(("/mode", f"must be one of {', '.join(MODES)}"))
-    first_n = setting.get("first_n_per_site")
-    if mode == "first_n" and (isinstance(first_n, bool) or not isinstance(first_n, int) or first_n < 1):
-        faults.append(("/first_n_per_site", "a whole number ≥ 1 is required in mode first_n"))
-    critical = setting.get("critical_items", {})
-    if mode == "critical" and not critical:
-        faults.append(("/critical_items", "mode critical needs at least one form's critical items"))
-    if not isinstance(critical, dict):
-        return [*faults, ("/critical_items", "must be an object: form OID -> list of item OIDs")]
-    for form, items in critical.items():
-        if form not in forms:
-            faults.append((f"/critical_items/{form}", f"no form {form!r} in the study"))
-        elif not isinstance(items, list) or not items:
-            faults.append((f"/critical_items/{form}", "must be a non-empty list of item OIDs"))
-        else:
-            faults.extend((f"/critical_items/{form}/{index}", f"{item!r} is not an item of {form}")
-                          for index, item in enumerate(items) if item not in forms[form])
-    return faults
 
 
 def site_ranks(study: str, site: str | None = None) -> dict[str, int]:

@@ -110,6 +110,19 @@ def check_study(definition: StudyDefinition, faults: Faults) -> None:
         for position, form in enumerate(event["forms"]):
             if form not in definition.forms:
                 faults.add("study.json", f"{pointer}/forms/{position}", f"no form {form!r} in the study folder")
+    _check_sdv(study.get("parameters", {}).get("sdv"), definition.forms, faults)
+
+
+def _check_sdv(setting: dict | None, forms: dict[str, dict], faults: Faults) -> None:
+    """Targeted SDV's critical items must name forms of the study and their items (the shape is the meta-schema's)."""
+    for form, items in ((setting or {}).get("critical_items") or {}).items():
+        at = f"/parameters/sdv/critical_items/{form}"
+        if form not in forms:
+            faults.add("study.json", at, f"no form {form!r} in the study folder")
+            continue
+        for index, item in enumerate(items):
+            if item not in forms[form]["schema"]["properties"]:
+                faults.add("study.json", f"{at}/{index}", f"{item!r} is not an item of form {form}")
 
 
 def _check_container(container: dict, file: str, pointer: str, faults: Faults) -> None:

@@ -1,14 +1,17 @@
 """Item-level SDV: what a change resets and marks, which items targeted SDV asks for, where a record stands."""
 
 import json
+import shutil
 from types import SimpleNamespace
 
 import pytest
-from conftest import MINI_STUDY, record
+from conftest import BUNDLED_STUDY, MINI_STUDY, record
 
 from audit import diff
 from ecrf.definitions import CompiledForm
-from ecrf.sdv import SdvPlan, reset_on_change, sdv_status, setting_faults, value_hash, verification
+from ecrf.errors import DefinitionError
+from ecrf.sdv import SdvPlan, reset_on_change, sdv_status, value_hash, verification
+from ecrf.study_folder import read_study
 
 VS = CompiledForm("VS", json.loads((MINI_STUDY / "screening" / "VS.json").read_text()))
 AE = CompiledForm("AE", json.loads((MINI_STUDY / "logs" / "AE.json").read_text()))
@@ -106,14 +109,6 @@ def test_targeted_sdv_selects_items_by_mode_and_rank(case):
     assert plan.items(AE, 0) == ([] if plan.mode == "critical" else ["/AE"])
 
 
-def test_setting_faults_name_each_bad_key():
-    forms = {"VS": {"WEIGHT", "HEIGHT"}}
-    assert setting_faults({"mode": "critical", "critical_items": {"VS": ["WEIGHT"]}}, forms) == []
-    found = dict(setting_faults({"mode": "first_n", "critical_items": {"VS": ["BMI"], "XX": ["A"]}, "n": 1}, forms))
-    assert set(found) == {"/n", "/first_n_per_site", "/critical_items/VS/0", "/critical_items/XX"}
-    assert dict(setting_faults({"mode": "some"}, forms)) == {"/mode": "must be one of all, critical, first_n"}
-
-
 def test_item_sdv_through_the_api_resets_only_the_changed_item(as_user, staff, saved):
     path = staff.record_path(saved, "SCREEN", "VS")
     monitor = as_user("mon01")
@@ -130,3 +125,35 @@ def test_item_sdv_through_the_api_resets_only_the_changed_item(as_user, staff, s
     assert monitor.post(path + "/sdv", {"items": ["/WEIGHT"]}).status_code == 200
     again = record(staff, saved)
     assert again["sdv_changes"] == {} and again["lifecycle"] == "verified"
+
+
+SETTINGS = {
+    "unknown mode": ({"mode": "some"}, "/parameters/sdv/mode"),
+    "first_n without its N": ({"mode": "first_n"}, "/parameters/sdv"),
+    "N of zero": ({"mode": "first_n", "first_n_per_site": 0}, "/parameters/sdv/first_n_per_site"),
+    "critical without items": ({"mode": "critical"}, "/parameters/sdv"),
+    "unknown key": ({"mode": "all", "n": 1}, "/parameters/sdv"),
+    "unknown form": ({"mode": "critical", "critical_items": {"XX": ["A"]}}, "/parameters/sdv/critical_items/XX"),
+    "unknown item": ({"mode": "critical", "critical_items": {"VS": ["WEIGHT", "BMI"]}},
+                     "/parameters/sdv/critical_items/VS/1"),
+}
+
+
+@pytest.mark.parametrize("case", SETTINGS)
+def test_a_bad_sdv_setting_is_refused_naming_its_pointer(tmp_path, case):
+    setting, pointer = SETTINGS[case]
+    folder = tmp_path / "study"
+    shutil.copytree(MINI_STUDY, folder)
+    study = json.loads((folder / "study.json").read_text())
+    study["parameters"]["sdv"] = setting
+    (folder / "study.json").write_text(json.dumps(study))
+    with pytest.raises(DefinitionError) as caught:
+        read_study(folder)
+    assert any(line.startswith(f"study.json: {pointer}:") for line in caught.value.faults.lines()), \
+        caught.value.faults.lines()
+
+
+def test_the_bundled_study_asks_for_critical_items_after_the_first_three_subjects_per_site():
+    plan = SdvPlan.of(read_study(BUNDLED_STUDY).study["parameters"])
+    assert plan.mode == "first_n" and plan.first_n == 3
+    assert {"IE", "INF", "CRS", "ICANS", "AE", "DEATH", "RESP"} <= set(plan.critical)
