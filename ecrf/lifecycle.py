@@ -114,8 +114,10 @@ def _now_entry(user) -> dict:
 # ---------------------------------------------------------------- SDV
 
 
-def verify(study: StudyRuntime, user, subject_id: str, event: str, form: str, items: list[str] | None = None) -> dict:
-    """Source data verification by a monitor: the whole form, or the listed items only.
+def verify(study: StudyRuntime, user, subject_id: str, event: str, form: str, items: list[str] | None = None,
+           required_only: bool = False) -> dict:
+    """Source data verification by a monitor: the whole form, the listed items only, or (``required_only``)
+    the items the study's targeted-SDV setting asks for (the whole form when it asks for none).
 
     Each item keeps who verified it, when, and a hash of the value seen; verifying an item clears its
     "changed since SDV" marker; the form's own stamp follows once every item the study's targeted-SDV
@@ -132,9 +134,11 @@ def verify(study: StudyRuntime, user, subject_id: str, event: str, form: str, it
                   if (fault := item_pointer_fault(compiled, item, stored.get("data") or {}))]
         if faults:
             raise Invalid("unknown items", faults)
-    chosen = list(dict.fromkeys(items)) if items else [f"/{item.oid}" for item in compiled.items]
     required = required_items(study, compiled, stored["subject"], stored["site"])
-    _append(stored, user.username, "sdv_items" if items else "sdv",
+    chosen = (list(dict.fromkeys(items)) if items else required if required_only and required
+              else [f"/{item.oid}" for item in compiled.items])
+    whole = set(chosen) == {f"/{item.oid}" for item in compiled.items}
+    _append(stored, user.username, "sdv" if whole else "sdv_items",
             verification(stored, compiled, chosen, user, required))
     return _one(study, user, subject_id, event, form)
 

@@ -12,14 +12,15 @@ from ecrf.clinical.visits import visit_window
 from ecrf.lifecycle import lifecycle_state
 from ecrf.queries import OPEN_STATES, Query
 from ecrf.records.document import Record
+from ecrf.sdv import SdvPlan, sdv_status, site_ranks
 from ecrf.studies import StudyRuntime
 from ecrf.subjects import Subject
 
 # A cell's lifecycle, in the order a record moves through it (``frozen`` stops data but not review).
 LIFECYCLE = ("not_started", "incomplete", "complete", "verified", "signed", "frozen", "locked")
 DONE = frozenset(LIFECYCLE[2:])
-_STATE_FIELDS = {"event": 1, "form": 1, "status": 1, "version": 1, "sdv": 1, "signature": 1, "locked": 1,
-                 "frozen": 1}
+_STATE_FIELDS = {"event": 1, "form": 1, "status": 1, "version": 1, "sdv": 1, "sdv_items": 1, "sdv_changes": 1,
+                 "signature": 1, "locked": 1, "frozen": 1}
 
 
 def _day0_source(study: StudyRuntime) -> tuple[str, str, str] | None:
@@ -40,7 +41,8 @@ def status_matrix(study: StudyRuntime, subject: Subject) -> list[dict]:
 
     A cell's ``status`` is the record's completeness (``not_started`` when
     nothing is saved), its ``lifecycle`` where the record stands in review
-    (:func:`ecrf.lifecycle.lifecycle_state`). Planned dates count from day 0
+    (:func:`ecrf.lifecycle.lifecycle_state`), ``sdv`` where it stands in source data verification
+    (:func:`ecrf.sdv.sdv_status`), ``signed`` and ``locked`` whether it is. Planned dates count from day 0
     (the ``infusion_date`` subject fact) and are None until it is known.
     One read of the subject's records and one of its open queries.
     """
@@ -53,6 +55,8 @@ def status_matrix(study: StudyRuntime, subject: Subject) -> list[dict]:
             {"study": study.oid, "subject": subject.subject_id, "state": {"$in": list(OPEN_STATES)}},
             {"event": 1, "form": 1}))
     day0 = ((saved.get(source[:2]) or {}).get("data") or {}).get(source[2]) if source else None
+    plan = SdvPlan.of(study.parameters)
+    rank = site_ranks(study.oid, subject.site).get(subject.subject_id) if plan.ranked else None
     matrix = []
     for event in study.events:
         cells = []
@@ -64,6 +68,9 @@ def status_matrix(study: StudyRuntime, subject: Subject) -> list[dict]:
                 "lifecycle": lifecycle_state(record),
                 "version": record.get("version", 0) if record else 0,
                 "open_queries": open_queries[(event["oid"], form)],
+                "sdv": sdv_status(record, plan.items(study.form(form), rank)),
+                "signed": bool(record and record.get("signature")),
+                "locked": bool(record and record.get("locked")),
             })
         matrix.append({"event": event["oid"], "name": event["name"], **_window(event, day0), "forms": cells})
     return matrix
@@ -83,7 +90,8 @@ def form_grid(study: StudyRuntime, matrix: list[dict]) -> list[dict]:
 
 
 def subjects_progress(study: StudyRuntime, subjects: list[Subject]) -> dict[str, dict]:
-    """For each subject id: forms done (complete or further on) of those planned, and open queries.
+    """For each subject id: forms done (complete or further on) of those planned, open queries, and review:
+    saved forms by SDV status (``sdv``), signed forms and locked forms.
 
     ``planned`` counts the forms of every event that is neither repeating nor a
     log; a screen failure's plan stops at the study's screening events. One
@@ -95,15 +103,23 @@ def subjects_progress(study: StudyRuntime, subjects: list[Subject]) -> dict[str,
     plans = {"all": {(e["oid"], f) for e in scheduled for f in e["forms"]},
              "screening": {(e["oid"], f) for e in scheduled if e["oid"] in screening for f in e["forms"]}}
     done: dict[str, set] = {sid: set() for sid in ids}
+    plan = SdvPlan.of(study.parameters)
+    ranks = site_ranks(study.oid) if plan.ranked else {}
+    review: dict[str, Counter] = {sid: Counter() for sid in ids}
     for record in Record._get_collection().find({"study": study.oid, "subject": {"$in": ids}},
                                                 {"subject": 1, **_STATE_FIELDS}):
         if lifecycle_state(record) in DONE:
             done[record["subject"]].add((record["event"], record["form"]))
+        counts = review[record["subject"]]
+        counts[sdv_status(record, plan.items(study.form(record["form"]), ranks.get(record["subject"])))] += 1
+        counts["signed"] += bool(record.get("signature"))
+        counts["locked"] += bool(record.get("locked"))
     queries = Counter(q["subject"] for q in Query._get_collection().find(
         {"study": study.oid, "subject": {"$in": ids}, "state": {"$in": list(OPEN_STATES)}}, {"subject": 1}))
     progress = {}
     for subject in subjects:
         plan = plans["screening" if subject.status == "screen_failed" and plans["screening"] else "all"]
         progress[subject.subject_id] = {"done": len(done[subject.subject_id] & plan), "planned": len(plan),
-                                        "open_queries": queries[subject.subject_id]}
+                                        "open_queries": queries[subject.subject_id],
+                                        "review": review[subject.subject_id]}
     return progress

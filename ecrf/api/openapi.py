@@ -43,6 +43,7 @@ _RESPONSES = {
     "Signature": schemas.SignatureOut,
     "LockResult": schemas.LockResult,
     "BrokenCheck": schemas.BrokenCheck,
+    "SdvWorkItem": schemas.SdvWorkItem,
     "ImportJob": schemas.ImportJobOut,
     "Problem": schemas.Problem,
 }
@@ -246,6 +247,18 @@ def spec() -> dict:
             "get": {
                 "summary": "Edit checks that failed to evaluate (monitors, data managers)",
                 "responses": {"200": _ok("broken checks", _list("BrokenCheck")), **read},
+            }
+        },
+    )
+    doc.path(
+        path=f"{base}/{_S}/sdv",
+        parameters=_params("study"),
+        operations={
+            "get": {
+                "summary": "SDV worklist: forms awaiting SDV, partly verified or changed since (monitors, data managers)",
+                "parameters": [{"name": n, "in": "query", "schema": {"type": "string"}}
+                               for n in ("site", "subject", "event", "status")],
+                "responses": {"200": _ok("forms", _list("SdvWorkItem")), **read},
             }
         },
     )

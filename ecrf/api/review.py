@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from flask import g, jsonify
+from flask import g, jsonify, request
 
 from ecrf import lifecycle, signatures
 from ecrf.api import schemas
 from ecrf.api.blueprint import api, json_body
-from ecrf.api.fields.records import record_json
+from ecrf.api.fields.records import record_json, worklist_item_json
 from ecrf.api.fields.signatures import signature_json
 from ecrf.auth import password_check
 from ecrf.records.reads import get_record
+from ecrf.sdv_worklist import worklist
 
 RECORD = "/studies/<study>/subjects/<subject>/events/<event>/forms/<form>"
 SUBJECT = "/studies/<study>/subjects/<subject>"
@@ -100,3 +101,11 @@ def _register_locks():
 
 
 _register_locks()
+
+
+@api.get("/studies/<study>/sdv")
+def sdv_worklist(study):
+    """The SDV worklist: saved forms awaiting SDV, partly verified or changed since SDV (monitors, data managers)."""
+    user, runtime = g.user, g.runtime
+    filters = {key: request.args.get(key) or None for key in ("site", "subject", "event", "status")}
+    return jsonify([worklist_item_json(item) for item in worklist(runtime, user, **filters)])

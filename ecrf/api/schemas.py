@@ -191,6 +191,20 @@ class LockResult(Schema):
     records = fields.Integer(metadata={"description": "how many records changed"})
 
 
+class SdvWorkItem(Schema):
+    site = fields.String()
+    subject = fields.String()
+    event = fields.String()
+    form = fields.String()
+    sdv = fields.String(metadata={"description": "changed, awaiting, partial, verified or not_required"})
+    verified_items = fields.Integer(metadata={"description": "required items verified"})
+    required_items = fields.Integer(metadata={"description": "items the study's targeted-SDV setting asks for"})
+    signed = fields.Boolean()
+    locked = fields.Boolean()
+    changes = fields.Dict(keys=fields.String(), values=fields.Dict(),
+                          metadata={"description": "item pointer -> changed since SDV: old, new, by, name, at, verified"})
+
+
 class BrokenCheck(Schema):
     study = fields.String()
     form = fields.String()

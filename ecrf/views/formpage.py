@@ -22,6 +22,7 @@ from ecrf.roles import Action, may
 from ecrf.signatures import signatures_of
 from ecrf.studies import StudyRuntime
 from ecrf.subjects import Subject
+from ecrf.views.sdv import sdv_panel
 from ecrf.webforms import data_to_form, field_name, form_to_data
 
 SHOWN_QUERY_STATES = ("open", "answered", "closed")
@@ -198,6 +199,7 @@ class FormPage:
     labels: dict[str, str] = field(default_factory=dict)
     notice: str | None = None
     next_form: str | None = None
+    sdv: dict | None = None  # the per-item SDV panel (ecrf.views.sdv.sdv_panel)
 
     def template_values(self) -> dict:
         """The values as ``render_template`` keywords (shallow: the runtime and the forms stay objects)."""
@@ -255,4 +257,5 @@ def form_page_context(runtime: StudyRuntime, user, subject: Subject, event: dict
         labels={f"/{item.oid}": item.label(lang) for item in form.items},
         notice=notice,
         next_form=next_form(event, form.oid),
+        sdv=sdv_panel(runtime, user, subject, form, record, lang),
     )

@@ -10,7 +10,7 @@ from ecrf import lifecycle, signatures
 from ecrf import queries as query_service
 from ecrf.auth import password_check
 from ecrf.downloads import casebook_download
-from ecrf.errors import DomainError, Locked
+from ecrf.errors import DomainError, FieldError, Invalid, Locked
 from ecrf.i18n import current_language, translate
 from ecrf.records.reads import get_record, record_history
 from ecrf.records.save import save_record
@@ -193,6 +193,14 @@ def subject_audit(study: str, subject: str):
 
 
 
+def _chosen_items() -> list[str]:
+    """The items ticked in the form page's SDV panel; 422 when none is."""
+    chosen = request.form.getlist("item")
+    if not chosen:
+        raise Invalid("select at least one item to verify", [FieldError("item", "Select at least one item")])
+    return chosen
+
+
 def _record_actions(runtime, user, subject: str, event: str, form: str) -> dict:
     """What each review or lock button on a form page does, and what it then says."""
     locks = lambda kind, on: lambda: lifecycle.set_lock(  # noqa: E731
@@ -201,7 +209,8 @@ def _record_actions(runtime, user, subject: str, event: str, form: str) -> dict:
         runtime, user, request.form.get("password"), subject_id=subject, event=event, form=scope_form,
         check_password=password_check())
     return {
-        "sdv": (lambda: lifecycle.verify(runtime, user, subject, event, form), "Verified"),
+        "sdv": (lambda: lifecycle.verify(runtime, user, subject, event, form, required_only=True), "Verified"),
+        "sdv-items": (lambda: lifecycle.verify(runtime, user, subject, event, form, _chosen_items()), "Verified"),
         "sign": (sign(form), "Signed"),
         "sign-visit": (sign(None), "Visit signed"),
         "lock": (locks("locked", True), "Locked"),

@@ -53,6 +53,13 @@ def sdv_marker_json(marker: dict) -> dict:
     return {**_stamp(marker), "verified": _stamp(marker.get("verified"))}  # type: ignore[dict-item]
 
 
+def worklist_item_json(item) -> dict:
+    """One form of the SDV worklist (:class:`ecrf.sdv_worklist.WorkItem`), its markers' times as UTC text."""
+    return {"site": item.site, "subject": item.subject, "event": item.event, "form": item.form, "sdv": item.status,
+            "verified_items": item.verified, "required_items": item.required, "signed": item.signed,
+            "locked": item.locked, "changes": {k: sdv_marker_json(v) for k, v in item.markers.items()}}
+
+
 def event_json(event: dict) -> dict:
     """An audit event with its chain links (``prev``, ``hash``) and the event and form it concerns."""
     context = event.get("context") or {}
