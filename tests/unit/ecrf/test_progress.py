@@ -91,5 +91,8 @@ def test_the_list_counts_forms_done_of_those_planned_and_open_queries_in_one_rea
         progress = subjects_progress(study, subjects)
     assert sorted(calls) == ["queries", "records"]
     # planned: SCREEN's DM, LB, VS and D28's LB (the log is not planned)
+    review = {key: value for key, value in progress[first].pop("review").items() if value}
+    assert review == {"awaiting": 2}  # VS and DM saved, neither verified (SDV of every item: no sdv setting)
+    assert progress[second].pop("review")["awaiting"] == 1
     assert progress[first] == {"done": 1, "planned": 4, "open_queries": 0}
     assert progress[second] == {"done": 1, "planned": 4, "open_queries": 1}
