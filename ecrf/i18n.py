@@ -184,7 +184,7 @@ WORDS = {
         "Nothing awaits verification here.": "此处没有待核查的内容。",
         "SDV not required": "无需 SDV", "Awaiting SDV": "待 SDV", "Partly verified": "部分已核查",
         "SDV %s of %s": "SDV %s / %s", "%s changed since SDV": "%s 份 SDV 后已修改",
-        "%s signed": "%s 份已签署", "%s locked": "%s 份已锁定",
+        "%s signed": "%s 份已签署", "%s locked": "%s 份已锁定", "Review": "审核",
         "select at least one item to verify": "请至少选择一个要核查的条目",
         "Select at least one item": "请至少选择一个条目",
     }

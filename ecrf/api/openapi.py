@@ -255,7 +255,7 @@ def spec() -> dict:
         parameters=_params("study"),
         operations={
             "get": {
-                "summary": "SDV worklist: forms awaiting SDV, partly verified or changed since (monitors, data managers)",
+                "summary": "SDV worklist: forms awaiting SDV, partly verified or changed since (monitor, data manager)",
                 "parameters": [{"name": n, "in": "query", "schema": {"type": "string"}}
                                for n in ("site", "subject", "event", "status")],
                 "responses": {"200": _ok("forms", _list("SdvWorkItem")), **read},

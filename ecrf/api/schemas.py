@@ -202,7 +202,8 @@ class SdvWorkItem(Schema):
     signed = fields.Boolean()
     locked = fields.Boolean()
     changes = fields.Dict(keys=fields.String(), values=fields.Dict(),
-                          metadata={"description": "item pointer -> changed since SDV: old, new, by, name, at, verified"})
+                          metadata={"description": "item pointer -> changed since SDV: old, new, by, name, at, "
+                                                   "verified"})
 
 
 class BrokenCheck(Schema):

@@ -139,8 +139,8 @@ def save_record(study: StudyRuntime, user, subject_id: str, event_oid: str, form
     identity = {"study": study.oid, "subject": read.subject.subject_id, "site": read.subject.site,
                 "event": event_oid, "form": form_oid}
     context = identity if provenance is None else {**identity, "provenance": provenance}
-    record_event = _record_event(stream, user, stored, changes, reason, _reviews_cleared(rules.state, stored, form, new, changes, user),
-                                 context)
+    reviewed = _reviews_cleared(rules.state, stored, form, new, changes, user)
+    record_event = _record_event(stream, user, stored, changes, reason, reviewed, context)
     status = enrollment_status(study, event_oid, form_oid, {**new, **rules.derived})
     appended, moved = _append(stream, record_event,
                               status_event(study, read.subject, status, user.username, subject_head(read.subject)))

@@ -51,8 +51,8 @@ def sdv_panel(study: StudyRuntime, user, subject: Subject, form: CompiledForm, r
         marker = markers.get(pointer)
         state = ("changed" if marker else "verified" if pointer in verified
                  else "awaiting" if pointer in required else "not_required")
-        rows.append({"pointer": pointer, "oid": item.oid, "label": item.label(lang),
-                     "value": shown_value(item, data.get(item.oid), lang), "state": state, "stamp": verified.get(pointer),
+        rows.append({"pointer": pointer, "oid": item.oid, "label": item.label(lang), "state": state,
+                     "value": shown_value(item, data.get(item.oid), lang), "stamp": verified.get(pointer),
                      "marker": marker and {**marker, "old": shown_value(item, marker.get("old"), lang),
                                            "new": shown_value(item, marker.get("new"), lang)}})
     return {"status": sdv_status(record, required), "rows": rows, "required": required,
