@@ -180,7 +180,7 @@ WORDS = {
         "Source data verification": "源数据核查", "Verify": "核查", "Value": "数值", "SDV": "SDV",
         "Verify selected": "核查所选", "Verify all": "全部核查", "Changed since SDV": "SDV 后已修改",
         "SDV worklist": "SDV 工作清单", "All": "全部", "Awaiting, partial or changed": "待核查、部分核查或已修改",
-        "%s forms": "%s 份表单", "%s of %s items": "%s / %s 个条目",
+        "Forms listed: %s": "列出的表单：%s", "%s of %s items": "%s / %s 个条目",
         "Nothing awaits verification here.": "此处没有待核查的内容。",
         "SDV not required": "无需 SDV", "Awaiting SDV": "待 SDV", "Partly verified": "部分已核查",
         "SDV %s of %s": "SDV %s / %s", "%s changed since SDV": "%s 份 SDV 后已修改",
