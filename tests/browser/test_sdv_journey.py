@@ -66,8 +66,10 @@ def test_monitor_verifies_items_sees_the_change_marker_and_clears_it(live_app, p
 
     page.goto(f"{live_app.base_url}{STUDY}/subjects/{subject}")
     expect(page.locator('tr[data-form="VS"] td[data-event="SCREEN"]')).to_have_attribute("data-sdv", "changed")
+    shots(page, "sdv-subject-grid")
     page.goto(f"{live_app.base_url}{STUDY}/subjects")
     expect(page.locator(f'tr[data-subject="{subject}"] .review-cell')).to_contain_text("1 changed since SDV")
+    shots(page, "sdv-subject-list")
 
     page.click("#nav-sdv")
     expect(page.locator("h1")).to_have_text("SDV worklist")
