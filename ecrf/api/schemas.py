@@ -92,6 +92,10 @@ class FormStatus(Schema):
                                                        "or locked"})
     version = fields.Integer()
     open_queries = fields.Integer()
+    sdv = fields.String(allow_none=True, metadata={"description": "changed, awaiting, partial, verified or "
+                                                                  "not_required; null when nothing is saved"})
+    signed = fields.Boolean()
+    locked = fields.Boolean()
 
 
 class EventStatus(Schema):
