@@ -157,3 +157,12 @@ def test_the_bundled_study_asks_for_critical_items_after_the_first_three_subject
     plan = SdvPlan.of(read_study(BUNDLED_STUDY).study["parameters"])
     assert plan.mode == "first_n" and plan.first_n == 3
     assert {"IE", "INF", "CRS", "ICANS", "AE", "DEATH", "RESP"} <= set(plan.critical)
+
+
+def test_a_whole_form_stamp_without_item_stamps_stands_for_every_item_until_a_change():
+    stored = {"data": dict(OLD), "version": 2, "sdv": {"by": "mon01", "name": "Mon01", "at": None, "version": 1}}
+    assert sdv_status(stored, ["/WEIGHT"]) == "verified"
+    new = {**OLD, "HEIGHT": 172}
+    state = reset_on_change(stored, VS, new, diff(OLD, new), SITE)
+    assert state["sdv"] is None and set(state["sdv_items"]) == {"/VSDTC", "/VSTIM", "/WEIGHT", "/MEASURED_AT"}
+    assert state["sdv_changes"]["/HEIGHT"]["verified"]["by"] == "mon01"
