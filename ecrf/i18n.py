@@ -177,7 +177,8 @@ WORDS = {
         "%s of %s forms": "%s / %s 份表单",
         "Casebook (PDF)": "病例簿（PDF）",
         # --- added by useradmin (issue 21): user administration and the access review
-        "(not for data managers and administrators: they work at every site)": "（数据管理员和管理员无需选择：他们负责所有中心）",
+        "(not for data managers and administrators: they work at every site)":
+            "（数据管理员和管理员无需选择：他们负责所有中心）",
         "A new token for scripts, shown once.": "为脚本生成新令牌，仅显示一次。",
         "A one-time password is shown once; the user must change it at next sign-in.":
             "一次性密码仅显示一次；用户下次登录时必须修改。",
