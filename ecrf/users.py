@@ -174,12 +174,12 @@ def get_user(username: str) -> User:
     return user
 
 
-def issue_token(username: str, *, actor: str = "system") -> str:
+def issue_token(username: str, *, actor: str = "system", reason: str | None = None) -> str:
     """A new API token for the user; only its SHA-256 is stored, so it is shown once."""
     user = get_user(username)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     ApiToken(token_hash=_token_hash(token), username=user.username, created_at=utc_now()).save(force_insert=True)
-    record_admin_event(f"user/{username}", actor, "token_issued")
+    record_admin_event(f"user/{username}", actor, "token_issued", reason=reason)
     return token
 
 

@@ -96,7 +96,8 @@ def _user_page(username: str, role_form: RoleForm | None = None, secret: tuple[s
                status: int = 200):
     user = get_user(username)
     if role_form is None:
-        role_form = RoleForm(prefix="role", role=user.role, sites=list(user.sites or []))
+        # Filled from the user as stored, never from the request (a create or reset posts other fields).
+        role_form = RoleForm(formdata=None, prefix="role", role=user.role, sites=list(user.sites or []))
     role_form.sites.choices = _site_choices()
     status_now = account_status(user, utc_now())
     return render_template("user.html", user=user, status=status_now, role_form=role_form, secret=secret,
@@ -161,7 +162,7 @@ def act(username: str, action: str):
     actor = g.user.username
     try:
         if action == "token":
-            return _user_page(username, secret=(API_TOKEN, accounts.issue_token(username, actor=actor)))
+            return _user_page(username, secret=(API_TOKEN, accounts.issue_token(username, actor=actor, reason=reason)))
         if action == "reset-password":
             password = accounts.reset_password(username, actor=actor, reason=reason,
                                       min_length=current_app.config["ECRF"].password_min_length)
