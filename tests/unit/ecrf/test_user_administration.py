@@ -38,7 +38,7 @@ def act(client, username: str, action: str, data: dict | None = None):
 
 
 def secret_in(page: str) -> str:
-    return re.search(r'<pre id="new-secret">([^<]+)</pre>', page).group(1)
+    return re.search(r'<pre id="new-secret"[^>]*>([^<]+)</pre>', page).group(1)
 
 
 def verify_clean(app):
