@@ -152,6 +152,16 @@ def add_user(
     return user
 
 
+def add_user_with_one_time_password(username: str, role: str, sites: list[str] | None = None, *,
+                                    full_name: str = "", actor: str, reason: str | None = None,
+                                    min_password_length: int = 12) -> str:
+    """Create a user (as :func:`add_user`) whose first password is a one-time password, returned once: they must
+    change it at their first sign-in."""
+    add_user(username, role, sites, None, full_name=full_name, actor=actor, reason=reason,
+             min_password_length=min_password_length)
+    return reset_password(username, actor=actor, reason="initial one-time password", min_length=min_password_length)
+
+
 def _role_problems(role: str, sites: list[str]) -> list[FieldError]:
     """Why ``role`` with ``sites`` cannot be given to a user: an unknown role or site, a site role without a site."""
     errors = []

@@ -44,12 +44,14 @@ def create_user():
     actor = _admin()
     body = schemas.load(schemas.UserCreate(), json_body())
     min_length = current_app.config["ECRF"].password_min_length
-    accounts.add_user(body["username"], body["role"], body["sites"], body["password"], full_name=body["full_name"],
-                      actor=actor, reason=body["reason"], min_password_length=min_length)
+    details = {"full_name": body["full_name"], "actor": actor, "reason": body["reason"],
+               "min_password_length": min_length}
     made = {}
     if body["password"] is None:
-        made["one_time_password"] = accounts.reset_password(body["username"], actor=actor, min_length=min_length,
-                                                            reason="initial one-time password")
+        made["one_time_password"] = accounts.add_user_with_one_time_password(
+            body["username"], body["role"], body["sites"], **details)
+    else:
+        accounts.add_user(body["username"], body["role"], body["sites"], body["password"], **details)
     return jsonify({**user_json(_found(body["username"])), **made}), 201
 
 

@@ -119,19 +119,18 @@ def index():
         return _list_page(form, 422)
     settings = current_app.config["ECRF"]
     username = form.username.data.strip()
+    details = {"full_name": form.full_name.data or "", "actor": g.user.username, "reason": form.reason.data or None,
+               "min_password_length": settings.password_min_length}
     try:
-        accounts.add_user(username, form.role.data, form.sites.data, form.password.data or None,
-                 full_name=form.full_name.data or "", actor=g.user.username, reason=form.reason.data or None,
-                 min_password_length=settings.password_min_length)
+        if not form.password.data:
+            password = accounts.add_user_with_one_time_password(username, form.role.data, form.sites.data, **details)
+            return _user_page(username, secret=(ONE_TIME_PASSWORD, password))
+        accounts.add_user(username, form.role.data, form.sites.data, form.password.data, **details)
     except DomainError as error:
         flash_error(error)
         return _list_page(form, error.status)
-    if form.password.data:
-        flash("User added", "success")
-        return redirect(url_for("users.detail", username=username))
-    password = accounts.reset_password(username, actor=g.user.username, reason="initial one-time password",
-                              min_length=settings.password_min_length)
-    return _user_page(username, secret=(ONE_TIME_PASSWORD, password))
+    flash("User added", "success")
+    return redirect(url_for("users.detail", username=username))
 
 
 @bp.get("/<username>")
