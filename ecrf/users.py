@@ -17,7 +17,7 @@ from pymongo import ReturnDocument
 
 from audit import utc_now
 from ecrf.db import lookup
-from ecrf.errors import BadRequest, Conflict, FieldError, Forbidden, Invalid, NotAuthenticated
+from ecrf.errors import BadRequest, Conflict, FieldError, Forbidden, Invalid, NotAuthenticated, NotFound
 from ecrf.passwords import password_problems
 from ecrf.roles import ALL_SITES, ROLES, Role
 from ecrf.sites import Site
@@ -181,6 +181,14 @@ def get_user(username: str) -> User:
     user = User.objects(username=username).first()
     if user is None:
         raise BadRequest(f"unknown user {username!r}", [FieldError("/username", "unknown user")])
+    return user
+
+
+def find_user(username: str) -> User:
+    """The user named in a URL, or :class:`NotFound` (404)."""
+    user = User.objects(username=username).first()
+    if user is None:
+        raise NotFound(f"no user {username!r}")
     return user
 
 

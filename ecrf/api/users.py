@@ -12,7 +12,6 @@ from ecrf.api import schemas
 from ecrf.api.blueprint import api, json_body
 from ecrf.api.fields.users import user_json
 from ecrf.auth import api_user
-from ecrf.errors import NotFound
 from ecrf.roles import Action, require
 from ecrf.users import User
 
@@ -24,13 +23,6 @@ def _admin() -> str:
     user = api_user()
     require(user, Action.ADMINISTER)
     return user.username
-
-
-def _found(username: str) -> User:
-    user = User.objects(username=username).first()
-    if user is None:
-        raise NotFound(f"no user {username!r}")
-    return user
 
 
 @api.get("/users")
@@ -52,19 +44,19 @@ def create_user():
             body["username"], body["role"], body["sites"], **details)
     else:
         accounts.add_user(body["username"], body["role"], body["sites"], body["password"], **details)
-    return jsonify({**user_json(_found(body["username"])), **made}), 201
+    return jsonify({**user_json(accounts.find_user(body["username"])), **made}), 201
 
 
 @api.get(USER)
 def user_detail(username: str):
     _admin()
-    return jsonify(user_json(_found(username)))
+    return jsonify(user_json(accounts.find_user(username)))
 
 
 @api.post(USER + "/role")
 def user_role(username: str):
     actor = _admin()
-    _found(username)
+    accounts.find_user(username)
     body = schemas.load(schemas.RoleChange(), json_body())
     return jsonify(user_json(accounts.change_role(username, body["role"], body["sites"], actor=actor,
                                                   reason=body["reason"])))
@@ -82,7 +74,7 @@ def user_enable(username: str):
 
 def _set_active(username: str, active: bool):
     actor = _admin()
-    _found(username)
+    accounts.find_user(username)
     body = schemas.load(schemas.RequiredReason(), json_body())
     return jsonify(user_json(accounts.set_active(username, active, actor=actor, reason=body["reason"])))
 
@@ -90,7 +82,7 @@ def _set_active(username: str, active: bool):
 @api.post(USER + "/reset-password")
 def user_reset_password(username: str):
     actor = _admin()
-    _found(username)
+    accounts.find_user(username)
     body = schemas.load(schemas.RequiredReason(), json_body())
     password = accounts.reset_password(username, actor=actor, reason=body["reason"],
                                        min_length=current_app.config["ECRF"].password_min_length)
@@ -100,7 +92,7 @@ def user_reset_password(username: str):
 @api.post(USER + "/unlock")
 def user_unlock(username: str):
     actor = _admin()
-    _found(username)
+    accounts.find_user(username)
     body = schemas.load(schemas.ReasonRequest(), json_body(optional=True))
     return jsonify(user_json(accounts.unlock(username, actor=actor, reason=body.get("reason"))))
 
@@ -108,7 +100,7 @@ def user_unlock(username: str):
 @api.post(USER + "/revoke-tokens")
 def user_revoke_tokens(username: str):
     actor = _admin()
-    _found(username)
+    accounts.find_user(username)
     body = schemas.load(schemas.ReasonRequest(), json_body(optional=True))
     return jsonify({"username": username,
                     "revoked": accounts.revoke_tokens(username, actor=actor, reason=body.get("reason"))})
@@ -117,10 +109,10 @@ def user_revoke_tokens(username: str):
 @api.post(USER + "/sign-out")
 def user_sign_out(username: str):
     actor = _admin()
-    _found(username)
+    accounts.find_user(username)
     body = schemas.load(schemas.ReasonRequest(), json_body(optional=True))
     accounts.end_sessions(username, actor=actor, reason=body.get("reason"))
-    return jsonify(user_json(_found(username)))
+    return jsonify(user_json(accounts.find_user(username)))
 
 
 @api.get("/access-review")

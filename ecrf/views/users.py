@@ -17,7 +17,7 @@ from ecrf.i18n import N_
 from ecrf.roles import ROLES, Action, require
 from ecrf.scope import page_scope
 from ecrf.sites import Site
-from ecrf.users import User, get_user
+from ecrf.users import User, find_user
 from ecrf.views.messages import flash_error
 
 bp = Blueprint("users", __name__, url_prefix="/admin/users")
@@ -94,7 +94,7 @@ def _account_actions(user: User, status: str) -> list[tuple[str, str, str]]:
 
 def _user_page(username: str, role_form: RoleForm | None = None, secret: tuple[str, str] | None = None,
                status: int = 200):
-    user = get_user(username)
+    user = find_user(username)
     if role_form is None:
         # Filled from the user as stored, never from the request (a create or reset posts other fields).
         role_form = RoleForm(formdata=None, prefix="role", role=user.role, sites=list(user.sites or []))
@@ -146,7 +146,7 @@ def detail(username: str):
 def act(username: str, action: str):
     """One administrator action on the user, with its reason; each answers with the user's page."""
     require(g.user, Action.ADMINISTER)
-    get_user(username)
+    find_user(username)
     form = RoleForm(prefix="role") if action == "role" else ActionForm()
     if action == "role":
         form.sites.choices = _site_choices()

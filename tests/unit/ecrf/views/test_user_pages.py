@@ -94,7 +94,9 @@ def test_creating_a_user_without_a_password_shows_a_one_time_password_once(app):
 
 def test_the_users_page_lists_role_sites_status_and_last_sign_in(app):
     login(app.test_client(), "staff01")
-    page = admin_page(app).get("/admin/users").get_data(as_text=True)
+    admin = admin_page(app)
+    assert admin.get("/admin/users/nobody").status_code == 404
+    page = admin.get("/admin/users").get_data(as_text=True)
     row = re.search(r'<tr data-user="staff01">.*?</tr>', page, re.S).group(0)
     assert "site_staff" in row and "01" in row and "active" in row and "UTC" in row
     dm_row = re.search(r'<tr data-user="dm">.*?</tr>', page, re.S).group(0)
