@@ -8,7 +8,7 @@ user in every worker process, and no session outlives ``session_max_hours``.
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g, request, session
+from flask import Flask, current_app, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, current_user, login_user
 from flask_wtf.csrf import CSRFProtect
@@ -22,6 +22,9 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 SESSION_GENERATION = "ecrf_session_generation"
 SIGNED_IN_AT = "ecrf_signed_in_at"
+# What a user whose password an administrator reset may still open before changing it.
+OPEN_BEFORE_PASSWORD_CHANGE = frozenset({"auth.password", "auth.logout", "auth.login", "auth.language", "static",
+                                         "health.healthz"})
 
 
 class TransportAwareSessionInterface(SecureCookieSessionInterface):
@@ -48,6 +51,21 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def _idle_timeout() -> None:
         session.permanent = True  # the cookie's lifetime restarts on each request: an idle timeout
+
+    app.before_request(password_change_first)
+
+
+def password_change_first():
+    """Send a signed-in user who holds a one-time password to the password page, whatever they asked for.
+
+    The API is left alone: it takes no sessions, and the user's tokens are refused meanwhile
+    (:func:`ecrf.users.user_for_token`).
+    """
+    if request.endpoint in OPEN_BEFORE_PASSWORD_CHANGE or request.path.startswith("/api/"):
+        return None
+    if current_user.is_authenticated and current_user.must_change_password:
+        return redirect(url_for("auth.password"))
+    return None
 
 
 def start_session(user: User) -> None:

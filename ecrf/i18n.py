@@ -187,6 +187,40 @@ WORDS = {
         "%s signed": "%s 份已签署", "%s locked": "%s 份已锁定", "Review": "审核",
         "select at least one item to verify": "请至少选择一个要核查的条目",
         "Select at least one item": "请至少选择一个条目",
+        # --- added by useradmin (issue 21): user administration and the access review
+        "(not for data managers and administrators: they work at every site)":
+            "（数据管理员和管理员无需选择：他们负责所有中心）",
+        "A new token for scripts, shown once.": "为脚本生成新令牌，仅显示一次。",
+        "A one-time password is shown once; the user must change it at next sign-in.":
+            "一次性密码仅显示一次；用户下次登录时必须修改。",
+        "API token": "API 令牌", "Access review": "权限审查", "Account": "账户",
+        "An administrator has reset your password. Enter the one-time password you were given as your current "
+        "password and choose a new one before you continue.":
+            "管理员已重置您的密码。请将收到的一次性密码作为当前密码输入，并设置新密码后再继续。",
+        "Disable": "停用", "Enable": "启用", "Download CSV": "下载 CSV", "Ended": "终止",
+        "Ends every browser session of the user.": "结束该用户的所有浏览器会话。",
+        "Ends the lockout after repeated failed sign-ins.": "解除多次登录失败导致的锁定。",
+        "Ends their sessions and revokes their tokens; the user is kept, never deleted.":
+            "结束其会话并吊销其令牌；用户保留，永不删除。",
+        "Every API token of the user is revoked": "该用户的所有 API 令牌已吊销",
+        "Every live API token stops working.": "所有有效的 API 令牌将失效。",
+        "Every role each user holds or has held at each site, since when and granted by whom, from the audit "
+        "trail. Times in UTC.": "每位用户在各中心现有及曾有的角色、起始时间和授权人，取自稽查轨迹。时间为 UTC。",
+        "Every session of the user has ended": "该用户的所有会话已结束",
+        "Give a reason": "请填写原因", "Granted": "授予时间", "Granted by": "授权人",
+        "Initial password (leave empty for a one-time password)": "初始密码（留空则生成一次性密码）",
+        "Issue API token": "签发 API 令牌", "Last sign-in": "最近登录", "Live API tokens": "有效 API 令牌",
+        "Manage users": "管理用户", "Reset password": "重置密码", "Revoke API tokens": "吊销 API 令牌",
+        "Role and sites changed; the user's sessions have ended": "角色和中心已更改；该用户的会话已结束",
+        "Sign out everywhere": "在所有设备上退出", "Signing in works again.": "恢复登录权限。",
+        "The user must choose a new password when they next sign in; their API tokens are refused until then.":
+            "用户下次登录时必须设置新密码；在此之前其 API 令牌将被拒绝。",
+        "User disabled; their sessions have ended and their tokens are revoked": "用户已停用；其会话已结束，令牌已吊销",
+        "User enabled": "用户已启用", "User unlocked": "用户已解锁", "current": "当前有效",
+        "must change password": "须修改密码", "never": "从未", "no grant in the audit trail": "稽查轨迹中无授权记录",
+        "one-time password": "一次性密码", "required": "必填",
+        "shown once; copy it now and give it to the user in person": "仅显示一次；请立即复制并当面交给用户",
+        "users": "名用户",
     }
 }
 

@@ -18,7 +18,8 @@ projection without its stream and every stream without its projection.
     query/<id>                     queries               identity, item, origin, check, state, messages,
                                                          opened/closed_at, version
     user/<username>                users, api_tokens     role, sites, active, last login, full name and password hash
-                                                         (as a digest); how many tokens were issued and are live
+                                                         (as a digest), must change password after a reset; how
+                                                         many tokens were issued and are live
     site/<code>                    sites                 name, time zone
     ranges/<site>                  lab_ranges            every field of each range, who added it, whether retired
     study/<oid>                    studies               versions loaded, which is current, who loaded it; the stored

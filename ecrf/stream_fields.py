@@ -40,7 +40,8 @@ def user_fields(events: list[dict]) -> dict:
     Role and sites (as created or last changed), active (the last enable or disable),
     ``last_login`` (the newest login event) and, where the stream keeps
     them (users created or given a password since it does), the full name
-    and the SHA-256 of the password hash (``password_hash digest``).
+    and the SHA-256 of the password hash (``password_hash digest``); once an administrator has reset
+    the password, whether the user must still change it.
     """
     details = event_details(events, "user_created")
     fields = {"role": details.get("role"), "sites": details.get("sites") or [], "active": True, "last_login": None}
@@ -54,7 +55,11 @@ def user_fields(events: list[dict]) -> dict:
             fields["role"], fields["sites"] = said.get("role"), said.get("sites") or []
         elif action == "login":
             fields["last_login"] = _later(fields["last_login"], event.get("at"))
-        if action in ("user_created", "password_changed"):
+        if action == "password_reset":
+            fields["must_change_password"] = True
+        elif action == "password_changed" and "must_change_password" in fields:
+            fields["must_change_password"] = False
+        if action in ("user_created", "password_changed", "password_reset"):
             if "password" in said:
                 fields[PASSWORD_DIGEST] = said["password"]
             else:  # set by a version that kept no digest: nothing to compare the hash with

@@ -135,28 +135,31 @@ def subject_stream(study: str, subject: str) -> str:
 
 
 def record_admin_event(stream: str, actor: str, action: str, details: dict | None = None,
-                       context: dict | None = None) -> dict:
+                       context: dict | None = None, *, reason: str | None = None,
+                       changes: list[dict] | None = None) -> dict:
     """Append an event that only adds a fact to its stream (users, sites, logins), however many append at once.
 
     Retries on a concurrent append instead of failing, since nothing is being
     overwritten: each event only adds a fact. Between retries it waits a random
     while that grows with each collision, so that writers who collided once do
     not collide again in step: a burst of parallel appends drains one by one.
+    An administrator's change carries its ``reason`` and its ``changes`` (``path``, ``old``, ``new``), as a
+    record's save does.
     """
     store = audit_store()
     with _STREAM_TURNS[zlib.crc32(stream.encode()) % len(_STREAM_TURNS)]:
-        return _append_retrying(store, stream, actor, action, details, context)
+        return _append_retrying(store, stream, actor, action, details, context, reason, changes)
 
 
 def _append_retrying(store: AuditStore, stream: str, actor: str, action: str, details: dict | None,
-                     context: dict | None) -> dict:
+                     context: dict | None, reason: str | None = None, changes: list[dict] | None = None) -> dict:
     deadline = time.monotonic() + ADMIN_APPEND_PATIENCE_SECONDS
     collisions = 0
     while True:
         head = store.head(stream)
         try:
             return store.append(
-                stream, head["seq"] if head else 0, actor=actor, action=action,
+                stream, head["seq"] if head else 0, actor=actor, action=action, reason=reason, changes=changes,
                 state={"details": details or {}}, context=context or {}, head=head,
             )
         except StaleVersion:

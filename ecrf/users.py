@@ -17,7 +17,7 @@ from pymongo import ReturnDocument
 
 from audit import utc_now
 from ecrf.db import lookup
-from ecrf.errors import BadRequest, Conflict, FieldError, Invalid, NotAuthenticated
+from ecrf.errors import BadRequest, Conflict, FieldError, Forbidden, Invalid, NotAuthenticated, NotFound
 from ecrf.passwords import password_problems
 from ecrf.roles import ALL_SITES, ROLES, Role
 from ecrf.sites import Site
@@ -27,6 +27,10 @@ from ecrf.trail import record_admin_event
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{1,63}$")
 TOKEN_PREFIX = "ecrf_"
 TOKEN = re.compile(r"^ecrf_[A-Za-z0-9_-]{43}$")
+# A one-time password: groups of letters and digits that cannot be misread for one another (no 0/O, 1/l/I).
+ONE_TIME_ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+ONE_TIME_GROUP = 5
+MUST_CHANGE_PASSWORD = "the password was reset by an administrator: sign in on the web and set a new one first"
 LOGIN_REFUSED = ("wrong username or password (after %(attempts)s failed attempts an account is locked for "
                  "%(minutes)s minutes)")
 _hasher = PasswordHasher()
@@ -45,6 +49,8 @@ class User(UserMixin, Document):
     locked_until = DateTimeField()
     # Raised to end every browser session of the user at once: a session holds the generation it began in.
     session_generation = IntField(default=0)
+    # Set by an administrator's password reset: the one-time password only opens the password page.
+    must_change_password = BooleanField(default=False)
     last_login = DateTimeField()  # the time of the newest "login" event of the user's stream
     created_at = DateTimeField()
     meta = {"collection": "users"}
@@ -115,6 +121,7 @@ def add_user(
     full_name: str = "",
     actor: str = "system",
     min_password_length: int = 12,
+    reason: str | None = None,
 ) -> User:
     """Create a user; refuses an unknown role or site, a duplicate or weak password.
 
@@ -140,8 +147,19 @@ def add_user(
         created_at=utc_now(),
     ).save(force_insert=True)
     record_admin_event(f"user/{username}", actor, "user_created", {
-        "role": role, "sites": sites, "full_name": full_name, "password": password_digest(user.password_hash)})
+        "role": role, "sites": sites, "full_name": full_name, "password": password_digest(user.password_hash)},
+        reason=reason)
     return user
+
+
+def add_user_with_one_time_password(username: str, role: str, sites: list[str] | None = None, *,
+                                    full_name: str = "", actor: str, reason: str | None = None,
+                                    min_password_length: int = 12) -> str:
+    """Create a user (as :func:`add_user`) whose first password is a one-time password, returned once: they must
+    change it at their first sign-in."""
+    add_user(username, role, sites, None, full_name=full_name, actor=actor, reason=reason,
+             min_password_length=min_password_length)
+    return reset_password(username, actor=actor, reason="initial one-time password", min_length=min_password_length)
 
 
 def _role_problems(role: str, sites: list[str]) -> list[FieldError]:
@@ -166,20 +184,33 @@ def get_user(username: str) -> User:
     return user
 
 
-def issue_token(username: str, *, actor: str = "system") -> str:
+def find_user(username: str) -> User:
+    """The user named in a URL, or :class:`NotFound` (404)."""
+    user = User.objects(username=username).first()
+    if user is None:
+        raise NotFound(f"no user {username!r}")
+    return user
+
+
+def issue_token(username: str, *, actor: str = "system", reason: str | None = None) -> str:
     """A new API token for the user; only its SHA-256 is stored, so it is shown once."""
     user = get_user(username)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     ApiToken(token_hash=_token_hash(token), username=user.username, created_at=utc_now()).save(force_insert=True)
-    record_admin_event(f"user/{username}", actor, "token_issued")
+    record_admin_event(f"user/{username}", actor, "token_issued", reason=reason)
     return token
 
 
-def revoke_tokens(username: str, *, actor: str = "system") -> int:
+def revoke_tokens(username: str, *, actor: str = "system", reason: str | None = None) -> int:
     """Revoke every live token of the user; returns how many."""
     count = ApiToken.objects(username=username, revoked_at=None).update(revoked_at=utc_now())
-    record_admin_event(f"user/{username}", actor, "tokens_revoked", {"count": count})
+    record_admin_event(f"user/{username}", actor, "tokens_revoked", {"count": count}, reason=reason)
     return count
+
+
+def live_tokens(username: str) -> int:
+    """How many API tokens of the user are not revoked."""
+    return ApiToken.objects(username=username, revoked_at=None).count()
 
 
 def user_for_token(token: str) -> User:
@@ -198,6 +229,8 @@ def user_for_token(token: str) -> User:
         raise NotAuthenticated("user disabled")
     if is_locked(user, utc_now()):
         raise NotAuthenticated("user locked after repeated failed logins; try again later")
+    if user.must_change_password:
+        raise Forbidden(MUST_CHANGE_PASSWORD)
     return user
 
 
@@ -301,11 +334,11 @@ def _refuse(username: str, lockout_attempts: int, lockout_minutes: int, now: dt.
     record_admin_event(f"user/{user.username}", user.username, "login_refused_locked")
 
 
-def unlock(username: str, *, actor: str = "system") -> User:
+def unlock(username: str, *, actor: str = "system", reason: str | None = None) -> User:
     """End a lockout before its time (an administrator who has checked who was guessing); audited."""
     get_user(username)
     User.objects(username=username).update(set__failed_logins=0, unset__locked_until=True)
-    record_admin_event(f"user/{username}", actor, "account_unlocked")
+    record_admin_event(f"user/{username}", actor, "account_unlocked", reason=reason)
     return get_user(username)
 
 
@@ -336,42 +369,84 @@ def change_password(user: User, current: str, new: str, *, min_length: int = 12,
         raise Invalid("password refused", [FieldError("/password", p) for p in problems])
     new_hash = hash_password(new)
     generation = _update_ending_sessions(user.username, {
-        "password_hash": new_hash, "password_history": [h for h in recent if h][: max(history - 1, 0)]})
+        "password_hash": new_hash, "password_history": [h for h in recent if h][: max(history - 1, 0)],
+        "must_change_password": False})
     record_admin_event(f"user/{user.username}", actor or user.username, "password_changed",
                        {"session_generation": generation, "password": password_digest(new_hash)})
 
 
-def set_active(username: str, active: bool, *, actor: str = "system") -> User:
+def one_time_password(username: str, full_name: str = "", *, min_length: int = 12) -> str:
+    """A random password (:mod:`secrets`) that the password policy accepts for this user: groups of
+    :data:`ONE_TIME_GROUP` unambiguous characters joined by ``-``, at least ``min_length`` long."""
+    groups = max(4, -(-min_length // (ONE_TIME_GROUP + 1)) + 1)
+    while True:
+        password = "-".join("".join(secrets.choice(ONE_TIME_ALPHABET) for _ in range(ONE_TIME_GROUP))
+                            for _ in range(groups))
+        if not password_problems(password, min_length=min_length, username=username, full_name=full_name):
+            return password
+
+
+def reset_password(username: str, *, actor: str, reason: str | None = None, min_length: int = 12) -> str:
+    """Give the user a one-time password (returned, shown once, never stored in clear) that they must change
+    at their next sign-in; ends their sessions and any lockout; audited. Until they change it, every page
+    leads to the password page and their API tokens answer 403."""
+    user = get_user(username)
+    _not_own_account(username, actor, "reset the password of")
+    password = one_time_password(user.username, user.full_name or "", min_length=min_length)
+    new_hash = hash_password(password)
+    history = [h for h in [user.password_hash, *(user.password_history or [])] if h]
+    generation = _update_ending_sessions(username, {
+        "password_hash": new_hash, "password_history": history, "must_change_password": True,
+        "failed_logins": 0, "locked_until": None})
+    record_admin_event(f"user/{username}", actor, "password_reset",
+                       {"session_generation": generation, "password": password_digest(new_hash),
+                        "must_change_password": True},
+                       reason=reason, changes=[{"path": "/must_change_password", "old": bool(
+                           user.must_change_password), "new": True}])
+    return password
+
+
+def set_active(username: str, active: bool, *, actor: str = "system", reason: str | None = None) -> User:
     """Disable or re-enable a user; users are never deleted. Disabling revokes their tokens and ends
-    their sessions."""
-    get_user(username)
+    their sessions. Audited with the reason and the change of ``/active``."""
+    before = get_user(username)
+    if not active:
+        _not_own_account(username, actor, "disable")
+    changes = [{"path": "/active", "old": bool(before.active), "new": active}]
     if active:
         User.objects(username=username).update(set__active=True)
-        record_admin_event(f"user/{username}", actor, "user_enabled")
+        record_admin_event(f"user/{username}", actor, "user_enabled", reason=reason, changes=changes)
     else:
         generation = _update_ending_sessions(username, {"active": False})
         ApiToken.objects(username=username, revoked_at=None).update(revoked_at=utc_now())
-        record_admin_event(f"user/{username}", actor, "user_disabled", {"session_generation": generation})
+        record_admin_event(f"user/{username}", actor, "user_disabled", {"session_generation": generation},
+                           reason=reason, changes=changes)
     return get_user(username)
 
 
-def change_role(username: str, role: str, sites: list[str] | None = None, *, actor: str = "system") -> User:
-    """Give the user another role and sites, ending every session they have; audited.
+def change_role(username: str, role: str, sites: list[str] | None = None, *, actor: str = "system",
+                reason: str | None = None) -> User:
+    """Give the user another role and sites, ending every session they have; audited with the reason and
+    the role and sites before and after.
 
     Refuses an unknown role or site, or a site role without a site; nothing is stored then.
     """
-    get_user(username)
+    before = get_user(username)
+    _not_own_account(username, actor, "change the role of")
     sites = list(dict.fromkeys(sites or []))
     errors = _role_problems(role, sites)
     if errors:
         raise Invalid("invalid role", errors)
     generation = _update_ending_sessions(username, {"role": role, "sites": sites})
     record_admin_event(f"user/{username}", actor, "user_role_changed",
-                       {"role": role, "sites": sites, "session_generation": generation})
+                       {"role": role, "sites": sites, "session_generation": generation}, reason=reason,
+                       changes=[{"path": "/role", "old": before.role, "new": role},
+                                {"path": "/sites", "old": list(before.sites or []), "new": sites}])
     return get_user(username)
 
 
-def end_sessions(username: str, *, actor: str = "system", action: str = "sessions_ended") -> int:
+def end_sessions(username: str, *, actor: str = "system", action: str = "sessions_ended",
+                 reason: str | None = None) -> int:
     """End every browser session of the user: each browser must sign in again. Audited as ``action``
     (``logout`` when the user signs out, ``sessions_ended`` when an administrator signs them out everywhere).
 
@@ -379,8 +454,15 @@ def end_sessions(username: str, *, actor: str = "system", action: str = "session
     """
     get_user(username)
     generation = _update_ending_sessions(username, {})
-    record_admin_event(f"user/{username}", actor, action, {"session_generation": generation})
+    record_admin_event(f"user/{username}", actor, action, {"session_generation": generation}, reason=reason)
     return generation
+
+
+def _not_own_account(username: str, actor: str, what: str) -> None:
+    """:class:`Conflict` when an administrator would lock themselves out: another administrator does it."""
+    if username == actor:
+        raise Conflict(f"you cannot {what} your own account; ask another administrator",
+                       [FieldError("/username", "your own account")])
 
 
 def _update_ending_sessions(username: str, changes: dict) -> int:

@@ -45,10 +45,15 @@ _RESPONSES = {
     "BrokenCheck": schemas.BrokenCheck,
     "SdvWorkItem": schemas.SdvWorkItem,
     "ImportJob": schemas.ImportJobOut,
+    "User": schemas.UserOut,
+    "OneTimePassword": schemas.OneTimePassword,
+    "TokensRevoked": schemas.TokensRevoked,
+    "AccessGrant": schemas.AccessGrant,
     "Problem": schemas.Problem,
 }
 # (A problem lists field errors only for invalid input; a signature manifest may predate its digest and voiding.)
-_OPTIONAL = {"Problem": {"errors"}, "Signature": {"digest", "voided_reason", "voided_by"}}
+_OPTIONAL = {"Problem": {"errors"}, "Signature": {"digest", "voided_reason", "voided_by"},
+             "User": {"one_time_password"}}
 _REQUESTS = {
     "SubjectCreate": schemas.SubjectCreate,
     "RecordWrite": schemas.RecordWrite,
@@ -58,6 +63,9 @@ _REQUESTS = {
     "SignRequest": schemas.SignRequest,
     "ReasonRequest": schemas.ReasonRequest,
     "ImportRequest": schemas.ImportRequest,
+    "UserCreate": schemas.UserCreate,
+    "RoleChange": schemas.RoleChange,
+    "RequiredReason": schemas.RequiredReason,
 }
 
 _S, _SUBJ, _REC = "{study}", "{subject}", "{event}"
@@ -361,9 +369,45 @@ def spec() -> dict:
     doc.path(path=f"{imports}/{{job_id}}", parameters=_params("study", "job_id"), operations={
         "get": {"summary": "An import job: state, counts, rows and refused rows (data managers)",
                 "responses": {"200": _ok("job", "ImportJob"), **read}}})
+    _user_paths(doc, read, write)
     result = doc.to_dict()
     for name, component in result["components"]["schemas"].items():
         if name not in _REQUESTS:  # responses and the shapes nested in them
             component["required"] = sorted(set(component["properties"]) - _OPTIONAL.get(name, set()))
     result["security"] = [{"bearer": []}]
     return result
+
+
+def _user_paths(doc: APISpec, read: dict, write: dict) -> None:
+    """User administration and the access review (administrators only)."""
+    users = "/api/v1/users"
+    user = f"{users}/{{username}}"
+    doc.path(path=users, operations={
+        "get": {"summary": "Every user with role, sites, status and last sign-in (administrators)",
+                "responses": {"200": _ok("users", _list("User")), **read}},
+        "post": {"summary": "Create a user; without a password a one-time password is answered once "
+                            "(administrators)", "requestBody": _json("UserCreate"),
+                 "responses": {"201": _ok("created", "User"), **write}}})
+    doc.path(path=user, parameters=_params("username"), operations={
+        "get": {"summary": "One user (administrators)", "responses": {"200": _ok("user", "User"), **read}}})
+    changes = (
+        ("role", "Change role and sites, with a reason; the user's sessions end", "RoleChange", "User"),
+        ("disable", "Disable, with a reason; sessions end and tokens are revoked", "RequiredReason", "User"),
+        ("enable", "Enable again, with a reason", "RequiredReason", "User"),
+        ("reset-password", "A one-time password (answered once) the user must change at next sign-in; until "
+                           "then their tokens answer 403", "RequiredReason", "OneTimePassword"),
+        ("unlock", "End a lockout after failed sign-ins", "ReasonRequest", "User"),
+        ("revoke-tokens", "Revoke every API token of the user", "ReasonRequest", "TokensRevoked"),
+        ("sign-out", "End every browser session of the user", "ReasonRequest", "User"),
+    )
+    for verb, summary, body, answer in changes:
+        doc.path(path=f"{user}/{verb}", parameters=_params("username"), operations={
+            "post": {"summary": f"{summary} (administrators)", "requestBody": _json(body),
+                     "responses": {"200": _ok("done", answer), **write}}})
+    doc.path(path="/api/v1/access-review", operations={
+        "get": {"summary": "Access review: every grant of a role at a site, since when, by whom, ended or current; "
+                           "last sign-in and status (administrators)",
+                "responses": {"200": _ok("grants", _list("AccessGrant")), **read}}})
+    doc.path(path="/api/v1/access-review.csv", operations={
+        "get": {"summary": "The access review as CSV (administrators)",
+                "responses": {"200": _ok("CSV", {"type": "string"}, "text/csv"), **read}}})

@@ -401,3 +401,77 @@ class ImportJobOut(Schema):
     counts = fields.Nested(ImportCounts, allow_none=True, metadata={"description": "null until done"})
     rows = fields.List(fields.Nested(ImportRow))
     refusals = fields.List(fields.Nested(ImportRefusal))
+
+
+# ---------------------------------------------------------------- user administration (ecrf/api/users.py)
+
+
+class UserCreate(Schema):
+    class Meta:
+        unknown = RAISE
+
+    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    role = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    sites = fields.List(fields.String(validate=validate.Length(min=1, max=32)), load_default=list,
+                        validate=validate.Length(max=500))
+    full_name = fields.String(load_default="", validate=validate.Length(max=200))
+    password = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000), metadata={
+        "description": "left out: a one-time password is made, answered once, and must be changed at first sign-in"})
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
+class RoleChange(Schema):
+    class Meta:
+        unknown = RAISE
+
+    role = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    sites = fields.List(fields.String(validate=validate.Length(min=1, max=32)), load_default=list,
+                        validate=validate.Length(max=500))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class RequiredReason(Schema):
+    class Meta:
+        unknown = RAISE
+
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class UserOut(Schema):
+    username = fields.String()
+    full_name = fields.String()
+    role = fields.String()
+    sites = fields.List(fields.String())
+    active = fields.Boolean()
+    status = fields.String(metadata={"description": "active, disabled, locked or must change password"})
+    must_change_password = fields.Boolean()
+    last_login = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime(allow_none=True)
+    live_tokens = fields.Integer()
+    one_time_password = fields.String(metadata={"description": "only when one was made: shown once"})
+
+
+class OneTimePassword(Schema):
+    username = fields.String()
+    one_time_password = fields.String()
+
+
+class TokensRevoked(Schema):
+    username = fields.String()
+    revoked = fields.Integer()
+
+
+class AccessGrant(Schema):
+    username = fields.String()
+    full_name = fields.String()
+    role = fields.String(allow_none=True)
+    site = fields.String(allow_none=True, metadata={"description": "a site code, or * for every site"})
+    granted_at = fields.DateTime(allow_none=True)
+    granted_by = fields.String(allow_none=True)
+    grant_reason = fields.String(allow_none=True)
+    ended_at = fields.DateTime(allow_none=True)
+    ended_by = fields.String(allow_none=True)
+    end_reason = fields.String(allow_none=True)
+    current = fields.Boolean()
+    last_login = fields.DateTime(allow_none=True)
+    status = fields.String()

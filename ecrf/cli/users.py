@@ -57,7 +57,8 @@ def users_token(username: str) -> None:
 
 @users_group.command("revoke-tokens")
 @click.argument("username")
-def users_revoke(username: str) -> None:
+@click.option("--reason", default=None, help="why (kept in the audit trail)")
+def users_revoke(username: str, reason: str | None) -> None:
     """Revoke every API token of the user."""
     from ecrf.users import get_user, revoke_tokens
 
@@ -65,17 +66,18 @@ def users_revoke(username: str) -> None:
         get_user(username)
     except DomainError as error:
         fail(error)
-    click.echo(f"{revoke_tokens(username, actor='cli')} token(s) revoked")
+    click.echo(f"{revoke_tokens(username, actor='cli', reason=reason)} token(s) revoked")
 
 
 @users_group.command("disable")
 @click.argument("username")
-def users_disable(username: str) -> None:
-    """Disable a user (never deleted); revokes their tokens."""
+@click.option("--reason", default=None, help="why (kept in the audit trail)")
+def users_disable(username: str, reason: str | None) -> None:
+    """Disable a user (never deleted); revokes their tokens and ends their sessions."""
     from ecrf.users import set_active
 
     try:
-        set_active(username, False, actor="cli")
+        set_active(username, False, actor="cli", reason=reason)
     except DomainError as error:
         fail(error)
     click.echo(f"user {username} disabled")
@@ -83,15 +85,104 @@ def users_disable(username: str) -> None:
 
 @users_group.command("enable")
 @click.argument("username")
-def users_enable(username: str) -> None:
+@click.option("--reason", default=None, help="why (kept in the audit trail)")
+def users_enable(username: str, reason: str | None) -> None:
     """Re-enable a disabled user."""
     from ecrf.users import set_active
 
     try:
-        set_active(username, True, actor="cli")
+        set_active(username, True, actor="cli", reason=reason)
     except DomainError as error:
         fail(error)
     click.echo(f"user {username} enabled")
+
+
+@users_group.command("role")
+@click.argument("username")
+@click.option("--role", required=True, help="site_staff, investigator, monitor, data_manager or admin")
+@click.option("--site", "sites", multiple=True, help="site code (repeat for several)")
+@click.option("--reason", required=True, help="why (kept in the audit trail)")
+def users_role(username: str, role: str, sites: tuple[str, ...], reason: str) -> None:
+    """Give a user another role and sites; every session of the user ends."""
+    from ecrf.users import change_role
+
+    try:
+        change_role(username, role, list(sites), actor="cli", reason=reason)
+    except DomainError as error:
+        fail(error)
+    click.echo(f"user {username} is now {role}" + (f" at {', '.join(sites)}" if sites else ""))
+
+
+@users_group.command("reset-password")
+@click.argument("username")
+@click.option("--reason", required=True, help="why (kept in the audit trail)")
+def users_reset_password(username: str, reason: str) -> None:
+    """Print a one-time password (shown once) that the user must change at their next sign-in."""
+    from ecrf.users import reset_password
+
+    try:
+        click.echo(reset_password(username, actor="cli", reason=reason,
+                                  min_length=current_app.config["ECRF"].password_min_length))
+    except DomainError as error:
+        fail(error)
+
+
+@users_group.command("unlock")
+@click.argument("username")
+@click.option("--reason", default=None, help="why (kept in the audit trail)")
+def users_unlock(username: str, reason: str | None) -> None:
+    """End a lockout after repeated failed sign-ins."""
+    from ecrf.users import unlock
+
+    try:
+        unlock(username, actor="cli", reason=reason)
+    except DomainError as error:
+        fail(error)
+    click.echo(f"user {username} unlocked")
+
+
+@users_group.command("sign-out")
+@click.argument("username")
+@click.option("--reason", default=None, help="why (kept in the audit trail)")
+def users_sign_out(username: str, reason: str | None) -> None:
+    """End every browser session of the user."""
+    from ecrf.users import end_sessions
+
+    try:
+        end_sessions(username, actor="cli", reason=reason)
+    except DomainError as error:
+        fail(error)
+    click.echo(f"every session of {username} has ended")
+
+
+@users_group.command("list")
+def users_list() -> None:
+    """Every user: username, role, sites, status, last sign-in (UTC), tab-separated."""
+    from audit import utc_now
+    from ecrf.access_review import account_status
+    from ecrf.times import iso
+    from ecrf.users import User
+
+    now = utc_now()
+    for user in User.objects.order_by("username"):
+        click.echo("\t".join([user.username, user.role, ",".join(user.sites or []) or "*",
+                              account_status(user, now), iso(user.last_login) or "never"]))
+
+
+@users_group.command("access-review")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="write the CSV to this file (default: standard output)")
+def users_access_review(output: str | None) -> None:
+    """The access review as CSV: each grant of a role at a site, since when, by whom, last sign-in, status."""
+    from ecrf.access_review import access_review, access_review_csv
+
+    text = access_review_csv(access_review())
+    if output:
+        with open(output, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        click.echo(f"access review written to {output}")
+    else:
+        click.echo(text, nl=False)
 
 
 @users_group.command("password")

@@ -45,7 +45,8 @@ def admin(app):
 
 
 def disable(app, client):
-    assert post_form(admin(app), "/admin/users/staff01/disable", {}, "/admin/").status_code == 302
+    assert post_form(admin(app), "/admin/users/staff01/disable", {"reason": "left the site"},
+                     "/admin/").status_code == 302
 
 
 def sign_out_everywhere(app, client):
@@ -53,8 +54,8 @@ def sign_out_everywhere(app, client):
 
 
 def change_role(app, client):
-    response = post_form(admin(app), "/admin/roles", {"role-username": "staff01", "role-role": "investigator",
-                                                      "role-sites": ["01"]}, "/admin/")
+    response = post_form(admin(app), "/admin/users/staff01/role", {"role-role": "investigator", "role-sites": ["01"],
+                                                                   "role-reason": "delegation log"}, "/admin/")
     assert response.status_code == 302, response.get_data(as_text=True)
 
 

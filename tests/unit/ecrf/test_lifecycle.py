@@ -144,7 +144,10 @@ WRITE_ENDPOINTS = {
     "queries.raise_query": "query", "queries.act": "query", "records.query": "query", "subjects.index": "subject",
     "auth.login": "account", "auth.logout": "account", "auth.password": "account",
     "ranges.index": "ranges", "ranges.retire": "ranges",
-    "admin.sites": "admin", "admin.users": "admin", "admin.user_action": "admin", "admin.roles": "admin",
+    "admin.sites": "admin", "users.index": "admin", "users.act": "admin",
+    **{route: "admin" for route in ("api.create_user", "api.user_role", "api.user_disable", "api.user_enable",
+                                    "api.user_reset_password", "api.user_unlock", "api.user_revoke_tokens",
+                                    "api.user_sign_out")},
     "exports.index": "export",
     # Imports write through save_record: a locked or frozen record refuses its row (test_import_batch.py).
     "api.start_import_job": "import", "imports.index": "import", "imports.confirm": "import",

@@ -38,9 +38,11 @@ ALLOWED_UNDER_LOCK = {
     "auth.logout": "signing out writes no study data",
     "auth.password": "a user's own password is not study data",
     "admin.sites": "sites are administration, shared by every study",
-    "admin.users": "users are administration, shared by every study",
-    "admin.user_action": "users are administration, shared by every study",
-    "admin.roles": "users' roles and sites are administration, shared by every study",
+    "users.index": "users are administration, shared by every study",
+    "users.act": "users, their roles and sites are administration, shared by every study",
+    **{route: "users, their roles and sites are administration, shared by every study"
+       for route in ("api.create_user", "api.user_role", "api.user_disable", "api.user_enable",
+                     "api.user_reset_password", "api.user_unlock", "api.user_revoke_tokens", "api.user_sign_out")},
     "exports.index": "an export reads the locked data: it is what a lock is for",
     **{route: "an import starts a job; each row goes through save_record and register_subject, which refuse a "
               "locked or frozen record, subject or study: that row is refused (test_import_batch.py)"

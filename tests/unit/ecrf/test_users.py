@@ -248,10 +248,10 @@ def test_an_administrator_sees_a_locked_user_and_unlocks_them_audited(app, clien
 
     lock(app, "staff01")
     login(client, "root")
-    page = client.get("/admin/").get_data(as_text=True)
-    assert "active, locked" in page and "/admin/users/staff01/unlock" in page
+    page = client.get("/admin/users/staff01").get_data(as_text=True)
+    assert '<dd id="user-status">locked</dd>' in page and "/admin/users/staff01/unlock" in page
     assert client.post("/admin/users/staff01/unlock", data={"csrf_token": token_in(page)}).status_code == 302
-    assert "/admin/users/staff01/unlock" not in client.get("/admin/").get_data(as_text=True)
+    assert "/admin/users/staff01/unlock" not in client.get("/admin/users/staff01").get_data(as_text=True)
     with app.app_context():
         from ecrf.users import authenticate
         assert authenticate("staff01", PASSWORD).username == "staff01"

@@ -311,9 +311,9 @@ def test_admin_adds_a_site_and_a_user_and_issues_a_token_once(client, app):
                            data={"csrf_token": token, "user-username": "newmon", "user-full_name": "New Monitor",
                                  "user-role": "monitor", "user-sites": ["03"],
                                  "user-password": "a long secret"})
-    assert response.status_code == 302
+    assert response.status_code == 302 and response.headers["Location"].endswith("/admin/users/newmon")
     issued = client.post("/admin/users/newmon/token", data={"csrf_token": token}).get_data(as_text=True)
-    new_token = re.search(r'<pre id="new-token">(ecrf_[^<]+)</pre>', issued).group(1)
+    new_token = re.search(r'<pre id="new-secret"[^>]*>(ecrf_[^<]+)</pre>', issued).group(1)
     assert app.test_client().get("/api/v1/studies", headers={"Authorization": f"Bearer {new_token}"}).status_code == 200
     bad = client.post("/admin/users", data={"csrf_token": token, "user-username": "x9", "user-role": "monitor",
                                             "user-sites": [], "user-password": "a long secret"})

@@ -1,6 +1,11 @@
 """ecrf users and ecrf sites: create sites and users, issue tokens, refuse bad input."""
 
+import csv
+
 import pytest
+from user_admin import last_event, verify_clean
+
+from ecrf.users import authenticate
 
 
 def test_sites_add_and_refusals(cli):
@@ -40,3 +45,25 @@ def test_weak_password_is_refused(cli):
         "users", "add", "weakling", "--role", "monitor", "--site", "01", "--password-stdin", input="weakling1\n"
     )
     assert result.exit_code == 1 and "must not contain the username" in result.output
+
+
+def test_the_command_line_changes_a_role_resets_a_password_and_writes_the_review(app, tmp_path):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["users", "role", "mon02", "--role", "monitor", "--site", "01", "--site", "02",
+                                 "--reason", "covers both sites"])
+    assert result.exit_code == 0, result.output
+    assert runner.invoke(args=["users", "role", "mon02", "--role", "monitor", "--site", "01"]).exit_code != 0
+    otp = runner.invoke(args=["users", "reset-password", "mon02", "--reason", "forgot"]).output.strip()
+    with app.app_context():
+        assert authenticate("mon02", otp).must_change_password
+    assert runner.invoke(args=["users", "unlock", "mon02"]).exit_code == 0
+    assert runner.invoke(args=["users", "sign-out", "mon02", "--reason", "shared screen"]).exit_code == 0
+    listed = runner.invoke(args=["users", "list"]).output
+    assert "mon02\tmonitor\t01,02\tmust change password\t" in listed and "dm\tdata_manager\t*\tactive" in listed
+    target = tmp_path / "review.csv"
+    assert runner.invoke(args=["users", "access-review", "-o", str(target)]).exit_code == 0
+    rows = list(csv.DictReader(target.open(encoding="utf-8")))
+    assert ("monitor", "01", "cli", "covers both sites") in {
+        (r["role"], r["site"], r["granted_by"], r["grant_reason"]) for r in rows if r["username"] == "mon02"}
+    assert last_event(app, "mon02")["reason"] == "shared screen"
+    verify_clean(app)
