@@ -119,6 +119,18 @@ def _refuse_closed(study: StudyRuntime, subject: str, event: str, form: str) -> 
         raise Locked(f"{form} at {event} is {state}; no file can be attached or removed")
 
 
+def attachable(study: StudyRuntime, user, subject_id: str, event: str, form: str):
+    """The subject and compiled form when the user may attach files to that record; else 403 or 404.
+
+    What a caller checks before it even reads an upload, so that a refused caller learns nothing from how its
+    body is judged.
+    """
+    require(user, Action.ENTER_DATA)
+    subject = get_subject(study, user, subject_id)
+    _, compiled = study.form_in_event(event, form)
+    return subject, compiled
+
+
 def attach(study: StudyRuntime, user, subject_id: str, event: str, form: str, item: str | None, filename: Any,
            data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Attachment:
     """Store ``data`` as a source document of one record (or one item of it) and audit it with its SHA-256.
@@ -127,9 +139,7 @@ def attach(study: StudyRuntime, user, subject_id: str, event: str, form: str, it
     cannot see or a form not in the event, 413 over ``max_bytes``, 422 for an unknown item or a file that
     is not what an attachment may be (see :mod:`ecrf.file_types`), 423 for a locked or frozen record.
     """
-    require(user, Action.ENTER_DATA)
-    subject = get_subject(study, user, subject_id)
-    _, compiled = study.form_in_event(event, form)
+    subject, compiled = attachable(study, user, subject_id, event, form)
     if item and (fault := item_pointer_fault(compiled, item)):
         raise Invalid("unknown item", [FieldError("/item", fault)])
     name = clean_filename(filename)

@@ -31,6 +31,7 @@ def attachment_list(study, subject, event, form):
 
 @api.post(RECORD)
 def attachment_upload(study, subject, event, form):
+    attachments.attachable(g.runtime, g.user, subject, event, form)
     if request.mimetype != "multipart/form-data":
         raise UnsupportedMediaType("send the file as multipart/form-data, in a part named 'file'")
     posted = request.files.get("file")

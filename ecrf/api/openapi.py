@@ -44,6 +44,7 @@ _RESPONSES = {
     "LockResult": schemas.LockResult,
     "BrokenCheck": schemas.BrokenCheck,
     "ImportJob": schemas.ImportJobOut,
+    "Attachment": schemas.AttachmentOut,
     "Problem": schemas.Problem,
 }
 # (A problem lists field errors only for invalid input; a signature manifest may predate its digest and voiding.)
@@ -57,6 +58,7 @@ _REQUESTS = {
     "SignRequest": schemas.SignRequest,
     "ReasonRequest": schemas.ReasonRequest,
     "ImportRequest": schemas.ImportRequest,
+    "AttachmentUpload": schemas.AttachmentUpload,
 }
 
 _S, _SUBJ, _REC = "{study}", "{subject}", "{event}"
@@ -348,6 +350,23 @@ def spec() -> dict:
     doc.path(path=f"{imports}/{{job_id}}", parameters=_params("study", "job_id"), operations={
         "get": {"summary": "An import job: state, counts, rows and refused rows (data managers)",
                 "responses": {"200": _ok("job", "ImportJob"), **read}}})
+    attachments = f"{record}/attachments"
+    doc.path(path=attachments, parameters=_params("study", "subject", "event", "form"), operations={
+        "get": {"summary": "The record's source documents, removed ones included",
+                "responses": {"200": _ok("list", _list("Attachment")), **read}},
+        "post": {"summary": "Attach a PDF, PNG or JPEG file (its type read from its bytes) to the record or an item",
+                 "requestBody": {"required": True,
+                                 "content": {"multipart/form-data": {"schema": "AttachmentUpload"}}},
+                 "responses": {"201": _ok("attached", "Attachment"), **write}}})
+    one = f"{subject}/attachments/{{attachment_id}}"
+    doc.path(path=one, parameters=_params("study", "subject", "attachment_id"), operations={
+        "get": {"summary": "The file, as a download (removed files too: the trail refers to them)",
+                "responses": {"200": _ok("the file", {"type": "string", "format": "binary"}, "application/octet-stream"),
+                              **read, **errors("409")}}})
+    doc.path(path=f"{one}/remove", parameters=_params("study", "subject", "attachment_id"), operations={
+        "post": {"summary": "Take the file off its record, with a reason (the file stays stored)",
+                 "requestBody": {"required": True, **_json("ReasonRequest")},
+                 "responses": {"200": _ok("removed", "Attachment"), **write}}})
     result = doc.to_dict()
     for name, component in result["components"]["schemas"].items():
         if name not in _REQUESTS:  # responses and the shapes nested in them
