@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from ecrf import attachments
 from ecrf.integrity import RECORD_PREFIX
 from ecrf.records.document import Record, current
 from ecrf.trail import audit_store
@@ -27,8 +28,8 @@ def lagging_streams() -> list[str]:
 
 
 def catch_up() -> list[str]:
-    """Project every lagging record stream up to its head; returns the streams brought forward."""
+    """Project every lagging record (and attachment) stream up to its head; returns the streams brought forward."""
     streams = lagging_streams()
     for stream in streams:
         current(stream)
-    return streams
+    return streams + attachments.catch_up()

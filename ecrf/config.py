@@ -30,6 +30,7 @@ class Settings:
     admin_password: str = ""
     study_path: str = str(BUNDLED_STUDY)
     max_content_length: int = 1_000_000
+    attachment_max_bytes: int = 20_000_000  # a source document (PDF, image); its upload may be this much larger
     session_timeout_minutes: int = 30
     lockout_attempts: int = 5
     lockout_minutes: int = 15

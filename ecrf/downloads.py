@@ -11,6 +11,7 @@ from typing import BinaryIO
 
 from flask import Response, send_file
 
+from ecrf.attachments import download
 from ecrf.exports.casebook import write_casebook
 from ecrf.studies import StudyRuntime
 
@@ -37,3 +38,22 @@ def casebook_download(runtime: StudyRuntime, user, subject_id: str) -> Response:
     """
     return spooled_download(lambda spool: write_casebook(spool, runtime, user, subject_id),
                             "application/pdf", f"casebook-{subject_id}.pdf")
+
+
+def attachment_download(runtime: StudyRuntime, user, subject_id: str, attachment_id: str) -> Response:
+    """A source document as an attachment under its uploaded name, typed as sniffed, never rendered inline.
+
+    Read whole into a temporary file first, so a file altered since it was attached (its SHA-256 differs from
+    its audit event) is refused with 409 instead of sent.
+    """
+    found = download(runtime, user, subject_id, attachment_id)
+
+    def write(spool: BinaryIO) -> None:
+        for chunk in found.chunks:
+            spool.write(chunk)
+
+    response = spooled_download(write, found.attachment.media_type, found.name)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response

@@ -221,6 +221,14 @@ WORDS = {
         "one-time password": "一次性密码", "required": "必填",
         "shown once; copy it now and give it to the user in person": "仅显示一次；请立即复制并当面交给用户",
         "users": "名用户",
+        # --- added by attach: source documents on the form page (issue 22)
+        "Source documents": "源文件", "Type": "类型", "Added": "添加",
+        "Remove": "移除", "Whole form": "整个表单", "Reason for removal": "移除原因", "Remove file": "移除文件",
+        "No source documents are attached to this form.": "此表单尚未附加源文件。", "Removed files": "已移除的文件",
+        "removed by": "移除人", "PDF, PNG or JPEG, up to {n} MB": "PDF、PNG 或 JPEG，最大 {n} MB",
+        "Attach to": "附加到", "Attach file": "附加文件", "File attached": "文件已附加", "File removed": "文件已移除",
+        "PDF document": "PDF 文档", "PNG image": "PNG 图像", "JPEG image": "JPEG 图像", "kB": "KB",
+        "The form expired; try again.": "表单已过期，请重试。",
     }
 }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from itertools import accumulate
 
-from flask import Flask, current_app, request
+from flask import Flask, request
 
 from ecrf.errors import PayloadTooLarge
 
@@ -37,7 +37,7 @@ def _whole_body_within_limit() -> None:
     silently cut off (a JSON body then fails as malformed, 400). The server terminates the stream
     (``wsgi.input_terminated``), so one byte more tells whether the body went on past the limit.
     """
-    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    limit = request.max_content_length  # the app's, or the larger one an upload route sets for itself
     if (not limit or request.method not in _BODY_METHODS or request.content_length is not None
             or not request.environ.get("wsgi.input_terminated")):
         return

@@ -17,6 +17,8 @@ projection without its stream and every stream without its projection.
     subject/..., study/<oid>       container_locks       kind and who set it (lock/freeze/unlock/unfreeze events)
     query/<id>                     queries               identity, item, origin, check, state, messages,
                                                          opened/closed_at, version
+    attachment/<id>                attachments           identity, item, file name, type, size, SHA-256, who added
+                                                         and removed it, why; the GridFS file's SHA-256
     user/<username>                users, api_tokens     role, sites, active, last login, full name and password hash
                                                          (as a digest), must change password after a reset; how
                                                          many tokens were issued and are live
@@ -53,6 +55,7 @@ import json
 from typing import Any
 
 from audit import BEHIND, StreamProblem
+from ecrf.attachments import Attachment, attachment_problems
 from ecrf.definitions import content_hash
 from ecrf.field_differences import field_differences
 from ecrf.keyed_cursor import KeyedCursor
@@ -109,6 +112,7 @@ class ProjectionCheck:
     def __init__(self):
         self.subjects = KeyedCursor(Subject._get_collection())
         self.queries = KeyedCursor(Query._get_collection())
+        self.attachments = KeyedCursor(Attachment._get_collection())
         self.users = KeyedCursor(User._get_collection())
         self.tokens = KeyedCursor(ApiToken._get_collection(), "username", {"username": 1, "revoked_at": 1})
         self.sites = KeyedCursor(Site._get_collection())
@@ -134,7 +138,7 @@ class ProjectionCheck:
             self.loads[key] = [e for e in events if e.get("action") == "study_loaded"]
             return []
         check = {"subject": self._subject, "query": self._query, "user": self._user,
-                 "site": self._site, "ranges": self._ranges}.get(kind)
+                 "site": self._site, "ranges": self._ranges, "attachment": self._attachment}.get(kind)
         return check(stream, key, events) if check else []
 
     def remaining_problems(self) -> list[StreamProblem]:
@@ -142,7 +146,8 @@ class ProjectionCheck:
         problems = []
         for cursor, collection, stream_of in (
                 (self.queries, "queries", "query/{}"), (self.sites, "sites", "site/{}"),
-                (self.subjects, "subjects", "subject/{}"), (self.users, "users", "user/{}")):
+                (self.subjects, "subjects", "subject/{}"), (self.users, "users", "user/{}"),
+                (self.attachments, "attachments", "attachment/{}")):
             problems += [StreamProblem(stream_of.format(document["_id"]),
                                        f"{collection} document has no audit stream (events deleted)")
                          for document in cursor.unmatched()]
@@ -206,6 +211,12 @@ class ProjectionCheck:
         if not found:
             return [StreamProblem(stream, "stream has no projection in queries")]
         return field_differences(stream, "queries", query_fields(events), found[0])
+
+    # ------------------------------------------------------------ attachments (and their files)
+
+    def _attachment(self, stream: str, key: str, events: list[dict]) -> list[StreamProblem]:
+        found = self.attachments.take(key, wanted=True)
+        return attachment_problems(stream, events, found[0] if found else None)
 
     # ------------------------------------------------------------ users and their tokens
 

@@ -241,6 +241,62 @@ def wire_app(tmp_path, wire_uri):
     return make_app(tmp_path, wire_uri)
 
 
+class _MongomockBucket:
+    """GridFS for unit tests on mongomock (pymongo's GridFSBucket accepts only its own Database): the same
+    layout (``<bucket>.files`` and ``.chunks``) and the calls :mod:`ecrf.attachments` makes. The integration
+    tests run pymongo's own GridFS on the wire server."""
+
+    CHUNK = 255 * 1024
+
+    def __init__(self, db, bucket_name: str):
+        self.files, self.chunks = db[f"{bucket_name}.files"], db[f"{bucket_name}.chunks"]
+
+    def upload_from_stream(self, filename, data, metadata=None):
+        from bson import ObjectId
+
+        file_id = ObjectId()
+        for n, at in enumerate(range(0, len(data), self.CHUNK)):
+            self.chunks.insert_one({"files_id": file_id, "n": n, "data": data[at:at + self.CHUNK]})
+        self.files.insert_one({"_id": file_id, "filename": filename, "length": len(data), "metadata": metadata})
+        return file_id
+
+    def open_download_stream(self, file_id):
+        import gridfs
+
+        if self.files.find_one({"_id": file_id}) is None:
+            raise gridfs.errors.NoFile(file_id)
+        chunks = iter([bytes(c["data"]) for c in self.chunks.find({"files_id": file_id}, sort=[("n", 1)])])
+
+        class _Out:
+            def readchunk(self):
+                return next(chunks, b"")
+
+        return _Out()
+
+    def delete(self, file_id):
+        self.files.delete_one({"_id": file_id})
+        self.chunks.delete_many({"files_id": file_id})
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _gridfs_on_mongomock():
+    """Source documents on mongomock go to :class:`_MongomockBucket`; on a wire server to pymongo's GridFS."""
+    import pymongo.database
+
+    import ecrf.attachments
+    from ecrf.db import database
+
+    real = ecrf.attachments._bucket
+
+    def bucket():
+        db = database()
+        return real() if isinstance(db, pymongo.database.Database) else _MongomockBucket(db, ecrf.attachments.BUCKET)
+
+    ecrf.attachments._bucket = bucket
+    yield
+    ecrf.attachments._bucket = real
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _fast_password_hashing():
     """Cheap argon2 parameters for tests: the algorithm is the same, only its cost differs."""

@@ -49,6 +49,7 @@ _RESPONSES = {
     "OneTimePassword": schemas.OneTimePassword,
     "TokensRevoked": schemas.TokensRevoked,
     "AccessGrant": schemas.AccessGrant,
+    "Attachment": schemas.AttachmentOut,
     "Problem": schemas.Problem,
 }
 # (A problem lists field errors only for invalid input; a signature manifest may predate its digest and voiding.)
@@ -66,6 +67,7 @@ _REQUESTS = {
     "UserCreate": schemas.UserCreate,
     "RoleChange": schemas.RoleChange,
     "RequiredReason": schemas.RequiredReason,
+    "AttachmentUpload": schemas.AttachmentUpload,
 }
 
 _S, _SUBJ, _REC = "{study}", "{subject}", "{event}"
@@ -370,6 +372,40 @@ def spec() -> dict:
         "get": {"summary": "An import job: state, counts, rows and refused rows (data managers)",
                 "responses": {"200": _ok("job", "ImportJob"), **read}}})
     _user_paths(doc, read, write)
+    attachments = f"{record}/attachments"
+    doc.path(path=attachments, parameters=_params("study", "subject", "event", "form"), operations={
+        "get": {"summary": "The record's source documents, removed ones included",
+                "responses": {"200": _ok("list", _list("Attachment")), **read}},
+        "post": {"summary": "Attach a PDF, PNG or JPEG file (its type read from its bytes) to the record or an item",
+                 "requestBody": {"required": True,
+                                 "content": {"multipart/form-data": {"schema": "AttachmentUpload"}}},
+                 "responses": {"201": _ok("attached", "Attachment"), **write}}})
+    one = f"{subject}/attachments/{{attachment_id}}"
+    doc.path(
+        path=one,
+        parameters=_params("study", "subject", "attachment_id"),
+        operations={
+            "get": {
+                "summary": "The file, as a download (removed files too: the trail refers to them)",
+                "responses": {
+                    "200": _ok("the file", {"type": "string", "format": "binary"}, "application/octet-stream"),
+                    **read,
+                    **errors("409"),
+                },
+            }
+        },
+    )
+    doc.path(
+        path=f"{one}/remove",
+        parameters=_params("study", "subject", "attachment_id"),
+        operations={
+            "post": {
+                "summary": "Take the file off its record, with a reason (the file stays stored)",
+                "requestBody": {"required": True, **_json("ReasonRequest")},
+                "responses": {"200": _ok("removed", "Attachment"), **write},
+            }
+        },
+    )
     result = doc.to_dict()
     for name, component in result["components"]["schemas"].items():
         if name not in _REQUESTS:  # responses and the shapes nested in them
@@ -382,32 +418,68 @@ def _user_paths(doc: APISpec, read: dict, write: dict) -> None:
     """User administration and the access review (administrators only)."""
     users = "/api/v1/users"
     user = f"{users}/{{username}}"
-    doc.path(path=users, operations={
-        "get": {"summary": "Every user with role, sites, status and last sign-in (administrators)",
-                "responses": {"200": _ok("users", _list("User")), **read}},
-        "post": {"summary": "Create a user; without a password a one-time password is answered once "
-                            "(administrators)", "requestBody": _json("UserCreate"),
-                 "responses": {"201": _ok("created", "User"), **write}}})
-    doc.path(path=user, parameters=_params("username"), operations={
-        "get": {"summary": "One user (administrators)", "responses": {"200": _ok("user", "User"), **read}}})
+    doc.path(
+        path=users,
+        operations={
+            "get": {
+                "summary": "Every user with role, sites, status and last sign-in (administrators)",
+                "responses": {"200": _ok("users", _list("User")), **read},
+            },
+            "post": {
+                "summary": "Create a user; without a password a one-time password is answered once (administrators)",
+                "requestBody": _json("UserCreate"),
+                "responses": {"201": _ok("created", "User"), **write},
+            },
+        },
+    )
+    doc.path(
+        path=user,
+        parameters=_params("username"),
+        operations={"get": {"summary": "One user (administrators)", "responses": {"200": _ok("user", "User"), **read}}},
+    )
     changes = (
         ("role", "Change role and sites, with a reason; the user's sessions end", "RoleChange", "User"),
         ("disable", "Disable, with a reason; sessions end and tokens are revoked", "RequiredReason", "User"),
         ("enable", "Enable again, with a reason", "RequiredReason", "User"),
-        ("reset-password", "A one-time password (answered once) the user must change at next sign-in; until "
-                           "then their tokens answer 403", "RequiredReason", "OneTimePassword"),
+        (
+            "reset-password",
+            "A one-time password (answered once) the user must change at next sign-in; until "
+            "then their tokens answer 403",
+            "RequiredReason",
+            "OneTimePassword",
+        ),
         ("unlock", "End a lockout after failed sign-ins", "ReasonRequest", "User"),
         ("revoke-tokens", "Revoke every API token of the user", "ReasonRequest", "TokensRevoked"),
         ("sign-out", "End every browser session of the user", "ReasonRequest", "User"),
     )
     for verb, summary, body, answer in changes:
-        doc.path(path=f"{user}/{verb}", parameters=_params("username"), operations={
-            "post": {"summary": f"{summary} (administrators)", "requestBody": _json(body),
-                     "responses": {"200": _ok("done", answer), **write}}})
-    doc.path(path="/api/v1/access-review", operations={
-        "get": {"summary": "Access review: every grant of a role at a site, since when, by whom, ended or current; "
-                           "last sign-in and status (administrators)",
-                "responses": {"200": _ok("grants", _list("AccessGrant")), **read}}})
-    doc.path(path="/api/v1/access-review.csv", operations={
-        "get": {"summary": "The access review as CSV (administrators)",
-                "responses": {"200": _ok("CSV", {"type": "string"}, "text/csv"), **read}}})
+        doc.path(
+            path=f"{user}/{verb}",
+            parameters=_params("username"),
+            operations={
+                "post": {
+                    "summary": f"{summary} (administrators)",
+                    "requestBody": _json(body),
+                    "responses": {"200": _ok("done", answer), **write},
+                }
+            },
+        )
+    doc.path(
+        path="/api/v1/access-review",
+        operations={
+            "get": {
+                "summary": "Access review: every grant of a role at a site, since when, by whom, ended or current; "
+                "last sign-in and status (administrators)",
+                "responses": {"200": _ok("grants", _list("AccessGrant")), **read},
+            }
+        },
+    )
+    doc.path(
+        path="/api/v1/access-review.csv",
+        operations={
+            "get": {
+                "summary": "The access review as CSV (administrators)",
+                "responses": {"200": _ok("CSV", {"type": "string"}, "text/csv"), **read},
+            }
+        },
+    )

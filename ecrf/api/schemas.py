@@ -156,6 +156,31 @@ class QueryOut(Schema):
     messages = fields.List(fields.Nested(QueryMessage))
 
 
+class AttachmentOut(Schema):
+    id = fields.String()
+    subject = fields.String()
+    site = fields.String()
+    event = fields.String()
+    form = fields.String()
+    item = fields.String(allow_none=True, metadata={"description": "the item's JSON pointer; null: the whole record"})
+    filename = fields.String()
+    media_type = fields.String(metadata={"description": "as read from the file's bytes"})
+    size = fields.Integer()
+    sha256 = fields.String(metadata={"description": "as in the attachment_added audit event"})
+    added_by = fields.String()
+    added_at = fields.String()
+    removed = fields.Boolean()
+    removed_by = fields.String(allow_none=True)
+    removed_at = fields.String(allow_none=True)
+    removal_reason = fields.String(allow_none=True)
+
+
+class AttachmentUpload(Schema):
+    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary",
+                                               "description": "a PDF, PNG or JPEG file"})
+    item = fields.String(metadata={"description": "the item's JSON pointer, such as /ALT (none: the whole record)"})
+
+
 class RecordOut(Schema):
     study = fields.String()
     subject = fields.String()

@@ -4,10 +4,12 @@ A site-02 user or an admin never gets site-01 data in any body; anonymous
 callers get 401 (API) or the login page; nothing a refused caller sends is stored.
 """
 
+import io
 import re
 
 import pytest
 from conftest import PASSWORD, PEOPLE, login
+from documents import pdf_bytes
 
 SECRET = "Zebra-Secret-Note-0173"
 PUBLIC = {"static", "health.healthz", "auth.login", "auth.language", "api.openapi"}
@@ -26,13 +28,18 @@ def world(app, as_user):
                                                             "item": "/NOTES",
                                                             "text": f"about {SECRET}"}).get_json()["id"]
     as_user("staff02").register("02")
+    staff01 = as_user("staff01")
+    attachment = staff01.client.post(
+        f"/api/v1/studies/MINI/subjects/{subject}/events/SCREEN/forms/DM/attachments",
+        data={"file": (io.BytesIO(pdf_bytes()), f"{SECRET}.pdf")}, headers=staff01.headers(),
+        content_type="multipart/form-data").get_json()["id"]
     with app.app_context():
         from ecrf.ranges import add_range
         from ecrf.users import get_user
         range_id = add_range(get_user("dm"), "01", "ALT", "U/L", 5, 50, valid_from="2026-01-01").range_id
     return {"study": "MINI", "subject": subject, "event": "SCREEN", "form": "DM", "query_id": query, "action": "close",
             "kind": "csv", "job_id": "0" * 24, "range_id": range_id, "username": "staff01", "code": "en",
-            "verb": "close", "filename": "ecrf.css"}
+            "verb": "close", "filename": "ecrf.css", "attachment_id": attachment}
 
 
 def routes(app):

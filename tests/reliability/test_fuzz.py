@@ -1,10 +1,12 @@
 """Hostile input: fuzzed bodies and query strings on every write endpoint (hypothesis; schemathesis in
 test_schemathesis.py), operator and dotted keys, script everywhere, CSRF on every HTML form, security headers."""
 
+import io
 import json
 
 import pytest
 from conftest import PASSWORD, Api, login, make_app
+from documents import pdf_bytes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -29,6 +31,10 @@ def build_world(path, uri="mongomock://"):
                                                 {"subject": subject, "event": "SCREEN", "form": "VS",
                                                 "item": "/WEIGHT",
                                                  "text": "check"}).get_json()["id"]
+    app.attachment_id = client.post(f"/api/v1/studies/MINI/subjects/{subject}/events/SCREEN/forms/VS/attachments",
+                                    data={"file": (io.BytesIO(pdf_bytes()), "scale.pdf")},
+                                    headers={"Authorization": f"Bearer {app.tokens['staff01']}"},
+                                    content_type="multipart/form-data").get_json()["id"]
     return app, client, subject, qid
 
 
@@ -95,9 +101,11 @@ WRITES = [
       for verb in ("lock", "unlock", "freeze", "unfreeze") for scope in (RECORD, SUBJECT, "/api/v1/studies/MINI")],
     # Multipart only: every body here is refused (415, 422) and stores nothing; schemathesis fuzzes its multipart.
     ("POST", "/api/v1/studies/MINI/imports", "dm", {"kind": "csv", "form": "LB", "event": "SCREEN"}),
+    ("POST", RECORD + "/attachments", "staff01", {"item": "/WEIGHT"}),
+    ("POST", SUBJECT + "/attachments/{aid}/remove", "staff01", REASON),
 ]
-EXAMPLES_PER_ENDPOINT = 440  # x 24 endpoints: 10,560 fuzzed requests in a run, on mongomock
-WIRE_EXAMPLES = 20  # x 24 on the wire server, after every unstorable value in every field
+EXAMPLES_PER_ENDPOINT = 400  # x 26 endpoints: 10,400 fuzzed requests in a run, on mongomock
+WIRE_EXAMPLES = 20  # x 26 on the wire server, after every unstorable value in every field
 
 TEXT = st.text(max_size=12) | st.sampled_from(["", " ", "01", "02", "MINI", "SCREEN", "VS", "/WEIGHT", "/AE/0/AETERM",
                                                 "a.b", "$where", PASSWORD, "reason"])
@@ -155,7 +163,7 @@ def fuzz_endpoint(world, method: str, template: str, who: str, valid: dict, exam
     """Send ``examples`` fuzzed requests to one endpoint; each must answer below 500, and each refused one
     (4xx, problem+json) must leave every collection and the audit trail as they were. Returns how many ran."""
     app, client, subject, qid = world
-    path = template.format(subject=subject, qid=qid)
+    path = template.format(subject=subject, qid=qid, aid=app.attachment_id)
     valid = json.loads(json.dumps(valid).replace("{subject}", subject))
     people = "/sign" not in path
     known = []  # what is stored, when the last request changed nothing (saves a snapshot per example)
@@ -202,7 +210,7 @@ def test_unstorable_values_in_every_field_on_the_wire_server_are_refused_and_sto
     """Every value of every write endpoint's valid body, replaced by each thing the wire server cannot store:
     a 4xx and nothing stored, never a 500; then a few random fuzzed requests as on mongomock."""
     app, client, subject, qid = wire_world
-    path = template.format(subject=subject, qid=qid)
+    path = template.format(subject=subject, qid=qid, aid=app.attachment_id)
     valid = json.loads(json.dumps(valid).replace("{subject}", subject))
     people = "/sign" not in path
     for leaf in _leaves(valid):
@@ -219,7 +227,8 @@ def test_unstorable_values_in_every_field_on_the_wire_server_are_refused_and_sto
 
 def test_the_write_fuzz_covers_every_api_write_route_with_ten_thousand_requests(fuzz_world):
     app = fuzz_world[0]
-    names = {"study": "MINI", "subject": "{subject}", "event": "SCREEN", "form": "VS", "query_id": "{qid}"}
+    names = {"study": "MINI", "subject": "{subject}", "event": "SCREEN", "form": "VS", "query_id": "{qid}",
+             "attachment_id": "{aid}"}
     routes = set()
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/api/"):
@@ -263,7 +272,8 @@ def test_every_html_form_refuses_a_post_without_its_csrf_token(fuzz_world):
             continue
         path = rule.rule
         for name, value in {"study": "MINI", "subject": subject, "event": "SCREEN", "form": "VS", "query_id": qid,
-                            "action": "close", "username": "staff01", "range_id": "x", "job_id": "x"}.items():
+                            "action": "close", "username": "staff01", "range_id": "x", "job_id": "x",
+                            "attachment_id": app.attachment_id}.items():
             path = path.replace(f"<{name}>", value)
         response = web.post(path, data={"text": "no token", "reason": "no token"})
         assert response.status_code in (302, 400), (rule.rule, response.status_code)

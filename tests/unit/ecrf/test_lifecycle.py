@@ -151,6 +151,9 @@ WRITE_ENDPOINTS = {
     "exports.index": "export",
     # Imports write through save_record: a locked or frozen record refuses its row (test_import_batch.py).
     "api.start_import_job": "import", "imports.index": "import", "imports.confirm": "import",
+    # Source documents are the record's data: a lock or freeze that covers the record refuses them.
+    "api.attachment_upload": "record-data", "api.attachment_remove": "record-data",
+    "attachments.upload": "record-data", "attachments.remove": "record-data",
 }
 
 

@@ -12,10 +12,12 @@ reference ranges belong to the study as a whole: only a study lock or freeze cov
 
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
 from conftest import PASSWORD, login, token_in
+from documents import pdf_bytes
 
 from ecrf.api.openapi import spec
 from ecrf.db import database
@@ -30,7 +32,8 @@ from ecrf.views.records import _record_actions
 RECORD = "/studies/MINI/subjects/{s}/events/SCREEN/forms/VS"
 SCOPES = ("form", "visit", "subject", "study")
 KINDS = ("locked", "frozen")
-DATA = ("records", "subjects", "queries", "signatures", "lab_ranges", "container_locks", "audit_events")
+DATA = ("records", "subjects", "queries", "signatures", "lab_ranges", "container_locks", "audit_events",
+        "attachments", "attachments.files")
 
 # Write routes that no lock refuses, and why. Everything else is walked below.
 ALLOWED_UNDER_LOCK = {
@@ -85,6 +88,7 @@ class World:
             assert monitor.post(f"/studies/MINI/queries/{self.queries[name]}/close", {}).status_code == 200
         with app.app_context():
             self.range_id = add_range(get_user("dm"), "01", "ALT", "U/L", 5, 45, valid_from="2026-01-01").range_id
+        self.attachments = {name: self._attach(staff, name) for name in ("api", "html")}
         self.web, self.tokens = {}, {}
         for name in ("staff01", "mon01", "inv01", "dm"):
             client = app.test_client()
@@ -97,6 +101,22 @@ class World:
                                                         "item": "/WEIGHT", "text": f"query for {name}"})
         assert raised.status_code == 201
         return raised.get_json()["id"]
+
+    def _attach(self, staff, name):
+        attached = staff.client.post(f"/api/v1{self.record}/attachments", headers=staff.headers(),
+                                     data={"file": (io.BytesIO(pdf_bytes()), f"{name}.pdf")},
+                                     content_type="multipart/form-data")
+        assert attached.status_code == 201, attached.get_json()
+        return attached.get_json()["id"]
+
+    def upload(self, via):
+        """Attach one more file through the API or the form page."""
+        if via == "api":
+            staff = self.api["staff01"]
+            return staff.client.post(f"/api/v1{self.record}/attachments", headers=staff.headers(),
+                                     data={"file": (io.BytesIO(pdf_bytes()), "late.pdf")},
+                                     content_type="multipart/form-data")
+        return self.html("staff01", self.record + "/attachments", file=(io.BytesIO(pdf_bytes()), "late.pdf"))
 
     def lock(self, scope, kind):
         dm = self.api["dm"]
@@ -132,6 +152,13 @@ ROUTES = {
     "records.page": (data_writes, lambda w: w.html(
         "staff01", w.record, version=str(w.version()), VSDTC="2026-01-05", HEIGHT="170", WEIGHT="76",
                                                    reason="re-weighed")),
+    "api.attachment_upload": (data_writes, lambda w: w.upload("api")),
+    "attachments.upload": (data_writes, lambda w: w.upload("html")),
+    "api.attachment_remove": (data_writes, lambda w: w.api["staff01"].post(
+        f"/studies/MINI/subjects/{w.subject}/attachments/{w.attachments['api']}/remove", {"reason": "wrong file"})),
+    "attachments.remove": (data_writes, lambda w: w.html(
+        "staff01", f"/studies/MINI/subjects/{w.subject}/attachments/{w.attachments['html']}/remove",
+        reason="wrong file")),
     "api.create_subject": (study_wide, lambda w: w.api["staff01"].post("/studies/MINI/subjects", {"site": "01"})),
     "subjects.index": (study_wide, lambda w: w.html("staff01", "/studies/MINI/subjects", site="01", subject_id="")),
     "ranges.index": (study_wide, lambda w: w.html(
