@@ -183,6 +183,7 @@ ROUTES = {
         "mon01", w.record + "/query", _query="raise:/HEIGHT", **{"text:raise:/HEIGHT": "source?"})),
     "api.record_sdv": (review, lambda w: w.api["mon01"].post(w.record + "/sdv", {})),
     "records.act:sdv": (review, lambda w: w.html("mon01", w.record + "/do/sdv")),
+    "records.act:sdv-items": (review, lambda w: w.html("mon01", w.record + "/do/sdv-items", item="/WEIGHT")),
     "api.record_sign": (review, lambda w: w.api["inv01"].post(w.record + "/sign", {"password": PASSWORD})),
     "api.event_sign": (review, lambda w: w.api["inv01"].post(
         f"/studies/MINI/subjects/{w.subject}/events/SCREEN/sign", {"password": PASSWORD})),
