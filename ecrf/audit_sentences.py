@@ -59,7 +59,7 @@ def describe(event: dict, forms: Mapping[str, Any], reader: Reader) -> list[str]
         sentences = [_lifecycle(event, action, who, reader)]
     reason = event.get("reason")
     if reason:
-        sentences[-1] += " " + reader.say("(reason: {reason})", reason=reason)
+        sentences[-1] = reader.say("{sentence} (reason: {reason})", sentence=sentences[-1], reason=reason)
     return sentences
 
 
