@@ -76,7 +76,7 @@ def _render(subject_id: str, args: dict, page: HistoryPage | None, refused: Doma
         reader = Reader(lang=lang, words=lambda text: translate(text, lang),
                         message=lambda said: message_text(said, lang), tz=page.tz, names=page.people, rows=page.rows)
         rows = [{"event": e, "number": e["number"], "who": reader.who(e.get("actor")), "where": _where(e, lang),
-                 "sentences": describe(e, runtime.forms, reader)} for e in page.events]
+                 "sentences": describe(_only_item(e, args["item"]), runtime.forms, reader)} for e in page.events]
     signer = _signer()
     return render_template(
         "audit.html", study=runtime, subject=subject, page=page, rows=rows, args=args, fixed_form=form,
@@ -91,6 +91,15 @@ def _render(subject_id: str, args: dict, page: HistoryPage | None, refused: Doma
         else None,
         first_href=url_for(here, **place, **kept),
     )
+
+
+def _only_item(event: dict, item: str) -> dict:
+    """The event telling only the changes of ``item`` (and its rows) when the trail is narrowed to one item."""
+    if not item or event.get("action", "").startswith("query_"):
+        return event
+    changes = [c for c in event.get("changes") or []
+               if c.get("path") == item or (c.get("path") or "").startswith(item + "/")]
+    return {**event, "changes": changes}
 
 
 def _where(event: dict, lang: str) -> str:
