@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +63,13 @@ def describe(event: dict, forms: Mapping[str, Any], reader: Reader) -> list[str]
     return sentences
 
 
+def row_numbers(records: Iterable[dict]) -> dict[str, int]:
+    """Each repeating row's number (from 1) by its row id, as the records' current data order them."""
+    return {row["row_id"]: number for record in records for value in (record.get("data") or {}).values()
+            if isinstance(value, list) for number, row in enumerate(value, 1)
+            if isinstance(row, dict) and "row_id" in row}
+
+
 def item_label(pointer: str, form: Any, reader: Reader) -> str:
     """The label a JSON pointer names in ``form``: "Adverse events, row 2: Term"; the pointer when unknown."""
     tokens = [unescape_token(t) for t in pointer.split("/")[1:]]
@@ -102,7 +109,8 @@ def value_text(value: Any, item: Any, reader: Reader) -> str:
         values = value if isinstance(value, list) else [value]
         return ", ".join(item.choice_label(v, reader.lang) for v in values)
     if isinstance(value, list):
-        return ", ".join(value_text(v, None, reader) for v in value)
+        rows = item is not None and item.kind == "group"
+        return (" | " if rows else ", ").join(value_text(v, item if rows else None, reader) for v in value)
     if item is not None and item.kind == "datetime" and isinstance(value, str):
         return _site_time(value, reader.tz)
     unit = getattr(item, "unit", None) if item is not None else None

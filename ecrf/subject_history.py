@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from audit import utc_now
+from ecrf.audit_sentences import row_numbers
 from ecrf.errors import FieldError, Invalid
 from ecrf.records.document import Record
 from ecrf.roles import ALL_SITES
@@ -248,10 +249,4 @@ def _row_numbers(study: StudyRuntime, events: list[dict]) -> dict[str, int]:
     streams = {e["stream"] for e in events if e["stream"].startswith("record/")
                and any(i.kind == "group" for i in getattr(study.forms.get(
                    (e.get("context") or {}).get("form")), "items", []))}
-    numbers: dict[str, int] = {}
-    for record in Record._get_collection().find({"_id": {"$in": sorted(streams)}}, {"data": 1}):
-        for value in (record.get("data") or {}).values():
-            if isinstance(value, list):
-                numbers.update({row["row_id"]: n for n, row in enumerate(value, 1)
-                                if isinstance(row, dict) and "row_id" in row})
-    return numbers
+    return row_numbers(Record._get_collection().find({"_id": {"$in": sorted(streams)}}, {"data": 1}))

@@ -116,3 +116,9 @@ def test_a_removed_row_is_named_without_its_id(read):
 
 def test_an_unknown_action_still_says_who_did_what(read):
     assert read(_event("archive"), "en") == ["Dr Li: archive"]
+
+
+def test_a_first_list_of_rows_is_told_by_labels(read):
+    event = _event("create", [{"path": "/AE", "old": None, "new": [{"row_id": "r7f3a", "AETERM": "Fever",
+                                                                       "AESER": True}]}], context=AE)
+    assert read(event, "en") == ["Dr Li entered Adverse events: Term: Fever; Serious: Yes"]
