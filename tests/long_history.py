@@ -24,13 +24,14 @@ def append_long_history(study: str, subject: str, site: str, count: int) -> None
         for stream in streams[:count - made]:
             head = heads[stream]
             seq = head["seq"] if head else 0
-            batch.append(_entry(study, subject, site, stream, seq, head, made + len(batch)))
+            batch.append(long_history_entry(study, subject, site, stream, seq, head, made + len(batch)))
         for event in store.append_all(batch):
             heads[event["stream"]] = event
         made += len(batch)
 
 
-def _entry(study: str, subject: str, site: str, stream: str, seq: int, head: dict | None, n: int) -> dict:
+def long_history_entry(study: str, subject: str, site: str, stream: str, seq: int, head: dict | None, n: int) -> dict:
+    """:meth:`audit.AuditStore.append` arguments of the ``n``-th event, at ``seq + 1`` of ``stream``."""
     actor = ACTORS[n % len(ACTORS)]
     context = {"study": study, "subject": subject, "site": site, "event": "SCREEN", "form": "VS"}
     if stream.startswith("record/"):
