@@ -208,8 +208,8 @@ WORDS = {
         "a date as YYYY-MM-DD": "日期格式应为 YYYY-MM-DD", "not a key this page gave": "不是本页给出的分页键",
         "no such visit in this study": "本研究没有此访视", "no such form in this study": "本研究没有此表单",
         "an item is named by its JSON pointer": "条目须以 JSON 指针表示", "before the first day": "早于起始日期",
-        "the dates cannot be read": "无法识别日期", "Value": "值", "derived": "衍生", "Casebook": "病例簿", "the filters name what this study does not have":
-            "筛选条件指向本研究中不存在的内容",
+        "the dates cannot be read": "无法识别日期", "Value": "值", "derived": "衍生", "Casebook": "病例簿",
+        "the filters name what this study does not have": "筛选条件指向本研究中不存在的内容",
     }
 }
 
