@@ -30,6 +30,7 @@ from ecrf.users import User
 PER_PAGE = 50
 ORDER = [("at", 1), ("stream", 1), ("seq", 1)]
 FIRST_WINDOW = dt.timedelta(milliseconds=250)
+CLOCK_SLACK = dt.timedelta(minutes=1)  # read this far past now: another worker's clock may run a little ahead
 MAX_WINDOW_EVENTS = 2000  # the most events one read aims at (a rare filter's page may pass thousands)
 _EPOCH = dt.datetime(1970, 1, 1)
 _FAR = dt.timedelta(days=366 * 30)  # no trail is older: a walk back stops there at the latest
@@ -166,7 +167,7 @@ class _Walk:
 
     def on(self, mark: Mark, wanted: int) -> tuple[list[dict], bool]:
         """Up to ``wanted`` matching events after ``mark``, numbered; and whether more follow."""
-        end = min(self.ceiling or dt.datetime.max, utc_now().replace(tzinfo=None) + dt.timedelta(seconds=1))
+        end = min(self.ceiling or dt.datetime.max, utc_now().replace(tzinfo=None) + CLOCK_SLACK)
         low = mark.at if mark.at > _EPOCH else self.born
         return self._collect(self._windows(low, end, forward=True), mark, wanted, forward=True)
 
