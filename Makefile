@@ -32,6 +32,15 @@ $(CHROMIUM):
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
 	else echo "Browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi
 
+# The casebook PDF's Chinese font (TrueType: ReportLab cannot embed Noto CJK's CFF outlines) and pdftoppm, which
+# its test renders pages with: Debian packages, installed as chromium is.
+PDF_TOOLS := /usr/bin/pdftoppm /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
+
+$(PDF_TOOLS):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils fonts-wqy-zenhei >/dev/null; \
+	else echo "The casebook PDF tests need: sudo apt-get install poppler-utils fonts-wqy-zenhei" >&2; exit 1; fi
+
 # The browser tests inject axe-core (pinned in package-lock.json, from the npm registry) into each page they check;
 # reinstalled only when the lock file changes.
 node_modules/.installed: package.json package-lock.json
@@ -44,7 +53,7 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 # Static checks first (seconds), then every test; tests/test_lint.py runs the same checks under pytest alone.
-test: $(VENV)/.installed-test node_modules/.installed | $(CHROMIUM)
+test: $(VENV)/.installed-test node_modules/.installed | $(CHROMIUM) $(PDF_TOOLS)
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/ruff check .
 	$(BIN)/mypy

@@ -88,6 +88,11 @@ class AuditStore:
         self.collection.create_index(
             [("context.study", 1), ("context.subject", 1), ("at", 1)], name="subject_time"
         )
+        # A subject's whole trail in one order (time, then stream and position): its pages are index ranges.
+        self.collection.create_index(
+            [("context.study", 1), ("context.subject", 1), ("at", 1), ("stream", 1), ("seq", 1)],
+            name="subject_order",
+        )
 
     def head(self, stream: str) -> dict | None:
         """The newest event of the stream, or None for an empty stream."""

@@ -14,7 +14,7 @@ from bench import plans
 from bench.common import install_counter, progress
 from bench.report import judge, table, write_json
 
-STEPS = ("save", "http", "scale", "export", "render", "checks", "verify")
+STEPS = ("save", "http", "scale", "export", "render", "checks", "verify", "audit")
 
 
 def notes(args, results: dict) -> list[str]:
@@ -126,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
                 elif step == "verify":
                     from bench import verify
                     results.update(verify.run(uri, args.quick))
+                elif step == "audit":
+                    from bench import audit_page
+                    results.update(audit_page.run(uri, args.quick))
             except Exception as exc:  # one failed step must not lose the others' results
                 traceback.print_exc()
                 results["errors"][step] = f"{type(exc).__name__}: {exc}"

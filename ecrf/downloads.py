@@ -13,6 +13,7 @@ from flask import Response, send_file
 
 from ecrf.attachments import download
 from ecrf.exports.casebook import write_casebook
+from ecrf.i18n import current_language, message_text, translate
 from ecrf.studies import StudyRuntime
 
 
@@ -32,11 +33,14 @@ def spooled_download(write: Callable[[BinaryIO], None], mimetype: str, download_
 
 
 def casebook_download(runtime: StudyRuntime, user, subject_id: str) -> Response:
-    """The subject's complete casebook as a PDF attachment named ``casebook-<subject>.pdf``.
+    """The subject's complete casebook as a PDF attachment named ``casebook-<subject>.pdf``, in the reader's language.
 
     :raise 403/404: as :func:`~ecrf.exports.casebook.write_casebook` refuses the user or the subject.
     """
-    return spooled_download(lambda spool: write_casebook(spool, runtime, user, subject_id),
+    lang = current_language()
+    return spooled_download(lambda spool: write_casebook(spool, runtime, user, subject_id, lang,
+                                                         lambda text: translate(text, lang),
+                                                         lambda said: message_text(said, lang)),
                             "application/pdf", f"casebook-{subject_id}.pdf")
 
 

@@ -4,18 +4,18 @@ with their threads, the audit trail and the signatures — the archive copy for 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import BinaryIO
-from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from audit import ROW_ID, utc_now
+from audit import utc_now
+from ecrf.audit_sentences import Reader, describe, item_label, row_numbers
+from ecrf.exports.pdf_fonts import pdf_fonts
 from ecrf.lifecycle import lifecycle_state
 from ecrf.queries import Query
 from ecrf.records.document import Record
@@ -25,22 +25,25 @@ from ecrf.sites import site_timezone
 from ecrf.studies import StudyRuntime
 from ecrf.subjects import get_subject
 from ecrf.text import xml_safe
+from ecrf.users import User
 
-CJK_FONT = "STSong-Light"
-pdfmetrics.registerFont(UnicodeCIDFont(CJK_FONT))
+FONTS = pdf_fonts()
 _styles = getSampleStyleSheet()
-BODY = ParagraphStyle("body", parent=_styles["BodyText"], fontSize=8, leading=10)
-BODY_CJK = ParagraphStyle("body_cjk", parent=BODY, fontName=CJK_FONT)
-H1, H2, H3 = _styles["Title"], _styles["Heading2"], _styles["Heading4"]
+BODY = ParagraphStyle("body", parent=_styles["BodyText"], fontName=FONTS.latin, fontSize=8, leading=10)
+H1, H2, H3 = (ParagraphStyle(f"casebook_{name}", parent=_styles[name], fontName=FONTS.bold)
+              for name in ("Title", "Heading2", "Heading4"))
+Words = Callable[[str], str]
+
+
+def _same(text: str) -> str:
+    return text
 
 
 def _p(text, style=BODY) -> Paragraph:
-    """A paragraph of plain text: line breaks kept, and what no PDF text can hold (data stored before the
-    input rules) shown as U+FFFD, as in the other exports."""
-    text = xml_safe("" if text is None else str(text))
-    if any(ord(ch) > 0x2E80 for ch in text):
-        style = BODY_CJK
-    return Paragraph(escape(text).replace("\r\n", "\n").replace("\n", "<br/>"), style)
+    """A paragraph of plain text: line breaks kept, Chinese in the Chinese font, and what no PDF text can hold
+    (data stored before the input rules) shown as U+FFFD, as in the other exports."""
+    text = xml_safe("" if text is None else str(text)).replace("\r\n", "\n")
+    return Paragraph(FONTS.markup(text).replace("\n", "<br/>"), style)
 
 
 def _when(value: dt.datetime, tz) -> str:
@@ -63,40 +66,65 @@ def _table(rows: list[list], widths: list[float]) -> Table:
     return table
 
 
-def _display(item, value) -> str:
+def _display(item, value, lang: str, words: Words) -> str:
+    """A value as the reader reads it: the choice label in their language, Yes/No, the unit."""
     if value is None:
         return ""
     if item.choices:
         values = value if isinstance(value, list) else [value]
-        return "; ".join(f"{v} ({item.choice_label(v)})" for v in values)
+        return "; ".join(item.choice_label(v, lang) for v in values)
     if isinstance(value, bool):
-        return "Yes" if value else "No"
+        return words("Yes" if value else "No")
     return f"{value} {item.unit or ''}".strip()
 
 
-def _standing(sig: Signature) -> str:
+def _standing(sig: Signature, words: Words) -> str:
     """What the API says of a signature, in words: ``yes``, or ``no — voided:`` and the event that voided it."""
-    return "yes" if sig.standing.valid else f"no — voided: {sig.standing.reason}"
+    return words("yes") if sig.standing.valid else f"{words('no — voided')}: {sig.standing.reason}"
 
 
-def _signed(sig: Signature, tz) -> str:
+def _signed(sig: Signature, tz, words: Words) -> str:
     return (f"Electronically signed by {sig.printed_name} ({sig.signer}) on {_when(sig.at, tz)} "
-            f"({SCOPE_NAMES[sig.scope]} signature; still valid: {_standing(sig)}). Meaning: “{sig.meaning}”.")
+            f"({SCOPE_NAMES[sig.scope]} signature; still valid: {_standing(sig, words)}). Meaning: “{sig.meaning}”.")
 
 
-def write_casebook(out: BinaryIO, study: StudyRuntime, user, subject_id: str) -> None:
-    """Write the subject's casebook PDF (only subjects the user may see)."""
+def _item_rows(form, data: dict, lang: str, words: Words) -> list[list]:
+    """Label and value of each entered item; a repeating group's rows by number (their ids stay inside)."""
+    rows = [[words("Item"), words("Value")]]
+    for item in form.items:
+        if item.kind == "group":
+            for number, row in enumerate(data.get(item.oid, []), 1):
+                for child in item.children:
+                    if child.oid in row:
+                        rows.append([f"{item.label(lang)} {number} · {child.label(lang)}",
+                                     _display(child, row[child.oid], lang, words)])
+        elif item.oid in data:
+            rows.append([item.label(lang), _display(item, data[item.oid], lang, words)])
+    return rows
+
+
+def write_casebook(out: BinaryIO, study: StudyRuntime, user, subject_id: str, lang: str = "en",
+                   words: Words = _same, message: Callable[[dict], str] | None = None) -> None:
+    """Write the subject's casebook PDF (only subjects the user may see) for a reader of ``lang``.
+
+    ``words`` gives an interface word in that language and ``message`` a query message (the caller's
+    catalogs; English as stored without them): labels, choices, Yes/No and the audit trail's sentences
+    are the reader's, as on the pages.
+    """
     subject = get_subject(study, user, subject_id)
     tz = site_timezone(subject.site)
-    story = [Paragraph(escape(f"Casebook — {study.name}"), H1),
+    story = [Paragraph(FONTS.markup(f"{words('Casebook')} — {study.name}"), H1),
              _p(f"Study {study.oid} version {study.version} · subject {subject.subject_id} · site {subject.site} · "
-                f"status {subject.status}"),
+                f"status {words(subject.status)}"),
              _p(f"Printed {_when(utc_now(), tz)} by {user.display_name} ({user.username}). "
                 "This copy holds every form as entered, derived values, queries and their threads, the audit trail "
                 "and the electronic signatures."),
              Spacer(1, 4 * mm)]
     records = {(r["event"], r["form"]): r for r in Record._get_collection().find(
         {"study": study.oid, "subject": subject.subject_id})}
+    history = record_history(study, user, subject.subject_id)
+    reader = Reader(lang=lang, words=words, message=message or (lambda said: said.get("text", "")), tz=tz,
+                    names=_names(history), rows=row_numbers(records.values()))
     signatures = subject_signatures(study.oid, subject.subject_id)
     queries: dict[tuple, list] = {}
     for query in Query.objects(study=study.oid, subject=subject.subject_id).order_by("opened_at"):
@@ -105,86 +133,57 @@ def write_casebook(out: BinaryIO, study: StudyRuntime, user, subject_id: str) ->
         saved = [(f, records[(event["oid"], f)]) for f in event["forms"] if (event["oid"], f) in records]
         if not saved:
             continue
-        story.append(Paragraph(escape(f"{event['name']} ({event['oid']})"), H2))
+        story.append(Paragraph(FONTS.markup(study.label(event, lang)), H2))
         for form_oid, record in saved:
             form = study.forms[form_oid]
-            story.append(
-                Paragraph(
-                    escape(f"{form.title} ({form_oid}) — {lifecycle_state(record)}, version {record['version']}"), H3
-                )
-            )
-            data = record.get("data") or {}
-            rows = [["Item", "Label", "Value"]]
-            for item in form.items:
-                if item.kind == "group":
-                    for number, row in enumerate(data.get(item.oid, []), 1):
-                        for child in item.children:
-                            if child.oid in row:
-                                rows.append(
-                                    [f"{item.oid}[{number}] {child.oid}", child.title, _display(child, row[child.oid])]
-                                )
-                        rows.append([f"{item.oid}[{number}] row id", "", row.get(ROW_ID)])
-                elif item.oid in data:
-                    rows.append(
-                        [
-                            item.oid,
-                            f"{item.title} / {item.labels.get('zh', '')}".rstrip(" /"),
-                            _display(item, data[item.oid]),
-                        ]
-                    )
+            story.append(Paragraph(FONTS.markup(
+                f"{form.label(lang)} — {words(lifecycle_state(record))}, {words('Version')} {record['version']}"), H3))
+            rows = _item_rows(form, record.get("data") or {}, lang, words)
             for derivation in form.derivations:
                 value = (record.get("derived") or {}).get(derivation.oid)
                 if value is not None:
-                    rows.append([derivation.oid, f"{derivation.spec['title']} (derived)", value])
-            story.append(_table(rows, [35 * mm, 70 * mm, 70 * mm]))
+                    title = derivation.spec.get("x-ecrf-labels", {}).get(lang) or derivation.spec["title"]
+                    rows.append([f"{title} ({words('derived')})", words("Yes" if value else "No")
+                                 if isinstance(value, bool) else value])
+            story.append(_table(rows, [80 * mm, 106 * mm]))
             for stamp, label in (("sdv", "Source data verified"), ("frozen", "Frozen"), ("locked", "Locked")):
                 if record.get(stamp):
                     story.append(
                         _p(
-                            f"{label} by {record[stamp].get('name')} ({record[stamp].get('by')})"
-                            f" on {_when(record[stamp].get('at'), tz)}"
+                            f"{words(label)}: {record[stamp].get('name')} ({record[stamp].get('by')})"
+                            f" {_when(record[stamp].get('at'), tz)}"
                         )
                     )
             for sig in signatures:
                 if record["_id"] in sig.heads:
-                    story.append(_p(_signed(sig, tz)))
+                    story.append(_p(_signed(sig, tz, words)))
             for query in queries.get((event["oid"], form_oid), []):
                 thread = " | ".join(
-                    f"{_when(m['at'], tz)} {m['author']} ({m.get('action')}): {m['text']}" for m in query.messages
+                    f"{_when(m['at'], tz)} {reader.who(m['author'])}: {reader.message(m)}" for m in query.messages
                 )
-                story.append(_p(f"Query on {query.item} [{query.origin}, {query.state}]: {thread}"))
+                story.append(_p(f"{words('query')} · {item_label(query.item, form, reader)} "
+                                f"[{words(query.origin)}, {words(query.state)}]: {thread}"))
             story.append(Spacer(1, 3 * mm))
     if signatures:
-        story.append(Paragraph("Signatures", H2))
-        rows = [["When", "Signer", "Scope", "Meaning", "Still valid"]]
+        story.append(Paragraph(FONTS.markup(words("Signatures")), H2))
+        rows = [[words("When"), words("Signer"), words("Scope"), words("Meaning"), words("Still valid")]]
         for sig in signatures:
             rows.append(
                 [
                     _when(sig.at, tz),
                     f"{sig.printed_name} ({sig.signer})",
-                    f"{SCOPE_NAMES[sig.scope]} {sig.event or ''} {sig.form or ''}",
+                    f"{words(SCOPE_NAMES[sig.scope])} {sig.event or ''} {sig.form or ''}",
                     sig.meaning,
-                    _standing(sig),
+                    _standing(sig, words),
                 ]
             )
         story.append(_table(rows, [32 * mm, 26 * mm, 24 * mm, 45 * mm, 48 * mm]))
-    story += [PageBreak(), Paragraph("Audit trail", H2)]
-    rows = [["#", "When", "Who", "Action", "Where", "Changes", "Reason"]]
-    for event in record_history(study, user, subject.subject_id):
-        context = event.get("context") or {}
-        changes = "; ".join(f"{c['path']}: {c['old']} → {c['new']}" for c in event.get("changes") or [])
-        rows.append(
-            [
-                event["seq"],
-                _when(event["at"], tz),
-                event["actor"],
-                event["action"],
-                f"{context.get('event', '')} {context.get('form', '')}",
-                changes,
-                event.get("reason") or "",
-            ]
-        )
-    story.append(_table(rows, [8 * mm, 32 * mm, 16 * mm, 18 * mm, 22 * mm, 60 * mm, 24 * mm]))
+    story += [PageBreak(), Paragraph(FONTS.markup(words("Audit trail")), H2)]
+    rows = [["#", words("When"), words("Who"), words("Action")]]
+    for number, event in enumerate(history, 1):
+        rows.append([number, _when(event["at"], tz), reader.who(event.get("actor")),
+                     "\n".join(describe(event, study.forms, reader))])
+    story.append(_table(rows, [10 * mm, 42 * mm, 24 * mm, 110 * mm]))
     document = SimpleDocTemplate(
         out,
         pagesize=A4,
@@ -198,10 +197,16 @@ def write_casebook(out: BinaryIO, study: StudyRuntime, user, subject_id: str) ->
     document.build(story, onFirstPage=_footer(subject.subject_id), onLaterPages=_footer(subject.subject_id))
 
 
+def _names(history: list[dict]) -> dict[str, str]:
+    actors = sorted({e.get("actor") for e in history if e.get("actor")})
+    return {u["_id"]: u.get("full_name") or u["_id"]
+            for u in User._get_collection().find({"_id": {"$in": actors}}, {"full_name": 1})}
+
+
 def _footer(subject_id: str):
     def draw(canvas, document):
         canvas.saveState()
-        canvas.setFont("Helvetica", 7)
+        canvas.setFont(FONTS.latin, 7)
         canvas.drawString(12 * mm, 6 * mm, f"Subject {subject_id} — page {document.page}")
         canvas.restoreState()
 

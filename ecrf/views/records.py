@@ -12,12 +12,13 @@ from ecrf.auth import password_check
 from ecrf.downloads import casebook_download
 from ecrf.errors import DomainError, FieldError, Invalid, Locked
 from ecrf.i18n import current_language, translate
-from ecrf.records.reads import get_record, record_history
+from ecrf.records.reads import get_record
 from ecrf.records.save import save_record
 from ecrf.roles import Action, may
 from ecrf.scope import page_scope
 from ecrf.sites import site_timezone
 from ecrf.subjects import get_subject
+from ecrf.views.audit_page import audit_page
 from ecrf.views.formpage import (
     SHOWN_QUERY_STATES,
     Rejection,
@@ -169,11 +170,9 @@ def _unsaved_page(study: str, subject: str, event: str, form: str, notice: str |
 @bp.get(PAGE + "/audit")
 @login_required
 def audit(study: str, subject: str, event: str, form: str):
-    found = get_subject(g.runtime, g.user, subject)
-    event_def, compiled = g.runtime.form_in_event(event, form)
-    events = record_history(g.runtime, g.user, subject, event, form)
-    return render_template("audit.html", study=g.runtime, subject=found, events=events, event=event_def,
-                           form=compiled, tz=site_timezone(found.site), item=request.args.get("item"))
+    """The subject's audit trail narrowed to one form instance (and ``?item=`` to one item)."""
+    g.runtime.form_in_event(event, form)
+    return audit_page(subject, event, form)
 
 
 @bp.get("/studies/<study>/subjects/<subject>/casebook.pdf")
@@ -186,10 +185,8 @@ def casebook(study: str, subject: str):
 @bp.get("/studies/<study>/subjects/<subject>/audit")
 @login_required
 def subject_audit(study: str, subject: str):
-    found = get_subject(g.runtime, g.user, subject)
-    events = record_history(g.runtime, g.user, subject)
-    return render_template("audit.html", study=g.runtime, subject=found, events=events, event=None,
-                           form=None, tz=site_timezone(found.site), item=None)
+    """The subject's audit trail: one sequence, as sentences, filtered by visit, form, item, person and dates."""
+    return audit_page(subject)
 
 
 

@@ -196,7 +196,7 @@ def test_casebook_pdf_holds_forms_derived_values_queries_audit_and_signatures(fi
     flat = " ".join(text.split())
     for expected in (
         f"subject {subjects[0]}",
-        "Demographics (DM)",
+        "Demographics",
         "Body surface area",
         "1.8181",
         "ALT above 3 × ULN",
