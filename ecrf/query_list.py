@@ -1,0 +1,116 @@
+"""The query list as people work it: choosers built from the study and the queries, labels for codes, and CSV.
+
+A person filters by picking (site, subject, visit, form, item by its label), never by typing a code; the list
+and its CSV show the labels beside the codes, so a spreadsheet can be sorted by either.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from ecrf.exports.tables import safe_line
+from ecrf.queries import Query, visible_criteria
+from ecrf.sites import Site
+from ecrf.studies import StudyRuntime
+from ecrf.times import iso
+
+CSV_COLUMNS = ["query_id", "site", "site_name", "subject", "event", "event_label", "form", "form_label", "item",
+               "item_label", "origin", "check", "state", "opened_at_utc", "closed_at_utc", "age_days",
+               "messages", "last_message"]
+# A row of a repeating group is named by its stable id; this much of it tells rows apart for a reader.
+ROW_ID_SHOWN = 6
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Labels in one language for the codes a query carries (visit, form, item pointer, site)."""
+
+    study: StudyRuntime
+    lang: str
+    site_names: dict[str, str]
+
+    def event(self, oid: str) -> str:
+        """The visit's label, or its code when the study no longer has it."""
+        found = next((e for e in self.study.events if e["oid"] == oid), None)
+        return self.study.label(found, self.lang) if found else oid
+
+    def form(self, oid: str) -> str:
+        """The form's title, or its code when the study no longer has it."""
+        found = self.study.forms.get(oid)
+        return found.label(self.lang) if found else oid
+
+    def item(self, form: str, pointer: str) -> str:
+        """The item's label (``Group › Item · row abc123`` inside a repeating group), or the pointer itself."""
+        found = self.study.forms.get(form)
+        parts = pointer.split("/")
+        item = found.item_by_oid.get(parts[1]) if found and len(parts) > 1 else None
+        if item is None:
+            return pointer
+        if len(parts) == 4 and item.kind == "group":
+            child = next((c for c in item.children if c.oid == parts[3]), None)
+            if child is not None:
+                return f"{item.label(self.lang)} › {child.label(self.lang)} · {parts[2][:ROW_ID_SHOWN]}"
+        return item.label(self.lang)
+
+    def site(self, code: str) -> str:
+        """The site's name, or its code when there is no such site."""
+        return self.site_names.get(code, code)
+
+
+def labels_for(study: StudyRuntime, lang: str) -> Labels:
+    """The labels of ``study`` in ``lang``, with every site's name."""
+    return Labels(study, lang, {s.code: s.name for s in Site.objects.only("code", "name")})
+
+
+@dataclass(frozen=True)
+class Choosers:
+    """The options (value, label) of each chooser of the query list, in the order a person scans them."""
+
+    sites: list[tuple[str, str]]
+    subjects: list[tuple[str, str]]
+    events: list[tuple[str, str]]
+    forms: list[tuple[str, str]]
+    items: list[tuple[str, str]]
+
+
+def choosers(study: StudyRuntime, user, labels: Labels, *, site: str | None = None,
+             form: str | None = None) -> Choosers:
+    """The choices the user has: their sites, the subjects and items that have queries they may see.
+
+    Subjects narrow to the chosen ``site`` and items to the chosen ``form``; visits and forms come from the study.
+    """
+    scope = visible_criteria(study, user, {"site": site}) or {"study": study.oid, "site": {"$in": []}}
+    seen = list(Query._get_collection().find(scope, {"subject": 1, "form": 1, "item": 1}))
+    sites = user.site_filter()
+    codes = sorted(labels.site_names if sites is None else sites)
+    items = sorted({(q["form"], q["item"]) for q in seen if not form or q["form"] == form},
+                   key=lambda fi: (labels.form(fi[0]), labels.item(*fi)))
+    return Choosers(
+        sites=[(code, f"{code} · {labels.site(code)}") for code in codes],
+        subjects=[(s, s) for s in sorted({q["subject"] for q in seen})],
+        events=[(e["oid"], labels.study.label(e, labels.lang)) for e in study.events],
+        forms=sorted(((oid, labels.form(oid)) for oid in study.forms), key=lambda f: f[1].casefold()),
+        items=[(item, labels.item(f, item) if form else f"{labels.form(f)} › {labels.item(f, item)}")
+               for f, item in items],
+    )
+
+
+def write_csv(out: TextIO, queries: Iterable[Query], labels: Labels, last_text: Any = None) -> None:
+    """The queries as CSV: codes and labels side by side, times in UTC, no cell a spreadsheet could run.
+
+    ``last_text(message)`` gives a message's text in the reader's language (default: as stored).
+    """
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for q in queries:
+        last = q.messages[-1] if q.messages else {}
+        text = (last_text(last) if last_text and last else last.get("text", "")) or ""
+        writer.writerow(safe_line([
+            q.query_id, q.site, labels.site(q.site), q.subject, q.event, labels.event(q.event), q.form,
+            labels.form(q.form), q.item, labels.item(q.form, q.item), q.origin, q.check or "", q.state,
+            iso(q.opened_at), iso(q.closed_at) or "", q.age_days(), len(q.messages), text,
+        ]))
+
