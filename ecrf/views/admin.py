@@ -81,7 +81,7 @@ def sites():
     try:
         add_site(form.code.data.strip(), form.name.data, form.timezone.data.strip(), actor=g.user.username)
     except DomainError as error:
-        flash_error(error)
+        flash_error(error, form=form)
         return _page(site_form=form, status=error.status)
     flash("Site added", "success")
     return redirect(url_for("admin.index"))
@@ -100,7 +100,7 @@ def users():
                  full_name=form.full_name.data or "", actor=g.user.username,
                  min_password_length=current_app.config["ECRF"].password_min_length)
     except DomainError as error:
-        flash_error(error)
+        flash_error(error, form=form)
         return _page(user_form=form, status=error.status)
     flash("User added", "success")
     return redirect(url_for("admin.index"))
@@ -117,7 +117,7 @@ def roles():
     try:
         change_role(form.username.data, form.role.data, form.sites.data, actor=g.user.username)
     except DomainError as error:
-        flash_error(error)
+        flash_error(error, form=form)
         return _page(role_form=form, status=error.status)
     flash(f"Role of {form.username.data} changed; their sessions have ended", "success")
     return redirect(url_for("admin.index"))

@@ -26,7 +26,16 @@ def field_label(path: str, labels: dict[str, str] | None = None) -> str:
     return translate(label)
 
 
-def flash_error(error: DomainError, labels: dict[str, str] | None = None) -> None:
-    """Flash the error's detail and each field fault, the field named by its label (never a JSON pointer)."""
-    faults = "; ".join(f"{field_label(e.path, labels)}: {e.message}" if e.path else e.message for e in error.errors)
+def form_labels(form) -> dict[str, str]:
+    """The labels of a WTForms form's fields by the JSON pointer a service names them with (``/full_name``)."""
+    return {f"/{field.short_name}": str(field.label.text) for field in form} if form is not None else {}
+
+
+def flash_error(error: DomainError, labels: dict[str, str] | None = None, *, form=None) -> None:
+    """Flash the error's detail and each field fault, the field named by its label (never a JSON pointer).
+
+    Labels come from ``labels``, else the fields of the page's ``form``, else the engine's own field names.
+    """
+    known = {**form_labels(form), **(labels or {})}
+    faults = "; ".join(f"{field_label(e.path, known)}: {e.message}" if e.path else e.message for e in error.errors)
     flash(f"{translate(error.detail)} — {faults}" if faults else error.detail, "error")

@@ -42,6 +42,9 @@ ALLOWED_UNDER_LOCK = {
     "admin.user_action": "users are administration, shared by every study",
     "admin.roles": "users' roles and sites are administration, shared by every study",
     "exports.index": "an export reads the locked data: it is what a lock is for",
+    **{route: "a bulk action answers 200 and lists each query a lock refused (423) under `failed`: each goes through "
+              "its own transition, walked below (tests/unit/ecrf/test_query_list.py)"
+       for route in ("api.queries_bulk", "queries.bulk")},
     **{route: "an import starts a job; each row goes through save_record and register_subject, which refuse a "
               "locked or frozen record, subject or study: that row is refused (test_import_batch.py)"
        for route in ("api.start_import_job", "imports.index", "imports.confirm")},
