@@ -176,6 +176,18 @@ WORDS = {
         "Open queries": "未关闭质疑", "Progress": "进度",
         "%s of %s forms": "%s / %s 份表单",
         "Casebook (PDF)": "病例簿（PDF）",
+        # --- added by qlist: the query list's choosers, counts, bulk actions and CSV; messages by kind
+        "Any": "全部", "Queries by status": "按状态统计的质疑", "Visit": "访视",
+        "Open or answered": "待回复或已回复", "Any status": "全部状态", "Any age": "不限天数",
+        "Clear filters": "清除筛选", "Download CSV": "下载 CSV",
+        "Comment for the selected queries": "所选质疑的备注", "Close selected": "关闭所选质疑",
+        "Answer selected": "回复所选质疑", "Select": "选择",
+        "No queries match these filters.": "没有符合筛选条件的质疑。",
+        "%(n)s queries answered": "已回复 %(n)s 条质疑", "%(n)s queries closed": "已关闭 %(n)s 条质疑",
+        "%(n)s queries were not changed": "%(n)s 条质疑未能更改",
+        "Error:": "错误：", "Warning:": "警告：", "Done:": "完成：", "Why close? (required)": "关闭原因（必填）",
+        "Message": "消息", "Name": "名称",
+        "Code": "代码", "Role": "角色",
     }
 }
 
