@@ -181,7 +181,7 @@ WORDS = {
         "Open or answered": "待回复或已回复", "Any status": "全部状态", "Any age": "不限天数",
         "Clear filters": "清除筛选", "Download CSV": "下载 CSV",
         "Comment for the selected queries": "所选质疑的备注", "Close selected": "关闭所选质疑",
-        "Answer selected": "回复所选质疑", "Select": "选择",
+        "Answer selected": "回复所选质疑", "Select": "选择", "Select every query on this page": "选择本页所有质疑",
         "No queries match these filters.": "没有符合筛选条件的质疑。",
         "%(n)s queries answered": "已回复 %(n)s 条质疑", "%(n)s queries closed": "已关闭 %(n)s 条质疑",
         "%(n)s queries were not changed": "%(n)s 条质疑未能更改",
