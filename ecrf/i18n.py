@@ -186,7 +186,7 @@ WORDS = {
         "%(n)s queries answered": "已回复 %(n)s 条质疑", "%(n)s queries closed": "已关闭 %(n)s 条质疑",
         "%(n)s queries were not changed": "%(n)s 条质疑未能更改",
         "Error:": "错误：", "Warning:": "警告：", "Done:": "完成：", "Why close? (required)": "关闭原因（必填）",
-        "Message": "消息", "Name": "名称",
+        "Message": "消息", "Name": "名称", "Choose a form first": "请先选择表单",
         "Code": "代码", "Role": "角色",
     }
 }

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from ecrf.exports.tables import safe_line
-from ecrf.queries import Query, visible_criteria
+from ecrf.queries import ANY_ROW, Query
 from ecrf.sites import Site
 from ecrf.studies import StudyRuntime
+from ecrf.subjects import list_subjects
 from ecrf.times import iso
 
 CSV_COLUMNS = ["query_id", "site", "site_name", "subject", "event", "event_label", "form", "form_label", "item",
@@ -78,23 +79,27 @@ class Choosers:
 
 def choosers(study: StudyRuntime, user, labels: Labels, *, site: str | None = None,
              form: str | None = None) -> Choosers:
-    """The choices the user has: their sites, the subjects and items that have queries they may see.
+    """The choices the user has: their sites, their subjects (of the chosen ``site``), the study's visits and
+    forms, and the items of the chosen ``form`` (none until a form is chosen).
 
-    Subjects narrow to the chosen ``site`` and items to the chosen ``form``; visits and forms come from the study.
+    Read from the study and the subject list, never from the queries: a study's queries run to tens of
+    thousands. An item of a repeating group is offered once for every row (``/GROUP/*/ITEM``).
     """
-    scope = visible_criteria(study, user, {"site": site}) or {"study": study.oid, "site": {"$in": []}}
-    seen = list(Query._get_collection().find(scope, {"subject": 1, "form": 1, "item": 1}))
-    sites = user.site_filter()
-    codes = sorted(labels.site_names if sites is None else sites)
-    items = sorted({(q["form"], q["item"]) for q in seen if not form or q["form"] == form},
-                   key=lambda fi: (labels.form(fi[0]), labels.item(*fi)))
+    codes = sorted(labels.site_names if user.site_filter() is None else user.site_filter())
+    subjects = [] if site and site not in codes else list_subjects(study, user, site or None)
+    compiled = study.forms.get(form or "")
+    items: list[tuple[str, str]] = []
+    for item in compiled.items if compiled else []:
+        items.append((f"/{item.oid}", item.label(labels.lang)))
+        if item.kind == "group":
+            items += [(f"/{item.oid}/{ANY_ROW}/{child.oid}", f"{item.label(labels.lang)} › {child.label(labels.lang)}")
+                      for child in item.children]
     return Choosers(
         sites=[(code, f"{code} · {labels.site(code)}") for code in codes],
-        subjects=[(s, s) for s in sorted({q["subject"] for q in seen})],
+        subjects=[(s.subject_id, s.subject_id) for s in subjects],
         events=[(e["oid"], labels.study.label(e, labels.lang)) for e in study.events],
         forms=sorted(((oid, labels.form(oid)) for oid in study.forms), key=lambda f: f[1].casefold()),
-        items=[(item, labels.item(f, item) if form else f"{labels.form(f)} › {labels.item(f, item)}")
-               for f, item in items],
+        items=items,
     )
 
 

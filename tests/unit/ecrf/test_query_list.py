@@ -6,6 +6,7 @@ import io
 import pytest
 from conftest import login
 
+from audit import ROW_ID
 from ecrf import queries
 from ecrf.query_list import CSV_COLUMNS, choosers, labels_for, write_csv
 from ecrf.studies import study_runtime
@@ -69,7 +70,7 @@ def test_a_monitor_sees_and_counts_only_the_queries_of_their_sites(app, world):
             "open": 1, "answered": 0, "closed": 0, "not_applicable": 0}
 
 
-def test_choosers_offer_the_users_sites_the_subjects_with_queries_and_items_by_label(app, world):
+def test_choosers_offer_the_users_sites_and_subjects_and_the_chosen_forms_items_by_label(app, as_user, world):
     with app.app_context():
         study = study_runtime("MINI")
         labels = labels_for(study, "en")
@@ -77,11 +78,30 @@ def test_choosers_offer_the_users_sites_the_subjects_with_queries_and_items_by_l
         assert mine.sites == [("01", "01 · Site one")]
         assert mine.subjects == [(world["one"], world["one"])]
         assert ("SCREEN", "Screening") in mine.events and ("VS", "Vital signs") in mine.forms
-        assert ("/WEIGHT", "Vital signs › Weight") in mine.items
+        assert mine.items == []  # until a form is chosen
         in_form = choosers(study, get_user("dm"), labels, form="VS")
-        assert [label for _, label in in_form.items] == ["Date", "Height", "Weight"]
+        assert ("/WEIGHT", "Weight") in in_form.items and ("/HEIGHT", "Height") in in_form.items
         assert {s for s, _ in in_form.subjects} == {world["one"], world["two"]}
         assert choosers(study, get_user("dm"), labels, site="02").subjects == [(world["two"], world["two"])]
+        assert choosers(study, get_user("mon01"), labels, site="02").subjects == []
+        rows = dict(choosers(study, get_user("dm"), labels, form="AE").items)
+        assert rows["/AE/*/AETERM"] == labels.item("AE", "/AE/abcdefgh/AETERM").removesuffix(" · abcdef")
+
+
+def test_an_item_of_a_repeating_group_is_filtered_in_every_row(app, as_user, staff, subject):
+    saved = staff.save(subject, "LOGS", "AE", {"AE": [{"AETERM": "Rash"}, {"AETERM": "Fever"}]}).get_json()
+    rows = [row[ROW_ID] for row in saved["data"]["AE"]]
+    monitor = as_user("mon01")
+    raised = set()
+    for row in rows:
+        response = monitor.post("/studies/MINI/queries", {"subject": subject, "event": "LOGS", "form": "AE",
+                                                          "item": f"/AE/{row}/AETERM", "text": "Term?"})
+        assert response.status_code == 201, response.get_json()
+        raised.add(response.get_json()["id"])
+    with app.app_context():
+        found = queries.list_queries(study_runtime("MINI"), get_user("mon01"), item="/AE/*/AETERM")
+        assert {q.query_id for q in found} == raised
+        assert queries.list_queries(study_runtime("MINI"), get_user("mon01"), item="/AE/*/AESTDTC") == []
 
 
 def test_labels_name_a_row_of_a_repeating_group_and_fall_back_to_the_code(app):
