@@ -291,26 +291,38 @@ def query_page(
     Only the page's queries are read whole: the others only as their id and times, to order and count
     them (a study's queries run to tens of thousands, and building each costs more than reading it).
     """
-    page = page_of(_stamps(study, user, min_age, filters), number, per_page)
+    return query_overview(study, user, number, min_age=min_age, per_page=per_page, **filters)[0]
+
+
+def query_overview(
+    study: StudyRuntime,
+    user,
+    number: int | None,
+    *,
+    min_age: int | None = None,
+    per_page: int = PER_PAGE,
+    **filters: Any,
+) -> tuple[Page, dict[str, int]]:
+    """:func:`query_page`, and how many queries each state holds under the other filters (every state named).
+
+    One read serves both: the id, times and state of every query under the filters but the state.
+    """
+    stamps = _stamps(study, user, min_age, {**filters, "state": None}, fields=("state",))
+    counts = dict.fromkeys(STATES, 0)
+    for stamp in stamps:
+        counts[stamp["state"]] = counts.get(stamp["state"], 0) + 1
+    wanted = filters.get("state")
+    if wanted:
+        wanted = {wanted} if isinstance(wanted, str) else set(wanted)
+        stamps = [s for s in stamps if s["state"] in wanted]
+    page = page_of(stamps, number, per_page)
     found = {q.query_id: q for q in Query.objects(query_id__in=[s["_id"] for s in page.items])}
-    return replace(page, items=[found[s["_id"]] for s in page.items if s["_id"] in found])
+    return replace(page, items=[found[s["_id"]] for s in page.items if s["_id"] in found]), counts
 
 
 def state_counts(study: StudyRuntime, user, *, min_age: int | None = None, **filters: Any) -> dict[str, int]:
-    """How many queries are in each state under ``filters`` (whatever state they ask for), every state named.
-
-    Without a minimum age each state is counted by the server (an index count); with one, the times are read.
-    """
-    if min_age:
-        counts = dict.fromkeys(STATES, 0)
-        for stamp in _stamps(study, user, min_age, {**filters, "state": None}, fields=("state",)):
-            counts[stamp["state"]] = counts.get(stamp["state"], 0) + 1
-        return counts
-    criteria = visible_criteria(study, user, {**filters, "state": None})
-    if criteria is None:
-        return dict.fromkeys(STATES, 0)
-    collection = Query._get_collection()
-    return {state: collection.count_documents({**criteria, "state": state}) for state in STATES}
+    """How many queries are in each state under ``filters`` (whatever state they ask for), every state named."""
+    return query_overview(study, user, 1, min_age=min_age, **filters)[1]
 
 
 def _stamps(study: StudyRuntime, user, min_age: int | None, filters: dict, fields: tuple = ()) -> list[dict]:

@@ -38,13 +38,14 @@ def list_filters(args) -> tuple[dict, int | None]:
 def index(study: str):
     user, runtime = g.user, g.runtime
     filters, min_age = list_filters(request.args)
-    page = service.query_page(runtime, user, request.args.get("page", type=int), min_age=min_age, **filters)
+    page, counts = service.query_overview(runtime, user, request.args.get("page", type=int), min_age=min_age,
+                                          **filters)
     labels = labels_for(runtime, current_language())
     kept = {k: v for k, v in request.args.items() if k != "page" and v}  # the filters, for the page links
     return render_template(
         "queries.html", study=runtime, queries=page.items, page=page, labels=labels, min_age=min_age,
         chosen={k: request.args.get(k) or "" for k in (*FILTERS, "state")}, states=STATE_CHOICES,
-        counts=service.state_counts(runtime, user, min_age=min_age, **filters),
+        counts=counts,
         options=choosers(runtime, user, labels, site=filters["site"], form=filters["form"]),
         can={"answer": may(user.role, Action.ANSWER_QUERIES), "manage": may(user.role, Action.MANAGE_QUERIES)},
         csv_href=url_for("queries.download", study=study, **kept),
