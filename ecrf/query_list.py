@@ -11,8 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from audit import utc_now
 from ecrf.exports.tables import safe_line
-from ecrf.queries import ANY_ROW, Query
+from ecrf.queries import ANY_ROW, age_days
 from ecrf.sites import Site
 from ecrf.studies import StudyRuntime
 from ecrf.subjects import list_subjects
@@ -103,19 +104,23 @@ def choosers(study: StudyRuntime, user, labels: Labels, *, site: str | None = No
     )
 
 
-def write_csv(out: TextIO, queries: Iterable[Query], labels: Labels, last_text: Any = None) -> None:
-    """The queries as CSV: codes and labels side by side, times in UTC, no cell a spreadsheet could run.
+def write_csv(out: TextIO, documents: Iterable[dict], labels: Labels, last_text: Any = None) -> None:
+    """Stored query documents (:func:`ecrf.queries.query_documents`) as CSV: codes and labels side by side,
+    times in UTC, no cell a spreadsheet could run.
 
     ``last_text(message)`` gives a message's text in the reader's language (default: as stored).
     """
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
-    for q in queries:
-        last = q.messages[-1] if q.messages else {}
+    now = utc_now()
+    for q in documents:
+        messages = q.get("messages") or []
+        last = messages[-1] if messages else {}
         text = (last_text(last) if last_text and last else last.get("text", "")) or ""
+        form, item = q["form"], q["item"]
         writer.writerow(safe_line([
-            q.query_id, q.site, labels.site(q.site), q.subject, q.event, labels.event(q.event), q.form,
-            labels.form(q.form), q.item, labels.item(q.form, q.item), q.origin, q.check or "", q.state,
-            iso(q.opened_at), iso(q.closed_at) or "", q.age_days(), len(q.messages), text,
+            q["_id"], q["site"], labels.site(q["site"]), q["subject"], q["event"], labels.event(q["event"]), form,
+            labels.form(form), item, labels.item(form, item), q["origin"], q.get("check") or "", q["state"],
+            iso(q["opened_at"]), iso(q.get("closed_at")) or "", age_days(q["opened_at"], q.get("closed_at"), now),
+            len(messages), text,
         ]))
-

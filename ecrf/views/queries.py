@@ -59,7 +59,7 @@ def download(study: str):
     """The list under the page's filters, every page of it, as CSV (UTF-8 with a BOM, which Excel needs)."""
     filters, min_age = list_filters(request.args)
     lang = current_language()
-    found = service.list_queries(g.runtime, g.user, min_age=min_age, **filters)
+    found = service.query_documents(g.runtime, g.user, min_age=min_age, **filters)
     text = io.StringIO()
     write_csv(text, found, labels_for(g.runtime, lang), lambda message: message_text(message, lang))
     return send_file(io.BytesIO(text.getvalue().encode("utf-8-sig")), mimetype="text/csv", as_attachment=True,

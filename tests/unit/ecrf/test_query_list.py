@@ -114,7 +114,7 @@ def test_labels_name_a_row_of_a_repeating_group_and_fall_back_to_the_code(app):
 def test_the_csv_has_labels_beside_codes_and_no_cell_a_spreadsheet_would_run(app, world):
     with app.app_context():
         study = study_runtime("MINI")
-        found = queries.list_queries(study, get_user("mon01"), state=["open", "answered"])
+        found = queries.query_documents(study, get_user("mon01"), state=["open", "answered"])
         text = io.StringIO()
         write_csv(text, found, labels_for(study, "en"))
     rows = list(csv.DictReader(io.StringIO(text.getvalue())))
