@@ -123,7 +123,7 @@ def queries(study: str):
     return jsonify([query_json(q) for q in found])
 
 
-@api.post("/studies/<study>/queries/bulk")
+@api.post("/studies/<study>/query-actions")  # not under /queries/: a name there would read as a query id
 def queries_bulk(study: str):
     """Answer or close several queries with one comment: each through its own transition, each audited."""
     body = schemas.load(schemas.QueryBulk(), json_body())

@@ -225,7 +225,7 @@ def spec() -> dict:
         },
     )
     doc.path(
-        path=f"{queries}/bulk",
+        path=f"{base}/{_S}/query-actions",
         parameters=_params("study"),
         operations={
             "post": {

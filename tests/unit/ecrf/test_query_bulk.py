@@ -32,7 +32,7 @@ def query_events(app, query_id):
 
 
 def test_a_monitor_closes_several_with_one_comment_each_audited(app, as_user, three):
-    response = as_user("mon01").post("/studies/MINI/queries/bulk",
+    response = as_user("mon01").post("/studies/MINI/query-actions",
                                      {"action": "close", "ids": three["ids"], "text": "Verified at visit"})
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
@@ -46,7 +46,7 @@ def test_a_partial_failure_names_each_query_refused_and_why_and_the_others_go_th
     monitor = as_user("mon01")
     monitor.post(f"/studies/MINI/queries/{three['ids'][0]}/close", {})
     asked = [*three["ids"], three["elsewhere"], "not-an-id"]
-    body = monitor.post("/studies/MINI/queries/bulk", {"action": "close", "ids": asked, "text": "ok"}).get_json()
+    body = monitor.post("/studies/MINI/query-actions", {"action": "close", "ids": asked, "text": "ok"}).get_json()
     assert [q["id"] for q in body["done"]] == three["ids"][1:]
     failed = {f["id"]: (f["status"], f["detail"]) for f in body["failed"]}
     assert failed[three["ids"][0]] == (409, "the query is already closed")
@@ -56,9 +56,9 @@ def test_a_partial_failure_names_each_query_refused_and_why_and_the_others_go_th
 
 def test_site_staff_answer_several_but_may_not_close_them(as_user, three):
     staff = as_user("staff01")
-    refused = staff.post("/studies/MINI/queries/bulk", {"action": "close", "ids": three["ids"], "text": "done"})
+    refused = staff.post("/studies/MINI/query-actions", {"action": "close", "ids": three["ids"], "text": "done"})
     assert refused.status_code == 403
-    body = staff.post("/studies/MINI/queries/bulk", {"action": "reply", "ids": three["ids"][:2],
+    body = staff.post("/studies/MINI/query-actions", {"action": "reply", "ids": three["ids"][:2],
                                                      "text": "As in source"}).get_json()
     assert [q["state"] for q in body["done"]] == ["answered", "answered"] and body["failed"] == []
 
@@ -71,7 +71,7 @@ def test_site_staff_answer_several_but_may_not_close_them(as_user, three):
 ])
 def test_a_bulk_request_that_cannot_apply_is_refused_whole_naming_the_field(app, as_user, three, body, pointer):
     before = query_events(app, three["ids"][0])
-    response = as_user("mon01").post("/studies/MINI/queries/bulk", {**body, "ids": body["ids"] and three["ids"]})
+    response = as_user("mon01").post("/studies/MINI/query-actions", {**body, "ids": body["ids"] and three["ids"]})
     assert response.status_code == 422
     assert pointer in [e["path"] for e in response.get_json()["errors"]]
     assert query_events(app, three["ids"][0]) == before
@@ -80,7 +80,7 @@ def test_a_bulk_request_that_cannot_apply_is_refused_whole_naming_the_field(app,
 def test_a_locked_records_queries_are_listed_as_refused_by_the_lock(as_user, three):
     dm = as_user("dm")
     dm.post(f"/studies/MINI/subjects/{three['subject']}/events/SCREEN/forms/VS/lock", {})
-    body = dm.post("/studies/MINI/queries/bulk", {"action": "close", "ids": three["ids"], "text": "x"}).get_json()
+    body = dm.post("/studies/MINI/query-actions", {"action": "close", "ids": three["ids"], "text": "x"}).get_json()
     assert body["done"] == [] and {f["status"] for f in body["failed"]} == {423}
 
 
