@@ -263,6 +263,18 @@ WORDS = {
         "an item is named by its JSON pointer": "条目须以 JSON 指针表示", "before the first day": "早于起始日期",
         "the dates cannot be read": "无法识别日期", "derived": "衍生", "Casebook": "病例簿",
         "the filters name what this study does not have": "筛选条件指向本研究中不存在的内容",
+        # --- added by qlist: the query list's choosers, counts, bulk actions and CSV; messages by kind
+        "Any": "全部", "Queries by status": "按状态统计的质疑", "Visit": "访视",
+        "Open or answered": "待回复或已回复", "Any status": "全部状态", "Any age": "不限天数",
+        "Clear filters": "清除筛选",
+        "Comment for the selected queries": "所选质疑的备注", "Close selected": "关闭所选质疑",
+        "Answer selected": "回复所选质疑", "Select": "选择", "Select every query on this page": "选择本页所有质疑",
+        "No queries match these filters.": "没有符合筛选条件的质疑。",
+        "%(n)s queries answered": "已回复 %(n)s 条质疑", "%(n)s queries closed": "已关闭 %(n)s 条质疑",
+        "%(n)s queries were not changed": "%(n)s 条质疑未能更改",
+        "Error:": "错误：", "Warning:": "警告：", "Done:": "完成：", "Why close? (required)": "关闭原因（必填）",
+        "Message": "消息", "Name": "名称", "Choose a form first": "请先选择表单",
+        "Code": "代码", "Role": "角色",
     }
 }
 

@@ -12,15 +12,16 @@ message is an audit event on the query's own stream; nothing is deleted.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bson import ObjectId
 from mongoengine import DateTimeField, DictField, Document, IntField, ListField, StringField
 
 from audit import StaleVersion, utc_now
-from ecrf.errors import Conflict, FieldError, Invalid, NotFound
+from ecrf.errors import Conflict, DomainError, FieldError, Invalid, NotFound
 from ecrf.lifecycle import refuse_review_if_locked
 from ecrf.paging import PER_PAGE, Page, page_of
 from ecrf.pointers import item_pointer_fault
@@ -38,6 +39,7 @@ ORIGINS = ("system", "manual")
 AUTO_CLOSED = "closed automatically: the data now pass the check (%(change)s)"
 NOT_APPLICABLE = "item no longer applies (%(change)s)"
 MAX_TEXT = MAX_MESSAGE
+ANY_ROW = "*"  # in an item filter, /GROUP/*/ITEM: that item in any row
 # A transition that loses a race is tried again on the state that won, this many times at most: each lost
 # race means another transition landed, so only a flood of them on one query can exhaust it.
 RACE_RETRIES = 64
@@ -260,10 +262,32 @@ def get_query(study: StudyRuntime, user, query_id: str) -> Query:
     return query
 
 
-def list_queries(study: StudyRuntime, user, **filters: Any) -> list[Query]:
-    """Queries the user may see, filtered by site, subject, event, form, item, state, origin."""
-    criteria = _visible(study, user, filters)
-    return [] if criteria is None else list(Query.objects(__raw__=criteria).order_by("opened_at"))
+def list_queries(study: StudyRuntime, user, *, min_age: int | None = None, **filters: Any) -> list[Query]:
+    """Queries the user may see, oldest first, filtered by site, subject, event, form, item, state, origin.
+
+    ``state`` may be one state or a list of them; ``min_age`` keeps those open at least that many days.
+    """
+    criteria = visible_criteria(study, user, filters)
+    if criteria is None:
+        return []
+    found = Query.objects(__raw__=criteria).order_by("opened_at", "query_id")
+    if not min_age:
+        return list(found)
+    now = utc_now()
+    return [q for q in found if q.age_days(now) >= min_age]
+
+
+def query_documents(study: StudyRuntime, user, *, min_age: int | None = None, **filters: Any) -> list[dict]:
+    """:func:`list_queries` as the stored documents (``_id`` is the query id), for a download of thousands:
+    building a document object for each costs more than reading it."""
+    criteria = visible_criteria(study, user, filters)
+    if criteria is None:
+        return []
+    found = Query._get_collection().find(criteria).sort([("opened_at", 1), ("_id", 1)])
+    if not min_age:
+        return list(found)
+    now = utc_now()
+    return [d for d in found if age_days(d["opened_at"], d.get("closed_at"), now) >= min_age]
 
 
 def query_page(
@@ -280,32 +304,76 @@ def query_page(
     Only the page's queries are read whole: the others only as their id and times, to order and count
     them (a study's queries run to tens of thousands, and building each costs more than reading it).
     """
-    criteria = _visible(study, user, filters)
+    return query_overview(study, user, number, min_age=min_age, per_page=per_page, **filters)[0]
+
+
+def query_overview(
+    study: StudyRuntime,
+    user,
+    number: int | None,
+    *,
+    min_age: int | None = None,
+    per_page: int = PER_PAGE,
+    **filters: Any,
+) -> tuple[Page, dict[str, int]]:
+    """:func:`query_page`, and how many queries each state holds under the other filters (every state named).
+
+    One read serves both: the id, times and state of every query under the filters but the state.
+    """
+    stamps = _stamps(study, user, min_age, {**filters, "state": None}, fields=("state",))
+    counts = dict.fromkeys(STATES, 0)
+    for stamp in stamps:
+        counts[stamp["state"]] = counts.get(stamp["state"], 0) + 1
+    wanted = filters.get("state")
+    if wanted:
+        wanted = {wanted} if isinstance(wanted, str) else set(wanted)
+        stamps = [s for s in stamps if s["state"] in wanted]
+    page = page_of(stamps, number, per_page)
+    found = {q.query_id: q for q in Query.objects(query_id__in=[s["_id"] for s in page.items])}
+    return replace(page, items=[found[s["_id"]] for s in page.items if s["_id"] in found]), counts
+
+
+def state_counts(study: StudyRuntime, user, *, min_age: int | None = None, **filters: Any) -> dict[str, int]:
+    """How many queries are in each state under ``filters`` (whatever state they ask for), every state named."""
+    return query_overview(study, user, 1, min_age=min_age, **filters)[1]
+
+
+def _stamps(study: StudyRuntime, user, min_age: int | None, filters: dict, fields: tuple = ()) -> list[dict]:
+    """Id, times (and ``fields``) of the queries under ``filters`` open at least ``min_age`` days, oldest first."""
+    criteria = visible_criteria(study, user, filters)
     if criteria is None:
-        return page_of([], number, per_page)
-    stamps = Query._get_collection().find(criteria, {"opened_at": 1, "closed_at": 1})
+        return []
+    projection = {"opened_at": 1, "closed_at": 1, **dict.fromkeys(fields, 1)}
+    stamps = Query._get_collection().find(criteria, projection)
     if min_age:
         now = utc_now()
         stamps = [s for s in stamps if age_days(s["opened_at"], s.get("closed_at"), now) >= min_age]
-    ordered = sorted(stamps, key=lambda s: (s["opened_at"], s["_id"]))
-    page = page_of(ordered, number, per_page)
-    found = {q.query_id: q for q in Query.objects(query_id__in=[s["_id"] for s in page.items])}
-    return replace(page, items=[found[s["_id"]] for s in page.items if s["_id"] in found])
+    return sorted(stamps, key=lambda s: (s["opened_at"], s["_id"]))
 
 
-def _visible(study: StudyRuntime, user, filters: dict) -> dict | None:
+def visible_criteria(study: StudyRuntime, user, filters: dict) -> dict | None:
     """The raw filter of the queries this user may see under ``filters`` (None: none can be)."""
     require(user, Action.VIEW_DATA)
     criteria: dict[str, Any] = {"study": study.oid}
     for key in ("site", "subject", "event", "form", "item", "state", "origin"):
         value = filters.get(key)
-        if value:
+        if isinstance(value, list | tuple | set):
+            values = [v for v in value if v]
+            if values:
+                criteria[key] = values[0] if len(values) == 1 else {"$in": sorted(values)}
+        elif key == "item" and isinstance(value, str) and f"/{ANY_ROW}/" in value:
+            # /GROUP/*/ITEM: that item in every row of the group
+            head, _, tail = value.partition(f"/{ANY_ROW}/")
+            criteria[key] = {"$regex": f"^{re.escape(head)}/[^/]+/{re.escape(tail)}$"}
+        elif value:
             criteria[key] = value
     sites = user.site_filter()
     if sites is not None:
-        if "site" in criteria and criteria["site"] not in sites:
+        asked = criteria.get("site")
+        asked = set(asked["$in"]) if isinstance(asked, dict) else {asked} if asked else set(sites)
+        if not asked & set(sites):
             return None
-        criteria.setdefault("site", {"$in": sites})
+        criteria["site"] = {"$in": sorted(asked & set(sites))}
     return criteria
 
 
@@ -327,9 +395,16 @@ def reply(study: StudyRuntime, user, query_id: str, text: Any) -> Query:
 
 
 def close(study: StudyRuntime, user, query_id: str, text: Any = None) -> Query:
-    """A monitor or data manager closes an open or answered query."""
+    """A monitor or data manager closes an open or answered query; a system query only with a comment.
+
+    An edit check raised a system query, so closing it by hand overrides the check: the comment says why
+    (422 at ``/text`` without one).
+    """
     require(user, Action.MANAGE_QUERIES)
     query = get_query(study, user, query_id)
+    if query.origin == "system" and (not isinstance(text, str) or not text.strip()):
+        raise Invalid("a comment is needed to close a system query",
+                      [FieldError("/text", "say why the check's finding no longer stands")])
     text = _text(text, required=False)
     return _act(
         query,
@@ -354,6 +429,47 @@ def reopen(study: StudyRuntime, user, query_id: str, text: Any) -> Query:
         "open",
         lambda q: None if q.state == "closed" else f"only a closed query can be reopened; this one is {q.state}",
     )
+
+
+BULK_ACTIONS: dict[str, tuple[Callable[..., Query], Action]] = {
+    "reply": (reply, Action.ANSWER_QUERIES),
+    "close": (close, Action.MANAGE_QUERIES),
+}
+MAX_BULK = 500
+
+
+@dataclass
+class BulkOutcome:
+    """What one action on several queries did: the queries it moved, and each refusal by query id."""
+
+    done: list[Query] = field(default_factory=list)
+    failed: list[tuple[str, DomainError]] = field(default_factory=list)
+
+
+def act_on_many(study: StudyRuntime, user, action: Any, query_ids: Any, text: Any) -> BulkOutcome:
+    """Answer or close each of ``query_ids`` with the one comment ``text``, each through its own transition.
+
+    Each query is audited on its own stream, with the site scope and the state rules of the single action;
+    one that is refused (another site's, already closed, locked...) is named with its reason and the others
+    still go through. A request that cannot apply to any query (unknown action, no ids, no comment, a role
+    without the right) is refused whole, with nothing stored.
+    """
+    if action not in BULK_ACTIONS:
+        raise Invalid("unknown action", [FieldError("/action", f"must be one of {', '.join(BULK_ACTIONS)}")])
+    transition, needed = BULK_ACTIONS[action]
+    require(user, needed)
+    if not isinstance(query_ids, list) or not query_ids or not all(isinstance(i, str) for i in query_ids):
+        raise Invalid("no queries chosen", [FieldError("/ids", "choose at least one query")])
+    if len(query_ids) > MAX_BULK:
+        raise Invalid("too many queries at once", [FieldError("/ids", f"at most {MAX_BULK} queries at a time")])
+    comment = _text(text, required=True)
+    outcome = BulkOutcome()
+    for query_id in dict.fromkeys(query_ids):  # each once, in the order given
+        try:
+            outcome.done.append(transition(study, user, query_id, comment))
+        except DomainError as error:
+            outcome.failed.append((query_id, error))
+    return outcome
 
 
 def record_queries(study: str, subject: str, event: str, form: str, states=OPEN_STATES) -> list[Query]:

@@ -14,10 +14,10 @@ from ecrf.api.fields.subjects import subject_json
 from ecrf.api.openapi import spec
 from ecrf.auth import api_user
 from ecrf.downloads import casebook_download
-from ecrf.errors import DomainError, NotFound
+from ecrf.errors import DomainError, FieldError, Invalid, NotFound
 from ecrf.exports import FORMATS, export_subjects, write_export
 from ecrf.progress import status_matrix
-from ecrf.queries import close, get_query, list_queries, raise_query, reopen, reply
+from ecrf.queries import act_on_many, close, get_query, list_queries, raise_query, reopen, reply
 from ecrf.records.broken import broken_checks as find_broken
 from ecrf.records.reads import get_record, record_history
 from ecrf.records.save import save_record
@@ -113,8 +113,26 @@ def openapi():
 @api.get("/studies/<study>/queries")
 def queries(study: str):
     user, runtime = g.user, g.runtime
-    filters = {k: request.args.get(k) for k in ("site", "subject", "event", "form", "item", "state", "origin")}
-    return jsonify([query_json(q) for q in list_queries(runtime, user, **filters)])
+    filters = {k: request.args.get(k) for k in ("site", "subject", "event", "form", "item", "origin")}
+    # state may be given several times (?state=open&state=answered) or as a comma-separated list
+    filters["state"] = [s for given in request.args.getlist("state") for s in given.split(",") if s] or None
+    min_age = request.args.get("min_age")
+    if min_age is not None and not (min_age.isascii() and min_age.isdigit()):
+        raise Invalid("min_age must be a whole number of days", [FieldError("/min_age", "a whole number, 0 or more")])
+    found = list_queries(runtime, user, min_age=int(min_age) if min_age else None, **filters)
+    return jsonify([query_json(q) for q in found])
+
+
+@api.post("/studies/<study>/query-actions")  # not under /queries/: a name there would read as a query id
+def queries_bulk(study: str):
+    """Answer or close several queries with one comment: each through its own transition, each audited."""
+    body = schemas.load(schemas.QueryBulk(), json_body())
+    outcome = act_on_many(g.runtime, g.user, body["action"], body["ids"], body["text"])
+    return jsonify({
+        "done": [query_json(q) for q in outcome.done],
+        "failed": [{"id": query_id, "status": error.status, "title": error.title, "detail": error.detail,
+                    "errors": [e.as_dict() for e in error.errors]} for query_id, error in outcome.failed],
+    })
 
 
 @api.post("/studies/<study>/queries")

@@ -9,6 +9,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 
 from ecrf.api import schemas
 from ecrf.exports import FORMATS
+from ecrf.queries import STATES
 
 _ERRORS = {
     code: {"description": text, "content": {"application/problem+json": {"schema": "Problem"}}}
@@ -51,6 +52,7 @@ _RESPONSES = {
     "AccessGrant": schemas.AccessGrant,
     "Attachment": schemas.AttachmentOut,
     "Problem": schemas.Problem,
+    "QueryBulkOut": schemas.QueryBulkOut,
 }
 # (A problem lists field errors only for invalid input; a signature manifest may predate its digest and voiding.)
 _OPTIONAL = {"Problem": {"errors"}, "Signature": {"digest", "voided_reason", "voided_by"},
@@ -60,6 +62,7 @@ _REQUESTS = {
     "RecordWrite": schemas.RecordWrite,
     "QueryCreate": schemas.QueryCreate,
     "QueryText": schemas.QueryText,
+    "QueryBulk": schemas.QueryBulk,
     "SdvRequest": schemas.SdvRequest,
     "SignRequest": schemas.SignRequest,
     "ReasonRequest": schemas.ReasonRequest,
@@ -215,8 +218,13 @@ def spec() -> dict:
             "get": {
                 "summary": "Queries the caller may see",
                 "parameters": [
-                    {"name": n, "in": "query", "schema": {"type": "string"}}
-                    for n in ("site", "subject", "event", "form", "item", "state", "origin")
+                    *({"name": n, "in": "query", "schema": {"type": "string"}}
+                      for n in ("site", "subject", "event", "form", "item", "origin")),
+                    {"name": "state", "in": "query", "description": "one state; repeat it, or separate by commas",
+                     "schema": {"type": "array", "items": {"type": "string", "enum": list(STATES)}},
+                     "style": "form", "explode": True},
+                    {"name": "min_age", "in": "query", "description": "open at least this many whole days",
+                     "schema": {"type": "integer", "minimum": 0}},
                 ],
                 "responses": {"200": _ok("queries", _list("Query")), **read},
             },
@@ -225,6 +233,17 @@ def spec() -> dict:
                 "requestBody": _json("QueryCreate"),
                 "responses": {"201": _ok("raised", "Query"), **write},
             },
+        },
+    )
+    doc.path(
+        path=f"{base}/{_S}/query-actions",
+        parameters=_params("study"),
+        operations={
+            "post": {
+                "summary": "Answer or close several queries with one comment; names each that was refused and why",
+                "requestBody": _json("QueryBulk"),
+                "responses": {"200": _ok("each query done or failed", "QueryBulkOut"), **write},
+            }
         },
     )
     doc.path(

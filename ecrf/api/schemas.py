@@ -299,6 +299,31 @@ class QueryText(Schema):
     text = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=4000))
 
 
+class QueryBulk(Schema):
+    class Meta:
+        unknown = RAISE
+
+    action = fields.String(required=True, validate=validate.OneOf(("reply", "close")),
+                           metadata={"description": "reply (site staff, investigator), close (monitor, data manager)"})
+    ids = fields.List(fields.String(), required=True, validate=validate.Length(min=1, max=500),
+                      metadata={"description": "the queries to act on, each once"})
+    text = fields.String(required=True, validate=validate.Length(min=1, max=4000),
+                         metadata={"description": "the one comment each query gets"})
+
+
+class QueryBulkFailure(Schema):
+    id = fields.String()
+    status = fields.Integer()
+    title = fields.String()
+    detail = fields.String()
+    errors = fields.List(fields.Dict())
+
+
+class QueryBulkOut(Schema):
+    done = fields.List(fields.Nested(QueryOut))
+    failed = fields.List(fields.Nested(QueryBulkFailure))
+
+
 class SdvRequest(Schema):
     class Meta:
         unknown = RAISE

@@ -49,7 +49,7 @@ def sites():
     try:
         add_site(form.code.data.strip(), form.name.data, form.timezone.data.strip(), actor=g.user.username)
     except DomainError as error:
-        flash_error(error)
+        flash_error(error, form=form)
         return _page(site_form=form, status=error.status)
     flash("Site added", "success")
     return redirect(url_for("admin.index"))

@@ -35,7 +35,7 @@ def index(study: str):
             start_export(current_app._get_current_object(), runtime, user, form.kind.data,
                          site=(form.site.data or "").strip() or None, subject=(form.subject.data or "").strip() or None)
         except DomainError as error:
-            flash_error(error)
+            flash_error(error, form=form)
         else:
             flash("Export started; it appears below when ready.", "success")
         return redirect(url_for("exports.index", study=study))

@@ -61,7 +61,7 @@ def index(study: str):
                                form.file.data.read(), options, map_content=column_map or None, dry_run=True,
                                all_or_nothing=form.all_or_nothing.data)
         except DomainError as error:
-            flash_error(error)
+            flash_error(error, form=form)
         else:
             return redirect(url_for("imports.job", study=study, job_id=job.job_id))
     return render_template("imports.html", study=runtime, form=form, jobs=jobs)

@@ -49,7 +49,7 @@ def index(study: str):
                 valid_from=form.valid_from.data.isoformat(), sex=form.sex.data or None,
                 age_min=form.age_min.data, age_max=form.age_max.data)
         except DomainError as error:
-            flash_error(error)
+            flash_error(error, form=form)
             status = error.status
         else:
             flash("Range added", "success")

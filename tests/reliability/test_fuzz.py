@@ -93,6 +93,7 @@ WRITES = [
     ("POST", "/api/v1/studies/MINI/queries/{qid}/replies", "staff01", TEXT_BODY),
     ("POST", "/api/v1/studies/MINI/queries/{qid}/close", "mon01", TEXT_BODY),
     ("POST", "/api/v1/studies/MINI/queries/{qid}/reopen", "mon01", TEXT_BODY),
+    ("POST", "/api/v1/studies/MINI/query-actions", "mon01", {"action": "close", "ids": ["{qid}"], "text": "checked"}),
     ("POST", RECORD + "/sdv", "mon01", {"items": ["/WEIGHT"]}),
     ("POST", RECORD + "/sign", "inv01", SIGN),
     ("POST", SUBJECT + "/events/SCREEN/sign", "inv01", SIGN),
@@ -164,7 +165,7 @@ def fuzz_endpoint(world, method: str, template: str, who: str, valid: dict, exam
     (4xx, problem+json) must leave every collection and the audit trail as they were. Returns how many ran."""
     app, client, subject, qid = world
     path = template.format(subject=subject, qid=qid, aid=app.attachment_id)
-    valid = json.loads(json.dumps(valid).replace("{subject}", subject))
+    valid = json.loads(json.dumps(valid).replace("{subject}", subject).replace("{qid}", qid))
     people = "/sign" not in path
     known = []  # what is stored, when the last request changed nothing (saves a snapshot per example)
     sent = []
@@ -211,7 +212,7 @@ def test_unstorable_values_in_every_field_on_the_wire_server_are_refused_and_sto
     a 4xx and nothing stored, never a 500; then a few random fuzzed requests as on mongomock."""
     app, client, subject, qid = wire_world
     path = template.format(subject=subject, qid=qid, aid=app.attachment_id)
-    valid = json.loads(json.dumps(valid).replace("{subject}", subject))
+    valid = json.loads(json.dumps(valid).replace("{subject}", subject).replace("{qid}", qid))
     people = "/sign" not in path
     for leaf in _leaves(valid):
         for value in UNSTORABLE:

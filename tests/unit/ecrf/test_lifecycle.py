@@ -140,6 +140,7 @@ WRITE_ENDPOINTS = {
     "api.subject_freeze": "lock-control", "api.subject_unfreeze": "lock-control", "api.study_lock": "lock-control",
     "api.study_unlock": "lock-control", "api.study_freeze": "lock-control", "api.study_unfreeze": "lock-control",
     "api.create_query": "query", "api.query_reply": "query", "api.query_close": "query", "api.query_reopen": "query",
+    "api.queries_bulk": "query", "queries.bulk": "query",  # each query through its own transition, as above
     "api.create_subject": "subject", "records.page": "record-data", "records.act": "record-review",
     "queries.raise_query": "query", "queries.act": "query", "records.query": "query", "subjects.index": "subject",
     "auth.login": "account", "auth.logout": "account", "auth.password": "account",

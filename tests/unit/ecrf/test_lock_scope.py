@@ -47,6 +47,9 @@ ALLOWED_UNDER_LOCK = {
        for route in ("api.create_user", "api.user_role", "api.user_disable", "api.user_enable",
                      "api.user_reset_password", "api.user_unlock", "api.user_revoke_tokens", "api.user_sign_out")},
     "exports.index": "an export reads the locked data: it is what a lock is for",
+    **{route: "a bulk action answers 200 and lists each query a lock refused (423) under `failed`: each goes through "
+              "its own transition, walked below (tests/unit/ecrf/test_query_list.py)"
+       for route in ("api.queries_bulk", "queries.bulk")},
     **{route: "an import starts a job; each row goes through save_record and register_subject, which refuse a "
               "locked or frozen record, subject or study: that row is refused (test_import_batch.py)"
        for route in ("api.start_import_job", "imports.index", "imports.confirm")},

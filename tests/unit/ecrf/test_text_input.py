@@ -301,6 +301,10 @@ def test_html_record_form_refuses_a_line_break_in_a_single_line_item_and_hostile
     assert stored(world["app"]) == before
 
 
+PAGE_LABELS = {"/text": "Message", "/reason": "Reason for change", "/name": "Name", "/full_name": "Printed name",
+               "/subject": "Subject (optional)", "/unit": "Unit"}
+
+
 def html_entry_points(world, text: str) -> dict:
     record = "/studies/MINI/subjects/{}/events/SCREEN/forms/VS".format(world["subject"])
     return {
@@ -331,7 +335,8 @@ def test_html_forms_refuse_hostile_text_naming_the_field_and_store_nothing(world
     before = stored(world["app"])
     response = web_post(client, path, data)
     page = response.get_data(as_text=True)
-    assert pointer in page and ("not allowed" in page or "line break" in page), page[-2000:]
+    # A person reads the field's label, never its JSON pointer.
+    assert PAGE_LABELS[pointer] + ":" in page and ("not allowed" in page or "line break" in page), page[-2000:]
     assert stored(world["app"]) == before
 
 
