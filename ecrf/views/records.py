@@ -71,7 +71,7 @@ def page(study: str, subject: str, event: str, form: str):
     if request.method != "POST":
         wtform = filled_form(cls, compiled, record, tz)
     elif not (wtform := cls()).validate():
-        rejection = invalid_form(wtform, compiled, tz, (record or {}).get("data") or {})
+        rejection = invalid_form(wtform, compiled, tz, (record or {}).get("data") or {}, lang)
     elif not _row_action(wtform, form):
         version = wtform.version.data
         try:
@@ -80,7 +80,7 @@ def page(study: str, subject: str, event: str, form: str):
                 int(version) if version and version.isdigit() else None, wtform.reason.data,
             )
         except DomainError as exc:
-            rejection = refused_save(exc, compiled, wtform)
+            rejection = refused_save(exc, compiled, wtform, lang)
         else:
             flash(translate("Saved", lang) if result.changed else translate("No changes", lang), "success")
             return redirect(_after_save_url(study, subject, event_def, form))
@@ -99,8 +99,8 @@ def _after_save_url(study: str, subject: str, event_def: dict, form: str) -> str
     return url_for("records.page", study=study, subject=subject, event=event_def["oid"], form=form)
 
 
-QUERY_ACTIONS = {"reply": query_service.reply, "confirm": query_service.reply,
-                 "close": query_service.close, "reopen": query_service.reopen}  # and "raise", which names an item
+QUERY_ACTIONS = {"reply": query_service.reply, "close": query_service.close,
+                 "reopen": query_service.reopen}  # and "raise", which names an item, and "confirm", a worded reply
 CONFIRMED = "Value confirmed as entered."  # the answer "Confirm value" gives a soft check's query
 QUERY_DONE = {"raise": "Query raised", "reply": "Answer sent", "confirm": "Value confirmed",
               "close": "Query closed", "reopen": "Query reopened"}
@@ -125,8 +125,10 @@ def query(study: str, subject: str, event: str, form: str):
     try:
         if action == "raise":
             query_service.raise_query(runtime, user, subject, event, form, target, text)
+        elif action == "confirm":  # stored by its catalog key, so each reader sees it in their language
+            query_service.reply(runtime, user, target, CONFIRMED, said={"key": CONFIRMED, "args": {}})
         else:
-            QUERY_ACTIONS[action](runtime, user, target, CONFIRMED if action == "confirm" else text)
+            QUERY_ACTIONS[action](runtime, user, target, text)
     except DomainError as error:
         return _query_refused(error.detail, error.status, study, subject, event, form)
     if request.form.get("_fragment"):
