@@ -10,6 +10,7 @@ from wtforms.validators import DataRequired, Optional
 
 from audit import utc_now
 from ecrf.errors import DomainError
+from ecrf.i18n import translate
 from ecrf.roles import ROLES, Action, require
 from ecrf.scope import page_scope
 from ecrf.sites import Site, add_site
@@ -46,6 +47,7 @@ def _role_form(form: RoleForm | None = None) -> RoleForm:
     form = form or RoleForm(prefix="role")
     form.username.choices = [(u.username, u.username) for u in User.objects.order_by("username").only("username")]
     form.sites.choices = [(s.code, f"{s.code} — {s.name}") for s in Site.objects.order_by("code")]
+    form.role.choices = [(role, translate(role)) for role in ROLES]
     return form
 
 
@@ -58,6 +60,7 @@ def _page(site_form=None, user_form=None, token=None, status=200, role_form=None
     site_form = site_form or SiteForm(prefix="site")
     user_form = user_form or UserForm(prefix="user")
     user_form.sites.choices = [(s.code, f"{s.code} — {s.name}") for s in Site.objects.order_by("code")]
+    user_form.role.choices = [(role, translate(role)) for role in ROLES]
     return render_template("admin.html", site_form=site_form, user_form=user_form, token=token,
                            role_form=_role_form(role_form), locked=_locked_users(),
                            sites=Site.objects.order_by("code"), users=User.objects.order_by("username"),
