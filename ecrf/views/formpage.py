@@ -181,6 +181,8 @@ def derived_number(value: float) -> str:
     if abs(value) >= 1e6:
         mantissa, exponent = f"{value:.2e}".split("e")
         return f"{mantissa} × 10{str(int(exponent)).translate(SUPERSCRIPTS)}"
+    if 0 < abs(value) < 0.01:
+        return f"{value:.2g}"  # two decimals would show it as 0.00
     return f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
 
 

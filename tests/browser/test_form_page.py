@@ -176,3 +176,37 @@ def test_the_form_page_speaks_chinese_in_its_summary_hints_flags_and_buttons(liv
     expect(page.locator("#reason-dialog")).to_contain_text("以下已保存的值将被修改")
     expect(page.locator("#reason-changes li")).to_have_text(["丙氨酸氨基转移酶: 200 → 30"])
     screenshots(page, "reason-dialog-zh")
+
+
+def test_derived_numbers_show_two_decimals_while_the_stored_bsa_keeps_its_precision(live_app, page):
+    staff = staff_api(live_app)
+    subject = staff.register()
+    staff.save(subject, "SCREEN", "VS", {"VSDTC": "2026-01-11", "HEIGHT": 170, "WEIGHT": 70})
+    staff.save(subject, "D0", "INF", {"INFDTC": "2026-04-06T09:00:00+08:00", "LOT": "L1", "WEIGHT_BASIS": 70,
+                                      "CAR_CELLS": 2.1e8, "PREMED": True, "INFREACT": False})
+    sign_in(page, live_app.base_url, "staff01")
+    page.goto(record_url(live_app, subject, "SCREEN", "VS"))
+    bsa = page.locator('[data-derived="BSA"]')
+    expect(bsa).to_have_text("1.82 m²")
+    expect(bsa).to_have_attribute("data-value", "1.8181")
+    assert staff.get(staff.record_path(subject, "SCREEN", "VS")).get_json()["derived"]["BSA"] == 1.8181
+    page.goto(record_url(live_app, subject, "D0", "INF"))
+    expect(page.locator('[data-derived="DOSE_PER_KG"]')).to_have_text("3.00 × 10⁶ cells/kg")
+
+
+def test_missing_required_items_of_a_row_are_named_by_label_and_linked(live_app, page):
+    staff = staff_api(live_app)
+    subject = staff.register()
+    staff.save(subject, "LOGS", "AE", {"AE": [{"AETERM": "Pyrexia", "AETOXGR": 1, "AESTDTC": "2026-01-12",
+                                               "AESER": False}]})
+    sign_in(page, live_app.base_url, "staff01")
+    page.goto(record_url(live_app, subject, "LOGS", "AE"))
+    missing = page.locator("p.missing")
+    expect(missing).not_to_contain_text("/AE/")
+    first = missing.locator("a").first
+    label = page.locator('[data-item="AERELCAR"]').first.get_attribute("data-label")
+    expect(first).to_contain_text(f"1: {label}")
+    first.click()
+    target = page.evaluate("location.hash")
+    assert target.startswith("#item-AE-0-")
+    expect(page.locator(target)).to_be_visible()

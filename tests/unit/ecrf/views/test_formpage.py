@@ -1,5 +1,7 @@
 """ecrf.views.formpage: the form page's values resolved once, for a blank form and a saved record."""
 
+import pytest
+
 from ecrf.definitions import Item
 from ecrf.errors import FieldError, Invalid
 from ecrf.records.reads import get_record
@@ -9,6 +11,7 @@ from ecrf.subjects import get_subject
 from ecrf.users import get_user
 from ecrf.views.formpage import (
     Rejection,
+    derived_number,
     filled_form,
     flag_text,
     form_page_context,
@@ -80,3 +83,15 @@ def test_hints_name_the_unit_range_and_length_before_entry():
 def test_the_next_form_follows_the_events_schedule_order():
     event = {"forms": ["DM", "LB", "VS"]}
     assert next_form(event, "DM") == "LB" and next_form(event, "VS") is None and next_form(event, "XX") is None
+
+
+@pytest.mark.parametrize(("stored", "shown"), [
+    (1.8181, "1.82"),  # BSA (Mosteller, 170 cm, 70 kg) as CLINICAL.md stores it
+    (54.543, "54.5"),  # an expected dose in mg
+    (106.104, "106.1"),  # a creatinine converted to µmol/L
+    (3000000.0, "3.00 × 10⁶"),  # CAR-T cells per kg
+    (0.004, "0.004"),  # never rounded away to 0.00
+    (7, "7"),  # integers (grades, scores, ages) as they are
+])
+def test_derived_numbers_are_shown_rounded_while_the_stored_value_keeps_its_precision(stored, shown):
+    assert derived_number(stored) == shown
