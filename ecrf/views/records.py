@@ -151,8 +151,9 @@ def _query_panel(study: str, subject: str, event: str, form: str):
     shown = [q for q in query_service.record_queries(g.runtime.oid, subject, event, form, states=SHOWN_QUERY_STATES)
              if q.item == pointer]
     can = {"answer": may(g.user.role, Action.ANSWER_QUERIES), "manage": may(g.user.role, Action.MANAGE_QUERIES)}
+    # The panel's buttons post here again: a second action in place (answer, then close) must not post the page.
     return render_template("_query_panel.html", pointer=pointer, queries=shown,
-                           ctx={"can": can, "record": True, "here": request.path})
+                           ctx={"can": can, "record": True, "here": request.path, "query_url": request.path})
 
 
 def _unsaved_page(study: str, subject: str, event: str, form: str, notice: str | None):

@@ -1,5 +1,6 @@
 """The form page never loses work (issue 18): queries in place, reasons only where needed, one round of errors."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -310,3 +311,41 @@ def test_walkthrough_of_issue_18_at_both_widths_in_each_language(live_app, page,
     expect(plain.locator("#AST")).to_have_value("26")
     screenshots(plain, f"walk-{lang}-no-script")
     context.close()
+
+
+def test_a_monitor_raises_and_closes_a_query_in_place_and_a_closed_query_is_no_longer_flagged(live_app, page):
+    staff = staff_api(live_app)
+    subject = staff.register()
+    staff.save(subject, "SCREEN", "VS", {"VSDTC": "2026-01-11", "WEIGHT": 70})
+    sign_in(page, live_app.base_url, "mon01")
+    url = record_url(live_app, subject, "SCREEN", "VS")
+    page.goto(url)
+    weight = page.locator('[data-item="WEIGHT"]')
+    weight.locator("details.raise summary").click()
+    weight.locator("details.raise textarea").fill("Weight differs from the clinic note")
+    weight.locator("details.raise button").click()
+    expect(weight.locator("details.query.state-open")).to_contain_text("Weight differs from the clinic note")
+    expect(weight).to_have_class(re.compile(r"\bhas-query\b"))
+    expect(weight.locator(".qcount")).to_contain_text("1 open query")
+    weight.locator("details.query button", has_text="Close query").click()
+    expect(weight.locator("details.query.state-closed")).to_have_count(1)
+    expect(weight.locator(".qcount")).to_have_count(0)
+    expect(weight).not_to_have_class(re.compile(r"\bhas-query\b"))
+    assert page.url == url
+    page.reload()  # the page as served agrees: a closed query keeps its thread, not its flag
+    expect(weight).not_to_have_class(re.compile(r"\bhas-query\b"))
+    expect(weight.locator("details.query.state-closed")).to_have_count(1)
+
+
+def test_a_lab_flag_is_text_beside_the_value_that_screen_readers_are_given(live_app, page):
+    staff = staff_api(live_app)
+    subject = staff.register()
+    staff.save(subject, "SCREEN", "LB_CHEM", CHEM)
+    sign_in(page, live_app.base_url, "staff01")
+    page.goto(record_url(live_app, subject, "SCREEN", "LB_CHEM"))
+    flag = page.locator("#flags-ALT")
+    expect(flag).to_be_visible()
+    expect(flag).to_have_text("H · ref 7–40 U/L · CTCAE grade 2")
+    assert "flags-ALT" in page.locator("#ALT").get_attribute("aria-describedby").split()
+    box, value = flag.bounding_box(), page.locator("#ALT").bounding_box()
+    assert box["y"] < value["y"] + value["height"] and box["y"] + box["height"] > value["y"]  # on the value's line
