@@ -198,7 +198,7 @@ def derived_texts(form: CompiledForm, derived: dict, lang: str) -> dict[str, str
             texts[derivation.oid] = "—"
             continue
         if isinstance(value, bool):
-            text = translate("Yes" if value else "No", lang)
+            text = translate("Yes", lang) if value else translate("No", lang)
         elif derivation.spec.get("oneOf"):
             text = derivation.choice_label(value, lang)
         elif isinstance(value, list):
