@@ -159,7 +159,7 @@ def test_reports_charts_speak_chinese_and_queries_show_site_time(live_app, page,
     sign_in(page, live_app.base_url, "dm")
     page.click("text=中文")
     page.goto(f"{live_app.base_url}{STUDY}/queries?subject={subject}")
-    row = page.locator("tr[data-query]").first
+    row = page.locator("tr[data-query]", has_text="Please check against the clinic note")  # the monitor's, open
     expect(row.locator("td.state")).to_have_text("开放")
     expect(row.locator("td.opened")).to_contain_text("CST")  # site 01 keeps Asia/Shanghai time
     expect(page.locator("h1")).to_have_text("质疑")
