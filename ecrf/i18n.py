@@ -225,7 +225,10 @@ WORDS = {
         "CDISC ODM 1.3.2 (XML, with audit trail)": "CDISC ODM 1.3.2（XML，含稽查轨迹）",
         "CSV (zip, one file per form)": "CSV（zip 压缩包，每个表单一个文件）", "Excel": "Excel",
         "CSV (one row per subject and visit)": "CSV（每名受试者每次访视一行）",
-        "CDISC ODM 1.3 ClinicalData (XML)": "CDISC ODM 1.3 ClinicalData（XML）", "both": "不限",
+        "CDISC ODM 1.3 ClinicalData (XML)": "CDISC ODM 1.3 ClinicalData（XML）",
+        "The form could not be saved: it changed meanwhile or no longer takes this entry. Reload it and try again.":
+            "无法保存此表单：表单已被修改或不再接受此录入。请刷新后重试。",
+        "The form could not be saved: it is locked.": "无法保存此表单：表单已锁定。", "both": "不限",
     }
 }
 

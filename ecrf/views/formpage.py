@@ -82,12 +82,26 @@ def _write_path_faults(form: CompiledForm, data: dict, old: dict) -> list[FieldE
 def refused_save(error: DomainError, form: CompiledForm, wtform: FlaskForm, lang: str = "en") -> Rejection:
     """The write path's refusal, each fault also shown beside the field its JSON pointer names."""
     faults = [{"path": e.path, "message": fault_text(e, lang)} for e in error.errors]
-    rejection = Rejection(faults or [{"path": "", "message": translate(error.detail, lang)}], status=error.status)
+    rejection = Rejection(faults or [{"path": "", "message": _refusal_text(error, lang)}], status=error.status)
     for fault in error.errors:
         name = field_name(form, wtform, fault.path)
         if name:
             rejection.field_errors.setdefault(name, []).append(fault_text(fault, lang))
     return rejection
+
+
+REFUSALS = {  # what a refusal without field faults says in a language the engine's English detail is not in
+    409: "The form could not be saved: it changed meanwhile or no longer takes this entry. Reload it and try again.",
+    423: "The form could not be saved: it is locked.",
+}
+
+
+def _refusal_text(error: DomainError, lang: str) -> str:
+    """The refusal's detail in the reader's language: its translation, else what its status means, else as said."""
+    translated = translate(error.detail, lang)
+    if lang == "en" or translated != error.detail or error.status not in REFUSALS:
+        return translated
+    return translate(REFUSALS[error.status], lang)
 
 
 def error_summary(form: CompiledForm, wtform: FlaskForm, rejection: Rejection, lang: str) -> list[dict]:

@@ -3,8 +3,9 @@
 import pytest
 
 from ecrf.definitions import Item
-from ecrf.errors import FieldError, Invalid
+from ecrf.errors import Conflict, FieldError, Invalid
 from ecrf.records.reads import get_record
+from ecrf.records.validation import BOUNDS, Fault
 from ecrf.sites import site_timezone
 from ecrf.studies import study_runtime
 from ecrf.subjects import get_subject
@@ -64,6 +65,21 @@ def test_a_refused_save_is_shown_beside_the_field_its_pointer_names(app):
     assert rejection.status == 422
     assert rejection.errors == [{"path": "/WEIGHT", "message": "must be at most 400"}]
     assert rejection.field_errors == {"WEIGHT": ["must be at most 400"]}
+
+
+def test_a_refused_save_speaks_the_readers_language_keyed_faults_and_a_conflict_alike(app):
+    fault = Fault("/WEIGHT", "999 is greater than the maximum of 400", BOUNDS["maximum"],
+                  {"value": "999", "limit": 400})
+    conflict = Conflict("the record is at version 2, not 1; reload and try again")
+    with app.test_request_context(method="POST", data={"WEIGHT": "999"}):
+        form = study_runtime("MINI").form("VS")
+        wtform = form_class(form, "zh")()
+        keyed = refused_save(Invalid("1 item(s) failed validation", [fault]), form, wtform, "zh")
+        stale = refused_save(conflict, form, wtform, "zh")
+        english = refused_save(conflict, form, wtform, "en")
+    assert keyed.field_errors == {"WEIGHT": ["999 大于最大值 400"]}
+    assert stale.status == 409 and stale.errors[0]["message"].startswith("无法保存此表单")
+    assert english.errors[0]["message"] == "the record is at version 2, not 1; reload and try again"
 
 
 def test_a_lab_flag_reads_as_text_with_its_reference_range_and_grade():
