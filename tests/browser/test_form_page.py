@@ -252,6 +252,7 @@ def test_walkthrough_of_issue_18_at_both_widths_in_each_language(live_app, page,
     alt.locator("details.query textarea").fill("Source checked")
     alt.locator("details.query button", has_text=words["answer"]).first.click()
     expect(alt.locator("details.query.state-answered")).to_contain_text("Source checked")
+    expect(alt.locator("details.query.state-answered")).to_contain_text("CST")  # site time with its zone
     expect(page.locator("#AST")).to_have_value("25")
     screenshots(page, f"walk-{lang}-form-flags-query")
     panel_shots(page, alt.locator(".query-panel"), f"walk-{lang}-query-panel")
