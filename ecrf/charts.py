@@ -1,4 +1,7 @@
-"""Charts drawn on the server as SVG (matplotlib, no browser library): each sits beside its numbers."""
+"""Charts drawn on the server as SVG (matplotlib, no browser library): each sits beside its numbers.
+
+Every word a chart shows (titles, axes, legends) is in the reader's language: ``lang``, else the request's.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +11,23 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from flask import has_request_context  # noqa: E402
+from matplotlib import font_manager  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
+
+from ecrf.i18n import translate  # noqa: E402
 
 COLOURS = ["#1565c0", "#2e7d32", "#ef6c00", "#6a1b9a", "#c62828", "#00838f", "#5d4037"]
 GRADE_COLOURS = {0: "#cfd8dc", 1: "#fff176", 2: "#ffb74d", 3: "#e57373", 4: "#b71c1c", 5: "#000000"}
+# Chinese words need a CJK font: matplotlib falls back glyph by glyph along the families given (those installed).
+CJK_FONTS = ("Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "Microsoft YaHei", "SimHei")
+_installed = {font.name for font in font_manager.fontManager.ttflist}
+matplotlib.rcParams["font.family"] = ["DejaVu Sans", *(name for name in CJK_FONTS if name in _installed)]
+
+
+def _(text: str, lang: str | None) -> str:
+    """The chart's word in ``lang``, else in the request's language (English outside a request)."""
+    return translate(text, lang) if lang or has_request_context() else text
 
 
 def _svg(figure) -> str:
@@ -29,29 +45,29 @@ def _figure(width: float = 6.4, height: float = 3.2):
     return figure, axes
 
 
-def enrollment_chart(report: dict) -> str:
+def enrollment_chart(report: dict, lang: str | None = None) -> str:
     """Cumulative enrollment by site over months."""
     figure, axes = _figure()
     months = [row["month"] for row in report["cumulative"]]
     for n, site in enumerate(report["sites"]):
-        axes.step(months, [row.get(site, 0) for row in report["cumulative"]], where="post", label=f"site {site}",
-                  color=COLOURS[n % len(COLOURS)])
-    axes.set_ylabel("subjects (cumulative)")
+        axes.step(months, [row.get(site, 0) for row in report["cumulative"]], where="post",
+                  label=_("site %(site)s", lang) % {"site": site}, color=COLOURS[n % len(COLOURS)])
+    axes.set_ylabel(_("subjects (cumulative)", lang))
     axes.legend(frameon=False)
     axes.tick_params(axis="x", rotation=45)
     return _svg(figure)
 
 
-def bars(labels: list[str], values: list[float], ylabel: str, colour: str = COLOURS[0]) -> str:
-    """A plain bar chart."""
+def bars(labels: list[str], values: list[float], ylabel: str, colour: str = COLOURS[0], lang: str | None = None) -> str:
+    """A plain bar chart (``ylabel`` in the reader's language)."""
     figure, axes = _figure()
     axes.bar([str(label) for label in labels], values, color=colour)
-    axes.set_ylabel(ylabel)
+    axes.set_ylabel(_(ylabel, lang))
     axes.tick_params(axis="x", rotation=45)
     return _svg(figure)
 
 
-def grade_by_day_chart(report: dict, title: str) -> str:
+def grade_by_day_chart(report: dict, title: str, lang: str | None = None) -> str:
     """Subjects at each grade per day after infusion (stacked bars)."""
     figure, axes = _figure()
     days = report["days"]
@@ -59,16 +75,17 @@ def grade_by_day_chart(report: dict, title: str) -> str:
     for grade in range(0, 5):
         heights = [report["by_day"][d].get(grade, 0) for d in days]
         if any(heights):
-            axes.bar([str(d) for d in days], heights, bottom=bottom, color=GRADE_COLOURS[grade], label=f"grade {grade}")
+            axes.bar([str(d) for d in days], heights, bottom=bottom, color=GRADE_COLOURS[grade],
+                     label=_("grade %(grade)s", lang) % {"grade": grade})
             bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
-    axes.set_xlabel("day after infusion")
-    axes.set_ylabel("subjects")
-    axes.set_title(title)
+    axes.set_xlabel(_("day after infusion", lang))
+    axes.set_ylabel(_("Subjects", lang))
+    axes.set_title(_(title, lang))
     axes.legend(frameon=False, fontsize=8)
     return _svg(figure)
 
 
-def response_chart(rates: list[dict]) -> str:
+def response_chart(rates: list[dict], lang: str | None = None) -> str:
     """Every infused subject at each response visit: CR, PR, NR assessed, then non-responders by intention-to-treat."""
     figure, axes = _figure()
     visits = [r["visit"] for r in rates]
@@ -78,29 +95,32 @@ def response_chart(rates: list[dict]) -> str:
                                ("died_before", "died before the visit (NR, ITT)", "#455a64")):
         heights = [r[key] for r in rates]
         if any(heights):
-            axes.bar(visits, heights, bottom=bottom, color=colour, label=label, edgecolor="#90a4ae", linewidth=0.5)
+            axes.bar(visits, heights, bottom=bottom, color=colour, label=_(label, lang), edgecolor="#90a4ae",
+                     linewidth=0.5)
             bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
-    axes.set_ylabel("infused subjects")
+    axes.set_ylabel(_("infused subjects", lang))
     axes.legend(frameon=False, fontsize=7)
     return _svg(figure)
 
 
-def km_chart(curves: dict[str, dict]) -> str:
+def km_chart(curves: dict[str, dict], lang: str | None = None) -> str:
     """Kaplan–Meier curves, each censored observation marked on its curve, with the numbers at risk underneath."""
     figure, axes = _figure(6.4, 3.8)
     for n, (label, curve) in enumerate(curves.items()):
         if curve["times"]:
-            axes.step(curve["times"], curve["survival"], where="post", label=label, color=COLOURS[n])
+            axes.step(curve["times"], curve["survival"], where="post", label=_(label, lang), color=COLOURS[n])
         if curve.get("censored"):
             axes.plot([t for t, _ in curve["censored"]], [s for _, s in curve["censored"]], linestyle="none",
                       marker="|", markersize=8, color=COLOURS[n])
-    axes.plot([], [], linestyle="none", marker="|", markersize=8, color="#607d8b", label="censored")
+    axes.plot([], [], linestyle="none", marker="|", markersize=8, color="#607d8b",
+              label=_("censored", lang))
     axes.set_ylim(0, 1.05)
-    axes.set_xlabel("days after infusion")
-    axes.set_ylabel("probability")
+    axes.set_xlabel(_("days after infusion", lang))
+    axes.set_ylabel(_("probability", lang))
     axes.legend(frameon=False)
-    lines = [f"at risk, {label}: " + "  ".join(f"d{t}: {n}" for t, n in curve["at_risk"])
-             for label, curve in curves.items()]
+    day = _("d%s", lang)
+    lines = [_("at risk, %(curve)s", lang) % {"curve": _(label, lang)} + ": "
+             + "  ".join(f"{day % t}: {n}" for t, n in curve["at_risk"]) for label, curve in curves.items()]
     figure.tight_layout(rect=(0, 0.06 * len(lines), 1, 1))
     for n, line in enumerate(lines):
         figure.text(0.01, 0.01 + 0.05 * (len(lines) - 1 - n), line, fontsize=7)
@@ -113,7 +133,7 @@ def km_chart(curves: dict[str, dict]) -> str:
 FEW_SUBJECTS = 20  # up to this many, one marked line per subject; beyond it the spread by visit over faint lines
 
 
-def counts_chart(counts: dict, ylabel: str) -> str:
+def counts_chart(counts: dict, ylabel: str, lang: str | None = None) -> str:
     """Blood counts over study days, as :func:`ecrf.reports.blood_counts` gives one analyte's.
 
     Up to :data:`FEW_SUBJECTS` subjects: one coloured line per subject, points marked. Beyond that a
@@ -139,7 +159,8 @@ def counts_chart(counts: dict, ylabel: str) -> str:
                                      alpha=0.35, linewidth=0, zorder=3)  # over the subjects' lines, not under
             (median,) = axes.plot(days, [v["median"] for v in visits], color=COLOURS[0], linewidth=2, marker=".",
                                   zorder=4)
-            axes.legend([median, band], ["median", "interquartile range"], frameon=False, fontsize=7)
-    axes.set_xlabel("day after infusion")
+            axes.legend([median, band], [_("median", lang), _("interquartile range", lang)],
+                        frameon=False, fontsize=7)
+    axes.set_xlabel(_("day after infusion", lang))
     axes.set_ylabel(ylabel)
     return _svg(figure)

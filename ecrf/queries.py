@@ -167,7 +167,8 @@ def _caught_up(query: Query) -> Query:
 
 
 def _act(
-    query: Query, actor: str, action: str, text: str | None, state: str, refusal: Callable[[Query], str | None]
+    query: Query, actor: str, action: str, text: str | None, state: str, refusal: Callable[[Query], str | None],
+    said: dict | None = None,
 ) -> Query:
     """Apply one transition, trying again on the newer state when another transition wins the race.
 
@@ -180,7 +181,7 @@ def _act(
         if reason:
             raise Conflict(reason)
         try:
-            return _transition(query, actor, action, text, state)
+            return _transition(query, actor, action, text, state, said=said)
         except StaleVersion:
             query = _caught_up(query)
     raise Conflict("the query kept changing while this was tried; reload it and try again")
@@ -377,8 +378,12 @@ def visible_criteria(study: StudyRuntime, user, filters: dict) -> dict | None:
     return criteria
 
 
-def reply(study: StudyRuntime, user, query_id: str, text: Any) -> Query:
-    """Site staff or the investigator answer an open query."""
+def reply(study: StudyRuntime, user, query_id: str, text: Any, said: dict | None = None) -> Query:
+    """Site staff or the investigator answer an open query.
+
+    ``said`` (a catalog ``key`` and its ``args``) lets each reader see an answer the interface worded, such as
+    "Confirm value", in their own language; ``text`` stays its English.
+    """
     require(user, Action.ANSWER_QUERIES)
     query = get_query(study, user, query_id)
     text = _text(text, required=True)
@@ -391,6 +396,7 @@ def reply(study: StudyRuntime, user, query_id: str, text: Any) -> Query:
         lambda q: (
             None if q.state in OPEN_STATES else f"the query is {q.state}; only open or answered queries take replies"
         ),
+        said,
     )
 
 

@@ -11,6 +11,7 @@ from wtforms.validators import Optional
 from ecrf.errors import DomainError
 from ecrf.exports import FORMATS
 from ecrf.exports.jobs import job_file, my_jobs, start_export
+from ecrf.i18n import translate
 from ecrf.scope import page_scope
 from ecrf.views.messages import flash_error
 
@@ -30,6 +31,7 @@ class ExportForm(FlaskForm):
 def index(study: str):
     user, runtime = g.user, g.runtime
     form = ExportForm()
+    form.kind.choices = [(value, translate(label)) for value, label in form.kind.choices]
     if form.validate_on_submit():
         try:
             start_export(current_app._get_current_object(), runtime, user, form.kind.data,

@@ -13,7 +13,7 @@ from flask_wtf import FlaskForm
 
 from ecrf.definitions import CompiledForm, Item
 from ecrf.errors import DomainError, FieldError
-from ecrf.i18n import translate
+from ecrf.i18n import message_text, translate
 from ecrf.lifecycle import lifecycle_state
 from ecrf.queries import record_queries
 from ecrf.records.normalise import normalise
@@ -38,20 +38,28 @@ class Rejection:
     status: int = 200
 
 
-def invalid_form(wtform: FlaskForm, form: CompiledForm, tz: zoneinfo.ZoneInfo, old: dict) -> Rejection:
+def fault_text(fault: FieldError, lang: str) -> str:
+    """A write-path fault in the reader's language (its catalog key), else as the write path worded it."""
+    return message_text({"key": getattr(fault, "key", ""), "args": getattr(fault, "args", {}), "text": fault.message},
+                        lang)
+
+
+def invalid_form(wtform: FlaskForm, form: CompiledForm, tz: zoneinfo.ZoneInfo, old: dict,
+                 lang: str = "en") -> Rejection:
     """Every fault in one round: what WTForms could not parse, and what the write path's validation finds in the rest.
 
     400 when the CSRF token expired (nothing else can be trusted, nothing else is checked), 422 otherwise.
     """
     if "csrf_token" in wtform.errors:
-        return Rejection([{"path": "/", "message": "the form expired; reload the page and try again"}], {}, 400)
+        expired = translate("The form expired; reload the page and try again.", lang)
+        return Rejection([{"path": "/", "message": expired}], {}, 400)
     field_errors = {field.name: list(map(str, field.errors)) for field in _leaves(wtform) if field.errors}
     errors = [{"path": f"/{name}", "message": "; ".join(msgs)} for name, msgs in field_errors.items()]
     for fault in _write_path_faults(form, form_to_data(form, wtform, tz), old):
         name = field_name(form, wtform, fault.path)
         if name and name not in field_errors:
-            field_errors.setdefault(name, []).append(fault.message)
-            errors.append(fault.as_dict())
+            field_errors.setdefault(name, []).append(fault_text(fault, lang))
+            errors.append({"path": fault.path, "message": fault_text(fault, lang)})
     return Rejection(errors, field_errors, 422)
 
 
@@ -72,15 +80,29 @@ def _write_path_faults(form: CompiledForm, data: dict, old: dict) -> list[FieldE
         return list(refused.errors)
 
 
-def refused_save(error: DomainError, form: CompiledForm, wtform: FlaskForm) -> Rejection:
+def refused_save(error: DomainError, form: CompiledForm, wtform: FlaskForm, lang: str = "en") -> Rejection:
     """The write path's refusal, each fault also shown beside the field its JSON pointer names."""
-    rejection = Rejection([e.as_dict() for e in error.errors] or [{"path": "", "message": error.detail}],
-                          status=error.status)
+    faults = [{"path": e.path, "message": fault_text(e, lang)} for e in error.errors]
+    rejection = Rejection(faults or [{"path": "", "message": _refusal_text(error, lang)}], status=error.status)
     for fault in error.errors:
         name = field_name(form, wtform, fault.path)
         if name:
-            rejection.field_errors.setdefault(name, []).append(fault.message)
+            rejection.field_errors.setdefault(name, []).append(fault_text(fault, lang))
     return rejection
+
+
+REFUSALS = {  # what a refusal without field faults says in a language the engine's English detail is not in
+    409: "The form could not be saved: it changed meanwhile or no longer takes this entry. Reload it and try again.",
+    423: "The form could not be saved: it is locked.",
+}
+
+
+def _refusal_text(error: DomainError, lang: str) -> str:
+    """The refusal's detail in the reader's language: its translation, else what its status means, else as said."""
+    translated = translate(error.detail, lang)
+    if lang == "en" or translated != error.detail or error.status not in REFUSALS:
+        return translated
+    return translate(REFUSALS[error.status], lang)
 
 
 def error_summary(form: CompiledForm, wtform: FlaskForm, rejection: Rejection, lang: str) -> list[dict]:
@@ -95,6 +117,16 @@ def error_summary(form: CompiledForm, wtform: FlaskForm, rejection: Rejection, l
     summary += [{"label": "", "message": e["message"], "href": None}
                 for e in rejection.errors if e.get("path") not in named and e.get("path") != "/reason"]
     return summary
+
+
+def missing_links(form: CompiledForm, wtform: FlaskForm, missing: list[str], lang: str) -> list[dict]:
+    """Each missing required item by its label (a row's as ``Adverse events 1: Grade``) with the id of its place."""
+    labels = {name: label for name, label, _ in _fields_in_order(form, wtform, lang)}
+    links = []
+    for pointer in missing:
+        name = field_name(form, wtform, pointer) or pointer.strip("/")
+        links.append({"label": labels.get(name, name), "href": f"#item-{name}"})
+    return links
 
 
 def _fields_in_order(form: CompiledForm, wtform: FlaskForm, lang: str):
@@ -155,6 +187,44 @@ def _item_at(form: CompiledForm, pointer: str) -> Item | None:
     return item
 
 
+def derived_number(value: float) -> str:
+    """A derived number as the page shows it: BSA 1.8181 as ``1.82``, a dose of 54.543 mg as ``54.5``, 3e6 cells/kg as
+    ``3.00 × 10⁶``. Display only: the stored value keeps its precision and every calculation uses that.
+    """
+    if isinstance(value, bool) or not isinstance(value, float):
+        return str(value)
+    if abs(value) >= 1e6:
+        mantissa, exponent = f"{value:.2e}".split("e")
+        return f"{mantissa} × 10{str(int(exponent)).translate(SUPERSCRIPTS)}"
+    if 0 < abs(value) < 0.01:
+        return f"{value:.2g}"  # two decimals would show it as 0.00
+    return f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
+
+
+SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def derived_texts(form: CompiledForm, derived: dict, lang: str) -> dict[str, str]:
+    """Each derivation of the form as the page shows it, by oid: yes/no, a code's label, a rounded number, its unit."""
+    texts = {}
+    for derivation in form.derivations:
+        value = derived.get(derivation.oid)
+        if value is None:
+            texts[derivation.oid] = "—"
+            continue
+        if isinstance(value, bool):
+            text = translate("Yes", lang) if value else translate("No", lang)
+        elif derivation.spec.get("oneOf"):
+            text = derivation.choice_label(value, lang)
+        elif isinstance(value, list):
+            text = ", ".join(map(str, value))
+        else:
+            text = derived_number(value)
+        unit = derivation.spec.get("x-ecrf-unit")
+        texts[derivation.oid] = f"{text} {unit}" if unit else text
+    return texts
+
+
 def item_hints(form: CompiledForm, lang: str) -> dict[str, str]:
     """:func:`item_hint` of every item and row item that has one, by oid (rows' items by ``GROUP/ITEM``)."""
     hints = {}
@@ -190,13 +260,14 @@ class FormPage:
     editable: bool
     missing: list[str]
     derived: dict
+    derived_texts: dict[str, str]
     signatures: list
     item_queries: dict[str, list]
     item_flags: dict[str, list]
     can: dict[str, bool]
     summary: list[dict] = field(default_factory=list)
+    missing_links: list[dict] = field(default_factory=list)
     hints: dict[str, str] = field(default_factory=dict)
-    labels: dict[str, str] = field(default_factory=dict)
     notice: str | None = None
     next_form: str | None = None
     sdv: dict | None = None  # the per-item SDV panel (ecrf.views.sdv.sdv_panel)
@@ -233,6 +304,7 @@ def form_page_context(runtime: StudyRuntime, user, subject: Subject, event: dict
         "sign": may(user.role, Action.SIGN),
         "lock": may(user.role, Action.LOCK),
     }
+    missing = form.missing_items(saved.get("data") or {}) if record else []
     signatures = [s for s in signatures_of(runtime, user, subject.subject_id) if record and record["_id"] in s.heads]
     return FormPage(
         study=runtime,
@@ -246,15 +318,16 @@ def form_page_context(runtime: StudyRuntime, user, subject: Subject, event: dict
         tz=tz,
         lifecycle=lifecycle_state(record),
         editable=may(user.role, Action.ENTER_DATA) and not saved.get("locked") and not saved.get("frozen"),
-        missing=form.missing_items(saved.get("data") or {}) if record else [],
-        derived=saved.get("derived") or {},
+        missing=missing,
+        derived=derived_values,
+        derived_texts=derived_texts(form, derived_values, lang),
         signatures=signatures,
         item_queries=item_queries,
         item_flags=item_flags,
         can=can,
         summary=error_summary(form, wtform, rejection, lang),
+        missing_links=missing_links(form, wtform, missing, lang),
         hints=item_hints(form, lang),
-        labels={f"/{item.oid}": item.label(lang) for item in form.items},
         notice=notice,
         next_form=next_form(event, form.oid),
         sdv=sdv_panel(runtime, user, subject, form, record, lang),

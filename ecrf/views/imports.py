@@ -15,6 +15,7 @@ from wtforms.validators import Optional
 from ecrf.data_import.batch import write_refusals
 from ecrf.data_import.jobs import confirm_import, get_job, recent_jobs, start_import
 from ecrf.errors import DomainError
+from ecrf.i18n import current_language, translate
 from ecrf.scope import page_scope
 from ecrf.views.messages import flash_error
 
@@ -50,8 +51,10 @@ def index(study: str):
     user, runtime = g.user, g.runtime
     jobs = recent_jobs(runtime, user)
     form = ImportForm()
-    form.form.choices = [("", "—")] + [(oid, f"{oid} · {f.title}") for oid, f in runtime.forms.items()]
-    form.event.choices = [("", "—")] + [(e["oid"], f"{e['oid']} · {e['name']}") for e in runtime.events]
+    lang = current_language()
+    form.kind.choices = [(value, translate(label, lang)) for value, label in form.kind.choices]
+    form.form.choices = [("", "—")] + [(oid, f"{oid} · {f.label(lang)}") for oid, f in runtime.forms.items()]
+    form.event.choices = [("", "—")] + [(e["oid"], f"{e['oid']} · {runtime.label(e, lang)}") for e in runtime.events]
     if form.validate_on_submit():
         column_map = form.column_map.data.read() if form.column_map.data else None
         options = {"form": form.form.data, "event": form.event.data, "event_column": form.event_column.data,

@@ -10,6 +10,7 @@ from wtforms.validators import DataRequired, Optional
 
 from ecrf import ranges as service
 from ecrf.errors import DomainError, Locked
+from ecrf.i18n import translate
 from ecrf.records.broken import broken_checks
 from ecrf.roles import Action, require
 from ecrf.scope import page_scope
@@ -38,6 +39,7 @@ def index(study: str):
     user, runtime = g.user, g.runtime
     require(user, Action.MANAGE_RANGES)
     form = RangeForm()
+    form.sex.choices = [(value, translate(label)) for value, label in form.sex.choices]
     form.site.choices = [(s.code, f"{s.code} — {s.name}") for s in Site.objects.order_by("code")]
     status = 200
     if form.validate_on_submit():

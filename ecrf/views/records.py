@@ -72,7 +72,7 @@ def page(study: str, subject: str, event: str, form: str):
     if request.method != "POST":
         wtform = filled_form(cls, compiled, record, tz)
     elif not (wtform := cls()).validate():
-        rejection = invalid_form(wtform, compiled, tz, (record or {}).get("data") or {})
+        rejection = invalid_form(wtform, compiled, tz, (record or {}).get("data") or {}, lang)
     elif not _row_action(wtform, form):
         version = wtform.version.data
         try:
@@ -81,7 +81,7 @@ def page(study: str, subject: str, event: str, form: str):
                 int(version) if version and version.isdigit() else None, wtform.reason.data,
             )
         except DomainError as exc:
-            rejection = refused_save(exc, compiled, wtform)
+            rejection = refused_save(exc, compiled, wtform, lang)
         else:
             flash(translate("Saved", lang) if result.changed else translate("No changes", lang), "success")
             return redirect(_after_save_url(study, subject, event_def, form))
@@ -100,8 +100,8 @@ def _after_save_url(study: str, subject: str, event_def: dict, form: str) -> str
     return url_for("records.page", study=study, subject=subject, event=event_def["oid"], form=form)
 
 
-QUERY_ACTIONS = {"reply": query_service.reply, "confirm": query_service.reply,
-                 "close": query_service.close, "reopen": query_service.reopen}  # and "raise", which names an item
+QUERY_ACTIONS = {"reply": query_service.reply, "close": query_service.close,
+                 "reopen": query_service.reopen}  # and "raise", which names an item, and "confirm", a worded reply
 CONFIRMED = "Value confirmed as entered."  # the answer "Confirm value" gives a soft check's query
 QUERY_DONE = {"raise": "Query raised", "reply": "Answer sent", "confirm": "Value confirmed",
               "close": "Query closed", "reopen": "Query reopened"}
@@ -126,8 +126,10 @@ def query(study: str, subject: str, event: str, form: str):
     try:
         if action == "raise":
             query_service.raise_query(runtime, user, subject, event, form, target, text)
+        elif action == "confirm":  # stored by its catalog key, so each reader sees it in their language
+            query_service.reply(runtime, user, target, CONFIRMED, said={"key": CONFIRMED, "args": {}})
         else:
-            QUERY_ACTIONS[action](runtime, user, target, CONFIRMED if action == "confirm" else text)
+            QUERY_ACTIONS[action](runtime, user, target, text)
     except DomainError as error:
         return _query_refused(error.detail, error.status, study, subject, event, form)
     if request.form.get("_fragment"):
@@ -150,8 +152,9 @@ def _query_panel(study: str, subject: str, event: str, form: str):
     shown = [q for q in query_service.record_queries(g.runtime.oid, subject, event, form, states=SHOWN_QUERY_STATES)
              if q.item == pointer]
     can = {"answer": may(g.user.role, Action.ANSWER_QUERIES), "manage": may(g.user.role, Action.MANAGE_QUERIES)}
+    # The panel's buttons post here again: a second action in place (answer, then close) must not post the page.
     return render_template("_query_panel.html", pointer=pointer, queries=shown,
-                           ctx={"can": can, "record": True, "here": request.path})
+                           ctx={"can": can, "record": True, "here": request.path, "query_url": request.path})
 
 
 def _unsaved_page(study: str, subject: str, event: str, form: str, notice: str | None):

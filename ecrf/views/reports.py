@@ -9,6 +9,7 @@ from flask_login import login_required
 from markupsafe import Markup
 
 from ecrf import charts, reports
+from ecrf.i18n import translate
 from ecrf.paging import page_of
 from ecrf.scope import page_scope
 
@@ -42,12 +43,12 @@ def index(study: str):
     def svg(text: str) -> Markup:
         # As an <img>: an SVG image is a static document, so the page's CSP (no inline styles) does not apply to it.
         encoded = base64.b64encode(text.encode("utf-8")).decode("ascii")
-        return Markup(f'<img class="chart-img" alt="chart" src="data:image/svg+xml;base64,{encoded}">')
+        return Markup(f'<img class="chart-img" alt="{translate("Chart")}" src="data:image/svg+xml;base64,{encoded}">')
 
     drawn = {
         "enrollment": svg(charts.enrollment_chart(enrollment)) if enrollment["cumulative"] else None,
         "queries": svg(
-            charts.bars([a for a, _ in queries["open_by_age"]], [n for _, n in queries["open_by_age"]], "open queries")
+            charts.bars([a for a, _ in queries["open_by_age"]], [n for _, n in queries["open_by_age"]], "Open queries")
         ),
         "crs": svg(charts.grade_by_day_chart(crs, "CRS (ASTCT)")) if crs and crs["days"] else None,
         "icans": svg(charts.grade_by_day_chart(icans, "ICANS (ASTCT)")) if icans and icans["days"] else None,

@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ecrf.definitions import compile_form
-from ecrf.records.validation import validate
+from ecrf.i18n import translate
+from ecrf.records.validation import Fault, validate
 from ecrf.study_folder import read_study
 
 STUDY = read_study(Path(__file__).resolve().parents[4] / "forms" / "cd7-cart-saa")
@@ -62,3 +63,21 @@ def test_validation_names_the_same_faults_with_or_without_the_fast_path():
     paths = [e.path for e in validate(form, bad)]
     assert paths == ["/NOPE", "/VSDTC", "/WEIGHT"]
     assert validate(form, {"WEIGHT": 70.5}) == []
+
+
+@pytest.mark.parametrize(("form", "data", "english"), [
+    ("VS", {"WEIGHT": 900}, "900 is greater than the maximum of 300"),
+    ("VS", {"WEIGHT": "heavy"}, "'heavy' is not of type number"),
+    ("VS", {"VSDTC": "2026-02-30"}, None),  # the date's own explanation for the API
+    ("DM", {"SEX": "X"}, None),
+    ("VS", {"NOPE": 1}, "unknown item 'NOPE' in form VS"),
+])
+def test_each_fault_carries_a_catalog_key_with_a_chinese_translation_and_the_api_keeps_its_english(
+        app, form, data, english):
+    faults = validate(FORMS[form], data)
+    with app.test_request_context():
+        from_catalog = {fault.key: translate(fault.key, "zh") for fault in faults}
+    assert faults and all(isinstance(fault, Fault) and fault.key for fault in faults), faults
+    assert all(zh != key for key, zh in from_catalog.items()), from_catalog  # each key has its Chinese
+    if english:
+        assert faults[0].message == english == faults[0].key % faults[0].args

@@ -56,3 +56,17 @@ def test_save_and_next_form_goes_to_the_events_next_form_and_return_goes_to_the_
     assert going_on.status_code == 302 and going_on.location.endswith(f"/subjects/{subject}/events/SCREEN/forms/LB")
     back = client.post(url, data={"csrf_token": token, "version": "1", "SEX": "M", "_then": "grid"})
     assert back.status_code == 302 and back.location.endswith(f"/subjects/{subject}")
+
+
+def test_in_chinese_the_error_summary_says_type_and_range_faults_in_chinese(client, subject):
+    login(client, "staff01")
+    client.get("/lang/zh")
+    url = VS.format(subject)
+    page = client.get(url).get_data(as_text=True)
+    response = client.post(url, data={"csrf_token": token_in(page), "version": "0", "HEIGHT": "tall", "WEIGHT": "900"})
+    summary = re.search(r'<article class="errors error-summary".*?</article>',
+                        response.get_data(as_text=True), re.S).group(0)
+    texts = [text for _, text in re.findall(r'<a href="#([^"]+)">([^<]+)</a>', summary)]
+    assert response.status_code == 422 and len(texts) == 2
+    assert "900 大于最大值" in texts[1]
+    assert not [word for text in texts for word in re.findall(r"[A-Za-z]{3,}", text.split(":", 1)[1])], texts

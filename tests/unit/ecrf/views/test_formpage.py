@@ -1,14 +1,18 @@
 """ecrf.views.formpage: the form page's values resolved once, for a blank form and a saved record."""
 
+import pytest
+
 from ecrf.definitions import Item
-from ecrf.errors import FieldError, Invalid
+from ecrf.errors import Conflict, FieldError, Invalid
 from ecrf.records.reads import get_record
+from ecrf.records.validation import BOUNDS, Fault
 from ecrf.sites import site_timezone
 from ecrf.studies import study_runtime
 from ecrf.subjects import get_subject
 from ecrf.users import get_user
 from ecrf.views.formpage import (
     Rejection,
+    derived_number,
     filled_form,
     flag_text,
     form_page_context,
@@ -63,6 +67,21 @@ def test_a_refused_save_is_shown_beside_the_field_its_pointer_names(app):
     assert rejection.field_errors == {"WEIGHT": ["must be at most 400"]}
 
 
+def test_a_refused_save_speaks_the_readers_language_keyed_faults_and_a_conflict_alike(app):
+    fault = Fault("/WEIGHT", "999 is greater than the maximum of 400", BOUNDS["maximum"],
+                  {"value": "999", "limit": 400})
+    conflict = Conflict("the record is at version 2, not 1; reload and try again")
+    with app.test_request_context(method="POST", data={"WEIGHT": "999"}):
+        form = study_runtime("MINI").form("VS")
+        wtform = form_class(form, "zh")()
+        keyed = refused_save(Invalid("1 item(s) failed validation", [fault]), form, wtform, "zh")
+        stale = refused_save(conflict, form, wtform, "zh")
+        english = refused_save(conflict, form, wtform, "en")
+    assert keyed.field_errors == {"WEIGHT": ["999 大于最大值 400"]}
+    assert stale.status == 409 and stale.errors[0]["message"].startswith("无法保存此表单")
+    assert english.errors[0]["message"] == "the record is at version 2, not 1; reload and try again"
+
+
 def test_a_lab_flag_reads_as_text_with_its_reference_range_and_grade():
     item = Item("ALT", "number", {}, "ALT", unit="U/L", range_analyte="ALT")
     flag = {"item": "/ALT", "flag": "H", "low": 7, "high": 40}
@@ -80,3 +99,15 @@ def test_hints_name_the_unit_range_and_length_before_entry():
 def test_the_next_form_follows_the_events_schedule_order():
     event = {"forms": ["DM", "LB", "VS"]}
     assert next_form(event, "DM") == "LB" and next_form(event, "VS") is None and next_form(event, "XX") is None
+
+
+@pytest.mark.parametrize(("stored", "shown"), [
+    (1.8181, "1.82"),  # BSA (Mosteller, 170 cm, 70 kg) as CLINICAL.md stores it
+    (54.543, "54.5"),  # an expected dose in mg
+    (106.104, "106.1"),  # a creatinine converted to µmol/L
+    (3000000.0, "3.00 × 10⁶"),  # CAR-T cells per kg
+    (0.004, "0.004"),  # never rounded away to 0.00
+    (7, "7"),  # integers (grades, scores, ages) as they are
+])
+def test_derived_numbers_are_shown_rounded_while_the_stored_value_keeps_its_precision(stored, shown):
+    assert derived_number(stored) == shown
