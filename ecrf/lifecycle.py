@@ -202,6 +202,7 @@ def set_lock(study: StudyRuntime, user, kind: str, on: bool, *, subject_id: str 
     if key:
         if not on:
             ContainerLock.objects(key=key, kind=kind).delete()
-        record_admin_event(key, user.username, action, {"records": changed, **({"override": override} if override else {})},
+        details = {"records": changed, **({"override": override} if override else {})}
+        record_admin_event(key, user.username, action, details,
                            context={"study": study.oid, **({"subject": subject.subject_id} if subject else {})})
     return changed

@@ -17,7 +17,7 @@ The obstacle kinds, and which step each stands against:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from ecrf import lifecycle, signatures
@@ -50,6 +50,7 @@ class Obstacle:
     form: str
     item: str | None = None
     query: str | None = None  # the open query's id (``open_query``)
+    label: str = ""  # the item's label in English, or the form's title
 
     def as_dict(self) -> dict:
         return {key: value for key, value in asdict(self).items() if value is not None}
@@ -157,7 +158,9 @@ def obstacles(study: StudyRuntime, user, step: str, *, subject_id: str | None = 
 
 def _ordered(study: StudyRuntime, found: Iterable[Obstacle]) -> list[Obstacle]:
     place = {(e["oid"], f): (i, j) for i, e in enumerate(study.events) for j, f in enumerate(e["forms"])}
-    return sorted(found, key=lambda o: (o.subject, place.get((o.event, o.form), (len(place), 0)),
+    labelled = [replace(o, label=item_label(study, o.form, o.item) if o.item else study.form(o.form).title)
+                for o in found]
+    return sorted(labelled, key=lambda o: (o.subject, place.get((o.event, o.form), (len(place), 0)),
                                         KINDS.index(o.kind), o.item or ""))
 
 
