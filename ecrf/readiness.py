@@ -22,6 +22,7 @@ from typing import Any
 
 from ecrf import lifecycle, signatures
 from ecrf.errors import Conflict, FieldError
+from ecrf.locks import ContainerLock, container_key
 from ecrf.queries import OPEN_STATES, Query
 from ecrf.records.document import Record
 from ecrf.roles import Action, require
@@ -126,13 +127,18 @@ def obstacles(study: StudyRuntime, user, step: str, *, subject_id: str | None = 
     elif event:
         study.event(event)
         query["event"] = event
-    records = list(Record._get_collection().find(query, _FIELDS))
+    # What the step has already done (a locked record, a frozen one for a freeze) meets no obstacle: the step
+    # leaves it as it is, and a locked one answers 423 to a signature.
+    everything = list(Record._get_collection().find(query, _FIELDS))
+    done = {(r["subject"], r["event"], r["form"]) for r in everything if _already(step, r)}
+    records = [r for r in everything if (r["subject"], r["event"], r["form"]) not in done]
     found_obstacles: list[Obstacle] = []
     if "open_query" in kinds:
         found_obstacles += [
             Obstacle("open_query", q["subject"], q["event"], q["form"], q["item"], q["_id"])
             for q in Query._get_collection().find({**query, "state": {"$in": list(OPEN_STATES)}},
                                                   {"subject": 1, "event": 1, "form": 1, "item": 1})
+            if (q["subject"], q["event"], q["form"]) not in done
         ]
     if "missing_item" in kinds:
         incomplete = [r["_id"] for r in records if r.get("status") == "incomplete"]
@@ -143,9 +149,12 @@ def obstacles(study: StudyRuntime, user, step: str, *, subject_id: str | None = 
                                 for item in missing]
     if "not_started" in kinds and not form:
         saved: dict[str, set] = {sid: set() for sid in subjects}
-        for record in records:
+        for record in everything:
             saved.setdefault(record["subject"], set()).add((record["event"], record["form"]))
+        closed = _closed_subjects(study.oid, list(subjects), step)
         for sid, subject in subjects.items():
+            if sid in closed:
+                continue  # a closed casebook takes no new form: none is expected of it any more
             found_obstacles += [Obstacle("not_started", sid, ev, fm)
                                 for ev, fm in expected_forms(study, subject, saved[sid], event)]
     for record in records:
@@ -154,6 +163,22 @@ def obstacles(study: StudyRuntime, user, step: str, *, subject_id: str | None = 
         if "unsigned" in kinds and not record.get("signature"):
             found_obstacles.append(Obstacle("unsigned", record["subject"], record["event"], record["form"]))
     return _ordered(study, found_obstacles)
+
+
+def _already(step: str, record: dict) -> bool:
+    """True when the record is where the step would take it, or further (a lock is further than a freeze)."""
+    return bool(record.get("locked") or (step == "freeze" and record.get("frozen")))
+
+
+def _closed_subjects(study: str, subject_ids: list[str], step: str) -> set[str]:
+    """The subjects a container lock closes to the step: locked (by their own or the study's), frozen for a freeze."""
+    keys = [container_key(study), *(container_key(study, sid) for sid in subject_ids)]
+    kinds = {doc["_id"]: doc.get("kind") for doc in
+             ContainerLock._get_collection().find({"_id": {"$in": keys}}, {"kind": 1})}
+    closing = {"locked", "frozen"} if step == "freeze" else {"locked"}
+    if kinds.get(container_key(study)) in closing:
+        return set(subject_ids)
+    return {sid for sid in subject_ids if kinds.get(container_key(study, sid)) in closing}
 
 
 def _ordered(study: StudyRuntime, found: Iterable[Obstacle]) -> list[Obstacle]:
@@ -206,6 +231,8 @@ def sign_checked(study: StudyRuntime, user, password: Any, *, subject_id: str, e
     :raise 409: obstacles stand against it and no ``override_reason`` was given (nothing is written).
     """
     require(user, Action.SIGN)
+    lifecycle.refuse_review_if_locked(study.oid, get_subject(study, user, subject_id).subject_id, None,
+                                      "nothing in it can be signed")
     found = obstacles(study, user, "sign", subject_id=subject_id, event=event, form=form)
     kept = override("sign", found, override_reason)
     return signatures.sign(study, user, password, subject_id=subject_id, event=event, form=form, meaning=meaning,
