@@ -22,10 +22,10 @@ from typing import Any
 
 from ecrf import lifecycle, signatures
 from ecrf.errors import Conflict, FieldError
-from ecrf.locks import ContainerLock, container_key
+from ecrf.locks import ContainerLock, container_key, container_state, study_closure
 from ecrf.queries import OPEN_STATES, Query
 from ecrf.records.document import Record
-from ecrf.roles import Action, require
+from ecrf.roles import Action, may, require
 from ecrf.studies import StudyRuntime
 from ecrf.subjects import Subject, get_subject
 from ecrf.text import MAX_REASON, check_text
@@ -221,6 +221,44 @@ def override(step: str, found: list[Obstacle], reason: Any) -> dict | None:
         raise NotReady(step, found)
     check_text(reason, "/override_reason", multiline=True, max_length=MAX_REASON, label="Reason to proceed")
     return {"reason": reason.strip(), "counts": counts(found), "obstacles": [o.as_dict() for o in found[:KEPT]]}
+
+
+def review_obstacles(study: StudyRuntime, user, subject_id: str, event: str, form: str,
+                     record: dict | None) -> dict[str, list[Obstacle]]:
+    """What stands against each step the form page offers the user on ``record``, by step.
+
+    ``sign`` (the form) and ``sign_visit`` for an investigator, ``lock`` and ``freeze`` for a data manager;
+    none on a record not saved yet or locked (nothing to sign or lock).
+    """
+    if not record or record.get("locked"):
+        return {}
+    scope = {"subject_id": subject_id, "event": event}
+    steps: dict[str, list[Obstacle]] = {}
+    if may(user.role, Action.SIGN):
+        steps["sign"] = obstacles(study, user, "sign", form=form, **scope)
+        steps["sign_visit"] = obstacles(study, user, "sign", **scope)
+    if may(user.role, Action.LOCK):
+        steps["lock"] = obstacles(study, user, "lock", form=form, **scope)
+        if not record.get("frozen"):
+            steps["freeze"] = obstacles(study, user, "freeze", form=form, **scope)
+    return steps
+
+
+def casebook_obstacles(study: StudyRuntime, user, subject_id: str) -> dict[str, list[Obstacle]]:
+    """What stands against each casebook step the subject page offers the user, by step.
+
+    ``sign`` for an investigator unless the casebook is locked; ``lock`` and ``freeze`` for a data manager
+    unless the casebook (or the study) is already locked, ``freeze`` unless already frozen.
+    """
+    closed = container_state(study.oid, subject_id)
+    steps: dict[str, list[Obstacle]] = {}
+    if may(user.role, Action.SIGN) and closed != "locked" and study_closure(study.oid) is None:
+        steps["sign"] = obstacles(study, user, "sign", subject_id=subject_id)
+    if may(user.role, Action.LOCK) and closed != "locked":
+        steps["lock"] = obstacles(study, user, "lock", subject_id=subject_id)
+        if closed != "frozen":
+            steps["freeze"] = obstacles(study, user, "freeze", subject_id=subject_id)
+    return steps
 
 
 def sign_checked(study: StudyRuntime, user, password: Any, *, subject_id: str, event: str | None = None,

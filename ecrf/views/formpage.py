@@ -16,6 +16,7 @@ from ecrf.errors import DomainError, FieldError
 from ecrf.i18n import translate
 from ecrf.lifecycle import lifecycle_state
 from ecrf.queries import record_queries
+from ecrf.readiness import review_obstacles
 from ecrf.records.normalise import normalise
 from ecrf.records.validation import validate
 from ecrf.roles import Action, may
@@ -198,6 +199,7 @@ class FormPage:
     labels: dict[str, str] = field(default_factory=dict)
     notice: str | None = None
     next_form: str | None = None
+    obstacles: dict[str, list] = field(default_factory=dict)  # what stands against each review step offered
 
     def template_values(self) -> dict:
         """The values as ``render_template`` keywords (shallow: the runtime and the forms stay objects)."""
@@ -255,4 +257,5 @@ def form_page_context(runtime: StudyRuntime, user, subject: Subject, event: dict
         labels={f"/{item.oid}": item.label(lang) for item in form.items},
         notice=notice,
         next_form=next_form(event, form.oid),
+        obstacles=review_obstacles(runtime, user, subject.subject_id, event["oid"], form.oid, record),
     )
