@@ -80,8 +80,10 @@ def awaiting_signature(study: StudyRuntime, user) -> list[Awaiting]:
                 lines.append(Awaiting("event", subject_id, site, event["oid"], None,
                                       voided.get((subject_id, "event", event["oid"], None))))
             else:
+                visit_voided = voided.get((subject_id, "event", event["oid"], None))
                 lines += [Awaiting("record", subject_id, site, r["event"], r["form"],
-                                   voided.get((subject_id, "record", r["event"], r["form"]))) for r in unsigned]
+                                   voided.get((subject_id, "record", r["event"], r["form"])) or visit_voided)
+                          for r in unsigned]
         complete = all(r.get("status") == "complete" for r in saved.values())
         casebook = (subject_id, "subject", None, None)
         if complete and not expected_forms(study, subject, set(saved), None) and casebook not in holding \
