@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from ecrf import lifecycle, signatures
-from ecrf.errors import Conflict, FieldError
+from ecrf.errors import Conflict, FieldError, Locked
 from ecrf.locks import ContainerLock, container_key, container_state, study_closure
 from ecrf.queries import OPEN_STATES, Query
 from ecrf.records.document import Record
@@ -269,8 +269,12 @@ def sign_checked(study: StudyRuntime, user, password: Any, *, subject_id: str, e
     :raise 409: obstacles stand against it and no ``override_reason`` was given (nothing is written).
     """
     require(user, Action.SIGN)
-    lifecycle.refuse_review_if_locked(study.oid, get_subject(study, user, subject_id).subject_id, None,
-                                      "nothing in it can be signed")
+    subject = get_subject(study, user, subject_id).subject_id
+    lifecycle.refuse_review_if_locked(study.oid, subject, None, "nothing in it can be signed")
+    scope = {"study": study.oid, "subject": subject, **({"event": event} if event else {}),
+             **({"form": form} if form and event else {})}
+    if any(r.get("locked") for r in Record._get_collection().find(scope, {"locked": 1})):
+        raise Locked("a locked record cannot be signed")  # as signatures.sign says, before any obstacle
     found = obstacles(study, user, "sign", subject_id=subject_id, event=event, form=form)
     kept = override("sign", found, override_reason)
     return signatures.sign(study, user, password, subject_id=subject_id, event=event, form=form, meaning=meaning,

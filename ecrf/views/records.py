@@ -195,13 +195,13 @@ def subject_audit(study: str, subject: str):
 
 def _record_actions(runtime, user, subject: str, event: str, form: str) -> dict:
     """What each review or lock button on a form page does, and what it then says."""
-    override = request.form.get("override_reason") or None
+    override = lambda: request.form.get("override_reason") or None  # noqa: E731  (read when the action runs)
     locks = lambda kind, on: lambda: readiness.lock_checked(  # noqa: E731
         runtime, user, kind, on, subject_id=subject, event=event, form=form, reason=request.form.get("reason") or None,
-        override_reason=override)
+        override_reason=override())
     sign = lambda scope_form: lambda: readiness.sign_checked(  # noqa: E731
         runtime, user, request.form.get("password"), subject_id=subject, event=event, form=scope_form,
-        override_reason=override, check_password=password_check())
+        override_reason=override(), check_password=password_check())
     return {
         "sdv": (lambda: lifecycle.verify(runtime, user, subject, event, form), "Verified"),
         "sign": (sign(form), "Signed"),

@@ -58,8 +58,8 @@ def casebook(study: str, subject: str, action: str):
             readiness.lock_checked(g.runtime, g.user, kind, on, subject_id=subject,
                                    reason=form.get("reason") or None,
                                    override_reason=form.get("override_reason") or None)
-    except Locked as error:
-        flash_error(error)  # the casebook page stays readable under a lock: say why here, not on a 423 page
+    except Locked:
+        raise  # a lock is answered 423 with its own page, as the API and the form page answer it
     except DomainError as error:
         flash_error(error)
     else:

@@ -111,7 +111,10 @@ def test_study_lock_and_unlock_of_the_whole_study(app, as_user, staff, saved):
     second = as_user("staff02").register("02")
     as_user("staff02").save(second, "SCREEN", "VS", {"WEIGHT": 60})
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["lock", "study", "MINI", "--as", "dm"])
+    refused = runner.invoke(args=["lock", "study", "MINI", "--as", "dm"])
+    assert refused.exit_code == 1 and "obstacle(s) stand against lock" in refused.output
+    assert "not_verified: 01-001 SCREEN VS" in refused.output and "/override_reason" in refused.output
+    result = runner.invoke(args=["lock", "study", "MINI", "--as", "dm", "--override-reason", "sponsor's cut-off"])
     assert result.exit_code == 0 and "3 record(s) locked" in result.output
     assert staff.save(saved, "SCREEN", "VS", {"WEIGHT": 1}, version=2, reason="x").status_code == 423
     assert as_user("staff02").save(second, "SCREEN", "DM", {"SEX": "M"}).status_code == 423
@@ -146,6 +149,7 @@ WRITE_ENDPOINTS = {
     "ranges.index": "ranges", "ranges.retire": "ranges",
     "admin.sites": "admin", "admin.users": "admin", "admin.user_action": "admin", "admin.roles": "admin",
     "exports.index": "export",
+    "signoff.casebook": "record-review", "signoff.database_lock": "lock-control",
     # Imports write through save_record: a locked or frozen record refuses its row (test_import_batch.py).
     "api.start_import_job": "import", "imports.index": "import", "imports.confirm": "import",
 }

@@ -49,6 +49,7 @@ ALLOWED_UNDER_LOCK = {
        for scope in ("record", "subject", "study") for verb in ("lock", "unlock", "freeze", "unfreeze")},
     **{f"records.act:{verb}": "the lock's own controls: the data manager's way in and out"
        for verb in ("lock", "unlock", "freeze", "unfreeze")},
+    "signoff.database_lock": "the study's freeze and lock page: the lock's own controls",
 }
 
 
@@ -159,8 +160,12 @@ ROUTES = {
         f"/studies/MINI/subjects/{w.subject}/events/SCREEN/sign", SIGNING)),
     "api.subject_sign": (review, lambda w: w.api["inv01"].post(
         f"/studies/MINI/subjects/{w.subject}/sign", SIGNING)),
-    "records.act:sign": (review, lambda w: w.html("inv01", w.record + "/do/sign", password=PASSWORD)),
-    "records.act:sign-visit": (review, lambda w: w.html("inv01", w.record + "/do/sign-visit", password=PASSWORD)),
+    "records.act:sign": (review, lambda w: w.html("inv01", w.record + "/do/sign", password=PASSWORD, **OVERRIDDEN)),
+    "records.act:sign-visit": (review, lambda w: w.html(
+        "inv01", w.record + "/do/sign-visit", password=PASSWORD, **OVERRIDDEN)),
+    # The casebook's own buttons: signing is review; its lock, unlock, freeze and unfreeze are the lock's controls.
+    "signoff.casebook": (review, lambda w: w.html(
+        "inv01", f"/studies/MINI/subjects/{w.subject}/casebook/sign", password=PASSWORD, **OVERRIDDEN)),
 }
 
 
