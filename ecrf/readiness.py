@@ -105,7 +105,7 @@ def obstacles(study: StudyRuntime, user, step: str, *, subject_id: str | None = 
 
     The scope is the form when ``event`` and ``form`` are given, the visit with ``event`` only, the casebook
     with ``subject_id`` only, the study (the sites the user sees) with none. Obstacles come ordered by subject,
-    then the schedule, then kind. One read each of the subjects, records and open queries in scope.
+    then kind, then the schedule. One read each of the subjects, records and open queries in scope.
 
     :raise 404: a subject the user may not see, an unknown event or form.
     """
@@ -185,8 +185,9 @@ def _ordered(study: StudyRuntime, found: Iterable[Obstacle]) -> list[Obstacle]:
     place = {(e["oid"], f): (i, j) for i, e in enumerate(study.events) for j, f in enumerate(e["forms"])}
     labelled = [replace(o, label=item_label(study, o.form, o.item) if o.item else study.form(o.form).title)
                 for o in found]
-    return sorted(labelled, key=lambda o: (o.subject, place.get((o.event, o.form), (len(place), 0)),
-                                        KINDS.index(o.kind), o.item or ""))
+    last = (len(place), 0)
+    return sorted(labelled, key=lambda o: (o.subject, KINDS.index(o.kind), place.get((o.event, o.form), last),
+                                           o.item or ""))
 
 
 def counts(found: Iterable[Obstacle]) -> dict[str, int]:
