@@ -109,7 +109,7 @@ def test_the_data_manager_locks_a_casebook_from_the_subject_page(live_app, page,
     page.locator("#casebook-lock > summary").click()
     warning = page.locator("#casebook-lock-obstacles")
     expect(warning.locator('li[data-kind="open_query"]')).to_have_count(1)
-    expect(warning.locator('li[data-kind="unsigned"]')).to_have_count(0)  # the visit was signed above
+    expect(warning.locator('li[data-kind="not_verified"]')).to_have_count(2)
     problems = looked_at(page, "casebook-lock-dialog")
     page.fill("#casebook-lock-override", "Subject withdrew; data as collected")
     page.click("#casebook-lock-submit")
@@ -139,6 +139,7 @@ def test_the_data_manager_freezes_the_study_and_follows_its_progress(live_app, p
     page.click("text=Back to the database lock")
     expect(page.locator("#study-closure")).to_have_attribute("data-state", "frozen")
     expect(page.locator('#database-lock-jobs tr[data-state="done"]')).to_have_count(1)
+    problems += looked_at(page, "database-lock-frozen")
     page.click("#study-unfreeze")
     expect(page.locator("#job-state")).to_have_attribute("data-state", "done", timeout=30000)
     assert api(live_app, "dm").post(f"{STUDY}/freeze", OVERRIDDEN).status_code == 200  # the API agrees: freezable
