@@ -4,7 +4,7 @@ test_schemathesis.py), operator and dotted keys, script everywhere, CSRF on ever
 import json
 
 import pytest
-from conftest import PASSWORD, SIGNING, Api, login, make_app
+from conftest import OVERRIDDEN, PASSWORD, SIGNING, Api, login, make_app
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -75,7 +75,8 @@ def snapshot(app, people: bool = True):
 RECORD = "/api/v1/studies/MINI/subjects/{subject}/events/SCREEN/forms/VS"
 SUBJECT = "/api/v1/studies/MINI/subjects/{subject}"
 QUERY = {"subject": "{subject}", "event": "SCREEN", "form": "VS", "item": "/WEIGHT", "text": "please check"}
-SIGN, REASON, TEXT_BODY = {**SIGNING, "meaning": "approved"}, {"reason": "because"}, {"text": "answered"}
+SIGN, TEXT_BODY = {**SIGNING, "meaning": "approved"}, {"text": "answered"}
+REASON = {"reason": "because", **OVERRIDDEN}
 # Every write endpoint of the API, the user who may use it, and a body it accepts: fuzzed bodies are anything at
 # all, objects of its fields, or this body with one value replaced by a hostile one.
 WRITES = [
