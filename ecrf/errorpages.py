@@ -16,9 +16,10 @@ from ecrf.errors import DomainError
 log = logging.getLogger(__name__)
 
 
-def problem(status: int, title: str, detail: str, errors: list | None = None, headers: dict | None = None):
-    """A problem+json response."""
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+def problem(status: int, title: str, detail: str, errors: list | None = None, headers: dict | None = None,
+            extra: dict | None = None):
+    """A problem+json response (``extra``: extension members such as ``obstacles``)."""
+    body = {**(extra or {}), "type": "about:blank", "title": title, "status": status, "detail": detail}
     if errors:
         body["errors"] = errors
     response = jsonify(body)
@@ -33,10 +34,11 @@ def wants_json() -> bool:
     return request.path.startswith("/api/") or request.path == "/healthz"
 
 
-def respond(status: int, title: str, detail: str, errors: list | None = None, headers: dict | None = None):
+def respond(status: int, title: str, detail: str, errors: list | None = None, headers: dict | None = None,
+            extra: dict | None = None):
     """The error as problem+json for the API, or as a plain page for people."""
     if wants_json():
-        return problem(status, title, detail, errors, headers)
+        return problem(status, title, detail, errors, headers, extra)
     return render_template("error.html", status=status, title=title, detail=detail,
                            errors=errors or []), status, headers or {}
 
@@ -47,7 +49,8 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(error: DomainError):
         headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
-        return respond(error.status, error.title, error.detail, [e.as_dict() for e in error.errors], headers)
+        return respond(error.status, error.title, error.detail, [e.as_dict() for e in error.errors], headers,
+                       error.extra)
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):

@@ -21,6 +21,7 @@ class DomainError(Exception):
 
     status = 400
     title = "Bad request"
+    extra: dict = {}  # members added to the problem+json body (RFC 9457 extensions), e.g. a list of obstacles
 
     def __init__(self, detail: str, errors: list[FieldError] | None = None):
         super().__init__(detail)

@@ -328,6 +328,38 @@ WORDS = {
         "The form could not be saved: it changed meanwhile or no longer takes this entry. Reload it and try again.":
             "无法保存此表单：表单已被修改或不再接受此录入。请刷新后重试。",
         "The form could not be saved: it is locked.": "无法保存此表单：表单已锁定。", "both": "不限",
+        # --- added by signoff (issue 19): sign-off and lock that warn, casebook and study lock, the worklist
+        "%s things stand against this:": "有 %s 项问题阻碍此操作：", "and %s more": "另有 %s 项",
+        "Open query": "未关闭质疑", "Required item empty": "必填项为空", "Form not started": "表单未开始",
+        "Not source-verified": "未完成源数据核查", "Not signed": "未签署",
+        "Reason to proceed anyway": "仍要继续的原因",
+        "Required: it is kept in the audit trail with the list above.": "必填：将与上述清单一并记录在稽查轨迹中。",
+        "Nothing stands against this.": "没有阻碍此操作的问题。",
+        "Sign form…": "签署表单…", "Sign visit…": "签署访视…", "Lock…": "锁定…", "Freeze…": "冻结…",
+        "Sign": "签署",
+        "Casebook sign-off": "病例簿签署与锁定",
+        "Sign casebook…": "签署病例簿…", "Sign casebook": "签署病例簿",
+        "Lock casebook…": "锁定病例簿…", "Lock casebook": "锁定病例簿",
+        "Freeze casebook…": "冻结病例簿…", "Freeze casebook": "冻结病例簿",
+        "Unlock casebook": "解锁病例簿", "Unfreeze casebook": "解冻病例簿",
+        "Casebook signed": "病例簿已签署", "Casebook locked": "病例簿已锁定", "Casebook frozen": "病例簿已冻结",
+        "Casebook unlocked": "病例簿已解锁", "Casebook unfrozen": "病例簿已解冻",
+        "Database lock": "数据库锁定", "Study": "研究", "open for data entry": "开放数据录入",
+        "Freezing stops every change of data, queries, verification and signatures in the study; locking also "
+        "closes it for good until it is unlocked with a reason. Both run in the background over every record.":
+            "冻结将停止研究中数据、质疑、核查和签署的一切更改；锁定则在以原因解锁之前永久关闭研究。两者均在后台对每条记录执行。",
+        "Freeze the study…": "冻结研究…", "Freeze the study": "冻结研究",
+        "Lock the study…": "锁定研究…", "Lock the study": "锁定研究",
+        "Unlock the study": "解锁研究", "Unfreeze the study": "解冻研究",
+        "Recent runs": "最近的运行", "Step": "步骤", "By": "执行人", "Records changed": "已更改的记录",
+        "despite obstacles": "存在问题仍继续", "No freeze or lock has been run yet.": "尚未运行冻结或锁定。",
+        "records": "条记录", "Run despite obstacles": "存在问题仍运行",
+        "Back to the database lock": "返回数据库锁定",
+        "To sign": "待签署", "What awaits your signature": "等待您签署的内容",
+        "Complete forms, visits and casebooks at your sites that await your signature, and those whose signature "
+        "a later change voided.": "您所在中心等待您签署的已完成表单、访视和病例簿，以及因后续更改而签名失效的内容。",
+        "Note": "备注", "Complete, not signed": "已完成，未签署", "Earlier signature voided": "先前签名已失效",
+        "Nothing awaits your signature.": "没有等待您签署的内容。",
     }
 }
 

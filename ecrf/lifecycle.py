@@ -157,11 +157,14 @@ def _bulk(records: Iterable[dict], apply: Callable[[dict], bool], progress=None)
 
 
 def set_lock(study: StudyRuntime, user, kind: str, on: bool, *, subject_id: str | None = None,
-             event: str | None = None, form: str | None = None, reason: Any = None, progress=None) -> int:
+             event: str | None = None, form: str | None = None, reason: Any = None, progress=None,
+             override: dict | None = None) -> int:
     """Lock/unlock or freeze/unfreeze one record, a visit, a subject or the whole study.
 
     Returns how many records changed. Unlock needs a reason; it clears the
     signature and otherwise leaves the record as it was before the lock.
+    ``override`` (a lock or freeze taken despite obstacles, :func:`ecrf.readiness.override`)
+    is kept in each lock event and in the subject's or study's own.
     """
     require(user, Action.LOCK)
     if kind not in ("locked", "frozen"):
@@ -180,7 +183,9 @@ def set_lock(study: StudyRuntime, user, kind: str, on: bool, *, subject_id: str 
         records = _records(study, subject.subject_id if subject else None, event, sites=user.site_filter())
     action = {("locked", True): "lock", ("locked", False): "unlock",
               ("frozen", True): "freeze", ("frozen", False): "unfreeze"}[(kind, on)]
-    entry = {**_now_entry(user), **({"reason": reason.strip()} if isinstance(reason, str) and reason.strip() else {})}
+    entry = {**_now_entry(user), **({"reason": reason.strip()} if isinstance(reason, str) and reason.strip() else {}),
+             **({"override": override} if override else {})}
+    event_reason = reason if isinstance(reason, str) and reason.strip() else (override or {}).get("reason")
 
     def apply(record: dict) -> bool:
         if kind == "frozen" and record.get("locked"):
@@ -192,7 +197,7 @@ def set_lock(study: StudyRuntime, user, kind: str, on: bool, *, subject_id: str 
         state = {kind: entry if on else None}
         if action == "unlock":
             state["signature"] = None
-        _append(record, user.username, action, state, reason if isinstance(reason, str) else None)
+        _append(record, user.username, action, state, event_reason)
         return True
 
     # A visit's lock covers its records only, never the subject's container.
@@ -205,6 +210,7 @@ def set_lock(study: StudyRuntime, user, kind: str, on: bool, *, subject_id: str 
     if key:
         if not on:
             ContainerLock.objects(key=key, kind=kind).delete()
-        record_admin_event(key, user.username, action, {"records": changed},
+        details = {"records": changed, **({"override": override} if override else {})}
+        record_admin_event(key, user.username, action, details,
                            context={"study": study.oid, **({"subject": subject.subject_id} if subject else {})})
     return changed

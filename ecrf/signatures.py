@@ -57,6 +57,7 @@ class Signature(Document):
     covers = ListField(DictField())  # [{"stream", "seq", "hash"}]: exactly the record heads signed
     digest = StringField()  # SHA-256 over the canonical JSON of ``covers``: the data the signature binds to
     stream = StringField()  # the signature's audit stream (None for signatures made before they had one)
+    override = DictField()  # signed despite obstacles: {"reason", "counts", "obstacles"} (ecrf.readiness)
     meta = {"collection": "signatures", "indexes": [("study", "subject")]}
 
     standing: Standing | None = None  # set by subject_signatures(); not stored
@@ -131,6 +132,7 @@ def sign(
     form: str | None = None,
     meaning: Any = None,
     check_password: Callable[[Any, str], Any],
+    override: dict | None = None,
 ) -> Signature:
     """The investigator signs a record, a visit or a whole casebook, re-entering the password.
 
@@ -142,6 +144,7 @@ def sign(
     1. read the records of the scope; refuse locked ones (423) or none (409)
     2. check the password (401), then read the records again: anything that
        moved meanwhile refuses the sign (409) and nothing is written
+       (``override``: the reason to sign despite obstacles, :func:`ecrf.readiness.override`, kept in the event)
     3. append the ``sign`` event on the signature's own stream: the signature
     4. project it into ``signatures``
     5. stamp each record's lifecycle with a ``sign`` event (a save that got
@@ -172,6 +175,7 @@ def sign(
         "meaning": meaning,
         "covers": covers,
         "digest": covers_digest(covers),
+        **({"override": override} if override else {}),
     }
     context = {"study": study.oid, "subject": subject.subject_id, "site": subject.site, "event": event, "form": form}
     signed = audit_store().append(
@@ -180,6 +184,7 @@ def sign(
         actor=user.username,
         action="sign",
         state={"signature": manifest},
+        reason=override["reason"] if override else None,
         context=context,
     )
     signature = _project_signature(signed)
@@ -225,6 +230,7 @@ def signature_from_event(event: dict) -> Signature:
         covers=covers,
         digest=manifest["digest"],
         stream=event["stream"],
+        override=manifest.get("override") or {},
     )
 
 

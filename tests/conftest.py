@@ -19,6 +19,10 @@ MINI_STUDY = FIXTURES / "mini-study"
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_STUDY = ROOT / "forms" / "cd7-cart-saa"
 PASSWORD = "correct horse battery"
+# A sign, freeze or lock that obstacles stand against needs a reason to proceed (ecrf.readiness); tests that are
+# about something else give one.
+OVERRIDDEN = {"override_reason": "Proceeding despite the obstacles listed (test)"}
+SIGNING = {"password": PASSWORD, **OVERRIDDEN}
 
 # Hypothesis profiles: ``ci`` (the default, what ``make test`` runs) derandomized with no example database, so
 # that a run is the same on every machine and every time; ``dev`` (``HYPOTHESIS_PROFILE=dev`` or

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bson import ObjectId
-from conftest import PASSWORD, Api
+from conftest import OVERRIDDEN, PASSWORD, SIGNING, Api
 
 from audit import canonical_json
 from ecrf.integrity import verify_all
@@ -58,22 +58,22 @@ def realistic_history(app) -> dict:
     assert mon.post(f"{queries}/{reopened}/close", {}).status_code == 200
     assert mon.post(f"{queries}/{reopened}/reopen", {"text": "not answered"}).status_code == 200
     assert mon.post(staff.record_path(s2, "SCREEN", "VS") + "/sdv", {}).status_code == 200
-    signed = inv.post(staff.record_path(s1, "SCREEN", "VS") + "/sign", {"password": PASSWORD, "meaning": "I approve"})
+    signed = inv.post(staff.record_path(s1, "SCREEN", "VS") + "/sign", {**SIGNING, "meaning": "I approve"})
     assert signed.status_code == 201, signed.get_json()
-    visit = inv.post(f"/studies/MINI/subjects/{s2}/events/SCREEN/sign", {"password": PASSWORD})
+    visit = inv.post(f"/studies/MINI/subjects/{s2}/events/SCREEN/sign", SIGNING)
     assert visit.status_code == 201, visit.get_json()
-    casebook = inv.post(f"/studies/MINI/subjects/{s1}/sign", {"password": PASSWORD, "meaning": "Casebook reviewed"})
+    casebook = inv.post(f"/studies/MINI/subjects/{s1}/sign", {**SIGNING, "meaning": "Casebook reviewed"})
     assert casebook.status_code == 201, casebook.get_json()
     # A correction voids the record and casebook signatures of s1's VS; the investigator signs it again.
     version = staff.get(staff.record_path(s1, "SCREEN", "VS")).get_json()["version"]
     assert staff.save(s1, "SCREEN", "VS", {"WEIGHT": 72}, version=version, reason="re-weighed").status_code == 200
-    resigned = inv.post(staff.record_path(s1, "SCREEN", "VS") + "/sign", {"password": PASSWORD})
+    resigned = inv.post(staff.record_path(s1, "SCREEN", "VS") + "/sign", SIGNING)
     assert resigned.status_code == 201, resigned.get_json()
-    assert dm.post(staff.record_path(s1, "SCREEN", "DM") + "/lock", {}).status_code == 200
-    assert dm.post(staff.record_path(s1, "SCREEN", "LB") + "/lock", {}).status_code == 200
+    assert dm.post(staff.record_path(s1, "SCREEN", "DM") + "/lock", OVERRIDDEN).status_code == 200
+    assert dm.post(staff.record_path(s1, "SCREEN", "LB") + "/lock", OVERRIDDEN).status_code == 200
     assert dm.post(staff.record_path(s1, "SCREEN", "LB") + "/unlock", {"reason": "late lab"}).status_code == 200
-    assert dm.post(f"/studies/MINI/subjects/{s2}/lock", {}).status_code == 200
-    assert dm.post("/studies/MINI/freeze", {}).status_code == 200
+    assert dm.post(f"/studies/MINI/subjects/{s2}/lock", OVERRIDDEN).status_code == 200
+    assert dm.post("/studies/MINI/freeze", OVERRIDDEN).status_code == 200
     assert dm.post("/studies/MINI/unfreeze", {}).status_code == 200
     with app.app_context():
         from ecrf.ranges import add_range, retire_range

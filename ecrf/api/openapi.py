@@ -18,7 +18,7 @@ _ERRORS = {
         "401": "not authenticated (or a wrong password when signing)",
         "403": "the caller's role or sites do not allow it",
         "404": "not found or not visible",
-        "409": "stale version or conflicting write",
+        "409": "stale version or conflicting write; a sign, freeze or lock with obstacles and no override_reason",
         "413": "body too large",
         "415": "not JSON",
         "422": "validation failed (field errors by JSON pointer)",
@@ -53,10 +53,12 @@ _RESPONSES = {
     "Attachment": schemas.AttachmentOut,
     "Problem": schemas.Problem,
     "QueryBulkOut": schemas.QueryBulkOut,
+    "Readiness": schemas.Readiness,
+    "AwaitingSignature": schemas.AwaitingSignature,
 }
 # (A problem lists field errors only for invalid input; a signature manifest may predate its digest and voiding.)
-_OPTIONAL = {"Problem": {"errors"}, "Signature": {"digest", "voided_reason", "voided_by"},
-             "User": {"one_time_password"}}
+_OPTIONAL = {"Problem": {"errors", "obstacles"}, "Signature": {"digest", "voided_reason", "voided_by"},
+             "User": {"one_time_password"}, "Obstacle": {"item", "query"}}
 _REQUESTS = {
     "SubjectCreate": schemas.SubjectCreate,
     "RecordWrite": schemas.RecordWrite,
@@ -318,6 +320,29 @@ def spec() -> dict:
                 }
             },
         )
+    doc.path(
+        path=f"{base}/{_S}/obstacles",
+        parameters=_params("study"),
+        operations={
+            "get": {
+                "summary": "What stands against signing, freezing or locking a form, visit, casebook or the study",
+                "parameters": [{"name": "step", "in": "query", "required": True,
+                                "schema": {"type": "string", "enum": ["sign", "freeze", "lock"]}}]
+                + [{"name": n, "in": "query", "schema": {"type": "string"}} for n in ("subject", "event", "form")],
+                "responses": {"200": _ok("obstacles", "Readiness"), **errors(*_READ, "422")},
+            }
+        },
+    )
+    doc.path(
+        path=f"{base}/{_S}/awaiting-signature",
+        parameters=_params("study"),
+        operations={
+            "get": {
+                "summary": "What awaits the investigator's signature at their sites",
+                "responses": {"200": _ok("forms, visits and casebooks", _list("AwaitingSignature")), **read},
+            }
+        },
+    )
     doc.path(
         path=f"{subject}/signatures",
         parameters=_params("study", "subject"),

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from flask import g, jsonify, request
 
-from ecrf import lifecycle, signatures
+from ecrf import lifecycle, readiness, signature_worklist, signatures
 from ecrf.api import schemas
 from ecrf.api.blueprint import api, json_body
 from ecrf.api.fields.records import record_json, worklist_item_json
 from ecrf.api.fields.signatures import signature_json
 from ecrf.auth import password_check
+from ecrf.errors import FieldError, Invalid
 from ecrf.records.reads import get_record
 from ecrf.sdv_worklist import worklist
 
@@ -42,7 +45,7 @@ def record_sdv(study, subject, event, form):
 def _sign(study, subject, event=None, form=None):
     user, runtime = g.user, g.runtime
     body = _body(schemas.SignRequest())
-    signature = signatures.sign(
+    signature = readiness.sign_checked(
         runtime,
         user,
         body.get("password"),
@@ -50,6 +53,7 @@ def _sign(study, subject, event=None, form=None):
         event=event,
         form=form,
         meaning=body.get("meaning"),
+        override_reason=body.get("override_reason"),
         check_password=password_check(),
     )
     return jsonify(signature_json(signature)), 201
@@ -70,6 +74,25 @@ def subject_sign(study, subject):
     return _sign(study, subject)
 
 
+@api.get("/studies/<study>/obstacles")
+def obstacles(study):
+    """What stands against a sign, freeze or lock of the form, visit, casebook or study the query names."""
+    step = request.args.get("step", "")
+    if step not in readiness.STEPS:
+        raise Invalid("unknown step", [FieldError("/step", f"one of {', '.join(readiness.STEPS)}")])
+    scope = {key: request.args.get(key) or None for key in ("subject", "event", "form")}
+    found = readiness.obstacles(g.runtime, g.user, step, subject_id=scope["subject"], event=scope["event"],
+                                form=scope["form"])
+    return jsonify({"step": step, "counts": readiness.counts(found),
+                    "obstacles": [o.as_dict() for o in found]})
+
+
+@api.get("/studies/<study>/awaiting-signature")
+def awaiting_signature(study):
+    """The forms, visits and casebooks at the investigator's sites that await their signature."""
+    return jsonify([asdict(line) for line in signature_worklist.awaiting_signature(g.runtime, g.user)])
+
+
 @api.get(SUBJECT + "/signatures")
 def subject_signatures(study, subject):
     return jsonify([signature_json(s) for s in signatures.signatures_of(g.runtime, g.user, subject)])
@@ -79,8 +102,9 @@ def _lock(verb, study, subject=None, event=None, form=None):
     user, runtime = g.user, g.runtime
     body = _body(schemas.ReasonRequest())
     kind, on = LOCKS[verb]
-    changed = lifecycle.set_lock(
-        runtime, user, kind, on, subject_id=subject, event=event, form=form, reason=body.get("reason")
+    changed = readiness.lock_checked(
+        runtime, user, kind, on, subject_id=subject, event=event, form=form, reason=body.get("reason"),
+        override_reason=body.get("override_reason"),
     )
     if form:
         return _record_response(runtime, user, subject, event, form)

@@ -251,12 +251,39 @@ class FieldProblem(Schema):
     message = fields.String()
 
 
+class Obstacle(Schema):
+    kind = fields.String(metadata={"enum": ["open_query", "missing_item", "not_started", "not_verified", "unsigned"]})
+    subject = fields.String()
+    event = fields.String()
+    form = fields.String()
+    item = fields.String(metadata={"description": "JSON pointer of the item (open queries, missing items)"})
+    label = fields.String(metadata={"description": "the item's label, or the form's title"})
+    query = fields.String(metadata={"description": "the open query's id"})
+
+
 class Problem(Schema):
     type = fields.String()
     title = fields.String()
     status = fields.Integer()
     detail = fields.String()
     errors = fields.List(fields.Nested(FieldProblem))
+    obstacles = fields.List(fields.Nested(Obstacle), metadata={
+        "description": "409 of a sign, freeze or lock: what stands against it (give override_reason to proceed)"})
+
+
+class Readiness(Schema):
+    step = fields.String(metadata={"enum": ["sign", "freeze", "lock"]})
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={"description": "obstacles by kind"})
+    obstacles = fields.List(fields.Nested(Obstacle))
+
+
+class AwaitingSignature(Schema):
+    scope = fields.String(metadata={"enum": ["record", "event", "subject"]})
+    subject = fields.String()
+    site = fields.String()
+    event = fields.String(allow_none=True)
+    form = fields.String(allow_none=True)
+    voided = fields.String(allow_none=True, metadata={"description": "why the last signature over it was voided"})
 
 
 def load(schema: Schema, body: dict) -> dict:
@@ -342,6 +369,8 @@ class SignRequest(Schema):
 
     password = fields.String(required=True, metadata={"description": "the signer re-enters their password"})
     meaning = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+    override_reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000), metadata={
+        "description": "why sign despite the obstacles listed (required when any; kept in the signature's event)"})
 
 
 class VoidingEvent(Schema):
@@ -370,6 +399,7 @@ class SignatureOut(Schema):
     valid = fields.Boolean()
     voided_reason = fields.String(allow_none=True, metadata={"description": "why it no longer holds"})
     voided_by = fields.Nested(VoidingEvent, allow_none=True, metadata={"description": "the event that voided it"})
+    override_reason = fields.String(allow_none=True, metadata={"description": "why it was signed despite obstacles"})
 
 
 class ReasonRequest(Schema):
@@ -377,6 +407,8 @@ class ReasonRequest(Schema):
         unknown = RAISE
 
     reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    override_reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000), metadata={
+        "description": "why lock or freeze despite the obstacles listed (required when any; kept in each event)"})
 
 
 # ---------------------------------------------------------------- clinical data imports (ecrf/api/imports.py)

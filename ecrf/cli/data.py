@@ -123,15 +123,20 @@ def export(kind: str, study_oid: str | None, subject: str | None, site: str | No
 # ------------------------------------------------------------------ lock
 
 
+OBSTACLES_SHOWN = 20  # obstacles listed one by one when a lock or freeze is refused for them
+OVERRIDE_HELP = "lock or freeze despite open queries, empty items, unverified or unsigned forms (kept in the trail)"
+
+
 @click.group("lock", cls=AppGroup)
 def lock_group() -> None:
     """Lock, unlock, freeze or unfreeze a study or a subject in bulk."""
 
 
 def _bulk_lock(
-    study_oid: str, subject: str | None, unlock: bool, freeze: bool, reason: str | None, acting: str
+    study_oid: str, subject: str | None, unlock: bool, freeze: bool, reason: str | None, acting: str,
+    override_reason: str | None = None,
 ) -> None:
-    from ecrf.lifecycle import set_lock
+    from ecrf.readiness import NotReady, lock_checked
     from ecrf.records.document import Record
     from ecrf.studies import study_runtime
     from ecrf.users import get_user
@@ -142,15 +147,24 @@ def _bulk_lock(
         total = Record.objects(study=runtime.oid, **({"subject": subject} if subject else {})).count()
         verb = ("unfreeze" if unlock else "freeze") if freeze else ("unlock" if unlock else "lock")
         with progress(f"{verb} {subject or runtime.oid}", total) as bar:
-            changed = set_lock(
+            changed = lock_checked(
                 runtime,
                 user,
                 "frozen" if freeze else "locked",
                 not unlock,
                 subject_id=subject,
                 reason=reason,
+                override_reason=override_reason,
                 progress=bar.update,
             )
+    except NotReady as error:
+        # What stands against it, one line each, before the refusal: the person decides whether to override.
+        for obstacle in error.obstacles[:OBSTACLES_SHOWN]:
+            item = f" {obstacle.item} ({obstacle.label})" if obstacle.item else ""
+            click.echo(f"  {obstacle.kind}: {obstacle.subject} {obstacle.event} {obstacle.form}{item}", err=True)
+        if len(error.obstacles) > OBSTACLES_SHOWN:
+            click.echo(f"  ... and {len(error.obstacles) - OBSTACLES_SHOWN} more", err=True)
+        fail(error)
     except DomainError as error:
         fail(error)
     past = {"lock": "locked", "unlock": "unlocked", "freeze": "frozen", "unfreeze": "unfrozen"}[verb]
@@ -162,10 +176,11 @@ def _bulk_lock(
 @click.option("--unlock", is_flag=True, help="unlock (or unfreeze with --freeze) instead")
 @click.option("--freeze", is_flag=True, help="freeze instead of lock")
 @click.option("--reason", default=None, help="required to unlock")
+@click.option("--override-reason", default=None, help=OVERRIDE_HELP)
 @click.option("--as", "acting", required=True, help="the data manager acting")
-def lock_study(study_oid, unlock, freeze, reason, acting) -> None:
+def lock_study(study_oid, unlock, freeze, reason, override_reason, acting) -> None:
     """Lock (or unlock, freeze) the whole study: the database lock."""
-    _bulk_lock(study_oid, None, unlock, freeze, reason, acting)
+    _bulk_lock(study_oid, None, unlock, freeze, reason, acting, override_reason)
 
 
 @lock_group.command("subject")
@@ -174,7 +189,8 @@ def lock_study(study_oid, unlock, freeze, reason, acting) -> None:
 @click.option("--unlock", is_flag=True)
 @click.option("--freeze", is_flag=True)
 @click.option("--reason", default=None)
+@click.option("--override-reason", default=None, help=OVERRIDE_HELP)
 @click.option("--as", "acting", required=True)
-def lock_subject(study_oid, subject, unlock, freeze, reason, acting) -> None:
+def lock_subject(study_oid, subject, unlock, freeze, reason, override_reason, acting) -> None:
     """Lock (or unlock, freeze) one subject's casebook."""
-    _bulk_lock(study_oid, subject, unlock, freeze, reason, acting)
+    _bulk_lock(study_oid, subject, unlock, freeze, reason, acting, override_reason)

@@ -8,6 +8,7 @@ import zoneinfo
 
 from flask import Flask, g
 
+from ecrf.readiness import item_label
 from ecrf.sites import site_timezone
 from ecrf.views import (
     access_review,
@@ -22,6 +23,7 @@ from ecrf.views import (
     records,
     reports,
     sdv,
+    signoff,
     subjects,
     users,
 )
@@ -73,6 +75,7 @@ def register_views(app: Flask) -> None:
         records,
         reports,
         sdv,
+        signoff,
         subjects,
         users,
     ):
@@ -81,3 +84,4 @@ def register_views(app: Flask) -> None:
     app.add_template_filter(site_time_text, "sitetime")
     app.add_template_filter(time_at_site, "atsite")
     app.add_template_filter(audit_value, "auditvalue")
+    app.add_template_global(item_label, "item_label")

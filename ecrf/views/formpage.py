@@ -16,6 +16,7 @@ from ecrf.errors import DomainError, FieldError
 from ecrf.i18n import message_text, translate
 from ecrf.lifecycle import lifecycle_state
 from ecrf.queries import record_queries
+from ecrf.readiness import review_obstacles
 from ecrf.records.normalise import normalise
 from ecrf.records.validation import validate
 from ecrf.roles import Action, may
@@ -271,6 +272,7 @@ class FormPage:
     notice: str | None = None
     next_form: str | None = None
     sdv: dict | None = None  # the per-item SDV panel (ecrf.views.sdv.sdv_panel)
+    obstacles: dict[str, list] = field(default_factory=dict)  # what stands against each review step offered
 
     def template_values(self) -> dict:
         """The values as ``render_template`` keywords (shallow: the runtime and the forms stay objects)."""
@@ -331,4 +333,5 @@ def form_page_context(runtime: StudyRuntime, user, subject: Subject, event: dict
         notice=notice,
         next_form=next_form(event, form.oid),
         sdv=sdv_panel(runtime, user, subject, form, record, lang),
+        obstacles=review_obstacles(runtime, user, subject.subject_id, event["oid"], form.oid, record),
     )

@@ -6,7 +6,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from flask_login import login_required
 from flask_wtf import FlaskForm
 
-from ecrf import lifecycle, signatures
+from ecrf import lifecycle, readiness
 from ecrf import queries as query_service
 from ecrf.auth import password_check
 from ecrf.downloads import casebook_download
@@ -203,11 +203,13 @@ def _chosen_items() -> list[str]:
 
 def _record_actions(runtime, user, subject: str, event: str, form: str) -> dict:
     """What each review or lock button on a form page does, and what it then says."""
-    locks = lambda kind, on: lambda: lifecycle.set_lock(  # noqa: E731
-        runtime, user, kind, on, subject_id=subject, event=event, form=form, reason=request.form.get("reason") or None)
-    sign = lambda scope_form: lambda: signatures.sign(  # noqa: E731
+    override = lambda: request.form.get("override_reason") or None  # noqa: E731  (read when the action runs)
+    locks = lambda kind, on: lambda: readiness.lock_checked(  # noqa: E731
+        runtime, user, kind, on, subject_id=subject, event=event, form=form, reason=request.form.get("reason") or None,
+        override_reason=override())
+    sign = lambda scope_form: lambda: readiness.sign_checked(  # noqa: E731
         runtime, user, request.form.get("password"), subject_id=subject, event=event, form=scope_form,
-        check_password=password_check())
+        override_reason=override(), check_password=password_check())
     return {
         "sdv": (lambda: lifecycle.verify(runtime, user, subject, event, form, required_only=True), "Verified"),
         "sdv-items": (lambda: lifecycle.verify(runtime, user, subject, event, form, _chosen_items()), "Verified"),

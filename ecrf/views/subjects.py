@@ -9,8 +9,9 @@ from wtforms import SelectField, StringField
 from wtforms.validators import Optional
 
 from ecrf.errors import DomainError
-from ecrf.locks import study_closure
+from ecrf.locks import container_state, study_closure
 from ecrf.progress import LIFECYCLE, form_grid, status_matrix, subjects_progress
+from ecrf.readiness import casebook_obstacles
 from ecrf.roles import Action, may
 from ecrf.scope import page_scope
 from ecrf.signatures import signatures_of
@@ -73,4 +74,6 @@ def detail(study: str, subject: str):
     matrix = status_matrix(g.runtime, found)
     return render_template("subject.html", study=g.runtime, subject=found, matrix=matrix,
                            grid=form_grid(g.runtime, matrix), states=LIFECYCLE,
-                           signatures=signatures_of(g.runtime, g.user, subject), tz=site_timezone(found.site))
+                           signatures=signatures_of(g.runtime, g.user, subject), tz=site_timezone(found.site),
+                           casebook=casebook_obstacles(g.runtime, g.user, found.subject_id),
+                           casebook_closed=container_state(g.runtime.oid, found.subject_id))

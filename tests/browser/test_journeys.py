@@ -112,11 +112,15 @@ def test_investigator_signs_a_visit_then_the_data_manager_locks_and_edits_are_re
     investigator = browser.new_page()
     sign_in(investigator, live_app.base_url, "inv01")
     investigator.goto(record_url(live_app, subject, "SCREEN", "ECOG"))
-    investigator.fill('form.sign input[name="password"]', "wrong password")
-    investigator.click("#sign-visit")
-    expect(investigator.locator(".flash")).to_contain_text("wrong username or password")
-    investigator.fill('form.sign input[name="password"]', "correct horse battery")
-    investigator.click("#sign-visit")
+    # The visit's other forms are not started and nothing is verified: the dialog lists it and asks why sign anyway.
+    for password in ("wrong password", "correct horse battery"):
+        investigator.locator("#sign-visit > summary").click()
+        expect(investigator.locator('#sign-visit-obstacles li[data-kind="not_started"]').first).to_be_visible()
+        investigator.fill("#sign-visit-override", "Screening forms not used at this site")
+        investigator.fill("#sign-visit-password", password)
+        investigator.click("#sign-visit-submit")
+        if password == "wrong password":
+            expect(investigator.locator(".flash")).to_contain_text("wrong username or password")
     expect(investigator.locator("#signature")).to_contain_text("Inv01")
     expect(investigator.locator("#signature")).to_contain_text("I attest that I have reviewed the data")
     assert staff.get(staff.record_path(subject, "SCREEN", "ECHO")).get_json()["lifecycle"] == "signed"
@@ -124,7 +128,9 @@ def test_investigator_signs_a_visit_then_the_data_manager_locks_and_edits_are_re
     manager = browser.new_page()
     sign_in(manager, live_app.base_url, "dm")
     manager.goto(record_url(live_app, subject, "SCREEN", "ECOG"))
-    manager.click("#lock")
+    manager.locator("#lock > summary").click()
+    manager.fill("#lock-override", "Locked for the interim analysis")
+    manager.click("#lock-submit")
     expect(manager.locator("#locked")).to_be_visible()
 
     # The data manager exports ODM in the background and downloads it.

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, Api, sign_in
+from conftest import OVERRIDDEN, ROOT, Api, sign_in
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -37,7 +37,7 @@ def enrolled(live_app):
     monitor.post(f"{STUDY}/queries", {"subject": subject, "event": "SCREEN", "form": "ECOG", "item": "/ECOG",
                                      "text": "Please check against the clinic note"})
     dm = Api(live_app.test_client(), live_app.tokens["dm"], "CD7_CART_SAA")
-    dm.post(staff.record_path(subject, "SCREEN", "ECOG") + "/lock", {})
+    dm.post(staff.record_path(subject, "SCREEN", "ECOG") + "/lock", OVERRIDDEN)
     return subject
 
 

@@ -4,7 +4,7 @@ BSON returns them), and nothing is cacheable."""
 
 import pytest
 import schemathesis
-from conftest import PASSWORD, Api
+from conftest import OVERRIDDEN, SIGNING, Api
 
 pytestmark = pytest.mark.integration
 
@@ -51,15 +51,15 @@ def test_a_study_walk_on_the_wire_server_answers_exactly_as_described(wire_app):
     check("GET", mon.get(f"/studies/MINI/queries/{query}"), 200)
     check("GET", mon.get("/studies/MINI/queries?state=open"), 200)
     check("POST", mon.post(record(subject) + "/sdv", {}), 200)
-    check("POST", inv.post(record(subject) + "/sign", {"password": PASSWORD}), 201)
+    check("POST", inv.post(record(subject) + "/sign", SIGNING), 201)
     check(
-        "POST", inv.post(f"/studies/MINI/subjects/{subject}/sign", {"password": PASSWORD, "meaning": "approved"}), 201
+        "POST", inv.post(f"/studies/MINI/subjects/{subject}/sign", {**SIGNING, "meaning": "approved"}), 201
     )
     check("GET", inv.get(f"/studies/MINI/subjects/{subject}/signatures"), 200)
-    check("POST", dm.post(record(subject) + "/lock", {}), 200)
+    check("POST", dm.post(record(subject) + "/lock", OVERRIDDEN), 200)
     check("PUT", staff.save(subject, "SCREEN", "VS", {"WEIGHT": 73}, version=2, reason="x"), 423)
     check("POST", dm.post(record(subject) + "/unlock", {"reason": "correction"}), 200)
-    check("POST", dm.post(f"/studies/MINI/subjects/{subject}/freeze", {}), 200)
+    check("POST", dm.post(f"/studies/MINI/subjects/{subject}/freeze", OVERRIDDEN), 200)
     check("POST", dm.post(f"/studies/MINI/subjects/{subject}/unfreeze", {"reason": "reopened"}), 200)
     check("GET", dm.get("/studies/MINI/checks/broken"), 200)
     check("GET", dm.get("/studies/MINI/export/csv"), 200)

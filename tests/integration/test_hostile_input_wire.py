@@ -5,7 +5,7 @@ import io
 import zipfile
 
 import pytest
-from conftest import PASSWORD, Api
+from conftest import SIGNING, Api
 from lxml import etree
 
 pytestmark = pytest.mark.integration
@@ -43,7 +43,7 @@ def test_hostile_text_is_refused_with_422_on_the_real_server_and_nothing_is_stor
         "/reason": staff.save(subject, "SCREEN", "VS", {"WEIGHT": 71}, version=1, reason=text),
         "/text": monitor.post("/studies/MINI/queries", {"subject": subject, "event": "SCREEN", "form": "VS",
                                                         "item": "/WEIGHT", "text": text}),
-        "/meaning": investigator.post(record + "/sign", {"password": PASSWORD, "meaning": text}),
+        "/meaning": investigator.post(record + "/sign", {**SIGNING, "meaning": text}),
         "/items/0": monitor.post(record + "/sdv", {"items": [text]}),
     }
     for pointer, response in attempts.items():

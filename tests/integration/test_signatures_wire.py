@@ -4,7 +4,7 @@ audit event (voided, with the save named, if the save came after) or nothing at 
 import threading
 
 import pytest
-from conftest import PASSWORD, Api
+from conftest import OVERRIDDEN, SIGNING, Api
 
 pytestmark = pytest.mark.integration
 
@@ -21,7 +21,7 @@ def race(wire_app, subject: str, sign_path: str, round_number: int) -> tuple[int
     def sign():
         inv = Api(wire_app.test_client(), wire_app.tokens["inv01"])
         barrier.wait()
-        results["sign"] = inv.post(sign_path, {"password": PASSWORD}).status_code
+        results["sign"] = inv.post(sign_path, SIGNING).status_code
 
     def save():
         api = Api(wire_app.test_client(), wire_app.tokens["staff01"])
@@ -120,9 +120,9 @@ def test_the_odm_from_the_wire_server_keeps_every_value_stamp_and_signature_thro
             f"record/MINI/{subject}/SCREEN/VS#2:update", "USR.staff01") == before[-1]
     path = staff.record_path(subject, "SCREEN", "VS")
     assert Api(wire_app.test_client(), wire_app.tokens["mon01"]).post(path + "/sdv", {}).status_code == 200
-    assert inv.post(path + "/sign", {"password": PASSWORD, "meaning": "Reviewed at the wire"}).status_code == 201
-    assert inv.post(f"/studies/MINI/subjects/{subject}/events/SCREEN/sign", {"password": PASSWORD}).status_code == 201
-    assert Api(wire_app.test_client(), wire_app.tokens["dm"]).post(path + "/lock", {}).status_code == 200
+    assert inv.post(path + "/sign", {**SIGNING, "meaning": "Reviewed at the wire"}).status_code == 201
+    assert inv.post(f"/studies/MINI/subjects/{subject}/events/SCREEN/sign", SIGNING).status_code == 201
+    assert Api(wire_app.test_client(), wire_app.tokens["dm"]).post(path + "/lock", OVERRIDDEN).status_code == 200
     document = exported(wire_app)
     assert value_history(document, subject) == before
     steps = document.xpath(f"//odm:SubjectData[@SubjectKey='{subject}']//odm:FormData[@FormOID='F.VS']"

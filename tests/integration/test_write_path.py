@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import Api
+from conftest import OVERRIDDEN, Api
 
 pytestmark = pytest.mark.integration
 
@@ -141,7 +141,7 @@ def test_a_frozen_subject_refuses_new_records_on_the_real_server(wire_app, staff
     subject = staff.register()
     assert staff.save(subject, "SCREEN", "VS", {"WEIGHT": 70}).status_code == 201
     dm = Api(wire_app.test_client(), wire_app.tokens["dm"])
-    frozen = dm.post(f"/studies/MINI/subjects/{subject}/freeze", {})
+    frozen = dm.post(f"/studies/MINI/subjects/{subject}/freeze", OVERRIDDEN)
     assert frozen.status_code == 200, frozen.get_json()
     refused = staff.save(subject, "SCREEN", "LB", {"LBDTC": "2026-02-28", "ALT": 45})
     assert refused.status_code == 423 and "frozen" in refused.get_json()["detail"]

@@ -5,7 +5,7 @@ import io
 import json
 
 import pytest
-from conftest import PASSWORD, Api, login, make_app
+from conftest import OVERRIDDEN, PASSWORD, SIGNING, Api, login, make_app
 from documents import pdf_bytes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -81,7 +81,8 @@ def snapshot(app, people: bool = True):
 RECORD = "/api/v1/studies/MINI/subjects/{subject}/events/SCREEN/forms/VS"
 SUBJECT = "/api/v1/studies/MINI/subjects/{subject}"
 QUERY = {"subject": "{subject}", "event": "SCREEN", "form": "VS", "item": "/WEIGHT", "text": "please check"}
-SIGN, REASON, TEXT_BODY = {"password": PASSWORD, "meaning": "approved"}, {"reason": "because"}, {"text": "answered"}
+SIGN, TEXT_BODY = {**SIGNING, "meaning": "approved"}, {"text": "answered"}
+REASON = {"reason": "because", **OVERRIDDEN}
 # Every write endpoint of the API, the user who may use it, and a body it accepts: fuzzed bodies are anything at
 # all, objects of its fields, or this body with one value replaced by a hostile one.
 WRITES = [

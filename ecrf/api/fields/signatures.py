@@ -21,4 +21,6 @@ def signature_json(signature: Signature) -> dict:
             "at_site": at.astimezone(tz).isoformat(timespec="seconds"), "site_timezone": tz.key,
             "records": sorted(signature.heads), "digest": signature.digest,
             "valid": standing.valid, "voided_reason": standing.reason,
-            "voided_by": None if voided is None else {**voided, "at": iso(voided.get("at"))}}
+            "voided_by": None if voided is None else {**voided, "at": iso(voided.get("at"))},
+            "override_reason": (signature.override or {}).get("reason")}
+

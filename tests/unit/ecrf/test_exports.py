@@ -8,7 +8,7 @@ import re
 import zipfile
 
 import pytest
-from conftest import PASSWORD, Api, counting_calls
+from conftest import OVERRIDDEN, SIGNING, Api, counting_calls
 from lxml import etree
 from synthetic import form_data, schedule
 
@@ -34,7 +34,7 @@ def filled(cd7_app, cd7):
     ae = form_data("AE", "LOGS", "2026-03-03", infusion=infusion)
     staff.save(one, "LOGS", "AE", ae)
     staff.save(one, "LOGS", "AE", {"AE": []}, version=1, reason="entered in error")
-    cd7("inv01").post(staff.record_path(one, "SCREEN", "ECOG") + "/sign", {"password": "correct horse battery"})
+    cd7("inv01").post(staff.record_path(one, "SCREEN", "ECOG") + "/sign", SIGNING)
     return cd7_app, subjects
 
 
@@ -479,8 +479,8 @@ def test_odm_audit_records_are_not_restamped_by_a_later_verification_signature_o
     before = form_history(odm_document(app), subjects[0], "SCREEN", "VS")
     path = cd7("staff01").record_path(subjects[0], "SCREEN", "VS")
     assert cd7("mon01").post(path + "/sdv", {}).status_code == 200
-    assert cd7("inv01").post(path + "/sign", {"password": PASSWORD}).status_code == 201
-    assert cd7("dm").post(path + "/lock", {}).status_code == 200
+    assert cd7("inv01").post(path + "/sign", SIGNING).status_code == 201
+    assert cd7("dm").post(path + "/lock", OVERRIDDEN).status_code == 200
     after = form_history(odm_document(app), subjects[0], "SCREEN", "VS")
     assert after == before
     # The derived BSA carries the save that computed it, not a system stamp or the lock.
@@ -522,18 +522,18 @@ def test_odm_exports_every_signature_valid_and_voided_with_the_meaning_signed(fi
     path = staff.record_path(subject, "SCREEN", "VS")
     visit = f"/studies/CD7_CART_SAA/subjects/{subject}/events/SCREEN"
     assert (
-        inv.post(path + "/sign", {"password": PASSWORD, "meaning": "Reviewed as principal investigator"}).status_code
+        inv.post(path + "/sign", {**SIGNING, "meaning": "Reviewed as principal investigator"}).status_code
         == 201
     )
-    assert inv.post(visit + "/sign", {"password": PASSWORD}).status_code == 201
+    assert inv.post(visit + "/sign", SIGNING).status_code == 201
     stored = staff.get(path).get_json()
     staff.save(
         subject, "SCREEN", "VS", {**stored["data"], "HR": 80}, version=stored["version"], reason="monitor finding"
     )
     assert (
-        inv.post(path + "/sign", {"password": PASSWORD, "meaning": "Re-reviewed after correction"}).status_code == 201
+        inv.post(path + "/sign", {**SIGNING, "meaning": "Re-reviewed after correction"}).status_code == 201
     )
-    assert inv.post(f"/studies/CD7_CART_SAA/subjects/{subject}/sign", {"password": PASSWORD}).status_code == 201
+    assert inv.post(f"/studies/CD7_CART_SAA/subjects/{subject}/sign", SIGNING).status_code == 201
     listed = staff.get(f"/studies/CD7_CART_SAA/subjects/{subject}/signatures").get_json()
     assert [(s["scope"], s["valid"]) for s in listed] == [
         ("record", True),
@@ -600,9 +600,10 @@ def test_odm_exports_registration_sdv_freeze_lock_and_unlock_with_their_own_audi
     mon, dm = cd7("mon01"), cd7("dm")
     assert mon.post(path + "/sdv", {"items": ["/ALT"]}).status_code == 200
     assert mon.post(path + "/sdv", {}).status_code == 200
-    for action, body in (("freeze", {}), ("unfreeze", {}), ("lock", {}), ("unlock", {"reason": "late lab report"})):
+    for action, body in (("freeze", OVERRIDDEN), ("unfreeze", {}), ("lock", OVERRIDDEN),
+                         ("unlock", {"reason": "late lab report"})):
         assert dm.post(path + f"/{action}", body).status_code == 200, action
-    assert dm.post(f"/studies/CD7_CART_SAA/subjects/{subject}/lock", {}).status_code == 200
+    assert dm.post(f"/studies/CD7_CART_SAA/subjects/{subject}/lock", OVERRIDDEN).status_code == 200
     document = odm_document(app)
     with app.app_context():
         from ecrf.db import database
@@ -919,10 +920,10 @@ def test_casebook_renders_every_text_at_its_maximum_length(cd7):
     assert reply.status_code == 200, reply.get_json()
     record = staff.record_path(subject, "SCREEN", "ECHO")
     signed = investigator.post(
-        record + "/sign", {"password": "correct horse battery", "meaning": words(MAX_MEANING, "MEANINGEND")}
+        record + "/sign", {**SIGNING, "meaning": words(MAX_MEANING, "MEANINGEND")}
     )
     assert signed.status_code == 201, signed.get_json()
-    assert dm.post(record + "/lock", {"reason": words(MAX_REASON, "LOCKEND")}).status_code == 200
+    assert dm.post(record + "/lock", {"reason": words(MAX_REASON, "LOCKEND"), **OVERRIDDEN}).status_code == 200
     response = investigator.client.get(
         f"/api/v1/studies/CD7_CART_SAA/subjects/{subject}/casebook.pdf", headers=investigator.headers()
     )

@@ -3,13 +3,13 @@
 import time
 
 import pytest
-from conftest import PASSWORD, PEOPLE, login, record
+from conftest import OVERRIDDEN, PASSWORD, PEOPLE, SIGNING, login, record
 
 TRANSITIONS = {
     "sdv": ("mon01", {}),
-    "sign": ("inv01", {"password": PASSWORD}),
-    "freeze": ("dm", {}),
-    "lock": ("dm", {}),
+    "sign": ("inv01", SIGNING),
+    "freeze": ("dm", OVERRIDDEN),
+    "lock": ("dm", OVERRIDDEN),
 }
 
 
@@ -18,7 +18,7 @@ TRANSITIONS = {
 def test_each_record_transition_is_allowed_to_its_role_only(as_user, staff, saved, action, name):
     allowed, body = TRANSITIONS[action]
     if action == "sign" and name != allowed:
-        body = {"password": PASSWORD}
+        body = SIGNING
     before = record(staff, saved)
     response = as_user(name).post(staff.record_path(saved, "SCREEN", "VS") + f"/{action}", body)
     after = record(staff, saved)
@@ -52,9 +52,9 @@ def test_unlock_and_unfreeze_are_for_data_managers_only(as_user, staff, saved, n
 def test_unlock_needs_a_reason_returns_the_prior_state_and_clears_the_signature(as_user, staff, saved):
     path = staff.record_path(saved, "SCREEN", "VS")
     as_user("mon01").post(path + "/sdv", {})
-    as_user("inv01").post(path + "/sign", {"password": PASSWORD})
+    as_user("inv01").post(path + "/sign", SIGNING)
     dm = as_user("dm")
-    dm.post(path + "/lock", {})
+    dm.post(path + "/lock", OVERRIDDEN)
     assert record(staff, saved)["lifecycle"] == "locked"
     no_reason = dm.post(path + "/unlock", {})
     assert no_reason.status_code == 422 and no_reason.get_json()["errors"][0]["path"] == "/reason"
@@ -67,7 +67,7 @@ def test_unlock_needs_a_reason_returns_the_prior_state_and_clears_the_signature(
 def test_a_change_after_verification_and_signature_clears_both_and_voids_the_signature(as_user, staff, saved):
     path = staff.record_path(saved, "SCREEN", "VS")
     as_user("mon01").post(path + "/sdv", {})
-    signed = as_user("inv01").post(path + "/sign", {"password": PASSWORD})
+    signed = as_user("inv01").post(path + "/sign", SIGNING)
     assert signed.status_code == 201
     manifest = signed.get_json()
     assert manifest["printed_name"] == "Inv01" and manifest["meaning"].startswith("I attest")
@@ -84,7 +84,7 @@ def test_a_change_after_verification_and_signature_clears_both_and_voids_the_sig
 
 def test_freeze_stops_data_changes_but_not_queries(as_user, staff, saved):
     path = staff.record_path(saved, "SCREEN", "VS")
-    as_user("dm").post(path + "/freeze", {})
+    as_user("dm").post(path + "/freeze", OVERRIDDEN)
     assert staff.save(saved, "SCREEN", "VS", {"WEIGHT": 80}, version=2, reason="x").status_code == 423
     raised = as_user("mon01").post("/studies/MINI/queries", {"subject": saved, "event": "SCREEN", "form": "VS",
                                                              "item": "/WEIGHT", "text": "source?"})
@@ -97,7 +97,7 @@ def test_freeze_stops_data_changes_but_not_queries(as_user, staff, saved):
 
 def test_subject_lock_refuses_new_records_too_and_unlocks_in_bulk(as_user, staff, saved):
     dm = as_user("dm")
-    locked = dm.post(f"/studies/MINI/subjects/{saved}/lock", {})
+    locked = dm.post(f"/studies/MINI/subjects/{saved}/lock", OVERRIDDEN)
     assert locked.get_json() == {"action": "lock", "records": 2}
     assert staff.save(saved, "SCREEN", "LB", {"ALT": 20}).status_code == 423
     assert record(staff, saved, "DM")["lifecycle"] == "locked"
@@ -111,7 +111,10 @@ def test_study_lock_and_unlock_of_the_whole_study(app, as_user, staff, saved):
     second = as_user("staff02").register("02")
     as_user("staff02").save(second, "SCREEN", "VS", {"WEIGHT": 60})
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["lock", "study", "MINI", "--as", "dm"])
+    refused = runner.invoke(args=["lock", "study", "MINI", "--as", "dm"])
+    assert refused.exit_code == 1 and "obstacle(s) stand against lock" in refused.output
+    assert "not_verified: 01-001 SCREEN VS" in refused.output and "/override_reason" in refused.output
+    result = runner.invoke(args=["lock", "study", "MINI", "--as", "dm", "--override-reason", "sponsor's cut-off"])
     assert result.exit_code == 0 and "3 record(s) locked" in result.output
     assert staff.save(saved, "SCREEN", "VS", {"WEIGHT": 1}, version=2, reason="x").status_code == 423
     assert as_user("staff02").save(second, "SCREEN", "DM", {"SEX": "M"}).status_code == 423
@@ -123,7 +126,7 @@ def test_study_lock_and_unlock_of_the_whole_study(app, as_user, staff, saved):
 
 
 def test_checks_rerun_leaves_locked_records_alone(app, as_user, staff, saved):
-    as_user("dm").post(staff.record_path(saved, "SCREEN", "VS") + "/lock", {})
+    as_user("dm").post(staff.record_path(saved, "SCREEN", "VS") + "/lock", OVERRIDDEN)
     before = record(staff, saved)
     result = app.test_cli_runner().invoke(args=["checks", "run"])
     assert "1 locked" in result.output
@@ -150,6 +153,7 @@ WRITE_ENDPOINTS = {
                                     "api.user_reset_password", "api.user_unlock", "api.user_revoke_tokens",
                                     "api.user_sign_out")},
     "exports.index": "export",
+    "signoff.casebook": "record-review", "signoff.database_lock": "lock-control",
     # Imports write through save_record: a locked or frozen record refuses its row (test_import_batch.py).
     "api.start_import_job": "import", "imports.index": "import", "imports.confirm": "import",
     # Source documents are the record's data: a lock or freeze that covers the record refuses them.
@@ -168,15 +172,15 @@ def test_a_locked_record_refuses_every_write_that_touches_it(as_user, staff, sav
     monitor, inv, dm = as_user("mon01"), as_user("inv01"), as_user("dm")
     qid = monitor.post("/studies/MINI/queries", {"subject": saved, "event": "SCREEN", "form": "VS",
                                                  "item": "/WEIGHT", "text": "before lock"}).get_json()["id"]
-    dm.post(path + "/lock", {})
+    dm.post(path + "/lock", OVERRIDDEN)
     before = record(staff, saved)
     attempts = {
         "api.write_record": staff.save(saved, "SCREEN", "VS", {"WEIGHT": 90}, version=before["version"], reason="x"),
         "api.record_sdv": monitor.post(path + "/sdv", {}),
-        "api.record_sign": inv.post(path + "/sign", {"password": PASSWORD}),
-        "api.event_sign": inv.post(f"/studies/MINI/subjects/{saved}/events/SCREEN/sign", {"password": PASSWORD}),
-        "api.subject_sign": inv.post(f"/studies/MINI/subjects/{saved}/sign", {"password": PASSWORD}),
-        "api.record_freeze": dm.post(path + "/freeze", {}),
+        "api.record_sign": inv.post(path + "/sign", SIGNING),
+        "api.event_sign": inv.post(f"/studies/MINI/subjects/{saved}/events/SCREEN/sign", SIGNING),
+        "api.subject_sign": inv.post(f"/studies/MINI/subjects/{saved}/sign", SIGNING),
+        "api.record_freeze": dm.post(path + "/freeze", OVERRIDDEN),
         "api.create_query": monitor.post("/studies/MINI/queries", {"subject": saved, "event": "SCREEN", "form": "VS",
                                                                    "item": "/WEIGHT", "text": "x"}),
         "api.query_reply": staff.post(f"/studies/MINI/queries/{qid}/replies", {"text": "x"}),

@@ -16,7 +16,7 @@ import io
 import re
 
 import pytest
-from conftest import PASSWORD, login, token_in
+from conftest import OVERRIDDEN, PASSWORD, SIGNING, login, token_in
 from documents import pdf_bytes
 
 from ecrf.api.openapi import spec
@@ -57,6 +57,7 @@ ALLOWED_UNDER_LOCK = {
        for scope in ("record", "subject", "study") for verb in ("lock", "unlock", "freeze", "unfreeze")},
     **{f"records.act:{verb}": "the lock's own controls: the data manager's way in and out"
        for verb in ("lock", "unlock", "freeze", "unfreeze")},
+    "signoff.database_lock": "the study's freeze and lock page: the lock's own controls",
 }
 
 
@@ -130,7 +131,7 @@ class World:
             return
         path = {"form": self.record, "subject": f"/studies/MINI/subjects/{self.subject}",
                 "study": "/studies/MINI"}[scope]
-        assert dm.post(f"{path}/{verb}", {}).status_code == 200
+        assert dm.post(f"{path}/{verb}", OVERRIDDEN).status_code == 200
 
     def html(self, name, url, **form):
         """POST a page's form; the errors it flashed (a redirect's way of refusing) as ``flashed_errors``."""
@@ -187,13 +188,17 @@ ROUTES = {
     "api.record_sdv": (review, lambda w: w.api["mon01"].post(w.record + "/sdv", {})),
     "records.act:sdv": (review, lambda w: w.html("mon01", w.record + "/do/sdv")),
     "records.act:sdv-items": (review, lambda w: w.html("mon01", w.record + "/do/sdv-items", item="/WEIGHT")),
-    "api.record_sign": (review, lambda w: w.api["inv01"].post(w.record + "/sign", {"password": PASSWORD})),
+    "api.record_sign": (review, lambda w: w.api["inv01"].post(w.record + "/sign", SIGNING)),
     "api.event_sign": (review, lambda w: w.api["inv01"].post(
-        f"/studies/MINI/subjects/{w.subject}/events/SCREEN/sign", {"password": PASSWORD})),
+        f"/studies/MINI/subjects/{w.subject}/events/SCREEN/sign", SIGNING)),
     "api.subject_sign": (review, lambda w: w.api["inv01"].post(
-        f"/studies/MINI/subjects/{w.subject}/sign", {"password": PASSWORD})),
-    "records.act:sign": (review, lambda w: w.html("inv01", w.record + "/do/sign", password=PASSWORD)),
-    "records.act:sign-visit": (review, lambda w: w.html("inv01", w.record + "/do/sign-visit", password=PASSWORD)),
+        f"/studies/MINI/subjects/{w.subject}/sign", SIGNING)),
+    "records.act:sign": (review, lambda w: w.html("inv01", w.record + "/do/sign", password=PASSWORD, **OVERRIDDEN)),
+    "records.act:sign-visit": (review, lambda w: w.html(
+        "inv01", w.record + "/do/sign-visit", password=PASSWORD, **OVERRIDDEN)),
+    # The casebook's own buttons: signing is review; its lock, unlock, freeze and unfreeze are the lock's controls.
+    "signoff.casebook": (review, lambda w: w.html(
+        "inv01", f"/studies/MINI/subjects/{w.subject}/casebook/sign", password=PASSWORD, **OVERRIDDEN)),
 }
 
 
@@ -269,7 +274,7 @@ def test_a_subjects_freeze_lets_its_review_finish_while_a_lock_stops_it(app, as_
     dm = world.api["dm"]
     subject = f"/studies/MINI/subjects/{world.subject}"
     assert dm.post(f"{subject}/unfreeze", {}).status_code == 200
-    assert dm.post(f"{subject}/lock", {}).status_code == 200
+    assert dm.post(f"{subject}/lock", OVERRIDDEN).status_code == 200
     refused = world.api["staff01"].post(f"/studies/MINI/queries/{world.queries['reply']}/replies", {"text": "late"})
     assert refused.status_code == 423
     assert refused.get_json()["detail"] == f"subject {world.subject} is locked; its queries cannot change"
@@ -322,8 +327,8 @@ def test_a_study_is_held_before_its_records_are_locked_one_by_one(app, as_user, 
 def test_freezing_a_locked_study_keeps_it_locked(app, as_user):
     world = World(app, as_user)
     dm = world.api["dm"]
-    assert dm.post("/studies/MINI/lock", {}).status_code == 200
-    assert dm.post("/studies/MINI/freeze", {}).get_json() == {"action": "freeze", "records": 0}
+    assert dm.post("/studies/MINI/lock", OVERRIDDEN).status_code == 200
+    assert dm.post("/studies/MINI/freeze", OVERRIDDEN).get_json() == {"action": "freeze", "records": 0}
     assert dm.post("/studies/MINI/unfreeze", {}).status_code == 200
     refused = world.api["staff01"].post("/studies/MINI/subjects", {"site": "01"})
     assert refused.status_code == 423

@@ -1,7 +1,7 @@
 """The subject's progress: each cell's lifecycle and open queries, the form × event grid, the list, in one read each."""
 
 import pytest
-from conftest import PASSWORD, counting_calls
+from conftest import OVERRIDDEN, SIGNING, counting_calls
 
 from ecrf.progress import LIFECYCLE, form_grid, status_matrix, subjects_progress
 from ecrf.studies import study_runtime
@@ -13,9 +13,9 @@ STEPS = {
     "incomplete": [],
     "complete": [],
     "verified": [("mon01", "sdv", {})],
-    "signed": [("mon01", "sdv", {}), ("inv01", "sign", {"password": PASSWORD})],
-    "frozen": [("dm", "freeze", {})],
-    "locked": [("mon01", "sdv", {}), ("inv01", "sign", {"password": PASSWORD}), ("dm", "lock", {})],
+    "signed": [("mon01", "sdv", {}), ("inv01", "sign", SIGNING)],
+    "frozen": [("dm", "freeze", OVERRIDDEN)],
+    "locked": [("mon01", "sdv", {}), ("inv01", "sign", SIGNING), ("dm", "lock", OVERRIDDEN)],
 }
 
 

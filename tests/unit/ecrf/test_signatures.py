@@ -4,16 +4,16 @@ each its own audit event."""
 import datetime as dt
 
 import pytest
-from conftest import PASSWORD, login, record
+from conftest import OVERRIDDEN, PASSWORD, SIGNING, login, record
 
 
 def test_investigator_signs_a_visit_and_a_whole_casebook(as_user, staff, saved):
     inv = as_user("inv01")
-    visit = inv.post(f"/studies/MINI/subjects/{saved}/events/SCREEN/sign", {"password": PASSWORD})
+    visit = inv.post(f"/studies/MINI/subjects/{saved}/events/SCREEN/sign", SIGNING)
     assert visit.status_code == 201 and visit.get_json()["scope"] == "event"
     assert len(visit.get_json()["records"]) == 2
     assert record(staff, saved, "DM")["lifecycle"] == "signed"
-    book = inv.post(f"/studies/MINI/subjects/{saved}/sign", {"password": PASSWORD, "meaning": "Casebook reviewed"})
+    book = inv.post(f"/studies/MINI/subjects/{saved}/sign", {**SIGNING, "meaning": "Casebook reviewed"})
     assert book.get_json()["scope"] == "subject" and book.get_json()["meaning"] == "Casebook reviewed"
 
 
@@ -38,7 +38,7 @@ def signed_three_ways(as_user, staff, saved):
         f"/studies/MINI/subjects/{saved}/events/SCREEN",
         f"/studies/MINI/subjects/{saved}",
     ):
-        assert inv.post(path + "/sign", {"password": PASSWORD}).status_code == 201, path
+        assert inv.post(path + "/sign", SIGNING).status_code == 201, path
     return saved
 
 
@@ -94,7 +94,7 @@ def test_verification_locking_and_freezing_never_void_a_signature(as_user, staff
 def test_an_unlock_clears_the_signatures_over_the_record_and_says_so(as_user, staff, signed_three_ways):
     path = staff.record_path(signed_three_ways, "SCREEN", "DM")
     dm = as_user("dm")
-    dm.post(path + "/lock", {})
+    dm.post(path + "/lock", OVERRIDDEN)
     assert dm.post(path + "/unlock", {"reason": "query on birth date"}).status_code == 200
     found = signatures(staff, signed_three_ways)
     assert {scope: ok for scope, (ok, _) in found.items()} == {
@@ -116,7 +116,7 @@ def test_re_signing_a_changed_form_leaves_the_visit_signature_as_it_was(as_user,
     )
     voided = signatures(staff, subject)["SCREEN"]
     assert (
-        as_user("inv01").post(staff.record_path(subject, "SCREEN", "VS") + "/sign", {"password": PASSWORD}).status_code
+        as_user("inv01").post(staff.record_path(subject, "SCREEN", "VS") + "/sign", SIGNING).status_code
         == 201
     )
     found = staff.get(f"/studies/MINI/subjects/{subject}/signatures").get_json()
@@ -275,7 +275,7 @@ def test_a_database_error_while_signing_leaves_no_signature_behind(app, as_user,
 
     monkeypatch.setattr(AuditStore, "append", failing)
     before = record(staff, saved)
-    response = as_user("inv01").post(f"/studies/MINI/subjects/{saved}/events/SCREEN/sign", {"password": PASSWORD})
+    response = as_user("inv01").post(f"/studies/MINI/subjects/{saved}/events/SCREEN/sign", SIGNING)
     assert response.status_code == 503
     monkeypatch.setattr(AuditStore, "append", original)
     assert staff.get(f"/studies/MINI/subjects/{saved}/signatures").get_json() == []
@@ -366,11 +366,11 @@ def test_a_wrong_signing_password_signs_nothing_and_counts_toward_lockout(as_use
     inv = as_user("inv01")
     path = staff.record_path(saved, "SCREEN", "VS")
     for _ in range(4):
-        assert inv.post(path + "/sign", {"password": "wrong one"}).status_code == 401
+        assert inv.post(path + "/sign", {"password": "wrong one", **OVERRIDDEN}).status_code == 401
     assert record(staff, saved)["signature"] is None
     assert inv.get(f"/studies/MINI/subjects/{saved}/signatures").get_json() == []
-    inv.post(path + "/sign", {"password": "wrong one"})
-    locked_out = inv.post(path + "/sign", {"password": PASSWORD})
+    inv.post(path + "/sign", {"password": "wrong one", **OVERRIDDEN})
+    locked_out = inv.post(path + "/sign", SIGNING)
     assert locked_out.status_code == 401 and "locked" in locked_out.get_json()["detail"]
 
 

@@ -11,7 +11,7 @@ import io
 import uuid
 
 import pytest
-from conftest import PASSWORD, Api, login, make_app, token_in
+from conftest import OVERRIDDEN, SIGNING, Api, login, make_app, token_in
 
 HOSTILE = {
     "C0 control": "bad\x01char",
@@ -99,11 +99,12 @@ def api_entry_points(world, text: str) -> dict:
         "query close": ("mon01", "post", f"/studies/MINI/queries/{world['open']}/close", {"text": text}, "/text", True),
         "query reopen": ("mon01", "post", f"/studies/MINI/queries/{world['closed']}/reopen", {"text": text}, "/text",
                          True),
-        "signature meaning": ("inv01", "post", record_path(world) + "/sign", {"password": PASSWORD, "meaning": text},
+        "signature meaning": ("inv01", "post", record_path(world) + "/sign", {**SIGNING, "meaning": text},
                               "/meaning", False),
-        "lock reason": ("dm", "post", record_path(world) + "/lock", {"reason": text}, "/reason", True),
+        "lock reason": ("dm", "post", record_path(world) + "/lock", {"reason": text, **OVERRIDDEN}, "/reason", True),
         "unlock reason": ("dm", "post", record_path(world) + "/unlock", {"reason": text}, "/reason", True),
-        "freeze reason": ("dm", "post", f"/studies/MINI/subjects/{subject}/freeze", {"reason": text}, "/reason", True),
+        "freeze reason": ("dm", "post", f"/studies/MINI/subjects/{subject}/freeze", {"reason": text, **OVERRIDDEN},
+                          "/reason", True),
         "SDV item": ("mon01", "post", record_path(world) + "/sdv", {"items": [text]}, "/items/0", False),
     }
 
@@ -312,7 +313,7 @@ def html_entry_points(world, text: str) -> dict:
                                                           "item": "/WEIGHT", "text": text}, "/text"),
         "query reply": ("staff01", f"/studies/MINI/queries/{world['open']}/reply", {"text": text}, "/text"),
         "query reopen": ("mon01", f"/studies/MINI/queries/{world['closed']}/reopen", {"text": text}, "/text"),
-        "lock reason": ("dm", record + "/do/lock", {"reason": text}, "/reason"),
+        "lock reason": ("dm", record + "/do/lock", {"reason": text, **OVERRIDDEN}, "/reason"),
         "site name": ("root", "/admin/sites", {"site-code": "S9", "site-name": text, "site-timezone": "UTC"}, "/name"),
         "printed name": ("root", "/admin/users", {"user-username": "newbie", "user-full_name": text,
                                                   "user-role": "monitor", "user-sites": "01",
