@@ -9,7 +9,7 @@ from ecrf.api import schemas
 from ecrf.api.blueprint import api, json_body
 from ecrf.api.fields.attachments import attachment_json
 from ecrf.downloads import attachment_download
-from ecrf.errors import UnsupportedMediaType
+from ecrf.errors import FieldError, Invalid, UnsupportedMediaType
 
 RECORD = "/studies/<study>/subjects/<subject>/events/<event>/forms/<form>/attachments"
 ONE = "/studies/<study>/subjects/<subject>/attachments/<attachment_id>"
@@ -34,6 +34,10 @@ def attachment_upload(study, subject, event, form):
     attachments.attachable(g.runtime, g.user, subject, event, form)
     if request.mimetype != "multipart/form-data":
         raise UnsupportedMediaType("send the file as multipart/form-data, in a part named 'file'")
+    unknown = sorted((set(request.form) - {"item"}) | (set(request.files) - {"file"}))
+    if unknown:
+        raise Invalid("the upload has parts this route does not take",
+                      [FieldError(f"/{name}", "unknown part; send only file and item") for name in unknown])
     posted = request.files.get("file")
     found = attachments.attach(g.runtime, g.user, subject, event, form, request.form.get("item") or None,
                                posted.filename if posted else "", posted.read() if posted else b"",

@@ -228,7 +228,7 @@ def spec() -> dict:
                     {"name": "min_age", "in": "query", "description": "open at least this many whole days",
                      "schema": {"type": "integer", "minimum": 0}},
                 ],
-                "responses": {"200": _ok("queries", _list("Query")), **read},
+                "responses": {"200": _ok("queries", _list("Query")), **read, **errors("422")},
             },
             "post": {
                 "summary": "Raise a manual query (monitor, data manager)",
@@ -289,7 +289,7 @@ def spec() -> dict:
                 "summary": "SDV worklist: forms awaiting SDV, partly verified or changed since (monitor, data manager)",
                 "parameters": [{"name": n, "in": "query", "schema": {"type": "string"}}
                                for n in ("site", "subject", "event", "status")],
-                "responses": {"200": _ok("forms", _list("SdvWorkItem")), **read},
+                "responses": {"200": _ok("forms", _list("SdvWorkItem")), **read, **errors("422")},
             }
         },
     )
@@ -432,7 +432,9 @@ def spec() -> dict:
             "get": {
                 "summary": "The file, as a download (removed files too: the trail refers to them)",
                 "responses": {
-                    "200": _ok("the file", {"type": "string", "format": "binary"}, "application/octet-stream"),
+                    "200": {"description": "the file, typed as its bytes say",
+                            "content": {media: {"schema": {"type": "string", "format": "binary"}}
+                                        for media in ("application/pdf", "image/png", "image/jpeg")}},
                     **read,
                     **errors("409"),
                 },

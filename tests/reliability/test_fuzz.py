@@ -105,9 +105,14 @@ WRITES = [
     ("POST", "/api/v1/studies/MINI/imports", "dm", {"kind": "csv", "form": "LB", "event": "SCREEN"}),
     ("POST", RECORD + "/attachments", "staff01", {"item": "/WEIGHT"}),
     ("POST", SUBJECT + "/attachments/{aid}/remove", "staff01", REASON),
+    # User administration (admin only), on another user than the one whose token sends the requests.
+    ("POST", "/api/v1/users", "root", {"username": "new01", "role": "site_staff", "sites": ["01"], "reason": "hired"}),
+    ("POST", "/api/v1/users/staff02/role", "root", {"role": "monitor", "sites": ["02"], "reason": "new job"}),
+    *[("POST", f"/api/v1/users/staff02/{verb}", "root", REASON)
+      for verb in ("disable", "enable", "reset-password", "unlock", "revoke-tokens", "sign-out")],
 ]
-EXAMPLES_PER_ENDPOINT = 400  # x 26 endpoints: 10,400 fuzzed requests in a run, on mongomock
-WIRE_EXAMPLES = 20  # x 26 on the wire server, after every unstorable value in every field
+EXAMPLES_PER_ENDPOINT = 290  # x 35 endpoints: 10,150 fuzzed requests in a run, on mongomock
+WIRE_EXAMPLES = 20  # x 35 on the wire server, after every unstorable value in every field
 
 TEXT = st.text(max_size=12) | st.sampled_from(["", " ", "01", "02", "MINI", "SCREEN", "VS", "/WEIGHT", "/AE/0/AETERM",
                                                 "a.b", "$where", PASSWORD, "reason"])
@@ -230,7 +235,7 @@ def test_unstorable_values_in_every_field_on_the_wire_server_are_refused_and_sto
 def test_the_write_fuzz_covers_every_api_write_route_with_ten_thousand_requests(fuzz_world):
     app = fuzz_world[0]
     names = {"study": "MINI", "subject": "{subject}", "event": "SCREEN", "form": "VS", "query_id": "{qid}",
-             "attachment_id": "{aid}"}
+             "attachment_id": "{aid}", "username": "staff02"}
     routes = set()
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/api/"):

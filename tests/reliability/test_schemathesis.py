@@ -74,7 +74,7 @@ def described_operations(app) -> set[str]:
 def test_every_operation_answers_as_described_for_each_role(world, role):
     cases, tested, failures = run_schemathesis(world, world.tokens[ROLES[role]], world.known)
     print(f"schemathesis as {role}: {cases} cases over {len(tested)} operations, {len(failures)} failures")
-    assert failures == []
+    assert failures == [], "\n".join(failures)
     assert tested == described_operations(world)
     assert cases >= 10 * len(tested)
 
@@ -83,5 +83,5 @@ def test_every_operation_answers_as_described_on_paths_that_name_nothing(world):
     """Generated path values (unknown studies, subjects, queries): still only described answers."""
     cases, tested, failures = run_schemathesis(world, world.tokens["dm"], {})
     print(f"schemathesis on generated paths: {cases} cases over {len(tested)} operations, {len(failures)} failures")
-    assert failures == []
+    assert failures == [], "\n".join(failures)
     assert tested == described_operations(world)

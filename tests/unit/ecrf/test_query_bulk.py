@@ -3,7 +3,7 @@
 import re
 
 import pytest
-from conftest import login, token_in
+from conftest import OVERRIDDEN, login, token_in
 
 from ecrf.db import database
 
@@ -79,7 +79,7 @@ def test_a_bulk_request_that_cannot_apply_is_refused_whole_naming_the_field(app,
 
 def test_a_locked_records_queries_are_listed_as_refused_by_the_lock(as_user, three):
     dm = as_user("dm")
-    dm.post(f"/studies/MINI/subjects/{three['subject']}/events/SCREEN/forms/VS/lock", {})
+    dm.post(f"/studies/MINI/subjects/{three['subject']}/events/SCREEN/forms/VS/lock", OVERRIDDEN)
     body = dm.post("/studies/MINI/query-actions", {"action": "close", "ids": three["ids"], "text": "x"}).get_json()
     assert body["done"] == [] and {f["status"] for f in body["failed"]} == {423}
 
