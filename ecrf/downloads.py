@@ -12,6 +12,8 @@ from typing import BinaryIO
 from flask import Response, send_file
 
 from ecrf.exports.casebook import write_casebook
+from ecrf.safety.cioms import write_cioms
+from ecrf.safety.reports import SaeReport
 from ecrf.studies import StudyRuntime
 
 
@@ -37,3 +39,9 @@ def casebook_download(runtime: StudyRuntime, user, subject_id: str) -> Response:
     """
     return spooled_download(lambda spool: write_casebook(spool, runtime, user, subject_id),
                             "application/pdf", f"casebook-{subject_id}.pdf")
+
+
+def cioms_download(report: SaeReport, lang: str) -> Response:
+    """The SAE report as a CIOMS-I PDF attachment named ``cioms-<report id>.pdf`` in ``lang``."""
+    return spooled_download(lambda spool: write_cioms(spool, report, lang), "application/pdf",
+                            f"cioms-{report.report_id}.pdf")
