@@ -1,13 +1,12 @@
 """Which saves open an SAE report: the study's expedited rules, table-driven, and re-saves that open nothing new."""
 
 import pytest
+from sae_fixtures import AE_ROW
 
 from ecrf.safety.reports import SaeReport
 from ecrf.safety.triggers import Trigger, matches, study_triggers
 
 STUDY = "CD7_CART_SAA"
-AE_ROW = {"AETERM": "Febrile neutropenia", "AETOXGR": 3, "AESTDTC": "2026-01-12", "AESER": True,
-          "AESERCAT": ["hosp"], "AERELCAR": "possible", "AERELLD": "probable", "AEOUT": "recovering"}
 CRS = {"CRSDTC": "2026-01-13", "TEMP_MAX": 39.2, "HYPOTENSION": "none", "O2_DEVICE": "room_air",
        "ANTICYTOKINE_GIVEN": False}
 CRS_G2 = {**CRS, "HYPOTENSION": "fluids_only"}
@@ -45,7 +44,7 @@ def test_a_serious_adverse_event_is_prefilled_from_its_row(cd7_app, cd7):
     subject = staff.register()
     staff.save(subject, "LOGS", "AE", {"AE": [AE_ROW]})
     (report,) = reports_of(cd7_app, subject)
-    assert report.data["seriousness"] == ["hosp"] and report.data["onset_date"] == "2026-01-12"
+    assert report.data["seriousness"] == ["hosp"] and report.data["onset_date"] == "2026-03-01"
     assert (report.data["causality_cart"], report.data["causality_ld"]) == ("possible", "probable")
     assert report.row and report.trigger == {"item": "AESER", "value": True}
 
