@@ -16,7 +16,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
 
 from audit import utc_now
 from ecrf.exports.casebook import BODY, BODY_CJK, CJK_FONT, H1, H2, _p, _table, _when
-from ecrf.safety.content import FIELDS
+from ecrf.safety.content import CHOICE_LABELS, FIELDS
 from ecrf.safety.reports import SaeReport
 from ecrf.sites import site_timezone
 
@@ -62,15 +62,7 @@ ZH = {
     "unexpected": "非预期", "draft": "草稿", "submitted": "已提交", "acknowledged": "已确认接收",
     "followup_requested": "已要求随访", "closed": "已关闭",
 }
-EN = {
-    "death": "Death", "life": "Life-threatening", "hosp": "Hospitalisation or prolongation", "disab": "Disability",
-    "congen": "Congenital anomaly", "other": "Other medically important", "not_related": "Not related",
-    "unlikely": "Unlikely", "possible": "Possible", "probable": "Probable", "definite": "Definite",
-    "recovered": "Recovered", "recovering": "Recovering", "not_recovered": "Not recovered",
-    "sequelae": "Recovered with sequelae", "fatal": "Fatal", "unknown": "Unknown", "expected": "Expected",
-    "unexpected": "Unexpected", "draft": "draft", "submitted": "submitted", "acknowledged": "acknowledged",
-    "followup_requested": "follow-up requested", "closed": "closed",
-}
+EN = {**CHOICE_LABELS, "followup_requested": "follow-up requested"}
 
 
 def _word(text: str, lang: str) -> str:

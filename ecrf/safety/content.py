@@ -19,6 +19,15 @@ SERIOUSNESS = ("death", "life", "hosp", "disab", "congen", "other")
 RELATEDNESS = ("not_related", "unlikely", "possible", "probable", "definite")
 OUTCOMES = ("recovered", "recovering", "not_recovered", "sequelae", "fatal", "unknown")
 EXPECTEDNESS = ("expected", "unexpected")
+# The words for each code, in English (the interface's catalogs and the CIOMS PDF translate them).
+CHOICE_LABELS = {
+    "death": "Death", "life": "Life-threatening", "hosp": "Hospitalisation or prolongation", "disab": "Disability",
+    "congen": "Congenital anomaly", "other": "Other medically important", "not_related": "Not related",
+    "unlikely": "Unlikely", "possible": "Possible", "probable": "Probable", "definite": "Definite",
+    "recovered": "Recovered", "recovering": "Recovering", "not_recovered": "Not recovered",
+    "sequelae": "Recovered with sequelae", "fatal": "Fatal", "unknown": "Unknown", "expected": "Expected",
+    "unexpected": "Unexpected",
+}
 
 
 @dataclass(frozen=True)
