@@ -113,13 +113,16 @@ def open_reports(study: StudyRuntime, identity: dict, data: dict, derived: dict,
     opened for the same record or row is left as it is.
     """
     found = matches(study_triggers(study.definition.get("parameters")), identity["form"], data, derived)
-    return [report for match in found if (report := _open(study, identity, match, actor, now or utc_now()))]
+    if not found:
+        return []  # most saves: no read at all
+    ids = {report_id_for(study.oid, identity["subject"], identity["event"], identity["form"], m.row): m for m in found}
+    opened, now = set(SaeReport.objects(report_id__in=list(ids)).scalar("report_id")), now or utc_now()
+    return [report for report_id, match in ids.items()
+            if report_id not in opened and (report := _open(study, identity, report_id, match, actor, now))]
 
 
-def _open(study: StudyRuntime, identity: dict, match: Match, actor: str, now: dt.datetime) -> SaeReport | None:
-    report_id = report_id_for(study.oid, identity["subject"], identity["event"], identity["form"], match.row)
-    if SaeReport.objects(report_id=report_id).only("report_id").first() is not None:
-        return None
+def _open(study: StudyRuntime, identity: dict, report_id: str, match: Match, actor: str,
+          now: dt.datetime) -> SaeReport | None:
     content = prefilled(match, now)
     state = {
         "report_id": report_id, **{k: identity[k] for k in ("study", "subject", "site", "event", "form")},
