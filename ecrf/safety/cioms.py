@@ -99,7 +99,7 @@ def write_cioms(out: BinaryIO, report: SaeReport, lang: str = "en") -> None:
     kind = words["initial"] if report.submissions <= 1 else words["followup"] % (report.submissions - 1)
     story = [
         Paragraph(escape(words["title"]), h1),
-        _p(f"{words['study']} {report.study} · {words['subject']} {report.subject} · {words['site']} {report.site} · "
+        _p(f"{words['study']} {report.study} | {words['subject']} {report.subject} | {words['site']} {report.site} | "
            f"{words['report']} {report.report_id}", style),
         Spacer(1, 3 * mm),
         Paragraph(escape(words["part1"]), h2),
