@@ -241,11 +241,21 @@ def update_report(study: StudyRuntime, user, report_id: str, content: Any, versi
         return report
     state: dict[str, Any] = {}
     if "awareness_at" in content:
-        awareness = parse_time(new.get("awareness_at"), site_timezone(report.site))
+        awareness = _awareness(new.get("awareness_at"), site_timezone(report.site))
         state["awareness_at"] = awareness
         if report.state == "draft":
-            state["due_at"] = clock.initial_due(awareness) if awareness else None
+            state["due_at"] = clock.initial_due(awareness)
     return _append(report, user.username, "sae_updated", changes, state)
+
+
+def _awareness(value: str | None, tz) -> dt.datetime:
+    """The site's awareness as UTC: required (the clock runs from it) and never later than now."""
+    awareness = parse_time(value, tz)
+    if awareness is None:
+        raise Invalid("the site's awareness is required", [FieldError("/awareness_at", "the clock starts from it")])
+    if awareness > utc_now():
+        raise Invalid("the site's awareness cannot be later than now", [FieldError("/awareness_at", "in the future")])
+    return awareness
 
 
 def _refuse_stale(report: SaeReport, version: Any) -> None:

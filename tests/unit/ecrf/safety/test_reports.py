@@ -119,6 +119,9 @@ def test_bad_content_is_refused_naming_each_field_and_a_stale_version_is_409(cd7
     assert bad.status_code == 422
     assert {e["path"] for e in bad.get_json()["errors"]} == {"/outcome", "/onset_date", "/colour"}
     assert staff.put(f"{SAE}/{report}", {"content": {"treatments": "x"}, "version": 7}).status_code == 409
+    for awareness in (None, "2999-01-01T08:00", "soon"):
+        refused = staff.put(f"{SAE}/{report}", {"content": {"awareness_at": awareness}})
+        assert refused.status_code == 422 and refused.get_json()["errors"][0]["path"] == "/awareness_at", awareness
     assert staff.get(f"{SAE}/{report}").get_json()["version"] == 1
 
 
