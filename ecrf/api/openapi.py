@@ -8,6 +8,9 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
 from ecrf.api import schemas
+from ecrf.api.sae_schemas import REQUESTS as SAE_REQUESTS
+from ecrf.api.sae_schemas import RESPONSES as SAE_RESPONSES
+from ecrf.api.sae_schemas import describe_sae
 from ecrf.exports import FORMATS
 
 _ERRORS = {
@@ -45,6 +48,7 @@ _RESPONSES = {
     "BrokenCheck": schemas.BrokenCheck,
     "ImportJob": schemas.ImportJobOut,
     "Problem": schemas.Problem,
+    **SAE_RESPONSES,
 }
 # (A problem lists field errors only for invalid input; a signature manifest may predate its digest and voiding.)
 _OPTIONAL = {"Problem": {"errors"}, "Signature": {"digest", "voided_reason", "voided_by"}}
@@ -57,6 +61,7 @@ _REQUESTS = {
     "SignRequest": schemas.SignRequest,
     "ReasonRequest": schemas.ReasonRequest,
     "ImportRequest": schemas.ImportRequest,
+    **SAE_REQUESTS,
 }
 
 _S, _SUBJ, _REC = "{study}", "{subject}", "{event}"
@@ -348,6 +353,7 @@ def spec() -> dict:
     doc.path(path=f"{imports}/{{job_id}}", parameters=_params("study", "job_id"), operations={
         "get": {"summary": "An import job: state, counts, rows and refused rows (data managers)",
                 "responses": {"200": _ok("job", "ImportJob"), **read}}})
+    describe_sae(doc, f"{base}/{_S}", read, write)
     result = doc.to_dict()
     for name, component in result["components"]["schemas"].items():
         if name not in _REQUESTS:  # responses and the shapes nested in them

@@ -3,43 +3,18 @@
 from __future__ import annotations
 
 from flask import g, jsonify, request
-from marshmallow import RAISE, Schema, fields, validate
 
 from audit import utc_now
 from ecrf.api import schemas
 from ecrf.api.blueprint import api, json_body
 from ecrf.api.fields.sae import sae_json
+from ecrf.api.sae_schemas import SaeReview, SaeSubmit, SaeUpdate
 from ecrf.auth import password_check
 from ecrf.downloads import cioms_download
 from ecrf.i18n import current_language
 from ecrf.safety import reports
 
 REPORT = "/studies/<study>/sae/<report_id>"
-
-
-class SaeUpdate(Schema):
-    class Meta:
-        unknown = RAISE
-
-    content = fields.Dict(keys=fields.String(), required=True, metadata={
-        "description": "field -> value, merged into the report's content: null clears a field"})
-    version = fields.Integer(strict=True, load_default=None, allow_none=True, validate=validate.Range(min=0))
-
-
-class SaeSubmit(Schema):
-    class Meta:
-        unknown = RAISE
-
-    password = fields.String(required=True, metadata={"description": "the investigator re-enters their password"})
-    version = fields.Integer(strict=True, load_default=None, allow_none=True, validate=validate.Range(min=0))
-
-
-class SaeReview(Schema):
-    class Meta:
-        unknown = RAISE
-
-    text = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=4000))
-    due = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=40))
 
 
 def _answer(report):

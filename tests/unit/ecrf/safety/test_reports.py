@@ -145,3 +145,10 @@ def test_the_safety_reviewer_sees_reports_but_no_clinical_data(safety, serious):
     subject, report = serious
     assert safety.get(f"{SAE}/{report}").get_json()["subject"] == subject
     assert safety.get(f"/studies/CD7_CART_SAA/subjects/{subject}").status_code == 403
+
+
+def test_a_report_carries_exactly_the_fields_the_api_description_lists(cd7, serious):
+    _, report = serious
+    staff = cd7("staff01")
+    described = staff.get("/openapi.json").get_json()["components"]["schemas"]["SaeReport"]
+    assert set(staff.get(f"{SAE}/{report}").get_json()) == set(described["properties"]) == set(described["required"])
