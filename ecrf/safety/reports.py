@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from mongoengine import DateTimeField, DictField, Document, IntField, StringField
+from mongoengine import DateTimeField, DictField, Document, IntField, NotUniqueError, StringField
 
 from audit import StaleVersion, diff, fold, utc_now
 from ecrf.errors import Conflict, FieldError, Invalid, NotFound
@@ -133,8 +133,21 @@ def _open(study: StudyRuntime, identity: dict, report_id: str, match: Match, act
         event = audit_store().append(report_stream(study.oid, report_id), 0, actor=actor, action="sae_opened",
                                      changes=diff({}, content), state=state, context=_context(state))
     except StaleVersion:
-        return None  # opened meanwhile by a concurrent save of the same record
+        _restore(report_stream(study.oid, report_id))
+        return None  # opened already: by a concurrent save, or before a crash that lost its projection
     return _project(event, None)
+
+
+def _restore(stream: str) -> None:
+    """Write a report's projection from its stream when it has none (a crash between append and projection)."""
+    events = audit_store().events(stream)
+    if not events or SaeReport.objects(report_id=events[0]["state"]["report_id"]).only("report_id").first():
+        return
+    projection = fold(events, {"data": {}, "version": 0, "head": None})
+    try:
+        SaeReport(**{k: v for k, v in projection.items() if k in SaeReport._fields}).save(force_insert=True)
+    except NotUniqueError:
+        pass  # restored meanwhile by another reader
 
 
 def _context(state: dict) -> dict:
@@ -161,7 +174,7 @@ def _folded(report: SaeReport) -> dict:
 # ------------------------------------------------------------------ reading
 
 
-def get_report(study: StudyRuntime, user, report_id: str, now: dt.datetime | None = None) -> SaeReport:
+def get_report(study: StudyRuntime, user, report_id: str) -> SaeReport:
     """The report if the user may see SAE reports at its site; :class:`NotFound` otherwise."""
     require(user, Action.VIEW_SAE)
     report = SaeReport.objects(report_id=str(report_id), study=study.oid).first()

@@ -90,3 +90,15 @@ def test_a_grade_is_read_from_the_derived_values_and_rules_come_from_the_study_p
     assert matches(rules, "ICANS", {}, {"CRS_GRADE": 4}) == []
     with pytest.raises(ValueError):
         study_triggers({"expedited": [{"form": "CRS", "kind": "urgent"}]})
+
+
+def test_a_report_whose_projection_was_lost_after_its_event_is_restored_by_the_next_save(cd7_app, cd7):
+    staff = cd7("staff01")
+    subject = staff.register()
+    saved = staff.save(subject, "LOGS", "AE", {"AE": [AE_ROW]}).get_json()
+    with cd7_app.app_context():
+        SaeReport.objects(subject=subject).delete()  # as if the process died between the append and the projection
+    staff.save(subject, "LOGS", "AE", {"AE": [{**saved["data"]["AE"][0], "AEOUT": "recovered"}]},
+               version=saved["version"], reason="resolved")
+    (report,) = reports_of(cd7_app, subject)
+    assert report.version == 1 and report.data["event_term"] == "Febrile neutropenia"
