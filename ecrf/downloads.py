@@ -41,7 +41,7 @@ def casebook_download(runtime: StudyRuntime, user, subject_id: str) -> Response:
                             "application/pdf", f"casebook-{subject_id}.pdf")
 
 
-def cioms_download(report: SaeReport, lang: str) -> Response:
+def cioms_download(runtime: StudyRuntime, report: SaeReport, lang: str) -> Response:
     """The SAE report as a CIOMS-I PDF attachment named ``cioms-<report id>.pdf`` in ``lang``."""
-    return spooled_download(lambda spool: write_cioms(spool, report, lang), "application/pdf",
+    return spooled_download(lambda spool: write_cioms(spool, runtime, report, lang), "application/pdf",
                             f"cioms-{report.report_id}.pdf")

@@ -69,4 +69,4 @@ def sae_close(study: str, report_id: str):
 def sae_cioms(study: str, report_id: str):
     """The report as a CIOMS-I PDF in ``?lang=`` (en, zh), else the caller's language."""
     lang = request.args.get("lang") or current_language()
-    return cioms_download(reports.get_report(g.runtime, g.user, report_id), lang)
+    return cioms_download(g.runtime, reports.get_report(g.runtime, g.user, report_id), lang)

@@ -16,9 +16,14 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
 
 from audit import utc_now
 from ecrf.exports.casebook import BODY, BODY_CJK, CJK_FONT, H1, H2, _p, _table, _when
+from ecrf.records.document import Record
+from ecrf.records.scope import records_by_event, subject_facts
 from ecrf.safety.content import CHOICE_LABELS, FIELDS
-from ecrf.safety.reports import SaeReport
+from ecrf.safety.reports import SUBMIT_MEANING, SaeReport
 from ecrf.sites import site_timezone
+from ecrf.studies import StudyRuntime
+from ecrf.subjects import Subject
+from ecrf.trail import record_stream
 
 H1_CJK = ParagraphStyle("h1_cjk", parent=H1, fontName=CJK_FONT)
 H2_CJK = ParagraphStyle("h2_cjk", parent=H2, fontName=CJK_FONT)
@@ -34,7 +39,8 @@ WORDS = {
         "report": "Report", "type": "Report type", "initial": "initial", "followup": "follow-up %s",
         "state": "Status", "due": "Due", "submitted": "Submitted and signed", "acknowledged": "Acknowledged",
         "closed": "Closed", "printed": "Printed", "field": "Field", "value": "Value", "page": "page",
-        "reviewer": "Safety reviewer's message",
+        "reviewer": "Safety reviewer's message", "sex": "Sex", "age": "Age (years, at consent)",
+        "birth": "Date of birth",
     },
     "zh": {
         "title": "CIOMS 表 — 可疑不良反应报告",
@@ -45,7 +51,7 @@ WORDS = {
         "report": "报告", "type": "报告类型", "initial": "首次报告", "followup": "第 %s 次随访报告",
         "state": "状态", "due": "截止时间", "submitted": "已提交并签名", "acknowledged": "已确认接收",
         "closed": "已关闭", "printed": "打印时间", "field": "项目", "value": "内容", "page": "页",
-        "reviewer": "安全审评员留言",
+        "reviewer": "安全审评员留言", "sex": "性别", "age": "年龄（岁，知情同意时）", "birth": "出生日期",
     },
 }
 # Field labels and coded values in Chinese (English: the field's own label, the code's English word).
@@ -60,9 +66,10 @@ ZH = {
     "probable": "很可能有关", "definite": "肯定有关", "recovered": "痊愈", "recovering": "好转",
     "not_recovered": "未好转", "sequelae": "痊愈伴后遗症", "fatal": "死亡", "unknown": "未知", "expected": "预期",
     "unexpected": "非预期", "draft": "草稿", "submitted": "已提交", "acknowledged": "已确认接收",
-    "followup_requested": "已要求随访", "closed": "已关闭",
+    "followup_requested": "已要求随访", "closed": "已关闭", "M": "男", "F": "女",
+    SUBMIT_MEANING: "我确认本严重不良事件报告准确、完整",
 }
-EN = {**CHOICE_LABELS, "followup_requested": "follow-up requested"}
+EN = {**CHOICE_LABELS, "followup_requested": "follow-up requested", "M": "Male", "F": "Female"}
 
 
 def _word(text: str, lang: str) -> str:
@@ -78,9 +85,18 @@ def _value(name: str, value, lang: str) -> str:
         else str(value)
 
 
-def write_cioms(out: BinaryIO, report: SaeReport, lang: str = "en") -> None:
+def patient_facts(study: StudyRuntime, report: SaeReport) -> dict:
+    """The study's subject facts (sex, birth date, age at consent) of the report's subject: one read."""
+    paths = study.definition.get("subject_facts", {}).values()
+    streams = sorted({record_stream(study.oid, report.subject, *path.split(".")[:2]) for path in paths})
+    records = Record._get_collection().find({"_id": {"$in": streams}}, {"event": 1, "form": 1, "data": 1})
+    return subject_facts(study, Subject(subject_id=report.subject, site=report.site), records_by_event(records))
+
+
+def write_cioms(out: BinaryIO, study: StudyRuntime, report: SaeReport, lang: str = "en") -> None:
     """Write the report as a CIOMS-I-style PDF in ``lang`` (``en`` or ``zh``); the caller has checked access."""
     lang = lang if lang in WORDS else "en"
+    facts = patient_facts(study, report)
     words, tz, data = WORDS[lang], site_timezone(report.site), report.data or {}
     h1, h2 = (H1_CJK, H2_CJK) if lang == "zh" else (H1, H2)
     style = BODY_CJK if lang == "zh" else BODY
@@ -103,7 +119,9 @@ def write_cioms(out: BinaryIO, report: SaeReport, lang: str = "en") -> None:
            f"{words['report']} {report.report_id}", style),
         Spacer(1, 3 * mm),
         Paragraph(escape(words["part1"]), h2),
-        _table([head, row(words["subject"], report.subject), field("event_term"), field("onset_date"),
+        _table([head, row(words["subject"], report.subject), row(words["sex"], _value("sex", facts.get("sex"), lang)),
+                row(words["birth"], facts.get("birth_date", "")), row(words["age"], facts.get("age", "")),
+                field("event_term"), field("onset_date"),
                 row(words["criteria"], criteria), field("outcome"), field("narrative"),
                 row(words["source"], f"{report.event} / {report.form}" + (f" / {report.row}" if report.row else ""))],
                widths),
@@ -118,7 +136,7 @@ def write_cioms(out: BinaryIO, report: SaeReport, lang: str = "en") -> None:
         _table([head, row(words["type"], kind), row(words["state"], _word(report.state, lang)),
                 row(_word("Site aware of the event", lang), _when(report.awareness_at, tz)),
                 row(words["due"], _when(report.due_at, tz)),
-                row(words["submitted"], _signed(report, tz)),
+                row(words["submitted"], _signed(report, tz, lang)),
                 row(words["acknowledged"], _when(report.acknowledged_at, tz)),
                 row(words["closed"], _when(report.closed_at, tz)),
                 row(words["reviewer"], (report.message or {}).get("text", "")),
@@ -129,9 +147,9 @@ def write_cioms(out: BinaryIO, report: SaeReport, lang: str = "en") -> None:
     document.build(story)
 
 
-def _signed(report: SaeReport, tz) -> str:
+def _signed(report: SaeReport, tz, lang: str) -> str:
     signature = report.signature or {}
     if not signature:
         return ""
     who = f"{signature.get('name')} ({signature.get('by')})"
-    return f"{who}, {_when(signature.get('at'), tz)}: {signature.get('meaning')}"
+    return f"{who}, {_when(signature.get('at'), tz)}: {_word(signature.get('meaning') or '', lang)}"

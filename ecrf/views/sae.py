@@ -116,4 +116,4 @@ def act(study: str, report_id: str, action: str):
 @login_required
 def cioms(study: str, report_id: str):
     """The report as a CIOMS-I PDF in the reader's language."""
-    return cioms_download(service.get_report(g.runtime, g.user, report_id), current_language())
+    return cioms_download(g.runtime, service.get_report(g.runtime, g.user, report_id), current_language())

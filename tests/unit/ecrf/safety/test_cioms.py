@@ -1,4 +1,5 @@
-"""The CIOMS-I PDF of an SAE report: its four parts and the report's content, in English and in Chinese."""
+"""The CIOMS-I PDF of an SAE report: its four parts, the patient's sex and birth date, and the report's content,
+in English and in Chinese."""
 
 import io
 
@@ -11,9 +12,11 @@ SAE = "/studies/CD7_CART_SAA/sae"
 SECTIONS = {
     "en": ["CIOMS FORM", "I. Reaction information", "II. Suspect drug(s) information",
            "III. Concomitant drug(s) and history", "IV. Report information", "Febrile neutropenia",
-           "Hospitalisation or prolongation", "Possible", "Probable", "Unexpected", "Cefepime IV", "Asia/Shanghai"],
+           "Hospitalisation or prolongation", "Possible", "Probable", "Unexpected", "Cefepime IV", "Asia/Shanghai",
+           "Sex Female", "Date of birth 1990-05-01"],
     "zh": ["CIOMS 表", "一、反应信息", "二、可疑药物信息", "三、合并用药及病史", "四、报告信息", "Febrile neutropenia",
-           "住院或住院时间延长", "可能有关", "很可能有关", "非预期", "Cefepime IV", "Asia/Shanghai"],
+           "住院或住院时间延长", "可能有关", "很可能有关", "非预期", "Cefepime IV", "Asia/Shanghai",
+           "性别 女", "出生日期 1990-05-01"],
 }
 
 
@@ -23,8 +26,9 @@ def text_of(pdf: bytes) -> str:
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_the_cioms_pdf_holds_the_four_parts_and_the_content_in_the_readers_language(cd7, lang):
-    _, report = serious_event(cd7)
+    subject, report = serious_event(cd7)
     staff, inv = cd7("staff01"), cd7("inv01")
+    assert staff.save(subject, "SCREEN", "DM", {"SEX": "F", "BRTHDTC": "1990-05-01"}).status_code == 201
     staff.put(f"{SAE}/{report}", {"content": {"expectedness": "unexpected", "narrative": "Admitted with fever.",
                                               "treatments": "Cefepime IV"}})
     inv.post(f"{SAE}/{report}/submit", {"password": PASSWORD})
