@@ -71,8 +71,8 @@ class SaeReport(Document):
     acknowledged_at = DateTimeField()
     closed_at = DateTimeField()
     submissions = IntField(default=0)  # 1: the initial report, 2 and on: follow-ups
-    signature = DictField()  # the latest submission's {"by", "name", "at", "meaning"}
-    message = DictField()  # the reviewer's latest word {"by", "at", "text", "action"}
+    signature = DictField(default=None)  # the latest submission's {"by", "name", "at", "meaning"}
+    message = DictField(default=None)  # the reviewer's latest word {"by", "at", "text", "action"}
     version = IntField(default=0)
     head = StringField()
     meta = {"collection": "sae_reports", "indexes": [("study", "site", "due_at"), ("study", "subject")]}

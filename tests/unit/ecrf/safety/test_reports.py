@@ -7,6 +7,8 @@ import pytest
 from conftest import PASSWORD
 from sae_fixtures import safety_reviewer, serious_event
 
+from ecrf.db import database
+from ecrf.integrity import verify_all
 from ecrf.safety import clock
 from ecrf.safety.reports import SaeReport, list_reports, overdue_by_site, report_trail
 from ecrf.studies import study_runtime
@@ -152,3 +154,21 @@ def test_a_report_carries_exactly_the_fields_the_api_description_lists(cd7, seri
     staff = cd7("staff01")
     described = staff.get("/openapi.json").get_json()["components"]["schemas"]["SaeReport"]
     assert set(staff.get(f"{SAE}/{report}").get_json()) == set(described["properties"]) == set(described["required"])
+
+
+def test_audit_verify_holds_over_a_whole_timeline_and_names_a_tampered_or_orphaned_report(cd7_app, cd7, safety,
+                                                                                        serious):
+    _, report = serious
+    with cd7_app.app_context():
+        assert verify_all() == []  # a draft just opened
+    cd7("staff01").put(f"{SAE}/{report}", {"content": COMPLETE})
+    cd7("inv01").post(f"{SAE}/{report}/submit", {"password": PASSWORD})
+    safety.post(f"{SAE}/{report}/acknowledge", {})
+    with cd7_app.app_context():
+        assert verify_all() == []
+        database().sae_reports.update_one({"_id": report}, {"$set": {"state": "closed"}})
+        database().sae_reports.insert_one({"_id": "0" * 16, "study": "CD7_CART_SAA", "state": "draft"})
+        found = [(p.stream, p.message) for p in verify_all()]
+    assert (f"sae/CD7_CART_SAA/{report}", "field 'state' is 'closed' in sae_reports, 'acknowledged' in the stream") \
+        in found
+    assert (f"sae/CD7_CART_SAA/{'0' * 16}", "sae_reports document has no audit stream (events deleted)") in found
