@@ -14,6 +14,8 @@ from flask import Response, send_file
 from ecrf.attachments import download
 from ecrf.exports.casebook import write_casebook
 from ecrf.i18n import current_language, message_text, translate
+from ecrf.safety.cioms import write_cioms
+from ecrf.safety.reports import SaeReport
 from ecrf.studies import StudyRuntime
 
 
@@ -61,3 +63,9 @@ def attachment_download(runtime: StudyRuntime, user, subject_id: str, attachment
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
+
+
+def cioms_download(runtime: StudyRuntime, report: SaeReport, lang: str) -> Response:
+    """The SAE report as a CIOMS-I PDF attachment named ``cioms-<report id>.pdf`` in ``lang``."""
+    return spooled_download(lambda spool: write_cioms(spool, runtime, report, lang), "application/pdf",
+                            f"cioms-{report.report_id}.pdf")

@@ -26,6 +26,7 @@ projection without its stream and every stream without its projection.
     ranges/<site>                  lab_ranges            every field of each range, who added it, whether retired
     study/<oid>                    studies               versions loaded, which is current, who loaded it; the stored
                                                          definition against its content hash, its oid and name
+    sae/<study>/<report id>        sae_reports           identity, kind, state, content, clock, signature, version
 
 Collections are read once each: those keyed like their streams (subjects,
 queries, users, sites, lab ranges, tokens) through one cursor sorted the way
@@ -54,7 +55,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from audit import BEHIND, StreamProblem
+from audit import BEHIND, StreamProblem, fold
 from ecrf.attachments import Attachment, attachment_problems
 from ecrf.definitions import content_hash
 from ecrf.field_differences import field_differences
@@ -62,6 +63,7 @@ from ecrf.keyed_cursor import KeyedCursor
 from ecrf.locks import ContainerLock
 from ecrf.queries import Query
 from ecrf.ranges import LabRange
+from ecrf.safety.reports import SaeReport
 from ecrf.signatures import Signature, covers_digest, signature_from_event, signature_stream
 from ecrf.sites import Site
 from ecrf.stream_fields import PASSWORD_DIGEST, event_details, query_fields, range_fields, user_fields
@@ -78,6 +80,9 @@ TOKEN_ENDS = ("tokens_revoked", "user_disabled")  # every live token of the user
 # What a signature stream decides of its signatures document: all signature_from_event sets.
 SIGNATURE_FIELDS = ("study", "subject", "site", "scope", "event", "form", "signer", "printed_name", "meaning", "at",
                     "covers", "digest", "heads", "stream")
+# What an SAE report's stream decides of its sae_reports document (the fold of its events).
+SAE_FIELDS = ("study", "subject", "site", "event", "form", "row", "kind", "trigger", "state", "data", "awareness_at",
+              "due_at", "followup_due_at", "submissions", "signature", "message", "version", "head")
 
 
 def record_problems(stream: str, events: list[dict], projection: dict) -> list[StreamProblem]:
@@ -121,6 +126,7 @@ class ProjectionCheck:
         self.streamed: dict[str, tuple[str, dict]] = {}  # signature id -> (its stream, the document it projects to)
         self.locks: dict[str, dict] = {}  # container key -> the lock its stream holds (kind, by)
         self.loads: dict[str, list[dict]] = {}  # study oid -> its study_loaded events
+        self.sae: dict[str, tuple[str, dict]] = {}  # report id -> (its stream, the fold of its events)
 
     def stream_problems(self, stream: Any, events: list[dict]) -> list[StreamProblem]:
         """Projection problems of one stream's kind (none for a kind without a projection here)."""
@@ -132,6 +138,9 @@ class ProjectionCheck:
             return []
         if kind == "signature":
             return self._collect_signature_stream(stream, events)
+        if kind == "sae":  # compared once sae_reports is read whole (its ids do not follow stream names)
+            self.sae[key.rpartition("/")[2]] = (stream, fold(events, {"data": {}, "version": 0, "head": None}))
+            return []
         if kind in ("subject", "study"):
             self._collect_lock(stream, events)
         if kind == "study":
@@ -156,7 +165,20 @@ class ProjectionCheck:
                      for document in self.ranges.unmatched()]
         problems += [StreamProblem(f"user/{document.get('username')}", "API token has no token_issued event")
                      for document in self.tokens.unmatched()]
-        return problems + self._signature_problems() + self._lock_problems() + self._study_problems()
+        return (problems + self._signature_problems() + self._lock_problems() + self._study_problems()
+                + self._sae_problems())
+
+    def _sae_problems(self) -> list[StreamProblem]:
+        problems = []
+        for document in SaeReport._get_collection().find({}).sort("_id", 1):
+            stream, expected = self.sae.pop(document["_id"], (None, None))
+            if expected is None:
+                problems.append(StreamProblem(f"sae/{document.get('study')}/{document['_id']}",
+                                              "sae_reports document has no audit stream (events deleted)"))
+                continue
+            problems += field_differences(stream, "sae_reports", {k: expected.get(k) for k in SAE_FIELDS}, document)
+        return problems + [StreamProblem(stream, "stream has no projection in sae_reports")
+                           for stream, _ in self.sae.values()]
 
     # ------------------------------------------------------------ subjects
 

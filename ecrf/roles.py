@@ -13,6 +13,7 @@ class Role(str, Enum):
     MONITOR = "monitor"
     DATA_MANAGER = "data_manager"
     ADMIN = "admin"
+    SAFETY = "safety"  # the sponsor's safety reviewer: SAE reports only, at every site
 
 
 class Action(str, Enum):
@@ -28,6 +29,10 @@ class Action(str, Enum):
     IMPORT_DATA = "import clinical data"
     MANAGE_RANGES = "manage lab reference ranges"
     ADMINISTER = "users, sites, study load"
+    VIEW_SAE = "view SAE reports"
+    REPORT_SAE = "write SAE report"
+    SUBMIT_SAE = "submit SAE report (signature)"
+    REVIEW_SAE = "acknowledge/follow-up/close SAE report"
 
 
 ROLES = [role.value for role in Role]
@@ -45,10 +50,14 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.IMPORT_DATA: frozenset({Role.DATA_MANAGER}),
     Action.MANAGE_RANGES: frozenset({Role.DATA_MANAGER}),
     Action.ADMINISTER: frozenset({Role.ADMIN}),
+    Action.VIEW_SAE: frozenset({Role.SITE_STAFF, Role.INVESTIGATOR, Role.MONITOR, Role.DATA_MANAGER, Role.SAFETY}),
+    Action.REPORT_SAE: frozenset({Role.SITE_STAFF, Role.INVESTIGATOR}),
+    Action.SUBMIT_SAE: frozenset({Role.INVESTIGATOR}),
+    Action.REVIEW_SAE: frozenset({Role.SAFETY, Role.DATA_MANAGER}),
 }
 
 # Roles whose work spans every site of the study.
-ALL_SITES = frozenset({Role.DATA_MANAGER, Role.ADMIN})
+ALL_SITES = frozenset({Role.DATA_MANAGER, Role.ADMIN, Role.SAFETY})
 
 
 def may(role: str, action: Action) -> bool:

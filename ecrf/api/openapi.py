@@ -8,6 +8,9 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
 from ecrf.api import schemas
+from ecrf.api.sae_schemas import REQUESTS as SAE_REQUESTS
+from ecrf.api.sae_schemas import RESPONSES as SAE_RESPONSES
+from ecrf.api.sae_schemas import describe_sae
 from ecrf.exports import FORMATS
 from ecrf.queries import STATES
 
@@ -55,6 +58,7 @@ _RESPONSES = {
     "QueryBulkOut": schemas.QueryBulkOut,
     "Readiness": schemas.Readiness,
     "AwaitingSignature": schemas.AwaitingSignature,
+    **SAE_RESPONSES,
 }
 # (A problem lists field errors only for invalid input; a signature manifest may predate its digest and voiding.)
 _OPTIONAL = {"Problem": {"errors", "obstacles"}, "Signature": {"digest", "voided_reason", "voided_by"},
@@ -73,6 +77,7 @@ _REQUESTS = {
     "RoleChange": schemas.RoleChange,
     "RequiredReason": schemas.RequiredReason,
     "AttachmentUpload": schemas.AttachmentUpload,
+    **SAE_REQUESTS,
 }
 
 _S, _SUBJ, _REC = "{study}", "{subject}", "{event}"
@@ -452,6 +457,7 @@ def spec() -> dict:
             }
         },
     )
+    describe_sae(doc, f"{base}/{_S}", read, write)
     result = doc.to_dict()
     for name, component in result["components"]["schemas"].items():
         if name not in _REQUESTS:  # responses and the shapes nested in them

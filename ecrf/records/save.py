@@ -30,6 +30,7 @@ from ecrf.records.rules import Evaluation, Finding, evaluate
 from ecrf.records.scope import build_scope, records_by_event
 from ecrf.records.validation import validate
 from ecrf.roles import Action, require
+from ecrf.safety.reports import open_reports_quietly
 from ecrf.sdv import reset_on_change
 from ecrf.studies import StudyRuntime
 from ecrf.subjects import Subject, subject_key, visible_subject
@@ -105,7 +106,7 @@ def save_record(study: StudyRuntime, user, subject_id: str, event_oid: str, form
        an unchanged record is returned as it stands; changing or removing a saved value needs a reason
        (:func:`reason_needed`);
     5. the record's event, and the subject's status move, appended in one round trip;
-    6. after the save: projection, broken checks, queries, dependent records, enrollment.
+    6. after the save: projection, broken checks, queries, dependent records, SAE reports, enrollment.
 
     Refuses with 404 (unknown or invisible subject, event, form), 403 (role),
     423 (locked), 422 (hard validation, with JSON pointers), 409 (stale
@@ -281,3 +282,4 @@ def _after_save(
         new_record=new_record,
     )
     recheck_dependents(study, subject, identity["event"], identity["form"])
+    open_reports_quietly(study, identity, data, rules.derived, user.username)

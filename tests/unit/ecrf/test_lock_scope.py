@@ -58,6 +58,9 @@ ALLOWED_UNDER_LOCK = {
     **{f"records.act:{verb}": "the lock's own controls: the data manager's way in and out"
        for verb in ("lock", "unlock", "freeze", "unfreeze")},
     "signoff.database_lock": "the study's freeze and lock page: the lock's own controls",
+    **{endpoint: "expedited safety reporting is a legal duty that no database lock pauses (docs/api.md)"
+       for endpoint in ("sae.page", "sae.act", "api.sae_update", "api.sae_submit", "api.sae_acknowledge",
+                        "api.sae_followup", "api.sae_close")},
 }
 
 
