@@ -6,6 +6,9 @@ import secrets
 
 from ecrf.exports.jobs import ExportJob
 from ecrf.locks import ContainerLock
+from ecrf.notifications import notifier
+from ecrf.notifications.inbox import Notification
+from ecrf.notifications.preferences import Preferences
 from ecrf.queries import Query
 from ecrf.ranges import LabRange
 from ecrf.records.document import Record
@@ -20,7 +23,8 @@ from ecrf.users import ApiToken, User, add_user
 def ensure_indexes() -> None:
     """Create every collection's indexes (idempotent)."""
     audit_store().ensure_indexes()
-    for model in (Record, Site, Study, Subject, User, ApiToken, ExportJob, Query, LabRange, ContainerLock, Signature):
+    notifier.ensure_indexes()
+    for model in (Notification, Preferences, Record, Site, Study, Subject, User, ApiToken, ExportJob, Query, LabRange, ContainerLock, Signature):
         model.ensure_indexes()
 
 
