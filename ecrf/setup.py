@@ -24,7 +24,8 @@ def ensure_indexes() -> None:
     """Create every collection's indexes (idempotent)."""
     audit_store().ensure_indexes()
     notifier.ensure_indexes()
-    for model in (Notification, Preferences, Record, Site, Study, Subject, User, ApiToken, ExportJob, Query, LabRange, ContainerLock, Signature):
+    for model in (Record, Site, Study, Subject, User, ApiToken, ExportJob, Query, LabRange, ContainerLock, Signature,
+                  Notification, Preferences):
         model.ensure_indexes()
 
 

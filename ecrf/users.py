@@ -400,17 +400,24 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
     return value
 
 
+def normalised_email(email: object) -> str | None:
+    """The address as stored (trimmed), or None for an empty one.
+
+    :raise 422: (``/email``) for anything that is not one e-mail address.
+    """
+    if email is None or (isinstance(email, str) and not email.strip()):
+        return None
+    if not isinstance(email, str) or len(email.strip()) > MAX_EMAIL or not EMAIL.fullmatch(email.strip()):
+        raise Invalid("invalid e-mail address", [FieldError("/email", "must be one e-mail address")])
+    return email.strip()
+
+
 def set_email(username: str, email: object, actor: str) -> User:
     """Set (or with an empty value clear) the address the user's notifications are e-mailed to; audited.
 
-    :raise 422: (``/email``) for text that is not one address; :raise 404: for an unknown user.
+    :raise 422: (``/email``) for text that is not one address; :raise 400: for an unknown user.
     """
-    if email is None or (isinstance(email, str) and not email.strip()):
-        email = None
-    elif not isinstance(email, str) or len(email.strip()) > MAX_EMAIL or not EMAIL.fullmatch(email.strip()):
-        raise Invalid("invalid e-mail address", [FieldError("/email", "must be one e-mail address")])
-    else:
-        email = email.strip()
+    email = normalised_email(email)
     user = get_user(username)
     record_admin_event(f"user/{username}", actor, "email_set", {"email": email})
     User.objects(username=username).update_one(**({"set__email": email} if email else {"unset__email": True}))

@@ -36,21 +36,30 @@ def all_choices(usernames: list[str]) -> dict[str, dict[str, str]]:
             for name in usernames}
 
 
-def set_choices(username: str, wanted: object) -> dict[str, str]:
+def check_choices(wanted: object, at: str = "") -> dict[str, str]:
+    """``wanted`` if it is a mapping of known kinds to deliveries.
+
+    :raise 422: naming ``<at>/<kind>`` for an unknown kind or delivery.
+    """
+    if not isinstance(wanted, dict):
+        raise Invalid("preferences must be an object", [FieldError(at or "/", "an object of kind: delivery")])
+    errors = [FieldError(f"{at}/{kind}", f"unknown kind; one of {', '.join(KINDS)}") for kind in wanted
+              if kind not in KINDS]
+    errors += [FieldError(f"{at}/{kind}", f"must be one of {', '.join(DELIVERIES)}")
+               for kind, value in wanted.items() if kind in KINDS and value not in DELIVERIES]
+    if errors:
+        raise Invalid("invalid notification preferences", errors)
+    return wanted
+
+
+def set_choices(username: str, wanted: object, at: str = "") -> dict[str, str]:
     """Store the user's deliveries (a mapping kind -> ``inbox``, ``email`` or ``digest``; kinds left out keep
     theirs) and return them all.
 
-    :raise 422: naming ``/<kind>`` for an unknown kind or delivery; nothing is stored then.
+    :raise 422: naming ``<at>/<kind>`` for an unknown kind or delivery (:func:`check_choices`); nothing is
+    stored then.
     """
-    if not isinstance(wanted, dict):
-        raise Invalid("preferences must be an object", [FieldError("", "an object of kind: delivery")])
-    errors = [FieldError(f"/{kind}", f"unknown kind; one of {', '.join(KINDS)}") for kind in wanted
-              if kind not in KINDS]
-    errors += [FieldError(f"/{kind}", f"must be one of {', '.join(DELIVERIES)}") for kind, value in wanted.items()
-               if kind in KINDS and value not in DELIVERIES]
-    if errors:
-        raise Invalid("invalid notification preferences", errors)
-    merged = {**choices(username), **wanted}
+    merged = {**choices(username), **check_choices(wanted, at)}
     record_admin_event(preferences_stream(username), username, "notification_preferences_set",
                        {"choices": merged})
     Preferences.objects(username=username).update_one(set__choices=merged, upsert=True)
