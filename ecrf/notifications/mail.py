@@ -47,7 +47,8 @@ def immediate_message(settings: Settings, item: dict, to: str) -> EmailMessage:
     message = EmailMessage()
     message["Subject"] = f"[eCRF] {LABELS[item['kind']]}: subject {item.get('subject')}"
     message["From"], message["To"] = settings.smtp_from, to
-    message.set_content(f"{_line(settings, item)}\n\nSign in to see it. This message holds no clinical data.\n")
+    message.set_content(f"{_line(settings, item)}\n\nSign in to see it. This message holds no clinical data.\n",
+                        cte="8bit")
     return message
 
 
@@ -63,7 +64,8 @@ def digest_message(settings: Settings, items: list[dict], to: str, day: dt.date)
     message = EmailMessage()
     message["Subject"] = f"[eCRF] Daily digest {day.isoformat()}: {len(items)} notification(s)"
     message["From"], message["To"] = settings.smtp_from, to
-    message.set_content("\n".join(parts) + "\n\nSign in to see them. This message holds no clinical data.\n")
+    message.set_content("\n".join(parts) + "\n\nSign in to see them. This message holds no clinical data.\n",
+                        cte="8bit")
     return message
 
 
