@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
+from pymongo.errors import PyMongoError
 
 from ecrf.errors import DomainError
 from ecrf.notifications import inbox
@@ -22,8 +23,16 @@ bp.url_value_preprocessor(page_scope)
 @bp.app_context_processor
 def _unread() -> dict:
     # A function, so that only pages that show the header ask the database.
-    return {"unread_notifications": lambda: inbox.unread_count(current_user.username)
-            if current_user.is_authenticated else 0}
+    return {"unread_notifications": _unread_count}
+
+
+def _unread_count() -> int:
+    if not current_user.is_authenticated:
+        return 0
+    try:
+        return inbox.unread_count(current_user.username)
+    except PyMongoError:  # the page saying the database is unavailable must still render
+        return 0
 
 
 def target(item: inbox.Notification) -> str:

@@ -112,3 +112,14 @@ def test_marking_read_is_the_users_own_and_audited(app, as_user, saved):
         assert inbox.unread_count("staff01") == 0 and inbox.unread_count("inv01") == 1
         (event,) = audit_store().events("notifications/staff01")
         assert event["action"] == "notifications_read" and event["state"]["details"]["ids"] == [mine.key]
+
+
+def test_a_saved_neutrophil_count_of_grade_4_is_told_to_the_investigator_monitor_and_data_manager(cd7_app, cd7):
+    staff = cd7("staff01")
+    subject = staff.register()
+    saved = staff.save(subject, "SCREEN", "LB_HEM", {"LBDTC": "2026-01-05", "NEUT": 0.3})
+    assert saved.status_code == 201 and saved.get_json()["derived"]["NEUT_GRADE"] == 4
+    with cd7_app.app_context():
+        notifier.run(cd7_app.config["ECRF"])
+        found = sorted((n.user, n.item, n.detail["grade"]) for n in Notification.objects(kind="lab_grade"))
+    assert found == [("dm", "NEUT_GRADE", 4), ("inv01", "NEUT_GRADE", 4), ("mon01", "NEUT_GRADE", 4)]
