@@ -123,3 +123,14 @@ def test_a_saved_neutrophil_count_of_grade_4_is_told_to_the_investigator_monitor
         notifier.run(cd7_app.config["ECRF"])
         found = sorted((n.user, n.item, n.detail["grade"]) for n in Notification.objects(kind="lab_grade"))
     assert found == [("dm", "NEUT_GRADE", 4), ("inv01", "NEUT_GRADE", 4), ("mon01", "NEUT_GRADE", 4)]
+
+
+def test_the_digest_day_and_the_clock_period_are_taken_by_one_caller_each(app):
+    settings = app.config["ECRF"]
+    morning = dt.datetime(2026, 3, 1, settings.digest_hour_utc, 5, tzinfo=dt.UTC)
+    with app.app_context():
+        assert not notifier.digest_due(settings, morning - dt.timedelta(hours=1))  # before the hour
+        assert [notifier.digest_due(settings, morning) for _ in range(3)] == [True, False, False]
+        assert notifier.digest_due(settings, morning + dt.timedelta(days=1))  # the next day
+        assert [notifier.clocks_due(morning) for _ in range(2)] == [True, False]
+        assert notifier.clocks_due(morning + notifier.CLOCKS_EVERY)
