@@ -7,7 +7,7 @@ import logging
 
 from flask import Flask, Response, request
 
-from ecrf import auth, db, errorpages, i18n, limits
+from ecrf import auth, background, db, errorpages, i18n, limits
 from ecrf.api import api
 from ecrf.cli import register_commands
 from ecrf.config import Settings
@@ -54,6 +54,7 @@ def create_app(config: dict | Settings | None = None) -> Flask:
     app.after_request(no_store)
     register_views(app)
     register_commands(app)
+    background.init_app(app)
     with app.app_context():
         ensure_indexes()
     return app

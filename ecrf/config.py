@@ -56,6 +56,19 @@ class Settings:
     workers: int = 0
     threads: int = 0
     graceful_timeout_s: int = 3
+    # Notifications: e-mail through this SMTP server (none: inbox only); links in e-mails start with public_url.
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "ecrf@localhost"
+    smtp_starttls: bool = False
+    smtp_timeout_s: int = 10
+    public_url: str = "http://localhost:5000"
+    # How often the serving process's notifier reads the audit trail (0: never; run ``ecrf notify run``).
+    notify_interval_s: int = 60
+    # The UTC hour from which the serving process sends the day's digest (``ecrf notify digest`` sends it now).
+    digest_hour_utc: int = 7
     extra: dict = field(default_factory=dict)
 
     @classmethod

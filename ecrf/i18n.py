@@ -435,6 +435,19 @@ WORDS = {
         "SAE report closed": "严重不良事件报告已关闭",
         "SAE report saved": "严重不良事件报告已保存",
         "safety": "安全审评员",
+        # --- added by notify: the notifications inbox, its preferences and the kinds of notification
+        "Notifications": "通知", "unread": "未读", "Notification preferences": "通知设置",
+        "Show all": "显示全部", "Show unread only": "仅显示未读", "Mark selected as read": "将所选标为已读",
+        "Mark all as read": "全部标为已读", "No notifications.": "暂无通知。",
+        "notifications": "条通知", "Back to notifications": "返回通知", "E-mail address": "电子邮件地址",
+        "E-mails name the subject and hold a link; they carry no clinical data.":
+            "邮件仅包含受试者编号和链接，不含任何临床数据。",
+        "Notification": "通知", "Delivery": "发送方式", "Save preferences": "保存设置",
+        "Inbox only": "仅站内", "E-mail at once": "立即发送邮件", "Daily digest e-mail": "每日汇总邮件",
+        "Marked as read": "已标为已读", "Preferences saved": "设置已保存",
+        "New query at my sites": "我的中心有新质疑", "Query answered": "质疑已回复", "SAE opened": "SAE 已创建",
+        "SAE submitted": "SAE 已提交", "SAE report overdue": "SAE 报告已逾期", "Visit overdue": "访视已逾期",
+        "Lab result of CTCAE grade 3 or higher": "实验室结果达到 CTCAE 3 级及以上", "Record unlocked": "记录已解锁",
     }
 }
 

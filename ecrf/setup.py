@@ -7,6 +7,9 @@ import secrets
 from ecrf.attachments import Attachment
 from ecrf.exports.jobs import ExportJob
 from ecrf.locks import ContainerLock
+from ecrf.notifications import notifier
+from ecrf.notifications.inbox import Notification
+from ecrf.notifications.preferences import Preferences
 from ecrf.queries import Query
 from ecrf.ranges import LabRange
 from ecrf.records.document import Record
@@ -21,8 +24,9 @@ from ecrf.users import ApiToken, User, add_user
 def ensure_indexes() -> None:
     """Create every collection's indexes (idempotent)."""
     audit_store().ensure_indexes()
+    notifier.ensure_indexes()
     for model in (Record, Site, Study, Subject, User, ApiToken, ExportJob, Query, LabRange, ContainerLock, Signature,
-                  Attachment):
+                  Attachment, Notification, Preferences):
         model.ensure_indexes()
 
 

@@ -24,6 +24,8 @@ from ecrf.sites import Site
 from ecrf.text import MAX_NAME, text_error
 from ecrf.trail import record_admin_event
 
+EMAIL = re.compile(r"^[^@\s<>\",;]+@[^@\s<>\",;]+\.[^@\s<>\",;]+$")
+MAX_EMAIL = 254
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{1,63}$")
 TOKEN_PREFIX = "ecrf_"
 TOKEN = re.compile(r"^ecrf_[A-Za-z0-9_-]{43}$")
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 class User(UserMixin, Document):
     username = StringField(primary_key=True)
     full_name = StringField(default="")
+    email = StringField()  # where notifications are e-mailed (optional)
     role = StringField(required=True, choices=ROLES)
     sites = ListField(StringField())
     password_hash = StringField()
@@ -477,3 +480,28 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=dt.UTC)
     return value
+
+
+def normalised_email(email: object) -> str | None:
+    """The address as stored (trimmed), or None for an empty one.
+
+    :raise 422: (``/email``) for anything that is not one e-mail address.
+    """
+    if email is None or (isinstance(email, str) and not email.strip()):
+        return None
+    if not isinstance(email, str) or len(email.strip()) > MAX_EMAIL or not EMAIL.fullmatch(email.strip()):
+        raise Invalid("invalid e-mail address", [FieldError("/email", "must be one e-mail address")])
+    return email.strip()
+
+
+def set_email(username: str, email: object, actor: str) -> User:
+    """Set (or with an empty value clear) the address the user's notifications are e-mailed to; audited.
+
+    :raise 422: (``/email``) for text that is not one address; :raise 400: for an unknown user.
+    """
+    email = normalised_email(email)
+    user = get_user(username)
+    record_admin_event(f"user/{username}", actor, "email_set", {"email": email})
+    User.objects(username=username).update_one(**({"set__email": email} if email else {"unset__email": True}))
+    user.email = email
+    return user

@@ -458,6 +458,7 @@ def spec() -> dict:
         },
     )
     describe_sae(doc, f"{base}/{_S}", read, write)
+    _notification_paths(doc, read, write)
     result = doc.to_dict()
     for name, component in result["components"]["schemas"].items():
         if name not in _REQUESTS:  # responses and the shapes nested in them
@@ -535,3 +536,42 @@ def _user_paths(doc: APISpec, read: dict, write: dict) -> None:
             }
         },
     )
+
+
+_NOTIFICATION = {"type": "object", "properties": {
+    "id": {"type": "string"}, "kind": {"type": "string"}, "study": {"type": "string"}, "site": {"type": "string"},
+    "subject": {"type": "string"}, "event": {"type": "string", "nullable": True},
+    "form": {"type": "string", "nullable": True}, "item": {"type": "string", "nullable": True},
+    "actor": {"type": "string", "nullable": True}, "detail": {"type": "object"},
+    "at": {"type": "string", "format": "date-time"}, "read": {"type": "boolean"},
+    "read_at": {"type": "string", "format": "date-time", "nullable": True},
+    "delivery": {"type": "string", "enum": ["inbox", "email", "digest"]}}}
+_DELIVERY = {"type": "string", "enum": ["inbox", "email", "digest"]}
+_PREFERENCES = {"type": "object", "properties": {
+    "email": {"type": "string", "nullable": True}, "choices": {"type": "object", "additionalProperties": _DELIVERY}}}
+
+
+def _notification_paths(doc: APISpec, read: dict, write: dict) -> None:
+    """The caller's inbox and notification preferences (no study in the path: a user's inbox spans studies)."""
+    base = "/api/v1/notifications"
+    page = {"type": "object", "properties": {"items": {"type": "array", "items": _NOTIFICATION},
+                                             "page": {"type": "integer"}, "pages": {"type": "integer"},
+                                             "total": {"type": "integer"}, "unread": {"type": "integer"}}}
+    doc.path(path=base, operations={"get": {
+        "summary": "The caller's notifications, newest first (?unread=1 for unread only, ?page=N)",
+        "parameters": [{"name": "unread", "in": "query", "schema": {"type": "string"}},
+                       {"name": "page", "in": "query", "schema": {"type": "integer"}}],
+        "responses": {"200": _ok("inbox", page), **read}}})
+    mark = {"type": "object", "properties": {"ids": {"type": "array", "items": {"type": "string"}},
+                                             "all": {"type": "boolean"}}}
+    doc.path(path=f"{base}/read", operations={"post": {
+        "summary": "Mark the named notifications (or all) read",
+        "requestBody": {"required": True, "content": {"application/json": {"schema": mark}}},
+        "responses": {"200": _ok("marked", {"type": "object", "properties": {
+            "marked": {"type": "integer"}, "unread": {"type": "integer"}}}), **write}}})
+    doc.path(path=f"{base}/preferences", operations={
+        "get": {"summary": "The caller's e-mail address and delivery per kind of notification",
+                "responses": {"200": _ok("preferences", _PREFERENCES), **read}},
+        "put": {"summary": "Set the caller's e-mail address and/or deliveries (kinds left out keep theirs)",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _PREFERENCES}}},
+                "responses": {"200": _ok("preferences", _PREFERENCES), **write}}})

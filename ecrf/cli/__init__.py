@@ -12,6 +12,7 @@ from flask import Flask
 from ecrf.cli.audit import audit_group
 from ecrf.cli.data import checks_group, export, lock_group, ranges_group
 from ecrf.cli.imports import import_group
+from ecrf.cli.notify import notify_group
 from ecrf.cli.study import study_group
 from ecrf.cli.users import sites_group, users_group
 
@@ -28,6 +29,7 @@ def register_commands(app: Flask) -> None:
         lock_group,
         export,
         import_group,
+        notify_group,
     ):
         app.cli.add_command(command)
 
