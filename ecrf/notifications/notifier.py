@@ -157,7 +157,7 @@ def run(settings: Settings, now: dt.datetime | None = None, *, clocks: bool = Tr
     last = None
     for event in _events(_cursor(now) - OVERLAP):
         read, last = read + 1, event["at"]
-        if event["action"] in (SAE_OPENED, SAE_SUBMITTED):
+        if event["action"] in (SAE_OPENED, SAE_SUBMITTED, "sae_updated"):
             _track_sae(event)
         for notice in notices(event):
             audience = audience or _Audience()
