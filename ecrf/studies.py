@@ -10,7 +10,7 @@ from pathlib import Path
 from mongoengine import BooleanField, DateTimeField, Document, StringField
 
 from audit import utc_now
-from ecrf.definitions import CompiledForm, compile_form
+from ecrf.definitions import CompiledForm, compile_form, with_parameters
 from ecrf.errors import NotFound
 from ecrf.study_folder import StudyDefinition, read_study
 from ecrf.trail import record_admin_event
@@ -111,8 +111,11 @@ def _runtime(definition_hash: str) -> StudyRuntime:
     stored = Study.objects(definition_hash=definition_hash).first()
     if stored is None:
         raise NotFound(f"no study definition {definition_hash}")
-    forms = {oid: compile_form(oid, f["schema"], f["stage"]) for oid, f in json.loads(stored.forms_json).items()}
-    return StudyRuntime(definition_hash, json.loads(stored.study_json), forms)
+    definition = json.loads(stored.study_json)
+    parameters = definition.get("parameters", {})
+    forms = {oid: with_parameters(compile_form(oid, f["schema"], f["stage"]), parameters)
+             for oid, f in json.loads(stored.forms_json).items()}
+    return StudyRuntime(definition_hash, definition, forms)
 
 
 def study_runtime(oid: str) -> StudyRuntime:
