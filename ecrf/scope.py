@@ -12,10 +12,13 @@ from flask_login import current_user
 
 from ecrf.auth import api_user, web_user
 from ecrf.studies import study_runtime
+from ecrf.subjects import casebook_runtime
 
 
 def page_scope(endpoint: str | None, values: dict | None) -> None:
     """Put the signed-in user on ``g.user`` and the study named by ``<study>`` on ``g.runtime``.
+
+    Under a ``<subject>`` the runtime is the study version that subject's casebook is pinned to.
 
     :raise 404: (:class:`~ecrf.errors.NotFound`) when the study is not loaded.
     An anonymous request loads nothing: ``login_required`` sends it to sign in before any study is looked up.
@@ -24,7 +27,7 @@ def page_scope(endpoint: str | None, values: dict | None) -> None:
         return
     g.user = web_user()
     if values and "study" in values:
-        g.runtime = study_runtime(values["study"])
+        g.runtime = _runtime(values)
 
 
 def api_scope(endpoint: str | None, values: dict | None) -> None:
@@ -36,4 +39,10 @@ def api_scope(endpoint: str | None, values: dict | None) -> None:
     """
     if values and "study" in values:
         g.user = api_user()
-        g.runtime = study_runtime(values["study"])
+        g.runtime = _runtime(values)
+
+
+def _runtime(values: dict):
+    """The study, at the version of the subject's casebook on a subject's URLs (each casebook is pinned)."""
+    runtime = study_runtime(values["study"])
+    return casebook_runtime(runtime, values["subject"]) if "subject" in values else runtime

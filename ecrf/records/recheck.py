@@ -11,7 +11,7 @@ from ecrf.records.query_sync import sync_queries
 from ecrf.records.reads import read_scope
 from ecrf.records.rules import evaluate
 from ecrf.studies import StudyRuntime
-from ecrf.subjects import Subject, subject_key
+from ecrf.subjects import Subject, subject_key, subject_runtime
 from ecrf.trail import audit_store, record_stream
 
 log = logging.getLogger(__name__)
@@ -27,10 +27,11 @@ def recheck_record(study: StudyRuntime, stored: dict, actor: str = "system", sub
     """
     if stored.get("locked") or stored.get("frozen"):
         return "locked" if stored.get("locked") else "frozen"
-    form = study.form(stored["form"])
-    event = study.event(stored["event"])
     if subject is None:
         subject = Subject.objects(key=subject_key(study.oid, stored["subject"])).first()
+    study = subject_runtime(study, subject) if subject is not None else study
+    form = study.form(stored["form"])
+    event = study.event(stored["event"])
     data = stored.get("data") or {}
     rules = evaluate(study, form, read_scope(study, subject, event, form, data))
     identity = {k: stored[k] for k in ("study", "subject", "site", "event", "form")}
