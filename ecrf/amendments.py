@@ -218,9 +218,7 @@ def plan_record(source: StudyRuntime, target: StudyRuntime, subject: Subject, st
         plan.outcome = "locked" if stored.get("locked") else "frozen"
     elif plan.misfits:
         plan.outcome = "refused"
-    elif (stored.get("definition") == form.hash and not plan.retired
-          and (stored.get("failing") or {}).get("study") == target.definition_hash
-          and not rules.differs_from(stored)):
+    elif stored.get("definition") == form.hash and not plan.retired and not rules.differs_from(stored):
         plan.outcome = "unchanged"
     return plan
 

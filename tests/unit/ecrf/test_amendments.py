@@ -1,0 +1,140 @@
+"""Property: random casebooks on v1, a random compatible v2; after migration nothing is lost that the trail
+cannot show, the trail verifies, and a second migration changes nothing."""
+
+import json
+import shutil
+
+import pytest
+from conftest import MINI_STUDY, Api, make_app
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+VS = st.fixed_dictionaries({"VSDTC": st.sampled_from(["2026-01-01", "2026-02-03"]),
+                            "HEIGHT": st.integers(100, 200), "WEIGHT": st.integers(40, 150)},
+                           optional={"VSTIM": st.sampled_from(["08:00", "17:45"])})
+DM = st.fixed_dictionaries({"SEX": st.just("M"), "BRTHDTC": st.sampled_from(["1980-01-01", "1999-12-31"])},
+                           optional={"RACE": st.lists(st.sampled_from(["ASIAN", "WHITE"]), unique=True, max_size=2),
+                                     "CHILDREN": st.integers(0, 5)})
+CASEBOOKS = st.lists(st.tuples(st.sampled_from(["01", "02"]), VS, st.none() | DM), min_size=1, max_size=4)
+# What v2 may drop (items no rule of the mini study needs) and whether it adds a required item.
+DROPPABLE = ["VS/VSTIM", "DM/RACE", "DM/CHILDREN"]
+
+
+def _v2(folder, dropped: list[str], add_required: bool, alt_limit: int):
+    shutil.copytree(MINI_STUDY, folder)
+    study = json.loads((folder / "study.json").read_text())
+    study["version"] = "2"
+    study["parameters"]["alt_limit"] = alt_limit
+    (folder / "study.json").write_text(json.dumps(study))
+    for form in ("VS", "DM"):
+        path = folder / "screening" / f"{form}.json"
+        schema = json.loads(path.read_text())
+        for name in [d.split("/")[1] for d in dropped if d.startswith(form + "/")]:
+            del schema["properties"][name]
+            schema["required"] = [r for r in schema.get("required", []) if r != name]
+        if add_required and form == "VS":
+            schema["properties"]["VSPOS"] = {"type": "string", "title": "Position", "x-ecrf-labels": {"zh": "体位"}}
+            schema["required"].append("VSPOS")
+        path.write_text(json.dumps(schema))
+    return folder
+
+
+@settings(max_examples=6, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate], suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(casebooks=CASEBOOKS, dropped=st.lists(st.sampled_from(DROPPABLE), unique=True),
+       add_required=st.booleans(), alt_limit=st.integers(2, 5))
+def test_migration_loses_nothing_the_trail_cannot_show_and_runs_once(tmp_path_factory, casebooks, dropped,
+                                                                      add_required, alt_limit):
+    tmp = tmp_path_factory.mktemp("amend")
+    app = make_app(tmp, "mongomock://")
+    client = app.test_client()
+    staff = {"01": Api(client, app.tokens["staff01"]), "02": Api(client, app.tokens["staff02"])}
+    entered = {}
+    for site, vs, dm in casebooks:
+        subject = staff[site].register(site)
+        assert staff[site].save(subject, "SCREEN", "VS", vs).status_code == 201
+        entered[(subject, "VS")] = vs
+        if dm is not None:
+            assert staff[site].save(subject, "SCREEN", "DM", dm).status_code == 201
+            entered[(subject, "DM")] = dm
+    v2 = _v2(tmp / "v2", dropped, add_required, alt_limit)
+    loaded = app.test_cli_runner().invoke(args=["study", "load", str(v2)])
+    assert loaded.exit_code == 0, loaded.output
+    with app.app_context():
+        from ecrf.amendments import migrate
+        from ecrf.db import database
+        from ecrf.integrity import verify_all
+        from ecrf.studies import study_runtime
+        from ecrf.users import get_user
+
+        dm_user, runtime = get_user("dm"), study_runtime("MINI")
+        report = migrate(runtime, dm_user, "2", reason="amendment 2")
+        assert report.counts() == {"migrated": len(casebooks)}
+        for (subject, form), values in entered.items():
+            record = database().records.find_one({"subject": subject, "form": form})
+            kept = {**record["data"], **(record.get("retired") or {})}
+            assert {k: kept.get(k) for k in values} == values  # every value in the data, or shown retired
+            events = list(database().audit_events.find({"stream": record["_id"]}).sort("seq", 1))
+            first = {c["path"].strip("/"): c["new"] for c in events[0]["changes"]}
+            assert first == values  # and the trail keeps what was entered
+        assert verify_all() == []
+        before = database().audit_events.count_documents({})
+        again = migrate(runtime, dm_user, "2", reason="amendment 2")
+        assert again.counts() == {"unchanged": len(casebooks)}
+        assert database().audit_events.count_documents({}) == before + 1  # only the run's own study event
+
+
+@pytest.fixture
+def two_versions(app, tmp_path):
+    """The mini study with version 2 loaded (VSTIM dropped, VSPOS required) and one subject per site on v1."""
+    client = app.test_client()
+    subjects = {site: Api(client, app.tokens[f"staff{site}"]).register(site) for site in ("01", "02")}
+    Api(client, app.tokens["staff01"]).save(subjects["01"], "SCREEN", "VS",
+                                            {"VSDTC": "2026-01-01", "HEIGHT": 170, "WEIGHT": 70, "VSTIM": "08:00"})
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["study", "load", str(_v2(tmp_path / "v2", ["VS/VSTIM"], True, 3))])
+    assert result.exit_code == 0, result.output
+    return runner, subjects
+
+
+def test_a_site_without_approval_stays_on_v1(app, two_versions):
+    runner, subjects = two_versions
+    result = runner.invoke(args=["study", "activate", "2", "--site", "01", "--approved", "2026-01-02", "--as", "dm"])
+    assert result.exit_code == 0, result.output
+    client = app.test_client()
+    new01 = Api(client, app.tokens["staff01"]).register("01")
+    new02 = Api(client, app.tokens["staff02"]).register("02")
+    with app.app_context():
+        from ecrf.studies import Study
+        from ecrf.subjects import Subject
+
+        version = {s.definition_hash: s.version for s in Study.objects}
+        pinned = {s.subject_id: version[s.study_version] for s in Subject.objects}
+    assert pinned == {subjects["01"]: "1", subjects["02"]: "1", new01: "2", new02: "1"}
+
+
+def test_activation_refuses_a_future_approval_date_naming_the_field(two_versions):
+    runner, _ = two_versions
+    result = runner.invoke(args=["study", "activate", "2", "--site", "01", "--approved", "2999-01-01", "--as", "dm"])
+    assert result.exit_code == 1
+    assert "/approved" in result.output
+
+
+def test_a_dry_run_writes_nothing(app, two_versions):
+    runner, subjects = two_versions
+    with app.app_context():
+        from ecrf.db import database
+
+        before = {name: list(database()[name].find()) for name in ("audit_events", "records", "subjects")}
+        result = runner.invoke(args=["study", "migrate", "--to", "2", "--dry-run", "--as", "dm"])
+        after = {name: list(database()[name].find()) for name in ("audit_events", "records", "subjects")}
+    assert result.exit_code == 0, result.output
+    assert f"{subjects['01']} (site 01) 1 → 2: planned" in result.output
+    assert "retired VSTIM; added VSPOS; now required and empty /VSPOS" in result.output
+    assert before == after
+
+
+def test_migration_is_refused_without_a_reason(two_versions):
+    runner, _ = two_versions
+    result = runner.invoke(args=["study", "migrate", "--to", "2", "--as", "dm"])
+    assert result.exit_code == 1
+    assert "/reason" in result.output
