@@ -176,6 +176,10 @@ WORDS = {
         "Open queries": "未关闭质疑", "Progress": "进度",
         "%s of %s forms": "%s / %s 份表单",
         "Casebook (PDF)": "病例簿（PDF）",
+        # --- added by amend: retired items of a migrated record
+        "Retired items": "已停用的条目", "retired": "已停用",
+        "These items are not part of this study version any more. Their values are kept read-only, with their "
+        "history in the audit trail.": "这些条目已不属于当前研究版本。其数值以只读方式保留，历史记录保存在稽查轨迹中。",
     }
 }
 
