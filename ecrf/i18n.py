@@ -178,6 +178,7 @@ WORDS = {
         "Casebook (PDF)": "病例簿（PDF）",
         # --- added by amend: retired items of a migrated record
         "Retired items": "已停用的条目", "retired": "已停用",
+        "subject_migrated": "病例簿迁移至新研究版本", "subject_pinned": "病例簿固定于研究版本",
         "These items are not part of this study version any more. Their values are kept read-only, with their "
         "history in the audit trail.": "这些条目已不属于当前研究版本。其数值以只读方式保留，历史记录保存在稽查轨迹中。",
     }

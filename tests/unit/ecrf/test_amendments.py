@@ -13,7 +13,8 @@ VS = st.fixed_dictionaries({"VSDTC": st.sampled_from(["2026-01-01", "2026-02-03"
                             "HEIGHT": st.integers(100, 200), "WEIGHT": st.integers(40, 150)},
                            optional={"VSTIM": st.sampled_from(["08:00", "17:45"])})
 DM = st.fixed_dictionaries({"SEX": st.just("M"), "BRTHDTC": st.sampled_from(["1980-01-01", "1999-12-31"])},
-                           optional={"RACE": st.lists(st.sampled_from(["ASIAN", "WHITE"]), unique=True, min_size=1, max_size=2),
+                           optional={"RACE": st.lists(st.sampled_from(["ASIAN", "WHITE"]), unique=True, min_size=1,
+                                                      max_size=2),
                                      "CHILDREN": st.integers(0, 5)})
 CASEBOOKS = st.lists(st.tuples(st.sampled_from(["01", "02"]), VS, st.none() | DM), min_size=1, max_size=4)
 # What v2 may drop (items no rule of the mini study needs) and whether it adds a required item.
@@ -39,7 +40,8 @@ def _v2(folder, dropped: list[str], add_required: bool, alt_limit: int):
     return folder
 
 
-@settings(max_examples=6, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate], suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=6, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(casebooks=CASEBOOKS, dropped=st.lists(st.sampled_from(DROPPABLE), unique=True),
        add_required=st.booleans(), alt_limit=st.integers(2, 5))
 def test_migration_loses_nothing_the_trail_cannot_show_and_runs_once(tmp_path_factory, casebooks, dropped,
