@@ -9,6 +9,7 @@ Every activation is an audit event on the study's stream.
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from mongoengine import BooleanField, DateTimeField, Document, StringField
 
@@ -16,6 +17,7 @@ from audit import utc_now
 from ecrf.errors import FieldError, Invalid, NotFound
 from ecrf.sites import get_site
 from ecrf.studies import Study, StudyRuntime, runtime_by_hash, study_runtime
+from ecrf.study_folder import StudyDefinition
 from ecrf.trail import record_admin_event
 
 
@@ -44,6 +46,12 @@ def find_version(study_oid: str, version: str) -> Study:
         raise NotFound(f"study {study_oid} has no loaded version {version!r}",
                        [FieldError("/version", f"version {version!r} is not loaded")])
     return found
+
+
+def loaded_definition(study_oid: str, version: str) -> StudyDefinition:
+    """A loaded version as the study definition it was loaded from (to compare it, :mod:`ecrf.study_diff`)."""
+    stored = find_version(study_oid, version)
+    return StudyDefinition(json.loads(stored.study_json), json.loads(stored.forms_json))
 
 
 def approval_date(value) -> str:

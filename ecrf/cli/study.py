@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import click
-from flask.cli import AppGroup
+from flask.cli import AppGroup, ScriptInfo
 
 from ecrf.cli.terminal import definition_faults, fail, progress
 from ecrf.errors import DefinitionError, DomainError
@@ -105,24 +105,42 @@ def _report_and_check(report, report_file: Path | None, output: Path,
 
 
 @study_group.command("diff", with_appcontext=False)
-@click.argument("first", type=click.Path(file_okay=False, exists=True, path_type=Path))
-@click.argument("second", type=click.Path(file_okay=False, exists=True, path_type=Path))
-def study_diff(first: Path, second: Path) -> None:
-    """Compare two study folders: exit 0 when they say the same, 1 listing each difference, 2 if one is broken."""
-    from ecrf.study_diff import diff_folders
+@click.argument("first")
+@click.argument("second")
+@click.option("--study", "study_oid", default=None,
+              help="the study whose loaded versions are named (default: the only one)")
+@click.pass_context
+def study_diff(ctx: click.Context, first: str, second: str, study_oid: str | None) -> None:
+    """Compare two study folders or loaded versions: exit 0 when they say the same, 1 listing each difference,
+    2 if one is broken or not loaded."""
+    from ecrf.study_diff import diff_studies
+    from ecrf.study_folder import read_study
 
     try:
-        differences = diff_folders(first, second)
+        sides = [read_study(side) if Path(side).is_dir() else _loaded_version(ctx, study_oid, side)
+                 for side in (first, second)]
     except DefinitionError as error:
         for line in error.faults.lines():
             click.echo(line, err=True)
         sys.exit(2)
+    except DomainError as error:
+        click.echo(f"error: {error.detail}", err=True)
+        sys.exit(2)
+    differences = diff_studies(*sides)
     for difference in differences:
         click.echo(str(difference))
     if differences:
         click.echo(f"{len(differences)} difference(s) between {first} and {second}", err=True)
         sys.exit(1)
     click.echo(f"{first} and {second}: no difference")
+
+
+def _loaded_version(ctx: click.Context, study_oid: str | None, version: str):
+    """A loaded version of the study as a study definition (the app's database, opened for it)."""
+    from ecrf.study_versions import loaded_definition
+
+    with ctx.ensure_object(ScriptInfo).load_app().app_context():
+        return loaded_definition(_study_oid(study_oid), version)
 
 
 @study_group.command("import-redcap", with_appcontext=False)
