@@ -28,8 +28,10 @@ from ecrf.records.validation import validate
 from ecrf.roles import Action, require
 from ecrf.sites import Site
 from ecrf.studies import StudyRuntime, load_study, runtime_by_hash, study_runtime
+from ecrf.study_diff import Difference, diff_studies
 from ecrf.study_folder import read_study
-from ecrf.study_versions import carry_sites, find_version
+from ecrf.study_uploads import read_upload
+from ecrf.study_versions import carry_sites, find_version, loaded_definition
 from ecrf.subjects import Subject, pin_subject, subject_runtime
 from ecrf.text import MAX_REASON, check_text
 from ecrf.trail import record_admin_event
@@ -130,6 +132,23 @@ def load_version(path: str | Path, *, actor: str):
             pin_subject(from_folder.oid, subject, from_folder.definition_hash, actor=actor, action="subject_pinned",
                         reason="pinned to the version in use before a new version was loaded")
     return load_study(path, actor=actor)
+
+
+def upload_version(study: StudyRuntime, user, content: bytes, folder: Path) -> tuple[str, list[Difference]]:
+    """Check an uploaded study zip and load it as a new version of ``study``; its version and the differences
+    from the current version.
+
+    :raise 403: not a data manager; 422 ``/file``: an unsafe zip or another study's;
+      :class:`~ecrf.errors.DefinitionError`: the faults ``study check`` lists, nothing loaded.
+    """
+    require(user, Action.IMPORT_DATA)
+    definition = read_upload(content, folder)
+    if definition.oid != study.oid:
+        raise Invalid(f"the zip holds study {definition.oid}, not {study.oid}",
+                      [FieldError("/file", f"a version of {study.oid} is expected")])
+    differences = diff_studies(loaded_definition(study.oid, study.version), definition)
+    load_version(Path(definition.path), actor=user.username)
+    return definition.version, differences
 
 
 def _current_of(path: str | Path) -> StudyRuntime | None:

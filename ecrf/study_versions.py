@@ -120,3 +120,8 @@ def version_for_new_subject(study_oid: str, site: str) -> str:
 def pinned_runtime(study: StudyRuntime, pinned: str | None) -> StudyRuntime:
     """The version a casebook pinned to ``pinned`` (a definition hash; None: not pinned yet) is read and saved with."""
     return study if not pinned or pinned == study.definition_hash else runtime_by_hash(pinned)
+
+
+def loaded_versions(study_oid: str) -> list[Study]:
+    """Every loaded version of the study, oldest first."""
+    return list(Study.objects(oid=study_oid).order_by("loaded_at"))

@@ -9,7 +9,19 @@ import zoneinfo
 from flask import Flask, g
 
 from ecrf.sites import site_timezone
-from ecrf.views import account, admin, exports, health, imports, queries, ranges, records, reports, subjects
+from ecrf.views import (
+    account,
+    admin,
+    exports,
+    health,
+    imports,
+    queries,
+    ranges,
+    records,
+    reports,
+    studies,
+    subjects,
+)
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
@@ -45,7 +57,7 @@ def audit_value(value) -> str:
 
 def register_views(app: Flask) -> None:
     """Register every HTML blueprint, the health check and the template filters."""
-    for module in (account, admin, exports, health, imports, queries, ranges, records, reports, subjects):
+    for module in (account, admin, exports, health, imports, queries, ranges, records, reports, studies, subjects):
         app.register_blueprint(module.bp)
     app.add_template_filter(utc_text, "utc")
     app.add_template_filter(site_time_text, "sitetime")
