@@ -44,12 +44,19 @@ class MigrateForm(FlaskForm):
     dry_run = BooleanField("Dry run (write nothing)", default=True)
 
 
-def _forms(runtime):
+def _forms(runtime, submitted: str | None = None):
+    """The page's three forms; only the ``submitted`` one ("up", "act", "mig") reads the request's fields."""
     versions = [(v.version, v.version) for v in loaded_versions(runtime.oid)]
     sites = [(s.code, f"{s.code} · {s.name}") for s in Site.objects.order_by("code")]
-    upload, active, moving = UploadForm(prefix="up"), ActivateForm(prefix="act"), MigrateForm(prefix="mig")
+    upload, active, moving = (cls(prefix=prefix, **({} if prefix == submitted else {"formdata": None}))
+                              for cls, prefix in ((UploadForm, "up"), (ActivateForm, "act"), (MigrateForm, "mig")))
     active.version.choices, active.site.choices = versions, sites
     moving.to_version.choices, moving.site.choices = versions, [("", "—")] + sites
+    newest = versions[-1][0] if versions else None
+    if submitted != "act":
+        active.version.data = newest
+    if submitted != "mig":
+        moving.to_version.data = newest
     return upload, active, moving
 
 
@@ -79,7 +86,7 @@ def upload(study: str):
     """Check an uploaded study zip and load it; show its faults, or the differences from the current version."""
     user, runtime = g.user, g.runtime
     require(user, Action.IMPORT_DATA)
-    form = _forms(runtime)[0]
+    form = _forms(runtime, "up")[0]
     if not form.validate_on_submit():
         return _page(runtime, user, upload=form, status=422)
     folder = Path(current_app.instance_path) / "study_uploads"
@@ -101,7 +108,7 @@ def activate_version(study: str):
     """Activate a version at a site with its ethics approval date, then back to the page."""
     user, runtime = g.user, g.runtime
     require(user, Action.IMPORT_DATA)
-    form = _forms(runtime)[1]
+    form = _forms(runtime, "act")[1]
     if not form.validate_on_submit():
         return _page(runtime, user, active=form, status=422)
     try:
@@ -118,7 +125,7 @@ def activate_version(study: str):
 def migrate(study: str):
     """Start a migration (or its dry run) in the background and follow it on its page."""
     user, runtime = g.user, g.runtime
-    form = _forms(runtime)[2]
+    form = _forms(runtime, "mig")[2]
     if not form.validate_on_submit():
         return _page(runtime, user, moving=form, status=422)
     reason = (form.reason.data or "").strip() or ("dry run" if form.dry_run.data else "")
