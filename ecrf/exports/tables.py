@@ -66,6 +66,10 @@ def _plain(value) -> object:
     return value
 
 
+# Values of items the record's study version no longer has (after a migration), as JSON: read-only, never lost.
+RETIRED_COLUMN = "RETIRED"
+
+
 def columns(form: CompiledForm, group: Item | None) -> list[str]:
     """Column names: identity, items (a ``_LABEL`` column after each coded item), derived values."""
     items = group.children if group else [i for i in form.items if i.kind != "group"]
@@ -75,7 +79,7 @@ def columns(form: CompiledForm, group: Item | None) -> list[str]:
         if item.choices:
             names.append(f"{item.oid}_LABEL")
     if not group:
-        names += [d.oid for d in form.derivations]
+        names += [d.oid for d in form.derivations] + [RETIRED_COLUMN]
     return names
 
 
@@ -126,6 +130,10 @@ def table_rows(form: CompiledForm, group: Item | None, records: list[dict]) -> I
                     line.append(_label(item, values.get(item.oid)))
             if not group:
                 line += [_plain((record.get("derived") or {}).get(d.oid)) for d in form.derivations]
+                # Also what a casebook still on an older version holds for items this version has not.
+                retired = {**{k: v for k, v in data.items() if k not in form.item_by_oid},
+                           **(record.get("retired") or {})}
+                line.append(json.dumps(retired, ensure_ascii=False, sort_keys=True) if retired else "")
             yield line
 
 

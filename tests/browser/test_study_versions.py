@@ -1,7 +1,6 @@
 """The amendment in a real browser: the data manager uploads version 2.0.0, reads its diff, activates it at one
 site, dry-runs and runs the migration; the migrated form shows the retired item read-only. Axe and a phone's width."""
 
-import io
 import zipfile
 
 import pytest

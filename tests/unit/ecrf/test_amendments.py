@@ -140,3 +140,24 @@ def test_migration_is_refused_without_a_reason(two_versions):
     result = runner.invoke(args=["study", "migrate", "--to", "2", "--as", "dm"])
     assert result.exit_code == 1
     assert "/reason" in result.output
+
+
+def test_exports_keep_retired_values_and_those_of_casebooks_on_an_older_version(app, two_versions):
+    runner, subjects = two_versions
+    with app.app_context():
+        from ecrf.db import database
+        from ecrf.exports.tables import RETIRED_COLUMN, columns, table_rows
+        from ecrf.studies import study_runtime
+
+        form = study_runtime("MINI").form("VS")  # version 2: VSTIM retired
+
+        stored = list(database().records.find({"form": "VS"}))
+        before = [dict(zip(columns(form, None), line, strict=True)) for line in table_rows(form, None, stored)]
+        assert before[0][RETIRED_COLUMN] == '{"VSTIM": "08:00"}'  # still on version 1, not yet migrated
+    result = runner.invoke(args=["study", "migrate", "--to", "2", "--reason", "amendment 2", "--as", "dm"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        stored = list(database().records.find({"form": "VS"}))
+        assert stored[0]["retired"] == {"VSTIM": "08:00"} and "VSTIM" not in stored[0]["data"]
+        after = [dict(zip(columns(form, None), line, strict=True)) for line in table_rows(form, None, stored)]
+        assert after[0][RETIRED_COLUMN] == '{"VSTIM": "08:00"}'
