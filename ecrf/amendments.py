@@ -21,6 +21,7 @@ from pathlib import Path
 from ecrf.errors import FieldError, Invalid, NotFound
 from ecrf.records.document import Record
 from ecrf.records.reads import read_scope
+from ecrf.records.recheck import recheck_record
 from ecrf.records.retired import split_retired
 from ecrf.records.rules import evaluate
 from ecrf.records.save import save_record
@@ -237,7 +238,8 @@ def plan_record(source: StudyRuntime, target: StudyRuntime, subject: Subject, st
         plan.outcome = "locked" if stored.get("locked") else "frozen"
     elif plan.misfits:
         plan.outcome = "refused"
-    elif stored.get("definition") == form.hash and not plan.retired and not rules.differs_from(stored):
+    elif (stored.get("definition") == form.hash and not plan.retired and not rules.differs_from(stored)
+          and (stored.get("failing") or {}).get("study") == target.definition_hash):
         plan.outcome = "unchanged"
     return plan
 
@@ -259,7 +261,11 @@ def _carry_out(plan: SubjectPlan, study: StudyRuntime, target: StudyRuntime, sub
             continue
         stored = Record._get_collection().find_one(
             {"study": study.oid, "subject": subject.subject_id, "event": record.event, "form": record.form})
-        kept, _ = split_retired(target.form(record.form), stored)
-        save_record(target, user, subject.subject_id, record.event, record.form, kept, stored.get("version"),
-                    f"amendment {plan.from_version} → {plan.to_version}: {reason}", provenance=amendment)
+        form = target.form(record.form)
+        if record.retired or stored.get("definition") != form.hash:
+            kept, _ = split_retired(form, stored)
+            save_record(target, user, subject.subject_id, record.event, record.form, kept, stored.get("version"),
+                        f"amendment {plan.from_version} → {plan.to_version}: {reason}", provenance=amendment)
+        else:  # the same form under other parameters: only what the rules say changes
+            recheck_record(target, stored, user.username, subject, record_failing=True)
     plan.outcome = "migrated"

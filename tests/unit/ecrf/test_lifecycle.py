@@ -148,6 +148,8 @@ WRITE_ENDPOINTS = {
     "exports.index": "export",
     # Imports write through save_record: a locked or frozen record refuses its row (test_import_batch.py).
     "api.start_import_job": "import", "imports.index": "import", "imports.confirm": "import",
+    # Amendments: a migration moves casebooks through save_record and skips locked and frozen ones.
+    "studies.upload": "study", "studies.activate_version": "study", "studies.migrate": "import",
 }
 
 
