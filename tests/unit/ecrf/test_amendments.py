@@ -161,3 +161,38 @@ def test_exports_keep_retired_values_and_those_of_casebooks_on_an_older_version(
         assert stored[0]["retired"] == {"VSTIM": "08:00"} and "VSTIM" not in stored[0]["data"]
         after = [dict(zip(columns(form, None), line, strict=True)) for line in table_rows(form, None, stored)]
         assert after[0][RETIRED_COLUMN] == '{"VSTIM": "08:00"}'
+
+
+def test_a_casebook_with_a_locked_record_is_reported_and_skipped(app, two_versions):
+    runner, subjects = two_versions
+    dm = Api(app.test_client(), app.tokens["dm"])
+    path = dm.record_path(subjects["01"], "SCREEN", "VS")
+    assert dm.post(path + "/lock", {}).status_code == 200
+    before = dm.get(path).get_json()
+    result = runner.invoke(args=["study", "migrate", "--to", "2", "--reason", "amendment 2", "--as", "dm"])
+    assert result.exit_code == 0, result.output
+    assert f"{subjects['01']} (site 01) 1 → 2: skipped: SCREEN/VS locked" in result.output
+    assert dm.get(path).get_json() == before
+    with app.app_context():
+        from ecrf.studies import Study
+        from ecrf.subjects import Subject
+
+        version = {s.definition_hash: s.version for s in Study.objects}
+        assert version[Subject.objects(subject_id=subjects["01"]).first().study_version] == "1"
+        assert version[Subject.objects(subject_id=subjects["02"]).first().study_version] == "2"
+
+
+def test_a_zip_unpacking_beyond_the_size_limit_is_refused(tmp_path, monkeypatch):
+    import io
+    import zipfile
+
+    from ecrf import study_uploads
+    from ecrf.errors import Invalid
+
+    monkeypatch.setattr(study_uploads, "MAX_BYTES", 1000)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("study.json", " " * 5000)  # compresses to a few bytes: the header is not trusted
+    with pytest.raises(Invalid) as refused:
+        study_uploads.unpack(buffer.getvalue(), tmp_path / "up")
+    assert refused.value.errors[0].path == "/file" and "unpacked" in refused.value.errors[0].message
