@@ -11,7 +11,7 @@ from flask import g
 from flask_login import current_user
 
 from ecrf.auth import api_user, web_user
-from ecrf.studies import study_runtime
+from ecrf.studies import current_study
 from ecrf.subjects import casebook_runtime
 
 
@@ -43,6 +43,12 @@ def api_scope(endpoint: str | None, values: dict | None) -> None:
 
 
 def _runtime(values: dict):
-    """The study, at the version of the subject's casebook on a subject's URLs (each casebook is pinned)."""
-    runtime = study_runtime(values["study"])
-    return casebook_runtime(runtime, values["subject"]) if "subject" in values else runtime
+    """The study, at the version of the subject's casebook on a subject's URLs (each casebook is pinned).
+
+    Only an amended study (one loaded over another version) has casebooks on other versions to look up: a
+    study with one version reads nothing more.
+    """
+    runtime, amended = current_study(values["study"])
+    if amended and "subject" in values:
+        return casebook_runtime(runtime, values["subject"])
+    return runtime
