@@ -125,3 +125,14 @@ def pinned_runtime(study: StudyRuntime, pinned: str | None) -> StudyRuntime:
 def loaded_versions(study_oid: str) -> list[Study]:
     """Every loaded version of the study, oldest first."""
     return list(Study.objects(oid=study_oid).order_by("loaded_at"))
+
+
+def retired_labels(study_oid: str, form_oid: str, names, lang: str) -> dict[str, str]:
+    """``{"/ITEM": label}`` of items a form no longer has, from the newest loaded version that had them."""
+    found: dict[str, str] = {}
+    for stored in reversed(loaded_versions(study_oid)):
+        form = runtime_by_hash(stored.definition_hash).forms.get(form_oid)
+        for name in names:
+            if form is not None and name in form.item_by_oid and f"/{name}" not in found:
+                found[f"/{name}"] = form.item_by_oid[name].label(lang)
+    return found

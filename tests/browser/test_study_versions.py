@@ -79,6 +79,7 @@ def test_data_manager_loads_activates_and_migrates_an_amendment(live_app, page, 
     sign_in(page, live_app.base_url, "staff01")
     page.goto(f"{live_app.base_url}{STUDY}/subjects/{subject}/events/APH/forms/APH")
     expect(page.locator('[data-retired="APHAE"]')).to_have_text("Yes")
+    expect(page.locator("#retired-items dt")).to_contain_text("Adverse event during apheresis")  # version 1's label
     expect(page.locator("#record-status")).to_have_text("incomplete")
     problems += _fits_and_passes(page, "form-retired-item")
     assert not problems, "\n".join(problems)
