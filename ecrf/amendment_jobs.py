@@ -15,9 +15,10 @@ from bson import ObjectId
 from mongoengine import BooleanField, DateTimeField, DictField, Document, IntField, StringField
 
 from audit import utc_now
-from ecrf.amendments import migrate, subjects_to_migrate
-from ecrf.errors import DomainError, NotFound
+from ecrf.amendments import migrate, migration_reason, subjects_to_migrate
+from ecrf.errors import DomainError, FieldError, NotFound
 from ecrf.roles import Action, require
+from ecrf.sites import get_site
 from ecrf.studies import StudyRuntime, study_runtime
 from ecrf.study_versions import find_version
 from ecrf.users import User
@@ -30,6 +31,7 @@ class MigrationJob(Document):
     study = StringField(required=True)
     to_version = StringField(required=True)
     site = StringField()
+    subject = StringField()
     reason = StringField()
     dry_run = BooleanField(default=False)
     requested_by = StringField(required=True)
@@ -44,16 +46,26 @@ class MigrationJob(Document):
 
 
 def start_migration(context: Callable[[], ContextManager], study: StudyRuntime, user, to_version: str, *,
-                    reason: str, site: str | None = None, dry_run: bool = False) -> MigrationJob:
+                    reason: str, site: str | None = None, subject: str | None = None,
+                    dry_run: bool = False) -> MigrationJob:
     """Record a job and run the migration (or its dry run) on a background thread; returns at once.
 
-    :raise 403: unless a data manager; 404: the version is not loaded.
+    Everything the migration would refuse is refused here first, so a job that starts does not fail on its input.
+    :raise 403: unless a data manager; 404 ``/to``: the version is not loaded, ``/subject``: no such subject
+      (at ``site``, if given); 400 ``/site``: unknown site; 422 ``/reason``: empty or unstorable.
     """
     require(user, Action.IMPORT_DATA)
-    find_version(study.oid, to_version)
+    find_version(study.oid, to_version, pointer="/to")
+    reason = migration_reason(reason)
+    if site:
+        get_site(site)
+    covered = subjects_to_migrate(study.oid, site or None, subject or None)
+    if subject and not covered:
+        raise NotFound(f"no subject {subject!r}" + (f" at site {site}" if site else ""),
+                       [FieldError("/subject", "unknown subject" + (" at that site" if site else ""))])
     job = MigrationJob(job_id=str(ObjectId()), study=study.oid, to_version=to_version, site=site or None,
-                       reason=reason, dry_run=dry_run, requested_by=user.username,
-                       total=len(subjects_to_migrate(study.oid, site or None)), created_at=utc_now())
+                       subject=subject or None, reason=reason, dry_run=dry_run, requested_by=user.username,
+                       total=len(covered), created_at=utc_now())
     job.save(force_insert=True)
     threading.Thread(target=_run, args=(context, job.job_id), daemon=True, name=f"migrate-{job.job_id}").start()
     return job
@@ -71,7 +83,7 @@ def _run(context: Callable[[], ContextManager], job_id: str) -> None:
         try:
             user = User.objects(username=job.requested_by).first()
             report = migrate(study_runtime(job.study), user, job.to_version, reason=job.reason, site=job.site,
-                             dry_run=job.dry_run, progress=progress)
+                             subject_id=job.subject, dry_run=job.dry_run, progress=progress)
             MigrationJob.objects(job_id=job_id).update(set__state="done", set__report=report.as_dict(),
                                                        set__progress=done[0], set__finished_at=utc_now())
         except DomainError as error:

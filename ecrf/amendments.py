@@ -172,10 +172,7 @@ def migrate(study: StudyRuntime, user, to_version: str, *, reason: str, site: st
     :raise 403: not a data manager; 404: the version is not loaded; 422: no reason.
     """
     require(user, Action.IMPORT_DATA)
-    reason = (reason or "").strip() if isinstance(reason, str) else ""
-    if not reason:
-        raise Invalid("a migration needs the amendment's reason", [FieldError("/reason", "required")])
-    check_text(reason, "/reason", multiline=True, max_length=MAX_REASON, label="Reason for change")
+    reason = migration_reason(reason)
     target = runtime_by_hash(find_version(study.oid, to_version).definition_hash)
     report = MigrationReport(study.oid, to_version, dry_run, reason)
     for subject in subjects_to_migrate(study.oid, site, subject_id):
@@ -190,6 +187,15 @@ def migrate(study: StudyRuntime, user, to_version: str, *, reason: str, site: st
                            {"version": to_version, "definition_hash": target.definition_hash, "site": site,
                             "subject": subject_id, "reason": reason, "counts": report.counts()})
     return report
+
+
+def migration_reason(reason) -> str:
+    """The amendment's reason as a migration records it (stripped); 422 on ``/reason`` when empty or unstorable."""
+    reason = (reason or "").strip() if isinstance(reason, str) else ""
+    if not reason:
+        raise Invalid("a migration needs the amendment's reason", [FieldError("/reason", "required")])
+    check_text(reason, "/reason", multiline=True, max_length=MAX_REASON, label="Reason for change")
+    return reason
 
 
 def subjects_to_migrate(study_oid: str, site: str | None = None, subject_id: str | None = None) -> list[Subject]:

@@ -15,7 +15,7 @@ from mongoengine import BooleanField, DateTimeField, Document, StringField
 
 from audit import utc_now
 from ecrf.errors import FieldError, Invalid, NotFound
-from ecrf.sites import get_site
+from ecrf.sites import Site, get_site
 from ecrf.studies import Study, StudyRuntime, runtime_by_hash, study_runtime
 from ecrf.study_folder import StudyDefinition
 from ecrf.trail import record_admin_event
@@ -36,15 +36,16 @@ class SiteVersion(Document):
     meta = {"collection": "site_versions", "indexes": ["study"]}
 
 
-def find_version(study_oid: str, version: str) -> Study:
+def find_version(study_oid: str, version: str, pointer: str = "/version") -> Study:
     """The loaded study version (the latest loaded, if one version string was loaded twice).
 
-    :raise 404: when that version of the study is not loaded.
+    :raise 404: when that version of the study is not loaded, naming ``pointer`` (the field that named it).
     """
-    found = Study.objects(oid=study_oid, version=version).order_by("-loaded_at").first()
+    found = Study.objects(oid=study_oid, version=version).order_by("-loaded_at").first() \
+        if isinstance(version, str) else None
     if found is None:
         raise NotFound(f"study {study_oid} has no loaded version {version!r}",
-                       [FieldError("/version", f"version {version!r} is not loaded")])
+                       [FieldError(pointer, f"version {version!r} is not loaded")])
     return found
 
 
@@ -109,6 +110,24 @@ def _set(study_oid: str, site: str, target: Study, actor: str, *, approved: str 
 def site_versions(study_oid: str) -> dict[str, SiteVersion]:
     """Each site's active version of the study, by site code (sites that never activated one are absent)."""
     return {v.site: v for v in SiteVersion.objects(study=study_oid)}
+
+
+def activations(study_oid: str) -> list[dict]:
+    """Every site, in code order, with the version new subjects there start on and how it came to be.
+
+    A site that never activated a version works on the current one: its ``approved``, ``activated_at``
+    and ``activated_by`` are None.
+    """
+    active, current = site_versions(study_oid), study_runtime(study_oid)
+    out = []
+    for site in Site.objects.order_by("code").only("code"):
+        held = active.get(site.code)
+        out.append({"site": site.code, "version": held.version if held else current.version,
+                    "definition_hash": held.definition_hash if held else current.definition_hash,
+                    "approved": held.approved if held else None, "carried": bool(held and held.carried),
+                    "activated_at": held.activated_at if held else None,
+                    "activated_by": held.activated_by if held else None})
+    return out
 
 
 def version_for_new_subject(study_oid: str, site: str) -> str:

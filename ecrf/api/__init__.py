@@ -6,7 +6,7 @@ import tempfile
 
 from flask import g, jsonify, request, send_file
 
-from ecrf.api import imports, review, schemas  # noqa: F401  (imports and review register their routes)
+from ecrf.api import amendments, imports, review, schemas  # noqa: F401  (amendments, imports, review: their routes)
 from ecrf.api.blueprint import api, json_body
 from ecrf.api.fields.queries import query_json
 from ecrf.api.fields.records import event_json, record_json

@@ -44,6 +44,9 @@ _RESPONSES = {
     "LockResult": schemas.LockResult,
     "BrokenCheck": schemas.BrokenCheck,
     "ImportJob": schemas.ImportJobOut,
+    "StudyVersions": schemas.StudyVersions,
+    "SiteActivation": schemas.SiteActivation,
+    "MigrationJob": schemas.MigrationJobOut,
     "Problem": schemas.Problem,
 }
 # (A problem lists field errors only for invalid input; a signature manifest may predate its digest and voiding.)
@@ -57,6 +60,8 @@ _REQUESTS = {
     "SignRequest": schemas.SignRequest,
     "ReasonRequest": schemas.ReasonRequest,
     "ImportRequest": schemas.ImportRequest,
+    "ActivateRequest": schemas.ActivateRequest,
+    "MigrationRequest": schemas.MigrationRequest,
 }
 
 _S, _SUBJ, _REC = "{study}", "{subject}", "{event}"
@@ -348,6 +353,26 @@ def spec() -> dict:
     doc.path(path=f"{imports}/{{job_id}}", parameters=_params("study", "job_id"), operations={
         "get": {"summary": "An import job: state, counts, rows and refused rows (data managers)",
                 "responses": {"200": _ok("job", "ImportJob"), **read}}})
+    doc.path(path=f"{base}/{_S}/versions", parameters=_params("study"), operations={
+        "get": {"summary": "Loaded versions of the study and each site's version with its ethics approval date "
+                           "(data managers)",
+                "responses": {"200": _ok("versions", "StudyVersions"), **read}}})
+    doc.path(path=f"{base}/{_S}/versions/{{version}}/activate", parameters=_params("study", "version"), operations={
+        "post": {"summary": "Activate a loaded version at a site from its ethics approval date (data managers, "
+                            "audited): new subjects there start on it; existing casebooks move only by migration",
+                 "requestBody": _json("ActivateRequest"),
+                 "responses": {"200": _ok("the site's version", "SiteActivation"), **write}}})
+    migrations = f"{base}/{_S}/migrations"
+    doc.path(path=migrations, parameters=_params("study"), operations={
+        "post": {"summary": "Migrate casebooks to a loaded version through the write path, or its dry run "
+                            "(data managers); answers at once with the job to poll",
+                 "requestBody": _json("MigrationRequest"),
+                 "responses": {"202": {**_ok("migration started", "MigrationJob"),
+                                       "headers": {"Location": {"schema": {"type": "string"},
+                                                                "description": "the job to poll"}}}, **write}}})
+    doc.path(path=f"{migrations}/{{job_id}}", parameters=_params("study", "job_id"), operations={
+        "get": {"summary": "A migration job: state, progress and, once done, its report (data managers)",
+                "responses": {"200": _ok("job", "MigrationJob"), **read}}})
     result = doc.to_dict()
     for name, component in result["components"]["schemas"].items():
         if name not in _REQUESTS:  # responses and the shapes nested in them

@@ -150,6 +150,7 @@ WRITE_ENDPOINTS = {
     "api.start_import_job": "import", "imports.index": "import", "imports.confirm": "import",
     # Amendments: a migration moves casebooks through save_record and skips locked and frozen ones.
     "studies.upload": "study", "studies.activate_version": "study", "studies.migrate": "import",
+    "api.activate_study_version": "study", "api.start_study_migration": "import",
 }
 
 
