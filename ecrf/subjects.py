@@ -169,6 +169,15 @@ def subject_runtime(study: StudyRuntime, subject: Subject) -> StudyRuntime:
     return pinned_runtime(study, subject.study_version)
 
 
+def casebook_version(study: StudyRuntime, subject_id: str, site: str | None = None) -> StudyRuntime:
+    """The study version the subject's casebook is read and saved with; for a subject not registered yet, the
+    version a new subject at ``site`` starts on (the current one when no site is named)."""
+    stored = Subject._get_collection().find_one({"_id": subject_key(study.oid, subject_id)}, {"study_version": 1})
+    if stored is not None:
+        return pinned_runtime(study, stored.get("study_version"))
+    return pinned_runtime(study, version_for_new_subject(study.oid, site) if site else None)
+
+
 def pin_subject(study_oid: str, subject: Subject, definition_hash: str, *, actor: str, reason: str,
                 action: str = "subject_migrated", details: dict | None = None) -> Subject:
     """Move the subject's casebook to the study version ``definition_hash`` (an audit event on its stream).

@@ -1,6 +1,7 @@
 """Property: random casebooks on v1, a random compatible v2; after migration nothing is lost that the trail
 cannot show, the trail verifies, and a second migration changes nothing."""
 
+import io
 import json
 import shutil
 
@@ -196,3 +197,75 @@ def test_a_zip_unpacking_beyond_the_size_limit_is_refused(tmp_path, monkeypatch)
     with pytest.raises(Invalid) as refused:
         study_uploads.unpack(buffer.getvalue(), tmp_path / "up")
     assert refused.value.errors[0].path == "/file" and "unpacked" in refused.value.errors[0].message
+
+
+def _record(app, subject: str, form: str = "VS") -> dict:
+    return Api(app.test_client(), app.tokens["staff01"]).get(f"/studies/MINI/subjects/{subject}/events/SCREEN/forms/"
+                                                             f"{form}").get_json()
+
+
+def test_a_csv_import_checks_a_v1_casebook_with_version_1s_forms(app, two_versions, tmp_path):
+    runner, subjects = two_versions  # v2 drops VSTIM (the v1 record holds one) and requires VSPOS
+    lab = tmp_path / "vs.csv"
+    lab.write_text(f"subject,WEIGHT\n{subjects['01']},72\n", encoding="utf-8")
+    done = runner.invoke(args=["import", "csv", str(lab), "--form", "VS", "--event", "SCREEN", "--study", "MINI",
+                               "--as", "dm"])
+    assert done.exit_code == 0, done.output
+    record = _record(app, subjects["01"])
+    assert record["data"]["WEIGHT"] == 72 and record["data"]["VSTIM"] == "08:00" and record["retired"] == {}
+    # A version-2 item is not one of the v1 casebook's: refused by name, nothing written.
+    new_item = tmp_path / "vspos.csv"
+    new_item.write_text(f"subject,VSPOS\n{subjects['01']},supine\n", encoding="utf-8")
+    errors = tmp_path / "errors.csv"
+    refused = runner.invoke(args=["import", "csv", str(new_item), "--form", "VS", "--event", "SCREEN", "--study",
+                                  "MINI", "--as", "dm", "--errors", str(errors)])
+    assert "/VSPOS" in errors.read_text(encoding="utf-8"), refused.output
+    assert "VSPOS" not in _record(app, subjects["01"])["data"]
+
+
+def test_an_odm_import_reads_a_v1_casebook_with_version_1s_items(app, two_versions, tmp_path):
+    runner, subjects = two_versions
+    odm = tmp_path / "clinical.xml"
+    odm.write_text(f"""<?xml version="1.0" encoding="UTF-8"?>
+<ODM xmlns="http://www.cdisc.org/ns/odm/v1.3" FileType="Snapshot" FileOID="F1" CreationDateTime="2026-01-05T00:00:00"
+     ODMVersion="1.3.2">
+ <ClinicalData StudyOID="MINI" MetaDataVersionOID="MDV.1">
+  <SubjectData SubjectKey="{subjects['01']}"><StudyEventData StudyEventOID="SE.SCREEN"><FormData FormOID="F.VS">
+   <ItemGroupData ItemGroupOID="IG.VS"><ItemData ItemOID="IT.VS.VSTIM" Value="09:30"/></ItemGroupData>
+  </FormData></StudyEventData></SubjectData>
+ </ClinicalData>
+</ODM>""", encoding="utf-8")
+    done = runner.invoke(args=["import", "odm", str(odm), "--study", "MINI", "--as", "dm"])
+    assert done.exit_code == 0, done.output
+    assert _record(app, subjects["01"])["data"]["VSTIM"] == "09:30"
+
+
+def test_the_odm_export_writes_each_casebook_with_its_own_versions_metadata(app, two_versions):
+    runner, subjects = two_versions
+    assert runner.invoke(args=["study", "activate", "2", "--site", "01", "--approved", "2026-01-02",
+                               "--as", "dm"]).exit_code == 0
+    new01 = Api(app.test_client(), app.tokens["staff01"]).register("01")  # on version 2
+    with app.app_context():
+        from lxml import etree
+
+        from ecrf.exports import export_subjects
+        from ecrf.exports.odm import odm_schema, write_odm
+        from ecrf.studies import study_runtime
+
+        out = io.BytesIO()
+        runtime = study_runtime("MINI")
+        assert write_odm(out, runtime, export_subjects(runtime)) == 3
+    document = etree.fromstring(out.getvalue())
+    odm_schema().assertValid(document)
+    ns = {"odm": "http://www.cdisc.org/ns/odm/v1.3"}
+    versions = {mdv.get("OID"): mdv for mdv in document.iterfind(".//odm:MetaDataVersion", ns)}
+    assert len(versions) == 2
+    by_subject = {s.get("SubjectKey"): c.get("MetaDataVersionOID")
+                  for c in document.iterfind("odm:ClinicalData", ns) for s in c.iterfind("odm:SubjectData", ns)}
+    assert by_subject[subjects["01"]].startswith("MDV.1.") and by_subject[subjects["02"]].startswith("MDV.1.")
+    assert by_subject[new01].startswith("MDV.2.")
+    v1 = versions[by_subject[subjects["01"]]]
+    assert v1.find(".//odm:ItemDef[@OID='IT.VS.VSTIM']", ns) is not None  # the v1 casebook's item is defined
+    assert versions[by_subject[new01]].find(".//odm:ItemDef[@OID='IT.VS.VSTIM']", ns) is None
+    values = [i.get("Value") for i in document.iterfind(".//odm:ItemData[@ItemOID='IT.VS.VSTIM']", ns)]
+    assert values == ["08:00"]
