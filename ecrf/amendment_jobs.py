@@ -54,7 +54,7 @@ def start_migration(context: Callable[[], ContextManager], study: StudyRuntime, 
     :raise 403: unless a data manager; 404 ``/to``: the version is not loaded, ``/subject``: no such subject
       (at ``site``, if given); 400 ``/site``: unknown site; 422 ``/reason``: empty or unstorable.
     """
-    require(user, Action.IMPORT_DATA)
+    require(user, Action.AMEND_STUDY)
     find_version(study.oid, to_version, pointer="/to")
     reason = migration_reason(reason)
     if site:
@@ -97,7 +97,7 @@ def _run(context: Callable[[], ContextManager], job_id: str) -> None:
 
 def get_migration(study: StudyRuntime, user, job_id: str) -> MigrationJob:
     """One of the study's migration jobs; 404 for an unknown id (403 for a role that may not migrate)."""
-    require(user, Action.IMPORT_DATA)
+    require(user, Action.AMEND_STUDY)
     job = MigrationJob.objects(job_id=job_id, study=study.oid).first() if ObjectId.is_valid(job_id) else None
     if job is None:
         raise NotFound(f"no migration {job_id!r}")
@@ -106,5 +106,5 @@ def get_migration(study: StudyRuntime, user, job_id: str) -> MigrationJob:
 
 def recent_migrations(study: StudyRuntime, user, limit: int = 10) -> list[MigrationJob]:
     """The study's recent migration jobs, newest first."""
-    require(user, Action.IMPORT_DATA)
+    require(user, Action.AMEND_STUDY)
     return list(MigrationJob.objects(study=study.oid).order_by("-created_at").limit(limit))

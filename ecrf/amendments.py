@@ -142,7 +142,7 @@ def upload_version(study: StudyRuntime, user, content: bytes, folder: Path) -> t
     :raise 403: not a data manager; 422 ``/file``: an unsafe zip or another study's;
       :class:`~ecrf.errors.DefinitionError`: the faults ``study check`` lists, nothing loaded.
     """
-    require(user, Action.IMPORT_DATA)
+    require(user, Action.AMEND_STUDY)
     definition = read_upload(content, folder)
     if definition.oid != study.oid:
         raise Invalid(f"the zip holds study {definition.oid}, not {study.oid}",
@@ -171,7 +171,7 @@ def migrate(study: StudyRuntime, user, to_version: str, *, reason: str, site: st
     the version whose records all stand as the version makes them is ``unchanged``.
     :raise 403: not a data manager; 404: the version is not loaded; 422: no reason.
     """
-    require(user, Action.IMPORT_DATA)
+    require(user, Action.AMEND_STUDY)
     reason = migration_reason(reason)
     target = runtime_by_hash(find_version(study.oid, to_version).definition_hash)
     report = MigrationReport(study.oid, to_version, dry_run, reason)

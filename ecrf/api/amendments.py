@@ -15,7 +15,7 @@ from ecrf.study_versions import activate, activations, loaded_versions
 @api.get("/studies/<study>/versions")
 def study_versions(study: str):
     """The loaded versions (oldest first) and each site's version with its ethics approval date."""
-    require(g.user, Action.IMPORT_DATA)
+    require(g.user, Action.AMEND_STUDY)
     oid = g.runtime.oid
     return jsonify({"study": oid, "current": g.runtime.version,
                     "versions": [version_json(v) for v in loaded_versions(oid)],
@@ -26,7 +26,7 @@ def study_versions(study: str):
 def activate_study_version(study: str, version: str):
     """Activate a loaded version at a site from its ethics approval date on; the site's version as it now is."""
     user, runtime = g.user, g.runtime
-    require(user, Action.IMPORT_DATA)
+    require(user, Action.AMEND_STUDY)
     body = schemas.load(schemas.ActivateRequest(), json_body())
     done = activate(runtime.oid, version, body["site"], body["approved"], actor=user.username)
     return jsonify(activation_json({"site": done.site, "version": done.version,
@@ -39,7 +39,7 @@ def activate_study_version(study: str, version: str):
 def start_study_migration(study: str):
     """Start a migration (or its dry run) of casebooks to a version; 202 with the job to poll."""
     user, runtime = g.user, g.runtime
-    require(user, Action.IMPORT_DATA)
+    require(user, Action.AMEND_STUDY)
     body = schemas.load(schemas.MigrationRequest(), json_body())
     reason = body["reason"] or ("dry run" if body["dry_run"] else "")
     job = start_migration(current_app._get_current_object().app_context, runtime, user, body["to"], reason=reason,

@@ -184,7 +184,7 @@ def study_activate(version: str, study_oid: str | None, site: str, approved: str
     from ecrf.users import get_user
 
     try:
-        require(get_user(acting), Action.IMPORT_DATA)
+        require(get_user(acting), Action.AMEND_STUDY)
         active = activate(_study_oid(study_oid), version, site, approved, actor=acting)
     except DomainError as error:
         fail(error)

@@ -112,12 +112,14 @@ def save_record(study: StudyRuntime, user, subject_id: str, event_oid: str, form
     version) or 400 (a change without a reason) and then stores nothing.
 
     ``provenance`` (a data import's: the source file and its audit record) lands in the audit
-    event's context, under the event's hash; a save with provenance takes the import permission.
+    event's context, under the event's hash; a save with provenance takes the import permission (a
+    migration's, whose provenance names the amendment, the amendment permission).
 
     ``merge`` (the API's PUT) reads ``data`` as changes to the stored data (:func:`merged`);
     without it ``data`` is the whole form, as the HTML form page posts it.
     """
-    require(user, Action.ENTER_DATA if provenance is None else Action.IMPORT_DATA)
+    require(user, Action.ENTER_DATA if provenance is None
+            else Action.AMEND_STUDY if "amendment" in provenance else Action.IMPORT_DATA)
     event, form = study.form_in_event(event_oid, form_oid)
     reason = _checked_arguments(version, reason)
     stream = record_stream(study.oid, subject_id, event_oid, form_oid)

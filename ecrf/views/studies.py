@@ -76,7 +76,7 @@ def index(study: str):
 
     :raise 403: unless a data manager.
     """
-    require(g.user, Action.IMPORT_DATA)
+    require(g.user, Action.AMEND_STUDY)
     return _page(g.runtime, g.user)
 
 
@@ -85,7 +85,7 @@ def index(study: str):
 def upload(study: str):
     """Check an uploaded study zip and load it; show its faults, or the differences from the current version."""
     user, runtime = g.user, g.runtime
-    require(user, Action.IMPORT_DATA)
+    require(user, Action.AMEND_STUDY)
     form = _forms(runtime, "up")[0]
     if not form.validate_on_submit():
         return _page(runtime, user, upload=form, status=422)
@@ -107,7 +107,7 @@ def upload(study: str):
 def activate_version(study: str):
     """Activate a version at a site with its ethics approval date, then back to the page."""
     user, runtime = g.user, g.runtime
-    require(user, Action.IMPORT_DATA)
+    require(user, Action.AMEND_STUDY)
     form = _forms(runtime, "act")[1]
     if not form.validate_on_submit():
         return _page(runtime, user, active=form, status=422)

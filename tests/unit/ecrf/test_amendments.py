@@ -269,3 +269,21 @@ def test_the_odm_export_writes_each_casebook_with_its_own_versions_metadata(app,
     assert versions[by_subject[new01]].find(".//odm:ItemDef[@OID='IT.VS.VSTIM']", ns) is None
     values = [i.get("Value") for i in document.iterfind(".//odm:ItemData[@ItemOID='IT.VS.VSTIM']", ns)]
     assert values == ["08:00"]
+
+
+def test_a_migration_and_its_saves_take_the_amendment_permission_not_the_import_one(app, two_versions, monkeypatch):
+    import ecrf.roles
+    from ecrf.errors import Forbidden
+    from ecrf.records.save import save_record
+    from ecrf.studies import study_runtime
+    from ecrf.users import get_user
+
+    runner, subjects = two_versions
+    # A matrix where data managers may import but not amend: every step of a migration is refused.
+    monkeypatch.setitem(ecrf.roles.PERMISSIONS, ecrf.roles.Action.AMEND_STUDY, frozenset())
+    with app.app_context():
+        with pytest.raises(Forbidden):
+            save_record(study_runtime("MINI"), get_user("dm"), subjects["01"], "SCREEN", "VS", {"WEIGHT": 71}, 1,
+                        "amendment", provenance={"amendment": {"from": "1", "to": "2", "reason": "x"}})
+    result = runner.invoke(args=["study", "migrate", "--to", "2", "--reason", "amendment 2", "--as", "dm"])
+    assert result.exit_code == 1 and "may not amend study" in result.output, result.output
