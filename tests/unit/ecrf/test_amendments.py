@@ -287,3 +287,31 @@ def test_a_migration_and_its_saves_take_the_amendment_permission_not_the_import_
                         "amendment", provenance={"amendment": {"from": "1", "to": "2", "reason": "x"}})
     result = runner.invoke(args=["study", "migrate", "--to", "2", "--reason", "amendment 2", "--as", "dm"])
     assert result.exit_code == 1 and "may not amend study" in result.output, result.output
+
+
+def test_the_csv_tables_label_a_v1_casebooks_codes_with_version_1s_code_lists(app, tmp_path):
+    client = app.test_client()
+    staff = Api(client, app.tokens["staff01"])
+    old = staff.register("01")
+    assert staff.save(old, "SCREEN", "DM", {"SEX": "M", "BRTHDTC": "1980-01-01"}).status_code == 201
+    folder = _v2(tmp_path / "v2", [], False, 3)
+    dm_file = folder / "screening" / "DM.json"
+    schema = json.loads(dm_file.read_text())
+    schema["properties"]["SEX"]["oneOf"][0]["title"] = "Male (assigned at birth)"
+    dm_file.write_text(json.dumps(schema))
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["study", "load", str(folder)]).exit_code == 0
+    assert runner.invoke(args=["study", "activate", "2", "--site", "01", "--approved", "2026-01-02",
+                               "--as", "dm"]).exit_code == 0
+    new = staff.register("01")  # on version 2
+    assert staff.save(new, "SCREEN", "DM", {"SEX": "M", "BRTHDTC": "1990-01-01"}).status_code == 201
+    with app.app_context():
+        from ecrf.exports.tables import columns, subject_tables, tables
+        from ecrf.studies import study_runtime
+
+        runtime = study_runtime("MINI")
+        found = tables(runtime)
+        dm_table = next(n for n, (name, _, _) in enumerate(found) if name == "DM")
+        rows = [dict(zip(columns(found[dm_table][1], None), line, strict=True))
+                for index, line in subject_tables(runtime, found, [old, new]) if index == dm_table]
+    assert {row["subject"]: row["SEX_LABEL"] for row in rows} == {old: "Male", new: "Male (assigned at birth)"}
