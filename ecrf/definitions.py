@@ -9,6 +9,8 @@ checked by :mod:`ecrf.study_folder`.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import hashlib
 import json
 import re
@@ -20,6 +22,7 @@ import jsonschema
 from jsonschema.exceptions import best_match
 
 from audit import ROW_ID, canonical_json, json_pointer
+from ecrf.check_messages import render
 from ecrf.config import SCHEMAS_DIR
 from ecrf.errors import Faults
 from ecrf.expressions import compile_expression
@@ -232,6 +235,7 @@ class Check:
     severity: str
     program: Any
     inputs: frozenset[str] | None = None  # items and derived values the rule reads; None: anything
+    constants: dict = field(default_factory=dict)  # message placeholder -> study parameter (ecrf.check_messages)
 
     @property
     def per_row(self) -> bool:
@@ -305,7 +309,7 @@ class CompiledForm:
         for c in schema.get("x-ecrf-checks", []):
             program = compile_expression(c["rule"])
             self.checks.append(Check(c["id"], c["rule"], c["item"], c["message"], c.get("severity", "query"),
-                                     program, rule_inputs(program, c["rule"], c["item"])))
+                                     program, rule_inputs(program, c["rule"], c["item"]), c.get("constants", {})))
         references = set()
         for program in [d.program for d in self.derivations] + [c.program for c in self.checks]:
             references.update(program.variables())
@@ -396,3 +400,18 @@ def _compiled(definition_hash: str, oid: str, stage: str, schema_json: str) -> C
 def compile_form(oid: str, schema: dict, stage: str = "") -> CompiledForm:
     """The compiled form, cached by the definition's content hash."""
     return _compiled(content_hash(schema), oid, stage, json.dumps(schema))
+
+
+def with_parameters(form: CompiledForm, parameters: dict) -> CompiledForm:
+    """The form whose check messages show the study's parameter values (the same form when none names one).
+
+    A copy: the compiled form is shared by every study version holding the same definition,
+    whose parameters may differ.
+    """
+    if not any(check.constants for check in form.checks):
+        return form
+    shown = copy.copy(form)
+    shown.checks = [dataclasses.replace(check, message=render(check.message, check.constants, parameters))
+                    for check in form.checks]
+    return shown
+

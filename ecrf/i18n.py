@@ -448,6 +448,51 @@ WORDS = {
         "New query at my sites": "我的中心有新质疑", "Query answered": "质疑已回复", "SAE opened": "SAE 已创建",
         "SAE submitted": "SAE 已提交", "SAE report overdue": "SAE 报告已逾期", "Visit overdue": "访视已逾期",
         "Lab result of CTCAE grade 3 or higher": "实验室结果达到 CTCAE 3 级及以上", "Record unlocked": "记录已解锁",
+        # --- added by amend: retired items of a migrated record
+        "Retired items": "已停用的条目", "retired": "已停用",
+        "subject_migrated": "病例簿迁移至新研究版本", "subject_pinned": "病例簿固定于研究版本",
+        # --- amend: the study versions page
+        'Study versions': '研究版本',
+        "A new version is loaded once, activated at each site from its ethics approval date, and existing casebooks "
+        "move to it only by migration.":
+            "新版本只需加载一次，在各中心自其伦理批准日期起激活；已有病例簿只能通过迁移转到新版本。",
+        'Loaded versions': '已加载的版本',
+        'Loaded': '加载时间',
+        'Current': '当前版本',
+        'Active version per site': '各中心的生效版本',
+        'Ethics approval date': '伦理批准日期',
+        'kept on its version': '保持原版本',
+        'Activate at the site': '在该中心激活',
+        'Load a new version': '加载新版本',
+        "Upload the study folder as a zip. It is checked like “ecrf study check”; a version that passes is loaded, "
+        "and no site or casebook moves onto it.":
+            "请以 zip 文件上传研究文件夹。系统会像“ecrf study check”一样检查；"
+            "通过检查的版本将被加载，但不会有任何中心或病例簿自动转到该版本。",
+        'Check and load': '检查并加载',
+        'The study folder has faults; nothing was loaded': '研究文件夹有错误，未加载任何内容',
+        'Version %s loaded': '版本 %s 已加载',
+        'Differences from the current version': '与当前版本的差异',
+        'Migrate casebooks': '迁移病例簿',
+        'Start': '开始',
+        'Study folder (zip)': '研究文件夹（zip）',
+        'Migrate to version': '迁移到版本',
+        'Reason (the amendment)': '原因（方案修订）',
+        'Dry run (write nothing)': '试运行（不写入任何数据）',
+        'Version activated at the site.': '该版本已在该中心激活。',
+        "A migration needs the amendment's reason.": '迁移需要填写方案修订的原因。',
+        'Migration': '迁移',
+        'Migration to version %s': '迁移到版本 %s',
+        'Download the report': '下载报告',
+        'Record': '记录',
+        'What changes': '变更内容',
+        'added': '新增',
+        'now required and empty': '新必填且为空',
+        'check fails': '核查不通过',
+        'check passes': '核查通过',
+        'migrated': '已迁移',
+        'skipped': '已跳过',
+        "These items are not part of this study version any more. Their values are kept read-only, with their "
+        "history in the audit trail.": "这些条目已不属于当前研究版本。其数值以只读方式保留，历史记录保存在稽查轨迹中。",
     }
 }
 

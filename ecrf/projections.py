@@ -27,11 +27,14 @@ projection without its stream and every stream without its projection.
     study/<oid>                    studies               versions loaded, which is current, who loaded it; the stored
                                                          definition against its content hash, its oid and name
     sae/<study>/<report id>        sae_reports           identity, kind, state, content, clock, signature, version
+    study/<oid>                    site_versions         each site's version (hash and name), ethics approval date,
+                                                         whether carried, who activated it (activations, carries)
 
 Collections are read once each: those keyed like their streams (subjects,
 queries, users, sites, lab ranges, tokens) through one cursor sorted the way
 the walk comes, the others (studies, signatures, container locks) whole at
-the end, since their keys do not follow stream names.
+the end, since their keys do not follow stream names (site versions too:
+their study's stream holds every site's).
 
 Compared only where the document has them, since documents written before
 the engine kept them lack them: a subject's ``version`` and ``head``, a
@@ -45,7 +48,7 @@ predates their digest (users created and passwords set before it), ``failed_logi
 and ``locked_until`` (a lockout counter, written before its event and racing
 it), ``created_at`` of users and sites, ``created_at`` and ``retired_at`` of
 ranges, ``at`` of a container lock (each a clock read next to its event, not
-the event's time), a study's ``loaded_at``, tokens' hashes and
+the event's time), a study's ``loaded_at``, a site version's ``activated_at``, tokens' hashes and
 times (no event names a token), ``broken_checks`` and export jobs (reports,
 not facts of the trail).
 """
@@ -68,6 +71,7 @@ from ecrf.signatures import Signature, covers_digest, signature_from_event, sign
 from ecrf.sites import Site
 from ecrf.stream_fields import PASSWORD_DIGEST, event_details, query_fields, range_fields, user_fields
 from ecrf.studies import Study
+from ecrf.study_versions import SiteVersion
 from ecrf.subjects import Subject, subject_fields
 from ecrf.users import ApiToken, User, password_digest
 
@@ -127,6 +131,7 @@ class ProjectionCheck:
         self.locks: dict[str, dict] = {}  # container key -> the lock its stream holds (kind, by)
         self.loads: dict[str, list[dict]] = {}  # study oid -> its study_loaded events
         self.sae: dict[str, tuple[str, dict]] = {}  # report id -> (its stream, the fold of its events)
+        self.activations: dict[str, list[dict]] = {}  # study oid -> its site activation and carry events
 
     def stream_problems(self, stream: Any, events: list[dict]) -> list[StreamProblem]:
         """Projection problems of one stream's kind (none for a kind without a projection here)."""
@@ -145,6 +150,7 @@ class ProjectionCheck:
             self._collect_lock(stream, events)
         if kind == "study":
             self.loads[key] = [e for e in events if e.get("action") == "study_loaded"]
+            self.activations[key] = [e for e in events if e.get("action") in SITE_VERSION_ACTIONS]
             return []
         check = {"subject": self._subject, "query": self._query, "user": self._user,
                  "site": self._site, "ranges": self._ranges, "attachment": self._attachment}.get(kind)
@@ -358,6 +364,12 @@ class ProjectionCheck:
             stored.setdefault(document.get("oid"), []).append(document)
         for oid in sorted(set(stored) | set(self.loads), key=str):
             problems += _study_differences(f"study/{oid}", self.loads.get(oid, []), stored.get(oid, []))
+        activated: dict[str, dict[str, dict]] = {}
+        for document in SiteVersion._get_collection().find({}).sort("_id", 1):
+            activated.setdefault(document.get("study"), {})[document["_id"]] = document
+        for oid in sorted(set(activated) | {k for k, v in self.activations.items() if v}, key=str):
+            problems += _site_version_differences(f"study/{oid}", oid, self.activations.get(oid, []),
+                                                  activated.get(oid, {}))
         return problems
 
 
@@ -419,6 +431,40 @@ def _study_differences(stream: str, loads: list[dict], documents: list[dict]) ->
         problems += field_differences(stream, "studies", expected, document, label=f"version {key}: ")
     problems += [StreamProblem(stream, f"study version {key} loaded in the stream is missing from studies")
                  for key in first_load]
+    return problems
+
+
+# The study stream's events that set a site's version (ecrf.study_versions: activate, carry_sites).
+SITE_VERSION_ACTIONS = ("study_activated", "study_sites_carried")
+
+
+def site_versions_from_events(oid: str, events: list[dict]) -> dict[str, dict]:
+    """Each site's version as the study stream's activation and carry events leave it, by site_versions key."""
+    expected: dict[str, dict] = {}
+    for event in events:
+        details = (event.get("state") or {}).get("details") or {}
+        carried = event.get("action") == "study_sites_carried"
+        for site in (details.get("sites") or []) if carried else [details.get("site")]:
+            expected[f"{oid}/{site}"] = {"study": oid, "site": site, "definition_hash": details.get("definition_hash"),
+                                         "version": details.get("version"),
+                                         "approved": None if carried else details.get("approved"),
+                                         "carried": carried, "activated_by": event.get("actor")}
+    return expected
+
+
+def _site_version_differences(stream: str, oid: str, events: list[dict],
+                              documents: dict[str, dict]) -> list[StreamProblem]:
+    """How a study's site_versions documents differ from its stream's activation and carry events."""
+    problems = []
+    expected = site_versions_from_events(oid, events)
+    for key, document in sorted(documents.items()):
+        said = expected.pop(key, None)
+        if said is None:
+            problems.append(StreamProblem(stream, f"site version {key} in site_versions has no activation event"))
+            continue
+        problems += field_differences(stream, "site_versions", said, document, label=f"site version {key}: ")
+    problems += [StreamProblem(stream, f"site version {key} activated in the stream is missing from site_versions")
+                 for key in sorted(expected)]
     return problems
 
 

@@ -27,6 +27,7 @@ class Action(str, Enum):
     LOCK = "lock/unlock, freeze"
     EXPORT = "export"
     IMPORT_DATA = "import clinical data"
+    AMEND_STUDY = "amend study (new version, activation, migration)"
     MANAGE_RANGES = "manage lab reference ranges"
     ADMINISTER = "users, sites, study load"
     VIEW_SAE = "view SAE reports"
@@ -48,6 +49,7 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.LOCK: frozenset({Role.DATA_MANAGER}),
     Action.EXPORT: frozenset({Role.DATA_MANAGER}),
     Action.IMPORT_DATA: frozenset({Role.DATA_MANAGER}),
+    Action.AMEND_STUDY: frozenset({Role.DATA_MANAGER}),
     Action.MANAGE_RANGES: frozenset({Role.DATA_MANAGER}),
     Action.ADMINISTER: frozenset({Role.ADMIN}),
     Action.VIEW_SAE: frozenset({Role.SITE_STAFF, Role.INVESTIGATOR, Role.MONITOR, Role.DATA_MANAGER, Role.SAFETY}),

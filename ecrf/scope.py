@@ -11,11 +11,14 @@ from flask import g
 from flask_login import current_user
 
 from ecrf.auth import api_user, web_user
-from ecrf.studies import study_runtime
+from ecrf.studies import current_study
+from ecrf.subjects import casebook_runtime
 
 
 def page_scope(endpoint: str | None, values: dict | None) -> None:
     """Put the signed-in user on ``g.user`` and the study named by ``<study>`` on ``g.runtime``.
+
+    Under a ``<subject>`` the runtime is the study version that subject's casebook is pinned to.
 
     :raise 404: (:class:`~ecrf.errors.NotFound`) when the study is not loaded.
     An anonymous request loads nothing: ``login_required`` sends it to sign in before any study is looked up.
@@ -24,7 +27,7 @@ def page_scope(endpoint: str | None, values: dict | None) -> None:
         return
     g.user = web_user()
     if values and "study" in values:
-        g.runtime = study_runtime(values["study"])
+        g.runtime = _runtime(values)
 
 
 def api_scope(endpoint: str | None, values: dict | None) -> None:
@@ -36,4 +39,16 @@ def api_scope(endpoint: str | None, values: dict | None) -> None:
     """
     if values and "study" in values:
         g.user = api_user()
-        g.runtime = study_runtime(values["study"])
+        g.runtime = _runtime(values)
+
+
+def _runtime(values: dict):
+    """The study, at the version of the subject's casebook on a subject's URLs (each casebook is pinned).
+
+    Only an amended study (one loaded over another version) has casebooks on other versions to look up: a
+    study with one version reads nothing more.
+    """
+    runtime, amended = current_study(values["study"])
+    if amended and "subject" in values:
+        return casebook_runtime(runtime, values["subject"])
+    return runtime

@@ -10,7 +10,7 @@ from pathlib import Path
 from mongoengine import BooleanField, DateTimeField, Document, StringField
 
 from audit import utc_now
-from ecrf.definitions import CompiledForm, compile_form
+from ecrf.definitions import CompiledForm, compile_form, with_parameters
 from ecrf.errors import NotFound
 from ecrf.study_folder import StudyDefinition, read_study
 from ecrf.trail import record_admin_event
@@ -27,6 +27,8 @@ class Study(Document):
     loaded_at = DateTimeField()
     loaded_by = StringField()
     current = BooleanField(default=False)
+    # Loaded in place of another current version: casebooks may be on different versions (ecrf.study_versions).
+    amended = BooleanField(default=False)
     meta = {"collection": "studies", "indexes": [("oid", "current")]}
 
 
@@ -111,17 +113,26 @@ def _runtime(definition_hash: str) -> StudyRuntime:
     stored = Study.objects(definition_hash=definition_hash).first()
     if stored is None:
         raise NotFound(f"no study definition {definition_hash}")
-    forms = {oid: compile_form(oid, f["schema"], f["stage"]) for oid, f in json.loads(stored.forms_json).items()}
-    return StudyRuntime(definition_hash, json.loads(stored.study_json), forms)
+    definition = json.loads(stored.study_json)
+    parameters = definition.get("parameters", {})
+    forms = {oid: with_parameters(compile_form(oid, f["schema"], f["stage"]), parameters)
+             for oid, f in json.loads(stored.forms_json).items()}
+    return StudyRuntime(definition_hash, definition, forms)
 
 
 def study_runtime(oid: str) -> StudyRuntime:
     """The current version of the study; :class:`NotFound` when it is not loaded."""
+    return current_study(oid)[0]
+
+
+def current_study(oid: str) -> tuple[StudyRuntime, bool]:
+    """The current version of the study and whether it was loaded over another (an amended study, whose
+    casebooks may be pinned to other versions); :class:`NotFound` when it is not loaded."""
     # Every request asks this: one plain find, without a mongoengine query set around it.
-    stored = Study._get_collection().find_one({"oid": oid, "current": True}, {"_id": 1})
+    stored = Study._get_collection().find_one({"oid": oid, "current": True}, {"_id": 1, "amended": 1})
     if stored is None:
         raise NotFound(f"no study {oid!r}")
-    return _runtime(stored["_id"])
+    return _runtime(stored["_id"]), bool(stored.get("amended"))
 
 
 def runtime_by_hash(definition_hash: str) -> StudyRuntime:
@@ -152,8 +163,8 @@ def load_study(path: str | Path, *, actor: str = "system") -> tuple[Study, bool]
             loaded_at=utc_now(), loaded_by=actor,
         ).save(force_insert=True)
     if not existing.current:
-        Study.objects(oid=definition.oid, current=True).update(set__current=False)
-        Study.objects(definition_hash=digest).update(set__current=True)
+        replaced = Study.objects(oid=definition.oid, current=True).update(set__current=False)
+        Study.objects(definition_hash=digest).update(set__current=True, **({"set__amended": True} if replaced else {}))
         existing.reload()
         record_admin_event(f"study/{definition.oid}", actor, "study_loaded",
                            {"version": definition.version, "definition_hash": digest})

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ecrf.check_messages import message_faults
 from ecrf.definitions import ROW_ID, content_hash, meta_faults
 from ecrf.errors import DefinitionError, Faults
 from ecrf.expressions import ExpressionError, compile_expression
@@ -110,7 +111,13 @@ def check_study(definition: StudyDefinition, faults: Faults) -> None:
         for position, form in enumerate(event["forms"]):
             if form not in definition.forms:
                 faults.add("study.json", f"{pointer}/forms/{position}", f"no form {form!r} in the study folder")
-    _check_sdv(study.get("parameters", {}).get("sdv"), definition.forms, faults)
+    parameters = study.get("parameters", {})
+    for form in definition.forms.values():
+        for index, check in enumerate(form["schema"].get("x-ecrf-checks", [])):
+            if "constants" in check:
+                for pointer, fault in message_faults(check["message"], check["constants"], parameters):
+                    faults.add(form["file"], f"/x-ecrf-checks/{index}{pointer}", fault)
+    _check_sdv(parameters.get("sdv"), definition.forms, faults)
 
 
 def _check_sdv(setting: dict | None, forms: dict[str, dict], faults: Faults) -> None:

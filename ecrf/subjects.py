@@ -12,12 +12,14 @@ from ecrf.locks import refuse_if_study_closed
 from ecrf.roles import Action, require
 from ecrf.sites import get_site
 from ecrf.studies import StudyRuntime
+from ecrf.study_versions import pinned_runtime, version_for_new_subject
 from ecrf.text import check_text
 from ecrf.trail import audit_store, subject_stream
 
 SUBJECT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 # The events of a subject's stream that its document projects (records append "subject_status").
-SUBJECT_ACTIONS = ("subject_registered", "subject_status")
+# "subject_pinned"/"subject_migrated" move the casebook's study version (see ecrf.study_versions).
+SUBJECT_ACTIONS = ("subject_registered", "subject_status", "subject_pinned", "subject_migrated")
 
 
 class Subject(Document):
@@ -26,6 +28,7 @@ class Subject(Document):
     subject_id = StringField(required=True)
     site = StringField(required=True)
     status = StringField(default="screening")
+    study_version = StringField()  # the definition hash the casebook is pinned to (None: from before pinning)
     created_at = DateTimeField()
     created_by = StringField()
     # The subject document is the projection of the subject's audit stream, as a record is of its own.
@@ -52,6 +55,7 @@ def register_subject(study: StudyRuntime, user, site: str, subject_id: str | Non
         raise Forbidden(f"you do not work at site {site}", [FieldError("/site", "not one of your sites")])
     if subject_id is not None and (not isinstance(subject_id, str) or not SUBJECT_ID.fullmatch(subject_id)):
         raise Invalid("invalid subject id", [FieldError("/subject_id", "1-40 letters, digits, '-' or '_'")])
+    pinned = version_for_new_subject(study.oid, site)
     for attempt in range(50):
         candidate = subject_id or _next_id(study.oid, site, attempt)
         # Audit first, as every write: the stream's first event also claims the id.
@@ -59,13 +63,13 @@ def register_subject(study: StudyRuntime, user, site: str, subject_id: str | Non
             event = audit_store().append(
                 subject_stream(study.oid, candidate), 0, actor=user.username, action="subject_registered",
                 changes=[{"path": "/site", "old": None, "new": site}],
-                state={"status": "screening"},
+                state={"status": "screening", "study_version": pinned},
                 context={"study": study.oid, "subject": candidate, "site": site},
                 head={"seq": 0, "hash": GENESIS},
             )
             subject = Subject(
                 key=subject_key(study.oid, candidate), study=study.oid, subject_id=candidate, site=site,
-                status="screening", created_at=event["at"], created_by=user.username,
+                status="screening", study_version=pinned, created_at=event["at"], created_by=user.username,
                 version=event["seq"], head=event["hash"],
             )
             subject.save(force_insert=True)
@@ -134,9 +138,10 @@ def subject_fields(events: list[dict]) -> dict:
         return {}
     projection = fold(own)
     first = own[0]
+    pinned = {"study_version": projection["study_version"]} if projection.get("study_version") else {}
     return {"site": projection["data"].get("site", (first.get("context") or {}).get("site")),
             "status": projection.get("status", "screening"), "created_at": first["at"],
-            "created_by": first["actor"], "version": projection["version"], "head": projection["head"]}
+            "created_by": first["actor"], "version": projection["version"], "head": projection["head"], **pinned}
 
 
 def list_subjects(study: StudyRuntime, user, site: str | None = None) -> list[Subject]:
@@ -158,3 +163,57 @@ def require_site(user, subject: Subject) -> None:
     if not user.sees_site(subject.site):
         raise NotFound(f"no subject {subject.subject_id!r}")
 
+
+def subject_runtime(study: StudyRuntime, subject: Subject) -> StudyRuntime:
+    """The study version the subject's casebook is read and saved with: the one it is pinned to."""
+    return pinned_runtime(study, subject.study_version)
+
+
+def casebook_version(study: StudyRuntime, subject_id: str, site: str | None = None) -> StudyRuntime:
+    """The study version the subject's casebook is read and saved with; for a subject not registered yet, the
+    version a new subject at ``site`` starts on (the current one when no site is named)."""
+    stored = Subject._get_collection().find_one({"_id": subject_key(study.oid, subject_id)}, {"study_version": 1})
+    if stored is not None:
+        return pinned_runtime(study, stored.get("study_version"))
+    return pinned_runtime(study, version_for_new_subject(study.oid, site) if site else None)
+
+
+def pin_subject(study_oid: str, subject: Subject, definition_hash: str, *, actor: str, reason: str,
+                action: str = "subject_migrated", details: dict | None = None) -> Subject:
+    """Move the subject's casebook to the study version ``definition_hash`` (an audit event on its stream).
+
+    ``action`` is ``subject_pinned`` when a casebook from before pinning is pinned where it stands.
+    Returns the subject as it now stands; no event when it is pinned there already.
+    """
+    store, stream = audit_store(), subject_stream(study_oid, subject.subject_id)
+    for _ in range(5):
+        if subject.study_version == definition_hash:
+            return subject
+        head = store.head(stream) or {"seq": 0, "hash": GENESIS}
+        try:
+            event = store.append(
+                stream, head["seq"], actor=actor, action=action, reason=reason,
+                changes=[{"path": "/study_version", "old": subject.study_version, "new": definition_hash}],
+                state={"study_version": definition_hash},
+                context={"study": study_oid, "subject": subject.subject_id, "site": subject.site, **(details or {})},
+                head=head,
+            )
+        except StaleVersion:
+            subject = Subject.objects(key=subject.key).first() or subject
+            continue
+        Subject._get_collection().update_one(
+            {"_id": subject.key, "version": {"$not": {"$gte": event["seq"]}}},
+            {"$set": {"study_version": definition_hash, "version": event["seq"], "head": event["hash"]}})
+        subject.study_version, subject.version, subject.head = definition_hash, event["seq"], event["hash"]
+        return subject
+    raise Conflict(f"subject {subject.subject_id} changed meanwhile; try again")
+
+
+
+def casebook_runtime(study: StudyRuntime, subject_id: str) -> StudyRuntime:
+    """The study version of the subject's casebook, by the subject's id (``study`` when unknown or not pinned).
+
+    Reads only the pin: who may see the subject is decided where the subject is read.
+    """
+    found = Subject._get_collection().find_one({"_id": subject_key(study.oid, str(subject_id))}, {"study_version": 1})
+    return pinned_runtime(study, (found or {}).get("study_version"))

@@ -75,6 +75,8 @@ def realistic_history(app) -> dict:
     assert dm.post(f"/studies/MINI/subjects/{s2}/lock", OVERRIDDEN).status_code == 200
     assert dm.post("/studies/MINI/freeze", OVERRIDDEN).status_code == 200
     assert dm.post("/studies/MINI/unfreeze", {}).status_code == 200
+    # Site 02's ethics committee approved (version 1 again: an activation all the same, on the study's stream).
+    assert dm.post("/studies/MINI/versions/1/activate", {"site": "02", "approved": "2026-01-02"}).status_code == 200
     with app.app_context():
         from ecrf.ranges import add_range, retire_range
         from ecrf.sites import add_site
@@ -285,6 +287,23 @@ TAMPERINGS = [
               _rename_study, lambda ids: "study/MINI",
               lambda ids: f"version {ids['study_hash']}: field 'name' is 'Another study' in studies, "
                           "'Mini study for engine tests' in the stream"),
+    Tampering("site's ethics approval date edited in site_versions",
+              lambda db, ids: db.site_versions.update_one({"_id": "MINI/02"}, {"$set": {"approved": "2025-06-01"}}),
+              lambda ids: "study/MINI",
+              lambda ids: "site version MINI/02: field 'approved' is '2025-06-01' in site_versions, '2026-01-02' in "
+                          "the stream"),
+    Tampering("site moved to another version in site_versions",
+              lambda db, ids: db.site_versions.update_one({"_id": "MINI/02"}, {"$set": {"definition_hash": "0" * 64}}),
+              lambda ids: "study/MINI", lambda ids: "site version MINI/02: field 'definition_hash' is"),
+    Tampering("site version forged in site_versions",
+              lambda db, ids: db.site_versions.insert_one({"_id": "MINI/01", "study": "MINI", "site": "01",
+                                                           "definition_hash": "0" * 64, "version": "9"}),
+              lambda ids: "study/MINI",
+              lambda ids: "site version MINI/01 in site_versions has no activation event"),
+    Tampering("site version deleted from site_versions",
+              lambda db, ids: db.site_versions.delete_one({"_id": "MINI/02"}),
+              lambda ids: "study/MINI",
+              lambda ids: "site version MINI/02 activated in the stream is missing from site_versions"),
     Tampering("study definition edited in studies",
               _edit_definition, lambda ids: "study/MINI",
               lambda ids: f"version {ids['study_hash']}: the stored definition does not hash to its id (altered)"),

@@ -6,7 +6,16 @@ import tempfile
 
 from flask import g, jsonify, request, send_file
 
-from ecrf.api import attachments, imports, notifications, review, sae, schemas, users  # noqa: F401  (they register routes)
+from ecrf.api import (  # noqa: F401  (they register their routes)
+    amendments,
+    attachments,
+    imports,
+    notifications,
+    review,
+    sae,
+    schemas,
+    users,
+)
 from ecrf.api.blueprint import api, json_body
 from ecrf.api.fields.queries import query_json
 from ecrf.api.fields.records import event_json, record_json

@@ -54,6 +54,9 @@ _RESPONSES = {
     "TokensRevoked": schemas.TokensRevoked,
     "AccessGrant": schemas.AccessGrant,
     "Attachment": schemas.AttachmentOut,
+    "StudyVersions": schemas.StudyVersions,
+    "SiteActivation": schemas.SiteActivation,
+    "MigrationJob": schemas.MigrationJobOut,
     "Problem": schemas.Problem,
     "QueryBulkOut": schemas.QueryBulkOut,
     "Readiness": schemas.Readiness,
@@ -78,6 +81,8 @@ _REQUESTS = {
     "RequiredReason": schemas.RequiredReason,
     "AttachmentUpload": schemas.AttachmentUpload,
     **SAE_REQUESTS,
+    "ActivateRequest": schemas.ActivateRequest,
+    "MigrationRequest": schemas.MigrationRequest,
 }
 
 _S, _SUBJ, _REC = "{study}", "{subject}", "{event}"
@@ -459,6 +464,26 @@ def spec() -> dict:
     )
     describe_sae(doc, f"{base}/{_S}", read, write)
     _notification_paths(doc, read, write)
+    doc.path(path=f"{base}/{_S}/versions", parameters=_params("study"), operations={
+        "get": {"summary": "Loaded versions of the study and each site's version with its ethics approval date "
+                           "(data managers)",
+                "responses": {"200": _ok("versions", "StudyVersions"), **read}}})
+    doc.path(path=f"{base}/{_S}/versions/{{version}}/activate", parameters=_params("study", "version"), operations={
+        "post": {"summary": "Activate a loaded version at a site from its ethics approval date (data managers, "
+                            "audited): new subjects there start on it; existing casebooks move only by migration",
+                 "requestBody": _json("ActivateRequest"),
+                 "responses": {"200": _ok("the site's version", "SiteActivation"), **write}}})
+    migrations = f"{base}/{_S}/migrations"
+    doc.path(path=migrations, parameters=_params("study"), operations={
+        "post": {"summary": "Migrate casebooks to a loaded version through the write path, or its dry run "
+                            "(data managers); answers at once with the job to poll",
+                 "requestBody": _json("MigrationRequest"),
+                 "responses": {"202": {**_ok("migration started", "MigrationJob"),
+                                       "headers": {"Location": {"schema": {"type": "string"},
+                                                                "description": "the job to poll"}}}, **write}}})
+    doc.path(path=f"{migrations}/{{job_id}}", parameters=_params("study", "job_id"), operations={
+        "get": {"summary": "A migration job: state, progress and, once done, its report (data managers)",
+                "responses": {"200": _ok("job", "MigrationJob"), **read}}})
     result = doc.to_dict()
     for name, component in result["components"]["schemas"].items():
         if name not in _REQUESTS:  # responses and the shapes nested in them

@@ -83,6 +83,8 @@ class Subject(Schema):
     status = fields.String()
     study = fields.String()
     created_at = fields.String(allow_none=True)
+    study_version = fields.String(allow_none=True, metadata={
+        "description": "definition hash of the study version the casebook is pinned to; null: the current one"})
 
 
 class FormStatus(Schema):
@@ -191,6 +193,8 @@ class RecordOut(Schema):
     derived = fields.Dict()
     status = fields.String(allow_none=True)
     missing = fields.List(fields.String())
+    retired = fields.Dict(metadata={"description": "item OID -> value of items the casebook's study version no "
+                                                   "longer has (read-only; kept in the audit trail)"})
     version = fields.Integer()
     definition = fields.String(allow_none=True)
     updated_at = fields.String(allow_none=True)
@@ -557,3 +561,79 @@ class AccessGrant(Schema):
     current = fields.Boolean()
     last_login = fields.DateTime(allow_none=True)
     status = fields.String()
+
+
+# ---------------------------------------------------------------- protocol amendments (ecrf/api/amendments.py)
+
+
+class ActivateRequest(Schema):
+    class Meta:
+        unknown = RAISE
+
+    site = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    approved = fields.String(required=True, validate=validate.Length(max=40),
+                             metadata={"description": "the site's ethics approval date, YYYY-MM-DD, not in the future"})
+
+
+class MigrationRequest(Schema):
+    class Meta:
+        unknown = RAISE
+
+    to = fields.String(required=True, validate=validate.Length(min=1, max=120),
+                       metadata={"description": "the loaded version to move casebooks to"})
+    site = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=32),
+                         metadata={"description": "only the subjects of this site"})
+    subject = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=40),
+                            metadata={"description": "only this subject"})
+    dry_run = fields.Boolean(load_default=False, metadata={"description": "report what would change; write nothing"})
+    reason = fields.String(load_default=None, allow_none=True, metadata={
+        "description": "the amendment's reason, recorded on every change; required unless a dry run"})
+
+
+class StudyVersion(Schema):
+    version = fields.String()
+    definition_hash = fields.String()
+    name = fields.String(allow_none=True)
+    loaded_at = fields.String(allow_none=True)
+    loaded_by = fields.String(allow_none=True)
+    current = fields.Boolean(metadata={"description": "the version the study's metadata and forms show"})
+
+
+class SiteActivation(Schema):
+    site = fields.String()
+    version = fields.String(metadata={"description": "the version new subjects at the site start on"})
+    definition_hash = fields.String()
+    approved = fields.String(allow_none=True, metadata={
+        "description": "ethics approval date; null when the site never activated a version or was kept on its "
+                       "version when a newer one was loaded"})
+    carried = fields.Boolean(metadata={"description": "kept on its version when a newer one was loaded"})
+    activated_at = fields.String(allow_none=True)
+    activated_by = fields.String(allow_none=True)
+
+
+class StudyVersions(Schema):
+    study = fields.String()
+    current = fields.String(metadata={"description": "the current version"})
+    versions = fields.List(fields.Nested(StudyVersion), metadata={"description": "loaded versions, oldest first"})
+    sites = fields.List(fields.Nested(SiteActivation), metadata={"description": "every site, in code order"})
+
+
+class MigrationJobOut(Schema):
+    id = fields.String()
+    study = fields.String()
+    to = fields.String()
+    site = fields.String(allow_none=True)
+    subject = fields.String(allow_none=True)
+    dry_run = fields.Boolean()
+    reason = fields.String()
+    requested_by = fields.String()
+    state = fields.String(validate=validate.OneOf(["running", "done", "failed"]))
+    progress = fields.Integer(metadata={"description": "subjects planned (and moved) so far"})
+    total = fields.Integer(metadata={"description": "subjects the migration covers"})
+    error = fields.String(allow_none=True)
+    created_at = fields.String()
+    finished_at = fields.String(allow_none=True)
+    report = fields.Dict(allow_none=True, metadata={
+        "description": "null until done: study, to_version, dry_run, reason, counts (subjects per outcome) and "
+                       "subjects, each with its from/to version, outcome and records (event, form, outcome, "
+                       "retired, added, new_required, misfits, derived, checks_failing, checks_passing)"})

@@ -56,7 +56,7 @@ def _import(study_oid: str, acting: str, file: Path, read, dry_run: bool, errors
         study = study_runtime(study_oid)
         user = get_user(acting)
         require(user, Action.IMPORT_DATA)
-        submissions = read(Catalogue(study))
+        submissions = read(Catalogue(study, casebooks=True))
         total = len(submissions) * (1 if dry_run else 2)
         with click.progressbar(length=max(total, 1), label=f"importing {file.name}", file=sys.stderr,
                                show_pos=True) as bar:

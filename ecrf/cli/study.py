@@ -11,10 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import click
-from flask.cli import AppGroup
+from flask.cli import AppGroup, ScriptInfo
 
-from ecrf.cli.terminal import definition_faults
-from ecrf.errors import DefinitionError
+from ecrf.cli.terminal import definition_faults, fail, progress
+from ecrf.errors import DefinitionError, DomainError
 
 
 @click.group("study", cls=AppGroup)
@@ -39,11 +39,11 @@ def study_check(path: Path) -> None:
 @study_group.command("load")
 @click.argument("path", type=click.Path(file_okay=False, path_type=Path))
 def study_load(path: Path) -> None:
-    """Validate and load (or upgrade) a study definition."""
-    from ecrf.studies import load_study
+    """Validate and load (or upgrade) a study definition; sites and casebooks stay on their version."""
+    from ecrf.amendments import load_version
 
     try:
-        study, created = load_study(path)
+        study, created = load_version(path, actor="system")
     except DefinitionError as error:
         definition_faults(error)
     verb = "loaded" if created else "already loaded; now current"
@@ -105,24 +105,42 @@ def _report_and_check(report, report_file: Path | None, output: Path,
 
 
 @study_group.command("diff", with_appcontext=False)
-@click.argument("first", type=click.Path(file_okay=False, exists=True, path_type=Path))
-@click.argument("second", type=click.Path(file_okay=False, exists=True, path_type=Path))
-def study_diff(first: Path, second: Path) -> None:
-    """Compare two study folders: exit 0 when they say the same, 1 listing each difference, 2 if one is broken."""
-    from ecrf.study_diff import diff_folders
+@click.argument("first")
+@click.argument("second")
+@click.option("--study", "study_oid", default=None,
+              help="the study whose loaded versions are named (default: the only one)")
+@click.pass_context
+def study_diff(ctx: click.Context, first: str, second: str, study_oid: str | None) -> None:
+    """Compare two study folders or loaded versions: exit 0 when they say the same, 1 listing each difference,
+    2 if one is broken or not loaded."""
+    from ecrf.study_diff import diff_studies
+    from ecrf.study_folder import read_study
 
     try:
-        differences = diff_folders(first, second)
+        sides = [read_study(side) if Path(side).is_dir() else _loaded_version(ctx, study_oid, side)
+                 for side in (first, second)]
     except DefinitionError as error:
         for line in error.faults.lines():
             click.echo(line, err=True)
         sys.exit(2)
+    except DomainError as error:
+        click.echo(f"error: {error.detail}", err=True)
+        sys.exit(2)
+    differences = diff_studies(*sides)
     for difference in differences:
         click.echo(str(difference))
     if differences:
         click.echo(f"{len(differences)} difference(s) between {first} and {second}", err=True)
         sys.exit(1)
     click.echo(f"{first} and {second}: no difference")
+
+
+def _loaded_version(ctx: click.Context, study_oid: str | None, version: str):
+    """A loaded version of the study as a study definition (the app's database, opened for it)."""
+    from ecrf.study_versions import loaded_definition
+
+    with ctx.ensure_object(ScriptInfo).load_app().app_context():
+        return loaded_definition(_study_oid(study_oid), version)
 
 
 @study_group.command("import-redcap", with_appcontext=False)
@@ -151,3 +169,72 @@ def study_import_redcap(dictionary: Path, output: Path, events: Path | None, map
     notes = [f"note: repeating instruments are {report.facts['repeating_instruments']}"] \
         if "repeating_instruments" in report.facts else []
     _report_and_check(report, report_file, output, notes=notes)
+
+
+@study_group.command("activate")
+@click.argument("version")
+@click.option("--study", "study_oid", default=None, help="study OID (default: the only loaded study)")
+@click.option("--site", required=True, help="site code")
+@click.option("--approved", required=True, help="the ethics approval date of the version at the site, YYYY-MM-DD")
+@click.option("--as", "acting", default="admin", help="data manager recorded as the author")
+def study_activate(version: str, study_oid: str | None, site: str, approved: str, acting: str) -> None:
+    """Activate a loaded version at a site: new subjects there start on it (audited)."""
+    from ecrf.roles import Action, require
+    from ecrf.study_versions import activate
+    from ecrf.users import get_user
+
+    try:
+        require(get_user(acting), Action.AMEND_STUDY)
+        active = activate(_study_oid(study_oid), version, site, approved, actor=acting)
+    except DomainError as error:
+        fail(error)
+    click.echo(f"study {active.study} version {active.version} active at site {active.site} "
+               f"(ethics approval {active.approved})")
+
+
+@study_group.command("migrate")
+@click.option("--to", "to_version", required=True, help="the loaded version to move casebooks to")
+@click.option("--study", "study_oid", default=None, help="study OID (default: the only loaded study)")
+@click.option("--site", default=None, help="only subjects of this site")
+@click.option("--subject", "subject_id", default=None, help="only this subject")
+@click.option("--reason", default=None, help="the amendment's reason (required unless --dry-run)")
+@click.option("--dry-run", is_flag=True, help="report what would change; write nothing")
+@click.option("--report", "report_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="write the report (JSON) here")
+@click.option("--as", "acting", default="admin", help="data manager recorded as the author")
+def study_migrate(to_version: str, study_oid: str | None, site: str | None, subject_id: str | None,
+                  reason: str | None, dry_run: bool, report_file: Path | None, acting: str) -> None:
+    """Move casebooks to a version through the write path; report per subject and record. Idempotent."""
+    import json
+
+    from ecrf.amendments import migrate, subjects_to_migrate
+    from ecrf.studies import study_runtime
+    from ecrf.users import get_user
+
+    try:
+        runtime = study_runtime(_study_oid(study_oid))
+        total = len(subjects_to_migrate(runtime.oid, site, subject_id))
+        with progress(f"{'planning' if dry_run else 'migrating'} {runtime.oid}", total) as bar:
+            report = migrate(runtime, get_user(acting), to_version, reason=reason or ("dry run" if dry_run else ""),
+                             site=site, subject_id=subject_id, dry_run=dry_run, progress=bar.update)
+    except DomainError as error:
+        fail(error)
+    for line in report.lines():
+        click.echo(line)
+    if report_file is not None:
+        report_file.write_text(json.dumps(report.as_dict(), ensure_ascii=False, indent=1, default=str),
+                               encoding="utf-8")
+    summary = ", ".join(f"{n} {what}" for what, n in sorted(report.counts().items())) or "no subjects"
+    click.echo(f"{'dry run: ' if dry_run else ''}{summary}")
+
+
+def _study_oid(given: str | None) -> str:
+    """The study named, else the only loaded one (a usage error when there are several)."""
+    from ecrf.studies import loaded_studies
+
+    if given:
+        return given
+    loaded = [study.oid for study in loaded_studies()]
+    if len(loaded) != 1:
+        raise click.UsageError(f"name the study with --study (loaded: {', '.join(loaded) or 'none'})")
+    return loaded[0]

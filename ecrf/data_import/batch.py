@@ -27,7 +27,7 @@ from ecrf.records.validation import validate
 from ecrf.roles import Action
 from ecrf.sites import get_site
 from ecrf.studies import StudyRuntime
-from ecrf.subjects import SUBJECT_ID, Subject, register_subject, require, subject_key
+from ecrf.subjects import SUBJECT_ID, Subject, casebook_version, register_subject, require, subject_key
 from ecrf.trail import record_stream
 
 REFUSAL_COLUMNS = ["line", "subject", "event", "form", "item", "label", "reason"]
@@ -108,8 +108,9 @@ def label_of(study: StudyRuntime, form_oid: str | None, pointer: str) -> str:
 
 
 def _refusals(study: StudyRuntime, found: Submission, faults: list[FieldError]) -> list[Refusal]:
+    version = casebook_version(study, found.subject, found.site) if found.subject else study
     return [Refusal(found.line, found.subject, found.event, found.form, fault.path,
-                    label_of(study, found.form, fault.path), fault.message) for fault in faults]
+                    label_of(version, found.form, fault.path), fault.message) for fault in faults]
 
 
 def _subject_plan(study: StudyRuntime, found: Submission) -> tuple[bool, list[FieldError]]:
@@ -142,7 +143,11 @@ def plan(study: StudyRuntime, found: Submission) -> Plan:
     if stored and (stored.get("locked") or stored.get("frozen")):
         state = "locked" if stored.get("locked") else "frozen"
         return Plan(found, "refused", faults=[FieldError("/", f"{found.form} at {found.event} is {state}")])
-    form = study.forms[found.form]
+    # Checked as save_record will check it: with the forms of the study version the casebook is (or starts) on.
+    form = casebook_version(study, found.subject, found.site).forms.get(found.form)
+    if form is None:
+        return Plan(found, "refused", faults=[FieldError("/form", f"the subject's study version has no form "
+                                                                  f"{found.form}")])
     old = (stored or {}).get("data") or {}
     data = applied(old, found.changes)
     try:

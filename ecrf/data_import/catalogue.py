@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from ecrf.definitions import CompiledForm, Item
 from ecrf.studies import StudyRuntime
+from ecrf.subjects import casebook_version
 
 SOURCE_OID = "x-ecrf-source-oid"
 
@@ -72,10 +73,14 @@ class FormNames:
 
 
 class Catalogue:
-    """Every name of a study's events, forms and sites that an import file may use."""
+    """Every name of a study's events, forms and sites that an import file may use.
 
-    def __init__(self, study: StudyRuntime):
-        self.study = study
+    With ``casebooks``, :meth:`of` gives each subject the names of the study version its casebook is on (read
+    from the database); without, every subject is read with ``study``'s names (a file read on its own).
+    """
+
+    def __init__(self, study: StudyRuntime, casebooks: bool = False):
+        self.study, self.casebooks = study, casebooks
         self.events: dict[str, str] = {}
         self.event_names: dict[str, str] = {}
         for event in study.events:
@@ -88,6 +93,17 @@ class Catalogue:
             _add(self.forms, oid, oid, f"F.{oid}", form.schema.get(SOURCE_OID))
             self.names[oid] = FormNames(form)
         self.study_names = {name for name in (study.oid, study.definition.get(SOURCE_OID)) if name}
+        self._versions: dict[str, Catalogue] = {study.definition_hash: self}
+
+    def of(self, subject: str, site: str | None = None) -> Catalogue:
+        """The catalogue of the study version the subject's casebook is on (for a subject not registered yet,
+        the version its site starts new subjects on): a casebook pinned to an older version keeps its items."""
+        if not self.casebooks:
+            return self
+        version = casebook_version(self.study, subject, site)
+        if version.definition_hash not in self._versions:
+            self._versions[version.definition_hash] = Catalogue(version)
+        return self._versions[version.definition_hash]
 
     def event(self, name: str | None, by_label: bool = False) -> str | None:
         """Our OID of the event ``name`` stands for (also by its name or label when ``by_label``)."""

@@ -136,7 +136,7 @@ def _launch(root: Path, context: Callable[[], ContextManager], job: ImportJob) -
 
 def read_submissions(job: ImportJob, folder: Path, study: StudyRuntime) -> list:
     """The job's file read into submissions (:class:`~ecrf.data_import.submission.UnreadableFile` if it cannot be)."""
-    catalogue, path = Catalogue(study), folder / job.file_name
+    catalogue, path = Catalogue(study, casebooks=True), folder / job.file_name
     if job.kind == "odm":
         return read_clinical_data(path, catalogue, job.file_name)
     options = Options(**{name: job.options.get(name) for name in OPTION_NAMES if name != "form"},

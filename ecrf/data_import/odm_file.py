@@ -60,7 +60,7 @@ class ClinicalDataReader:
     """Reads one file's ClinicalData for one study into submissions keyed by form instance."""
 
     def __init__(self, study_catalogue: Catalogue, file: str):
-        self.catalogue = study_catalogue
+        self.catalogue = self.version = study_catalogue
         self.file = file
         self.found: dict[tuple, Submission] = {}
 
@@ -89,6 +89,7 @@ class ClinicalDataReader:
             self.refuse(subject, element, "/SubjectKey", "an import never removes a subject", site)
             return
         provenance = audit_record(element, self.file) or {"file": self.file}
+        self.version = self.catalogue.of(subject, site)  # the names of the subject's own study version
         for event_element in _children(element, "StudyEventData"):
             self.event_data(subject, site, event_element, provenance)
 
@@ -97,13 +98,13 @@ class ClinicalDataReader:
         if transaction == SKIPPED:
             return
         name = element.get("StudyEventOID")
-        event = self.catalogue.event(name)
+        event = self.version.event(name)
         if event is None:
-            self.refuse(subject, element, "/event", f"no event {name!r} in study {self.catalogue.study.oid}", site)
+            self.refuse(subject, element, "/event", f"no event {name!r} in study {self.version.study.oid}", site)
             return
         provenance = audit_record(element, self.file) or provenance
         if transaction == REMOVED:
-            for form in self.catalogue.study.event(event)["forms"]:
+            for form in self.version.study.event(event)["forms"]:
                 found = self.submission(subject, event, form, site, element.sourceline, provenance)
                 found.changes.append(Change("clear"))
             return
@@ -115,15 +116,15 @@ class ClinicalDataReader:
         if transaction == SKIPPED:
             return
         name = element.get("FormOID")
-        form = self.catalogue.form(name)
-        if form is None or form not in self.catalogue.study.event(event)["forms"]:
+        form = self.version.form(name)
+        if form is None or form not in self.version.study.event(event)["forms"]:
             self.refuse(subject, element, "/form", f"no form {name!r} in event {event}", site)
             return
         found = self.submission(subject, event, form, site, element.sourceline,
                                 audit_record(element, self.file) or provenance)
         if transaction == REMOVED:
             found.changes.append(Change("clear"))
-        names = self.catalogue.names[form]
+        names = self.version.names[form]
         for group_element in _children(element, "ItemGroupData"):
             self.group_data(found, names, group_element)
 

@@ -33,7 +33,7 @@ def export_subjects(study: StudyRuntime, user=None, *, site: str | None = None,
     if subject:
         query["subject_id"] = subject
     # A small batch: the cursor holds one batch of decoded subjects while the export runs.
-    return (Subject.objects(**query).order_by("subject_id").only("subject_id", "site")
+    return (Subject.objects(**query).order_by("subject_id").only("subject_id", "site", "study_version")
             .batch_size(SUBJECT_BATCH).no_cache().timeout(False))
 
 

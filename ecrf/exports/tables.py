@@ -19,7 +19,8 @@ from ecrf.definitions import CompiledForm, Item
 from ecrf.lazy import lazy_module
 from ecrf.lifecycle import lifecycle_state
 from ecrf.records.document import Record
-from ecrf.studies import StudyRuntime
+from ecrf.studies import Study, StudyRuntime
+from ecrf.subjects import casebook_version
 from ecrf.text import xml_safe, xml_unsafe
 from ecrf.trail import audit_store
 
@@ -66,6 +67,10 @@ def _plain(value) -> object:
     return value
 
 
+# Values of items the record's study version no longer has (after a migration), as JSON: read-only, never lost.
+RETIRED_COLUMN = "RETIRED"
+
+
 def columns(form: CompiledForm, group: Item | None) -> list[str]:
     """Column names: identity, items (a ``_LABEL`` column after each coded item), derived values."""
     items = group.children if group else [i for i in form.items if i.kind != "group"]
@@ -75,7 +80,7 @@ def columns(form: CompiledForm, group: Item | None) -> list[str]:
         if item.choices:
             names.append(f"{item.oid}_LABEL")
     if not group:
-        names += [d.oid for d in form.derivations]
+        names += [d.oid for d in form.derivations] + [RETIRED_COLUMN]
     return names
 
 
@@ -109,9 +114,15 @@ def records_by_form(study: StudyRuntime, subject: str) -> dict[str, list[dict]]:
     return by_form
 
 
-def table_rows(form: CompiledForm, group: Item | None, records: list[dict]) -> Iterator[list]:
-    """The table's rows for these records of its form, in their order."""
+def table_rows(form: CompiledForm, group: Item | None, records: list[dict],
+               own: CompiledForm | None = None) -> Iterator[list]:
+    """The table's rows for these records of its form, in their order.
+
+    ``own`` is the form as the study version the records' casebook is on has it (when not ``form``): its
+    items' code lists label the values the casebook holds.
+    """
     items = group.children if group else [i for i in form.items if i.kind != "group"]
+    labelled = _own_items(own, group)
     for record in records:
         data = record.get("data") or {}
         head = [record["subject"], record["site"], record["event"]]
@@ -123,19 +134,40 @@ def table_rows(form: CompiledForm, group: Item | None, records: list[dict]) -> I
             for item in items:
                 line.append(_plain(values.get(item.oid)))
                 if item.choices:
-                    line.append(_label(item, values.get(item.oid)))
+                    line.append(_label(labelled.get(item.oid) or item, values.get(item.oid)))
             if not group:
                 line += [_plain((record.get("derived") or {}).get(d.oid)) for d in form.derivations]
+                # Also what a casebook still on an older version holds for items this version has not.
+                retired = {**{k: v for k, v in data.items() if k not in form.item_by_oid},
+                           **(record.get("retired") or {})}
+                line.append(json.dumps(retired, ensure_ascii=False, sort_keys=True) if retired else "")
             yield line
+
+
+def _own_items(own: CompiledForm | None, group: Item | None) -> dict[str, Item]:
+    """The items (a group's: its children) of the casebook's own version of the form, by OID ({}: none)."""
+    if own is None:
+        return {}
+    if group is None:
+        return own.item_by_oid
+    own_group = own.item_by_oid.get(group.oid)
+    return {child.oid: child for child in own_group.children} if own_group is not None else {}
 
 
 def subject_tables(study: StudyRuntime, found: list[tuple[str, CompiledForm, Item | None]],
                    subject_ids: Iterable[str]) -> Iterator[tuple[int, list]]:
-    """``(table index in found, row)`` for every table, subject by subject, each subject's records read once."""
+    """``(table index in found, row)`` for every table, subject by subject, each subject's records read once.
+
+    The tables have the current version's columns; a casebook on an older version has its values labelled
+    with its own version's code lists, and its values of items the current version has not in RETIRED.
+    """
+    amended = Study._get_collection().count_documents({"oid": study.oid}) > 1  # else every casebook is current
     for subject in subject_ids:
+        version = casebook_version(study, subject) if amended else study
         by_form = records_by_form(study, subject)
         for index, (_, form, group) in enumerate(found):
-            for line in table_rows(form, group, by_form.get(form.oid, [])):
+            own = version.forms.get(form.oid) if version is not study else None
+            for line in table_rows(form, group, by_form.get(form.oid, []), own):
                 yield index, line
 
 

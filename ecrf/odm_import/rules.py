@@ -121,6 +121,8 @@ class RuleReader:
         }
         if named and "severity" not in named:
             del found["severity"]  # the engine's own export: the check named no severity (query is the default)
+        if isinstance(named.get("constants"), dict):  # message placeholders -> study parameters (ecrf.check_messages)
+            found["constants"] = named["constants"]
         checks.append(found)
         self.report.add(
             "RangeCheck",

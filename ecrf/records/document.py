@@ -23,7 +23,7 @@ from ecrf.trail import audit_store
 
 # Fields of a projection that its audit stream decides (the rest is identity).
 FOLDED = ("data", "derived", "status", "definition", "flags", "failing", "sdv", "sdv_items", "sdv_changes", "signature",
-          "frozen", "locked")
+          "frozen", "locked", "retired")
 
 
 class Record(Document):
@@ -41,6 +41,7 @@ class Record(Document):
     failing = DictField()  # what the checks found, for incremental re-checks (see failing())
     status = StringField()
     definition = StringField()
+    retired = DictField()  # values of items the record's study version no longer has (ecrf.records.retired)
     sdv = DictField()
     sdv_items = DictField()
     sdv_changes = DictField()  # item pointer -> "changed since SDV" marker (ecrf.sdv)

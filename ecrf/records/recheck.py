@@ -11,32 +11,35 @@ from ecrf.records.query_sync import sync_queries
 from ecrf.records.reads import read_scope
 from ecrf.records.rules import evaluate
 from ecrf.studies import StudyRuntime
-from ecrf.subjects import Subject, subject_key
+from ecrf.subjects import Subject, subject_key, subject_runtime
 from ecrf.trail import audit_store, record_stream
 
 log = logging.getLogger(__name__)
 
 
-def recheck_record(study: StudyRuntime, stored: dict, actor: str = "system", subject: Subject | None = None) -> str:
+def recheck_record(study: StudyRuntime, stored: dict, actor: str = "system", subject: Subject | None = None, *,
+                   record_failing: bool = False) -> str:
     """Run a record's derivations and checks again (after a rule change); sync its queries.
 
     Data never change. A record whose derived values or flags change gets a
     ``recheck`` audit event; a locked or frozen record is left alone (its
     derived values are data too). Returns what happened: ``locked``,
-    ``frozen``, ``unchanged`` or ``updated``.
+    ``frozen``, ``unchanged`` or ``updated``. With ``record_failing`` (a migration to another study
+    version) a change in what the checks find is recorded too, under the version that found it.
     """
     if stored.get("locked") or stored.get("frozen"):
         return "locked" if stored.get("locked") else "frozen"
-    form = study.form(stored["form"])
-    event = study.event(stored["event"])
     if subject is None:
         subject = Subject.objects(key=subject_key(study.oid, stored["subject"])).first()
+    study = subject_runtime(study, subject) if subject is not None else study
+    form = study.form(stored["form"])
+    event = study.event(stored["event"])
     data = stored.get("data") or {}
     rules = evaluate(study, form, read_scope(study, subject, event, form, data))
     identity = {k: stored[k] for k in ("study", "subject", "site", "event", "form")}
     report_broken(study, form, rules.broken, stored["_id"])
     outcome = "unchanged"
-    if rules.differs_from(stored):
+    if rules.differs_from(stored) or (record_failing and rules.state["failing"] != stored.get("failing")):
         try:
             appended = audit_store().append(stored["_id"], stored["version"], actor=actor, action="recheck",
                                             state=rules.state, context=identity,

@@ -26,6 +26,7 @@ from ecrf.records.normalise import normalise
 from ecrf.records.query_sync import sync_queries
 from ecrf.records.reads import read_records, split_own, streams_read
 from ecrf.records.recheck import recheck_dependents
+from ecrf.records.retired import is_retirement, resent_dropped, split_retired
 from ecrf.records.rules import Evaluation, Finding, evaluate
 from ecrf.records.scope import build_scope, records_by_event
 from ecrf.records.validation import validate
@@ -33,7 +34,7 @@ from ecrf.roles import Action, require
 from ecrf.safety.reports import open_reports_quietly
 from ecrf.sdv import reset_on_change
 from ecrf.studies import StudyRuntime
-from ecrf.subjects import Subject, subject_key, visible_subject
+from ecrf.subjects import Subject, subject_key, subject_runtime, visible_subject
 from ecrf.text import MAX_REASON, check_text
 from ecrf.trail import audit_store, record_stream
 
@@ -113,28 +114,36 @@ def save_record(study: StudyRuntime, user, subject_id: str, event_oid: str, form
     version) or 400 (a change without a reason) and then stores nothing.
 
     ``provenance`` (a data import's: the source file and its audit record) lands in the audit
-    event's context, under the event's hash; a save with provenance takes the import permission.
+    event's context, under the event's hash; a save with provenance takes the import permission (a
+    migration's, whose provenance names the amendment, the amendment permission).
 
     ``merge`` (the API's PUT) reads ``data`` as changes to the stored data (:func:`merged`);
     without it ``data`` is the whole form, as the HTML form page posts it.
     """
-    require(user, Action.ENTER_DATA if provenance is None else Action.IMPORT_DATA)
+    require(user, Action.ENTER_DATA if provenance is None
+            else Action.AMEND_STUDY if "amendment" in provenance else Action.IMPORT_DATA)
     event, form = study.form_in_event(event_oid, form_oid)
     reason = _checked_arguments(version, reason)
     stream = record_stream(study.oid, subject_id, event_oid, form_oid)
     # The projection stands for its stream's head; if it lags (a crash between
     # append and projection) the append below collides and the save is refused.
     read = read_for_save(study, user, subject_id, form, stream)
+    if (pinned := subject_runtime(study, read.subject)) is not study:  # the casebook's own study version
+        return save_record(pinned, user, subject_id, event_oid, form_oid, data, version, reason, provenance, merge)
     _refuse_closed(study, read, event_oid, form_oid)
     stored = read.stored
     old = (stored or {}).get("data") or {}
-    new = _valid_data(form, merged(old, data) if merge else data, old, stored, version)
+    kept, retired = split_retired(form, stored)
+    data = resent_dropped(data, retired)
+    new = _valid_data(form, merged(kept, data) if merge else data, kept, stored, version)
     changes = diff(old, new)
     scope = build_scope(study, read.subject, event, form, new, records_by_event(read.others), read.site_ranges)
     rules = evaluate(study, form, scope, stored, changes)
+    if retired:
+        rules.state["retired"] = retired
     if stored is not None and not changes and not rules.differs_from(stored):
         return SaveResult(stored, created=False, changed=False, findings=rules.findings, missing=rules.missing)
-    if reason_needed(changes) and not reason:
+    if reason_needed([change for change in changes if not is_retirement(change, retired)]) and not reason:
         raise ReasonRequired("a reason for change is required to change or remove a saved value",
                              [FieldError("/reason", "required for a change to saved data")])
     identity = {"study": study.oid, "subject": read.subject.subject_id, "site": read.subject.site,

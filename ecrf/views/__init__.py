@@ -26,6 +26,7 @@ from ecrf.views import (
     sae,
     sdv,
     signoff,
+    studies,
     subjects,
     users,
 )
@@ -80,6 +81,7 @@ def register_views(app: Flask) -> None:
         sae,
         sdv,
         signoff,
+        studies,
         subjects,
         users,
     ):

@@ -22,6 +22,7 @@ from ecrf.records.validation import validate
 from ecrf.roles import Action, may
 from ecrf.signatures import signatures_of
 from ecrf.studies import StudyRuntime
+from ecrf.study_versions import retired_labels
 from ecrf.subjects import Subject
 from ecrf.views.sdv import sdv_panel
 from ecrf.webforms import data_to_form, field_name, form_to_data
@@ -330,6 +331,8 @@ def form_page_context(runtime: StudyRuntime, user, subject: Subject, event: dict
         summary=error_summary(form, wtform, rejection, lang),
         missing_links=missing_links(form, wtform, missing, lang),
         hints=item_hints(form, lang),
+        labels={**retired_labels(runtime.oid, form.oid, saved.get("retired") or {}, lang),
+                **{f"/{item.oid}": item.label(lang) for item in form.items}},
         notice=notice,
         next_form=next_form(event, form.oid),
         sdv=sdv_panel(runtime, user, subject, form, record, lang),

@@ -39,7 +39,8 @@ def world(app, as_user):
         range_id = add_range(get_user("dm"), "01", "ALT", "U/L", 5, 50, valid_from="2026-01-01").range_id
     return {"study": "MINI", "subject": subject, "event": "SCREEN", "form": "DM", "query_id": query, "action": "close",
             "kind": "csv", "job_id": "0" * 24, "range_id": range_id, "username": "staff01", "code": "en",
-            "verb": "close", "filename": "ecrf.css", "attachment_id": attachment, "report_id": "0" * 16}
+            "verb": "close", "filename": "ecrf.css", "attachment_id": attachment, "report_id": "0" * 16,
+            "version": "1"}
 
 
 def routes(app):

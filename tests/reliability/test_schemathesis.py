@@ -35,7 +35,7 @@ def world(tmp_path):
         "subject": subject, "event": "SCREEN", "form": "VS", "item": "/WEIGHT", "text": "check"})
     assert raised.status_code == 201
     app.known = {"study": "MINI", "subject": subject, "event": "SCREEN", "form": "VS",
-                 "query_id": raised.get_json()["id"]}
+                 "query_id": raised.get_json()["id"], "version": "1"}
     return app
 
 

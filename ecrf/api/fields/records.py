@@ -25,6 +25,7 @@ def record_json(record: dict, form) -> dict:
         "missing": form.missing_items(record.get("data") or {}),
         "version": record.get("version", 0),
         "definition": record.get("definition"),
+        "retired": record.get("retired") or {},
         "updated_at": iso(record.get("updated_at")),
         "updated_by": record.get("updated_by"),
         "flags": record.get("flags") or [],

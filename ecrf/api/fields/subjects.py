@@ -10,4 +10,5 @@ def subject_json(subject: Subject) -> dict:
     return {
         "subject_id": subject.subject_id, "site": subject.site, "status": subject.status,
         "study": subject.study, "created_at": subject.created_at.isoformat() if subject.created_at else None,
+        "study_version": subject.study_version,
     }

@@ -19,12 +19,24 @@ from ecrf.exports.odm.signatures import casebook_signatures
 from ecrf.exports.readahead import read_ahead
 from ecrf.odm_extension.aliases import ECRF_NS
 from ecrf.studies import StudyRuntime
+from ecrf.study_versions import pinned_runtime
+from ecrf.subjects import Subject
 from ecrf.trail import audit_store
+
+
+def versions_in_use(study: StudyRuntime) -> list[StudyRuntime]:
+    """The current version, then each older one a casebook of the study is pinned to (by definition hash)."""
+    pinned = {h for h in Subject._get_collection().distinct("study_version", {"study": study.oid}) if h}
+    return [study, *[pinned_runtime(study, h) for h in sorted(pinned - {study.definition_hash})]]
 
 
 def write_odm(out: BinaryIO, study: StudyRuntime, subjects, *, progress: Callable[[int], None] | None = None,
               with_audit: bool = True) -> int:
-    """Write an ODM 1.3.2 document (metadata, admin data, clinical data with audit trail); returns subjects written."""
+    """Write an ODM 1.3.2 document (metadata, admin data, clinical data with audit trail); returns subjects written.
+
+    Each subject's casebook is written with the study version it is pinned to: one MetaDataVersion and one
+    ClinicalData per version in use, the current first (``subjects`` is read once per version: a query or list).
+    """
     # One store for the export: each pymongo Collection made parks a tuple in CPython's free list
     # (one per subject, up to 2,000), which tracemalloc counts as memory the export holds.
     written, store = 0, audit_store()
@@ -43,21 +55,36 @@ def write_odm(out: BinaryIO, study: StudyRuntime, subjects, *, progress: Callabl
             },
             nsmap={**NSMAP, "ecrf": ECRF_NS},
         ):
-            xf.write(metadata(study))
+            versions = versions_in_use(study)
+            xf.write(metadata(study, tuple(versions[1:])))
             xf.write(admin_data(study, store))
-            with xf.element(f"{{{NS}}}ClinicalData", {"StudyOID": study.oid, "MetaDataVersionOID": mdv_oid(study)}):
-                # The next subject's documents are read while this one's XML is built and written.
-                def read(subject):
-                    return read_subject(study, subject, store, with_audit=with_audit)
+            for version in versions:
+                written += _clinical_data(xf, study, version, subjects, store, with_audit, progress,
+                                          only_version=len(versions) > 1)
+    return written
 
-                for subject, documents in read_ahead(subjects, read):
-                    xf.write(subject_data(study, subject, with_audit=with_audit, store=store, documents=documents))
-                    for element in casebook_signatures(subject, documents):
-                        xf.write(element)
-                    xf.flush()
-                    written += 1
-                    if progress:
-                        progress(1)
+
+def _clinical_data(xf, study: StudyRuntime, version: StudyRuntime, subjects, store, with_audit: bool,
+                   progress: Callable[[int], None] | None, only_version: bool) -> int:
+    """The ClinicalData of the subjects pinned to ``version`` (all of them unless ``only_version``)."""
+    written = 0
+
+    def mine(subject) -> bool:
+        return not only_version or (subject.study_version or study.definition_hash) == version.definition_hash
+
+    with xf.element(f"{{{NS}}}ClinicalData", {"StudyOID": study.oid, "MetaDataVersionOID": mdv_oid(version)}):
+        # The next subject's documents are read while this one's XML is built and written.
+        def read(subject):
+            return read_subject(version, subject, store, with_audit=with_audit)
+
+        for subject, documents in read_ahead((s for s in subjects if mine(s)), read):
+            xf.write(subject_data(version, subject, with_audit=with_audit, store=store, documents=documents))
+            for element in casebook_signatures(subject, documents):
+                xf.write(element)
+            xf.flush()
+            written += 1
+            if progress:
+                progress(1)
     return written
 
 

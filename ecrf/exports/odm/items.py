@@ -109,8 +109,9 @@ def _soft_checks(checks: list[dict]) -> list[etree._Element]:
 
 
 def _named(check: dict) -> dict:
-    """What the ``ecrf:checks`` alias says of a check: its id, and its severity when the check names one."""
-    return {"id": check["id"], **({"severity": check["severity"]} if "severity" in check else {})}
+    """What the ``ecrf:checks`` alias says of a check: its id, and its severity and the study parameters its
+    message names (``constants``) when the check has them."""
+    return {"id": check["id"], **{key: check[key] for key in ("severity", "constants") if key in check}}
 
 
 def _common(schema: dict, parts: Definitions) -> tuple[list, list, set[str]]:

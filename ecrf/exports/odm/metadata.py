@@ -200,8 +200,31 @@ def _engine_code_lists() -> list[etree._Element]:
     ]
 
 
-def metadata(study: StudyRuntime) -> etree._Element:
-    """The ``Study`` element: global variables, units and the MetaDataVersion."""
+def metadata(study: StudyRuntime, older: tuple[StudyRuntime, ...] = ()) -> etree._Element:
+    """The ``Study`` element: global variables, units and the MetaDataVersion, then one for each ``older``
+    version that exported casebooks are still pinned to (their ClinicalData names it)."""
+    units: set[str] = set()
+    versions = [_metadata_version(version, units) for version in (study, *older)]
+    definition = study.definition
+    basic = E("BasicDefinitions", None, *[measurement_unit(u) for u in sorted(units)])
+    return E(
+        "Study",
+        {"OID": study.oid},
+        E(
+            "GlobalVariables",
+            None,
+            E("StudyName", text=study.name),
+            E("StudyDescription", text=definition.get("description", study.name)),
+            E("ProtocolName", text=definition.get("protocol", study.oid)),
+        ),
+        basic,
+        *versions,
+        nsmap=NSMAP,
+    )
+
+
+def _metadata_version(study: StudyRuntime, units: set[str]) -> etree._Element:
+    """One version's ``MetaDataVersion``; the units it uses are added to ``units``."""
     forms, groups, items, conditions, parts = [], [], [], [], Definitions()
     for form in study.forms.values():
         forms.append(_form(form, groups, items, conditions, parts))
@@ -247,18 +270,5 @@ def metadata(study: StudyRuntime) -> etree._Element:
         *conditions,
         *parts.methods,
     )
-    basic = E("BasicDefinitions", None, *[measurement_unit(u) for u in sorted(parts.units)])
-    return E(
-        "Study",
-        {"OID": study.oid},
-        E(
-            "GlobalVariables",
-            None,
-            E("StudyName", text=study.name),
-            E("StudyDescription", text=definition.get("description", study.name)),
-            E("ProtocolName", text=definition.get("protocol", study.oid)),
-        ),
-        basic,
-        mdv,
-        nsmap=NSMAP,
-    )
+    units |= parts.units
+    return mdv

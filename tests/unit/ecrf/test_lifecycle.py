@@ -159,6 +159,9 @@ WRITE_ENDPOINTS = {
     # Source documents are the record's data: a lock or freeze that covers the record refuses them.
     "api.attachment_upload": "record-data", "api.attachment_remove": "record-data",
     "attachments.upload": "record-data", "attachments.remove": "record-data",
+    # Amendments: a migration moves casebooks through save_record and skips locked and frozen ones.
+    "studies.upload": "study", "studies.activate_version": "study", "studies.migrate": "import",
+    "api.activate_study_version": "study", "api.start_study_migration": "import",
 }
 
 

@@ -57,6 +57,12 @@ ALLOWED_UNDER_LOCK = {
     **{route: "an import starts a job; each row goes through save_record and register_subject, which refuse a "
               "locked or frozen record, subject or study: that row is refused (test_import_batch.py)"
        for route in ("api.start_import_job", "imports.index", "imports.confirm")},
+    "studies.upload": "loading a study version writes no clinical data and moves no casebook",
+    **{route: "activating a version at a site moves no existing casebook"
+       for route in ("studies.activate_version", "api.activate_study_version")},
+    **{route: "a migration reports and skips every subject holding a locked or frozen record; a held study or "
+              "subject refuses its save_record (tests/unit/ecrf/test_amendments.py)"
+       for route in ("studies.migrate", "api.start_study_migration")},
     **{f"api.{scope}_{verb}": "the lock's own controls: the data manager's way in and out"
        for scope in ("record", "subject", "study") for verb in ("lock", "unlock", "freeze", "unfreeze")},
     **{f"records.act:{verb}": "the lock's own controls: the data manager's way in and out"

@@ -32,7 +32,7 @@ def test_verify_names_each_direct_edit_of_a_projection_or_stream(history, tamper
 
 
 PROJECTIONS = ("records", "subjects", "queries", "users", "api_tokens", "sites", "lab_ranges", "signatures",
-               "container_locks", "studies")
+               "container_locks", "studies", "site_versions")
 
 
 def test_verify_reads_each_projection_collection_once_and_looks_nothing_up(history, monkeypatch):

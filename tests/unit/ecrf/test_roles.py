@@ -16,3 +16,8 @@ def test_matrix_examples_from_the_issue():
     assert may("investigator", Action.SIGN) and not may("data_manager", Action.SIGN)
     assert may("data_manager", Action.LOCK) and not may("admin", Action.LOCK)
     assert may("admin", Action.ADMINISTER) and not may("wizard", Action.ADMINISTER)
+
+
+def test_only_a_data_manager_may_amend_a_study():
+    assert [role for role in ("site_staff", "investigator", "monitor", "data_manager", "admin")
+            if may(role, Action.AMEND_STUDY)] == ["data_manager"]

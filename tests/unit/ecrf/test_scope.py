@@ -10,13 +10,13 @@ import ecrf.scope
 def lookups(monkeypatch) -> list[str]:
     """The study OIDs looked up by the scope preprocessors during the test."""
     seen: list[str] = []
-    real = ecrf.scope.study_runtime
+    real = ecrf.scope.current_study
 
     def counting(oid: str):
         seen.append(oid)
         return real(oid)
 
-    monkeypatch.setattr(ecrf.scope, "study_runtime", counting)
+    monkeypatch.setattr(ecrf.scope, "current_study", counting)
     return seen
 
 

@@ -111,3 +111,32 @@ def test_the_command_exits_0_when_equal_1_listing_differences_and_2_for_a_broken
     (copy / "screening" / "DM.json").write_text("{")
     broken = runner.invoke(args=["study", "diff", str(BUNDLED_STUDY), str(copy)])
     assert broken.exit_code == 2 and "DM.json" in broken.output
+
+
+@pytest.mark.parametrize(
+    "file, change, expected",
+    [
+        ("screening/VS.json", lambda f: f["properties"]["HEIGHT"].update(type="integer"),
+         'form VS item /HEIGHT: type: "number" → "integer"'),
+        ("study.json", lambda s: s["events"][3]["forms"].pop(), "schedule event D0: forms:"),
+        ("study.json", lambda s: s["parameters"].update(ld_dose_tolerance=0.05),
+         "study: parameters.ld_dose_tolerance: 0.1 → 0.05"),
+    ],
+)
+def test_types_forms_per_event_and_parameters_are_listed(tmp_path, file, change, expected):
+    differences = [str(d) for d in diff_folders(BUNDLED_STUDY, changed(tmp_path, file, change))]
+    assert [line for line in differences if line.startswith(expected)], differences
+
+
+def test_loaded_versions_are_compared_by_their_version(cd7_app, tmp_path):
+    from tests.amendment import make_v2
+
+    runner = cd7_app.test_cli_runner()
+    assert runner.invoke(args=["study", "load", str(make_v2(tmp_path / "v2"))]).exit_code == 0
+    result = runner.invoke(args=["study", "diff", "1.0.0", "2.0.0"])
+    assert result.exit_code == 1, result.output
+    assert "form APH item /APHAE: item:" in result.output
+    assert "form APH item /APHNEW: item: (absent) →" in result.output
+    assert 'form APH rules: /APHNEW: (absent) → {"required": true}' in result.output
+    assert "study: parameters.ld_dose_tolerance: 0.1 → 0.05" in result.output
+    assert runner.invoke(args=["study", "diff", "1.0.0", "9.9.9"]).exit_code == 2
