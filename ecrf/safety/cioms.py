@@ -7,15 +7,13 @@ history, IV report information (here: the site, the clock and the signature). Ti
 from __future__ import annotations
 
 from typing import BinaryIO
-from xml.sax.saxutils import escape
 
 from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
+from reportlab.platypus import SimpleDocTemplate, Spacer
 
 from audit import utc_now
-from ecrf.exports.casebook import BODY, BODY_CJK, CJK_FONT, H1, H2, _p, _table, _when
+from ecrf.exports.casebook import BODY, H1, H2, _p, _table, _when
 from ecrf.records.document import Record
 from ecrf.records.scope import records_by_event, subject_facts
 from ecrf.safety.content import CHOICE_LABELS, FIELDS
@@ -24,9 +22,6 @@ from ecrf.sites import site_timezone
 from ecrf.studies import StudyRuntime
 from ecrf.subjects import Subject
 from ecrf.trail import record_stream
-
-H1_CJK = ParagraphStyle("h1_cjk", parent=H1, fontName=CJK_FONT)
-H2_CJK = ParagraphStyle("h2_cjk", parent=H2, fontName=CJK_FONT)
 
 WORDS = {
     "en": {
@@ -98,8 +93,8 @@ def write_cioms(out: BinaryIO, study: StudyRuntime, report: SaeReport, lang: str
     lang = lang if lang in WORDS else "en"
     facts = patient_facts(study, report)
     words, tz, data = WORDS[lang], site_timezone(report.site), report.data or {}
-    h1, h2 = (H1_CJK, H2_CJK) if lang == "zh" else (H1, H2)
-    style = BODY_CJK if lang == "zh" else BODY
+    h1, h2 = H1, H2  # the casebook's styles: _p sets each Chinese run in the Chinese font
+    style = BODY
 
     def row(key: str, value) -> list:
         return [_p(key, style), _p(value, style)]
@@ -114,25 +109,25 @@ def write_cioms(out: BinaryIO, study: StudyRuntime, report: SaeReport, lang: str
                            for c in ("death", "life", "hosp", "disab", "congen", "other"))
     kind = words["initial"] if report.submissions <= 1 else words["followup"] % (report.submissions - 1)
     story = [
-        Paragraph(escape(words["title"]), h1),
+        _p(words["title"], h1),
         _p(f"{words['study']} {report.study} | {words['subject']} {report.subject} | {words['site']} {report.site} | "
            f"{words['report']} {report.report_id}", style),
         Spacer(1, 3 * mm),
-        Paragraph(escape(words["part1"]), h2),
+        _p(words["part1"], h2),
         _table([head, row(words["subject"], report.subject), row(words["sex"], _value("sex", facts.get("sex"), lang)),
                 row(words["birth"], facts.get("birth_date", "")), row(words["age"], facts.get("age", "")),
                 field("event_term"), field("onset_date"),
                 row(words["criteria"], criteria), field("outcome"), field("narrative"),
                 row(words["source"], f"{report.event} / {report.form}" + (f" / {report.row}" if report.row else ""))],
                widths),
-        Paragraph(escape(words["part2"]), h2),
+        _p(words["part2"], h2),
         _table([[_p(words["suspect"], style), _p(words["relation"], style)],
                 row(words["cart"], _value("causality_cart", data.get("causality_cart"), lang)),
                 row(words["ld"], _value("causality_ld", data.get("causality_ld"), lang)), field("expectedness")],
                widths),
-        Paragraph(escape(words["part3"]), h2),
+        _p(words["part3"], h2),
         _table([head, field("treatments")], widths),
-        Paragraph(escape(words["part4"]), h2),
+        _p(words["part4"], h2),
         _table([head, row(words["type"], kind), row(words["state"], _word(report.state, lang)),
                 row(_word("Site aware of the event", lang), _when(report.awareness_at, tz)),
                 row(words["due"], _when(report.due_at, tz)),
