@@ -18,7 +18,7 @@ from ecrf.exports.odm.metadata import metadata
 from ecrf.exports.odm.signatures import casebook_signatures
 from ecrf.exports.readahead import read_ahead
 from ecrf.odm_extension.aliases import ECRF_NS
-from ecrf.studies import StudyRuntime
+from ecrf.studies import Study, StudyRuntime
 from ecrf.study_versions import pinned_runtime
 from ecrf.subjects import Subject
 from ecrf.trail import audit_store
@@ -26,6 +26,8 @@ from ecrf.trail import audit_store
 
 def versions_in_use(study: StudyRuntime) -> list[StudyRuntime]:
     """The current version, then each older one a casebook of the study is pinned to (by definition hash)."""
+    if Study._get_collection().count_documents({"oid": study.oid}) < 2:  # one version loaded: nothing to look up
+        return [study]
     pinned = {h for h in Subject._get_collection().distinct("study_version", {"study": study.oid}) if h}
     return [study, *[pinned_runtime(study, h) for h in sorted(pinned - {study.definition_hash})]]
 
