@@ -12,6 +12,7 @@ class Role(str, Enum):
     INVESTIGATOR = "investigator"
     MONITOR = "monitor"
     DATA_MANAGER = "data_manager"
+    CODER = "coder"  # codes verbatim terms to the dictionaries (sponsor side)
     ADMIN = "admin"
 
 
@@ -28,12 +29,13 @@ class Action(str, Enum):
     IMPORT_DATA = "import clinical data"
     MANAGE_RANGES = "manage lab reference ranges"
     ADMINISTER = "users, sites, study load"
+    CODE = "code terms (coding queue)"
 
 
 ROLES = [role.value for role in Role]
 
 PERMISSIONS: dict[Action, frozenset[Role]] = {
-    Action.VIEW_DATA: frozenset({Role.SITE_STAFF, Role.INVESTIGATOR, Role.MONITOR, Role.DATA_MANAGER}),
+    Action.VIEW_DATA: frozenset({Role.SITE_STAFF, Role.INVESTIGATOR, Role.MONITOR, Role.DATA_MANAGER, Role.CODER}),
     Action.ENTER_DATA: frozenset({Role.SITE_STAFF, Role.INVESTIGATOR}),
     Action.REGISTER_SUBJECT: frozenset({Role.SITE_STAFF, Role.INVESTIGATOR}),
     Action.VERIFY: frozenset({Role.MONITOR}),
@@ -45,10 +47,11 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.IMPORT_DATA: frozenset({Role.DATA_MANAGER}),
     Action.MANAGE_RANGES: frozenset({Role.DATA_MANAGER}),
     Action.ADMINISTER: frozenset({Role.ADMIN}),
+    Action.CODE: frozenset({Role.CODER, Role.DATA_MANAGER}),
 }
 
 # Roles whose work spans every site of the study.
-ALL_SITES = frozenset({Role.DATA_MANAGER, Role.ADMIN})
+ALL_SITES = frozenset({Role.DATA_MANAGER, Role.ADMIN, Role.CODER})
 
 
 def may(role: str, action: Action) -> bool:

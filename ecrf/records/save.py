@@ -10,6 +10,7 @@ from typing import Any
 
 from audit import GENESIS, StaleVersion, diff
 from ecrf.db import lookup
+from ecrf.coding.codings import sync_codings
 from ecrf.definitions import CompiledForm
 from ecrf.errors import Conflict, FieldError, Invalid, Locked, NotFound, ReasonRequired
 from ecrf.locks import ContainerLock, container_keys, held_kind
@@ -278,3 +279,4 @@ def _after_save(
         new_record=new_record,
     )
     recheck_dependents(study, subject, identity["event"], identity["form"])
+    sync_codings(study, form, identity, data, user.username)
