@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from audit import GENESIS, StaleVersion, diff
-from ecrf.db import lookup
 from ecrf.coding.codings import sync_codings
+from ecrf.db import lookup
 from ecrf.definitions import CompiledForm
 from ecrf.errors import Conflict, FieldError, Invalid, Locked, NotFound, ReasonRequired
 from ecrf.locks import ContainerLock, container_keys, held_kind
