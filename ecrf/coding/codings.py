@@ -176,13 +176,13 @@ def get_coding(study: StudyRuntime, user, coding_id: str) -> Coding:
 
 
 def code_term(study: StudyRuntime, user, coding_id: str, code: Any) -> Coding:
-    """A coder codes a waiting term to the dictionary term with MedDRA code ``code`` (an audited change).
+    """A coder codes a waiting term to the dictionary term with MedDRA code (or name) ``code`` (an audited change).
 
     422 naming ``/code`` for a code not in the dictionary; 409 when the coding moved meanwhile.
     """
     coding = get_coding(study, user, coding_id)
     known = dictionary(coding.dictionary)
-    term = known.by_code(code if isinstance(code, str) else None)
+    term = (known.by_code(code) or known.find(code)) if isinstance(code, str) else None
     if term is None:
         raise Invalid("unknown code", [FieldError("/code", f"not a term of {known.name} {known.version}")])
     try:

@@ -8,8 +8,9 @@ import zoneinfo
 
 from flask import Flask, g
 
+from ecrf.coding.dictionary import dictionary
 from ecrf.sites import site_timezone
-from ecrf.views import account, admin, exports, health, imports, queries, ranges, records, reports, subjects
+from ecrf.views import account, admin, coding, exports, health, imports, queries, ranges, records, reports, subjects
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
@@ -45,9 +46,10 @@ def audit_value(value) -> str:
 
 def register_views(app: Flask) -> None:
     """Register every HTML blueprint, the health check and the template filters."""
-    for module in (account, admin, exports, health, imports, queries, ranges, records, reports, subjects):
+    for module in (account, admin, coding, exports, health, imports, queries, ranges, records, reports, subjects):
         app.register_blueprint(module.bp)
     app.add_template_filter(utc_text, "utc")
     app.add_template_filter(site_time_text, "sitetime")
     app.add_template_filter(time_at_site, "atsite")
     app.add_template_filter(audit_value, "auditvalue")
+    app.add_template_global(dictionary, "coding_dictionary")
