@@ -6,7 +6,7 @@ from collections import defaultdict
 from typing import Any
 
 from audit import ROW_ID
-from ecrf.coding.codings import study_codings
+from ecrf.coding.codings import Coding
 from ecrf.records.document import Record
 from ecrf.roles import Action, require
 from ecrf.studies import StudyRuntime
@@ -60,23 +60,32 @@ def _max(seen: int | None, grade: int | None) -> int | None:
 
 
 def ae_events(study: StudyRuntime, user) -> tuple[list[dict], int]:
-    """Every AE row in the user's scope as {subject, site, soc, term, grade, code, ...}, and the subjects in scope.
-
-    A row's class and term are its coding's; a term not yet coded counts under "Not yet coded" with its verbatim.
-    """
+    """Every AE row at the user's sites (see :func:`coded_events`), and how many subjects those sites hold."""
     require(user, Action.VIEW_DATA)
     sites = user.site_filter()
-    scope: dict[str, Any] = {"study": study.oid, **({"site": {"$in": sites}} if sites is not None else {})}
-    codings = study_codings(study.oid, sites)
+    events = coded_events(study.oid, {"site": {"$in": sites}} if sites is not None else {})
+    count_query = {"study": study.oid, **({"site__in": sites} if sites is not None else {})}
+    return events, Subject.objects(**count_query).count()
+
+
+def coded_events(study: str, where: dict) -> list[dict]:
+    """Every AE row of the study's records matching ``where`` (a filter on records), with its coding.
+
+    Each: subject, site, event, row, verbatim, grade, and the coding's soc, term, code, dictionary,
+    dictionary_version, meddra_version, state, method, coded_by, coded_at; a term not yet coded counts under
+    "Not yet coded" with its verbatim as the term.
+    """
+    codings = {(c.subject, c.event, c.item): c for c in Coding.objects(study=study, form=AE_FORM)}
     events = []
-    for record in Record._get_collection().find({**scope, "form": AE_FORM}, {"subject": 1, "site": 1, "event": 1,
-                                                                               "data": 1}):
+    found = Record._get_collection().find({"study": study, **where, "form": AE_FORM},
+                                          {"subject": 1, "site": 1, "event": 1, "data": 1}).sort("subject", 1)
+    for record in found:
         for row in (record.get("data") or {}).get(AE_GROUP) or []:
-            verbatim = (row.get(AE_TERM) or "").strip() if isinstance(row.get(AE_TERM), str) else ""
+            verbatim = row.get(AE_TERM).strip() if isinstance(row.get(AE_TERM), str) else ""
             if not verbatim:
                 continue
             pointer = f"/{AE_GROUP}/{row.get(ROW_ID)}/{AE_TERM}"
-            coding = codings.get((record["subject"], record["event"], AE_FORM, pointer))
+            coding = codings.get((record["subject"], record["event"], pointer))
             coded = coding is not None and coding.state == "coded"
             events.append({
                 "subject": record["subject"], "site": record["site"], "event": record["event"], "row": row.get(ROW_ID),
@@ -85,9 +94,10 @@ def ae_events(study: StudyRuntime, user) -> tuple[list[dict], int]:
                 "code": coding.code if coded else "", "dictionary": coding.dictionary if coded else "",
                 "dictionary_version": coding.dictionary_version if coded else "",
                 "meddra_version": coding.meddra_version if coded else "",
+                "state": coding.state if coding else "uncoded", "method": (coding.method or "") if coded else "",
+                "coded_by": (coding.coded_by or "") if coded else "", "coded_at": coding.coded_at if coded else None,
             })
-    count_query = {"study": study.oid, **({"site__in": sites} if sites is not None else {})}
-    return events, Subject.objects(**count_query).count()
+    return events
 
 
 def safety_table(study: StudyRuntime, user) -> list[dict]:

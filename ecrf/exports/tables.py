@@ -1,5 +1,6 @@
 """Analysis-ready tables: a CSV zip (one file per form, coded values beside their labels, a data
-dictionary, the audit trail) and an Excel workbook (one sheet per form, frozen header). Streamed
+dictionary, the audit trail, the AE terms with their coding and the safety table by SOC, term and worst
+grade) and an Excel workbook (one sheet per form, frozen header). Streamed
 subject by subject: each subject's records are read once for all tables."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from contextlib import ExitStack
 from typing import BinaryIO
 
 from audit import ROW_ID
+from ecrf.coding.safety import GRADES, coded_events, tabulate
 from ecrf.definitions import CompiledForm, Item
 from ecrf.lazy import lazy_module
 from ecrf.lifecycle import lifecycle_state
@@ -209,6 +211,33 @@ def audit_rows(study: StudyRuntime, subject_ids: list[str]) -> Iterator[list]:
                 ]
 
 
+CODING_COLUMNS = ["subject", "site", "event", "row_id", "verbatim", "grade", "state", "meddra_code", "term", "soc",
+                  "dictionary", "dictionary_version", "meddra_version", "method", "coded_by", "coded_at"]
+SAFETY_COLUMNS = ["level", "soc", "term", "subjects", "percent", *[f"worst_grade_{g}" for g in GRADES],
+                  "ungraded"]
+
+
+def _ae_events(study: StudyRuntime, subject_ids: list[str]) -> list[dict]:
+    return coded_events(study.oid, {"subject": {"$in": subject_ids}}) if "AE" in study.forms else []
+
+
+def coding_rows(events: list[dict]) -> Iterator[list]:
+    """One line per adverse event term: the verbatim, its grade and its coding with the dictionary version."""
+    for e in events:
+        yield [e["subject"], e["site"], e["event"], e["row"], e["verbatim"], e["grade"], e["state"], e["code"],
+               e["term"] if e["code"] else "", e["soc"] if e["code"] else "", e["dictionary"],
+               e["dictionary_version"], e["meddra_version"], e["method"], e["coded_by"],
+               e["coded_at"].isoformat() if e["coded_at"] else ""]
+
+
+def safety_rows(events: list[dict], subjects: int) -> Iterator[list]:
+    """The safety table: subjects by system organ class and preferred term, with their worst grade."""
+    for row in tabulate(events, subjects):
+        yield [row["level"], row["soc"], row["term"], row["subjects"],
+               "" if row["pct"] is None else f"{row['pct']:.1f}", *[row["worst"][g] for g in GRADES],
+               row["worst"][None]]
+
+
 def _json(value) -> str:
     if value is None:
         return ""
@@ -279,6 +308,10 @@ def write_csv_zip(
                 progress(1)
         _csv_member(archive, "data_dictionary.csv", [], dictionary(study))
         _csv_member(archive, "audit_trail.csv", AUDIT_COLUMNS, audit_rows(study, subject_ids))
+        if "AE" in study.forms:
+            events = _ae_events(study, subject_ids)
+            _csv_member(archive, "ae_coding.csv", CODING_COLUMNS, coding_rows(events))
+            _csv_member(archive, "safety_table.csv", SAFETY_COLUMNS, safety_rows(events, len(subject_ids)))
     return len(found)
 
 
