@@ -176,6 +176,21 @@ WORDS = {
         "Open queries": "未关闭质疑", "Progress": "进度",
         "%s of %s forms": "%s / %s 份表单",
         "Casebook (PDF)": "病例簿（PDF）",
+        # --- added by coding (issue 22, part 3): AE coding queue, term chooser, safety table
+        "coder": "医学编码员", "Coding": "医学编码", "Coding queue": "编码队列", "Dictionary": "词典",
+        "terms": "个术语", "Source": "来源",
+        "No term is waiting to be coded.": "没有待编码的术语。", "uncoded": "未编码", "queried": "已质疑",
+        "coded": "已编码", "CTCAE term for this verbatim term": "此原始术语对应的CTCAE术语", "Code": "编码",
+        "Term unclear: query the site": "术语不清楚：向中心发出质疑", "Message to the site": "给中心的消息",
+        "The adverse event term is unclear: please give the CTCAE term or a clearer description.":
+            "不良事件术语不清楚：请提供CTCAE术语或更清楚的描述。",
+        "Term coded": "术语已编码", "Query sent to the site": "质疑已发送至中心",
+        "Subjects by system organ class, preferred term and worst grade":
+            "按系统器官分类、首选术语和最严重分级统计的受试者",
+        "System organ class": "系统器官分类", "Preferred term": "首选术语", "Ungraded": "未分级",
+        "Not yet coded": "尚未编码",
+        "Coded to CTCAE v5.0 (MedDRA). A subject counts once per row, at the worst grade; % of subjects in scope.":
+            "按CTCAE v5.0（MedDRA）编码。每位受试者在每行只计一次，按其最严重分级；百分比以范围内受试者为分母。",
     }
 }
 
