@@ -16,7 +16,7 @@ from contextlib import ExitStack
 from typing import BinaryIO
 
 from audit import ROW_ID
-from ecrf.coding.safety import GRADES, coded_events, tabulate
+from ecrf.coding.safety import AE_FORM, GRADES, events_of, tabulate
 from ecrf.definitions import CompiledForm, Item
 from ecrf.lazy import lazy_module
 from ecrf.lifecycle import lifecycle_state
@@ -132,10 +132,15 @@ def table_rows(form: CompiledForm, group: Item | None, records: list[dict]) -> I
 
 
 def subject_tables(study: StudyRuntime, found: list[tuple[str, CompiledForm, Item | None]],
-                   subject_ids: Iterable[str]) -> Iterator[tuple[int, list]]:
-    """``(table index in found, row)`` for every table, subject by subject, each subject's records read once."""
+                   subject_ids: Iterable[str], ae_records: list | None = None) -> Iterator[tuple[int, list]]:
+    """``(table index in found, row)`` for every table, subject by subject, each subject's records read once.
+
+    ``ae_records`` (if given) collects the AE records read on the way, for the coding and safety tables.
+    """
     for subject in subject_ids:
         by_form = records_by_form(study, subject)
+        if ae_records is not None:
+            ae_records.extend(by_form.get(AE_FORM, []))
         for index, (_, form, group) in enumerate(found):
             for line in table_rows(form, group, by_form.get(form.oid, [])):
                 yield index, line
@@ -217,10 +222,6 @@ SAFETY_COLUMNS = ["level", "soc", "term", "subjects", "percent", *[f"worst_grade
                   "ungraded"]
 
 
-def _ae_events(study: StudyRuntime, subject_ids: list[str]) -> list[dict]:
-    return coded_events(study.oid, {"subject": {"$in": subject_ids}}) if "AE" in study.forms else []
-
-
 def coding_rows(events: list[dict]) -> Iterator[list]:
     """One line per adverse event term: the verbatim, its grade and its coding with the dictionary version."""
     for e in events:
@@ -265,7 +266,8 @@ class _Switch:
         return self.target.write(text)
 
 
-def _spooled_tables(study: StudyRuntime, found: list, subject_ids: list[str], stack: ExitStack) -> list:
+def _spooled_tables(study: StudyRuntime, found: list, subject_ids: list[str], stack: ExitStack,
+                    ae_records: list | None = None) -> list:
     """Each table as CSV bytes in its own temporary file (rewound), written subject by subject.
 
     A zip member must be written whole before the next starts, while each
@@ -281,7 +283,7 @@ def _spooled_tables(study: StudyRuntime, found: list, subject_ids: list[str], st
         )
         texts.append(switch.target)
         writer.writerow(columns(form, group))
-    for index, line in subject_tables(study, found, subject_ids):
+    for index, line in subject_tables(study, found, subject_ids, ae_records):
         switch.target = texts[index]
         writer.writerow(safe_line(line))
     files = []
@@ -299,7 +301,8 @@ def write_csv_zip(
     """Write the CSV zip; returns how many tables it holds (plus dictionary and audit trail)."""
     found = tables(study)
     with ExitStack() as stack, zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        spools = _spooled_tables(study, found, subject_ids, stack)
+        ae_records: list[dict] = []
+        spools = _spooled_tables(study, found, subject_ids, stack, ae_records)
         for (name, _, _), spool in zip(found, spools, strict=False):
             with archive.open(f"{name}.csv", "w", force_zip64=True) as member:
                 shutil.copyfileobj(spool, member)
@@ -308,8 +311,8 @@ def write_csv_zip(
                 progress(1)
         _csv_member(archive, "data_dictionary.csv", [], dictionary(study))
         _csv_member(archive, "audit_trail.csv", AUDIT_COLUMNS, audit_rows(study, subject_ids))
-        if "AE" in study.forms:
-            events = _ae_events(study, subject_ids)
+        if AE_FORM in study.forms:
+            events = events_of(study.oid, ae_records)
             _csv_member(archive, "ae_coding.csv", CODING_COLUMNS, coding_rows(events))
             _csv_member(archive, "safety_table.csv", SAFETY_COLUMNS, safety_rows(events, len(subject_ids)))
     return len(found)

@@ -359,7 +359,8 @@ def test_tables_read_each_subjects_records_once_and_write_what_per_table_reads_w
         write_xlsx(workbook, runtime, subjects, progress=progress.append)
     assert progress == [1] * 2 * len(expected)
     archive = zipfile.ZipFile(io.BytesIO(zipped.getvalue()))
-    assert archive.namelist() == [f"{name}.csv" for name in expected] + ["data_dictionary.csv", "audit_trail.csv"]
+    assert archive.namelist() == [f"{name}.csv" for name in expected] + [
+        "data_dictionary.csv", "audit_trail.csv", "ae_coding.csv", "safety_table.csv"]
     assert sum(len(lines) for _, lines in expected.values()) > 40
     for name, (header, lines) in expected.items():
         assert archive.read(f"{name}.csv") == reference_csv(header, lines), name
