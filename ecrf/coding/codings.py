@@ -17,11 +17,13 @@ from mongoengine import DateTimeField, Document, IntField, StringField
 from audit import ROW_ID, StaleVersion, utc_now
 from ecrf.coding.dictionary import Dictionary, Term, dictionary
 from ecrf.errors import Conflict, FieldError, Invalid, NotFound
+from ecrf.lifecycle import refuse_review_if_locked
 from ecrf.queries import open_query
+from ecrf.records.document import current
 from ecrf.roles import Action, require
 from ecrf.studies import StudyRuntime
 from ecrf.text import check_text
-from ecrf.trail import audit_store
+from ecrf.trail import audit_store, record_stream
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +168,12 @@ def coding_queue(study: StudyRuntime, user, states: tuple[str, ...] = ("uncoded"
     return list(Coding.objects(**query).order_by("subject", "event", "form", "item"))
 
 
+def _refuse_if_locked(study: StudyRuntime, coding: Coding, what: str) -> None:
+    # Coding is review of the record, as a query is: a lock at any scope, or a study freeze, refuses it (423).
+    stored = current(record_stream(study.oid, coding.subject, coding.event, coding.form))
+    refuse_review_if_locked(study.oid, coding.subject, stored, what)
+
+
 def get_coding(study: StudyRuntime, user, coding_id: str) -> Coding:
     """The coding if the user may code it; :class:`NotFound` otherwise."""
     require(user, Action.CODE)
@@ -178,13 +186,15 @@ def get_coding(study: StudyRuntime, user, coding_id: str) -> Coding:
 def code_term(study: StudyRuntime, user, coding_id: str, code: Any) -> Coding:
     """A coder codes a waiting term to the dictionary term with MedDRA code (or name) ``code`` (an audited change).
 
-    422 naming ``/code`` for a code not in the dictionary; 409 when the coding moved meanwhile.
+    422 naming ``/code`` for a code not in the dictionary; 423 when the record is locked (or the study frozen);
+    409 when the coding moved meanwhile.
     """
     coding = get_coding(study, user, coding_id)
     known = dictionary(coding.dictionary)
     term = (known.by_code(code) or known.find(code)) if isinstance(code, str) else None
     if term is None:
         raise Invalid("unknown code", [FieldError("/code", f"not a term of {known.name} {known.version}")])
+    _refuse_if_locked(study, coding, "the term cannot be coded")
     try:
         return _write(coding, user.username, "coding_coded", coded=(known, term, "coder"))
     except StaleVersion as exc:
@@ -199,6 +209,7 @@ def query_term(study: StudyRuntime, user, coding_id: str, text: Any) -> Coding:
     if not isinstance(text, str) or not text.strip():
         raise Invalid("text is required", [FieldError("/text", "a message is required")])
     check_text(text, "/text", multiline=True, max_length=MAX_QUERY_TEXT, label="Message")
+    _refuse_if_locked(study, coding, "no query can be raised")
     query = open_query(study, coding.subject, coding.site, coding.event, coding.form, coding.item,
                        actor=user.username, text=text.strip(), origin="manual")
     try:

@@ -8,7 +8,7 @@ from flask_wtf import FlaskForm
 
 from ecrf.coding import codings as service
 from ecrf.coding.dictionary import dictionary
-from ecrf.errors import DomainError
+from ecrf.errors import DomainError, Locked
 from ecrf.i18n import N_
 from ecrf.scope import page_scope
 from ecrf.views.messages import flash_error
@@ -37,6 +37,8 @@ def act(study: str, action: str):
     call, field, done = ACTIONS[action]
     try:
         call(g.runtime, g.user, request.form.get("coding"), request.form.get(field))
+    except Locked:
+        raise  # a lock is answered 423 with its own page, as the queries' pages do
     except DomainError as error:
         flash_error(error)
     else:

@@ -10,7 +10,7 @@ from lxml import etree
 
 from ecrf.coding import codings
 from ecrf.coding.safety import safety_table
-from ecrf.errors import Conflict, Forbidden, Invalid
+from ecrf.errors import Conflict, Forbidden, Invalid, Locked
 from ecrf.exports.odm import odm_schema
 from ecrf.queries import Query
 from ecrf.studies import study_runtime
@@ -91,6 +91,29 @@ def test_coding_refuses_unknown_codes_other_roles_and_site_staff(cd7_app, entere
             codings.coding_queue(study, user("mon01"))
         assert codings.get_coding(study, user(coder), waiting.coding_id).state == "uncoded"
     in_app(cd7_app, check)
+
+
+def test_a_locked_record_or_a_frozen_study_refuses_coding_and_a_record_freeze_does_not(cd7_app, cd7, entered, coder):
+    one, _ = entered
+    dm = cd7("dm")
+    record = dm.record_path(one, "LOGS", "AE")
+    assert dm.post(record + "/lock", {}).status_code == 200
+
+    def refused(study, user):
+        (waiting,) = codings.coding_queue(study, user(coder))
+        with pytest.raises(Locked):
+            codings.code_term(study, user(coder), waiting.coding_id, "10014625")
+        with pytest.raises(Locked):
+            codings.query_term(study, user(coder), waiting.coding_id, "unclear")
+        assert codings.get_coding(study, user(coder), waiting.coding_id).state == "uncoded"
+    in_app(cd7_app, refused)
+    assert dm.post(record + "/unlock", {"reason": "coding"}).status_code == 200
+    assert dm.post(record + "/freeze", {}).status_code == 200
+
+    def coded(study, user):
+        (waiting,) = codings.coding_queue(study, user(coder))
+        assert codings.code_term(study, user(coder), waiting.coding_id, "10014625").state == "coded"
+    in_app(cd7_app, coded)
 
 
 def test_an_unclear_term_is_queried_to_the_site_and_a_changed_term_is_coded_again(cd7_app, cd7, entered, coder):
