@@ -191,7 +191,13 @@ def code_term(study: StudyRuntime, user, coding_id: str, code: Any) -> Coding:
     """
     coding = get_coding(study, user, coding_id)
     known = dictionary(coding.dictionary)
-    term = (known.by_code(code) or known.find(code)) if isinstance(code, str) else None
+    if not known.terms:  # a verbatim coding: the coder's standard name for the term
+        term = Term("", code.strip(), "", "") if isinstance(code, str) and code.strip() else None
+        if term is None:
+            raise Invalid("a name is required", [FieldError("/code", "the standard name is required")])
+        check_text(code, "/code", max_length=200, label="Standard name")
+    else:
+        term = (known.by_code(code) or known.find(code)) if isinstance(code, str) else None
     if term is None:
         raise Invalid("unknown code", [FieldError("/code", f"not a term of {known.name} {known.version}")])
     _refuse_if_locked(study, coding, "the term cannot be coded")

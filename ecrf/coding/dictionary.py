@@ -10,6 +10,10 @@ from pathlib import Path
 DATA = Path(__file__).parent / "data"
 # The dictionary a form item names with ``"x-ecrf-dictionary"``, and the file holding it.
 FILES = {"CTCAE": "ctcae-5.0.csv"}
+# Concomitant medications: the WHO ATC/DDD index may not be redistributed (WHO Collaborating Centre, Oslo), so
+# none is shipped; a coder reviews each medication and records its standard (generic) name as a verbatim coding.
+VERBATIM = "Verbatim"
+NAMES = (*FILES, VERBATIM)
 
 
 @dataclass(frozen=True)
@@ -73,5 +77,8 @@ def parse(text: str, name: str) -> Dictionary:
 
 @functools.cache
 def dictionary(name: str = "CTCAE") -> Dictionary:
-    """The shipped dictionary called ``name`` (KeyError for an unknown one)."""
+    """The shipped dictionary called ``name`` (KeyError for an unknown one); ``Verbatim`` has no terms."""
+    if name == VERBATIM:
+        return Dictionary(VERBATIM, "1", "", "none shipped: the WHO ATC/DDD index may not be redistributed; "
+                          "a coder records the standard name", ())
     return parse((DATA / FILES[name]).read_text(encoding="utf-8"), name)

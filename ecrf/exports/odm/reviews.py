@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from ecrf.coding.dictionary import FILES, dictionary
+from ecrf.coding.dictionary import NAMES, dictionary
 from ecrf.definitions import CompiledForm
 from ecrf.exports.odm.audit_records import audit_record
 from ecrf.exports.odm.elements import E, group_oid, iso, item_oid
@@ -23,7 +23,7 @@ SUBJECT_ACTIONS = ("subject_status", "lock", "unlock", "freeze", "unfreeze")
 # The code lists the Flags are coded against (docs/odm-export.md describes each code).
 FLAG_TYPES = ("lifecycle", "signature", "signature_scope", "coding")
 # The shipped dictionaries a coded term names, each with its version (ecrf/coding/data/).
-CODING_DICTIONARIES = tuple(f"{dictionary(name).name} {dictionary(name).version}" for name in FILES)
+CODING_DICTIONARIES = tuple(f"{dictionary(name).name} {dictionary(name).version}" for name in NAMES)
 SIGNATURE_STATES = ("valid", "voided")
 CODE_LISTS = {
     "CL.ECRF_FLAG_TYPE": ("eCRF flag type", FLAG_TYPES),

@@ -227,4 +227,32 @@ def test_odm_export_carries_the_coded_values_and_stays_valid(cd7_app, entered):
     assert len(comments) == 2 and all("code 10052015" in c and "MedDRA 20.1" in c for c in comments)
     listed = document.xpath("//odm:CodeList[@OID='CL.CODING_DICTIONARY']/odm:CodeListItem/@CodedValue",
                             namespaces=NS)
-    assert listed == ["CTCAE 5.0"]
+    assert listed == ["CTCAE 5.0", "Verbatim 1"]
+
+
+def test_a_concomitant_medication_waits_in_the_same_queue_and_is_coded_verbatim(cd7_app, cd7, entered, coder):
+    one, _ = entered
+    staff = cd7("staff01")
+    saved = staff.save(one, "LOGS", "CM", {"CM": [{"CMTRT": "Tylenol 500", "CMSTDTC": "2026-03-05"}]})
+    assert saved.status_code == 201, saved.get_json()
+
+    def check(study, user):
+        waiting = {c.verbatim: c for c in codings.coding_queue(study, user(coder))}
+        assert set(waiting) == {"Brain fog", "Tylenol 500"}
+        medication = waiting["Tylenol 500"]
+        assert (medication.form, medication.dictionary) == ("CM", "Verbatim")
+        with pytest.raises(Invalid) as refused:
+            codings.code_term(study, user(coder), medication.coding_id, "  ")
+        assert refused.value.errors[0].path == "/code"
+        coded = codings.code_term(study, user(coder), medication.coding_id, "Paracetamol")
+        assert (coded.state, coded.term, coded.dictionary, coded.dictionary_version, coded.method) == (
+            "coded", "Paracetamol", "Verbatim", "1", "coder")
+        assert [c.verbatim for c in codings.coding_queue(study, user(coder))] == ["Brain fog"]
+    in_app(cd7_app, check)
+    headers = {"Authorization": f"Bearer {cd7_app.tokens['dm']}"}
+    document = etree.fromstring(cd7_app.test_client().get("/api/v1/studies/CD7_CART_SAA/export/odm",
+                                                          headers=headers).data)
+    with cd7_app.app_context():
+        assert odm_schema().validate(document)
+    (comment,) = document.xpath("//odm:ItemData[@ItemOID='IT.CM.CMTRT']/odm:Annotation/odm:Comment", namespaces=NS)
+    assert "term Paracetamol" in comment.text and "verbatim Tylenol 500" in comment.text
