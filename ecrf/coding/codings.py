@@ -28,7 +28,7 @@ from ecrf.trail import audit_store, record_stream
 log = logging.getLogger(__name__)
 
 DICTIONARY_KEY = "x-ecrf-dictionary"
-STATES = ("uncoded", "queried", "coded")
+STATES = ("uncoded", "queried", "coded", "withdrawn")  # withdrawn: the row was removed or its term emptied
 MAX_QUERY_TEXT = 2000
 
 
@@ -98,14 +98,26 @@ def sync_codings(study: StudyRuntime, form, identity: dict, data: dict, actor: s
     """After a save: code each new or changed verbatim term of the record's dictionary items.
 
     A term of the dictionary is coded at once (method ``chooser``) with the dictionary's name and version;
-    any other text goes to the coding queue (state ``uncoded``). An unchanged term keeps its coding.
+    any other text goes to the coding queue (state ``uncoded``). An unchanged term keeps its coding; the coding
+    of a removed row or an emptied term is withdrawn (it leaves the queue, its history stays).
     Never fails the save: a failure is logged and the next save of the record catches up.
     """
-    for pointer, verbatim, name in _terms_in(form, data):
+    present = _terms_in(form, data)
+    if not present and not dictionary_items(form):
+        return
+    kept = {pointer for pointer, _, _ in present}
+    for gone in Coding.objects(study=identity["study"], subject=identity["subject"], event=identity["event"],
+                               form=identity["form"], state__ne="withdrawn"):
+        if gone.item not in kept:
+            try:
+                _write(gone, actor, "coding_withdrawn", withdrawn=True)
+            except StaleVersion:
+                log.exception("coding %s not withdrawn; the next save retries", gone.coding_id)
+    for pointer, verbatim, name in present:
         stream = _stream(identity, pointer)
         try:
             coding = Coding.objects(coding_id=stream).first()
-            if coding is not None and coding.verbatim == verbatim:
+            if coding is not None and coding.verbatim == verbatim and coding.state != "withdrawn":
                 continue
             known = dictionary(name)
             term = known.find(verbatim)
@@ -120,7 +132,8 @@ def sync_codings(study: StudyRuntime, form, identity: dict, data: dict, actor: s
 
 
 def _write(coding: Coding, actor: str, action: str, *, verbatim: str | None = None,
-           coded: tuple[Dictionary, Term, str] | None = None, query_id: str | None = None) -> Coding:
+           coded: tuple[Dictionary, Term, str] | None = None, query_id: str | None = None,
+           withdrawn: bool = False) -> Coding:
     """Append one event to the coding's stream, then project it (StaleVersion, storing nothing, if it moved)."""
     now = utc_now()
     new: dict[str, Any] = {"verbatim": verbatim if verbatim is not None else coding.verbatim}
@@ -131,6 +144,8 @@ def _write(coding: Coding, actor: str, action: str, *, verbatim: str | None = No
                    coded_by=actor, coded_at=now, query_id=coding.query_id if query_id is None else query_id)
     elif query_id:
         new.update(state="queried", query_id=query_id)
+    elif withdrawn:
+        new.update(state="withdrawn")
     else:
         new.update(state="uncoded", code=None, term=None, soc=None, dictionary_version=None, meddra_version=None,
                    method=None, coded_by=None, coded_at=None, query_id=None)

@@ -256,3 +256,23 @@ def test_a_concomitant_medication_waits_in_the_same_queue_and_is_coded_verbatim(
         assert odm_schema().validate(document)
     (comment,) = document.xpath("//odm:ItemData[@ItemOID='IT.CM.CMTRT']/odm:Annotation/odm:Comment", namespaces=NS)
     assert "term Paracetamol" in comment.text and "verbatim Tylenol 500" in comment.text
+
+
+def test_removing_a_row_withdraws_its_coding_from_the_queue_and_keeps_its_history(cd7_app, cd7, entered, coder):
+    one, _ = entered
+    staff = cd7("staff01")
+    record = staff.get(staff.record_path(one, "LOGS", "AE")).get_json()
+    rows = [r for r in record["data"]["AE"] if r["AETERM"] != "Brain fog"]
+    saved = staff.save(one, "LOGS", "AE", {"AE": rows}, version=record["version"], reason="entered in error")
+    assert saved.status_code == 200, saved.get_json()
+
+    def check(study, user):
+        assert codings.coding_queue(study, user(coder)) == []
+        states = {c.verbatim: c.state for c in codings.record_codings("CD7_CART_SAA", one, "LOGS", "AE").values()}
+        assert states == {"cytokine release syndrome": "coded", "Brain fog": "withdrawn"}
+        gone = next(c for c in codings.record_codings("CD7_CART_SAA", one, "LOGS", "AE").values()
+                    if c.state == "withdrawn")
+        assert [e["action"] for e in audit_store().events(gone.coding_id)] == ["coding_needed", "coding_withdrawn"]
+        assert [r["term"] for r in safety_table(study, user("dm")) if r["level"] == "term"] == [
+            "Cytokine release syndrome"]
+    in_app(cd7_app, check)
