@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 
+from ecrf.coding.codings import Coding
 from ecrf.exports.jobs import ExportJob
 from ecrf.locks import ContainerLock
 from ecrf.queries import Query
@@ -20,7 +21,8 @@ from ecrf.users import ApiToken, User, add_user
 def ensure_indexes() -> None:
     """Create every collection's indexes (idempotent)."""
     audit_store().ensure_indexes()
-    for model in (Record, Site, Study, Subject, User, ApiToken, ExportJob, Query, LabRange, ContainerLock, Signature):
+    for model in (Record, Site, Study, Subject, User, ApiToken, ExportJob, Query, LabRange, ContainerLock, Signature,
+                  Coding):
         model.ensure_indexes()
 
 

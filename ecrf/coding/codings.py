@@ -35,7 +35,9 @@ MAX_QUERY_TEXT = 2000
 class Coding(Document):
     """The projection of one coding stream: where the term is, what was written, how it is coded."""
 
-    meta = {"collection": "codings", "indexes": [("study", "state"), ("study", "subject")]}
+    # One index per read: the queue (study, state, the user's sites), a record's codings, the AE codings of subjects.
+    meta = {"collection": "codings", "indexes": [("study", "state", "site"), ("study", "subject", "event", "form"),
+                                                 ("study", "form", "subject")]}
     coding_id = StringField(primary_key=True)  # the stream name
     study = StringField(required=True)
     subject = StringField(required=True)
