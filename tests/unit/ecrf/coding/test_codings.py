@@ -12,6 +12,7 @@ from ecrf.coding import codings
 from ecrf.coding.safety import safety_table
 from ecrf.errors import Conflict, Forbidden, Invalid, Locked
 from ecrf.exports.odm import odm_schema
+from ecrf.integrity import verify_all
 from ecrf.queries import Query
 from ecrf.studies import study_runtime
 from ecrf.trail import audit_store
@@ -76,6 +77,7 @@ def test_the_coder_codes_free_text_from_the_queue_and_the_change_is_audited(cd7_
         changed = {c["path"]: c["new"] for c in events[1]["changes"]}
         assert changed["/code"] == "10014625" and changed["/dictionary_version"] == "5.0"
         assert changed["/meddra_version"] == "20.1"
+        assert verify_all() == []  # the coding streams hold their chain like every other stream
     in_app(cd7_app, check)
 
 
