@@ -104,21 +104,27 @@ def sync_codings(study: StudyRuntime, form, identity: dict, data: dict, actor: s
     of a removed row or an emptied term is withdrawn (it leaves the queue, its history stays).
     Never fails the save: a failure is logged and the next save of the record catches up.
     """
-    present = _terms_in(form, data)
-    if not present and not dictionary_items(form):
+    if not dictionary_items(form):
         return
+    try:
+        _sync(form, identity, data, actor)
+    except Exception:  # coding must never turn a stored save into an error
+        log.exception("codings of %s not brought up to date; the next save retries", identity)
+
+
+def _sync(form, identity: dict, data: dict, actor: str) -> None:
+    present = _terms_in(form, data)
     kept = {pointer for pointer, _, _ in present}
-    for gone in Coding.objects(study=identity["study"], subject=identity["subject"], event=identity["event"],
-                               form=identity["form"], state__ne="withdrawn"):
-        if gone.item not in kept:
-            try:
-                _write(gone, actor, "coding_withdrawn", withdrawn=True)
-            except StaleVersion:
-                log.exception("coding %s not withdrawn; the next save retries", gone.coding_id)
+    # The record's codings, read once: one query whatever the number of rows.
+    existing = {c.item: c for c in Coding.objects(study=identity["study"], subject=identity["subject"],
+                                                  event=identity["event"], form=identity["form"])}
+    for gone in existing.values():
+        if gone.item not in kept and gone.state != "withdrawn":
+            _write(gone, actor, "coding_withdrawn", withdrawn=True)
     for pointer, verbatim, name in present:
         stream = _stream(identity, pointer)
         try:
-            coding = Coding.objects(coding_id=stream).first()
+            coding = existing.get(pointer)
             if coding is not None and coding.verbatim == verbatim and coding.state != "withdrawn":
                 continue
             known = dictionary(name)
@@ -129,7 +135,7 @@ def sync_codings(study: StudyRuntime, form, identity: dict, data: dict, actor: s
                                 dictionary=name, version=0)
             _write(coding, actor, "coding_chosen" if term else "coding_needed", verbatim=verbatim,
                    coded=(known, term, "chooser") if term else None)
-        except (StaleVersion, KeyError):
+        except StaleVersion:  # another save moved the coding meanwhile: the rest still go through
             log.exception("coding of %s not brought up to date; the next save retries", stream)
 
 
