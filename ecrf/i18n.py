@@ -188,7 +188,7 @@ WORDS = {
         "Subjects by system organ class, preferred term and worst grade":
             "按系统器官分类、首选术语和最严重分级统计的受试者",
         "System organ class": "系统器官分类", "Preferred term": "首选术语", "Ungraded": "未分级",
-        "Not yet coded": "尚未编码",
+        "Not yet coded": "尚未编码", "Waiting for the coder": "等待编码员编码", "Queried by the coder": "编码员已质疑",
         "Standard (generic) name: no drug dictionary is shipped": "标准（通用）名称：系统未附带药物词典",
         "The medication name is unclear: please give the generic name.": "药物名称不清楚：请提供通用名。",
         "Coded to CTCAE v5.0 (MedDRA). A subject counts once per row, at the worst grade; % of subjects in scope.":

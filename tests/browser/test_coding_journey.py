@@ -55,6 +55,10 @@ def test_site_picks_a_term_and_enters_another_then_the_coder_codes_it_from_the_q
     fill_row(site, 1, "Foggy thinking after infusion", "2")
     site.click("#save")
     expect(site.locator("#AE-1-AETERM")).to_have_value("Foggy thinking after infusion")
+    # Beside each term, how it stands: coded on save (picked from the list), or waiting for the coder.
+    expect(site.locator('[data-pointer$="/AETERM"] .flag-coded')).to_have_text(
+        "CTCAE 5.0: Cytokine release syndrome · 10052015")
+    expect(site.locator('[data-pointer$="/AETERM"] .flag-uncoded')).to_have_text("Waiting for the coder")
     screenshots(site, "ae-chooser")
 
     coder = browser.new_context().new_page()

@@ -196,6 +196,7 @@ def test_the_form_page_offers_the_ctcae_terms_to_choose_from(cd7_app, entered):
     login(client, "staff01")
     html = client.get(f"/studies/CD7_CART_SAA/subjects/{one}/events/LOGS/forms/AE").get_data(as_text=True)
     assert 'list="terms-' in html and '<option value="Cytokine release syndrome">' in html
+    assert "CTCAE 5.0: Cytokine release syndrome · 10052015" in html and "Waiting for the coder" in html
 
 
 def test_csv_export_holds_the_codings_and_the_safety_table(cd7_app, entered, coder):
