@@ -59,6 +59,8 @@ def test_site_picks_a_term_and_enters_another_then_the_coder_codes_it_from_the_q
     expect(site.locator('[data-pointer$="/AETERM"] .flag-coded')).to_have_text(
         "CTCAE 5.0: Cytokine release syndrome · 10052015")
     expect(site.locator('[data-pointer$="/AETERM"] .flag-uncoded')).to_have_text("Waiting for the coder")
+    found = violations(site)
+    assert blocking(found) == [], blocking(found)
     screenshots(site, "ae-chooser")
 
     coder = browser.new_context().new_page()
@@ -72,6 +74,18 @@ def test_site_picks_a_term_and_enters_another_then_the_coder_codes_it_from_the_q
     found = violations(coder)
     assert blocking(found) == [], blocking(found)
     screenshots(coder, "coding-queue")
+
+    # A term the coder cannot place goes back to the site as a query on the item.
+    entry.locator("summary", has_text="Term unclear").click()
+    entry.locator("textarea[name=text]").fill("Which neurological sign was seen? Please give the CTCAE term.")
+    entry.locator("button", has_text="Raise query").click()
+    expect(coder.locator(".flash.success")).to_contain_text("Query sent to the site")
+    entry = coder.locator(".coding-entry", has_text="Foggy thinking after infusion")
+    expect(entry.locator(".state-queried")).to_have_text("queried")
+    site.reload()
+    expect(site.locator('[data-pointer$="/AETERM"] details.query.state-open')).to_contain_text(
+        "Which neurological sign was seen?")
+    expect(site.locator('[data-pointer$="/AETERM"] .flag-uncoded')).to_have_text("Queried by the coder")
 
     entry.locator("input[name=code]").fill("Encephalopathy")
     entry.locator("button", has_text="Code").click()
