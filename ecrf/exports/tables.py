@@ -1,6 +1,6 @@
 """Analysis-ready tables: a CSV zip (one file per form, coded values beside their labels, a data
 dictionary, the audit trail, the AE terms with their coding and the safety table by SOC, term and worst
-grade) and an Excel workbook (one sheet per form, frozen header). Streamed
+grade) and an Excel workbook (one sheet per form, frozen header, the same coding and safety tables). Streamed
 subject by subject: each subject's records are read once for all tables."""
 
 from __future__ import annotations
@@ -331,7 +331,8 @@ def write_xlsx(
         sheet.append([_bold(sheet, h, openpyxl.styles.Font) for h in columns(form, group)])
         sheets.append(sheet)
     # Write-only sheets each stream to their own file, so rows may go to any of them in turn.
-    for index, line in subject_tables(study, found, subject_ids):
+    ae_records: list[dict] = []
+    for index, line in subject_tables(study, found, subject_ids, ae_records):
         sheets[index].append(_text_cells(sheets[index], line, openpyxl.cell.WriteOnlyCell))
     if progress:
         for _ in found:
@@ -340,6 +341,15 @@ def write_xlsx(
     dictionary_sheet.freeze_panes = "A2"
     for line in dictionary(study):
         dictionary_sheet.append(_text_cells(dictionary_sheet, line, openpyxl.cell.WriteOnlyCell))
+    if AE_FORM in study.forms:
+        events = events_of(study.oid, ae_records)
+        for title, header, lines in (("ae_coding", CODING_COLUMNS, coding_rows(events)),
+                                     ("safety_table", SAFETY_COLUMNS, safety_rows(events, len(subject_ids)))):
+            sheet = workbook.create_sheet(title=title)
+            sheet.freeze_panes = "A2"
+            sheet.append([_bold(sheet, h, openpyxl.styles.Font) for h in header])
+            for line in lines:
+                sheet.append(_text_cells(sheet, line, openpyxl.cell.WriteOnlyCell))
     workbook.save(out)
     return len(found)
 

@@ -279,3 +279,18 @@ def test_removing_a_row_withdraws_its_coding_from_the_queue_and_keeps_its_histor
         assert [r["term"] for r in safety_table(study, user("dm")) if r["level"] == "term"] == [
             "Cytokine release syndrome"]
     in_app(cd7_app, check)
+
+
+def test_the_excel_export_has_the_coding_and_safety_sheets(cd7_app, entered):
+    from openpyxl import load_workbook
+
+    headers = {"Authorization": f"Bearer {cd7_app.tokens['dm']}"}
+    response = cd7_app.test_client().get("/api/v1/studies/CD7_CART_SAA/export/xlsx", headers=headers)
+    assert response.status_code == 200
+    workbook = load_workbook(io.BytesIO(response.data))
+    coded = [row for row in workbook["ae_coding"].iter_rows(values_only=True)]
+    assert coded[0][:8] == ("subject", "site", "event", "row_id", "verbatim", "grade", "state", "meddra_code")
+    assert {(r[4], r[7]) for r in coded[1:]} == {("cytokine release syndrome", "10052015"),
+                                                 ("Cytokine release syndrome", "10052015"), ("Brain fog", None)}
+    safety = [row for row in workbook["safety_table"].iter_rows(values_only=True)]
+    assert ("term", "Immune system disorders", "Cytokine release syndrome") == safety[2][:3]
