@@ -208,8 +208,9 @@ class FormPage:
 def coding_flag(coding, lang: str) -> dict:
     """A coded term's flag: the dictionary, version, term and code; or that it waits for the coder."""
     if coding.state != "coded":
-        return {"flag": "uncoded", "text": translate("Waiting for the coder" if coding.state == "uncoded"
-                                                     else "Queried by the coder", lang)}
+        text = translate("Waiting for the coder", lang) if coding.state == "uncoded" else translate(
+            "Queried by the coder", lang)
+        return {"flag": "uncoded", "text": text}
     code = f" · {coding.code}" if coding.code else ""
     return {"flag": "coded", "text": f"{coding.dictionary} {coding.dictionary_version}: {coding.term}{code}"}
 
