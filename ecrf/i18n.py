@@ -493,6 +493,23 @@ WORDS = {
         'skipped': '已跳过',
         "These items are not part of this study version any more. Their values are kept read-only, with their "
         "history in the audit trail.": "这些条目已不属于当前研究版本。其数值以只读方式保留，历史记录保存在稽查轨迹中。",
+        # --- added by coding (issue 22, part 3): AE coding queue, term chooser, safety table
+        "coder": "医学编码员", "Coding": "医学编码", "Coding queue": "编码队列", "Dictionary": "词典",
+        "terms": "个术语", "Source": "来源",
+        "No term is waiting to be coded.": "没有待编码的术语。", "uncoded": "未编码", "queried": "已质疑",
+        "coded": "已编码", "CTCAE term for this verbatim term": "此原始术语对应的CTCAE术语",
+        "Term unclear: query the site": "术语不清楚：向中心发出质疑", "Message to the site": "给中心的消息",
+        "The adverse event term is unclear: please give the CTCAE term or a clearer description.":
+            "不良事件术语不清楚：请提供CTCAE术语或更清楚的描述。",
+        "Term coded": "术语已编码", "Query sent to the site": "质疑已发送至中心",
+        "Subjects by system organ class, preferred term and worst grade":
+            "按系统器官分类、首选术语和最严重分级统计的受试者",
+        "System organ class": "系统器官分类", "Preferred term": "首选术语", "Ungraded": "未分级",
+        "Not yet coded": "尚未编码", "Waiting for the coder": "等待编码员编码", "Queried by the coder": "编码员已质疑",
+        "Standard (generic) name: no drug dictionary is shipped": "标准（通用）名称：系统未附带药物词典",
+        "The medication name is unclear: please give the generic name.": "药物名称不清楚：请提供通用名。",
+        "Coded to CTCAE v5.0 (MedDRA). A subject counts once per row, at the worst grade; % of subjects in scope.":
+            "按CTCAE v5.0（MedDRA）编码。每位受试者在每行只计一次，按其最严重分级；百分比以范围内受试者为分母。",
     }
 }
 

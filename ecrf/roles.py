@@ -12,6 +12,7 @@ class Role(str, Enum):
     INVESTIGATOR = "investigator"
     MONITOR = "monitor"
     DATA_MANAGER = "data_manager"
+    CODER = "coder"  # codes verbatim terms to the dictionaries (sponsor side)
     ADMIN = "admin"
     SAFETY = "safety"  # the sponsor's safety reviewer: SAE reports only, at every site
 
@@ -34,12 +35,13 @@ class Action(str, Enum):
     REPORT_SAE = "write SAE report"
     SUBMIT_SAE = "submit SAE report (signature)"
     REVIEW_SAE = "acknowledge/follow-up/close SAE report"
+    CODE = "code terms (coding queue)"
 
 
 ROLES = [role.value for role in Role]
 
 PERMISSIONS: dict[Action, frozenset[Role]] = {
-    Action.VIEW_DATA: frozenset({Role.SITE_STAFF, Role.INVESTIGATOR, Role.MONITOR, Role.DATA_MANAGER}),
+    Action.VIEW_DATA: frozenset({Role.SITE_STAFF, Role.INVESTIGATOR, Role.MONITOR, Role.DATA_MANAGER, Role.CODER}),
     Action.ENTER_DATA: frozenset({Role.SITE_STAFF, Role.INVESTIGATOR}),
     Action.REGISTER_SUBJECT: frozenset({Role.SITE_STAFF, Role.INVESTIGATOR}),
     Action.VERIFY: frozenset({Role.MONITOR}),
@@ -56,10 +58,11 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.REPORT_SAE: frozenset({Role.SITE_STAFF, Role.INVESTIGATOR}),
     Action.SUBMIT_SAE: frozenset({Role.INVESTIGATOR}),
     Action.REVIEW_SAE: frozenset({Role.SAFETY, Role.DATA_MANAGER}),
+    Action.CODE: frozenset({Role.CODER, Role.DATA_MANAGER}),
 }
 
 # Roles whose work spans every site of the study.
-ALL_SITES = frozenset({Role.DATA_MANAGER, Role.ADMIN, Role.SAFETY})
+ALL_SITES = frozenset({Role.DATA_MANAGER, Role.ADMIN, Role.SAFETY, Role.CODER})
 
 
 def may(role: str, action: Action) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 
 from ecrf.attachments import Attachment
+from ecrf.coding.codings import Coding
 from ecrf.exports.jobs import ExportJob
 from ecrf.locks import ContainerLock
 from ecrf.notifications import notifier
@@ -26,7 +27,7 @@ def ensure_indexes() -> None:
     audit_store().ensure_indexes()
     notifier.ensure_indexes()
     for model in (Record, Site, Study, Subject, User, ApiToken, ExportJob, Query, LabRange, ContainerLock, Signature,
-                  Attachment, Notification, Preferences):
+                  Attachment, Notification, Preferences, Coding):
         model.ensure_indexes()
 
 

@@ -1,5 +1,6 @@
 """Analysis-ready tables: a CSV zip (one file per form, coded values beside their labels, a data
-dictionary, the audit trail) and an Excel workbook (one sheet per form, frozen header). Streamed
+dictionary, the audit trail, the AE terms with their coding and the safety table by SOC, term and worst
+grade) and an Excel workbook (one sheet per form, frozen header, the same coding and safety tables). Streamed
 subject by subject: each subject's records are read once for all tables."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from contextlib import ExitStack
 from typing import BinaryIO
 
 from audit import ROW_ID
+from ecrf.coding.safety import AE_FORM, GRADES, events_of, tabulate
 from ecrf.definitions import CompiledForm, Item
 from ecrf.lazy import lazy_module
 from ecrf.lifecycle import lifecycle_state
@@ -155,16 +157,19 @@ def _own_items(own: CompiledForm | None, group: Item | None) -> dict[str, Item]:
 
 
 def subject_tables(study: StudyRuntime, found: list[tuple[str, CompiledForm, Item | None]],
-                   subject_ids: Iterable[str]) -> Iterator[tuple[int, list]]:
+                   subject_ids: Iterable[str], ae_records: list | None = None) -> Iterator[tuple[int, list]]:
     """``(table index in found, row)`` for every table, subject by subject, each subject's records read once.
 
     The tables have the current version's columns; a casebook on an older version has its values labelled
     with its own version's code lists, and its values of items the current version has not in RETIRED.
+    ``ae_records`` (if given) collects the AE records read on the way, for the coding and safety tables.
     """
     amended = Study._get_collection().count_documents({"oid": study.oid}) > 1  # else every casebook is current
     for subject in subject_ids:
         version = casebook_version(study, subject) if amended else study
         by_form = records_by_form(study, subject)
+        if ae_records is not None:
+            ae_records.extend(by_form.get(AE_FORM, []))
         for index, (_, form, group) in enumerate(found):
             own = version.forms.get(form.oid) if version is not study else None
             for line in table_rows(form, group, by_form.get(form.oid, []), own):
@@ -241,6 +246,29 @@ def audit_rows(study: StudyRuntime, subject_ids: list[str]) -> Iterator[list]:
                 ]
 
 
+CODING_COLUMNS = ["subject", "site", "event", "row_id", "verbatim", "grade", "state", "meddra_code", "term", "soc",
+                  "dictionary", "dictionary_version", "meddra_version", "method", "coded_by", "coded_at"]
+SAFETY_COLUMNS = ["level", "soc", "term", "subjects", "percent", *[f"worst_grade_{g}" for g in GRADES],
+                  "ungraded"]
+
+
+def coding_rows(events: list[dict]) -> Iterator[list]:
+    """One line per adverse event term: the verbatim, its grade and its coding with the dictionary version."""
+    for e in events:
+        yield [e["subject"], e["site"], e["event"], e["row"], e["verbatim"], e["grade"], e["state"], e["code"],
+               e["term"] if e["code"] else "", e["soc"] if e["code"] else "", e["dictionary"],
+               e["dictionary_version"], e["meddra_version"], e["method"], e["coded_by"],
+               e["coded_at"].isoformat() if e["coded_at"] else ""]
+
+
+def safety_rows(events: list[dict], subjects: int) -> Iterator[list]:
+    """The safety table: subjects by system organ class and preferred term, with their worst grade."""
+    for row in tabulate(events, subjects):
+        yield [row["level"], row["soc"], row["term"], row["subjects"],
+               "" if row["pct"] is None else f"{row['pct']:.1f}", *[row["worst"][g] for g in GRADES],
+               row["worst"][None]]
+
+
 def _json(value) -> str:
     if value is None:
         return ""
@@ -268,7 +296,8 @@ class _Switch:
         return self.target.write(text)
 
 
-def _spooled_tables(study: StudyRuntime, found: list, subject_ids: list[str], stack: ExitStack) -> list:
+def _spooled_tables(study: StudyRuntime, found: list, subject_ids: list[str], stack: ExitStack,
+                    ae_records: list | None = None) -> list:
     """Each table as CSV bytes in its own temporary file (rewound), written subject by subject.
 
     A zip member must be written whole before the next starts, while each
@@ -284,7 +313,7 @@ def _spooled_tables(study: StudyRuntime, found: list, subject_ids: list[str], st
         )
         texts.append(switch.target)
         writer.writerow(columns(form, group))
-    for index, line in subject_tables(study, found, subject_ids):
+    for index, line in subject_tables(study, found, subject_ids, ae_records):
         switch.target = texts[index]
         writer.writerow(safe_line(line))
     files = []
@@ -302,7 +331,8 @@ def write_csv_zip(
     """Write the CSV zip; returns how many tables it holds (plus dictionary and audit trail)."""
     found = tables(study)
     with ExitStack() as stack, zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        spools = _spooled_tables(study, found, subject_ids, stack)
+        ae_records: list[dict] = []
+        spools = _spooled_tables(study, found, subject_ids, stack, ae_records)
         for (name, _, _), spool in zip(found, spools, strict=False):
             with archive.open(f"{name}.csv", "w", force_zip64=True) as member:
                 shutil.copyfileobj(spool, member)
@@ -311,6 +341,10 @@ def write_csv_zip(
                 progress(1)
         _csv_member(archive, "data_dictionary.csv", [], dictionary(study))
         _csv_member(archive, "audit_trail.csv", AUDIT_COLUMNS, audit_rows(study, subject_ids))
+        if AE_FORM in study.forms:
+            events = events_of(study.oid, ae_records)
+            _csv_member(archive, "ae_coding.csv", CODING_COLUMNS, coding_rows(events))
+            _csv_member(archive, "safety_table.csv", SAFETY_COLUMNS, safety_rows(events, len(subject_ids)))
     return len(found)
 
 
@@ -327,7 +361,8 @@ def write_xlsx(
         sheet.append([_bold(sheet, h, openpyxl.styles.Font) for h in columns(form, group)])
         sheets.append(sheet)
     # Write-only sheets each stream to their own file, so rows may go to any of them in turn.
-    for index, line in subject_tables(study, found, subject_ids):
+    ae_records: list[dict] = []
+    for index, line in subject_tables(study, found, subject_ids, ae_records):
         sheets[index].append(_text_cells(sheets[index], line, openpyxl.cell.WriteOnlyCell))
     if progress:
         for _ in found:
@@ -336,6 +371,15 @@ def write_xlsx(
     dictionary_sheet.freeze_panes = "A2"
     for line in dictionary(study):
         dictionary_sheet.append(_text_cells(dictionary_sheet, line, openpyxl.cell.WriteOnlyCell))
+    if AE_FORM in study.forms:
+        events = events_of(study.oid, ae_records)
+        for title, header, lines in (("ae_coding", CODING_COLUMNS, coding_rows(events)),
+                                     ("safety_table", SAFETY_COLUMNS, safety_rows(events, len(subject_ids)))):
+            sheet = workbook.create_sheet(title=title)
+            sheet.freeze_panes = "A2"
+            sheet.append([_bold(sheet, h, openpyxl.styles.Font) for h in header])
+            for line in lines:
+                sheet.append(_text_cells(sheet, line, openpyxl.cell.WriteOnlyCell))
     workbook.save(out)
     return len(found)
 

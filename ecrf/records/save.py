@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from audit import GENESIS, StaleVersion, diff
+from ecrf.coding.codings import sync_codings
 from ecrf.db import lookup
 from ecrf.definitions import CompiledForm
 from ecrf.errors import Conflict, FieldError, Invalid, Locked, NotFound, ReasonRequired
@@ -292,3 +293,4 @@ def _after_save(
     )
     recheck_dependents(study, subject, identity["event"], identity["form"])
     open_reports_quietly(study, identity, data, rules.derived, user.username)
+    sync_codings(study, form, identity, data, user.username)

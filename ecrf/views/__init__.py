@@ -8,6 +8,7 @@ import zoneinfo
 
 from flask import Flask, g
 
+from ecrf.coding.dictionary import dictionary
 from ecrf.readiness import item_label
 from ecrf.sites import site_timezone
 from ecrf.views import (
@@ -15,6 +16,7 @@ from ecrf.views import (
     account,
     admin,
     attachments,
+    coding,
     exports,
     health,
     imports,
@@ -70,6 +72,7 @@ def register_views(app: Flask) -> None:
         account,
         admin,
         attachments,
+        coding,
         exports,
         health,
         imports,
@@ -91,3 +94,4 @@ def register_views(app: Flask) -> None:
     app.add_template_filter(time_at_site, "atsite")
     app.add_template_filter(audit_value, "auditvalue")
     app.add_template_global(item_label, "item_label")
+    app.add_template_global(dictionary, "coding_dictionary")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields
 
 from flask_wtf import FlaskForm
 
+from ecrf.coding.codings import record_codings
 from ecrf.definitions import CompiledForm, Item
 from ecrf.errors import DomainError, FieldError
 from ecrf.i18n import message_text, translate
@@ -280,6 +281,16 @@ class FormPage:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+def coding_flag(coding, lang: str) -> dict:
+    """A coded term's flag: the dictionary, version, term and code; or that it waits for the coder."""
+    if coding.state != "coded":
+        text = translate("Waiting for the coder", lang) if coding.state == "uncoded" else translate(
+            "Queried by the coder", lang)
+        return {"flag": "uncoded", "text": text}
+    code = f" · {coding.code}" if coding.code else ""
+    return {"flag": "coded", "text": f"{coding.dictionary} {coding.dictionary_version}: {coding.term}{code}"}
+
+
 def next_form(event: dict, form_oid: str) -> str | None:
     """The form after ``form_oid`` in its event's schedule order (None for the last)."""
     forms = list(event.get("forms") or [])
@@ -300,6 +311,9 @@ def form_page_context(runtime: StudyRuntime, user, subject: Subject, event: dict
     for flag in saved.get("flags") or []:
         text = flag_text(flag, _item_at(form, flag["item"]), derived_values, lang)
         item_flags.setdefault(flag["item"], []).append({**flag, "text": text})
+    for pointer, coding in record_codings(runtime.oid, subject.subject_id, event["oid"], form.oid).items():
+        if coding.state != "withdrawn":  # how the term is coded, beside it (the coding queue's work)
+            item_flags.setdefault(pointer, []).append(coding_flag(coding, lang))
     can = {
         "answer": may(user.role, Action.ANSWER_QUERIES),
         "manage": may(user.role, Action.MANAGE_QUERIES),

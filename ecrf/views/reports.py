@@ -9,6 +9,7 @@ from flask_login import login_required
 from markupsafe import Markup
 
 from ecrf import charts, reports
+from ecrf.coding.safety import GRADES, safety_table
 from ecrf.i18n import translate
 from ecrf.paging import page_of
 from ecrf.scope import page_scope
@@ -66,6 +67,8 @@ def index(study: str):
         crs=crs,
         icans=icans,
         aes=reports.adverse_events(runtime, user) if "AE" in runtime.forms else [],
+        safety_table=safety_table(runtime, user) if "AE" in runtime.forms else [],
+        grades=GRADES,
         rates=rates,
         curves=curves,
         counts=counts,

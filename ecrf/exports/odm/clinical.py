@@ -9,14 +9,16 @@ each (:func:`read_subject`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from lxml import etree
 
 from audit import AuditStore
+from ecrf.coding.codings import Coding
 from ecrf.definitions import ROW_ID, CompiledForm
 from ecrf.exports.odm.audit_records import audit_copies, audit_record
+from ecrf.exports.odm.codings import form_codings
 from ecrf.exports.odm.elements import NSMAP, E, group_oid, item_oid, number, oid_part
 from ecrf.exports.odm.reviews import form_queries, lifecycle_forms, subject_annotations
 from ecrf.exports.odm.signatures import signature_elements
@@ -175,6 +177,7 @@ class SubjectDocuments:
     signatures: list[Signature]  # each with its standing
     events: dict[str, list[dict]]  # every record stream of the subject, whole
     subject_events: list[dict]  # the subject's own stream
+    codings: dict[tuple, list] = field(default_factory=dict)  # coded terms by (event, form)
 
 
 # What SubjectData needs of a record projection; its data only in a snapshot
@@ -206,7 +209,10 @@ def read_subject(study: StudyRuntime, subject, store: AuditStore, *, with_audit:
     signatures = subject_signatures(study.oid, subject.subject_id, trail)
     # Every subject stream holds at least its registration; the export's subjects carry no version.
     own = _stream_events(store, streams, subject_stream(study.oid, subject.subject_id), 1)
-    return SubjectDocuments(records, queries, signatures, events, own)
+    codings: dict[tuple, list] = {}
+    for coding in Coding.objects(study=study.oid, subject=subject.subject_id, state="coded").order_by("item"):
+        codings.setdefault((coding.event, coding.form), []).append(coding)
+    return SubjectDocuments(records, queries, signatures, events, own, codings)
 
 
 def subject_data(
@@ -261,6 +267,7 @@ def subject_data(
                 if current is not None:
                     form_element.append(current)
             form_element.extend(on_items)
+            form_element.extend(form_codings(form, found.codings.get((event_def["oid"], form_oid), [])))
             forms.append(form_element)
             forms += lifecycle_forms(form_oid, events, subject.site)
             forms += [

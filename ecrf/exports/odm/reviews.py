@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from lxml import etree
 
+from ecrf.coding.dictionary import NAMES, dictionary
 from ecrf.definitions import CompiledForm
 from ecrf.exports.odm.audit_records import audit_record
 from ecrf.exports.odm.elements import E, group_oid, iso, item_oid
@@ -20,13 +21,16 @@ LIFECYCLE_ACTIONS = ("sdv", "sdv_items", "lock", "unlock", "freeze", "unfreeze")
 # Steps on a subject's own stream after its registration, exported as Annotations on the SubjectData.
 SUBJECT_ACTIONS = ("subject_status", "lock", "unlock", "freeze", "unfreeze")
 # The code lists the Flags are coded against (docs/odm-export.md describes each code).
-FLAG_TYPES = ("lifecycle", "signature", "signature_scope")
+FLAG_TYPES = ("lifecycle", "signature", "signature_scope", "coding")
+# The shipped dictionaries a coded term names, each with its version (ecrf/coding/data/).
+CODING_DICTIONARIES = tuple(f"{dictionary(name).name} {dictionary(name).version}" for name in NAMES)
 SIGNATURE_STATES = ("valid", "voided")
 CODE_LISTS = {
     "CL.ECRF_FLAG_TYPE": ("eCRF flag type", FLAG_TYPES),
     "CL.ECRF_LIFECYCLE": ("eCRF review step", (*LIFECYCLE_ACTIONS, "subject_status")),
     "CL.SIGNATURE_STATE": ("Signature state", SIGNATURE_STATES),
     "CL.SIGNATURE_SCOPE": ("Signature scope", tuple(SCOPE_NAMES.values())),
+    "CL.CODING_DICTIONARY": ("Coding dictionary and version", CODING_DICTIONARIES),
 }
 
 

@@ -359,12 +359,13 @@ def test_tables_read_each_subjects_records_once_and_write_what_per_table_reads_w
         write_xlsx(workbook, runtime, subjects, progress=progress.append)
     assert progress == [1] * 2 * len(expected)
     archive = zipfile.ZipFile(io.BytesIO(zipped.getvalue()))
-    assert archive.namelist() == [f"{name}.csv" for name in expected] + ["data_dictionary.csv", "audit_trail.csv"]
+    assert archive.namelist() == [f"{name}.csv" for name in expected] + [
+        "data_dictionary.csv", "audit_trail.csv", "ae_coding.csv", "safety_table.csv"]
     assert sum(len(lines) for _, lines in expected.values()) > 40
     for name, (header, lines) in expected.items():
         assert archive.read(f"{name}.csv") == reference_csv(header, lines), name
     sheets = load_workbook(io.BytesIO(workbook.getvalue()))
-    assert sheets.sheetnames == [name[:31] for name in expected] + ["data_dictionary"]
+    assert sheets.sheetnames == [name[:31] for name in expected] + ["data_dictionary", "ae_coding", "safety_table"]
     for name, (header, lines) in expected.items():
         rows = [["" if v is None else v for v in row] for row in sheets[name[:31]].iter_rows(values_only=True)]
         assert rows == [header] + [["" if v is None else v for v in line] for line in lines], name

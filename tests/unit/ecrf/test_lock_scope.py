@@ -54,6 +54,8 @@ ALLOWED_UNDER_LOCK = {
     **{route: "a bulk action answers 200 and lists each query a lock refused (423) under `failed`: each goes through "
               "its own transition, walked below (tests/unit/ecrf/test_query_list.py)"
        for route in ("api.queries_bulk", "queries.bulk")},
+    "coding.act": "coding is review: ecrf.coding.codings refuses it as a query under a lock or a study freeze; "
+                  "the mini study has no coded item, so tests/unit/ecrf/coding/test_codings.py checks it on CD7",
     **{route: "an import starts a job; each row goes through save_record and register_subject, which refuse a "
               "locked or frozen record, subject or study: that row is refused (test_import_batch.py)"
        for route in ("api.start_import_job", "imports.index", "imports.confirm")},

@@ -111,6 +111,7 @@ def test_the_import_report_of_the_own_export_drops_nothing_of_the_study(exported
                 "CL.ECRF_LIFECYCLE",
                 "CL.SIGNATURE_STATE",
                 "CL.SIGNATURE_SCOPE",
+                "CL.CODING_DICTIONARY",
             )
         ],
     }
