@@ -16,7 +16,10 @@ from ecrf.users import normalised_email, set_email
 @api.get("/notifications")
 def notifications():
     user = api_user()
-    page = inbox.inbox_page(user.username, request.args.get("page", type=int),
+    raw = request.args.get("page")
+    if raw is not None and not (raw.isascii() and raw.isdigit() and int(raw) >= 1):
+        raise Invalid("page is not a page number", [FieldError("/page", "a whole number from 1")])
+    page = inbox.inbox_page(user.username, int(raw) if raw else None,
                             unread_only=request.args.get("unread") in ("1", "true"))
     return jsonify({"items": [notification_json(n) for n in page.items], "page": page.number, "pages": page.pages,
                     "total": page.total, "unread": inbox.unread_count(user.username)})

@@ -585,8 +585,8 @@ def _notification_paths(doc: APISpec, read: dict, write: dict) -> None:
     doc.path(path=base, operations={"get": {
         "summary": "The caller's notifications, newest first (?unread=1 for unread only, ?page=N)",
         "parameters": [{"name": "unread", "in": "query", "schema": {"type": "string"}},
-                       {"name": "page", "in": "query", "schema": {"type": "integer"}}],
-        "responses": {"200": _ok("inbox", page), **read}}})
+                       {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}}],
+        "responses": {"200": _ok("inbox", page), **read, "422": _ERRORS["422"]}}})
     mark = {"type": "object", "properties": {"ids": {"type": "array", "items": {"type": "string"}},
                                              "all": {"type": "boolean"}}}
     doc.path(path=f"{base}/read", operations={"post": {

@@ -271,6 +271,7 @@ class FormPage:
     summary: list[dict] = field(default_factory=list)
     missing_links: list[dict] = field(default_factory=list)
     hints: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)  # by pointer, retired items' labels from their version
     notice: str | None = None
     next_form: str | None = None
     sdv: dict | None = None  # the per-item SDV panel (ecrf.views.sdv.sdv_panel)

@@ -40,7 +40,7 @@ def world(app, as_user):
     return {"study": "MINI", "subject": subject, "event": "SCREEN", "form": "DM", "query_id": query, "action": "close",
             "kind": "csv", "job_id": "0" * 24, "range_id": range_id, "username": "staff01", "code": "en",
             "verb": "close", "filename": "ecrf.css", "attachment_id": attachment, "report_id": "0" * 16,
-            "version": "1"}
+            "version": "1", "key": "query_opened:query/none:1"}
 
 
 def routes(app):

@@ -6,7 +6,7 @@ import json
 import shutil
 
 import pytest
-from conftest import MINI_STUDY, Api, make_app
+from conftest import MINI_STUDY, OVERRIDDEN, Api, make_app
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -168,7 +168,7 @@ def test_a_casebook_with_a_locked_record_is_reported_and_skipped(app, two_versio
     runner, subjects = two_versions
     dm = Api(app.test_client(), app.tokens["dm"])
     path = dm.record_path(subjects["01"], "SCREEN", "VS")
-    assert dm.post(path + "/lock", {}).status_code == 200
+    assert dm.post(path + "/lock", OVERRIDDEN).status_code == 200
     before = dm.get(path).get_json()
     result = runner.invoke(args=["study", "migrate", "--to", "2", "--reason", "amendment 2", "--as", "dm"])
     assert result.exit_code == 0, result.output

@@ -156,6 +156,14 @@ WRITE_ENDPOINTS = {
     "signoff.casebook": "record-review", "signoff.database_lock": "lock-control",
     # Imports write through save_record: a locked or frozen record refuses its row (test_import_batch.py).
     "api.start_import_job": "import", "imports.index": "import", "imports.confirm": "import",
+    # SAE reports stay open under every lock (expedited reporting is a legal duty: test_lock_scope.py).
+    "api.sae_update": "safety", "api.sae_submit": "safety", "api.sae_acknowledge": "safety",
+    "api.sae_followup": "safety", "api.sae_close": "safety", "sae.page": "safety", "sae.act": "safety",
+    # A user's own inbox and preferences are not study data.
+    "api.notifications_read": "account", "api.set_notification_preferences": "account",
+    "notifications.read": "account", "notifications.preferences": "account",
+    # Coding is review: refused under a lock like a query (tests/unit/ecrf/coding/test_codings.py).
+    "coding.act": "query",
     # Source documents are the record's data: a lock or freeze that covers the record refuses them.
     "api.attachment_upload": "record-data", "api.attachment_remove": "record-data",
     "attachments.upload": "record-data", "attachments.remove": "record-data",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from conftest import OVERRIDDEN
 
 from ecrf.notifications import inbox, notifier
 from ecrf.notifications.inbox import Notification
@@ -48,7 +49,7 @@ def test_an_answered_query_reaches_the_monitor_of_its_site_and_the_data_manager(
 def test_an_unlocked_record_reaches_the_site_team_and_its_monitor(app, as_user, staff, saved):
     dm = as_user("dm")
     path = staff.record_path(saved, "SCREEN", "VS")
-    assert dm.post(path + "/lock", {}).status_code == 200
+    assert dm.post(path + "/lock", OVERRIDDEN).status_code == 200
     assert dm.post(path + "/unlock", {"reason": "late lab correction"}).status_code == 200
     run(app)
     assert holders(app, "record_unlocked") == {"staff01": 1, "inv01": 1, "mon01": 1}
