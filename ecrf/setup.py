@@ -14,6 +14,7 @@ from ecrf.notifications.preferences import Preferences
 from ecrf.queries import Query
 from ecrf.ranges import LabRange
 from ecrf.records.document import Record
+from ecrf.safety.reports import SaeReport
 from ecrf.signatures import Signature
 from ecrf.sites import Site
 from ecrf.studies import Study, load_study, loaded_studies
@@ -27,7 +28,7 @@ def ensure_indexes() -> None:
     audit_store().ensure_indexes()
     notifier.ensure_indexes()
     for model in (Record, Site, Study, Subject, User, ApiToken, ExportJob, Query, LabRange, ContainerLock, Signature,
-                  Attachment, Notification, Preferences, Coding):
+                  Attachment, Notification, Preferences, Coding, SaeReport):
         model.ensure_indexes()
 
 
