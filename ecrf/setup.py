@@ -12,6 +12,7 @@ from ecrf.records.document import Record
 from ecrf.signatures import Signature
 from ecrf.sites import Site
 from ecrf.studies import Study, load_study, loaded_studies
+from ecrf.subject_trail import ensure_indexes as ensure_subject_trail_indexes
 from ecrf.subjects import Subject
 from ecrf.trail import audit_store
 from ecrf.users import ApiToken, User, add_user
@@ -20,6 +21,7 @@ from ecrf.users import ApiToken, User, add_user
 def ensure_indexes() -> None:
     """Create every collection's indexes (idempotent)."""
     audit_store().ensure_indexes()
+    ensure_subject_trail_indexes()
     for model in (Record, Site, Study, Subject, User, ApiToken, ExportJob, Query, LabRange, ContainerLock, Signature):
         model.ensure_indexes()
 
