@@ -8,8 +8,10 @@ today's time; ``ecrf audit verify`` accepts these). A Flask test client signed i
 ``/studies/{study}/subjects/{subject}/audit`` in five shapes, cycled: the first page; the page after it
 (its "Next" link); a page deep in the trail (a signed key at about event 5,000); the first and the next
 page filtered by person; the first page filtered by form and a rare item (one event in 50, so the page
-passes about 2,500 events); and the first page of a date filter. Server time through the test client,
-no network. ``audit_page_10k_p95_ms`` is the p95 over all of them; per-shape medians and p95s are kept.
+spans about 2,500 numbers); and the first page of a date filter. The first read indexes the subject once
+(``ecrf.subject_trail``: the key of the deep page is made by it, before the timed GETs); every later GET
+only brings the index up to date. Server time through the test client, no network.
+``audit_page_10k_p95_ms`` is the p95 over all of them; per-shape medians and p95s are kept.
 """
 
 from __future__ import annotations
