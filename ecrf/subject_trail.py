@@ -10,8 +10,11 @@ It is never written by a save (saves cost nothing more): :func:`caught_up`, call
 extends it from a hint (``subject_trail_heads``: the last number given and the latest time indexed). It
 reads the subject's events from a minute before that time (a bounded range of the ``subject_order`` index;
 a minute, because another worker's clock or a slow commit may put an event a little before one already
-indexed), keeps those not indexed yet (the index's documents of the same minute tell which), and numbers them on from the last number in ``(at, stream, seq)``
-order. The first read of a subject indexes its whole trail once.
+indexed), keeps those not indexed yet (the index's documents of the same minute tell which), and numbers
+them on from the last number in ``(at, stream, seq)`` order. The first read of a subject indexes its whole
+trail once. The cost of bringing it up to date is the events of that last minute: a burst of thousands
+of events of one subject within a minute (an import) is re-read by each page view until a later event
+moves the hint on.
 
 What the numbers mean: the order in which events were indexed. For everything stored when a subject is
 first read that is the trail's order; an event committed later than it is stamped (by more than the
