@@ -24,6 +24,7 @@ TARGETS = {
 # Shown in the table without a target.
 INFO = {
     "audit_page_10k_unfiltered_p95_ms": ("ms", "the same, first, next and deep pages only (no filter)"),
+    "audit_page_10k_first_index_s": ("s", "first view of that subject: its 10,000 events indexed (subject_trail)"),
     "engine_pure_steps_cpu_ms_per_save": ("ms", "CPU of the write path's non-database steps alone"),
     "engine_cpu_floor_ms_per_save": ("ms", "client CPU of the save's one read + pure steps: the least engine CPU"),
     "verify_main_thread_cpu_fraction": ("×", "verify_all's own thread CPU ÷ its wall time (the rest is waiting)"),

@@ -18,6 +18,7 @@ from ecrf.safety.reports import SaeReport
 from ecrf.signatures import Signature
 from ecrf.sites import Site
 from ecrf.studies import Study, load_study, loaded_studies
+from ecrf.subject_trail import ensure_indexes as ensure_subject_trail_indexes
 from ecrf.subjects import Subject
 from ecrf.trail import audit_store
 from ecrf.users import ApiToken, User, add_user
@@ -26,6 +27,7 @@ from ecrf.users import ApiToken, User, add_user
 def ensure_indexes() -> None:
     """Create every collection's indexes (idempotent)."""
     audit_store().ensure_indexes()
+    ensure_subject_trail_indexes()
     notifier.ensure_indexes()
     for model in (Record, Site, Study, Subject, User, ApiToken, ExportJob, Query, LabRange, ContainerLock, Signature,
                   Attachment, Notification, Preferences, Coding, SaeReport):

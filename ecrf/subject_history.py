@@ -1,39 +1,39 @@
-"""A subject's audit trail a page at a time: one sequence over all its streams, filtered, keyset-paged.
+"""A subject's audit trail a page at a time: one numbered sequence over all its streams, filtered, keyset-paged.
 
-Events are ordered by ``(at, stream, seq)``. A page is read on from where the last one ended (a key, never
-an offset), in windows of time that the ``subject_order`` index of the audit store serves as ranges and
-that grow or shrink with how dense the trail is there: a page costs about the events it passes, whatever
-the subject's size (the embedded server reads every match of a query before it sorts or limits, so a
-query over the subject's whole trail would cost all of it). Each event's number is its position in the
-subject's whole trail: the key carries the number of the event it names, and the walk counts on from it.
-Nothing is written to number events, and history is never rewritten.
+Pages read the subject's index (:mod:`ecrf.subject_trail`, brought up to date first) by ranges of the
+event's number ``n``, never the whole subject: the embedded server reads every match of a query before it
+sorts or limits, so a page costs the index documents its ranges hold. Unfiltered, a page after ``n0`` is
+the range ``(n0, n0 + per_page + 1]``. Filtered, the range is read on the index of the most selective
+filter (item, then form or visit, then person) in windows that start at four pages of numbers and grow
+eightfold while too few match; the other filters are applied here. Dates become bounds on ``n`` first (the
+first event at or after the first day, the last before the day after the last), found in windows of time
+on the ``(subject, at)`` index. Then the page's events are read whole by ``_id``. Each event's number is
+its ``n``: its place in the subject's sequence, the same in every filter.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from audit import utc_now
 from ecrf.audit_sentences import row_numbers
 from ecrf.errors import FieldError, Invalid
 from ecrf.records.document import Record
 from ecrf.roles import ALL_SITES
 from ecrf.sites import site_timezone
 from ecrf.studies import StudyRuntime
+from ecrf.subject_trail import Head, caught_up, naive, subject_key, trail_index
 from ecrf.subjects import Subject, get_subject
 from ecrf.trail import audit_store
 from ecrf.users import User
 
 PER_PAGE = 50
-ORDER = [("at", 1), ("stream", 1), ("seq", 1)]
-FIRST_WINDOW = dt.timedelta(milliseconds=250)
-CLOCK_SLACK = dt.timedelta(minutes=1)  # read this far past now: another worker's clock may run a little ahead
-MAX_WINDOW_EVENTS = 2000  # the most events one read aims at (a rare filter's page may pass thousands)
+FIRST_WINDOW = 4  # pages of numbers a filtered read starts with
+GROWTH = 8
+FIRST_SPAN = dt.timedelta(minutes=1)  # the first window of time searched for a date's bound
 _EPOCH = dt.datetime(1970, 1, 1)
-_FAR = dt.timedelta(days=366 * 30)  # no trail is older: a walk back stops there at the latest
+_FAR = dt.timedelta(days=366 * 30)  # no trail is older: a search back stops there at the latest
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,20 @@ class HistoryFilter:
                                                     if not event.get("action", "").startswith("query_")]
             return any(p == self.item or p.startswith(self.item + "/") for p in paths)
         return True
+
+    def holds_entry(self, entry: dict) -> bool:
+        """The same test on the event's index document (:func:`ecrf.subject_trail.entry`), dates excluded."""
+        return ((not self.event or entry.get("visit") == self.event)
+                and (not self.form or entry.get("form") == self.form)
+                and (not self.actor or entry.get("actor") == self.actor)
+                and (not self.item or self.item in (entry.get("items") or [])))
+
+    def indexed(self) -> dict:
+        """The one most selective filter, as a query on the index (item > form or visit > person; none: {})."""
+        for name, value in (("items", self.item), ("form", self.form), ("visit", self.event), ("actor", self.actor)):
+            if value:
+                return {name: value}
+        return {}
 
 
 @dataclass(frozen=True)
@@ -95,7 +109,7 @@ class HistoryPage:
     """One page of a subject's trail, oldest first, each event with its ``number`` in the subject's sequence.
 
     ``after`` and ``before`` are the marks to ask for the next and the previous page (None: there is none);
-    ``scanned`` is how many events of the trail the page passed; ``rows`` numbers repeating rows by id.
+    ``scanned`` is how many index documents the page read; ``rows`` numbers repeating rows by id.
     """
 
     subject: Subject
@@ -118,16 +132,19 @@ def subject_history(study: StudyRuntime, user, subject_id: str, wanted: HistoryF
     wanted = wanted or HistoryFilter()
     _check(study, wanted)
     tz = site_timezone(subject.site)
-    walk = _Walk({"context.study": study.oid, "context.subject": subject.subject_id}, wanted, tz, subject.created_at)
+    index = _Index(subject_key(study.oid, subject.subject_id), wanted, tz,
+                   caught_up(study.oid, subject.subject_id))
     if before is not None and after is None:
-        events, more = walk.back(before, per_page)
-        events.reverse()
+        entries, more = index.back(before.number, per_page)
+        entries.reverse()
+        events = _events(entries)
         later, earlier = events[-1] if events else None, events[0] if events and more else None
     else:
-        events, more = walk.on(after or walk.start(), per_page)
+        entries, more = index.on(after.number if after else 0, per_page)
+        events = _events(entries)
         later, earlier = events[-1] if events and more else None, events[0] if events and after else None
     return HistoryPage(subject=subject, events=events, after=_mark(later), before=_mark(earlier), tz=tz,
-                       scanned=walk.scanned, rows=_row_numbers(study, events), people=_people(subject.site, events))
+                       scanned=index.scanned, rows=_row_numbers(study, events), people=_people(subject.site, events))
 
 
 def _check(study: StudyRuntime, wanted: HistoryFilter) -> None:
@@ -145,98 +162,94 @@ def _check(study: StudyRuntime, wanted: HistoryFilter) -> None:
 
 
 def _mark(event: dict | None) -> Mark | None:
-    return None if event is None else Mark(*_key(event), event["number"])
+    return None if event is None else Mark(naive(event["at"]), event["stream"], event["seq"], event["number"])
 
 
-class _Walk:
-    """The subject's trail read in windows of time from a mark on, counting every event it passes."""
+class _Index:
+    """The subject's index read by ranges of numbers: the numbers ``(low, high]`` hold what the dates allow."""
 
-    def __init__(self, base: dict, wanted: HistoryFilter, tz: zoneinfo.ZoneInfo, born: dt.datetime | None):
-        self.base, self.wanted, self.scanned, self.aim = base, wanted, 0, PER_PAGE
-        self.born = _naive(born) if born else _EPOCH  # the registration: the subject's first event
-        self.collection = audit_store().collection
+    def __init__(self, key: str, wanted: HistoryFilter, tz: zoneinfo.ZoneInfo, head: Head):
+        self.key, self.wanted, self.head, self.scanned = key, wanted, head, 0
+        self.collection = trail_index()
         self.floor = _utc_midnight(wanted.since, tz) if wanted.since else None
         self.ceiling = _utc_midnight(wanted.until + dt.timedelta(days=1), tz) if wanted.until else None
+        self.low, self.high = 0, head.n
+        if self.floor is not None:
+            first = self._bound(self.floor, forward=True)
+            self.low = self.high if first is None else first - 1
+        if self.ceiling is not None and head.at is not None and self.ceiling <= head.at:
+            last = self._bound(self.ceiling, forward=False)
+            self.high = self.low if last is None else min(last, self.high)
 
-    def start(self) -> Mark:
-        """The mark just before the first event the walk may show (the trail's start, or the first day's)."""
-        if self.floor is None:
-            return Mark(_EPOCH, "", 0, 0)
-        earlier = self.collection.count_documents({**self.base, "at": {"$lt": self.floor}})
-        return Mark(self.floor - dt.timedelta(milliseconds=1), "\uffff", 0, earlier)
-
-    def on(self, mark: Mark, wanted: int) -> tuple[list[dict], bool]:
-        """Up to ``wanted`` matching events after ``mark``, numbered; and whether more follow."""
-        end = min(self.ceiling or dt.datetime.max, utc_now().replace(tzinfo=None) + CLOCK_SLACK)
-        low = mark.at if mark.at > _EPOCH else self.born
-        return self._collect(self._windows(low, end, forward=True), mark, wanted, forward=True)
-
-    def back(self, mark: Mark, wanted: int) -> tuple[list[dict], bool]:
-        """Up to ``wanted`` matching events before ``mark`` (newest first), numbered; and whether more come before."""
-        floor = self.floor or mark.at - _FAR
-        return self._collect(self._windows(mark.at, floor, forward=False), mark, wanted, forward=False)
-
-    def _windows(self, start: dt.datetime, end: dt.datetime, *, forward: bool) -> Iterator[list[dict]]:
-        """The events in consecutive windows from ``start`` towards ``end``, each window in the walk's order.
-
-        A window's width follows the density met so far, aiming at the events the page still needs (more
-        when the filter lets few through): a burst is read in narrow windows, quiet years in a few wide
-        ones. Empty windows grow fourfold, so a gap is crossed in a few reads without leaping into a burst.
-        """
-        width = FIRST_WINDOW
-        edge = start
-        while (edge <= end) if forward else (edge >= end):
-            if forward:
-                span, edge_next = {"$gte": edge, "$lt": edge + width}, edge + width
-            else:
-                span, edge_next = {"$lte": edge, "$gt": edge - width}, edge - width
-            # Sorted here: the embedded server's own sort costs as much again as its read of the window.
-            found = sorted(self.collection.find({**self.base, "at": span}), key=_key)
-            self.scanned += len(found)
-            yield found if forward else found[::-1]
-            width = width * 4 if not found else max(width * self.aim // len(found), dt.timedelta(milliseconds=1))
-            width = min(width, _FAR)
-            edge = edge_next
-
-    def _collect(self, windows: Iterator[list[dict]], mark: Mark, wanted: int, *,
-                 forward: bool) -> tuple[list[dict], bool]:
+    def on(self, after: int, wanted: int) -> tuple[list[dict], bool]:
+        """Up to ``wanted`` matching index documents numbered after ``after``, in order; and whether more follow."""
         found: list[dict] = []
-        number, matched = mark.number, 0
-        self.aim = wanted
-        for window in windows:
-            for event in window:
-                key = _key(event)
-                if (key <= mark.order) if forward else (key >= mark.order):
-                    continue
-                if not forward and number <= 1:
-                    return found, False
-                in_span = (self.floor is None or key[0] >= self.floor) and (
-                    self.ceiling is None or key[0] < self.ceiling)
-                event["number"] = number + 1 if forward else number - 1
-                number = event["number"]
-                if in_span and self.wanted.holds(event):
-                    if len(found) == wanted:
-                        return found, True
-                    found.append(event)
-            matched = len(found)
-            # Events still needed, over the share of the trail that the filter has let through so far.
-            needed = wanted + 1 - matched
-            self.aim = min(max(needed * self.scanned // max(matched, 1), wanted), MAX_WINDOW_EVENTS)
-        return found, False
+        start, size = max(after, self.low), self._first_size(wanted)
+        while start < self.high and len(found) <= wanted:
+            end = min(start + size, self.high)
+            found += self._read({"$gt": start, "$lte": end}, reverse=False)
+            start, size = end, size * GROWTH
+        return found[:wanted], len(found) > wanted
+
+    def back(self, before: int, wanted: int) -> tuple[list[dict], bool]:
+        """Up to ``wanted`` matching index documents numbered before ``before``, newest first; whether more precede."""
+        found: list[dict] = []
+        end, size = min(before, self.high + 1), self._first_size(wanted)
+        while end > self.low + 1 and len(found) <= wanted:
+            start = max(end - size, self.low + 1)
+            found += self._read({"$gte": start, "$lt": end}, reverse=True)
+            end, size = start, size * GROWTH
+        return found[:wanted], len(found) > wanted
+
+    def _first_size(self, wanted: int) -> int:
+        # Unfiltered, a page and one more are the next numbers; filtered, few of them may match.
+        return wanted + 1 if not self.wanted.indexed() else FIRST_WINDOW * wanted
+
+    def _read(self, numbers: dict, *, reverse: bool) -> list[dict]:
+        documents = list(self.collection.find({"subject": self.key, **self.wanted.indexed(), "n": numbers}))
+        self.scanned += len(documents)
+        documents.sort(key=lambda d: d["n"], reverse=reverse)  # here: the server's sort costs as much as its read
+        return [d for d in documents if self.wanted.holds_entry(d) and self._in_span(naive(d["at"]))]
+
+    def _in_span(self, at: dt.datetime) -> bool:
+        return (self.floor is None or at >= self.floor) and (self.ceiling is None or at < self.ceiling)
+
+    def _bound(self, edge: dt.datetime, *, forward: bool) -> int | None:
+        """The first number at or after ``edge`` (``forward``), else the last number before it; None: no such event.
+
+        Searched in windows of time from ``edge`` that grow eightfold, so a page costs about the events
+        next to the edge: the numbers follow the times (see :mod:`ecrf.subject_trail` for when they may not).
+        """
+        if self.head.at is None or forward and edge > self.head.at:
+            return None
+        if forward:
+            first = self.collection.find_one({"subject": self.key, "n": 1}, {"at": 1})
+            if first is not None and edge <= naive(first["at"]):
+                return 1
+        stop = self.head.at if forward else edge - _FAR
+        width = FIRST_SPAN
+        while True:
+            span = {"$gte": edge, "$lt": edge + width} if forward else {"$gte": edge - width, "$lt": edge}
+            numbers = [d["n"] for d in self.collection.find({"subject": self.key, "at": span}, {"n": 1})]
+            self.scanned += len(numbers)
+            if numbers:
+                return min(numbers) if forward else max(numbers)
+            if (edge + width > stop) if forward else (edge - width < stop):
+                return None
+            width *= GROWTH
+
+
+def _events(entries: list[dict]) -> list[dict]:
+    """The audit events the index documents name, whole, in the documents' order, each with its ``number``."""
+    numbers = {entry["event_id"]: entry["n"] for entry in entries}
+    events = list(audit_store().collection.find({"_id": {"$in": list(numbers)}}))
+    for event in events:
+        event["number"] = numbers[event["_id"]]
+    return sorted(events, key=lambda event: event["number"])
 
 
 def _utc_midnight(day: dt.date, tz: zoneinfo.ZoneInfo) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), tz).astimezone(dt.UTC).replace(tzinfo=None)
-
-
-def _naive(at: dt.datetime) -> dt.datetime:
-    return at.astimezone(dt.UTC).replace(tzinfo=None) if at.tzinfo else at
-
-
-def _key(event: dict) -> tuple[dt.datetime, str, int]:
-    return (_naive(event["at"]), event["stream"], event["seq"])
-
-
 def _people(site: str, events: list[dict]) -> dict[str, str]:
     """Printed names by username: everyone who works at the site (the filter's choices) and the page's actors."""
     everyone = {"$or": [{"sites": site}, {"role": {"$in": [role.value for role in ALL_SITES]}},

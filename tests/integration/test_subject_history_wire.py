@@ -6,6 +6,7 @@ the whole trail read once in order, and every read the pages send is planned on 
 
 import datetime as dt
 import re
+import zoneinfo
 
 import pytest
 from conftest import Api, login, sent_commands
@@ -141,3 +142,64 @@ def test_a_page_key_that_was_edited_is_refused_naming_it(long_subject):
     assert edited.status_code == 422 and "Next: not a key this page gave" in edited.get_data(as_text=True)
     bad_date = client.get(f"/studies/MINI/subjects/{subject}/audit?since=2026-13-40")
     assert bad_date.status_code == 422 and "From: a date as YYYY-MM-DD" in bad_date.get_data(as_text=True)
+
+
+DAYS, PER_DAY = 300, 10
+SITE_ZONE = zoneinfo.ZoneInfo("Asia/Shanghai")  # site 01's zone (tests/conftest.py)
+
+
+@pytest.fixture(scope="module")
+def spread_subject(long_subject):
+    """A second subject whose 3,000 events are spread over 300 days (ten a day), straight into the store."""
+    app, _, _ = long_subject
+    subject = Api(app.test_client(), app.tokens["staff01"]).register()
+    with app.app_context():
+        from ecrf.trail import audit_store
+
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+        start = now - dt.timedelta(days=DAYS)
+        stream = f"record/MINI/{subject}/SCREEN/VS"
+        context = {"study": "MINI", "subject": subject, "site": "01", "event": "SCREEN", "form": "VS"}
+        audit_store().collection.insert_many([
+            {"stream": stream, "seq": n, "at": start + dt.timedelta(days=DAYS) * n / (DAYS * PER_DAY),
+             "actor": "staff01", "action": "update", "context": context,
+             "changes": [{"path": "/WEIGHT" if n % 50 == 0 else "/HEIGHT", "old": 1, "new": 2}]}
+            for n in range(1, DAYS * PER_DAY)])
+        every = list(audit_store().collection.find({"context.study": "MINI", "context.subject": subject}))
+    every.sort(key=lambda e: (e["at"], e["stream"], e["seq"]))
+    return app, subject, every
+
+
+def _index_reads(app, subject, wanted):
+    """The first page under ``wanted`` and the index documents its reads returned (after a first view)."""
+    _pages(app, subject, limit=1)  # the first view indexes the subject (as the bench warms up each shape)
+    with sent_commands() as sent:
+        page = _pages(app, subject, wanted, limit=1)[0]
+    return page, sent
+
+
+def test_a_rare_item_page_reads_a_few_hundred_index_documents(long_subject):
+    from ecrf.subject_history import HistoryFilter
+
+    app, subject, every = long_subject
+    page, sent = _index_reads(app, subject, HistoryFilter(item="/WEIGHT"))
+    weight = _numbered(every, lambda e: any(c["path"] == "/WEIGHT" for c in e.get("changes", [])))
+    assert _shown([page]) == weight[:50]  # one event in 50: the page spans about 2,500 numbers
+    assert page.scanned <= 300, page.scanned
+    assert sent.count("find audit_events") == 2  # the index brought up to date, then the page's events by id
+
+
+def test_a_date_page_reads_only_the_index_documents_near_its_bounds(spread_subject):
+    from ecrf.subject_history import HistoryFilter
+
+    app, subject, every = spread_subject
+    day = lambda e: e["at"].astimezone(SITE_ZONE).date()  # noqa: E731 (days at the site)
+    middle = day(every[len(every) // 2])
+    wanted = HistoryFilter(since=middle, until=middle + dt.timedelta(days=2))
+    page, _ = _index_reads(app, subject, wanted)
+    inside = _numbered(every, lambda e: middle <= day(e) <= middle + dt.timedelta(days=2))
+    assert 20 <= len(inside) <= 40 and _shown([page]) == inside
+    assert page.scanned <= 200, page.scanned  # of 3,000: the days next to the bounds, never the whole trail
+    later = _pages(app, subject, HistoryFilter(since=middle), limit=2)
+    assert _shown(later) == _numbered(every, lambda e: day(e) >= middle)[:100]
+    assert max(p.scanned for p in later) <= 300
