@@ -1,4 +1,4 @@
-"""The shipped CTCAE v5.0 table: its source and version, codes unique, every term with its code and class."""
+"""The shipped CTCAE v5.0 table: its source and version, all 837 terms, codes unique, each with its code and class."""
 
 import re
 
@@ -20,7 +20,7 @@ SOCS = {
     "Vascular disorders", "Product issues",
 }
 # What a CAR-T trial codes most: CRS, ICANS (encephalopathy and its signs), cytopenias, infections.
-CART_TERMS = ["Cytokine release syndrome", "Encephalopathy", "Seizure", "Cerebral edema", "Febrile neutropenia",
+CART_TERMS = ["Cytokine release syndrome", "Encephalopathy", "Seizure", "Edema cerebral", "Febrile neutropenia",
               "Neutrophil count decreased", "Platelet count decreased", "Anemia", "Lymphocyte count decreased",
               "Sepsis", "Lung infection", "Hypotension", "Hypoxia", "Tumor lysis syndrome"]
 
@@ -36,14 +36,38 @@ def test_each_dictionary_names_its_source_and_version(name):
 @pytest.mark.parametrize("name", sorted(FILES))
 def test_codes_and_terms_are_unique_and_every_term_has_a_code_and_a_class(name):
     terms = dictionary(name).terms
-    assert len(terms) >= 50
+    assert len(terms) >= 50  # a smaller dictionary is not worth shipping
     assert len({t.code for t in terms}) == len(terms)
     assert len({t.term.casefold() for t in terms}) == len(terms)
     for term in terms:
         assert re.fullmatch(r"100\d{5}", term.code), term
         assert term.soc in SOCS, term
         assert term.term == term.term.strip() and term.term
-        assert term.checked in ("v6-copy", "unchecked"), term
+        assert term.checked == "two-copies", term
+
+
+def test_ctcae_is_the_whole_nci_table_every_row_agreeing_in_two_copies():
+    ctcae = dictionary("CTCAE")
+    assert len(ctcae.terms) == 837  # CTCAE v5.0 has 837 terms
+    assert {t.soc for t in ctcae.terms} == SOCS - {"Product issues"}  # 26 classes: none in Product issues
+    assert {t.checked for t in ctcae.terms} == {"two-copies"}
+
+
+@pytest.mark.parametrize(("term", "code", "soc"), [
+    # Three rows of the earlier 67-row subset (entered from memory) that the NCI table corrected.
+    ("Confusion", "10010300", "Psychiatric disorders"),
+    ("Tumor lysis syndrome", "10045152", "Metabolism and nutrition disorders"),
+    ("Edema cerebral", "10014217", "Nervous system disorders"),
+    # An "Other, specify" row carries the code of its class, so a site can report an event no term names.
+    ("Blood and lymphatic system disorders - Other, specify", "10005329", "Blood and lymphatic system disorders"),
+])
+def test_terms_carry_the_code_and_class_nci_publishes(term, code, soc):
+    known = dictionary().find(term)
+    assert (known.code, known.soc) == (code, soc)
+
+
+def test_cerebral_edema_is_not_a_ctcae_5_term():
+    assert dictionary().find("Cerebral edema") is None
 
 
 @pytest.mark.parametrize("term", CART_TERMS)
