@@ -510,6 +510,8 @@ WORDS = {
         "The medication name is unclear: please give the generic name.": "药物名称不清楚：请提供通用名。",
         "Coded to CTCAE v5.0 (MedDRA). A subject counts once per row, at the worst grade; % of subjects in scope.":
             "按CTCAE v5.0（MedDRA）编码。每位受试者在每行只计一次，按其最严重分级；百分比以范围内受试者为分母。",
+        # --- added at integration: the data manager's menu
+        "Data management": "数据管理",
     }
 }
 

@@ -15,6 +15,7 @@ def test_data_manager_previews_confirms_and_downloads_refused_rows(live_app, pag
     lab.write_text(LAB)
     sign_in(page, live_app.base_url, "dm")
     page.goto(f"{live_app.base_url}{STUDY}/subjects")
+    page.click("#nav-data-management > summary")  # the data manager's tools menu
     page.click("#nav-imports")
     page.set_input_files("#import-file", str(lab))
     page.select_option("#import-kind", "csv")

@@ -134,6 +134,7 @@ def test_investigator_signs_a_visit_then_the_data_manager_locks_and_edits_are_re
     expect(manager.locator("#locked")).to_be_visible()
 
     # The data manager exports ODM in the background and downloads it.
+    manager.click("#nav-data-management > summary")  # the data manager's tools menu
     manager.click("#nav-exports")
     manager.select_option("#kind", "odm")
     manager.click("#start-export")

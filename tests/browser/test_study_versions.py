@@ -39,6 +39,7 @@ def test_data_manager_loads_activates_and_migrates_an_amendment(live_app, page, 
 
     sign_in(page, live_app.base_url, "dm")
     page.goto(f"{live_app.base_url}{STUDY}/subjects")
+    page.click("#nav-data-management > summary")  # the data manager's tools menu
     page.click("#nav-versions")
     problems = _fits_and_passes(page, "study-versions")
     page.set_input_files("#up-file", str(zipped))

@@ -4,7 +4,7 @@ import hashlib
 import io
 
 import pytest
-from conftest import Api, make_app
+from conftest import OVERRIDDEN, Api, make_app
 from documents import image_bytes, pdf_bytes, zip_bytes
 
 from ecrf.attachments import BUCKET, Attachment, catch_up
@@ -132,7 +132,7 @@ def test_a_locked_record_takes_no_new_file(people):
     staff, dm = people("staff01"), people("dm")
     subject = staff.register()
     staff.save(subject, "SCREEN", "LB", {"LBDTC": "2026-01-05"})
-    locked = dm.post(f"/studies/MINI/subjects/{subject}/events/SCREEN/forms/LB/lock", {"reason": "clean"})
+    locked = dm.post(f"/studies/MINI/subjects/{subject}/events/SCREEN/forms/LB/lock", OVERRIDDEN)
     assert locked.status_code == 200, locked.get_json()
     assert upload(staff, subject, pdf_bytes(), "late.pdf").status_code == 423
 

@@ -125,6 +125,7 @@ def test_the_data_manager_locks_a_casebook_from_the_subject_page(live_app, page,
 def test_the_data_manager_freezes_the_study_and_follows_its_progress(live_app, page, visit_with_queries):
     sign_in(page, live_app.base_url, "dm")
     page.goto(f"{live_app.base_url}{STUDY}/subjects")
+    page.click("#nav-data-management > summary")  # the data manager's tools menu
     page.click("#nav-database-lock")
     expect(page.locator("#study-closure")).to_have_attribute("data-state", "open")
     page.locator("#study-freeze > summary").click()

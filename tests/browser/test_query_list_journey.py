@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from axe import blocking, describe, violations
-from conftest import Api, sign_in
+from conftest import OVERRIDDEN, Api, sign_in
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -96,16 +96,20 @@ def test_a_wrong_signature_password_shows_an_error_styled_alert(live_app, page):
     staff.save(subject, "SCREEN", "ECOG", {"ECOGDTC": "2026-01-11", "ECOG": 1})
     sign_in(page, live_app.base_url, "inv01")
     page.goto(f"{live_app.base_url}{STUDY}/subjects/{subject}/events/SCREEN/forms/ECOG")
-    page.fill('form.sign input[name="password"]', "wrong password")
-    page.click("#sign-visit")
+    page.locator("#sign-visit > summary").click()
+    page.fill("#sign-visit-override", "Reviewed with the coordinator")
+    page.fill("#sign-visit-password", "wrong password")
+    page.click("#sign-visit-submit")
     error = page.locator(".flash.error")
     expect(error).to_contain_text("wrong username or password")
     expect(error).to_have_attribute("role", "alert")
     expect(error).to_contain_text("Error:")
     error_background = error.evaluate("e => getComputedStyle(e).backgroundColor")
     screenshots(page, "message-error")
-    page.fill('form.sign input[name="password"]', "correct horse battery")
-    page.click("#sign-visit")
+    page.locator("#sign-visit > summary").click()
+    page.fill("#sign-visit-override", "Reviewed with the coordinator")
+    page.fill("#sign-visit-password", "correct horse battery")
+    page.click("#sign-visit-submit")
     done = page.locator(".flash.success")
     expect(done).to_have_attribute("role", "status")
     assert done.evaluate("e => getComputedStyle(e).backgroundColor") != error_background
@@ -116,7 +120,7 @@ def test_the_header_is_one_line_at_1366_for_every_role(live_app, page, who):
     page.set_viewport_size({"width": 1366, "height": 900})
     sign_in(page, live_app.base_url, who)
     page.goto(f"{live_app.base_url}{STUDY}/subjects" if who != "root" else f"{live_app.base_url}/admin/")
-    links = page.locator(".topbar nav a, .topbar nav button:visible")
+    links = page.locator(".topbar nav a:visible, .topbar nav button:visible, .topbar nav summary:visible")
     tops = {round(box["y"]) for box in (links.nth(i).bounding_box() for i in range(links.count())) if box}
     height = page.locator(".topbar").bounding_box()["height"]
     assert max(tops) - min(tops) < 20, f"{who}: header items on several lines ({sorted(tops)}, {height} px high)"
@@ -132,7 +136,8 @@ def test_icons_are_drawn_without_relying_on_an_emoji_font(live_app, page):
     dm = Api(live_app.test_client(), live_app.tokens["dm"], "CD7_CART_SAA")
     subject = staff.register()
     staff.save(subject, "SCREEN", "ECOG", {"ECOGDTC": "2026-01-11", "ECOG": 1})
-    assert dm.post(f"/studies/CD7_CART_SAA/subjects/{subject}/events/SCREEN/forms/ECOG/lock", {}).status_code == 200
+    locking = dm.post(f"/studies/CD7_CART_SAA/subjects/{subject}/events/SCREEN/forms/ECOG/lock", OVERRIDDEN)
+    assert locking.status_code == 200
     sign_in(page, live_app.base_url, "dm")
     page.goto(f"{live_app.base_url}{STUDY}/subjects/{subject}/events/SCREEN/forms/ECOG")
     locked = page.locator("#locked")
