@@ -185,6 +185,14 @@ class AuditStore:
         """The stream's events with ``seq > after``, oldest first."""
         return list(self.collection.find({"stream": stream, "seq": {"$gt": after}}, sort=[("seq", 1)]))
 
+    def newest_seqs(self, prefix: str) -> dict[str, int]:
+        """The position of the newest event of every stream whose name starts with ``prefix``, by stream name."""
+        heads = self.collection.aggregate([
+            {"$match": {"stream": {"$regex": "^" + re.escape(prefix)}}},
+            {"$group": {"_id": "$stream", "seq": {"$max": "$seq"}}},
+        ])
+        return {head["_id"]: head["seq"] for head in heads}
+
     def streams(self, prefix: str | None = None) -> list[str]:
         """Every stream name (optionally those starting with ``prefix``), sorted."""
         query = {"stream": {"$regex": "^" + re.escape(prefix)}} if prefix else {}

@@ -6,8 +6,6 @@ module knows nothing of Flask; the migration itself is :func:`ecrf.amendments.mi
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager as ContextManager
 
@@ -16,14 +14,13 @@ from mongoengine import BooleanField, DateTimeField, DictField, Document, IntFie
 
 from audit import utc_now
 from ecrf.amendments import migrate, migration_reason, subjects_to_migrate
-from ecrf.errors import DomainError, FieldError, NotFound
+from ecrf.errors import FieldError, NotFound
+from ecrf.job_runs import failed, finished, job_of, recent, run_in_background
 from ecrf.roles import Action, require
 from ecrf.sites import get_site
 from ecrf.studies import StudyRuntime, study_runtime
 from ecrf.study_versions import find_version
 from ecrf.users import User
-
-log = logging.getLogger(__name__)
 
 
 class MigrationJob(Document):
@@ -67,7 +64,7 @@ def start_migration(context: Callable[[], ContextManager], study: StudyRuntime, 
                        subject=subject or None, reason=reason, dry_run=dry_run, requested_by=user.username,
                        total=len(covered), created_at=utc_now())
     job.save(force_insert=True)
-    threading.Thread(target=_run, args=(context, job.job_id), daemon=True, name=f"migrate-{job.job_id}").start()
+    run_in_background(f"migrate-{job.job_id}", _run, context, job.job_id)
     return job
 
 
@@ -84,27 +81,16 @@ def _run(context: Callable[[], ContextManager], job_id: str) -> None:
             user = User.objects(username=job.requested_by).first()
             report = migrate(study_runtime(job.study), user, job.to_version, reason=job.reason, site=job.site,
                              subject_id=job.subject, dry_run=job.dry_run, progress=progress)
-            MigrationJob.objects(job_id=job_id).update(set__state="done", set__report=report.as_dict(),
-                                                       set__progress=done[0], set__finished_at=utc_now())
-        except DomainError as error:
-            MigrationJob.objects(job_id=job_id).update(set__state="failed", set__error=error.detail[:2000],
-                                                       set__finished_at=utc_now())
-        except Exception as exc:  # the page shows the failure; the log keeps the detail
-            log.exception("migration %s failed", job_id)
-            MigrationJob.objects(job_id=job_id).update(set__state="failed", set__error=str(exc)[:500],
-                                                       set__finished_at=utc_now())
+            finished(MigrationJob, job_id, report=report.as_dict(), progress=done[0])
+        except Exception as error:  # the page shows the failure; the log keeps the detail
+            failed(MigrationJob, job_id, error, "migration")
 
 
 def get_migration(study: StudyRuntime, user, job_id: str) -> MigrationJob:
     """One of the study's migration jobs; 404 for an unknown id (403 for a role that may not migrate)."""
-    require(user, Action.AMEND_STUDY)
-    job = MigrationJob.objects(job_id=job_id, study=study.oid).first() if ObjectId.is_valid(job_id) else None
-    if job is None:
-        raise NotFound(f"no migration {job_id!r}")
-    return job
+    return job_of(MigrationJob, study, user, job_id, Action.AMEND_STUDY, "migration")
 
 
 def recent_migrations(study: StudyRuntime, user, limit: int = 10) -> list[MigrationJob]:
     """The study's recent migration jobs, newest first."""
-    require(user, Action.AMEND_STUDY)
-    return list(MigrationJob.objects(study=study.oid).order_by("-created_at").limit(limit))
+    return recent(MigrationJob, study, user, Action.AMEND_STUDY, limit)

@@ -307,14 +307,10 @@ def attachment_problems(stream: str, events: list[dict], stored: dict | None) ->
 
 def catch_up() -> list[str]:
     """Project every attachment stream whose projection lags it or is missing; returns the streams."""
-    heads = audit_store().collection.aggregate([
-        {"$match": {"stream": {"$regex": "^" + re.escape(STREAM_PREFIX)}}},
-        {"$group": {"_id": "$stream", "seq": {"$max": "$seq"}}},
-    ])
+    heads = audit_store().newest_seqs(STREAM_PREFIX)
     versions = {document["_id"]: document.get("version", 0)
                 for document in Attachment._get_collection().find({}, {"version": 1})}
-    lagging = sorted(head["_id"] for head in heads
-                     if versions.get(head["_id"][len(STREAM_PREFIX):], 0) < head["seq"])
+    lagging = sorted(stream for stream, seq in heads.items() if versions.get(stream[len(STREAM_PREFIX):], 0) < seq)
     for stream in lagging:
         _project(list(audit_store().events(stream)))
     return lagging

@@ -8,8 +8,6 @@ that lists, exports and ``ecrf audit verify`` see them too.
 
 from __future__ import annotations
 
-import re
-
 from ecrf import attachments
 from ecrf.integrity import RECORD_PREFIX
 from ecrf.records.document import Record, current
@@ -18,13 +16,10 @@ from ecrf.trail import audit_store
 
 def lagging_streams() -> list[str]:
     """Record streams whose newest event is beyond their projection's version (or that have no projection)."""
-    heads = audit_store().collection.aggregate([
-        {"$match": {"stream": {"$regex": "^" + re.escape(RECORD_PREFIX)}}},
-        {"$group": {"_id": "$stream", "seq": {"$max": "$seq"}}},
-    ])
+    heads = audit_store().newest_seqs(RECORD_PREFIX)
     versions = {document["_id"]: document.get("version", 0)
                 for document in Record._get_collection().find({}, {"version": 1})}
-    return sorted(head["_id"] for head in heads if versions.get(head["_id"], 0) < head["seq"])
+    return sorted(stream for stream, seq in heads.items() if versions.get(stream, 0) < seq)
 
 
 def catch_up() -> list[str]:

@@ -8,8 +8,6 @@ module knows nothing of Flask, as imports do.
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager as ContextManager
 from typing import Any
@@ -18,7 +16,8 @@ from bson import ObjectId
 from mongoengine import BooleanField, DateTimeField, DictField, Document, IntField, StringField
 
 from audit import utc_now
-from ecrf.errors import FieldError, Invalid, NotFound
+from ecrf.errors import FieldError, Invalid
+from ecrf.job_runs import failed, finished, job_of, recent, run_in_background
 from ecrf.lifecycle import set_lock
 from ecrf.readiness import obstacles, override
 from ecrf.records.document import Record
@@ -26,8 +25,6 @@ from ecrf.roles import Action, require
 from ecrf.studies import StudyRuntime, study_runtime
 from ecrf.text import MAX_REASON, check_text
 from ecrf.users import User
-
-log = logging.getLogger(__name__)
 
 # What the page offers: (kind, on) of each step, as set_lock takes them.
 STEPS = {"freeze": ("frozen", True), "unfreeze": ("frozen", False), "lock": ("locked", True),
@@ -76,9 +73,7 @@ def start_database_lock(context: Callable[[], ContextManager], study: StudyRunti
     job = DatabaseLockJob(job_id=str(ObjectId()), study=study.oid, step=step, requested_by=user.username,
                           total=Record.objects(study=study.oid).count(), overridden=kept is not None,
                           override=kept or {}, created_at=utc_now()).save(force_insert=True)
-    thread = threading.Thread(target=_run, args=(context, job.job_id, reason, kept), daemon=True,
-                              name=f"database-lock-{job.job_id}")
-    thread.start()
+    run_in_background(f"database-lock-{job.job_id}", _run, context, job.job_id, reason, kept)
     return job
 
 
@@ -90,24 +85,16 @@ def _run(context: Callable[[], ContextManager], job_id: str, reason: Any, kept: 
             changed = set_lock(study_runtime(job.study), User.objects(username=job.requested_by).first(), kind, on,
                                reason=reason, override=kept,
                                progress=lambda n: DatabaseLockJob.objects(job_id=job_id).update(inc__progress=n))
-            DatabaseLockJob.objects(job_id=job_id).update(set__state="done", set__changed=changed,
-                                                          set__finished_at=utc_now())
-        except Exception as exc:  # the page shows the failure; the log keeps the detail
-            log.exception("database lock %s failed", job_id)
-            DatabaseLockJob.objects(job_id=job_id).update(set__state="failed", set__error=str(exc)[:500],
-                                                          set__finished_at=utc_now())
+            finished(DatabaseLockJob, job_id, changed=changed)
+        except Exception as error:  # the page shows the failure; the log keeps the detail
+            failed(DatabaseLockJob, job_id, error, "database lock")
 
 
 def get_job(study: StudyRuntime, user, job_id: str) -> DatabaseLockJob:
     """One of the study's freeze or lock jobs; 404 for an unknown id (403 for a role that may not lock)."""
-    require(user, Action.LOCK)
-    job = DatabaseLockJob.objects(job_id=job_id, study=study.oid).first() if ObjectId.is_valid(job_id) else None
-    if job is None:
-        raise NotFound(f"no freeze or lock job {job_id!r}")
-    return job
+    return job_of(DatabaseLockJob, study, user, job_id, Action.LOCK, "freeze or lock job")
 
 
 def recent_jobs(study: StudyRuntime, user, limit: int = 10) -> list[DatabaseLockJob]:
     """The study's recent freeze and lock jobs, newest first."""
-    require(user, Action.LOCK)
-    return list(DatabaseLockJob.objects(study=study.oid).order_by("-created_at").limit(limit))
+    return recent(DatabaseLockJob, study, user, Action.LOCK, limit)

@@ -7,9 +7,7 @@ can be confirmed: the same file, with the same options, is then imported for rea
 
 from __future__ import annotations
 
-import logging
 import re
-import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager as ContextManager
 from pathlib import Path
@@ -23,13 +21,12 @@ from ecrf.data_import.catalogue import Catalogue
 from ecrf.data_import.csv_file import Options, read_table
 from ecrf.data_import.mapping import read_map
 from ecrf.data_import.odm_file import read_clinical_data
-from ecrf.errors import DomainError, FieldError, Invalid, NotFound
+from ecrf.errors import FieldError, Invalid, NotFound
+from ecrf.job_runs import failed, finished, job_of, recent, run_in_background
 from ecrf.roles import Action, require
 from ecrf.studies import StudyRuntime, study_runtime
 from ecrf.text import check_text
 from ecrf.users import User
-
-log = logging.getLogger(__name__)
 
 KINDS = ("odm", "csv")
 OPTION_NAMES = ("form", "event", "event_column", "subject_column", "site_column")
@@ -130,8 +127,7 @@ def confirm_import(root: Path, context: Callable[[], ContextManager], study: Stu
 
 
 def _launch(root: Path, context: Callable[[], ContextManager], job: ImportJob) -> None:
-    thread = threading.Thread(target=_run, args=(root, context, job.job_id), daemon=True, name=f"import-{job.job_id}")
-    thread.start()
+    run_in_background(f"import-{job.job_id}", _run, root, context, job.job_id)
 
 
 def read_submissions(job: ImportJob, folder: Path, study: StudyRuntime) -> list:
@@ -160,27 +156,16 @@ def _run(root: Path, context: Callable[[], ContextManager], job_id: str) -> None
             submissions = read_submissions(job, job.folder(root), study)
             summary = run_batch(study, user, submissions, job.file_name, dry_run=job.dry_run,
                                 all_or_nothing=job.all_or_nothing, progress=progress)
-            ImportJob.objects(job_id=job_id).update(set__state="done", set__summary=summary.as_dict(KEPT_ROWS),
-                                                    set__progress=done[0], set__finished_at=utc_now())
-        except DomainError as error:  # the file as a whole: its name and line say what is wrong
-            ImportJob.objects(job_id=job_id).update(set__state="failed", set__error=error.detail[:2000],
-                                                    set__finished_at=utc_now())
-        except Exception as exc:  # the page shows the failure; the log keeps the detail
-            log.exception("import %s failed", job_id)
-            ImportJob.objects(job_id=job_id).update(set__state="failed", set__error=str(exc)[:500],
-                                                    set__finished_at=utc_now())
+            finished(ImportJob, job_id, summary=summary.as_dict(KEPT_ROWS), progress=done[0])
+        except Exception as error:  # a refusal of the whole file names its line; anything else is logged
+            failed(ImportJob, job_id, error, "import")
 
 
 def get_job(study: StudyRuntime, user, job_id: str) -> ImportJob:
     """One of the study's import jobs; 404 for an unknown id (403 for a role that may not import)."""
-    require(user, Action.IMPORT_DATA)
-    job = ImportJob.objects(job_id=job_id, study=study.oid).first() if ObjectId.is_valid(job_id) else None
-    if job is None:
-        raise NotFound(f"no import {job_id!r}")
-    return job
+    return job_of(ImportJob, study, user, job_id, Action.IMPORT_DATA, "import")
 
 
 def recent_jobs(study: StudyRuntime, user, limit: int = 20) -> list[ImportJob]:
     """The study's recent import jobs, newest first."""
-    require(user, Action.IMPORT_DATA)
-    return list(ImportJob.objects(study=study.oid).order_by("-created_at").limit(limit))
+    return recent(ImportJob, study, user, Action.IMPORT_DATA, limit)

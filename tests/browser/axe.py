@@ -6,6 +6,7 @@ at test time: the script is read from node_modules and injected into the page.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,3 +44,26 @@ def describe(found: list[dict]) -> str:
     """One line per violation and element, to read in a failing assertion."""
     return "\n".join(f"{v['impact']} {v['id']}: {v['help']} at {node['target']}"
                      for v in found for node in v["nodes"])
+
+
+DESKTOP, PHONE = 1366, 390
+
+
+def looked_at(page, shots: Path, name: str) -> list[str]:
+    """Screenshots of the page at desktop and phone widths (kept in ``shots`` for a person to look at, with axe's
+    findings beside them); what the page must not have at either width: axe's critical or serious violations,
+    other than one h1, sideways scrolling on a phone."""
+    shots.mkdir(parents=True, exist_ok=True)
+    problems = []
+    for width in (DESKTOP, PHONE):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=str(shots / f"{name}-{width}.png"), full_page=True)
+        found = violations(page)
+        (shots / f"{name}-{width}.axe.json").write_text(json.dumps(found, indent=1))
+        problems += [f"{name}@{width}: {line}" for line in describe(blocking(found)).splitlines()]
+        if page.locator("h1").count() != 1:
+            problems.append(f"{name}@{width}: {page.locator('h1').count()} h1 elements")
+        if width == PHONE and page.evaluate("document.scrollingElement.scrollWidth") > PHONE:
+            problems.append(f"{name}@{width}: scrolls sideways")
+    page.set_viewport_size({"width": DESKTOP, "height": 900})
+    return problems

@@ -2,18 +2,16 @@
 the data manager locks a casebook and freezes the study with progress, the investigator's worklist; axe-core on
 each page with its dialog open, screenshots at 1366 and 390 px."""
 
-import json
 from pathlib import Path
 
+import axe
 import pytest
-from axe import blocking, describe, violations
 from conftest import OVERRIDDEN, Api, sign_in
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 STUDY = "/studies/CD7_CART_SAA"
 SHOTS = Path(__file__).resolve().parents[2] / "test-results" / "signoff"
-PHONE, DESKTOP = 390, 1366
 
 
 def api(live_app, name: str) -> Api:
@@ -25,22 +23,8 @@ def record_url(app, subject, event, form):
 
 
 def looked_at(page, name: str) -> list[str]:
-    """Screenshots at 1366 and 390 px; what the page must not have at either width (axe critical or serious
-    violations, not exactly one h1, sideways scrolling on a phone)."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    problems = []
-    for width in (DESKTOP, PHONE):
-        page.set_viewport_size({"width": width, "height": 900})
-        page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
-        found = violations(page)
-        (SHOTS / f"{name}-{width}.axe.json").write_text(json.dumps(found, indent=1))
-        problems += [f"{name}@{width}: {line}" for line in describe(blocking(found)).splitlines()]
-        if page.locator("h1").count() != 1:
-            problems.append(f"{name}@{width}: {page.locator('h1').count()} h1 elements")
-        if width == PHONE and page.evaluate("document.scrollingElement.scrollWidth") > PHONE:
-            problems.append(f"{name}@{width}: scrolls sideways")
-    page.set_viewport_size({"width": DESKTOP, "height": 900})
-    return problems
+    """Screenshots at 1366 and 390 px, and what the page must not have at either (see :func:`axe.looked_at`)."""
+    return axe.looked_at(page, SHOTS, name)
 
 
 @pytest.fixture(scope="module")

@@ -4,17 +4,15 @@ is downloaded. The new pages pass axe-core and fit a phone; screenshots at 1366 
 
 import csv
 import io
-import json
 from pathlib import Path
 
 import pytest
-from axe import blocking, describe, violations
+from axe import looked_at
 from conftest import make_app, served_over_http, sign_in
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 SHOTS = Path(__file__).resolve().parents[2] / "test-results" / "useradmin"
-PHONE, DESKTOP = 390, 1366
 NEW_PASSWORD = "quiet otter unfolds maps"
 
 
@@ -25,22 +23,8 @@ def admin_app(tmp_path_factory, wire_uri):
 
 
 def look(page, name: str) -> list[str]:
-    """Screenshots at desktop and phone widths; what the page must not have at either: axe's critical and serious
-    violations, other than one h1, sideways scrolling on a phone."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    problems = []
-    for width in (DESKTOP, PHONE):
-        page.set_viewport_size({"width": width, "height": 900})
-        page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
-        found = violations(page)
-        (SHOTS / f"{name}-{width}.axe.json").write_text(json.dumps(found, indent=1))
-        problems += [f"{name}-{width}: {line}" for line in describe(blocking(found)).splitlines()]
-        if page.locator("h1").count() != 1:
-            problems.append(f"{name}-{width}: {page.locator('h1').count()} h1 elements")
-        if width == PHONE and page.evaluate("document.scrollingElement.scrollWidth") > PHONE:
-            problems.append(f"{name}-{width}: scrolls sideways")
-    page.set_viewport_size({"width": DESKTOP, "height": 900})
-    return problems
+    """Screenshots at 1366 and 390 px, and what the page must not have at either (see :func:`axe.looked_at`)."""
+    return looked_at(page, SHOTS, name)
 
 
 def test_an_administrator_creates_re_roles_and_resets_a_user_who_must_then_change_the_password(
