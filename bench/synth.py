@@ -3,7 +3,9 @@
 Each subject gets its subject document, a ``subject_registered`` event, and
 for each of the first ``forms`` scheduled forms of the bundled study a
 ``create`` audit event (changes, state, context, hash chain: ``ecrf audit
-verify`` accepts them) and, optionally, the record projection. Derived values
+verify`` accepts them) and, optionally, the record projection and the
+subject's summary (as the write path keeps it beside the projections,
+:mod:`ecrf.records.summary`). Derived values
 are left empty (they would need the CEL programs run per record). Nothing
 goes through the engine: this is only how the benchmark fills a database fast.
 """
@@ -133,6 +135,8 @@ def write_subjects(db, synth: Synth, ids: list[str], *, site: str = "01", status
 
     Returns how many audit events were written.
     """
+    from ecrf.records.summary import summaries_from
+
     writer = BulkWriter(db)
     events_written = 0
     step = max(1, len(ids) // 10)
@@ -144,6 +148,7 @@ def write_subjects(db, synth: Synth, ids: list[str], *, site: str = "01", status
         writer.add("audit_events", events)
         if projections:
             writer.add("records", projections)
+            writer.add("subject_summaries", summaries_from(projections).values())
         events_written += len(events)
         if label and len(ids) >= 100 and n and n % step == 0:
             progress(f"{label}: {n}/{len(ids)} subjects, {events_written} events")

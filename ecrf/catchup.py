@@ -12,6 +12,7 @@ import re
 
 from ecrf.integrity import RECORD_PREFIX
 from ecrf.records.document import Record, current
+from ecrf.records.summary import missing, rebuild
 from ecrf.trail import audit_store
 
 
@@ -27,8 +28,17 @@ def lagging_streams() -> list[str]:
 
 
 def catch_up() -> list[str]:
-    """Project every lagging record stream up to its head; returns the streams brought forward."""
+    """Project every lagging record stream up to its head; returns the streams brought forward.
+
+    Then writes the subject summary (:mod:`ecrf.records.summary`) of every subject that has records
+    but none, as a database from before summaries were kept has.
+    """
     streams = lagging_streams()
     for stream in streams:
         current(stream)
+    records = Record._get_collection()
+    for study in records.distinct("study"):
+        lacking = missing(records, study)
+        if lacking:
+            rebuild(records, study, lacking)
     return streams

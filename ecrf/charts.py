@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 COLOURS = ["#1565c0", "#2e7d32", "#ef6c00", "#6a1b9a", "#c62828", "#00838f", "#5d4037"]
 GRADE_COLOURS = {0: "#cfd8dc", 1: "#fff176", 2: "#ffb74d", 3: "#e57373", 4: "#b71c1c", 5: "#000000"}
@@ -29,6 +30,12 @@ def _figure(width: float = 6.4, height: float = 3.2):
     return figure, axes
 
 
+def _counts_axis(axes) -> None:
+    """A y-axis of whole numbers from 0: counts of subjects or queries (one subject is not 0.96–1.04)."""
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_ylim(bottom=0, top=max(1, axes.get_ylim()[1]))
+
+
 def enrollment_chart(report: dict) -> str:
     """Cumulative enrollment by site over months."""
     figure, axes = _figure()
@@ -37,6 +44,7 @@ def enrollment_chart(report: dict) -> str:
         axes.step(months, [row.get(site, 0) for row in report["cumulative"]], where="post", label=f"site {site}",
                   color=COLOURS[n % len(COLOURS)])
     axes.set_ylabel("subjects (cumulative)")
+    _counts_axis(axes)
     axes.legend(frameon=False)
     axes.tick_params(axis="x", rotation=45)
     return _svg(figure)
@@ -47,6 +55,7 @@ def bars(labels: list[str], values: list[float], ylabel: str, colour: str = COLO
     figure, axes = _figure()
     axes.bar([str(label) for label in labels], values, color=colour)
     axes.set_ylabel(ylabel)
+    _counts_axis(axes)
     axes.tick_params(axis="x", rotation=45)
     return _svg(figure)
 
@@ -63,6 +72,7 @@ def grade_by_day_chart(report: dict, title: str) -> str:
             bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
     axes.set_xlabel("day after infusion")
     axes.set_ylabel("subjects")
+    _counts_axis(axes)
     axes.set_title(title)
     axes.legend(frameon=False, fontsize=8)
     return _svg(figure)
@@ -81,6 +91,7 @@ def response_chart(rates: list[dict]) -> str:
             axes.bar(visits, heights, bottom=bottom, color=colour, label=label, edgecolor="#90a4ae", linewidth=0.5)
             bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
     axes.set_ylabel("infused subjects")
+    _counts_axis(axes)
     axes.legend(frameon=False, fontsize=7)
     return _svg(figure)
 

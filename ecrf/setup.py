@@ -9,6 +9,7 @@ from ecrf.locks import ContainerLock
 from ecrf.queries import Query
 from ecrf.ranges import LabRange
 from ecrf.records.document import Record
+from ecrf.records.summary import SubjectSummary
 from ecrf.signatures import Signature
 from ecrf.sites import Site
 from ecrf.studies import Study, load_study, loaded_studies
@@ -20,7 +21,8 @@ from ecrf.users import ApiToken, User, add_user
 def ensure_indexes() -> None:
     """Create every collection's indexes (idempotent)."""
     audit_store().ensure_indexes()
-    for model in (Record, Site, Study, Subject, User, ApiToken, ExportJob, Query, LabRange, ContainerLock, Signature):
+    for model in (Record, Site, Study, Subject, User, ApiToken, ExportJob, Query, LabRange, ContainerLock, Signature,
+                  SubjectSummary):
         model.ensure_indexes()
 
 

@@ -19,6 +19,7 @@ from mongoengine import (
 from pymongo.errors import DuplicateKeyError
 
 from audit import fold
+from ecrf.records.summary import SubjectSummary, summarise
 from ecrf.trail import audit_store
 
 # Fields of a projection that its audit stream decides (the rest is identity).
@@ -77,6 +78,9 @@ def project(event: dict, identity: dict, base: Any = False) -> dict:
     update = {**{k: projection.get(k) for k in FOLDED if k in projection},
               "version": projection["version"], "head": projection["head"],
               "updated_at": events[-1]["at"], "updated_by": events[-1]["actor"], **identity}
+    # The subject's summary first: a crash before the record's update leaves the record behind (catch-up
+    # re-projects it and rewrites the same cell), never the summary behind a current record.
+    summarise(SubjectSummary._get_collection(), {**(base or {}), **update})
     try:
         result = collection.update_one(
             {"_id": event["stream"], "version": {"$lt": projection["version"]}},
