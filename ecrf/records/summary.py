@@ -47,7 +47,7 @@ REPORTED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "EOS": (("EOSDTC", "EOSREAS"), ()),
 }
 REPORTED_ROWS = {"AE": {"AE": ("AETERM", "AETOXGR")}}  # form: {group item: row items}
-REVIEW = ("sdv", "signature", "locked", "frozen")
+REVIEW_MARKS = {"sdv": "sdv", "signed": "signature", "locked": "locked", "frozen": "frozen"}  # cell: record field
 
 
 class SubjectSummary(Document):
@@ -72,24 +72,30 @@ def _kept(values: dict | None, items: tuple[str, ...]) -> dict:
 
 
 def cell(record: dict) -> dict:
-    """What the summary holds of one record projection: version, status, review marks, reported values."""
+    """What the summary holds of one record projection: version, status, review marks, reported values.
+
+    Only what is there: a review mark (``sdv``, ``signed``, ``locked``, ``frozen``) only when set, data and
+    derived values only when the form has some the reports read. A thousand casebooks are 175,000 cells,
+    and the reports page reads them all: every field left out is one the server need not send.
+    """
     form = record.get("form")
-    kept: dict[str, Any] = {
-        "v": record.get("version", 0),
-        "status": record.get("status"),
-        "sdv": bool(record.get("sdv")),
-        "signed": bool(record.get("signature")),
-        "locked": bool(record.get("locked")),
-        "frozen": bool(record.get("frozen")),
-    }
+    kept: dict[str, Any] = {"v": record.get("version", 0), "status": record.get("status")}
+    for mark, field in REVIEW_MARKS.items():
+        if record.get(field):
+            kept[mark] = True
+    data: dict[str, Any] = {}
     if form in REPORTED:
         data_items, derived_items = REPORTED[form]
-        kept["data"] = _kept(record.get("data"), data_items)
-        kept["derived"] = _kept(record.get("derived"), derived_items)
+        data = _kept(record.get("data"), data_items)
+        derived = _kept(record.get("derived"), derived_items)
+        if derived:
+            kept["derived"] = derived
     if form in REPORTED_ROWS:
-        data = record.get("data") or {}
-        kept["data"] = {group: [_kept(row, items) for row in data.get(group) or [] if isinstance(row, dict)]
-                        for group, items in REPORTED_ROWS[form].items()}
+        stored = record.get("data") or {}
+        data = {group: [_kept(row, items) for row in stored.get(group) or [] if isinstance(row, dict)]
+                for group, items in REPORTED_ROWS[form].items()}
+    if data:
+        kept["data"] = data
     return kept
 
 
@@ -126,7 +132,7 @@ def summaries_from(records: Iterable[dict]) -> dict[str, dict]:
 
 
 CELL_FIELDS = {"study": 1, "subject": 1, "site": 1, "event": 1, "form": 1, "version": 1, "status": 1,
-               **{field: 1 for field in REVIEW},
+               **{field: 1 for field in REVIEW_MARKS.values()},
                **{f"data.{item}": 1 for items, _ in REPORTED.values() for item in items},
                **{f"derived.{item}": 1 for _, items in REPORTED.values() for item in items},
                **{f"data.{group}": 1 for groups in REPORTED_ROWS.values() for group in groups}}
