@@ -17,7 +17,7 @@ from ecrf.clinical.visits import visit_window
 from ecrf.lazy import lazy_module
 from ecrf.queries import OPEN_STATES, Query
 from ecrf.records.document import Record
-from ecrf.records.summary import REPORTED, REPORTED_ROWS, SubjectSummary
+from ecrf.records.summary import REPORTED, REPORTED_ROWS, SubjectSummary, cells, read_cell
 from ecrf.roles import Action, require
 from ecrf.studies import StudyRuntime
 from ecrf.subjects import Subject
@@ -59,17 +59,15 @@ class Reading:
         self._by_form: dict[str, list[dict]] | None = None
 
     def states(self) -> list[dict]:
-        """Every record in scope as ``{subject, site, event, form, status, sdv, signature, locked, frozen,
-        version, data, derived}`` (the review marks as booleans, data and derived as the summaries keep them)."""
+        """Every record in scope as ``{subject, site, event, form, version, status, sdv, signature, locked,
+        frozen, data, derived}`` (:func:`ecrf.records.summary.read_cell`: the review marks as booleans, data
+        and derived as the summaries keep them)."""
         if self._cells is None:
             self._cells = [
                 {"subject": summary["subject"], "site": summary["site"], "event": event, "form": form,
-                 "status": cell.get("status"), "sdv": cell.get("sdv", False), "signature": cell.get("signed", False),
-                 "locked": cell.get("locked", False), "frozen": cell.get("frozen", False), "version": cell.get("v"),
-                 "data": cell.get("data"), "derived": cell.get("derived")}
-                for summary in SubjectSummary._get_collection().find(self.scope, {"_id": 0})
-                for event, forms in (summary.get("cells") or {}).items()
-                for form, cell in forms.items()
+                 **read_cell(text)}
+                for summary in SubjectSummary._get_collection().find(self.scope)
+                for event, form, text in cells(summary)
             ]
         return self._cells
 

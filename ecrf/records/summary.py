@@ -17,17 +17,16 @@ records, and ``ecrf audit replay`` calls it after rebuilding the records.
 computation.
 
     {"_id": "<study>/<subject>", "study", "subject", "site",
-     "cells": {<event>: {<form>: {"v": version, "status", "sdv", "signed", "locked", "frozen",
-                                  "data": {reported items}, "derived": {reported items}}}}}
+     "<event>/<form>": "<version>|<status>|<review marks>|<reported values as JSON>", ...}
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from mongoengine import DictField, Document, StringField
+from mongoengine import Document, StringField
 from pymongo.errors import DuplicateKeyError
 
 # The items of each form the reports read (ecrf/reports.py): (data items, derived items). A repeating
@@ -47,18 +46,25 @@ REPORTED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "EOS": (("EOSDTC", "EOSREAS"), ()),
 }
 REPORTED_ROWS = {"AE": {"AE": ("AETERM", "AETOXGR")}}  # form: {group item: row items}
-REVIEW_MARKS = {"sdv": "sdv", "signed": "signature", "locked": "locked", "frozen": "frozen"}  # cell: record field
 
 
 class SubjectSummary(Document):
-    """Where each record of one subject stands, and the few values the reports read (see the module)."""
+    """Where each record of one subject stands, and the few values the reports read (see the module).
+
+    Beside the identity, one string field per record, named ``<event>/<form>`` (see :func:`cell`).
+    """
 
     key = StringField(primary_key=True)
     study = StringField(required=True)
     subject = StringField(required=True)
     site = StringField(required=True)
-    cells = DictField()
-    meta = {"collection": "subject_summaries", "indexes": [("study", "site")]}
+    meta = {"collection": "subject_summaries", "indexes": [("study", "site")], "strict": False}
+
+
+IDENTITY = ("_id", "study", "subject", "site")
+MARKS = {"sdv": "v", "signature": "s", "locked": "l", "frozen": "f"}  # record field: its letter in a cell
+_LETTERS = {letter: field for field, letter in MARKS.items()}
+VERSION_WIDTH = 10  # zero-padded, so that comparing two cells as strings compares their versions
 
 
 def summary_key(study: str, subject: str) -> str:
@@ -71,68 +77,80 @@ def _kept(values: dict | None, items: tuple[str, ...]) -> dict:
     return {item: values[item] for item in items if values.get(item) is not None}
 
 
-def cell(record: dict) -> dict:
-    """What the summary holds of one record projection: version, status, review marks, reported values.
+def cell(record: dict) -> str:
+    """What the summary holds of one record projection, as one string: ``version|status|marks|values``.
 
-    Only what is there: a review mark (``sdv``, ``signed``, ``locked``, ``frozen``) only when set, data and
-    derived values only when the form has some the reports read. A thousand casebooks are 175,000 cells,
-    and the reports page reads them all: every field left out is one the server need not send.
+    ``version`` zero-padded to :data:`VERSION_WIDTH` digits, ``marks`` a letter for each review mark set
+    (:data:`MARKS`), ``values`` the data and derived items the reports read (:data:`REPORTED`) as compact
+    JSON ``{"d": {...}, "x": {...}}``, empty when there are none. One string rather than a document: a
+    thousand casebooks are 175,000 cells, and the server sends a thousand documents of strings more than
+    ten times faster than the same cells as nested documents.
     """
     form = record.get("form")
-    kept: dict[str, Any] = {"v": record.get("version", 0), "status": record.get("status")}
-    for mark, field in REVIEW_MARKS.items():
-        if record.get(field):
-            kept[mark] = True
-    data: dict[str, Any] = {}
+    marks = "".join(letter for field, letter in MARKS.items() if record.get(field))
+    values: dict[str, Any] = {}
     if form in REPORTED:
         data_items, derived_items = REPORTED[form]
-        data = _kept(record.get("data"), data_items)
-        derived = _kept(record.get("derived"), derived_items)
-        if derived:
-            kept["derived"] = derived
+        values = {"d": _kept(record.get("data"), data_items), "x": _kept(record.get("derived"), derived_items)}
     if form in REPORTED_ROWS:
         stored = record.get("data") or {}
-        data = {group: [_kept(row, items) for row in stored.get(group) or [] if isinstance(row, dict)]
-                for group, items in REPORTED_ROWS[form].items()}
-    if data:
-        kept["data"] = data
-    return kept
+        values = {"d": {group: [_kept(row, items) for row in stored.get(group) or [] if isinstance(row, dict)]
+                        for group, items in REPORTED_ROWS[form].items()}}
+    values = {key: value for key, value in values.items() if value}
+    encoded = json.dumps(values, separators=(",", ":"), sort_keys=True, default=str) if values else ""
+    return f"{record.get('version', 0):0{VERSION_WIDTH}d}|{record.get('status') or ''}|{marks}|{encoded}"
+
+
+def read_cell(text: str) -> dict:
+    """A cell as :func:`cell` wrote it: ``{"version", "status", "sdv", "signature", "locked", "frozen", "data",
+    "derived"}`` (review marks as booleans; data and derived None for a form without reported values)."""
+    version, status, marks, encoded = text.split("|", 3)
+    values = json.loads(encoded) if encoded else {}
+    return {"version": int(version), "status": status or None,
+            **{field: letter in marks for field, letter in MARKS.items()},
+            "data": values.get("d"), "derived": values.get("x")}
+
+
+def cells(document: dict) -> Iterator[tuple[str, str, str]]:
+    """``(event, form, cell text)`` of every record a summary document holds."""
+    for name, text in document.items():
+        if name not in IDENTITY:
+            event, _, form = name.partition("/")
+            yield event, form, text
 
 
 def summarise(collection, record: dict) -> None:
     """Write one record's cell into its subject's summary, unless the summary holds a later version of it.
 
-    ``collection`` is the summaries collection (the caller's, so the write path reads it once). One
-    upsert; a newer cell already there (a concurrent writer got further) is left as it is.
+    ``collection`` is the summaries collection. One upsert; a cell already there at this version or a
+    later one (a concurrent writer got further) is left as it is.
     """
-    path = f"cells.{record['event']}.{record['form']}"
+    name = f"{record['event']}/{record['form']}"
     new = cell(record)
     try:
         collection.update_one(
             {"_id": summary_key(record["study"], record["subject"]),
-             "$or": [{f"{path}.v": {"$lt": new["v"]}}, {path: {"$exists": False}}]},
-            {"$set": {path: new, "study": record["study"], "subject": record["subject"], "site": record["site"]}},
+             "$or": [{name: {"$lt": new[:VERSION_WIDTH]}}, {name: {"$exists": False}}]},
+            {"$set": {name: new, "study": record["study"], "subject": record["subject"], "site": record["site"]}},
             upsert=True,
         )
     except DuplicateKeyError:
-        pass  # the summary exists with this cell at a later version: nothing to bring forward
+        pass  # the summary exists with this cell at this version or later: nothing to bring forward
 
 
 def summaries_from(records: Iterable[dict]) -> dict[str, dict]:
     """Every summary document that ``records`` (projections of any subjects) call for, by ``_id``."""
     built: dict[str, dict] = {}
-    cells: dict[str, dict] = defaultdict(dict)
     for record in records:
         key = summary_key(record["study"], record["subject"])
-        document = built.setdefault(key, {"_id": key, "study": record["study"], "subject": record["subject"],
-                                          "site": record["site"], "cells": cells[key]})
+        document = built.setdefault(key, {"_id": key, "study": record["study"], "subject": record["subject"]})
         document["site"] = record["site"]
-        cells[key].setdefault(record["event"], {})[record["form"]] = cell(record)
+        document[f"{record['event']}/{record['form']}"] = cell(record)
     return built
 
 
 CELL_FIELDS = {"study": 1, "subject": 1, "site": 1, "event": 1, "form": 1, "version": 1, "status": 1,
-               **{field: 1 for field in REVIEW_MARKS.values()},
+               **{field: 1 for field in MARKS},
                **{f"data.{item}": 1 for items, _ in REPORTED.values() for item in items},
                **{f"derived.{item}": 1 for _, items in REPORTED.values() for item in items},
                **{f"data.{group}": 1 for groups in REPORTED_ROWS.values() for group in groups}}
