@@ -57,6 +57,13 @@ class Reading:
         self.scope = _scope(study, user)
         self._cells: list[dict] | None = None
         self._by_form: dict[str, list[dict]] | None = None
+        self._subjects: list[Subject] | None = None
+
+    def subjects(self) -> list[Subject]:
+        """The subjects in scope, by subject id (read once)."""
+        if self._subjects is None:
+            self._subjects = _subjects(self.study, self.user)
+        return self._subjects
 
     def states(self) -> list[dict]:
         """Every record in scope as ``{subject, site, event, form, version, status, sdv, signature, locked,
@@ -114,7 +121,7 @@ def _fact(study: StudyRuntime, user, name: str, reading: Reading | None = None) 
 def enrollment(study: StudyRuntime, user, reading: Reading | None = None) -> dict:
     """Cumulative registrations by month and site, screen failures and the criteria they failed."""
     reading = _reading(study, user, reading)
-    subjects = _subjects(study, user)
+    subjects = reading.subjects()
     consent = _fact(study, user, "consent_date", reading)
     by_month: dict[str, Counter] = defaultdict(Counter)
     for subject in subjects:
@@ -168,15 +175,16 @@ def visit_status(study: StudyRuntime, user, today: dt.date | None = None, horizo
     for record in reading.states() if records is None else records:
         saved[(record["subject"], record["event"])].add(record["form"])
     scheduled = [e for e in study.events if e.get("day") is not None and not e.get("repeating") and not e.get("log")]
+    planned = {event["oid"]: set(event["forms"]) for event in scheduled}
     rows, counts = [], Counter()
-    for subject in _subjects(study, user):
+    for subject in reading.subjects():
         day0 = infusion.get(subject.subject_id)
         cells = {}
         for event in scheduled:
-            forms = saved.get((subject.subject_id, event["oid"]), set())
+            forms = saved.get((subject.subject_id, event["oid"]))
             window = visit_window(day0, event["day"], event.get("window"))
             if forms:
-                state = "done" if set(event["forms"]) <= forms else "incomplete"
+                state = "done" if planned[event["oid"]] <= forms else "incomplete"
             elif window is None:
                 state = "later"
             elif today > window.closes:
@@ -271,7 +279,7 @@ def completeness(study: StudyRuntime, user, today: dt.date | None = None, record
                  for r in (reading.states() if records is None else records)}
     rows = []
     sites: dict[str, Counter] = defaultdict(Counter)
-    for subject in _subjects(study, user):
+    for subject in reading.subjects():
         sid = subject.subject_id
         until = min(today, ended.get(sid, today))
         expected = expected_forms(study, subject.status, infusion.get(sid), until)
