@@ -185,8 +185,8 @@ WORDS = {
             "截至今日应完成的表单：筛选访视的全部表单；受试者入组后，其他无研究日的访视的表单；以及窗口期已开始的各访视的表单"
             "（自回输日起计）。受试者死亡或结束研究后、筛选失败者筛选之后，不再要求任何表单。"
             "已完成 = 应完成表单中已保存且完整的表单。",
-        "Forms expected by today": "截至今日应完成表单", "Saved": "已保存", "complete of expected": "应完成中已完成",
-        "Not yet saved": "尚未保存", "and %(n)s more": "等另 %(n)s 份", "Subjects": "受试者",
+        "Forms expected by today": "截至今日应完成表单", "complete of expected": "应完成中已完成",
+        "Not yet saved": "尚未保存", "and %(n)s more": "等另 %(n)s 份",
         "No subjects registered yet.": "尚无登记的受试者。", "No open queries.": "没有未关闭的质疑。",
         "Shares of the saved forms; for forms expected but not saved, see completeness against the schedule.":
             "以下为已保存表单中的比例；应完成但未保存的表单，请见“按访视计划的完成度”。",
