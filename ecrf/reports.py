@@ -291,10 +291,14 @@ def completeness(study: StudyRuntime, user, today: dt.date | None = None, record
                  for r in (reading.states() if records is None else records)}
     rows = []
     sites: dict[str, Counter] = defaultdict(Counter)
+    plans: dict[tuple, list[tuple[str, str]]] = {}
     for subject in reading.subjects():
         sid = subject.subject_id
         until = min(today, ended.get(sid, today))
-        expected = expected_forms(study, subject.status, infusion.get(sid), until)
+        plan = (subject.status, infusion.get(sid), until)
+        if plan not in plans:  # subjects infused on the same day share their plan
+            plans[plan] = expected_forms(study, *plan)
+        expected = plans[plan]
         states = [status_of.get((sid, event, form)) for event, form in expected]
         saved = sum(1 for state in states if state is not None)
         complete = sum(1 for state in states if state == "complete")
