@@ -17,7 +17,7 @@ from ecrf.clinical.visits import visit_window
 from ecrf.lazy import lazy_module
 from ecrf.queries import OPEN_STATES, Query
 from ecrf.records.document import Record
-from ecrf.records.summary import REPORTED, REPORTED_ROWS, SubjectSummary, cells, read_cell
+from ecrf.records.summary import REPORTED, REPORTED_ROWS, SubjectSummary, cells, read_values
 from ecrf.roles import Action, require
 from ecrf.studies import StudyRuntime
 from ecrf.subjects import Subject
@@ -89,7 +89,7 @@ class Reading:
                 self._by_form = defaultdict(list)
                 for record in self.states():
                     self._by_form[record["form"]].append(record)
-            return [{**r, **read_cell(r["cell"])} for r in self._by_form.get(form, [])
+            return [{**r, **read_values(r["cell"])} for r in self._by_form.get(form, [])
                     if event is None or r["event"] == event]
         query = {**self.scope, "form": form, **({"event": event} if event else {})}
         return list(Record._get_collection().find(query, {"subject": 1, "site": 1, "event": 1, "data": 1,
