@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import statistics
 from collections import Counter, defaultdict
-from typing import Any
+from typing import Any, NamedTuple
 
 from audit import utc_now
 from ecrf.clinical.dates import as_date, days_between
@@ -57,9 +57,9 @@ class Reading:
         self.scope = _scope(study, user)
         self._cells: list[dict] | None = None
         self._by_form: dict[str, list[dict]] | None = None
-        self._subjects: list[Subject] | None = None
+        self._subjects: list[SubjectRow] | None = None
 
-    def subjects(self) -> list[Subject]:
+    def subjects(self) -> list[SubjectRow]:
         """The subjects in scope, by subject id (read once)."""
         if self._subjects is None:
             self._subjects = _subjects(self.study, self.user)
@@ -109,11 +109,23 @@ def _reading(study: StudyRuntime, user, reading: Reading | None) -> Reading:
     return reading if reading is not None else Reading(study, user)
 
 
-def _subjects(study: StudyRuntime, user) -> list[Subject]:
+class SubjectRow(NamedTuple):
+    """What the reports read of a subject (a thousand subjects as documents cost a tenth of a second)."""
+
+    subject_id: str
+    site: str
+    status: str
+    created_at: dt.datetime | None
+
+
+def _subjects(study: StudyRuntime, user) -> list[SubjectRow]:
+    """The subjects in scope, by subject id."""
     query = _scope(study, user)
     if "site" in query:
-        return list(Subject.objects(study=study.oid, site__in=query["site"]["$in"]).order_by("subject_id"))
-    return list(Subject.objects(study=study.oid).order_by("subject_id"))
+        query = {"study": study.oid, "site": query["site"]}
+    found = Subject._get_collection().find(query, {"subject_id": 1, "site": 1, "status": 1, "created_at": 1})
+    return sorted((SubjectRow(d["subject_id"], d["site"], d.get("status") or "screening", d.get("created_at"))
+                   for d in found), key=lambda row: row.subject_id)
 
 
 def _fact(study: StudyRuntime, user, name: str, reading: Reading | None = None) -> dict[str, Any]:
