@@ -17,7 +17,7 @@ from ecrf.clinical.visits import visit_window
 from ecrf.lazy import lazy_module
 from ecrf.queries import OPEN_STATES, Query
 from ecrf.records.document import Record
-from ecrf.records.summary import REPORTED, REPORTED_ROWS, SubjectSummary, cells, read_values
+from ecrf.records.summary import REPORTED, REPORTED_ROWS, SubjectSummary, cells, read_values, refresh
 from ecrf.roles import Action, require
 from ecrf.studies import StudyRuntime
 from ecrf.subjects import Subject
@@ -47,7 +47,8 @@ class Reading:
     """What the reports read of one study for one user: the subject summaries, once.
 
     A thousand casebooks are 175,000 records but a thousand summaries
-    (:mod:`ecrf.records.summary`, kept in step by the write path): every
+    (:mod:`ecrf.records.summary`, brought up to date first with the records
+    changed since the last reader): every
     report of a page reads from one :class:`Reading`. A report needing an
     item the summaries do not keep reads the records of that form.
     """
@@ -73,6 +74,7 @@ class Reading:
         if self._cells is None:
             self._cells = []
             add = self._cells.append
+            refresh(Record._get_collection())
             for summary in SubjectSummary._get_collection().find(self.scope):
                 subject, site = summary["subject"], summary["site"]
                 for event, form, text in cells(summary):

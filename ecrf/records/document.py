@@ -56,7 +56,9 @@ class Record(Document):
         # The embedded server uses an index only when it covers every field of a filter, an $in
         # (a user's sites) only in the last place: the reports' by-form reads need the last two.
         "indexes": [("study", "subject", "event", "form"), ("study", "site", "form"),
-                    ("study", "form", "event", "site"), ("study", "form", "site")],
+                    ("study", "form", "event", "site"), ("study", "form", "site"),
+                    # The subject summaries' refresh reads the records changed since its cursor (records.summary).
+                    ("updated_at",)],
     }
 
 
@@ -78,9 +80,6 @@ def project(event: dict, identity: dict, base: Any = False) -> dict:
     update = {**{k: projection.get(k) for k in FOLDED if k in projection},
               "version": projection["version"], "head": projection["head"],
               "updated_at": events[-1]["at"], "updated_by": events[-1]["actor"], **identity}
-    # The subject's summary first: a crash before the record's update leaves the record behind (catch-up
-    # re-projects it and rewrites the same cell), never the summary behind a current record.
-    summarise(SubjectSummary._get_collection(), {**(base or {}), **update})
     try:
         result = collection.update_one(
             {"_id": event["stream"], "version": {"$lt": projection["version"]}},
@@ -108,6 +107,9 @@ def current(stream: str) -> dict | None:
         context = head.get("context") or {}
         document = project(head, {k: context[k] for k in ("study", "subject", "site", "event", "form") if k in context},
                            document)
+        # Its updated_at is its event's time, maybe long before the summaries' cursor: write its cell now, or a
+        # refresh would never re-read it. Only this late path pays for it; a save does not (see summary).
+        summarise(SubjectSummary._get_collection(), document)
     return document
 
 

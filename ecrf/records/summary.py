@@ -3,18 +3,26 @@
 The reports page asks, for a whole study, where every record stands (status,
 verified, signed, locked) and a handful of values (dates, grades, counts).
 Reading every record of a study for that cost seconds at a thousand
-casebooks; this projection keeps one small document per subject instead,
-written beside each record projection (:func:`ecrf.records.document.project`
-writes the summary cell first, then the record, so a crash between the two
-leaves the summary ahead, never behind: catch-up re-projects the record and
-rewrites the same cell).
+casebooks; this projection keeps one small document per subject instead.
+
+It is kept incrementally by its readers, not by the save (which stays at its
+four commands): before reading summaries, :func:`refresh` reads the records
+whose ``updated_at`` is at or after a stored cursor minus :data:`SLACK`
+(through the records' ``updated_at`` index), rewrites their cells with a
+conditional upsert that never replaces a cell by an older version, then
+moves the cursor forward with ``$max``. Its cost follows the records changed
+since the last reader, not the size of the study. The slack covers a
+projection that lands a little after its audit event's time (another
+process, a slow write). Projections written later than that with an old
+``updated_at`` write their own cells: a lagging record brought forward
+(:func:`ecrf.records.document.current`, so catch-up too) and ``ecrf audit
+replay`` (:func:`rebuild`).
 
 Like the records, it is derived from the audit trail only: a cell is a
 function of the record projection (:func:`cell`), which is the fold of its
 stream; :func:`rebuild` recomputes every summary of a study from the
-records, and ``ecrf audit replay`` calls it after rebuilding the records.
-:func:`summary_problems` compares the stored summaries with a from-scratch
-computation.
+records. :func:`summary_problems` compares the summaries, as a reader would
+see them after a refresh, with a from-scratch computation.
 
     {"_id": "<study>/<subject>", "study", "subject", "site",
      "<event>/<form>": "<version>|<status>|<review marks>|<reported values as JSON>", ...}
@@ -22,12 +30,16 @@ computation.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from mongoengine import Document, StringField
-from pymongo.errors import DuplicateKeyError
+from mongoengine import DateTimeField, Document, StringField
+from pymongo import UpdateOne
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from audit import utc_now
 
 # The items of each form the reports read (ecrf/reports.py): (data items, derived items). A repeating
 # group's item keeps, of each row, only the row items named after it. A report needing another form or
@@ -61,6 +73,18 @@ class SubjectSummary(Document):
     meta = {"collection": "subject_summaries", "indexes": [("study", "site")], "strict": False}
 
 
+class SummaryCursor(Document):
+    """How far the summaries have been brought: records updated at or after ``at`` minus :data:`SLACK` are re-read."""
+
+    key = StringField(primary_key=True)
+    at = DateTimeField(required=True)
+    meta = {"collection": "subject_summary_cursor"}
+
+
+CURSOR = "records"  # the one cursor's _id
+# How late a projection may land after its audit event's time and still be seen by the next refresh.
+SLACK = dt.timedelta(minutes=5)
+DUPLICATE_KEY = 11000
 IDENTITY = ("_id", "study", "subject", "site")
 MARKS = {"sdv": "v", "signature": "s", "locked": "l", "frozen": "f"}  # record field: its letter in a cell
 _LETTERS = {letter: field for field, letter in MARKS.items()}
@@ -126,24 +150,68 @@ def cells(document: dict) -> Iterator[tuple[str, str, str]]:
             yield event, form, text
 
 
+def _upsert(record: dict) -> tuple[dict, dict]:
+    """Filter and update writing one record's cell unless its summary holds that version of it or a later one."""
+    name = f"{record['event']}/{record['form']}"
+    new = cell(record)
+    # "Not at this version or later" matches a missing cell too; one condition costs the client half the CPU of
+    # the same test as an $or of "older" and "missing" (measured on the embedded server).
+    return ({"_id": summary_key(record["study"], record["subject"]), name: {"$not": {"$gte": new[:VERSION_WIDTH]}}},
+            {"$set": {name: new, "study": record["study"], "subject": record["subject"], "site": record["site"]}})
+
+
 def summarise(collection, record: dict) -> None:
     """Write one record's cell into its subject's summary, unless the summary holds a later version of it.
 
     ``collection`` is the summaries collection. One upsert; a cell already there at this version or a
     later one (a concurrent writer got further) is left as it is.
     """
-    name = f"{record['event']}/{record['form']}"
-    new = cell(record)
     try:
-        collection.update_one(
-            # "Not at this version or later" matches a missing cell too; one condition costs the client half
-            # the CPU of the same test as an $or of "older" and "missing" (measured on the embedded server).
-            {"_id": summary_key(record["study"], record["subject"]), name: {"$not": {"$gte": new[:VERSION_WIDTH]}}},
-            {"$set": {name: new, "study": record["study"], "subject": record["subject"], "site": record["site"]}},
-            upsert=True,
-        )
+        collection.update_one(*_upsert(record), upsert=True)
     except DuplicateKeyError:
         pass  # the summary exists with this cell at this version or later: nothing to bring forward
+
+
+def summarise_all(records: Iterable[dict]) -> int:
+    """:func:`summarise` for many records in one unordered bulk write; returns how many records were given."""
+    requests = [UpdateOne(*_upsert(record), upsert=True) for record in records]
+    if not requests:
+        return 0
+    try:
+        SubjectSummary._get_collection().bulk_write(requests, ordered=False)
+    except BulkWriteError as error:
+        # A duplicate key is a summary already holding that cell at this version or later; anything else is real.
+        if any(e.get("code") != DUPLICATE_KEY for e in error.details.get("writeErrors", [])) or \
+                error.details.get("writeConcernErrors"):
+            raise
+    return len(requests)
+
+
+def _since(records_collection):
+    """The records a refresh reads: those updated since the cursor minus the slack (every record, never refreshed)."""
+    stored = SummaryCursor._get_collection().find_one({"_id": CURSOR})
+    if stored is None:
+        return records_collection.find({}, CELL_FIELDS)
+    return records_collection.find({"updated_at": {"$gte": stored["at"] - SLACK}}, CELL_FIELDS)
+
+
+def refresh(records_collection) -> int:
+    """Bring every subject summary up to date with the records; returns how many records were re-read.
+
+    Reads the records updated since the cursor (minus :data:`SLACK`), writes their cells (never over a
+    later version) and moves the cursor to when this refresh started. Cost: the records changed since the
+    last refresh (all of them the first time).
+    """
+    started = utc_now()
+    changed = _since(records_collection)
+    count = summarise_all(changed)
+    SummaryCursor._get_collection().update_one({"_id": CURSOR}, {"$max": {"at": started}}, upsert=True)
+    return count
+
+
+def mark_refreshed(at: dt.datetime) -> None:
+    """Record that the summaries hold every record updated before ``at`` (for a loader that wrote both)."""
+    SummaryCursor._get_collection().update_one({"_id": CURSOR}, {"$max": {"at": at}}, upsert=True)
 
 
 def summaries_from(records: Iterable[dict]) -> dict[str, dict]:
@@ -194,11 +262,27 @@ def missing(records_collection, study: str) -> list[str]:
     return sorted(with_records - summarised)
 
 
+def _older(stored: str | None, new: str) -> bool:
+    return stored is None or stored[:VERSION_WIDTH] < new[:VERSION_WIDTH]
+
+
 def summary_problems(records_collection, study: str | None = None) -> list[str]:
-    """Each subject whose stored summary differs from one computed afresh from the records (empty: all hold)."""
+    """Each subject whose summary, as a reader would see it after :func:`refresh`, differs from one computed
+    afresh from the records (empty: all hold). Writes nothing: the records a refresh would re-read are
+    applied to the stored summaries in memory, by the same rule (a cell only moves to a later version)."""
     expected = summaries_from(_records_of(records_collection, study))
     query = {} if study is None else {"study": study}
     stored = {document["_id"]: document for document in SubjectSummary._get_collection().find(query)}
+    pending = _since(records_collection)
+    for record in pending:
+        if study is not None and record["study"] != study:
+            continue
+        key = summary_key(record["study"], record["subject"])
+        document = stored.setdefault(key, {"_id": key})
+        name, new = f"{record['event']}/{record['form']}", cell(record)
+        if _older(document.get(name), new):
+            document.update({name: new, "study": record["study"], "subject": record["subject"],
+                             "site": record["site"]})
     problems = []
     for key in sorted(set(expected) | set(stored)):
         if key not in stored:

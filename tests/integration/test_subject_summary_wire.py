@@ -1,8 +1,12 @@
-"""The subject summaries on a real wire-protocol server: kept by saves, reviews and re-derivations, never moved
-back to an older version, recomputed by replay, and what the reports page reads."""
+"""The subject summaries on a real wire-protocol server: brought up to date by their readers with what saves,
+reviews and re-derivations changed (a save sends them nothing), never moved back to an older version, recomputed
+by replay, and what the reports page reads."""
+
+import datetime as dt
 
 import pytest
-from conftest import BUNDLED_STUDY, Api, login, make_app
+from conftest import BUNDLED_STUDY, Api, login, make_app, sent_commands
+from test_query_plans import planned_stage
 
 pytestmark = pytest.mark.integration
 STUDY = "CD7_CART_SAA"
@@ -26,9 +30,11 @@ def test_the_summary_follows_saves_reviews_and_replay_on_the_wire(app):
     with app.app_context():
         from ecrf.db import database
         from ecrf.integrity import replay_all, verify_all
-        from ecrf.records.summary import read_cell, summary_problems
+        from ecrf.records.summary import read_cell, refresh, summary_problems
 
         db = database()
+        assert summary_problems(db.records, STUDY) == []  # as a reader would see them: after a refresh
+        refresh(db.records)
         stored = db.subject_summaries.find_one({"_id": f"{STUDY}/{subject}"})
         ecog = read_cell(stored["SCREEN/ECOG"])
         assert (ecog["version"], ecog["status"], ecog["sdv"]) == (3, "complete", False)  # the change cleared SDV
@@ -47,9 +53,10 @@ def test_an_older_record_never_overwrites_a_newer_cell_on_the_wire(app):
     assert staff.save(subject, "SCREEN", "ECOG", {**ECOG, "ECOG": 2}, version=1, reason="typo").status_code == 200
     with app.app_context():
         from ecrf.db import database
-        from ecrf.records.summary import read_cell, summarise
+        from ecrf.records.summary import read_cell, refresh, summarise
 
         db = database()
+        refresh(db.records)
         record = db.records.find_one({"subject": subject, "form": "ECOG"})
         summarise(db.subject_summaries, {**record, "version": 1, "status": "incomplete"})  # a late, older writer
         cell = read_cell(db.subject_summaries.find_one({"_id": f"{STUDY}/{subject}"})["SCREEN/ECOG"])
@@ -69,3 +76,78 @@ def test_the_reports_page_shows_completeness_from_the_summaries_on_the_wire(app)
     row = page[page.index('id="completeness-subjects"'):]
     row = row[row.index(f"<td>{subject}</td>"):row.index("</tr>", row.index(f"<td>{subject}</td>"))]
     assert "<td>12</td><td>1</td><td>1</td><td>8.3</td>" in row  # 1 of the 12 forms expected by today
+
+
+def test_a_save_sends_what_it_did_before_the_summaries_and_nothing_to_them(app):
+    staff = Api(app.test_client(), app.tokens["staff01"], STUDY)
+    subject = staff.register()
+    assert staff.save(subject, "SCREEN", "IC", IC).status_code == 201
+    with sent_commands() as sent:
+        assert staff.save(subject, "SCREEN", "ECOG", ECOG).status_code == 201
+    # Who calls and which study version (every request), then the save: its one read, its two writes, and the reads
+    # of the records and queries its rules touch (this form has some) -- as before the summaries, none to them.
+    assert sent == ["aggregate api_tokens", "find studies", "aggregate subjects", "insert audit_events",
+                    "update records", "find records", "find queries"], sent
+    assert not [name for name in sent if "subject_summaries" in name or "subject_summary_cursor" in name]
+
+
+def test_a_refresh_reads_only_the_records_changed_since_its_cursor_through_an_index(app):
+    staff = Api(app.test_client(), app.tokens["staff01"], STUDY)
+    subject = staff.register()
+    assert staff.save(subject, "SCREEN", "IC", IC).status_code == 201
+    with app.app_context():
+        from ecrf.db import database
+        from ecrf.records.summary import SLACK, read_cell, refresh
+
+        db = database()
+        refresh(db.records)
+        # Within the slack the same record is read again: its cell is there at that version (a duplicate key on
+        # the upsert), which the bulk write passes over.
+        assert refresh(db.records) == 1
+        assert read_cell(db.subject_summaries.find_one({"_id": f"{STUDY}/{subject}"})["SCREEN/IC"])["version"] == 1
+        # Age the records already summarised: a later refresh must not read them again.
+        db.records.update_many({}, {"$set": {"updated_at": dt.datetime(2020, 1, 1)}})
+        assert refresh(db.records) == 0
+    assert staff.save(subject, "SCREEN", "ECOG", ECOG).status_code == 201
+    with app.app_context(), sent_commands(whole=True) as sent:
+        assert refresh(database().records) == 1  # the one record saved since
+        reads = [command for name, command in sent if name == "find records"]
+        assert len(reads) == 1 and set(reads[0]["filter"]) == {"updated_at"}
+        assert "COLLSCAN" not in planned_stage(database(), reads[0]), planned_stage(database(), reads[0])
+        cursor = database().subject_summary_cursor.find_one({})["at"]
+        assert reads[0]["filter"]["updated_at"]["$gte"] <= cursor - SLACK
+        stored = database().subject_summaries.find_one({"_id": f"{STUDY}/{subject}"})
+        assert read_cell(stored["SCREEN/ECOG"])["version"] == 1 and "SCREEN/IC" in stored
+
+
+def test_a_projection_brought_forward_late_writes_its_own_cell(app):
+    staff = Api(app.test_client(), app.tokens["staff01"], STUDY)
+    subject = staff.register()
+    assert staff.save(subject, "SCREEN", "ECOG", ECOG).status_code == 201
+    with app.app_context():
+        from ecrf.catchup import catch_up
+        from ecrf.db import database
+        from ecrf.records.summary import read_cell, refresh, summary_problems
+
+        db = database()
+        refresh(db.records)
+        stream = f"record/{STUDY}/{subject}/SCREEN/ECOG"
+        # A crash after an audit append, long ago: the stream is one event ahead, its time before the cursor.
+        stored = db.records.find_one({"_id": stream})
+        db.records.update_one({"_id": stream}, {"$set": {"updated_at": dt.datetime(2020, 1, 1)}})
+    assert staff.save(subject, "SCREEN", "ECOG", {**ECOG, "ECOG": 2}, version=1, reason="typo").status_code == 200
+    with app.app_context():
+        db.records.replace_one({"_id": stream}, {**stored, "updated_at": dt.datetime(2020, 1, 1)})
+        db.audit_events.update_one({"stream": stream, "seq": 2}, {"$set": {"at": dt.datetime(2020, 1, 2)}})
+        db.subject_summaries.update_one({"_id": f"{STUDY}/{subject}"},
+                                        {"$set": {"SCREEN/ECOG": stored_cell(stored)}})
+        assert stream in catch_up()
+        cell = read_cell(db.subject_summaries.find_one({"_id": f"{STUDY}/{subject}"})["SCREEN/ECOG"])
+        assert cell["version"] == 2
+        assert summary_problems(db.records, STUDY) == []
+
+
+def stored_cell(record: dict) -> str:
+    from ecrf.records.summary import cell
+
+    return cell(record)

@@ -38,12 +38,14 @@ def _data(app, event: str, form: str) -> dict:
 def _stored_and_fresh(app):
     with app.app_context():
         from ecrf.db import database
-        from ecrf.records.summary import summaries_from, summary_problems
+        from ecrf.records.summary import refresh, summaries_from, summary_problems
 
         records = database().records
+        problems = summary_problems(records)  # before the refresh: what a reader would see after it
+        refresh(records)
         fresh = summaries_from(records.find({}))
         stored = {d["_id"]: d for d in database().subject_summaries.find({})}
-        return stored, fresh, summary_problems(records)
+        return stored, fresh, problems + summary_problems(records)
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
