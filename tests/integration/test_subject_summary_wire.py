@@ -151,3 +151,25 @@ def stored_cell(record: dict) -> str:
     from ecrf.records.summary import cell
 
     return cell(record)
+
+
+def test_audit_verify_names_a_summary_that_differs_from_its_records(app):
+    staff = Api(app.test_client(), app.tokens["staff01"], STUDY)
+    subject = staff.register()
+    assert staff.save(subject, "SCREEN", "ECOG", ECOG).status_code == 201
+    runner = app.test_cli_runner()
+    held = runner.invoke(args=["audit", "verify"])
+    assert held.exit_code == 0, held.output  # not refreshed yet: verify sees what a reader would after a refresh
+    with app.app_context():
+        from ecrf.db import database
+        from ecrf.records.summary import refresh
+
+        refresh(database().records)
+        # Edited outside the application: a later version than the record's, so no refresh would repair it.
+        database().subject_summaries.update_one({"_id": f"{STUDY}/{subject}"},
+                                                {"$set": {"SCREEN/ECOG": "0000000009|complete||"}})
+    differs = runner.invoke(args=["audit", "verify"])
+    assert differs.exit_code == 1, differs.output
+    assert f"DIFFERS summary/{STUDY}/{subject}: the summary differs from its records" in differs.output
+    assert runner.invoke(args=["audit", "replay"]).exit_code == 0
+    assert runner.invoke(args=["audit", "verify"]).exit_code == 0
