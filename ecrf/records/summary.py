@@ -35,6 +35,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import orjson
 from mongoengine import DateTimeField, Document, StringField
 from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -129,7 +130,7 @@ def read_cell(text: str) -> dict:
     """A cell as :func:`cell` wrote it: ``{"version", "status", "sdv", "signature", "locked", "frozen", "data",
     "derived"}`` (review marks as booleans; data and derived None for a form without reported values)."""
     version, status, marks, encoded = text.split("|", 3)
-    values = json.loads(encoded) if encoded else {}
+    values = orjson.loads(encoded) if encoded else {}  # 75,000 cells a page: 3x json's speed
     return {"version": int(version), "status": status or None,
             **{field: letter in marks for field, letter in MARKS.items()},
             "data": values.get("d"), "derived": values.get("x")}
@@ -138,7 +139,7 @@ def read_cell(text: str) -> dict:
 def read_values(text: str) -> dict:
     """Only the ``data`` and ``derived`` of a cell (what :func:`read_cell` gives, without the rest)."""
     encoded = text.split("|", 3)[3]
-    values = json.loads(encoded) if encoded else {}
+    values = orjson.loads(encoded) if encoded else {}  # 75,000 cells a page: 3x json's speed
     return {"data": values.get("d"), "derived": values.get("x")}
 
 
