@@ -19,6 +19,8 @@ TARGETS = {
     "audit_page_10k_p95_ms": ("<=", 200.0, "ms",
                               "GET …/subjects/{s}/audit of a subject with 10,000 events: first, next, deep, filtered"),
     "matrix_p95_ms": ("<=", 300.0, "ms", "GET …/subjects/{s} (event × form matrix), p95 over 50 subjects (API, page)"),
+    "reports_page_large_s": ("<=", 1.5, "s", "GET of the reports page by the data manager at the largest export size "
+                             "(issue 19; full size: 1,000 full casebooks)"),
 }
 
 # Shown in the table without a target.
@@ -52,7 +54,6 @@ INFO = {
     "scaling_ratio_1e5_vs_1e3": ("×", "IE save p50 with 1e5 ÷ with 1e3 audit events stored (full runs)"),
     "scaling_large_events": ("", "audit events stored at the large scaling size"),
     "odm_export_large_s": ("s", "ODM export at the largest size measured"),
-    "reports_page_large_s": ("s", "GET of the reports page by the data manager at the largest export size"),
     "reports_page_large_mib": ("MiB", "its HTML"),
     "query_list_queries": ("", "queries stored when the query list is measured (20 per subject at the largest size)"),
     "query_list_dm_s": ("s", "GET of the query list's first page by the data manager (every query visible)"),

@@ -3,7 +3,10 @@
 Each subject gets its subject document, a ``subject_registered`` event, and
 for each of the first ``forms`` scheduled forms of the bundled study a
 ``create`` audit event (changes, state, context, hash chain: ``ecrf audit
-verify`` accepts them) and, optionally, the record projection. Derived values
+verify`` accepts them) and, optionally, the record projection and the
+subject's summary, as a reader would have brought it up to date
+(:mod:`ecrf.records.summary`: the cells, then the cursor at the time of
+writing, so the next reader re-reads only records written since). Derived values
 are left empty (they would need the CEL programs run per record). Nothing
 goes through the engine: this is only how the benchmark fills a database fast.
 """
@@ -133,6 +136,12 @@ def write_subjects(db, synth: Synth, ids: list[str], *, site: str = "01", status
 
     Returns how many audit events were written.
     """
+    from audit import utc_now
+    from ecrf.records.summary import mark_refreshed, refresh, summaries_from
+
+    summarised = records and (projections_for is None or projections_for > 0)
+    if summarised:
+        refresh(db.records)  # what the engine wrote before (the bench's own saves): as a reader would
     writer = BulkWriter(db)
     events_written = 0
     step = max(1, len(ids) // 10)
@@ -144,8 +153,11 @@ def write_subjects(db, synth: Synth, ids: list[str], *, site: str = "01", status
         writer.add("audit_events", events)
         if projections:
             writer.add("records", projections)
+            writer.add("subject_summaries", summaries_from(projections).values())
         events_written += len(events)
         if label and len(ids) >= 100 and n and n % step == 0:
             progress(f"{label}: {n}/{len(ids)} subjects, {events_written} events")
     writer.close()
+    if summarised:
+        mark_refreshed(utc_now())  # the summaries hold every record written so far
     return events_written

@@ -11,6 +11,7 @@ from __future__ import annotations
 from ecrf import attachments
 from ecrf.integrity import RECORD_PREFIX
 from ecrf.records.document import Record, current
+from ecrf.records.summary import missing, rebuild, refresh
 from ecrf.trail import audit_store
 
 
@@ -23,8 +24,21 @@ def lagging_streams() -> list[str]:
 
 
 def catch_up() -> list[str]:
-    """Project every lagging record (and attachment) stream up to its head; returns the streams brought forward."""
+    """Project every lagging record (and attachment) stream up to its head; returns the streams brought forward.
+
+    Each record brought forward writes its subject summary's cell (:func:`ecrf.records.document.current`).
+    Then writes the subject summary (:mod:`ecrf.records.summary`) of every subject that has records
+    but none, as a database from before summaries were kept has, and refreshes the summaries (all of them
+    the first time: a database from before the summaries' cursor), so the first reader after a start
+    re-reads only what changed since.
+    """
     streams = lagging_streams()
     for stream in streams:
         current(stream)
+    records = Record._get_collection()
+    for study in records.distinct("study"):
+        lacking = missing(records, study)
+        if lacking:
+            rebuild(records, study, lacking)
+    refresh(records)
     return streams + attachments.catch_up()

@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from flask import has_request_context  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from ecrf.i18n import translate  # noqa: E402
 
@@ -45,6 +46,12 @@ def _figure(width: float = 6.4, height: float = 3.2):
     return figure, axes
 
 
+def _counts_axis(axes) -> None:
+    """A y-axis of whole numbers from 0: counts of subjects or queries (one subject is not 0.96–1.04)."""
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_ylim(bottom=0, top=max(1, axes.get_ylim()[1]))
+
+
 def enrollment_chart(report: dict, lang: str | None = None) -> str:
     """Cumulative enrollment by site over months."""
     figure, axes = _figure()
@@ -53,6 +60,7 @@ def enrollment_chart(report: dict, lang: str | None = None) -> str:
         axes.step(months, [row.get(site, 0) for row in report["cumulative"]], where="post",
                   label=_("site %(site)s", lang) % {"site": site}, color=COLOURS[n % len(COLOURS)])
     axes.set_ylabel(_("subjects (cumulative)", lang))
+    _counts_axis(axes)
     axes.legend(frameon=False)
     axes.tick_params(axis="x", rotation=45)
     return _svg(figure)
@@ -63,6 +71,7 @@ def bars(labels: list[str], values: list[float], ylabel: str, colour: str = COLO
     figure, axes = _figure()
     axes.bar([str(label) for label in labels], values, color=colour)
     axes.set_ylabel(_(ylabel, lang))
+    _counts_axis(axes)
     axes.tick_params(axis="x", rotation=45)
     return _svg(figure)
 
@@ -80,6 +89,7 @@ def grade_by_day_chart(report: dict, title: str, lang: str | None = None) -> str
             bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
     axes.set_xlabel(_("day after infusion", lang))
     axes.set_ylabel(_("Subjects", lang))
+    _counts_axis(axes)
     axes.set_title(_(title, lang))
     axes.legend(frameon=False, fontsize=8)
     return _svg(figure)
@@ -99,6 +109,7 @@ def response_chart(rates: list[dict], lang: str | None = None) -> str:
                      linewidth=0.5)
             bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
     axes.set_ylabel(_("infused subjects", lang))
+    _counts_axis(axes)
     axes.legend(frameon=False, fontsize=7)
     return _svg(figure)
 

@@ -512,6 +512,26 @@ WORDS = {
             "按CTCAE v5.0（MedDRA）编码。每位受试者在每行只计一次，按其最严重分级；百分比以范围内受试者为分母。",
         # --- added at integration: the data manager's menu
         "Data management": "数据管理",
+        # --- added by reports19: completeness against the schedule and the reports' empty states
+        "Completeness against the schedule": "按访视计划的完成度",
+        "Forms expected by today: every form of the screening events, of the other unscheduled-day events once "
+        "the subject is enrolled, and of each visit whose window has opened (counted from the infusion). Nothing "
+        "is expected after a subject has died or ended the study, nor after screening of a screen failure. "
+        "Complete = saved and complete, of the expected forms.":
+            "截至今日应完成的表单：筛选访视的全部表单；受试者入组后，其他无研究日的访视的表单；以及窗口期已开始的各访视的表单"
+            "（自回输日起计）。受试者死亡或结束研究后、筛选失败者筛选之后，不再要求任何表单。"
+            "已完成 = 应完成表单中已保存且完整的表单。",
+        "Forms expected by today": "截至今日应完成表单", "complete of expected": "应完成中已完成",
+        "Not yet saved": "尚未保存", "and %(n)s more": "等另 %(n)s 份",
+        "No subjects registered yet.": "尚无登记的受试者。", "No open queries.": "没有未关闭的质疑。",
+        "Shares of the saved forms; for forms expected but not saved, see completeness against the schedule.":
+            "以下为已保存表单中的比例；应完成但未保存的表单，请见“按访视计划的完成度”。",
+        "complete of saved": "已保存中已完成", "No forms saved yet.": "尚未保存任何表单。",
+        "No %(name)s graded yet.": "尚无 %(name)s 分级记录。", "No adverse events reported.": "尚无不良事件报告。",
+        "No infused subjects yet: no response to show.": "尚无已回输的受试者：暂无疗效可显示。",
+        "No response visits in this study.": "本研究没有疗效评估访视。",
+        "No infused subjects yet: no survival to show.": "尚无已回输的受试者：暂无生存数据可显示。",
+        "No blood counts with a study day yet.": "尚无可计算研究日的血常规结果。",
     }
 }
 

@@ -15,6 +15,7 @@ from audit import BEHIND, BROKEN, StreamProblem, fold, position_problem, project
 from audit.prefetch import plain, scan
 from ecrf.projections import RECORD_FIELDS, ProjectionCheck, record_problems
 from ecrf.records.document import FOLDED, Record
+from ecrf.records.summary import rebuild as rebuild_summaries
 from ecrf.trail import audit_store, checkpoint_path, read_checkpoints
 
 RECORD_PREFIX = "record/"
@@ -46,7 +47,8 @@ def replay_all(progress: Callable[[int], None] | None = None) -> int:
     ahead of it (events lost), is left as it is: repair never hides
     tampering. Those, and streams a checkpoint saw that are gone, raise
     :class:`ReplayRefused` at the end; a checkpoint file that does not
-    verify refuses the whole replay.
+    verify refuses the whole replay. The subject summaries
+    (:mod:`ecrf.records.summary`) are then recomputed from the records.
     """
     store = audit_store()
     checkpoints = read_checkpoints()
@@ -74,6 +76,7 @@ def replay_all(progress: Callable[[int], None] | None = None) -> int:
     refused += _deleted_streams(checkpoints.heads)
     refused += [StreamProblem(orphan, "projection has no audit stream (events deleted)")
                 for orphan in _without_events(store.collection, projections.unmatched())]
+    rebuild_summaries(collection)  # the subject summaries follow the records just rebuilt
     if refused:
         raise ReplayRefused(refused, count)
     return count

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import statistics
 from collections import Counter, defaultdict
-from typing import Any
+from typing import Any, NamedTuple
 
 from audit import utc_now
 from ecrf.clinical.dates import as_date, days_between
@@ -17,6 +17,7 @@ from ecrf.clinical.visits import visit_window
 from ecrf.lazy import lazy_module
 from ecrf.queries import OPEN_STATES, Query
 from ecrf.records.document import Record
+from ecrf.records.summary import REPORTED, REPORTED_ROWS, SubjectSummary, cells, read_values, refresh
 from ecrf.roles import Action, require
 from ecrf.studies import StudyRuntime
 from ecrf.subjects import Subject
@@ -34,36 +35,120 @@ def _scope(study: StudyRuntime, user) -> dict:
     return query
 
 
-def _records(study: StudyRuntime, user, form: str, event: str | None = None) -> list[dict]:
-    query = {**_scope(study, user), "form": form, **({"event": event} if event else {})}
-    return list(Record._get_collection().find(query, {"subject": 1, "site": 1, "event": 1, "data": 1, "derived": 1,
-                                                      "status": 1, "sdv": 1, "signature": 1, "locked": 1}))
+def _covered(form: str, data: tuple[str, ...], derived: tuple[str, ...]) -> bool:
+    """Whether the subject summaries hold these items of ``form`` (else the records themselves are read)."""
+    if form in REPORTED_ROWS:
+        return not derived and set(data) <= set(REPORTED_ROWS[form])
+    kept = REPORTED.get(form)
+    return kept is not None and set(data) <= set(kept[0]) and set(derived) <= set(kept[1])
 
 
-def _subjects(study: StudyRuntime, user) -> list[Subject]:
+class Reading:
+    """What the reports read of one study for one user: the subject summaries, once.
+
+    A thousand casebooks are 175,000 records but a thousand summaries
+    (:mod:`ecrf.records.summary`, brought up to date first with the records
+    changed since the last reader): every
+    report of a page reads from one :class:`Reading`. A report needing an
+    item the summaries do not keep reads the records of that form.
+    """
+
+    def __init__(self, study: StudyRuntime, user):
+        self.study, self.user = study, user
+        self.scope = _scope(study, user)
+        self._cells: list[dict] | None = None
+        self._by_form: dict[str, list[dict]] | None = None
+        self._subjects: list[SubjectRow] | None = None
+
+    def subjects(self) -> list[SubjectRow]:
+        """The subjects in scope, by subject id (read once)."""
+        if self._subjects is None:
+            self._subjects = _subjects(self.study, self.user)
+        return self._subjects
+
+    def states(self) -> list[dict]:
+        """Every record in scope as ``{subject, site, event, form, status, marks, cell}``: ``marks`` the letters
+        of its review marks (:data:`ecrf.records.summary.MARKS`, see :func:`reviewed`), ``cell`` the summary's
+        text, read whole only for the forms :meth:`records` is asked for (175,000 records at a thousand
+        casebooks: the fewer steps per record, the faster the page)."""
+        if self._cells is None:
+            self._cells = []
+            add = self._cells.append
+            refresh(Record._get_collection())
+            for summary in SubjectSummary._get_collection().find(self.scope):
+                subject, site = summary["subject"], summary["site"]
+                for event, form, text in cells(summary):
+                    _, status, marks, _ = text.split("|", 3)
+                    add({"subject": subject, "site": site, "event": event, "form": form, "status": status or None,
+                         "marks": marks, "cell": text})
+        return self._cells
+
+    def records(self, form: str, event: str | None = None, data: tuple[str, ...] = (),
+                derived: tuple[str, ...] = ()) -> list[dict]:
+        """The records of ``form`` (at ``event``) in scope, with at least the named data and derived items."""
+        if _covered(form, data, derived):
+            if self._by_form is None:
+                self._by_form = defaultdict(list)
+                for record in self.states():
+                    self._by_form[record["form"]].append(record)
+            return [{**r, **read_values(r["cell"])} for r in self._by_form.get(form, [])
+                    if event is None or r["event"] == event]
+        query = {**self.scope, "form": form, **({"event": event} if event else {})}
+        return list(Record._get_collection().find(query, {"subject": 1, "site": 1, "event": 1, "data": 1,
+                                                          "derived": 1, "status": 1, "sdv": 1, "signature": 1,
+                                                          "locked": 1}))
+
+
+def reviewed(record: dict) -> tuple[bool, bool, bool]:
+    """Whether a record (as :meth:`Reading.states` or the records collection give it) is verified, signed, locked."""
+    marks = record.get("marks")
+    if marks is not None:
+        return "v" in marks, "s" in marks, "l" in marks
+    return bool(record.get("sdv")), bool(record.get("signature")), bool(record.get("locked"))
+
+
+def _reading(study: StudyRuntime, user, reading: Reading | None) -> Reading:
+    return reading if reading is not None else Reading(study, user)
+
+
+class SubjectRow(NamedTuple):
+    """What the reports read of a subject (a thousand subjects as documents cost a tenth of a second)."""
+
+    subject_id: str
+    site: str
+    status: str
+    created_at: dt.datetime | None
+
+
+def _subjects(study: StudyRuntime, user) -> list[SubjectRow]:
+    """The subjects in scope, by subject id."""
     query = _scope(study, user)
     if "site" in query:
-        return list(Subject.objects(study=study.oid, site__in=query["site"]["$in"]).order_by("subject_id"))
-    return list(Subject.objects(study=study.oid).order_by("subject_id"))
+        query = {"study": study.oid, "site": query["site"]}
+    found = Subject._get_collection().find(query, {"subject_id": 1, "site": 1, "status": 1, "created_at": 1})
+    return sorted((SubjectRow(d["subject_id"], d["site"], d.get("status") or "screening", d.get("created_at"))
+                   for d in found), key=lambda row: row.subject_id)
 
 
-def _fact(study: StudyRuntime, user, name: str) -> dict[str, Any]:
+def _fact(study: StudyRuntime, user, name: str, reading: Reading | None = None) -> dict[str, Any]:
     """A subject fact (e.g. infusion_date) for every subject in scope, by subject id."""
     path = study.definition.get("subject_facts", {}).get(name)
     if not path:
         return {}
     event, form, item = path.split(".")
-    return {r["subject"]: (r.get("data") or {}).get(item) for r in _records(study, user, form, event)
+    return {r["subject"]: (r.get("data") or {}).get(item)
+            for r in _reading(study, user, reading).records(form, event, data=(item,))
             if (r.get("data") or {}).get(item) is not None}
 
 
 # ---------------------------------------------------------------- enrollment
 
 
-def enrollment(study: StudyRuntime, user) -> dict:
+def enrollment(study: StudyRuntime, user, reading: Reading | None = None) -> dict:
     """Cumulative registrations by month and site, screen failures and the criteria they failed."""
-    subjects = _subjects(study, user)
-    consent = _fact(study, user, "consent_date")
+    reading = _reading(study, user, reading)
+    subjects = reading.subjects()
+    consent = _fact(study, user, "consent_date", reading)
     by_month: dict[str, Counter] = defaultdict(Counter)
     for subject in subjects:
         day = as_date(consent.get(subject.subject_id)) or (subject.created_at.date() if subject.created_at else None)
@@ -81,7 +166,7 @@ def enrollment(study: StudyRuntime, user) -> dict:
     rule = study.definition.get("enrollment")
     if rule and failed:
         event, form, _ = rule["eligibility"].split(".")
-        for record in _records(study, user, form, event):
+        for record in reading.records(form, event, derived=("FAILED",)):
             if record["subject"] in failed:
                 criteria.update((record.get("derived") or {}).get("FAILED") or [])
     statuses = Counter(s.status for s in subjects)
@@ -92,18 +177,17 @@ def enrollment(study: StudyRuntime, user) -> dict:
 # ---------------------------------------------------------------- visits
 
 
-def record_states(study: StudyRuntime, user) -> list[dict]:
+def record_states(study: StudyRuntime, user, reading: Reading | None = None) -> list[dict]:
     """Where every record in the user's scope stands (subject, site, event, form, status, review stamps).
 
-    One read of the whole study, shared by :func:`visit_status` and
-    :func:`review_progress`: the server's cost is per record read.
+    One read of the subject summaries (:meth:`Reading.states`), shared by :func:`visit_status`,
+    :func:`review_progress` and :func:`completeness`.
     """
-    return list(Record._get_collection().find(_scope(study, user), {
-        "subject": 1, "site": 1, "event": 1, "form": 1, "status": 1, "sdv": 1, "signature": 1, "locked": 1}))
+    return _reading(study, user, reading).states()
 
 
 def visit_status(study: StudyRuntime, user, today: dt.date | None = None, horizon_days: int = 30,
-                 records: list[dict] | None = None) -> dict:
+                 records: list[dict] | None = None, reading: Reading | None = None) -> dict:
     """For each subject and scheduled event: done, incomplete, due, overdue, upcoming or later.
 
     Planned dates count from the infusion date (day 0); an event is overdue once
@@ -111,20 +195,22 @@ def visit_status(study: StudyRuntime, user, today: dt.date | None = None, horizo
     ``records`` as :func:`record_states` gives them, if already read.
     """
     today = today or utc_now().date()
-    infusion = {k: as_date(v) for k, v in _fact(study, user, "infusion_date").items()}
+    reading = _reading(study, user, reading)
+    infusion = {k: as_date(v) for k, v in _fact(study, user, "infusion_date", reading).items()}
     saved: dict[tuple, set] = defaultdict(set)
-    for record in record_states(study, user) if records is None else records:
+    for record in reading.states() if records is None else records:
         saved[(record["subject"], record["event"])].add(record["form"])
     scheduled = [e for e in study.events if e.get("day") is not None and not e.get("repeating") and not e.get("log")]
+    planned = {event["oid"]: set(event["forms"]) for event in scheduled}
     rows, counts = [], Counter()
-    for subject in _subjects(study, user):
+    for subject in reading.subjects():
         day0 = infusion.get(subject.subject_id)
         cells = {}
         for event in scheduled:
-            forms = saved.get((subject.subject_id, event["oid"]), set())
+            forms = saved.get((subject.subject_id, event["oid"]))
             window = visit_window(day0, event["day"], event.get("window"))
             if forms:
-                state = "done" if set(event["forms"]) <= forms else "incomplete"
+                state = "done" if planned[event["oid"]] <= forms else "incomplete"
             elif window is None:
                 state = "later"
             elif today > window.closes:
@@ -151,6 +237,98 @@ def visit_status(study: StudyRuntime, user, today: dt.date | None = None, horizo
         "counts": dict(counts),
         "today": today.isoformat(),
     }
+
+
+# ---------------------------------------------------------------- completeness against the schedule
+
+
+def _off_study(reading: Reading) -> dict[str, dt.date]:
+    """The day each subject left the study: the earlier of a death date and an end-of-study date."""
+    ended = dict(_deaths(reading))
+    for record in reading.records("EOS", data=("EOSDTC",)):
+        day = as_date((record.get("data") or {}).get("EOSDTC"))
+        if day and (record["subject"] not in ended or day < ended[record["subject"]]):
+            ended[record["subject"]] = day
+    return ended
+
+
+def expected_forms(study: StudyRuntime, status: str, day0: dt.date | None, until: dt.date) -> list[tuple[str, str]]:
+    """``(event, form)`` of every scheduled form a subject is expected to have by ``until``.
+
+    Scheduled events are those neither repeating nor a log. The study's
+    screening events are expected from registration; a screen failure is
+    expected nothing more. Other events without a study day (apheresis) are
+    expected once the subject is enrolled; an event with a study day once
+    its window has opened (:func:`ecrf.clinical.visits.visit_window`, counted
+    from day 0, the infusion): on the day it opens, not the day before, and
+    never while day 0 is unknown. ``until`` is today, or the day the subject
+    left the study if earlier: nothing is expected of a subject off study.
+    """
+    screening = set(study.definition.get("enrollment", {}).get("screening_events", []))
+    expected = []
+    for event in study.events:
+        if event.get("repeating") or event.get("log"):
+            continue
+        if event["oid"] in screening:
+            due = True
+        elif status == "screen_failed":
+            due = False
+        elif event.get("day") is None:
+            due = status == "enrolled"
+        else:
+            window = visit_window(day0, event["day"], event.get("window"))
+            due = window is not None and window.opens <= until
+        if due:
+            expected.extend((event["oid"], form) for form in event["forms"])
+    return expected
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(100 * part / whole, 1) if whole else None
+
+
+def completeness(study: StudyRuntime, user, today: dt.date | None = None, records: list[dict] | None = None,
+                 reading: Reading | None = None) -> dict:
+    """Forms expected by today from the schedule (:func:`expected_forms`) against those saved and complete.
+
+    ``{"subjects": [{subject, site, status, expected, saved, complete, percent, missing}], "sites": {site:
+    {subjects, expected, saved, complete, percent}}, "total": {...}, "today"}``: ``saved`` and ``complete``
+    count only expected forms (a form saved early or outside the schedule adds nothing), ``percent`` is
+    complete of expected (None when nothing is expected yet), ``missing`` the expected ``EVENT/FORM`` not
+    saved. ``records`` as :func:`record_states` gives them, if already read.
+    """
+    today = today or utc_now().date()
+    reading = _reading(study, user, reading)
+    infusion = {k: as_date(v) for k, v in _fact(study, user, "infusion_date", reading).items()}
+    ended = _off_study(reading)
+    status_of = {(r["subject"], r["event"], r["form"]): r.get("status")
+                 for r in (reading.states() if records is None else records)}
+    rows = []
+    sites: dict[str, Counter] = defaultdict(Counter)
+    plans: dict[tuple, list[tuple[str, str]]] = {}
+    for subject in reading.subjects():
+        sid = subject.subject_id
+        until = min(today, ended.get(sid, today))
+        plan = (subject.status, infusion.get(sid), until)
+        if plan not in plans:  # subjects infused on the same day share their plan
+            plans[plan] = expected_forms(study, *plan)
+        expected = plans[plan]
+        states = [status_of.get((sid, event, form)) for event, form in expected]
+        saved = sum(1 for state in states if state is not None)
+        complete = sum(1 for state in states if state == "complete")
+        missing = [f"{event}/{form}" for (event, form), state in zip(expected, states, strict=True) if state is None]
+        rows.append({"subject": sid, "site": subject.site, "status": subject.status, "expected": len(expected),
+                     "saved": saved, "complete": complete, "percent": _share(complete, len(expected)),
+                     "missing": missing})
+        sites[subject.site].update(subjects=1, expected=len(expected), saved=saved, complete=complete)
+    total = sum(sites.values(), Counter())
+
+    def summed(counter: Counter) -> dict:
+        return {key: counter[key] for key in ("subjects", "expected", "saved", "complete")} | {
+            "percent": _share(counter["complete"], counter["expected"])}
+
+    return {"subjects": rows, "sites": {site: summed(c) for site, c in sorted(sites.items())},
+            "total": summed(total), "today": today.isoformat()}
 
 
 # ---------------------------------------------------------------- queries
@@ -189,20 +367,23 @@ def query_metrics(study: StudyRuntime, user, now: dt.datetime | None = None) -> 
 # ---------------------------------------------------------------- review
 
 
-def review_progress(study: StudyRuntime, user, records: list[dict] | None = None) -> dict:
+def review_progress(study: StudyRuntime, user, records: list[dict] | None = None,
+                    reading: Reading | None = None) -> dict:
     """Share of saved records complete, verified, signed and locked, by site and by form.
 
     ``records`` as :func:`record_states` gives them, if already read.
     """
+    # Counted by kind first (a few hundred kinds for 175,000 records), then summed by site and by form.
+    kinds = Counter((record["site"], record["form"], record.get("status") == "complete", *reviewed(record))
+                    for record in (_reading(study, user, reading).states() if records is None else records))
     totals: dict[str, dict[str, Counter]] = {"site": defaultdict(Counter), "form": defaultdict(Counter)}
-    for record in record_states(study, user) if records is None else records:
-        for axis in ("site", "form"):
-            bucket = totals[axis][record[axis]]
-            bucket["saved"] += 1
-            bucket["complete"] += record.get("status") == "complete"
-            bucket["verified"] += bool(record.get("sdv"))
-            bucket["signed"] += bool(record.get("signature"))
-            bucket["locked"] += bool(record.get("locked"))
+    for (site, form, complete, verified, signed, locked), n in kinds.items():
+        for bucket in (totals["site"][site], totals["form"][form]):
+            bucket["saved"] += n
+            bucket["complete"] += n * complete
+            bucket["verified"] += n * verified
+            bucket["signed"] += n * signed
+            bucket["locked"] += n * locked
 
     def shares(counter: Counter) -> dict:
         saved = counter["saved"]
@@ -221,11 +402,13 @@ def _study_day(day0: dt.date | None, value: Any) -> int | None:
     return days_between(day0, value) if day0 else None
 
 
-def toxicity_by_day(study: StudyRuntime, user, form: str, grade: str, date_item: str) -> dict:
+def toxicity_by_day(study: StudyRuntime, user, form: str, grade: str, date_item: str,
+                    reading: Reading | None = None) -> dict:
     """Worst grade per subject per day after infusion, and how many subjects reached each grade per day."""
-    infusion = {k: as_date(v) for k, v in _fact(study, user, "infusion_date").items()}
+    reading = _reading(study, user, reading)
+    infusion = {k: as_date(v) for k, v in _fact(study, user, "infusion_date", reading).items()}
     worst: dict[str, dict[int, int]] = defaultdict(dict)
-    for record in _records(study, user, form):
+    for record in reading.records(form, data=(date_item,), derived=(grade,)):
         value = (record.get("derived") or {}).get(grade)
         day = _study_day(infusion.get(record["subject"]), (record.get("data") or {}).get(date_item))
         if value is None or day is None:
@@ -242,10 +425,10 @@ def toxicity_by_day(study: StudyRuntime, user, form: str, grade: str, date_item:
     }
 
 
-def adverse_events(study: StudyRuntime, user) -> list[tuple[str, int, int]]:
+def adverse_events(study: StudyRuntime, user, reading: Reading | None = None) -> list[tuple[str, int, int]]:
     """(term, grade, count) over every adverse event row."""
     counts = Counter()
-    for record in _records(study, user, "AE"):
+    for record in _reading(study, user, reading).records("AE", data=("AE",)):
         for row in (record.get("data") or {}).get("AE", []):
             if row.get("AETERM") and row.get("AETOXGR"):
                 counts[(row["AETERM"].strip(), row["AETOXGR"])] += 1
@@ -253,6 +436,12 @@ def adverse_events(study: StudyRuntime, user) -> list[tuple[str, int, int]]:
 
 
 # ---------------------------------------------------------------- efficacy
+
+
+def _deaths(reading: Reading) -> dict[str, dt.date]:
+    """Each subject's date of death, where a death report gives one."""
+    return {r["subject"]: d for r in reading.records("DEATH", data=("DTHDTC",))
+            if (d := as_date((r.get("data") or {}).get("DTHDTC")))}
 
 
 def clopper_pearson(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -275,7 +464,8 @@ def _rate(responders: int, n: int) -> dict:
     return {"responders": responders, "n": n, "rate": responders / n if n else None, "ci_low": low, "ci_high": high}
 
 
-def response_rates(study: StudyRuntime, user, today: dt.date | None = None) -> list[dict]:
+def response_rates(study: StudyRuntime, user, today: dt.date | None = None,
+                   reading: Reading | None = None) -> list[dict]:
     """CR/PR/NR at each response visit and the ORR (CR + PR) intention-to-treat and among the evaluable.
 
     Per visit: ``CR``, ``PR``, ``NR`` of the infused subjects assessed there;
@@ -290,16 +480,16 @@ def response_rates(study: StudyRuntime, user, today: dt.date | None = None) -> l
     is recorded; assessments of others are left out.
     """
     today = today or utc_now().date()
-    infusion = {k: d for k, v in _fact(study, user, "infusion_date").items() if (d := as_date(v))}
-    death = {
-        r["subject"]: d for r in _records(study, user, "DEATH") if (d := as_date((r.get("data") or {}).get("DTHDTC")))
-    }
+    reading = _reading(study, user, reading)
+    infusion = {k: d for k, v in _fact(study, user, "infusion_date", reading).items() if (d := as_date(v))}
+    death = _deaths(reading)
     results = []
     for visit in study.parameters.get("response_visits", []):
         event = study.event(visit)
         day, after = event.get("day") or 0, (event.get("window") or {}).get("after", 0)
         assessed = {
-            r["subject"]: (r.get("derived") or {}).get("RESPONSE") for r in _records(study, user, "RESP", visit)
+            r["subject"]: (r.get("derived") or {}).get("RESPONSE")
+            for r in reading.records("RESP", visit, derived=("RESPONSE",))
         }
         outcomes, not_assessed, died_before, not_yet_due = Counter(), 0, 0, 0
         for subject, day0 in infusion.items():
@@ -338,16 +528,17 @@ SURVIVAL_RULES = {
 }
 
 
-def survival_data(study: StudyRuntime, user) -> dict[str, list[tuple[str, int, bool]]]:
+def survival_data(study: StudyRuntime, user, reading: Reading | None = None) -> dict[str, list[tuple[str, int, bool]]]:
     """(subject, days from infusion, event happened) for overall and progression-free survival.
 
     Every infused subject, by the rules :data:`SURVIVAL_RULES` states (shown beside the charts).
     """
-    infusion = {k: as_date(v) for k, v in _fact(study, user, "infusion_date").items()}
-    death = {r["subject"]: as_date((r.get("data") or {}).get("DTHDTC")) for r in _records(study, user, "DEATH")}
+    reading = _reading(study, user, reading)
+    infusion = {k: as_date(v) for k, v in _fact(study, user, "infusion_date", reading).items()}
+    death = _deaths(reading)
     last_seen: dict[str, dt.date] = {}
     progression: dict[str, dt.date] = {}
-    for record in _records(study, user, "SURV"):
+    for record in reading.records("SURV", data=("SURVDTC", "DISSTAT", "PROGDTC")):
         data = record.get("data") or {}
         seen = as_date(data.get("SURVDTC"))
         if seen and (record["subject"] not in last_seen or seen > last_seen[record["subject"]]):
@@ -391,11 +582,15 @@ def kaplan_meier(points: list[tuple[str, int, bool]], at: list[int] | None = Non
         "median": None if median == float("inf") else float(median),
         "n": len(points),
         "events": sum(events),
-        "censored": [(float(t), float(fitter.survival_function_at_times(t).iloc[0])) for t in censored],
+        # One lookup for every censored time (one call per time cost seconds at a thousand subjects).
+        "censored": [(float(t), float(s)) for t, s in
+                     zip(censored, fitter.survival_function_at_times(censored).values, strict=True)]
+        if censored else [],
     }
 
 
-def blood_counts(study: StudyRuntime, user, analytes=("NEUT", "HGB_STD", "PLAT")) -> dict:
+def blood_counts(study: StudyRuntime, user, analytes=("NEUT", "HGB_STD", "PLAT"),
+                 reading: Reading | None = None) -> dict:
     """Per analyte of the haematology form: each subject's values by study day, and their spread by visit.
 
     ``{analyte: {"subjects": {subject: [(day, value), ...]}, "visits": [spread, ...]}}``; a spread is
@@ -404,12 +599,13 @@ def blood_counts(study: StudyRuntime, user, analytes=("NEUT", "HGB_STD", "PLAT")
     study day, or at the median day measured for a visit without one (screening). Values without a
     study day (no infusion date yet) and from unscheduled or log events are left out.
     """
-    infusion = {k: as_date(v) for k, v in _fact(study, user, "infusion_date").items()}
+    reading = _reading(study, user, reading)
+    infusion = {k: as_date(v) for k, v in _fact(study, user, "infusion_date", reading).items()}
     scheduled = {e["oid"]: e for e in study.events if not e.get("repeating") and not e.get("log")}
     series: dict[str, dict[str, list]] = {a: defaultdict(list) for a in analytes}
     at_visit: dict[str, dict[str, list]] = {a: defaultdict(list) for a in analytes}
     days_at_visit: dict[str, list[int]] = defaultdict(list)
-    for record in _records(study, user, "LB_HEM"):
+    for record in reading.records("LB_HEM", data=("LBDTC", *analytes), derived=tuple(analytes)):
         day = _study_day(infusion.get(record["subject"]), (record.get("data") or {}).get("LBDTC"))
         if day is None:
             continue

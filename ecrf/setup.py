@@ -14,6 +14,7 @@ from ecrf.notifications.preferences import Preferences
 from ecrf.queries import Query
 from ecrf.ranges import LabRange
 from ecrf.records.document import Record
+from ecrf.records.summary import SubjectSummary
 from ecrf.safety.reports import SaeReport
 from ecrf.signatures import Signature
 from ecrf.sites import Site
@@ -30,7 +31,8 @@ def ensure_indexes() -> None:
     ensure_subject_trail_indexes()
     notifier.ensure_indexes()
     for model in (Record, Site, Study, Subject, User, ApiToken, ExportJob, Query, LabRange, ContainerLock, Signature,
-                  Attachment, Notification, Preferences, Coding, SaeReport):
+                  Attachment, Notification, Preferences, Coding, SaeReport,
+                  SubjectSummary):
         model.ensure_indexes()
 
 

@@ -19,6 +19,7 @@ from mongoengine import (
 from pymongo.errors import DuplicateKeyError
 
 from audit import fold
+from ecrf.records.summary import SubjectSummary, summarise
 from ecrf.trail import audit_store
 
 # Fields of a projection that its audit stream decides (the rest is identity).
@@ -57,7 +58,9 @@ class Record(Document):
         # The embedded server uses an index only when it covers every field of a filter, an $in
         # (a user's sites) only in the last place: the reports' by-form reads need the last two.
         "indexes": [("study", "subject", "event", "form"), ("study", "site", "form"),
-                    ("study", "form", "event", "site"), ("study", "form", "site")],
+                    ("study", "form", "event", "site"), ("study", "form", "site"),
+                    # The subject summaries' refresh reads the records changed since its cursor (records.summary).
+                    ("updated_at",)],
     }
 
 
@@ -106,6 +109,9 @@ def current(stream: str) -> dict | None:
         context = head.get("context") or {}
         document = project(head, {k: context[k] for k in ("study", "subject", "site", "event", "form") if k in context},
                            document)
+        # Its updated_at is its event's time, maybe long before the summaries' cursor: write its cell now, or a
+        # refresh would never re-read it. Only this late path pays for it; a save does not (see summary).
+        summarise(SubjectSummary._get_collection(), document)
     return document
 
 

@@ -22,24 +22,28 @@ bp.url_value_preprocessor(page_scope)
 @login_required
 def index(study: str):
     user, runtime = g.user, g.runtime
-    enrollment = reports.enrollment(runtime, user)
-    states = reports.record_states(runtime, user)
-    visits = reports.visit_status(runtime, user, records=states)
+    # One read of the subject summaries serves every report below (not every record of the study).
+    reading = reports.Reading(runtime, user)
+    enrollment = reports.enrollment(runtime, user, reading=reading)
+    states = reports.record_states(runtime, user, reading)
+    visits = reports.visit_status(runtime, user, records=states, reading=reading)
     # The counts cover every subject; the table shows a page of them (a study runs to a thousand and more).
     visit_page = page_of(visits["subjects"], request.args.get("visits_page", type=int))
+    complete = reports.completeness(runtime, user, records=states, reading=reading)
+    complete_page = page_of(complete["subjects"], request.args.get("completeness_page", type=int))
     queries = reports.query_metrics(runtime, user)
     review = reports.review_progress(runtime, user, records=states)
-    crs = reports.toxicity_by_day(runtime, user, "CRS", "CRS_GRADE", "CRSDTC") if "CRS" in runtime.forms else None
-    icans = (
-        reports.toxicity_by_day(runtime, user, "ICANS", "ICANS_GRADE", "ICANSDTC") if "ICANS" in runtime.forms else None
-    )
-    rates = reports.response_rates(runtime, user) if "RESP" in runtime.forms else []
-    survival = reports.survival_data(runtime, user)
+    crs = (reports.toxicity_by_day(runtime, user, "CRS", "CRS_GRADE", "CRSDTC", reading=reading)
+           if "CRS" in runtime.forms else None)
+    icans = (reports.toxicity_by_day(runtime, user, "ICANS", "ICANS_GRADE", "ICANSDTC", reading=reading)
+             if "ICANS" in runtime.forms else None)
+    rates = reports.response_rates(runtime, user, reading=reading) if "RESP" in runtime.forms else []
+    survival = reports.survival_data(runtime, user, reading=reading)
     curves = {
         "Overall survival": reports.kaplan_meier(survival["os"]),
         "Progression-free survival": reports.kaplan_meier(survival["pfs"]),
     }
-    counts = reports.blood_counts(runtime, user) if "LB_HEM" in runtime.forms else {}
+    counts = reports.blood_counts(runtime, user, reading=reading) if "LB_HEM" in runtime.forms else {}
 
     def svg(text: str) -> Markup:
         # As an <img>: an SVG image is a static document, so the page's CSP (no inline styles) does not apply to it.
@@ -50,7 +54,7 @@ def index(study: str):
         "enrollment": svg(charts.enrollment_chart(enrollment)) if enrollment["cumulative"] else None,
         "queries": svg(
             charts.bars([a for a, _ in queries["open_by_age"]], [n for _, n in queries["open_by_age"]], "Open queries")
-        ),
+        ) if any(n for _, n in queries["open_by_age"]) else None,
         "crs": svg(charts.grade_by_day_chart(crs, "CRS (ASTCT)")) if crs and crs["days"] else None,
         "icans": svg(charts.grade_by_day_chart(icans, "ICANS (ASTCT)")) if icans and icans["days"] else None,
         "response": svg(charts.response_chart(rates)) if any(r["infused"] for r in rates) else None,
@@ -66,7 +70,7 @@ def index(study: str):
         review=review,
         crs=crs,
         icans=icans,
-        aes=reports.adverse_events(runtime, user) if "AE" in runtime.forms else [],
+        aes=reports.adverse_events(runtime, user, reading=reading) if "AE" in runtime.forms else [],
         safety_table=safety_table(runtime, user) if "AE" in runtime.forms else [],
         grades=GRADES,
         rates=rates,
@@ -81,4 +85,7 @@ def index(study: str):
         },
         visit_page=visit_page,
         visit_href=lambda n: url_for("reports.index", study=study, visits_page=n, _anchor="visits"),
+        completeness=complete,
+        complete_page=complete_page,
+        complete_href=lambda n: url_for("reports.index", study=study, completeness_page=n, _anchor="completeness"),
     )
