@@ -35,9 +35,10 @@ MAX_QUERY_TEXT = 2000
 class Coding(Document):
     """The projection of one coding stream: where the term is, what was written, how it is coded."""
 
-    # One index per read: the queue (study, state, the user's sites), a record's codings, the AE codings of subjects.
+    # One index per read: the queue (study, state, the user's sites), a record's codings, the AE codings of subjects,
+    # and a subject's coded terms in item order (the ODM export, subject by subject).
     meta = {"collection": "codings", "indexes": [("study", "state", "site"), ("study", "subject", "event", "form"),
-                                                 ("study", "form", "subject")]}
+                                                 ("study", "form", "subject"), ("study", "subject", "state", "item")]}
     coding_id = StringField(primary_key=True)  # the stream name
     study = StringField(required=True)
     subject = StringField(required=True)
