@@ -32,11 +32,21 @@ STUDY_LIMIT = 50
 
 @bp.app_context_processor
 def _awaiting_count() -> dict:
-    """For an investigator on a study's page: how many forms, visits and casebooks await their signature (header)."""
+    """For an investigator on a study's page: how many forms, visits and casebooks await their signature (header).
+
+    A function the header calls, counted once per request: fragments rendered on their own (a query panel) never
+    pay for it, and the worklist page hands over the count of the lines it read.
+    """
     user, runtime = g.get("user"), g.get("runtime")
     if user is None or runtime is None or not may(user.role, Action.SIGN):
         return {}
-    return {"awaiting_signature": len(awaiting_signature(runtime, user))}
+    return {"awaiting_signature": _count_awaiting}
+
+
+def _count_awaiting() -> int:
+    if "awaiting_count" not in g:
+        g.awaiting_count = len(awaiting_signature(g.runtime, g.user))
+    return g.awaiting_count
 
 
 @bp.post(SUBJECT + "/casebook/<action>")
@@ -103,4 +113,6 @@ def database_lock_job(study: str, job_id: str):
 @login_required
 def worklist(study: str):
     """What awaits the investigator's signature at their sites: forms, visits and casebooks, with links."""
-    return render_template("signature_worklist.html", study=g.runtime, lines=awaiting_signature(g.runtime, g.user))
+    lines = awaiting_signature(g.runtime, g.user)
+    g.awaiting_count = len(lines)
+    return render_template("signature_worklist.html", study=g.runtime, lines=lines)

@@ -67,3 +67,14 @@ def looked_at(page, shots: Path, name: str) -> list[str]:
             problems.append(f"{name}@{width}: scrolls sideways")
     page.set_viewport_size({"width": DESKTOP, "height": 900})
     return problems
+
+
+SCREENSHOTS = ROOT / "test-results" / "screenshots"
+
+
+def shot(page, name: str, folder: Path = SCREENSHOTS) -> Path:
+    """The whole page as ``<folder>/<name>.png``, kept for a person to look at; returns its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

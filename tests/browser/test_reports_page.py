@@ -1,23 +1,14 @@
 """The reports page in a real browser, as the data manager: completeness against the schedule, empty states,
 axe-core clean, no sideways scrolling at 390 px; screenshots kept at 1366 and 390 px."""
 
-from pathlib import Path
 
 import pytest
-from axe import blocking, describe, violations
-from conftest import ROOT, Api, sign_in
+from axe import blocking, describe, shot, violations
+from conftest import Api, sign_in
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 STUDY = "/studies/CD7_CART_SAA"
-SHOTS = ROOT / "test-results" / "screenshots"
-
-
-def shot(page, name: str) -> Path:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -1,23 +1,15 @@
 """The subject grid and list in a real browser: statuses, links, screen failure, 390 px; screenshots kept."""
 
-from pathlib import Path
 
 import pytest
-from conftest import OVERRIDDEN, ROOT, Api, sign_in
+from axe import shot
+from conftest import OVERRIDDEN, Api, sign_in
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 STUDY = "/studies/CD7_CART_SAA"
-SHOTS = ROOT / "test-results" / "screenshots"
 VS = {"VSDTC": "2026-01-11", "HEIGHT": 170, "WEIGHT": 70, "TEMP": 36.6, "HR": 70, "SYSBP": 118, "DIABP": 76,
       "OXYSAT": 98}
-
-
-def shot(page, name: str) -> Path:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
 
 
 @pytest.fixture(scope="module")
