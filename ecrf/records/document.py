@@ -83,14 +83,14 @@ def project(event: dict, identity: dict, base: Any = False) -> dict:
               "version": projection["version"], "head": projection["head"],
               "updated_at": events[-1]["at"], "updated_by": events[-1]["actor"], **identity}
     try:
-        result = collection.update_one(
+        collection.update_one(
             {"_id": event["stream"], "version": {"$lt": projection["version"]}},
             {"$set": update}, upsert=True,
         )
     except DuplicateKeyError:
-        return collection.find_one({"_id": event["stream"]})  # another process projected it first
-    if not result.matched_count and not result.upserted_id:
-        return collection.find_one({"_id": event["stream"]})
+        pass  # another process projected this event, or a later one, first
+    # The record as this event left it, not re-read: a write that lands right after must not show up in the
+    # answer to this one (its client would be told another write's version).
     return {**(base or {}), "_id": event["stream"], **update}
 
 
