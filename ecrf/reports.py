@@ -9,15 +9,27 @@ from __future__ import annotations
 import datetime as dt
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from audit import utc_now
-from ecrf.clinical.dates import as_date, days_between
+from ecrf.clinical.dates import as_date
 from ecrf.clinical.visits import visit_window
+from ecrf.coding.safety import AE_FORM, AE_GROUP, events_of, tabulate
 from ecrf.lazy import lazy_module
 from ecrf.queries import OPEN_STATES, Query
 from ecrf.records.document import Record
-from ecrf.records.summary import REPORTED, REPORTED_ROWS, SubjectSummary, cells, read_values, refresh
+from ecrf.records.summary import (
+    IDENTITY,
+    REPORTED,
+    REPORTED_ROWS,
+    VERSION_WIDTH,
+    SubjectSummary,
+    cells,
+    decode_values,
+    refresh,
+)
 from ecrf.roles import Action, require
 from ecrf.studies import StudyRuntime
 from ecrf.subjects import Subject
@@ -43,21 +55,42 @@ def _covered(form: str, data: tuple[str, ...], derived: tuple[str, ...]) -> bool
     return kept is not None and set(data) <= set(kept[0]) and set(derived) <= set(kept[1])
 
 
+class Tally(NamedTuple):
+    """What one pass over the subject summaries of a study gives the reports (see :meth:`Reading.tally`).
+
+    ``kinds``: records counted by ``(site, form, status, review marks)``; ``events``: the events each subject
+    has any record at; ``reported``: per form the summaries keep values of, ``(subject, site, event, status,
+    marks, encoded values)`` of each record; ``cells``: each subject's summary (``"<event>/<form>"`` -> cell).
+    """
+
+    kinds: Counter
+    events: dict[str, set[str]]
+    reported: dict[str, list[tuple[str, str, str, str, str, str]]]
+    cells: dict[str, dict[str, str]]
+
+
+_IDENTITY = frozenset(IDENTITY)
+_REPORTED_FORMS = frozenset(REPORTED) | frozenset(REPORTED_ROWS)
+
+
 class Reading:
     """What the reports read of one study for one user: the subject summaries, once.
 
     A thousand casebooks are 175,000 records but a thousand summaries
     (:mod:`ecrf.records.summary`, brought up to date first with the records
-    changed since the last reader): every
-    report of a page reads from one :class:`Reading`. A report needing an
-    item the summaries do not keep reads the records of that form.
+    changed since the last reader): every report of a page reads from one
+    :class:`Reading`, which walks the summaries' cells once (:meth:`tally`)
+    and decodes each reported form's values once (:meth:`records`). A report
+    needing an item the summaries do not keep reads the records of that form.
     """
 
     def __init__(self, study: StudyRuntime, user):
         self.study, self.user = study, user
         self.scope = _scope(study, user)
-        self._cells: list[dict] | None = None
-        self._by_form: dict[str, list[dict]] | None = None
+        self._summaries: list[dict] | None = None
+        self._tally: Tally | None = None
+        self._states: list[dict] | None = None
+        self._facts: dict[str, dict[str, Any]] = {}
         self._subjects: list[SubjectRow] | None = None
 
     def subjects(self) -> list[SubjectRow]:
@@ -66,37 +99,85 @@ class Reading:
             self._subjects = _subjects(self.study, self.user)
         return self._subjects
 
-    def states(self) -> list[dict]:
-        """Every record in scope as ``{subject, site, event, form, status, marks, cell}``: ``marks`` the letters
-        of its review marks (:data:`ecrf.records.summary.MARKS`, see :func:`reviewed`), ``cell`` the summary's
-        text, read whole only for the forms :meth:`records` is asked for (175,000 records at a thousand
-        casebooks: the fewer steps per record, the faster the page)."""
-        if self._cells is None:
-            self._cells = []
-            add = self._cells.append
+    def summaries(self) -> list[dict]:
+        """The subject summaries in scope, brought up to date with the records first (read once)."""
+        if self._summaries is None:
             refresh(Record._get_collection())
-            for summary in SubjectSummary._get_collection().find(self.scope):
+            self._summaries = list(SubjectSummary._get_collection().find(self.scope))
+        return self._summaries
+
+    def tally(self) -> Tally:
+        """One pass over every cell of the summaries in scope (see :class:`Tally`), made once.
+
+        175,000 cells at a thousand casebooks: each is split once and counted, and kept (as its text's parts)
+        only if its form is one whose values the reports read (:data:`ecrf.records.summary.REPORTED`).
+        """
+        if self._tally is None:
+            # Counted in a dict as it goes, not collected then counted: 175,000 keys alive at once cost more in
+            # garbage collection than the counting itself.
+            kinds: dict[tuple[str, str, str, str], int] = {}
+            events: dict[str, set[str]] = {}
+            reported: dict[str, list] = defaultdict(list)
+            cells: dict[str, dict[str, str]] = {}
+            for summary in self.summaries():
                 subject, site = summary["subject"], summary["site"]
-                for event, form, text in cells(summary):
-                    _, status, marks, _ = text.split("|", 3)
-                    add({"subject": subject, "site": site, "event": event, "form": form, "status": status or None,
-                         "marks": marks, "cell": text})
-        return self._cells
+                cells[subject] = summary
+                at = events[subject] = set()
+                for name, text in summary.items():
+                    if name in _IDENTITY:
+                        continue
+                    event, _, form = name.partition("/")
+                    _, status, marks, values = text.split("|", 3)
+                    kind = (site, form, status, marks)
+                    kinds[kind] = kinds.get(kind, 0) + 1
+                    at.add(event)
+                    if form in _REPORTED_FORMS:
+                        reported[form].append((subject, site, event, status, marks, values))
+            self._tally = Tally(Counter(kinds), events, reported, cells)
+        return self._tally
+
+    def states(self) -> list[dict]:
+        """Every record in scope as ``{subject, site, event, form, status, marks}``: ``marks`` the letters of its
+        review marks (:data:`ecrf.records.summary.MARKS`, see :func:`reviewed`). The page's reports use
+        :meth:`tally` instead; this is the same content one dict per record."""
+        if self._states is None:
+            self._states = [{"subject": summary["subject"], "site": summary["site"], "event": event, "form": form,
+                             "status": text.split("|", 3)[1] or None, "marks": text.split("|", 3)[2]}
+                            for summary in self.summaries() for event, form, text in cells(summary)]
+        return self._states
 
     def records(self, form: str, event: str | None = None, data: tuple[str, ...] = (),
-                derived: tuple[str, ...] = ()) -> list[dict]:
-        """The records of ``form`` (at ``event``) in scope, with at least the named data and derived items."""
+                derived: tuple[str, ...] = ()) -> Iterator[dict]:
+        """The records of ``form`` (at ``event``) in scope, with at least the named data and derived items.
+
+        From the summaries where they keep these items, else from the records themselves. Given one at a
+        time, each decoded as it is reached: 77,000 decoded records kept at once cost a third of a second
+        in garbage collection.
+        """
         if _covered(form, data, derived):
-            if self._by_form is None:
-                self._by_form = defaultdict(list)
-                for record in self.states():
-                    self._by_form[record["form"]].append(record)
-            return [{**r, **read_values(r["cell"])} for r in self._by_form.get(form, [])
-                    if event is None or r["event"] == event]
+            for subject, site, at, status, marks, values in self.tally().reported.get(form, ()):
+                if event is None or at == event:
+                    yield {"subject": subject, "site": site, "event": at, "status": status or None, "marks": marks,
+                           **decode_values(values)}
+            return
         query = {**self.scope, "form": form, **({"event": event} if event else {})}
-        return list(Record._get_collection().find(query, {"subject": 1, "site": 1, "event": 1, "data": 1,
-                                                          "derived": 1, "status": 1, "sdv": 1, "signature": 1,
-                                                          "locked": 1}))
+        yield from Record._get_collection().find(query, {"subject": 1, "site": 1, "event": 1, "data": 1,
+                                                         "derived": 1, "status": 1, "sdv": 1, "signature": 1,
+                                                         "locked": 1})
+
+    def fact(self, name: str) -> dict[str, Any]:
+        """A subject fact (e.g. ``infusion_date``, as the study's ``subject_facts`` place it) for every subject
+        in scope that has it, by subject id (worked out once per reading)."""
+        if name not in self._facts:
+            path = self.study.definition.get("subject_facts", {}).get(name)
+            found: dict[str, Any] = {}
+            if path:
+                event, form, item = path.split(".")
+                found = {r["subject"]: (r.get("data") or {}).get(item)
+                         for r in self.records(form, event, data=(item,))
+                         if (r.get("data") or {}).get(item) is not None}
+            self._facts[name] = found
+        return self._facts[name]
 
 
 def reviewed(record: dict) -> tuple[bool, bool, bool]:
@@ -132,13 +213,7 @@ def _subjects(study: StudyRuntime, user) -> list[SubjectRow]:
 
 def _fact(study: StudyRuntime, user, name: str, reading: Reading | None = None) -> dict[str, Any]:
     """A subject fact (e.g. infusion_date) for every subject in scope, by subject id."""
-    path = study.definition.get("subject_facts", {}).get(name)
-    if not path:
-        return {}
-    event, form, item = path.split(".")
-    return {r["subject"]: (r.get("data") or {}).get(item)
-            for r in _reading(study, user, reading).records(form, event, data=(item,))
-            if (r.get("data") or {}).get(item) is not None}
+    return _reading(study, user, reading).fact(name)
 
 
 # ---------------------------------------------------------------- enrollment
@@ -186,6 +261,18 @@ def record_states(study: StudyRuntime, user, reading: Reading | None = None) -> 
     return _reading(study, user, reading).states()
 
 
+def _unsaved_state(day0: dt.date | None, event: dict, today: dt.date, horizon_days: int) -> str:
+    """Where a scheduled event with nothing saved stands on ``today``: overdue, due, upcoming or later."""
+    window = visit_window(day0, event["day"], event.get("window"))
+    if window is None:
+        return "later"
+    if today > window.closes:
+        return "overdue"
+    if today >= window.opens:
+        return "due"
+    return "upcoming" if (window.opens - today).days <= horizon_days else "later"
+
+
 def visit_status(study: StudyRuntime, user, today: dt.date | None = None, horizon_days: int = 30,
                  records: list[dict] | None = None, reading: Reading | None = None) -> dict:
     """For each subject and scheduled event: done, incomplete, due, overdue, upcoming or later.
@@ -197,32 +284,28 @@ def visit_status(study: StudyRuntime, user, today: dt.date | None = None, horizo
     today = today or utc_now().date()
     reading = _reading(study, user, reading)
     infusion = {k: as_date(v) for k, v in _fact(study, user, "infusion_date", reading).items()}
-    saved: dict[tuple, set] = defaultdict(set)
-    for record in reading.states() if records is None else records:
-        saved[(record["subject"], record["event"])].add(record["form"])
     scheduled = [e for e in study.events if e.get("day") is not None and not e.get("repeating") and not e.get("log")]
-    planned = {event["oid"]: set(event["forms"]) for event in scheduled}
+    planned = {event["oid"]: [f"{event['oid']}/{form}" for form in event["forms"]] for event in scheduled}
+    if records is None:
+        tally = reading.tally()
+        at, held = tally.events, tally.cells
+    else:
+        at, held = defaultdict(set), defaultdict(dict)
+        for record in records:
+            at[record["subject"]].add(record["event"])
+            held[record["subject"]][f"{record['event']}/{record['form']}"] = ""
     rows, counts = [], Counter()
+    unsaved: dict[dt.date | None, dict[str, str]] = {}
     for subject in reading.subjects():
         day0 = infusion.get(subject.subject_id)
-        cells = {}
-        for event in scheduled:
-            forms = saved.get((subject.subject_id, event["oid"]))
-            window = visit_window(day0, event["day"], event.get("window"))
-            if forms:
-                state = "done" if planned[event["oid"]] <= forms else "incomplete"
-            elif window is None:
-                state = "later"
-            elif today > window.closes:
-                state = "overdue"
-            elif today >= window.opens:
-                state = "due"
-            elif (window.opens - today).days <= horizon_days:
-                state = "upcoming"
-            else:
-                state = "later"
-            cells[event["oid"]] = state
-            counts[state] += 1
+        if day0 not in unsaved:  # subjects infused on the same day share every window
+            unsaved[day0] = {event["oid"]: _unsaved_state(day0, event, today, horizon_days) for event in scheduled}
+        cells = dict(unsaved[day0])
+        events, saved = at.get(subject.subject_id, ()), held.get(subject.subject_id, {})
+        for oid in events:
+            if oid in planned:
+                cells[oid] = "done" if all(name in saved for name in planned[oid]) else "incomplete"
+        counts.update(cells.values())
         rows.append(
             {
                 "subject": subject.subject_id,
@@ -287,6 +370,19 @@ def _share(part: int, whole: int) -> float | None:
     return round(100 * part / whole, 1) if whole else None
 
 
+_COMPLETE = "|complete|"  # a cell's status part when complete (its version before it, zero-padded)
+
+
+def _as_cell(status: str | None) -> str:
+    """A stand-in cell for a record given as a dict: only its status part matters to :func:`completeness`."""
+    return f"{0:0{VERSION_WIDTH}d}|{status or ''}|"
+
+
+def _has_status(text: str | None) -> bool:
+    """Whether a cell is there and holds a status (a record without one counts as not saved)."""
+    return text is not None and text[VERSION_WIDTH + 1] != "|"
+
+
 def completeness(study: StudyRuntime, user, today: dt.date | None = None, records: list[dict] | None = None,
                  reading: Reading | None = None) -> dict:
     """Forms expected by today from the schedule (:func:`expected_forms`) against those saved and complete.
@@ -301,8 +397,12 @@ def completeness(study: StudyRuntime, user, today: dt.date | None = None, record
     reading = _reading(study, user, reading)
     infusion = {k: as_date(v) for k, v in _fact(study, user, "infusion_date", reading).items()}
     ended = _off_study(reading)
-    status_of = {(r["subject"], r["event"], r["form"]): r.get("status")
-                 for r in (reading.states() if records is None else records)}
+    if records is None:
+        held = reading.tally().cells
+    else:
+        held = defaultdict(dict)
+        for record in records:
+            held[record["subject"]][f"{record['event']}/{record['form']}"] = _as_cell(record.get("status"))
     rows = []
     sites: dict[str, Counter] = defaultdict(Counter)
     plans: dict[tuple, list[tuple[str, str]]] = {}
@@ -311,12 +411,13 @@ def completeness(study: StudyRuntime, user, today: dt.date | None = None, record
         until = min(today, ended.get(sid, today))
         plan = (subject.status, infusion.get(sid), until)
         if plan not in plans:  # subjects infused on the same day share their plan
-            plans[plan] = expected_forms(study, *plan)
+            plans[plan] = [f"{event}/{form}" for event, form in expected_forms(study, *plan)]
         expected = plans[plan]
-        states = [status_of.get((sid, event, form)) for event, form in expected]
-        saved = sum(1 for state in states if state is not None)
-        complete = sum(1 for state in states if state == "complete")
-        missing = [f"{event}/{form}" for (event, form), state in zip(expected, states, strict=True) if state is None]
+        kept = held.get(sid, {})
+        found = [kept.get(name) for name in expected]
+        missing = [name for name, text in zip(expected, found, strict=True) if not _has_status(text)]
+        saved = len(expected) - len(missing)
+        complete = sum(1 for text in found if text is not None and text.startswith(_COMPLETE, VERSION_WIDTH))
         rows.append({"subject": sid, "site": subject.site, "status": subject.status, "expected": len(expected),
                      "saved": saved, "complete": complete, "percent": _share(complete, len(expected)),
                      "missing": missing})
@@ -374,8 +475,13 @@ def review_progress(study: StudyRuntime, user, records: list[dict] | None = None
     ``records`` as :func:`record_states` gives them, if already read.
     """
     # Counted by kind first (a few hundred kinds for 175,000 records), then summed by site and by form.
-    kinds = Counter((record["site"], record["form"], record.get("status") == "complete", *reviewed(record))
-                    for record in (_reading(study, user, reading).states() if records is None else records))
+    if records is None:
+        kinds = Counter()
+        for (site, form, status, marks), n in _reading(study, user, reading).tally().kinds.items():
+            kinds[(site, form, status == "complete", *reviewed({"marks": marks}))] += n
+    else:
+        kinds = Counter((record["site"], record["form"], record.get("status") == "complete", *reviewed(record))
+                        for record in records)
     totals: dict[str, dict[str, Counter]] = {"site": defaultdict(Counter), "form": defaultdict(Counter)}
     for (site, form, complete, verified, signed, locked), n in kinds.items():
         for bucket in (totals["site"][site], totals["form"][form]):
@@ -398,8 +504,18 @@ def review_progress(study: StudyRuntime, user, records: list[dict] | None = None
 # ---------------------------------------------------------------- safety
 
 
+@lru_cache(maxsize=4096)
+def _iso_date(text: str) -> dt.date | None:
+    # Tens of thousands of dates a page, most of them repeats: each text parsed once.
+    return as_date(text)
+
+
 def _study_day(day0: dt.date | None, value: Any) -> int | None:
-    return days_between(day0, value) if day0 else None
+    """Days from ``day0`` to ``value`` (a date or ISO text), as :func:`ecrf.clinical.dates.days_between` counts."""
+    if not day0:
+        return None
+    when = _iso_date(value) if isinstance(value, str) else as_date(value)
+    return None if when is None else (when - day0).days
 
 
 def toxicity_by_day(study: StudyRuntime, user, form: str, grade: str, date_item: str,
@@ -433,6 +549,14 @@ def adverse_events(study: StudyRuntime, user, reading: Reading | None = None) ->
             if row.get("AETERM") and row.get("AETOXGR"):
                 counts[(row["AETERM"].strip(), row["AETOXGR"])] += 1
     return sorted(((t, g, n) for (t, g), n in counts.items()), key=lambda x: (-x[2], x[0], x[1]))
+
+
+def safety(study: StudyRuntime, user, reading: Reading | None = None) -> list[dict]:
+    """The safety table (:func:`ecrf.coding.safety.tabulate`: subjects by organ class, coded term and worst
+    grade) over the AE rows the subject summaries keep, with their codings, for the subjects in scope."""
+    reading = _reading(study, user, reading)
+    records = list(reading.records(AE_FORM, data=(AE_GROUP,)))
+    return tabulate(events_of(study.oid, records), len(reading.subjects()))
 
 
 # ---------------------------------------------------------------- efficacy

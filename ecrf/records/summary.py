@@ -36,11 +36,11 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import orjson
-from mongoengine import DateTimeField, Document, StringField
+from mongoengine import DateTimeField, Document, IntField, StringField
 from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from audit import utc_now
+from audit import ROW_ID, utc_now
 
 # The items of each form the reports read (ecrf/reports.py): (data items, derived items). A repeating
 # group's item keeps, of each row, only the row items named after it. A report needing another form or
@@ -58,7 +58,11 @@ REPORTED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "SURV": (("SURVDTC", "DISSTAT", "PROGDTC"), ()),
     "EOS": (("EOSDTC", "EOSREAS"), ()),
 }
-REPORTED_ROWS = {"AE": {"AE": ("AETERM", "AETOXGR")}}  # form: {group item: row items}
+# form: {group item: row items}; a row's id too, which its coded term is filed under (ecrf.coding.codings).
+REPORTED_ROWS = {"AE": {"AE": ("AETERM", "AETOXGR", ROW_ID)}}
+# What a cell holds, as a number: when :func:`cell` changes, summaries written before are rebuilt by their next
+# reader (a cell kept at its record's version would otherwise never be rewritten). 2: AE rows keep their row id.
+FORMAT = 2
 
 
 class SubjectSummary(Document):
@@ -75,10 +79,12 @@ class SubjectSummary(Document):
 
 
 class SummaryCursor(Document):
-    """How far the summaries have been brought: records updated at or after ``at`` minus :data:`SLACK` are re-read."""
+    """How far the summaries have been brought: records updated at or after ``at`` minus :data:`SLACK` are re-read;
+    ``format``: the :data:`FORMAT` the summaries were written in (none: 1)."""
 
     key = StringField(primary_key=True)
     at = DateTimeField(required=True)
+    format = IntField()
     meta = {"collection": "subject_summary_cursor"}
 
 
@@ -136,9 +142,8 @@ def read_cell(text: str) -> dict:
             "data": values.get("d"), "derived": values.get("x")}
 
 
-def read_values(text: str) -> dict:
-    """Only the ``data`` and ``derived`` of a cell (what :func:`read_cell` gives, without the rest)."""
-    encoded = text.split("|", 3)[3]
+def decode_values(encoded: str) -> dict:
+    """``{"data", "derived"}`` from the last part of a cell (its reported values as JSON, or empty)."""
     values = orjson.loads(encoded) if encoded else {}  # 75,000 cells a page: 3x json's speed
     return {"data": values.get("d"), "derived": values.get("x")}
 
@@ -196,23 +201,35 @@ def _since(records_collection):
     return records_collection.find({"updated_at": {"$gte": stored["at"] - SLACK}}, CELL_FIELDS)
 
 
+def _outdated() -> bool:
+    """Whether the summaries were written in an earlier :data:`FORMAT` (never refreshed: not outdated)."""
+    stored = SummaryCursor._get_collection().find_one({"_id": CURSOR})
+    return stored is not None and stored.get("format", 1) != FORMAT
+
+
 def refresh(records_collection) -> int:
     """Bring every subject summary up to date with the records; returns how many records were re-read.
 
     Reads the records updated since the cursor (minus :data:`SLACK`), writes their cells (never over a
     later version) and moves the cursor to when this refresh started. Cost: the records changed since the
-    last refresh (all of them the first time).
+    last refresh (all of them the first time). Summaries written in an earlier :data:`FORMAT` are rebuilt
+    from every record instead (once, after an upgrade).
     """
     started = utc_now()
-    changed = _since(records_collection)
-    count = summarise_all(changed)
-    SummaryCursor._get_collection().update_one({"_id": CURSOR}, {"$max": {"at": started}}, upsert=True)
+    if _outdated():
+        rebuild(records_collection)
+        count = records_collection.estimated_document_count()
+    else:
+        count = summarise_all(_since(records_collection))
+    mark_refreshed(started)
     return count
 
 
 def mark_refreshed(at: dt.datetime) -> None:
-    """Record that the summaries hold every record updated before ``at`` (for a loader that wrote both)."""
-    SummaryCursor._get_collection().update_one({"_id": CURSOR}, {"$max": {"at": at}}, upsert=True)
+    """Record that the summaries hold every record updated before ``at``, in this :data:`FORMAT` (for a
+    refresh, and for a loader that wrote both)."""
+    SummaryCursor._get_collection().update_one({"_id": CURSOR}, {"$max": {"at": at}, "$set": {"format": FORMAT}},
+                                               upsert=True)
 
 
 def summaries_from(records: Iterable[dict]) -> dict[str, dict]:
@@ -271,6 +288,8 @@ def summary_problems(records_collection, study: str | None = None) -> list[str]:
     """Each subject whose summary, as a reader would see it after :func:`refresh`, differs from one computed
     afresh from the records (empty: all hold). Writes nothing: the records a refresh would re-read are
     applied to the stored summaries in memory, by the same rule (a cell only moves to a later version)."""
+    if _outdated():
+        return []  # a reader rebuilds them all from the records first: it sees exactly what they say
     expected = summaries_from(_records_of(records_collection, study))
     query = {} if study is None else {"study": study}
     stored = {document["_id"]: document for document in SubjectSummary._get_collection().find(query)}

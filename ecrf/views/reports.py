@@ -9,7 +9,7 @@ from flask_login import login_required
 from markupsafe import Markup
 
 from ecrf import charts, reports
-from ecrf.coding.safety import GRADES, safety_table
+from ecrf.coding.safety import GRADES
 from ecrf.i18n import translate
 from ecrf.paging import page_of
 from ecrf.scope import page_scope
@@ -25,14 +25,13 @@ def index(study: str):
     # One read of the subject summaries serves every report below (not every record of the study).
     reading = reports.Reading(runtime, user)
     enrollment = reports.enrollment(runtime, user, reading=reading)
-    states = reports.record_states(runtime, user, reading)
-    visits = reports.visit_status(runtime, user, records=states, reading=reading)
+    visits = reports.visit_status(runtime, user, reading=reading)
     # The counts cover every subject; the table shows a page of them (a study runs to a thousand and more).
     visit_page = page_of(visits["subjects"], request.args.get("visits_page", type=int))
-    complete = reports.completeness(runtime, user, records=states, reading=reading)
+    complete = reports.completeness(runtime, user, reading=reading)
     complete_page = page_of(complete["subjects"], request.args.get("completeness_page", type=int))
     queries = reports.query_metrics(runtime, user)
-    review = reports.review_progress(runtime, user, records=states)
+    review = reports.review_progress(runtime, user, reading=reading)
     crs = (reports.toxicity_by_day(runtime, user, "CRS", "CRS_GRADE", "CRSDTC", reading=reading)
            if "CRS" in runtime.forms else None)
     icans = (reports.toxicity_by_day(runtime, user, "ICANS", "ICANS_GRADE", "ICANSDTC", reading=reading)
@@ -71,7 +70,7 @@ def index(study: str):
         crs=crs,
         icans=icans,
         aes=reports.adverse_events(runtime, user, reading=reading) if "AE" in runtime.forms else [],
-        safety_table=safety_table(runtime, user) if "AE" in runtime.forms else [],
+        safety_table=reports.safety(runtime, user, reading=reading) if "AE" in runtime.forms else [],
         grades=GRADES,
         rates=rates,
         curves=curves,

@@ -249,7 +249,7 @@ def test_the_reports_page_shows_charts_with_their_numbers(seeded):
 
 
 def test_visit_status_and_review_progress_share_one_read_and_agree_with_reading_alone(seeded, monkeypatch):
-    from conftest import login
+    from conftest import counting_calls, login
 
     from ecrf import reports
 
@@ -260,12 +260,13 @@ def test_visit_status_and_review_progress_share_one_read_and_agree_with_reading_
               run(seeded, reports.review_progress, records=states))
     assert shared == alone
     assert alone[1]["form"]["SURV"] == {"saved": 6, "complete": 100.0, "verified": 0.0, "signed": 0.0, "locked": 0.0}
-    reads = []
-    monkeypatch.setattr(reports, "record_states", lambda *a, **k: reads.append(1) or states)
     client = seeded.test_client()
     login(client, "dm")
+    finds = counting_calls(monkeypatch, "find")
     assert client.get(f"/studies/{STUDY}/reports").status_code == 200
-    assert reads == [1]   # the page reads every record of the study once, not once per report
+    # Every report of the page reads the subject summaries, once; the records only in the refresh before it.
+    assert finds.count("subject_summaries") == 1, finds
+    assert finds.count("records") == 1, finds
 
 
 def hem(day: int, neut: float) -> dict:

@@ -164,6 +164,19 @@ def test_the_safety_table_counts_coded_terms_by_class_term_and_worst_grade(cd7_a
     in_app(cd7_app, check)
 
 
+def test_the_reports_page_safety_table_from_the_summaries_is_the_one_from_the_records(cd7_app, entered, coder):
+    from ecrf import reports
+
+    def check(study, user):
+        (waiting,) = codings.coding_queue(study, user(coder))
+        codings.code_term(study, user(coder), waiting.coding_id, "Encephalopathy")
+        for who in ("dm", "staff01"):
+            summarised = reports.safety(study, user(who))
+            assert summarised == safety_table(study, user(who)), who
+        assert "Not yet coded" not in {r["soc"] for r in summarised}  # coded terms found through the row ids
+    in_app(cd7_app, check)
+
+
 def test_the_queue_page_codes_a_term_and_the_reports_page_shows_the_table(cd7_app, entered, coder):
     client = cd7_app.test_client()
     assert login(client, coder).status_code == 302

@@ -112,3 +112,42 @@ def test_the_reports_read_the_same_from_the_summaries_as_from_the_records(cd7_ap
                 read = [(e, {g: [{k: v for k, v in row.items() if k in REPORTED_ROWS[form][g]} for row in rows]
                              for g, rows in d.items()}, x) for e, d, x in read]
             assert summarised == read, form
+
+
+def test_summaries_written_in_an_earlier_format_are_rebuilt_by_their_next_reader(cd7_app, cd7):
+    staff = cd7("staff01")
+    staff.register("01", "S1")
+    assert staff.save("S1", "LOGS", "AE", _data(cd7_app, "LOGS", "AE")).status_code == 201
+    assert staff.save("S1", "SCREEN", "IC", _data(cd7_app, "SCREEN", "IC")).status_code == 201
+    with cd7_app.app_context():
+        import orjson
+
+        from audit import ROW_ID
+        from ecrf import reports
+        from ecrf.db import database
+        from ecrf.records.summary import FORMAT, read_cell, refresh, summary_problems
+        from ecrf.studies import study_runtime
+        from ecrf.users import User
+
+        db = database()
+        refresh(db.records)
+        key = f"{STUDY}/S1"
+        rows = read_cell(db.subject_summaries.find_one({"_id": key})["LOGS/AE"])["data"]["AE"]
+        assert rows and all(ROW_ID in row for row in rows)
+        # As format 1 wrote them: AE rows without their ids, and a cursor without a format.
+        text = db.subject_summaries.find_one({"_id": key})["LOGS/AE"]
+        head, encoded = text.rsplit("|", 1)
+        old = orjson.loads(encoded)
+        old["d"]["AE"] = [{k: v for k, v in row.items() if k != ROW_ID} for row in old["d"]["AE"]]
+        db.subject_summaries.update_one({"_id": key}, {"$set": {"LOGS/AE": f"{head}|{orjson.dumps(old).decode()}"}})
+        db.subject_summary_cursor.update_many({}, {"$unset": {"format": ""}})
+        assert summary_problems(db.records, STUDY) == []  # what a reader sees: rebuilt first
+        runtime, dm = study_runtime(STUDY), User.objects(username="dm").first()
+        table = reports.safety(runtime, dm)
+        assert {r["term"] for r in table if r["level"] == "term"} >= {row["AETERM"].strip() for row in rows}
+        rebuilt = read_cell(db.subject_summaries.find_one({"_id": key})["LOGS/AE"])["data"]["AE"]
+        assert rebuilt == rows
+        assert db.subject_summary_cursor.find_one({})["format"] == FORMAT
+        # Once in this format, a tampered cell is named again.
+        db.subject_summaries.update_one({"_id": key}, {"$set": {"LOGS/AE": f"{head}|{orjson.dumps(old).decode()}"}})
+        assert summary_problems(db.records, STUDY) == [f"{key}: the summary differs from its records"]
