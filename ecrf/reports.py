@@ -80,8 +80,9 @@ class Reading:
     (:mod:`ecrf.records.summary`, brought up to date first with the records
     changed since the last reader): every report of a page reads from one
     :class:`Reading`, which walks the summaries' cells once (:meth:`tally`)
-    and decodes each reported form's values once (:meth:`records`). A report
-    needing an item the summaries do not keep reads the records of that form.
+    and decodes a form's reported values as a report reads them
+    (:meth:`records`). A report needing an item the summaries do not keep
+    reads the records of that form.
     """
 
     def __init__(self, study: StudyRuntime, user):
