@@ -10,10 +10,11 @@ import io
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 from flask import has_request_context  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.layout_engine import TightLayoutEngine  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from ecrf.i18n import translate  # noqa: E402
@@ -31,17 +32,21 @@ def _(text: str, lang: str | None) -> str:
     return translate(text, lang) if lang or has_request_context() else text
 
 
-def _svg(figure) -> str:
+def _svg(figure: Figure, rect: tuple[float, float, float, float] | None = None) -> str:
+    # The tight margins are applied once, as plain subplot parameters: figure.tight_layout() would leave a
+    # layout engine on the figure, and savefig then draws the whole figure once more before drawing it for real.
+    # No ``rect`` unless one is needed: with one, the margins are reckoned twice.
+    TightLayoutEngine(rect=rect).execute(figure)
     buffer = io.StringIO()
-    figure.tight_layout()
     figure.savefig(buffer, format="svg")
-    plt.close(figure)
     text = buffer.getvalue()
     return text[text.index("<svg"):]
 
 
 def _figure(width: float = 6.4, height: float = 3.2):
-    figure, axes = plt.subplots(figsize=(width, height))
+    # A Figure of its own, not pyplot's: no global registry of open figures to close, safe in a threaded server.
+    figure = Figure(figsize=(width, height))
+    axes = figure.add_subplot()
     axes.spines[["top", "right"]].set_visible(False)
     return figure, axes
 
@@ -132,13 +137,10 @@ def km_chart(curves: dict[str, dict], lang: str | None = None) -> str:
     day = _("d%s", lang)
     lines = [_("at risk, %(curve)s", lang) % {"curve": _(label, lang)} + ": "
              + "  ".join(f"{day % t}: {n}" for t, n in curve["at_risk"]) for label, curve in curves.items()]
-    figure.tight_layout(rect=(0, 0.06 * len(lines), 1, 1))
     for n, line in enumerate(lines):
-        figure.text(0.01, 0.01 + 0.05 * (len(lines) - 1 - n), line, fontsize=7)
-    buffer = io.StringIO()
-    figure.savefig(buffer, format="svg")
-    plt.close(figure)
-    return buffer.getvalue()[buffer.getvalue().index("<svg"):]
+        # Out of the margins' reckoning: the axes keep the bottom strip free for these lines (``rect`` below).
+        figure.text(0.01, 0.01 + 0.05 * (len(lines) - 1 - n), line, fontsize=7).set_in_layout(False)
+    return _svg(figure, rect=(0, 0.06 * len(lines), 1, 1))
 
 
 FEW_SUBJECTS = 20  # up to this many, one marked line per subject; beyond it the spread by visit over faint lines
