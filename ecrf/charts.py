@@ -57,10 +57,21 @@ def _counts_axis(axes) -> None:
     axes.set_ylim(bottom=0, top=max(1, axes.get_ylim()[1]))
 
 
+def _categories(axes, labels: list[str]) -> range:
+    """Positions 0, 1, … on the x-axis, each ticked with its label: what a categorical axis shows.
+
+    Plotting at numbers, not at the label strings, skips matplotlib's unit conversion of every artist's
+    data through the category mapping (most of the time of a chart of many bars).
+    """
+    positions = range(len(labels))
+    axes.set_xticks(positions, labels)
+    return positions
+
+
 def enrollment_chart(report: dict, lang: str | None = None) -> str:
     """Cumulative enrollment by site over months."""
     figure, axes = _figure()
-    months = [row["month"] for row in report["cumulative"]]
+    months = _categories(axes, [row["month"] for row in report["cumulative"]])
     for n, site in enumerate(report["sites"]):
         axes.step(months, [row.get(site, 0) for row in report["cumulative"]], where="post",
                   label=_("site %(site)s", lang) % {"site": site}, color=COLOURS[n % len(COLOURS)])
@@ -74,7 +85,7 @@ def enrollment_chart(report: dict, lang: str | None = None) -> str:
 def bars(labels: list[str], values: list[float], ylabel: str, colour: str = COLOURS[0], lang: str | None = None) -> str:
     """A plain bar chart (``ylabel`` in the reader's language)."""
     figure, axes = _figure()
-    axes.bar([str(label) for label in labels], values, color=colour)
+    axes.bar(_categories(axes, [str(label) for label in labels]), values, color=colour)
     axes.set_ylabel(_(ylabel, lang))
     _counts_axis(axes)
     axes.tick_params(axis="x", rotation=45)
@@ -85,11 +96,12 @@ def grade_by_day_chart(report: dict, title: str, lang: str | None = None) -> str
     """Subjects at each grade per day after infusion (stacked bars)."""
     figure, axes = _figure()
     days = report["days"]
+    positions = _categories(axes, [str(d) for d in days])
     bottom = [0] * len(days)
     for grade in range(0, 5):
         heights = [report["by_day"][d].get(grade, 0) for d in days]
         if any(heights):
-            axes.bar([str(d) for d in days], heights, bottom=bottom, color=GRADE_COLOURS[grade],
+            axes.bar(positions, heights, bottom=bottom, color=GRADE_COLOURS[grade],
                      label=_("grade %(grade)s", lang) % {"grade": grade})
             bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
     axes.set_xlabel(_("day after infusion", lang))
@@ -103,7 +115,7 @@ def grade_by_day_chart(report: dict, title: str, lang: str | None = None) -> str
 def response_chart(rates: list[dict], lang: str | None = None) -> str:
     """Every infused subject at each response visit: CR, PR, NR assessed, then non-responders by intention-to-treat."""
     figure, axes = _figure()
-    visits = [r["visit"] for r in rates]
+    visits = _categories(axes, [r["visit"] for r in rates])
     bottom = [0] * len(visits)
     for key, label, colour in (("CR", "CR", "#2e7d32"), ("PR", "PR", "#81c784"), ("NR", "NR", "#cfd8dc"),
                                ("not_assessed", "not assessed (NR, ITT)", "#eceff1"),
