@@ -17,7 +17,8 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.layout_engine import TightLayoutEngine  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from ecrf.i18n import translate  # noqa: E402
+from ecrf.i18n import current_language, translate  # noqa: E402
+from ecrf.memo import Memo  # noqa: E402
 
 COLOURS = ["#1565c0", "#2e7d32", "#ef6c00", "#6a1b9a", "#c62828", "#00838f", "#5d4037"]
 GRADE_COLOURS = {0: "#cfd8dc", 1: "#fff176", 2: "#ffb74d", 3: "#e57373", 4: "#b71c1c", 5: "#000000"}
@@ -25,6 +26,16 @@ GRADE_COLOURS = {0: "#cfd8dc", 1: "#fff176", 2: "#ffb74d", 3: "#e57373", 4: "#b7
 CJK_FONTS = ("Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "Microsoft YaHei", "SimHei")
 _installed = {font.name for font in font_manager.fontManager.ttflist}
 matplotlib.rcParams["font.family"] = ["DejaVu Sans", *(name for name in CJK_FONTS if name in _installed)]
+
+
+# A reports page draws about ten charts, and mostly the same ones again on the next view: kept per process,
+# a few pages' worth (a chart of a thousand subjects is ~200 kB of SVG).
+DRAWN = Memo(entries=48)
+
+
+def _reader_language() -> str | None:
+    """What a chart's words depend on besides its arguments: the request's language, when ``lang`` is not given."""
+    return current_language() if has_request_context() else None
 
 
 def _(text: str, lang: str | None) -> str:
@@ -68,6 +79,7 @@ def _categories(axes, labels: list[str]) -> range:
     return positions
 
 
+@DRAWN.remember(_reader_language)
 def enrollment_chart(report: dict, lang: str | None = None) -> str:
     """Cumulative enrollment by site over months."""
     figure, axes = _figure()
@@ -82,6 +94,7 @@ def enrollment_chart(report: dict, lang: str | None = None) -> str:
     return _svg(figure)
 
 
+@DRAWN.remember(_reader_language)
 def bars(labels: list[str], values: list[float], ylabel: str, colour: str = COLOURS[0], lang: str | None = None) -> str:
     """A plain bar chart (``ylabel`` in the reader's language)."""
     figure, axes = _figure()
@@ -92,6 +105,7 @@ def bars(labels: list[str], values: list[float], ylabel: str, colour: str = COLO
     return _svg(figure)
 
 
+@DRAWN.remember(_reader_language)
 def grade_by_day_chart(report: dict, title: str, lang: str | None = None) -> str:
     """Subjects at each grade per day after infusion (stacked bars)."""
     figure, axes = _figure()
@@ -112,6 +126,7 @@ def grade_by_day_chart(report: dict, title: str, lang: str | None = None) -> str
     return _svg(figure)
 
 
+@DRAWN.remember(_reader_language)
 def response_chart(rates: list[dict], lang: str | None = None) -> str:
     """Every infused subject at each response visit: CR, PR, NR assessed, then non-responders by intention-to-treat."""
     figure, axes = _figure()
@@ -131,6 +146,7 @@ def response_chart(rates: list[dict], lang: str | None = None) -> str:
     return _svg(figure)
 
 
+@DRAWN.remember(_reader_language)
 def km_chart(curves: dict[str, dict], lang: str | None = None) -> str:
     """Kaplan–Meier curves, each censored observation marked on its curve, with the numbers at risk underneath."""
     figure, axes = _figure(6.4, 3.8)
@@ -158,6 +174,7 @@ def km_chart(curves: dict[str, dict], lang: str | None = None) -> str:
 FEW_SUBJECTS = 20  # up to this many, one marked line per subject; beyond it the spread by visit over faint lines
 
 
+@DRAWN.remember(_reader_language)
 def counts_chart(counts: dict, ylabel: str, lang: str | None = None) -> str:
     """Blood counts over study days, as :func:`ecrf.reports.blood_counts` gives one analyte's.
 
