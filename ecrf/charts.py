@@ -1,6 +1,7 @@
 """Charts drawn on the server as SVG (matplotlib, no browser library): each sits beside its numbers.
 
 Every word a chart shows (titles, axes, legends) is in the reader's language: ``lang``, else the request's.
+A chart asked for again with the same data in the same language is the one drawn before (:data:`DRAWN`).
 """
 
 from __future__ import annotations
@@ -69,10 +70,10 @@ def _counts_axis(axes) -> None:
 
 
 def _categories(axes, labels: list[str]) -> range:
-    """Positions 0, 1, … on the x-axis, each ticked with its label: what a categorical axis shows.
+    """Positions 0, 1, … on the x-axis, each ticked with its label: what a categorical axis shows for distinct labels.
 
     Plotting at numbers, not at the label strings, skips matplotlib's unit conversion of every artist's
-    data through the category mapping (most of the time of a chart of many bars).
+    data through the category mapping (a good part of the time of a chart of many bars).
     """
     positions = range(len(labels))
     axes.set_xticks(positions, labels)

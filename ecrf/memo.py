@@ -42,8 +42,9 @@ class Memo:
         """A decorator: the function's result is kept under its name, the value of its arguments and ``context()``.
 
         ``context`` gives what the result depends on besides the arguments (the reader's language, say).
-        The key is a digest of the pickled values: equal values of the same types give the same key, and a
-        changed value (or ``1`` for ``"1"``, ``1.0`` for ``1``) another. Arguments that cannot be pickled are
+        The key is a digest of the pickled values: equal values of the same types give the same key (one
+        object passed twice may pickle apart from two equal ones: a miss, never a wrong hit), and a changed
+        value (or ``1`` for ``"1"``, ``1.0`` for ``1``) another. Arguments that cannot be pickled are
         not remembered: the function is simply called.
         """
 
