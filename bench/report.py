@@ -55,7 +55,7 @@ INFO = {
     "scaling_large_events": ("", "audit events stored at the large scaling size"),
     "odm_export_large_s": ("s", "ODM export at the largest size measured"),
     "reports_page_large_each_s": ("s", "the 3 GETs whose median is reports_page_large_s (each draws its charts)"),
-    "reports_page_large_repeat_s": ("s", "one more GET, the data unchanged: the charts as drawn before (ecrf.charts.DRAWN)"),
+    "reports_page_large_repeat_s": ("s", "one more GET, the data unchanged: the charts kept (ecrf.charts.DRAWN)"),
     "reports_page_large_mib": ("MiB", "its HTML"),
     "query_list_queries": ("", "queries stored when the query list is measured (20 per subject at the largest size)"),
     "query_list_dm_s": ("s", "GET of the query list's first page by the data manager (every query visible)"),
