@@ -177,7 +177,7 @@ FEW_SUBJECTS = 20  # up to this many, one marked line per subject; beyond it the
 
 @DRAWN.remember(_reader_language)
 def counts_chart(counts: dict, ylabel: str, lang: str | None = None) -> str:
-    """Blood counts over study days, as :func:`ecrf.reports.blood_counts` gives one analyte's.
+    """Blood counts over study days, as :func:`ecrf.efficacy.blood_counts` gives one analyte's.
 
     Up to :data:`FEW_SUBJECTS` subjects: one coloured line per subject, points marked. Beyond that a
     line per subject says nothing (and one SVG element per point made the page megabytes): each

@@ -42,7 +42,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from audit import ROW_ID, utc_now
 
-# The items of each form the reports read (ecrf/reports.py): (data items, derived items). A repeating
+# The items of each form the reports read (ecrf/reports.py, ecrf/efficacy.py): (data items, derived items). A repeating
 # group's item keeps, of each row, only the row items named after it. A report needing another form or
 # item reads the records themselves (ecrf.reports falls back), so a study without these forms still works.
 REPORTED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {

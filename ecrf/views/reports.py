@@ -8,10 +8,11 @@ from flask import Blueprint, g, render_template, request, url_for
 from flask_login import login_required
 from markupsafe import Markup
 
-from ecrf import charts, reports
+from ecrf import charts, efficacy, reports
 from ecrf.coding.safety import GRADES
 from ecrf.i18n import translate
 from ecrf.paging import page_of
+from ecrf.report_reading import Reading
 from ecrf.scope import page_scope
 
 bp = Blueprint("reports", __name__)
@@ -23,7 +24,7 @@ bp.url_value_preprocessor(page_scope)
 def index(study: str):
     user, runtime = g.user, g.runtime
     # One read of the subject summaries serves every report below (not every record of the study).
-    reading = reports.Reading(runtime, user)
+    reading = Reading(runtime, user)
     enrollment = reports.enrollment(runtime, user, reading=reading)
     visits = reports.visit_status(runtime, user, reading=reading)
     # The counts cover every subject; the table shows a page of them (a study runs to a thousand and more).
@@ -36,13 +37,13 @@ def index(study: str):
            if "CRS" in runtime.forms else None)
     icans = (reports.toxicity_by_day(runtime, user, "ICANS", "ICANS_GRADE", "ICANSDTC", reading=reading)
              if "ICANS" in runtime.forms else None)
-    rates = reports.response_rates(runtime, user, reading=reading) if "RESP" in runtime.forms else []
-    survival = reports.survival_data(runtime, user, reading=reading)
+    rates = efficacy.response_rates(runtime, user, reading=reading) if "RESP" in runtime.forms else []
+    survival = efficacy.survival_data(runtime, user, reading=reading)
     curves = {
-        "Overall survival": reports.kaplan_meier(survival["os"]),
-        "Progression-free survival": reports.kaplan_meier(survival["pfs"]),
+        "Overall survival": efficacy.kaplan_meier(survival["os"]),
+        "Progression-free survival": efficacy.kaplan_meier(survival["pfs"]),
     }
-    counts = reports.blood_counts(runtime, user, reading=reading) if "LB_HEM" in runtime.forms else {}
+    counts = efficacy.blood_counts(runtime, user, reading=reading) if "LB_HEM" in runtime.forms else {}
 
     def svg(text: str) -> Markup:
         # As an <img>: an SVG image is a static document, so the page's CSP (no inline styles) does not apply to it.
@@ -77,10 +78,10 @@ def index(study: str):
         counts=counts,
         charts=drawn,
         few_subjects=charts.FEW_SUBJECTS,
-        orr_populations=reports.ORR_POPULATIONS,
+        orr_populations=efficacy.ORR_POPULATIONS,
         censoring={
-            "Overall survival": reports.SURVIVAL_RULES["os"],
-            "Progression-free survival": reports.SURVIVAL_RULES["pfs"],
+            "Overall survival": efficacy.SURVIVAL_RULES["os"],
+            "Progression-free survival": efficacy.SURVIVAL_RULES["pfs"],
         },
         visit_page=visit_page,
         visit_href=lambda n: url_for("reports.index", study=study, visits_page=n, _anchor="visits"),

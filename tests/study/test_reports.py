@@ -69,9 +69,9 @@ def exact(successes: int, trials: int) -> tuple[float, float]:
 
 
 def test_orr_at_m3_with_its_exact_interval(seeded):
-    from ecrf import reports
+    from ecrf import efficacy
 
-    (m3, m6) = run(seeded, reports.response_rates)
+    (m3, m6) = run(seeded, efficacy.response_rates)
     assert (m3["CR"], m3["PR"], m3["NR"], m3["evaluable"]) == (1, 2, 2, 5)
     assert (m3["infused"], m3["not_assessed"], m3["died_before"]) == (6, 1, 0)   # S6 missed M3
     evaluable, itt = m3["orr"]["evaluable"], m3["orr"]["itt"]
@@ -101,7 +101,7 @@ COHORT = {
 
 
 def test_orr_intention_to_treat_counts_every_infused_subject_and_the_evaluable_only_the_assessed(cd7_app, cd7):
-    from ecrf import reports
+    from ecrf import efficacy
 
     staff = cd7("staff01")
     for subject, (infused, response, death) in COHORT.items():
@@ -116,7 +116,7 @@ def test_orr_intention_to_treat_counts_every_infused_subject_and_the_evaluable_o
             assert staff.save(subject, "LOGS", "DEATH",
                               {"DTHDTC": on(death), "DTHCAUSE": "infection"}).status_code == 201
 
-    m3 = run(cd7_app, reports.response_rates, today=DAY0 + dt.timedelta(days=98))[0]   # M3's window (90 ± 7) closed
+    m3 = run(cd7_app, efficacy.response_rates, today=DAY0 + dt.timedelta(days=98))[0]   # M3's window (90 ± 7) closed
 
     assert (m3["CR"], m3["PR"], m3["NR"], m3["not_assessed"], m3["died_before"], m3["infused"]) == (1, 1, 1, 1, 1, 5)
     assert m3["not_yet_due"] == 0
@@ -128,7 +128,7 @@ def test_orr_intention_to_treat_counts_every_infused_subject_and_the_evaluable_o
     assert (round(itt["ci_low"], 4), round(itt["ci_high"], 4)) == (0.0527, 0.8534)  # Clopper–Pearson for 2/5
     # While M3's window is still open, the subject who missed it is said to be not yet due: still a non-responder
     # by ITT.
-    early = run(cd7_app, reports.response_rates, today=DAY0 + dt.timedelta(days=97))[0]
+    early = run(cd7_app, efficacy.response_rates, today=DAY0 + dt.timedelta(days=97))[0]
     assert (early["not_assessed"], early["not_yet_due"], early["orr"]["itt"]["n"]) == (1, 1, 5)
 
 
@@ -144,23 +144,23 @@ def product_limit(points):
 
 
 def test_kaplan_meier_matches_the_product_limit_estimate(seeded):
-    from ecrf import reports
+    from ecrf import efficacy
 
-    data = run(seeded, reports.survival_data)
+    data = run(seeded, efficacy.survival_data)
     os_points = {s: (t, e) for s, t, e in data["os"]}
     assert os_points == {"S1": (100, True), "S2": (200, False), "S3": (300, True), "S4": (90, False),
                          "S5": (365, False), "S6": (30, False)}
     pfs_points = {s: (t, e) for s, t, e in data["pfs"]}
     assert pfs_points["S2"] == (150, True) and pfs_points["S5"] == (60, True) and pfs_points["S1"] == (100, True)
     for points in (data["os"], data["pfs"]):
-        km = reports.kaplan_meier(points)
+        km = efficacy.kaplan_meier(points)
         by_hand = product_limit([(t, e) for _, t, e in points])
         curve = dict(zip(km["times"], km["survival"], strict=True))
         for time, value in by_hand.items():
             assert curve[time] == pytest.approx(value)
         fitted = KaplanMeierFitter().fit([t for _, t, _ in points], [e for _, _, e in points])  # lifelines itself
         assert km["survival"] == pytest.approx(list(fitted.survival_function_at_times(km["times"])))
-    os_km = reports.kaplan_meier(data["os"], at=[0, 100, 365])
+    os_km = efficacy.kaplan_meier(data["os"], at=[0, 100, 365])
     assert os_km["at_risk"] == [(0, 6), (100, 4), (365, 1)] and os_km["events"] == 2
     # Censored at 30, 90, 200, 365; S(t) there: 1 before the first death (day 100, 4 at risk), 3/4 after it,
     # 3/4 · 1/2 after the second (day 300, 2 at risk).
@@ -172,7 +172,7 @@ def test_kaplan_meier_charts_mark_each_censored_observation():
     from lxml import etree
 
     from ecrf.charts import km_chart
-    from ecrf.reports import kaplan_meier
+    from ecrf.efficacy import kaplan_meier
 
     curves = {"Overall survival": kaplan_meier([("a", 10, True), ("b", 20, False), ("c", 30, False), ("d", 40, True)])}
     svg = etree.fromstring(km_chart(curves).encode())
@@ -230,7 +230,7 @@ def test_enrollment_counts_by_month_and_site(seeded):
 def test_the_reports_page_shows_charts_with_their_numbers(seeded):
     from conftest import login
 
-    from ecrf import reports
+    from ecrf import efficacy
 
     client = seeded.test_client()
     login(client, "dm")
@@ -240,10 +240,10 @@ def test_the_reports_page_shows_charts_with_their_numbers(seeded):
     rows = [re.sub(r"<[^>]+>|\s+", " ", row).split() for row in re.findall(r"<tr class=.*?</tr>", orr, re.S)]
     assert rows[:2] == [["M3", "intention-to-treat", "3", "/", "6", "50.0", "11.8–88.2"],
                         ["M3", "evaluable", "3", "/", "5", "60.0", "14.7–94.7"]]  # ORR with its exact 95 % CI, labelled
-    assert reports.ORR_POPULATIONS["itt"] in page and reports.ORR_POPULATIONS["evaluable"] in page
+    assert efficacy.ORR_POPULATIONS["itt"] in page and efficacy.ORR_POPULATIONS["evaluable"] in page
     assert "Overall survival (n=6, events=2" in page
-    assert f"Overall survival: {reports.SURVIVAL_RULES['os']}" in page     # each curve's censoring rule beside it
-    assert f"Progression-free survival: {reports.SURVIVAL_RULES['pfs']}" in page
+    assert f"Overall survival: {efficacy.SURVIVAL_RULES['os']}" in page     # each curve's censoring rule beside it
+    assert f"Progression-free survival: {efficacy.SURVIVAL_RULES['pfs']}" in page
     login(client, "root")
     assert client.get(f"/studies/{STUDY}/reports").status_code == 403
 
@@ -274,7 +274,7 @@ def hem(day: int, neut: float) -> dict:
 
 
 def test_blood_counts_give_each_subject_and_the_spread_at_each_visit(seeded, cd7):
-    from ecrf import reports
+    from ecrf import efficacy
 
     staff = cd7("staff01")
     for n, subject in enumerate(["S1", "S2", "S3", "S4", "S5"], start=1):
@@ -283,7 +283,7 @@ def test_blood_counts_give_each_subject_and_the_spread_at_each_visit(seeded, cd7
         assert staff.save(subject, "SCREEN", "LB_HEM", hem(day, neut)).status_code == 201
     assert staff.save("S1", "UNSCHED", "LB_HEM", hem(40, 9.9)).status_code == 201
 
-    neut = run(seeded, reports.blood_counts)["NEUT"]
+    neut = run(seeded, efficacy.blood_counts)["NEUT"]
     assert neut["subjects"]["S1"] == [(-30, 0.5), (7, 0.1), (40, 9.9)]   # every value of the subject, by study day
     assert neut["subjects"]["S5"] == [(7, 0.5)]
     screening, day7 = neut["visits"]                                      # unscheduled values are in no visit
@@ -300,7 +300,7 @@ def test_blood_counts_give_each_subject_and_the_spread_at_each_visit(seeded, cd7
     ([1.0, 2.0, 3.0, 4.0], (1.75, 2.5, 3.25)),
 ])
 def test_a_visits_spread_is_its_median_and_quartiles(values, spread):
-    from ecrf.reports import _spread
+    from ecrf.efficacy import _spread
 
     found = _spread("D7", 7, values)
     assert (found["q1"], found["median"], found["q3"]) == pytest.approx(spread) and found["n"] == len(values)

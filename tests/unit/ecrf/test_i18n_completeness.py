@@ -8,7 +8,7 @@ import pytest
 from babel.messages.extract import extract
 from jinja2.ext import babel_extract
 
-from ecrf import access_review, queries, reports
+from ecrf import access_review, efficacy, queries, reports
 from ecrf.i18n_sync import load_catalog
 from ecrf.roles import ROLES
 from ecrf.signatures import TRAIL_ACTIONS
@@ -33,7 +33,8 @@ DOMAIN_WORDS = [
     "disable", "enable", "token", "sign-out",  # the admin's user actions
     *access_review.STATUSES,  # a user's account status on the users pages and the access review
     "intention-to-treat", "evaluable", "Intention-to-treat", "Evaluable",  # ORR populations
-    *reports.ORR_POPULATIONS.values(), *reports.SURVIVAL_RULES.values(), *(label for *_, label in reports.AGE_BUCKETS),
+    *efficacy.ORR_POPULATIONS.values(), *efficacy.SURVIVAL_RULES.values(),
+    *(label for *_, label in reports.AGE_BUCKETS),
     "Overall survival", "Progression-free survival",
     LOGIN_REFUSED, "current password is wrong",  # shown on the sign-in and password pages
 ]

@@ -116,7 +116,7 @@ OUTCOME = {"CR": {"HGB": 100, "NEUT": 1.0, "PLAT": 100, "RETI": 80, "TRANSFUSED_
 
 @pytest.mark.parametrize(("cohort", "expected"), ORR_CASES)
 def test_the_orr_intention_to_treat_denominator_is_every_infused_subject(cd7_app, cd7, cohort, expected):
-    from ecrf import reports
+    from ecrf import efficacy
 
     staff = cd7("staff01")
     for subject, (infused, outcome, death) in cohort.items():
@@ -129,7 +129,7 @@ def test_the_orr_intention_to_treat_denominator_is_every_infused_subject(cd7_app
         if death:
             assert staff.save(subject, "LOGS", "DEATH", {"DTHDTC": day(death).isoformat(),
                                                          "DTHCAUSE": "infection"}).status_code == 201
-    m3 = in_app(cd7_app, reports.response_rates, today=day(120))[0]
+    m3 = in_app(cd7_app, efficacy.response_rates, today=day(120))[0]
     itt, evaluable = m3["orr"]["itt"], m3["orr"]["evaluable"]
     assert (itt["responders"], itt["n"], evaluable["n"]) == expected
     assert itt["n"] == m3["infused"]

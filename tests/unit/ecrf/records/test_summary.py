@@ -93,14 +93,14 @@ def test_the_reports_read_the_same_from_the_summaries_as_from_the_records(cd7_ap
     for event, form in PLAN:
         assert staff.save("S1", event, form, _data(cd7_app, event, form)).status_code in (200, 201), form
     with cd7_app.app_context():
-        from ecrf import reports
+        from ecrf import report_reading
         from ecrf.records.document import Record
         from ecrf.records.summary import REPORTED, REPORTED_ROWS
         from ecrf.studies import study_runtime
         from ecrf.users import User
 
         runtime, user = study_runtime(STUDY), User.objects(username="dm").first()
-        reading = reports.Reading(runtime, user)
+        reading = report_reading.Reading(runtime, user)
         for form in [*REPORTED, *REPORTED_ROWS]:
             data, derived = REPORTED.get(form, (tuple(REPORTED_ROWS.get(form, {})), ()))
             summarised = sorted(((r["event"], r.get("data") or {}, r.get("derived") or {})
