@@ -193,18 +193,21 @@ def summarise_all(records: Iterable[dict]) -> int:
     return len(requests)
 
 
-def _since(records_collection):
+def _cursor() -> dict | None:
+    """The cursor document (None: the summaries were never refreshed)."""
+    return SummaryCursor._get_collection().find_one({"_id": CURSOR})
+
+
+def _since(records_collection, cursor: dict | None):
     """The records a refresh reads: those updated since the cursor minus the slack (every record, never refreshed)."""
-    stored = SummaryCursor._get_collection().find_one({"_id": CURSOR})
-    if stored is None:
+    if cursor is None:
         return records_collection.find({}, CELL_FIELDS)
-    return records_collection.find({"updated_at": {"$gte": stored["at"] - SLACK}}, CELL_FIELDS)
+    return records_collection.find({"updated_at": {"$gte": cursor["at"] - SLACK}}, CELL_FIELDS)
 
 
-def _outdated() -> bool:
+def _outdated(cursor: dict | None) -> bool:
     """Whether the summaries were written in an earlier :data:`FORMAT` (never refreshed: not outdated)."""
-    stored = SummaryCursor._get_collection().find_one({"_id": CURSOR})
-    return stored is not None and stored.get("format", 1) != FORMAT
+    return cursor is not None and cursor.get("format", 1) != FORMAT
 
 
 def refresh(records_collection) -> int:
@@ -216,11 +219,12 @@ def refresh(records_collection) -> int:
     from every record instead (once, after an upgrade).
     """
     started = utc_now()
-    if _outdated():
+    cursor = _cursor()
+    if _outdated(cursor):
         rebuild(records_collection)
         count = records_collection.estimated_document_count()
     else:
-        count = summarise_all(_since(records_collection))
+        count = summarise_all(_since(records_collection, cursor))
     mark_refreshed(started)
     return count
 
@@ -288,12 +292,13 @@ def summary_problems(records_collection, study: str | None = None) -> list[str]:
     """Each subject whose summary, as a reader would see it after :func:`refresh`, differs from one computed
     afresh from the records (empty: all hold). Writes nothing: the records a refresh would re-read are
     applied to the stored summaries in memory, by the same rule (a cell only moves to a later version)."""
-    if _outdated():
+    cursor = _cursor()
+    if _outdated(cursor):
         return []  # a reader rebuilds them all from the records first: it sees exactly what they say
     expected = summaries_from(_records_of(records_collection, study))
     query = {} if study is None else {"study": study}
     stored = {document["_id"]: document for document in SubjectSummary._get_collection().find(query)}
-    pending = _since(records_collection)
+    pending = _since(records_collection, cursor)
     for record in pending:
         if study is not None and record["study"] != study:
             continue
