@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -22,6 +22,7 @@ from ecrf.records.summary import (
     IDENTITY,
     REPORTED,
     REPORTED_ROWS,
+    VERSION_WIDTH,
     SubjectSummary,
     cells,
     decode_values,
@@ -181,6 +182,23 @@ def reviewed(record: dict) -> tuple[bool, bool, bool]:
     if marks is not None:
         return "v" in marks, "s" in marks, "l" in marks
     return bool(record.get("sdv")), bool(record.get("signature")), bool(record.get("locked"))
+
+
+def tally_of(states: Iterable[dict]) -> Tally:
+    """The :class:`Tally` of records given one dict each (as :meth:`Reading.states` gives them): the counts,
+    events and cells a pass over their summaries makes, each cell holding its status and review marks only."""
+    kinds: Counter = Counter()
+    events: dict[str, set[str]] = defaultdict(set)
+    cells: dict[str, dict[str, str]] = defaultdict(dict)
+    for record in states:
+        marks = record.get("marks")
+        if marks is None:
+            marks = "".join(letter for letter, set_ in zip("vsl", reviewed(record), strict=True) if set_)
+        status = record.get("status") or ""
+        kinds[(record["site"], record["form"], status, marks)] += 1
+        events[record["subject"]].add(record["event"])
+        cells[record["subject"]][f"{record['event']}/{record['form']}"] = f"{0:0{VERSION_WIDTH}d}|{status}|{marks}|"
+    return Tally(kinds, dict(events), {}, dict(cells))
 
 
 def reading_of(study: StudyRuntime, user, reading: Reading | None) -> Reading:

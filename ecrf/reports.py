@@ -17,7 +17,7 @@ from ecrf.clinical.visits import visit_window
 from ecrf.coding.safety import AE_FORM, AE_GROUP, events_of, tabulate
 from ecrf.queries import OPEN_STATES, Query
 from ecrf.records.summary import VERSION_WIDTH
-from ecrf.report_reading import Reading, deaths, reading_of, reviewed, study_day, subject_fact
+from ecrf.report_reading import Reading, deaths, reading_of, reviewed, study_day, subject_fact, tally_of
 from ecrf.roles import Action, require
 from ecrf.studies import StudyRuntime
 
@@ -60,8 +60,9 @@ def enrollment(study: StudyRuntime, user, reading: Reading | None = None) -> dic
 def record_states(study: StudyRuntime, user, reading: Reading | None = None) -> list[dict]:
     """Where every record in the user's scope stands (subject, site, event, form, status, review stamps).
 
-    One read of the subject summaries (:meth:`Reading.states`), shared by :func:`visit_status`,
-    :func:`review_progress` and :func:`completeness`.
+    One dict per record (:meth:`Reading.states`); :func:`visit_status`, :func:`review_progress` and
+    :func:`completeness` take them as ``records`` (:func:`ecrf.report_reading.tally_of`), or read the
+    reading's one pass over the summaries.
     """
     return reading_of(study, user, reading).states()
 
@@ -91,14 +92,8 @@ def visit_status(study: StudyRuntime, user, today: dt.date | None = None, horizo
     infusion = {k: as_date(v) for k, v in subject_fact(study, user, "infusion_date", reading).items()}
     scheduled = [e for e in study.events if e.get("day") is not None and not e.get("repeating") and not e.get("log")]
     planned = {event["oid"]: [f"{event['oid']}/{form}" for form in event["forms"]] for event in scheduled}
-    if records is None:
-        tally = reading.tally()
-        at, held = tally.events, tally.cells
-    else:
-        at, held = defaultdict(set), defaultdict(dict)
-        for record in records:
-            at[record["subject"]].add(record["event"])
-            held[record["subject"]][f"{record['event']}/{record['form']}"] = ""
+    tally = reading.tally() if records is None else tally_of(records)
+    at, held = tally.events, tally.cells
     rows, counts = [], Counter()
     unsaved: dict[dt.date | None, dict[str, str]] = {}
     for subject in reading.subjects():
@@ -178,11 +173,6 @@ def _share(part: int, whole: int) -> float | None:
 _COMPLETE = "|complete|"  # a cell's status part when complete (its version before it, zero-padded)
 
 
-def _as_cell(status: str | None) -> str:
-    """A stand-in cell for a record given as a dict: only its status part matters to :func:`completeness`."""
-    return f"{0:0{VERSION_WIDTH}d}|{status or ''}|"
-
-
 def _has_status(text: str | None) -> bool:
     """Whether a cell is there and holds a status (a record without one counts as not saved)."""
     return text is not None and text[VERSION_WIDTH + 1] != "|"
@@ -202,12 +192,7 @@ def completeness(study: StudyRuntime, user, today: dt.date | None = None, record
     reading = reading_of(study, user, reading)
     infusion = {k: as_date(v) for k, v in subject_fact(study, user, "infusion_date", reading).items()}
     ended = _off_study(reading)
-    if records is None:
-        held = reading.tally().cells
-    else:
-        held = defaultdict(dict)
-        for record in records:
-            held[record["subject"]][f"{record['event']}/{record['form']}"] = _as_cell(record.get("status"))
+    held = (reading.tally() if records is None else tally_of(records)).cells
     rows = []
     sites: dict[str, Counter] = defaultdict(Counter)
     plans: dict[tuple, list[tuple[str, str]]] = {}
@@ -280,13 +265,10 @@ def review_progress(study: StudyRuntime, user, records: list[dict] | None = None
     ``records`` as :func:`record_states` gives them, if already read.
     """
     # Counted by kind first (a few hundred kinds for 175,000 records), then summed by site and by form.
-    if records is None:
-        kinds = Counter()
-        for (site, form, status, marks), n in reading_of(study, user, reading).tally().kinds.items():
-            kinds[(site, form, status == "complete", *reviewed({"marks": marks}))] += n
-    else:
-        kinds = Counter((record["site"], record["form"], record.get("status") == "complete", *reviewed(record))
-                        for record in records)
+    tally = reading_of(study, user, reading).tally() if records is None else tally_of(records)
+    kinds: Counter = Counter()
+    for (site, form, status, marks), n in tally.kinds.items():
+        kinds[(site, form, status == "complete", *reviewed({"marks": marks}))] += n
     totals: dict[str, dict[str, Counter]] = {"site": defaultdict(Counter), "form": defaultdict(Counter)}
     for (site, form, complete, verified, signed, locked), n in kinds.items():
         for bucket in (totals["site"][site], totals["form"][form]):

@@ -142,8 +142,9 @@ def test_chinese_words_are_drawn_in_a_cjk_font():
     drawn = words(svg)
     assert "day after infusion" not in drawn
     assert any(re.search(r"[\u4e00-\u9fff]", w) for w in drawn)
-    if not any(name in charts.matplotlib.rcParams["font.family"] for name in charts.CJK_FONTS):
-        pytest.skip("no CJK font installed")
+    # make test installs Debian's fonts-noto-cjk (and fonts-wqy-zenhei): without one, Chinese charts are boxes.
+    assert any(name in charts.matplotlib.rcParams["font.family"] for name in charts.CJK_FONTS), \
+        "no CJK font installed: apt-get install fonts-noto-cjk"
     assert glyph_fonts(svg) - {"DejaVuSans"}, glyph_fonts(svg)
 
 
